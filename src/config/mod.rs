@@ -1,0 +1,642 @@
+//! Configuration in two stages: [`raw`] mirrors the file, [`Config`] is the
+//! validated, typed result that the rest of doorman sees.
+
+pub mod raw;
+mod source;
+
+use crate::otp::Channel;
+use crate::users::Users;
+use cookie::Key;
+use http::header::HeaderName;
+use http::uri::{Authority, Scheme};
+use http::{HeaderValue, Method, Uri};
+use raw::{RawConfig, RawPublicRule, RawUsersFile};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Every problem found in a config, each with the key path it concerns.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Problems(Vec<(String, String)>);
+
+impl Problems {
+    pub fn push(&mut self, path: &str, message: impl Into<String>) {
+        self.0.push((path.to_owned(), message.into()));
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &(String, String)> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, (path, message)) in self.0.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{path}: {message}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// Validated settings. Built once at start-up; request handling reads it only.
+#[derive(Debug)]
+pub struct Config {
+    /// Address the gateway listens on.
+    pub listen: SocketAddr,
+    /// The protected app.
+    pub upstream: Upstream,
+    /// Path under which doorman's own pages live, without a trailing slash.
+    pub auth_prefix: String,
+    /// Name used in messages and page titles.
+    pub app_name: String,
+    /// The externally visible origin; its host goes into the WebOTP line.
+    pub public_url: Option<Uri>,
+    /// A directory whose templates replace the embedded ones.
+    pub templates_dir: Option<PathBuf>,
+    pub users: Users,
+    pub session: SessionSettings,
+    /// Requests that pass without a session (and without identity headers).
+    pub public: Vec<PublicRule>,
+    /// The second-factor channels offered to users, in this order.
+    pub channels: Vec<ChannelSettings>,
+    pub providers: ProviderSettings,
+    pub codes: CodeSettings,
+    pub identity_headers: IdentityHeaders,
+    /// Hosts besides the request's own that `rd` may send the browser to;
+    /// a leading dot also allows subdomains.
+    pub allowed_redirect_domains: Vec<String>,
+    pub limits: Limits,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub scheme: Scheme,
+    pub authority: Authority,
+    /// Replaces the client's `Host` when set.
+    pub host_header: Option<HeaderValue>,
+}
+
+pub struct SessionSettings {
+    /// Newest first: the first encrypts, all of them decrypt.
+    pub keys: Vec<Key>,
+    /// Derived from the newest secret: signs CSRF tokens.
+    pub csrf_key: [u8; 32],
+    pub cookie_name: String,
+    pub secure: Secure,
+    pub domain: Option<String>,
+    pub lifetime: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl fmt::Debug for SessionSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionSettings")
+            .field("keys", &format_args!("[{} redacted]", self.keys.len()))
+            .field("cookie_name", &self.cookie_name)
+            .field("secure", &self.secure)
+            .field("domain", &self.domain)
+            .field("lifetime", &self.lifetime)
+            .field("idle_timeout", &self.idle_timeout)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secure {
+    /// `Secure` when the request arrived over TLS.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub enum PathMatch {
+    Exact(String),
+    Prefix(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct PublicRule {
+    pub path: PathMatch,
+    /// `None` matches every method.
+    pub methods: Option<Vec<Method>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelSettings {
+    pub channel: Channel,
+    /// The provider first, then its fallbacks, each at most once.
+    pub providers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    pub log: bool,
+    pub webhook: Option<WebhookSettings>,
+}
+
+#[derive(Clone)]
+pub struct WebhookSettings {
+    pub url: reqwest::Url,
+    pub secret: Option<String>,
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url.as_str())
+            .field("secret", &self.secret.as_ref().map(|_| "redacted"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeSettings {
+    pub length: u32,
+    pub lifetime: Duration,
+    pub max_attempts: u32,
+    pub resend_cooldown: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    pub user: HeaderName,
+    pub email: HeaderName,
+    pub groups: HeaderName,
+    pub name: HeaderName,
+}
+
+impl IdentityHeaders {
+    pub fn all(&self) -> [&HeaderName; 4] {
+        [&self.user, &self.email, &self.groups, &self.name]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub concurrent_password_checks: usize,
+    pub header_read_timeout: Duration,
+    pub auth_body_bytes: usize,
+    pub upstream_connect_timeout: Duration,
+    /// How long the upstream may take to send its response headers.
+    pub upstream_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads and validates the file at `path`; relative paths inside it
+    /// (`users_file`, `templates_dir`) are taken from the file's directory.
+    pub fn load(path: &Path) -> Result<Config, Problems> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            let mut problems = Problems::default();
+            problems.push("config", format!("cannot read {}: {err}", path.display()));
+            problems
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::from_yaml(&text, base)
+    }
+
+    /// Validates config text; `base` resolves relative file paths.
+    pub fn from_yaml(text: &str, base: &Path) -> Result<Config, Problems> {
+        let mut problems = Problems::default();
+        let raw: Option<RawConfig> = source::parse(text, "", &mut problems);
+        let Some(raw) = raw else {
+            return Err(problems);
+        };
+        let users = match &raw.users_file {
+            None => {
+                problems.push("users_file", "required: the file that lists users");
+                None
+            }
+            Some(file) => load_users(&base.join(file), &mut problems),
+        };
+        let config = build(raw, users.unwrap_or_default(), base, &mut problems);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Validates a config whose users are given directly (the demo).
+    pub fn from_yaml_with_users(text: &str, users: Users) -> Result<Config, Problems> {
+        let mut problems = Problems::default();
+        let raw: Option<RawConfig> = source::parse(text, "", &mut problems);
+        let Some(raw) = raw else {
+            return Err(problems);
+        };
+        let config = build(raw, users, Path::new("."), &mut problems);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+fn load_users(path: &Path, problems: &mut Problems) -> Option<Users> {
+    let prefix = format!("users_file ({}): ", path.display());
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) => {
+            problems.push("users_file", format!("cannot read {}: {err}", path.display()));
+            return None;
+        }
+    };
+    let raw: RawUsersFile = source::parse(&text, &prefix, problems)?;
+    Some(Users::from_raw(raw, &prefix, problems))
+}
+
+fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> Config {
+    let listen = raw
+        .listen
+        .as_deref()
+        .unwrap_or("0.0.0.0:8080")
+        .parse()
+        .unwrap_or_else(|_| {
+            problems.push("listen", "expected an address like 0.0.0.0:8080");
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        });
+    let upstream = upstream(&raw, problems);
+    let auth_prefix = auth_prefix(raw.auth_prefix.as_deref(), problems);
+    let public_url = raw.public_url.as_deref().and_then(|url| {
+        match url.parse::<Uri>() {
+            Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Some(uri),
+            _ => {
+                problems.push("public_url", "expected an absolute URL like https://app.example.com");
+                None
+            }
+        }
+    });
+    let session = session(raw.session, problems);
+    let public = raw
+        .public
+        .iter()
+        .enumerate()
+        .filter_map(|(index, rule)| public_rule(rule, &format!("public[{index}]"), problems))
+        .collect();
+    let providers = providers(&raw.providers, problems);
+    let channels = channels(&raw.channels, &providers, problems);
+    let codes = codes(&raw.codes, problems);
+    let identity_headers = identity_headers(&raw.identity_headers, problems);
+    let limits = limits(&raw.limits, problems);
+    if let Some(kind) = raw.store.kind.as_deref() {
+        if kind != "memory" {
+            problems.push("store.kind", format!("`{kind}` is not available in this version; use `memory`"));
+        }
+    }
+    let log = LogSettings {
+        level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
+        format: match raw.log.format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problems.push("log.format", format!("expected `text` or `json`, not `{other}`"));
+                LogFormat::Text
+            }
+        },
+    };
+    let allowed_redirect_domains = raw
+        .allowed_redirect_domains
+        .iter()
+        .map(|domain| domain.trim().to_ascii_lowercase())
+        .collect();
+    Config {
+        listen,
+        upstream,
+        auth_prefix,
+        app_name: raw.app_name.unwrap_or_else(|| "doorman".to_owned()),
+        public_url,
+        templates_dir: raw.templates_dir.map(|dir| base.join(dir)),
+        users,
+        session,
+        public,
+        channels,
+        providers,
+        codes,
+        identity_headers,
+        allowed_redirect_domains,
+        limits,
+        log,
+    }
+}
+
+fn upstream(raw: &RawConfig, problems: &mut Problems) -> Upstream {
+    let fallback = Upstream {
+        scheme: Scheme::HTTP,
+        authority: Authority::from_static("127.0.0.1"),
+        host_header: None,
+    };
+    let host_header = raw.upstream_host_header.as_deref().and_then(|host| {
+        HeaderValue::from_str(host)
+            .map_err(|_| problems.push("upstream_host_header", "not a valid Host value"))
+            .ok()
+    });
+    let Some(text) = raw.upstream.as_deref() else {
+        problems.push("upstream", "required: the URL of the app to protect, like http://127.0.0.1:3000");
+        return fallback;
+    };
+    let uri: Uri = match text.parse() {
+        Ok(uri) => uri,
+        Err(_) => {
+            problems.push("upstream", format!("`{text}` is not a URL"));
+            return fallback;
+        }
+    };
+    match (uri.scheme(), uri.authority()) {
+        (Some(scheme), Some(authority)) if *scheme == Scheme::HTTP => {
+            if uri.path() != "/" && !uri.path().is_empty() {
+                problems.push("upstream", "a path is not supported; give only scheme, host and port");
+            }
+            Upstream {
+                scheme: scheme.clone(),
+                authority: authority.clone(),
+                host_header,
+            }
+        }
+        (Some(_), Some(_)) => {
+            problems.push("upstream", "only http:// upstreams are supported in this version");
+            fallback
+        }
+        _ => {
+            problems.push("upstream", format!("`{text}` needs a scheme and host, like http://127.0.0.1:3000"));
+            fallback
+        }
+    }
+}
+
+fn auth_prefix(raw: Option<&str>, problems: &mut Problems) -> String {
+    let prefix = raw.unwrap_or("/.doorman").trim_end_matches('/');
+    let valid = prefix.starts_with('/')
+        && prefix.len() > 1
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-~".contains(&b))
+        && !prefix.split('/').any(|segment| segment == "." || segment == "..");
+    if !valid {
+        problems.push("auth_prefix", "expected a path like /.doorman (letters, digits, / . _ - ~)");
+        return "/.doorman".to_owned();
+    }
+    prefix.to_owned()
+}
+
+fn session(raw: raw::RawSession, problems: &mut Problems) -> SessionSettings {
+    let mut keys = Vec::new();
+    let mut csrf_key = [0u8; 32];
+    match raw.secret.as_deref() {
+        None => problems.push(
+            "session.secret",
+            "required: set session.secret or session.secret_file (at least 32 bytes, e.g. `openssl rand -hex 32`)",
+        ),
+        Some(secret) if secret.len() < MIN_SECRET_BYTES => problems.push(
+            "session.secret",
+            format!("too short: {} bytes, at least {MIN_SECRET_BYTES} needed", secret.len()),
+        ),
+        Some(secret) => {
+            keys.push(Key::derive_from(secret.as_bytes()));
+            csrf_key = crate::crypto::derive(secret.as_bytes(), b"doorman csrf");
+        }
+    }
+    for (index, secret) in raw.previous_secrets.iter().enumerate() {
+        if secret.len() < MIN_SECRET_BYTES {
+            problems.push(
+                &format!("session.previous_secrets[{index}]"),
+                format!("too short: {} bytes, at least {MIN_SECRET_BYTES} needed", secret.len()),
+            );
+        } else {
+            keys.push(Key::derive_from(secret.as_bytes()));
+        }
+    }
+    let cookie_name = raw.cookie_name.unwrap_or_else(|| "doorman_session".to_owned());
+    if cookie_name.is_empty()
+        || !cookie_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    {
+        problems.push("session.cookie_name", "use letters, digits, `_`, `-` and `.` only");
+    }
+    let secure = match &raw.secure {
+        None => Secure::Auto,
+        Some(serde_yaml::Value::Bool(true)) => Secure::Always,
+        Some(serde_yaml::Value::Bool(false)) => Secure::Never,
+        Some(serde_yaml::Value::String(text)) if text == "auto" => Secure::Auto,
+        Some(serde_yaml::Value::String(text)) if text == "true" => Secure::Always,
+        Some(serde_yaml::Value::String(text)) if text == "false" => Secure::Never,
+        Some(_) => {
+            problems.push("session.secure", "expected auto, true or false");
+            Secure::Auto
+        }
+    };
+    let lifetime = duration(raw.lifetime.as_deref(), "session.lifetime", "12h", problems);
+    let idle_timeout = duration(raw.idle_timeout.as_deref(), "session.idle_timeout", "30m", problems);
+    SessionSettings {
+        keys,
+        csrf_key,
+        cookie_name,
+        secure,
+        domain: raw.domain,
+        lifetime,
+        idle_timeout,
+    }
+}
+
+/// Parses `30s`, `5m`, `12h`, `1h30m`; zero is refused.
+pub fn duration(text: Option<&str>, path: &str, default: &str, problems: &mut Problems) -> Duration {
+    let text = text.unwrap_or(default);
+    match humantime::parse_duration(text) {
+        Ok(value) if !value.is_zero() => value,
+        Ok(_) => {
+            problems.push(path, "must be longer than zero");
+            humantime::parse_duration(default).unwrap_or(Duration::from_secs(1))
+        }
+        Err(_) => {
+            problems.push(path, format!("`{text}` is not a duration like 30s, 5m or 12h"));
+            humantime::parse_duration(default).unwrap_or(Duration::from_secs(1))
+        }
+    }
+}
+
+fn public_rule(rule: &RawPublicRule, path: &str, problems: &mut Problems) -> Option<PublicRule> {
+    let matcher = match (&rule.path, &rule.path_prefix) {
+        (Some(exact), None) => PathMatch::Exact(exact.clone()),
+        (None, Some(prefix)) => PathMatch::Prefix(prefix.clone()),
+        _ => {
+            problems.push(path, "give exactly one of `path` or `path_prefix`");
+            return None;
+        }
+    };
+    let (PathMatch::Exact(text) | PathMatch::Prefix(text)) = &matcher;
+    if !text.starts_with('/') {
+        problems.push(path, format!("`{text}` must start with /"));
+    }
+    let methods = rule.methods.as_ref().map(|methods| {
+        methods
+            .iter()
+            .filter_map(|method| {
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| problems.push(&format!("{path}.methods"), format!("`{method}` is not an HTTP method")))
+                    .ok()
+            })
+            .collect()
+    });
+    Some(PublicRule { path: matcher, methods })
+}
+
+fn providers(raw: &raw::RawProviders, problems: &mut Problems) -> ProviderSettings {
+    let webhook = raw.webhook.as_ref().and_then(|hook| {
+        let url = match hook.url.as_deref().map(reqwest::Url::parse) {
+            Some(Ok(url)) if matches!(url.scheme(), "http" | "https") => url,
+            Some(_) => {
+                problems.push("providers.webhook.url", "expected an http:// or https:// URL");
+                return None;
+            }
+            None => {
+                problems.push("providers.webhook.url", "required");
+                return None;
+            }
+        };
+        Some(WebhookSettings {
+            url,
+            secret: hook.secret.clone().filter(|secret| !secret.is_empty()),
+            timeout: duration(hook.timeout.as_deref(), "providers.webhook.timeout", "5s", problems),
+        })
+    });
+    ProviderSettings {
+        log: raw.log.is_some(),
+        webhook,
+    }
+}
+
+fn channels(raw: &raw::OrderedMap<raw::RawChannel>, providers: &ProviderSettings, problems: &mut Problems) -> Vec<ChannelSettings> {
+    let mut channels = Vec::new();
+    for (name, channel) in &raw.0 {
+        let path = format!("channels.{name}");
+        let Some(kind) = Channel::from_name(name) else {
+            problems.push(&path, "unknown channel; this version offers `sms` and `voice`");
+            continue;
+        };
+        let Some(first) = &channel.provider else {
+            problems.push(&format!("{path}.provider"), "required");
+            continue;
+        };
+        let mut names: Vec<String> = Vec::new();
+        for (index, provider) in std::iter::once(first).chain(&channel.fallback).enumerate() {
+            let key = if index == 0 {
+                format!("{path}.provider")
+            } else {
+                format!("{path}.fallback[{}]", index - 1)
+            };
+            let configured = match provider.as_str() {
+                "log" => providers.log,
+                "webhook" => providers.webhook.is_some(),
+                _ => {
+                    problems.push(&key, format!("unknown provider `{provider}`; this version has `log` and `webhook`"));
+                    continue;
+                }
+            };
+            if !configured {
+                problems.push(&key, format!("provider `{provider}` is not configured under providers.{provider}"));
+            } else if names.contains(provider) {
+                problems.push(&key, format!("provider `{provider}` is listed twice"));
+            } else {
+                names.push(provider.clone());
+            }
+        }
+        channels.push(ChannelSettings {
+            channel: kind,
+            providers: names,
+        });
+    }
+    if channels.is_empty() {
+        problems.push("channels", "configure at least one second-factor channel, e.g. `sms: { provider: webhook }`");
+    }
+    channels
+}
+
+fn codes(raw: &raw::RawCodes, problems: &mut Problems) -> CodeSettings {
+    let length = raw.length.unwrap_or(6);
+    if !(4..=10).contains(&length) {
+        problems.push("codes.length", "expected 4 to 10 digits");
+    }
+    let max_attempts = raw.max_attempts.unwrap_or(5);
+    if max_attempts == 0 {
+        problems.push("codes.max_attempts", "must be at least 1");
+    }
+    CodeSettings {
+        length: length.clamp(4, 10),
+        lifetime: duration(raw.lifetime.as_deref(), "codes.lifetime", "5m", problems),
+        max_attempts: max_attempts.max(1),
+        resend_cooldown: duration(raw.resend_cooldown.as_deref(), "codes.resend_cooldown", "30s", problems),
+    }
+}
+
+fn identity_headers(raw: &raw::RawIdentityHeaders, problems: &mut Problems) -> IdentityHeaders {
+    let mut header = |value: &Option<String>, key: &str, default: &'static str| match value {
+        None => HeaderName::from_static(default),
+        Some(name) => HeaderName::from_bytes(name.as_bytes()).unwrap_or_else(|_| {
+            problems.push(&format!("identity_headers.{key}"), format!("`{name}` is not a valid header name"));
+            HeaderName::from_static(default)
+        }),
+    };
+    IdentityHeaders {
+        user: header(&raw.user, "user", "remote-user"),
+        email: header(&raw.email, "email", "remote-email"),
+        groups: header(&raw.groups, "groups", "remote-groups"),
+        name: header(&raw.name, "name", "remote-name"),
+    }
+}
+
+fn limits(raw: &raw::RawLimits, problems: &mut Problems) -> Limits {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let positive = |value: Option<usize>, key: &str, default: usize, problems: &mut Problems| match value {
+        Some(0) => {
+            problems.push(&format!("limits.{key}"), "must be at least 1");
+            default
+        }
+        Some(value) => value,
+        None => default,
+    };
+    Limits {
+        max_connections: positive(raw.max_connections, "max_connections", 10_000, problems),
+        concurrent_password_checks: positive(
+            raw.concurrent_password_checks,
+            "concurrent_password_checks",
+            (cores / 2).max(1),
+            problems,
+        ),
+        header_read_timeout: duration(raw.header_read_timeout.as_deref(), "limits.header_read_timeout", "10s", problems),
+        auth_body_bytes: positive(raw.auth_body_bytes, "auth_body_bytes", 16 * 1024, problems),
+        upstream_connect_timeout: duration(
+            raw.upstream_connect_timeout.as_deref(),
+            "limits.upstream_connect_timeout",
+            "5s",
+            problems,
+        ),
+        upstream_timeout: duration(raw.upstream_timeout.as_deref(), "limits.upstream_timeout", "60s", problems),
+    }
+}

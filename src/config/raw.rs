@@ -1,0 +1,172 @@
+//! What the user wrote: serde mirrors of the config file, before validation.
+//!
+//! Every field is optional or defaulted so that validation, not serde, reports
+//! what is missing — with its key path and next to every other problem.
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConfig {
+    pub listen: Option<String>,
+    pub upstream: Option<String>,
+    pub upstream_host_header: Option<String>,
+    pub auth_prefix: Option<String>,
+    pub users_file: Option<String>,
+    pub app_name: Option<String>,
+    pub public_url: Option<String>,
+    pub templates_dir: Option<String>,
+    #[serde(default)]
+    pub session: RawSession,
+    #[serde(default)]
+    pub public: Vec<RawPublicRule>,
+    #[serde(default)]
+    pub channels: OrderedMap<RawChannel>,
+    #[serde(default)]
+    pub providers: RawProviders,
+    #[serde(default)]
+    pub codes: RawCodes,
+    #[serde(default)]
+    pub identity_headers: RawIdentityHeaders,
+    #[serde(default)]
+    pub allowed_redirect_domains: Vec<String>,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSession {
+    /// Also reachable as `secret_file`, which the loader turns into `secret`.
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub previous_secrets: Vec<String>,
+    pub cookie_name: Option<String>,
+    pub secure: Option<serde_yaml::Value>,
+    pub domain: Option<String>,
+    pub lifetime: Option<String>,
+    pub idle_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPublicRule {
+    pub path: Option<String>,
+    pub path_prefix: Option<String>,
+    pub methods: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawChannel {
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub fallback: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawProviders {
+    pub log: Option<RawLogProvider>,
+    pub webhook: Option<RawWebhook>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLogProvider {}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWebhook {
+    pub url: Option<String>,
+    pub secret: Option<String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawCodes {
+    pub length: Option<u32>,
+    pub lifetime: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub resend_cooldown: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawIdentityHeaders {
+    pub user: Option<String>,
+    pub email: Option<String>,
+    pub groups: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLimits {
+    pub max_connections: Option<usize>,
+    pub concurrent_password_checks: Option<usize>,
+    pub header_read_timeout: Option<String>,
+    pub auth_body_bytes: Option<usize>,
+    pub upstream_connect_timeout: Option<String>,
+    pub upstream_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStore {
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLog {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}
+
+/// A YAML mapping that keeps the order it was written in (`channels:` is
+/// offered to users in file order).
+#[derive(Debug)]
+pub struct OrderedMap<V>(pub Vec<(String, V)>);
+
+impl<V> Default for OrderedMap<V> {
+    fn default() -> Self {
+        OrderedMap(Vec::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OrderedVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for OrderedVisitor<V> {
+            type Value = OrderedMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, V>()? {
+                    entries.push((key, value));
+                }
+                Ok(OrderedMap(entries))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(OrderedMap(Vec::new()))
+            }
+        }
+        deserializer.deserialize_map(OrderedVisitor(std::marker::PhantomData))
+    }
+}
+
+/// The users file as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawUsersFile {
+    #[serde(default)]
+    pub users: OrderedMap<RawUser>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawUser {
+    pub password: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub phone: Option<String>,
+    pub totp_secret: Option<String>,
+}

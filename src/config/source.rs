@@ -1,0 +1,169 @@
+//! Reading a YAML file into a raw struct: `${VAR}` expansion, `*_file`
+//! secrets, and every unknown key reported with its path.
+
+use super::Problems;
+use serde::de::DeserializeOwned;
+use serde_yaml::Value;
+use std::path::Path;
+
+/// Keys that end in `_file` but name a file doorman reads itself, not a
+/// secret whose contents replace the key.
+const PATH_KEYS: &[&str] = &["users_file"];
+
+/// Parses `text` (already read from `origin`) into `T`, reporting unknown keys,
+/// type errors, unset variables and unreadable secret files into `problems`
+/// with `prefix` in front of every key path. Returns `None` only when the
+/// document could not be turned into a `T` at all.
+pub fn parse<T: DeserializeOwned>(text: &str, prefix: &str, problems: &mut Problems) -> Option<T> {
+    let mut value: Value = match serde_yaml::from_str(text) {
+        Ok(Value::Null) => Value::Mapping(Default::default()),
+        Ok(value) => value,
+        Err(err) => {
+            problems.push(prefix.trim_end_matches('.'), format!("not valid YAML: {err}"));
+            return None;
+        }
+    };
+    resolve(&mut value, prefix, problems);
+
+    let mut unknown = Vec::new();
+    let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let ignored = serde_ignored::Deserializer::new(value, &mut record);
+    let parsed = serde_path_to_error::deserialize::<_, T>(ignored);
+    for path in unknown {
+        problems.push(&format!("{prefix}{path}"), "unknown key");
+    }
+    match parsed {
+        Ok(parsed) => Some(parsed),
+        Err(err) => {
+            let path = err.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            problems.push(&format!("{prefix}{path}"), err.into_inner().to_string());
+            None
+        }
+    }
+}
+
+/// Walks the YAML tree: expands `${VAR}` in every string and replaces each
+/// `name_file: PATH` with `name: <contents of PATH>`.
+fn resolve(value: &mut Value, path: &str, problems: &mut Problems) {
+    match value {
+        Value::String(text) => {
+            if let Some(expanded) = expand_env(text, path, problems) {
+                *text = expanded;
+            }
+        }
+        Value::Sequence(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                resolve(item, &format!("{path}[{index}]"), problems);
+            }
+        }
+        Value::Mapping(map) => {
+            let keys: Vec<Value> = map.keys().cloned().collect();
+            for key in keys {
+                let Some(name) = key.as_str().map(str::to_owned) else {
+                    continue;
+                };
+                let child = join(path, &name);
+                let Some(mut item) = map.remove(&key) else {
+                    continue;
+                };
+                resolve(&mut item, &child, problems);
+                match name.strip_suffix("_file") {
+                    Some(base) if !PATH_KEYS.contains(&name.as_str()) => {
+                        if map.contains_key(base) {
+                            problems.push(
+                                &child,
+                                format!("set both `{base}` and `{name}`; keep one"),
+                            );
+                        }
+                        let contents = read_secret_file(&item, &child, problems);
+                        map.insert(Value::String(base.to_owned()), contents);
+                    }
+                    _ => {
+                        map.insert(key, item);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() || path.ends_with('.') {
+        format!("{path}{name}")
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+fn read_secret_file(item: &Value, path: &str, problems: &mut Problems) -> Value {
+    let Some(file) = item.as_str() else {
+        problems.push(path, "expected a file path");
+        return Value::Null;
+    };
+    match std::fs::read_to_string(Path::new(file)) {
+        Ok(contents) => Value::String(contents.trim_end_matches(['\r', '\n']).to_owned()),
+        Err(err) => {
+            problems.push(path, format!("cannot read {file}: {err}"));
+            Value::Null
+        }
+    }
+}
+
+/// `${NAME}` is replaced by the environment variable; `$$` is a literal `$`.
+fn expand_env(text: &str, path: &str, problems: &mut Problems) -> Option<String> {
+    if !text.contains('$') {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if let Some(after) = rest.strip_prefix("$$") {
+            out.push('$');
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("${") {
+            let Some(end) = after.find('}') else {
+                problems.push(path, "unclosed `${` in value");
+                return None;
+            };
+            let name = &after[..end];
+            match std::env::var(name) {
+                Ok(value) => out.push_str(&value),
+                Err(_) => problems.push(path, format!("environment variable {name} is not set")),
+            }
+            rest = &after[end + 1..];
+        } else {
+            out.push('$');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_variables_are_expanded_and_double_dollar_is_literal() {
+        std::env::set_var("DOORMAN_TEST_EXPAND", "abc");
+        let mut problems = Problems::default();
+        let out = expand_env("x${DOORMAN_TEST_EXPAND}y$$z", "k", &mut problems);
+        assert_eq!(out.as_deref(), Some("xabcy$z"));
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn an_unset_variable_is_a_problem_naming_the_key() {
+        let mut problems = Problems::default();
+        expand_env("${DOORMAN_TEST_SURELY_UNSET}", "session.secret", &mut problems);
+        assert_eq!(
+            problems.to_string(),
+            "session.secret: environment variable DOORMAN_TEST_SURELY_UNSET is not set"
+        );
+    }
+}

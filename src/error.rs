@@ -1,0 +1,72 @@
+//! doorman's one error type, and how each error reaches a client.
+
+use http::StatusCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("malformed {0}")]
+    BadRequest(&'static str),
+    #[error("request body over the limit")]
+    TooLarge,
+    #[error("missing or invalid CSRF token")]
+    Csrf,
+    #[error("no such page")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("upstream unreachable: {0}")]
+    Upstream(String),
+    #[error("upstream did not answer in time")]
+    UpstreamTimeout,
+    #[error("template: {0:#}")]
+    Template(#[from] minijinja::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The one mapping from error to HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Csrf => StatusCode::FORBIDDEN,
+            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Error::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Error::Template(_) | Error::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What a person may read; internal detail stays in the log.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) => "The request could not be understood.",
+            Error::TooLarge => "The request was too large.",
+            Error::Csrf => "The form expired or did not come from this site. Go back, reload the page and try again.",
+            Error::NotFound => "There is no such page.",
+            Error::MethodNotAllowed => "This page does not accept that kind of request.",
+            Error::Upstream(_) => "The application is not reachable right now. Try again in a moment.",
+            Error::UpstreamTimeout => "The application did not answer in time. Try again in a moment.",
+            Error::Template(_) | Error::Bind { .. } => "Something went wrong on our side.",
+        }
+    }
+
+    /// A short machine-readable name for JSON answers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) => "bad_request",
+            Error::TooLarge => "too_large",
+            Error::Csrf => "csrf",
+            Error::NotFound => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::Upstream(_) => "upstream_unavailable",
+            Error::UpstreamTimeout => "upstream_timeout",
+            Error::Template(_) | Error::Bind { .. } => "internal",
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! doorman: a two-factor reverse proxy.
+//!
+//! Module map, in the order a request meets them:
+//! - [`server`]: listeners, HTTP/1.1 + HTTP/2, connection limits, graceful shutdown.
+//! - [`gate`]: the per-request decision (pages, public, signed in, or stopped).
+//! - [`pages`]: doorman's own routes: login, second factor, logout, forward-auth, health.
+//! - [`proxy`]: forwarding to the upstream, streaming, upgrades, header rewrites.
+//! - [`session`] and [`csrf`]: the encrypted session cookie and form tokens.
+//! - [`users`]: the users file and password checks.
+//! - [`otp`]: codes, challenges and the providers that deliver them.
+//! - [`store`]: server-side state (challenges, revocations, cooldowns).
+//! - [`config`]: the config file, read in two stages.
+//! - [`clock`]: injectable time.
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod csrf;
+pub mod demo;
+pub mod error;
+pub mod gate;
+pub mod otp;
+pub mod pages;
+pub mod proxy;
+pub mod redirect;
+pub mod server;
+pub mod session;
+pub mod store;
+pub mod users;
+
+use bytes::Bytes;
+use clock::SharedClock;
+use config::{ChannelSettings, CodeSettings, Config, IdentityHeaders, Limits, PublicRule};
+use http::HeaderMap;
+use http_body_util::{Either, Full};
+use session::{Session, SessionCodec};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use users::{PasswordChecker, User, Users};
+
+pub use error::Error;
+
+/// Every response doorman sends: the upstream's streamed body, or its own.
+pub type Body = Either<hyper::body::Incoming, Full<Bytes>>;
+
+/// Everything a request may need, built once at start-up.
+pub struct App {
+    /// Where doorman's pages live, e.g. `/.doorman`.
+    pub prefix: String,
+    pub app_name: String,
+    /// Host for the WebOTP line and redirects when `public_url` is set.
+    pub public_host: Option<String>,
+    pub public: Vec<PublicRule>,
+    pub channels: Vec<ChannelSettings>,
+    pub codes: CodeSettings,
+    pub identity: IdentityHeaders,
+    pub allowed_redirect_domains: Vec<String>,
+    pub limits: Limits,
+    pub users: Arc<Users>,
+    pub passwords: PasswordChecker,
+    pub sessions: SessionCodec,
+    pub csrf: csrf::Csrf,
+    pub store: store::Store,
+    pub providers: otp::providers::Providers,
+    pub proxy: proxy::Proxy,
+    pub templates: pages::Templates,
+    pub clock: SharedClock,
+    /// Keys code hashes; random per process, so a code never outlives a restart.
+    pub code_key: [u8; 32],
+}
+
+impl App {
+    pub fn new(config: Config, clock: SharedClock) -> Result<App, Error> {
+        let users = Arc::new(config.users);
+        let templates = pages::Templates::load(config.templates_dir.as_deref())?;
+        let csrf = csrf::Csrf::new(config.session.csrf_key, &config.session.cookie_name);
+        let store = store::Store::new(
+            config.session.lifetime,
+            config.codes.lifetime,
+            config.codes.resend_cooldown,
+        );
+        Ok(App {
+            prefix: config.auth_prefix,
+            app_name: config.app_name,
+            public_host: config
+                .public_url
+                .as_ref()
+                .and_then(|url| url.host())
+                .map(str::to_owned),
+            public: config.public,
+            channels: config.channels,
+            codes: config.codes,
+            identity: config.identity_headers,
+            allowed_redirect_domains: config.allowed_redirect_domains,
+            passwords: PasswordChecker::new(users.clone(), config.limits.concurrent_password_checks),
+            proxy: proxy::Proxy::new(config.upstream, &config.limits),
+            limits: config.limits,
+            users,
+            sessions: SessionCodec::new(config.session),
+            csrf,
+            store,
+            providers: otp::providers::Providers::from_settings(&config.providers),
+            templates,
+            clock,
+            code_key: crypto::random_bytes::<32>(),
+        })
+    }
+
+    /// The session in `headers` if it decrypts, is current, is not revoked,
+    /// and its user still exists.
+    pub fn signed_in(&self, headers: &HeaderMap, now: u64) -> Option<(Session, Arc<User>)> {
+        let session = self.sessions.read(headers, now).ok().flatten()?;
+        if self.store.is_revoked(&session.id) {
+            return None;
+        }
+        let user = self.users.get(&session.user)?.clone();
+        Some((session, user))
+    }
+}
+
+/// A running gateway.
+pub struct Gateway {
+    addr: SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Gateway {
+    /// Binds `config.listen` and starts serving.
+    pub async fn start(config: Config) -> Result<Gateway, Error> {
+        Gateway::start_with_clock(config, Arc::new(clock::SystemClock)).await
+    }
+
+    /// As [`Gateway::start`], reading time from `clock` (tests move it).
+    pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Gateway, Error> {
+        let addr = config.listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        let limits = config.limits.clone();
+        let app = Arc::new(App::new(config, clock)?);
+        let (shutdown, mut signal) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(server::run(listener, app, limits, async move {
+            let _ = signal.wait_for(|stop| *stop).await;
+        }));
+        Ok(Gateway { addr, shutdown, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish (bounded), returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}

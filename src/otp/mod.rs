@@ -1,0 +1,211 @@
+//! One-time codes and challenges: generation, hashing, checking.
+
+pub mod providers;
+
+use crate::crypto;
+use rand::rngs::OsRng;
+use rand::Rng;
+
+/// A way to reach the user with a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Sms,
+    Voice,
+}
+
+impl Channel {
+    pub fn from_name(name: &str) -> Option<Channel> {
+        match name {
+            "sms" => Some(Channel::Sms),
+            "voice" => Some(Channel::Voice),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Voice => "voice",
+        }
+    }
+
+    /// How the page names it: "a text message to ••0100".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Channel::Sms => "text message",
+            Channel::Voice => "voice call",
+        }
+    }
+}
+
+/// A fresh code of `length` decimal digits from the OS CSPRNG.
+pub fn generate_code(length: u32) -> String {
+    let length = length.clamp(1, 18) as usize;
+    let mut rng = OsRng;
+    (0..length)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+        .collect()
+}
+
+/// `+14155550100` → `••0100`: enough for the person, too little for a log reader.
+pub fn mask_phone(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+    format!("••{tail}")
+}
+
+/// One pending second-factor attempt, kept server-side; the browser only
+/// holds the session it belongs to.
+#[derive(Debug)]
+pub struct Challenge {
+    pub user: String,
+    pub channel: Channel,
+    /// The number the code went to.
+    pub to: String,
+    /// Which provider delivered it.
+    pub provider: &'static str,
+    pub sent_at: u64,
+    pub expires_at: u64,
+    pub attempts_left: u32,
+    /// HMAC of the code under a process key and this challenge's salt;
+    /// the code itself is never stored.
+    code_hash: [u8; 32],
+    salt: [u8; 16],
+    /// Set once the code was accepted, so a racing second use fails.
+    used: bool,
+}
+
+/// The result of checking a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted,
+    Wrong { attempts_left: u32 },
+    /// The last allowed attempt failed; the challenge is over.
+    Exhausted,
+    /// Past its lifetime, or already used.
+    Expired,
+}
+
+/// What creating a challenge needs besides the code.
+pub struct ChallengeSpec<'a> {
+    pub user: &'a str,
+    pub channel: Channel,
+    pub to: &'a str,
+    pub provider: &'static str,
+    pub now: u64,
+    pub lifetime_secs: u64,
+    pub max_attempts: u32,
+}
+
+impl Challenge {
+    pub fn new(spec: ChallengeSpec<'_>, code: &str, key: &[u8; 32]) -> Challenge {
+        let salt = crypto::random_bytes::<16>();
+        Challenge {
+            user: spec.user.to_owned(),
+            channel: spec.channel,
+            to: spec.to.to_owned(),
+            provider: spec.provider,
+            sent_at: spec.now,
+            expires_at: spec.now + spec.lifetime_secs,
+            attempts_left: spec.max_attempts,
+            code_hash: hash_code(key, &salt, code),
+            salt,
+            used: false,
+        }
+    }
+
+    pub fn is_live(&self, now: u64) -> bool {
+        !self.used && now < self.expires_at && self.attempts_left > 0
+    }
+
+    /// Checks `code` in constant time and counts the attempt.
+    pub fn verify(&mut self, code: &str, key: &[u8; 32], now: u64) -> Verdict {
+        if !self.is_live(now) {
+            return Verdict::Expired;
+        }
+        let candidate = hash_code(key, &self.salt, code.trim());
+        if crypto::equal(&candidate, &self.code_hash) {
+            self.used = true;
+            return Verdict::Accepted;
+        }
+        self.attempts_left -= 1;
+        if self.attempts_left == 0 {
+            Verdict::Exhausted
+        } else {
+            Verdict::Wrong {
+                attempts_left: self.attempts_left,
+            }
+        }
+    }
+}
+
+fn hash_code(key: &[u8; 32], salt: &[u8; 16], code: &str) -> [u8; 32] {
+    let mut message = Vec::with_capacity(16 + code.len());
+    message.extend_from_slice(salt);
+    message.extend_from_slice(code.as_bytes());
+    crypto::hmac(key, &message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(code: &str, key: &[u8; 32]) -> Challenge {
+        let spec = ChallengeSpec {
+            user: "alice",
+            channel: Channel::Sms,
+            to: "+14155550100",
+            provider: "log",
+            now: 1000,
+            lifetime_secs: 300,
+            max_attempts: 3,
+        };
+        Challenge::new(spec, code, key)
+    }
+
+    #[test]
+    fn codes_have_the_requested_number_of_digits() {
+        for length in [4, 6, 8, 10] {
+            let code = generate_code(length);
+            assert_eq!(code.len(), length as usize);
+            assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+
+    #[test]
+    fn the_right_code_is_accepted_once() {
+        let key = [7u8; 32];
+        let mut challenge = challenge("123456", &key);
+        assert_eq!(challenge.verify("123456", &key, 1001), Verdict::Accepted);
+        assert_eq!(challenge.verify("123456", &key, 1001), Verdict::Expired);
+    }
+
+    #[test]
+    fn wrong_codes_count_down_to_exhaustion() {
+        let key = [7u8; 32];
+        let mut challenge = challenge("123456", &key);
+        assert_eq!(challenge.verify("000000", &key, 1001), Verdict::Wrong { attempts_left: 2 });
+        assert_eq!(challenge.verify("000001", &key, 1001), Verdict::Wrong { attempts_left: 1 });
+        assert_eq!(challenge.verify("000002", &key, 1001), Verdict::Exhausted);
+        assert_eq!(challenge.verify("123456", &key, 1001), Verdict::Expired);
+    }
+
+    #[test]
+    fn a_code_past_its_lifetime_is_expired() {
+        let key = [7u8; 32];
+        let mut challenge = challenge("123456", &key);
+        assert_eq!(challenge.verify("123456", &key, 1300), Verdict::Expired);
+    }
+
+    #[test]
+    fn the_stored_hash_is_not_the_code() {
+        let key = [7u8; 32];
+        let challenge = challenge("123456", &key);
+        assert!(!format!("{challenge:?}").contains("123456"));
+    }
+
+    #[test]
+    fn phones_are_masked_to_their_last_four_digits() {
+        assert_eq!(mask_phone("+14155550100"), "••0100");
+    }
+}

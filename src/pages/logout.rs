@@ -1,0 +1,25 @@
+//! Signing out: revoke the session server-side and clear the cookie.
+
+use super::{redirect, Reply, Visit};
+use crate::error::Error;
+use http::StatusCode;
+
+pub fn logout(visit: &mut Visit<'_>) -> Result<Reply, Error> {
+    let app = visit.app;
+    if let Some((session, _)) = visit.session.take() {
+        app.store.revoke(&session.id, session.expires_at);
+        app.store.remove_challenge(&session.id);
+        tracing::info!(event = "logout", user = %session.user, client = %visit.peer.ip(), "signed out");
+    }
+    visit.set_cookie(app.sessions.clear_cookie(visit.tls));
+    if !visit.rd.is_empty() {
+        return Ok(redirect(StatusCode::SEE_OTHER, &visit.destination()));
+    }
+    let login = format!("{}/login", app.prefix);
+    visit.message(
+        StatusCode::OK,
+        "Signed out",
+        "You have signed out.",
+        Some((&login, "Sign in again")),
+    )
+}

@@ -1,0 +1,353 @@
+//! doorman's own routes under the auth prefix: the pages people see and the
+//! small JSON endpoints proxies call. Every POST is CSRF-checked here, in
+//! one place, before any handler runs.
+
+mod forward_auth;
+mod login;
+mod logout;
+mod second_factor;
+mod templates;
+
+pub use templates::Templates;
+
+use crate::error::Error;
+use crate::gate;
+use crate::proxy::headers::request_host;
+use crate::redirect::safe_target;
+use crate::session::{header_value, Session};
+use crate::users::User;
+use crate::{App, Body};
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::body::Incoming;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub type Reply = Response<Full<Bytes>>;
+
+/// Routes under the prefix, for telling "wrong method" from "no such page".
+const ROUTES: &[&str] = &[
+    "login",
+    "2fa",
+    "2fa/send",
+    "2fa/verify",
+    "2fa/resend",
+    "2fa/cancel",
+    "logout",
+    "auth",
+    "health",
+    "static/doorman.css",
+];
+
+pub async fn handle(app: &App, request: Request<Incoming>, peer: SocketAddr, now: u64, tls: bool) -> Response<Body> {
+    let route = request.uri().path()[app.prefix.len()..]
+        .trim_start_matches('/')
+        .to_owned();
+    let method = request.method().clone();
+    let mut visit = Visit::new(app, &request, peer, now, tls);
+    let result = match (&method, route.as_str()) {
+        (&Method::GET | &Method::HEAD, "login") => login::show(&mut visit),
+        (&Method::GET | &Method::HEAD, "2fa") => second_factor::show(&mut visit),
+        (&Method::GET | &Method::HEAD, "logout") => logout::logout(&mut visit),
+        (&Method::GET | &Method::HEAD, "auth") => forward_auth::check(&mut visit, &request),
+        (&Method::GET | &Method::HEAD, "health") => Ok(json(StatusCode::OK, r#"{"status":"ok"}"#)),
+        (&Method::GET | &Method::HEAD, "static/doorman.css") => Ok(app.templates.stylesheet()),
+        (&Method::POST, route) if ROUTES.contains(&route) => match visit.form(request).await {
+            Err(err) => Err(err),
+            Ok(form) => match route {
+                "login" => login::submit(&mut visit, &form).await,
+                "2fa/send" => second_factor::send(&mut visit, &form, false).await,
+                "2fa/resend" => second_factor::send(&mut visit, &form, true).await,
+                "2fa/verify" => second_factor::verify(&mut visit, &form),
+                "2fa/cancel" => second_factor::cancel(&mut visit),
+                "logout" => logout::logout(&mut visit),
+                _ => Err(Error::MethodNotAllowed),
+            },
+        },
+        (_, route) if ROUTES.contains(&route) => Err(Error::MethodNotAllowed),
+        _ => Err(Error::NotFound),
+    };
+    let reply = result.unwrap_or_else(|err| {
+        if err.status().is_server_error() {
+            tracing::error!(error = %err, route, "page failed");
+        } else {
+            tracing::info!(error = %err, route, %peer, "request refused");
+        }
+        visit.error_page(&err)
+    });
+    visit.finish(reply).map(Either::Right)
+}
+
+/// One request to a page: what it carries and what the answer must set.
+pub struct Visit<'a> {
+    pub app: &'a App,
+    pub now: u64,
+    pub tls: bool,
+    pub peer: SocketAddr,
+    /// A person at a browser, as opposed to a script.
+    pub browser: bool,
+    /// `Host` of the request, for `rd` checks and the WebOTP line.
+    pub host: Option<String>,
+    /// A valid, unrevoked session, if the request has one.
+    pub session: Option<(Session, Arc<User>)>,
+    /// `rd` as sent (query or form); checked only when used.
+    pub rd: String,
+    user_agent: String,
+    nonce: String,
+    new_nonce: bool,
+    set_cookies: Vec<HeaderValue>,
+}
+
+pub type Form = HashMap<String, String>;
+
+impl<'a> Visit<'a> {
+    fn new(app: &'a App, request: &Request<Incoming>, peer: SocketAddr, now: u64, tls: bool) -> Visit<'a> {
+        let headers = request.headers();
+        let (nonce, new_nonce) = match app.csrf.nonce(headers) {
+            Some(nonce) => (nonce, false),
+            None => (crate::csrf::Csrf::new_nonce(), true),
+        };
+        let rd = request
+            .uri()
+            .query()
+            .and_then(|query| {
+                form_urlencoded::parse(query.as_bytes())
+                    .find(|(key, _)| key == "rd")
+                    .map(|(_, value)| value.into_owned())
+            })
+            .unwrap_or_default();
+        Visit {
+            app,
+            now,
+            tls,
+            peer,
+            browser: gate::accepts_html(headers),
+            host: request_host(request).and_then(|host| host.to_str().ok().map(str::to_owned)),
+            session: app.signed_in(headers, now),
+            rd,
+            user_agent: headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect(),
+            nonce,
+            new_nonce,
+            set_cookies: Vec::new(),
+        }
+    }
+
+    /// Reads a bounded urlencoded body and checks its CSRF token.
+    async fn form(&mut self, request: Request<Incoming>) -> Result<Form, Error> {
+        let headers = request.headers().clone();
+        let body = Limited::new(request.into_body(), self.app.limits.auth_body_bytes)
+            .collect()
+            .await
+            .map_err(|_| Error::TooLarge)?
+            .to_bytes();
+        let form: Form = form_urlencoded::parse(&body).into_owned().collect();
+        let token = form.get("csrf").map(String::as_str).unwrap_or("");
+        if token.is_empty() || !self.app.csrf.verify(&headers, token) {
+            return Err(Error::Csrf);
+        }
+        if let Some(rd) = form.get("rd") {
+            self.rd = rd.clone();
+        }
+        Ok(form)
+    }
+
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+
+    /// Where to go after sign-in: `rd` when safe, else `/`.
+    pub fn destination(&self) -> String {
+        let own = self.app.public_host.as_deref().or(self.host.as_deref());
+        safe_target(&self.rd, own, &self.app.allowed_redirect_domains).unwrap_or_else(|| "/".to_owned())
+    }
+
+    /// A path under the prefix that keeps `rd`.
+    pub fn page_url(&self, page: &str) -> String {
+        let mut url = format!("{}/{page}", self.app.prefix);
+        if !self.rd.is_empty() {
+            url.push_str("?rd=");
+            url.extend(form_urlencoded::byte_serialize(self.rd.as_bytes()));
+        }
+        url
+    }
+
+    /// The host that codes are bound to in the WebOTP line.
+    pub fn otp_host(&self) -> String {
+        let host = self.app.public_host.as_deref().or(self.host.as_deref()).unwrap_or("localhost");
+        match host.rsplit_once(':') {
+            Some((name, port)) if !name.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => name.to_owned(),
+            _ => host.to_owned(),
+        }
+    }
+
+    pub fn set_cookie(&mut self, cookie: HeaderValue) {
+        self.set_cookies.push(cookie);
+    }
+
+    /// Renders `template` with the values every page needs added.
+    pub fn render(&self, status: StatusCode, template: &str, values: minijinja::Value) -> Result<Reply, Error> {
+        let context = minijinja::context! {
+            app_name => &self.app.app_name,
+            prefix => &self.app.prefix,
+            csrf => self.app.csrf.token(&self.nonce),
+            rd => &self.rd,
+            ..values
+        };
+        let html = self.app.templates.render(template, context)?;
+        let mut reply = Response::new(Full::new(Bytes::from(html)));
+        *reply.status_mut() = status;
+        reply
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        Ok(reply)
+    }
+
+    /// A page with a heading, a sentence and a link.
+    pub fn message(&self, status: StatusCode, title: &str, text: &str, link: Option<(&str, &str)>) -> Result<Reply, Error> {
+        self.render(
+            status,
+            "message.html",
+            minijinja::context! {
+                title => title,
+                message => text,
+                link_href => link.map(|(href, _)| href),
+                link_label => link.map(|(_, label)| label),
+            },
+        )
+    }
+
+    /// How an error reaches this client: a page for people, JSON for scripts.
+    fn error_page(&self, err: &Error) -> Reply {
+        if self.browser {
+            let back = (format!("{}/login", self.app.prefix), "Back to sign-in".to_owned());
+            if let Ok(reply) = self.message(err.status(), "Something is not right", err.public_message(), Some((&back.0, &back.1))) {
+                return reply;
+            }
+        }
+        json_error(err)
+    }
+
+    /// Adds security headers and any cookies this visit set.
+    fn finish(self, mut reply: Reply) -> Reply {
+        let headers = reply.headers_mut();
+        security_headers(headers);
+        if self.new_nonce && headers.get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html")) {
+            let mut cookie = cookie::Cookie::new(self.app.csrf.cookie_name().to_owned(), self.nonce.clone());
+            self.app.sessions.attributes(&mut cookie, self.tls);
+            headers.append(SET_COOKIE, header_value(&cookie));
+        }
+        for cookie in self.set_cookies {
+            headers.append(SET_COOKIE, cookie);
+        }
+        reply
+    }
+}
+
+/// A redirect; 303 after a form so the browser follows with GET.
+pub fn redirect(status: StatusCode, location: &str) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = status;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        reply.headers_mut().insert(LOCATION, value);
+    }
+    reply
+}
+
+pub fn json(status: StatusCode, body: &'static str) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *reply.status_mut() = status;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    reply
+}
+
+fn json_error(err: &Error) -> Reply {
+    let body = serde_json::json!({ "error": err.code(), "message": err.public_message() });
+    let mut reply = Response::new(Full::new(Bytes::from(body.to_string())));
+    *reply.status_mut() = err.status();
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    reply
+}
+
+static CSP: HeaderName = HeaderName::from_static("content-security-policy");
+
+fn security_headers(headers: &mut http::HeaderMap) {
+    headers.insert(
+        &CSP,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+}
+
+/// 302 to the login page, remembering where the browser was going.
+pub fn login_redirect<B>(app: &App, request: &Request<B>) -> Response<Body> {
+    let original = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str());
+    let mut location = format!("{}/login?rd=", app.prefix);
+    location.extend(form_urlencoded::byte_serialize(original.as_bytes()));
+    let mut reply = redirect(StatusCode::FOUND, &location);
+    security_headers(reply.headers_mut());
+    reply.map(Either::Right)
+}
+
+/// 401 for a client that is not a browser; it is never forwarded.
+pub fn unauthorized(app: &App) -> Response<Body> {
+    let body = serde_json::json!({
+        "error": "unauthorized",
+        "message": "Sign in first.",
+        "login": format!("{}/login", app.prefix),
+    });
+    let mut reply = Response::new(Full::new(Bytes::from(body.to_string())));
+    *reply.status_mut() = StatusCode::UNAUTHORIZED;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    security_headers(reply.headers_mut());
+    reply.map(Either::Right)
+}
+
+/// An error on the proxied path (upstream down, timeout) as a page or JSON.
+pub fn error_response(app: &App, err: &Error, browser: bool) -> Response<Body> {
+    let mut reply = if browser {
+        let context = minijinja::context! {
+            app_name => &app.app_name,
+            prefix => &app.prefix,
+            title => "The application is unavailable",
+            message => err.public_message(),
+        };
+        match app.templates.render("message.html", context) {
+            Ok(html) => {
+                let mut reply = Response::new(Full::new(Bytes::from(html)));
+                *reply.status_mut() = err.status();
+                reply
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+                reply
+            }
+            Err(_) => json_error(err),
+        }
+    } else {
+        json_error(err)
+    };
+    security_headers(reply.headers_mut());
+    reply.map(Either::Right)
+}

@@ -1,0 +1,132 @@
+//! Listeners and connections: HTTP/1.1 and HTTP/2 on one port, a bounded
+//! number of connections, header-read timeouts and graceful shutdown.
+
+use crate::config::Limits;
+use crate::gate::{self, Decision};
+use crate::proxy::headers;
+use crate::{pages, App, Body};
+use http::header::SET_COOKIE;
+use http::{Request, Response};
+use http_body_util::Either;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `listener` until `shutdown` resolves, then drains.
+pub async fn run(listener: TcpListener, app: Arc<App>, limits: Limits, shutdown: impl Future<Output = ()>) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(64 * 1024);
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Usually EMFILE: back off instead of spinning.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |request| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(handle(&app, request, peer, false).await) }
+        });
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, %peer, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining connections"),
+    }
+}
+
+/// One request, from the gate's decision to a response.
+pub async fn handle(app: &App, mut request: Request<Incoming>, peer: SocketAddr, tls: bool) -> Response<Body> {
+    let now = app.clock.now();
+    // Whatever happens next, a client never speaks for an identity.
+    headers::strip_identity(request.headers_mut(), &app.identity.all());
+    match gate::decide(app, &request, now, tls) {
+        Decision::Pages => pages::handle(app, request, peer, now, tls).await,
+        Decision::Public => forward(app, request, peer, tls).await,
+        Decision::Pass { user, refreshed_cookie } => {
+            let values = &user.headers;
+            let identity = &app.identity;
+            let headers = request.headers_mut();
+            headers.insert(&identity.user, values.user.clone());
+            for (name, value) in [
+                (&identity.email, &values.email),
+                (&identity.groups, &values.groups),
+                (&identity.name, &values.name),
+            ] {
+                if let Some(value) = value {
+                    headers.insert(name, value.clone());
+                }
+            }
+            let mut response = forward(app, request, peer, tls).await;
+            if let Some(cookie) = refreshed_cookie {
+                response.headers_mut().append(SET_COOKIE, cookie);
+            }
+            response
+        }
+        Decision::Login => pages::login_redirect(app, &request),
+        Decision::Unauthorized => pages::unauthorized(app),
+    }
+}
+
+async fn forward(app: &App, mut request: Request<Incoming>, peer: SocketAddr, tls: bool) -> Response<Body> {
+    headers::strip_cookies(
+        request.headers_mut(),
+        &[app.sessions.cookie_name(), app.csrf.cookie_name()],
+    );
+    let browser = gate::is_browser_navigation(request.method(), request.headers());
+    match app.proxy.forward(request, peer.ip(), tls).await {
+        Ok(response) => response.map(Either::Left),
+        Err(err) => {
+            tracing::warn!(error = %err, %peer, "upstream request failed");
+            pages::error_response(app, &err, browser)
+        }
+    }
+}

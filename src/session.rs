@@ -1,0 +1,285 @@
+//! The session cookie: what it carries, and its encrypted codec.
+
+use crate::config::{Secure, SessionSettings};
+use cookie::{Cookie, CookieJar, SameSite};
+use http::header::COOKIE;
+use http::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+/// How far a session has come through sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum FactorLevel {
+    /// The password is done; a second factor is still owed.
+    Password = 1,
+    /// Both factors are done: traffic may pass.
+    TwoFactor = 2,
+}
+
+impl From<FactorLevel> for u8 {
+    fn from(level: FactorLevel) -> u8 {
+        level as u8
+    }
+}
+
+impl TryFrom<u8> for FactorLevel {
+    type Error = &'static str;
+    fn try_from(value: u8) -> Result<Self, Self::Error> {
+        match value {
+            1 => Ok(FactorLevel::Password),
+            2 => Ok(FactorLevel::TwoFactor),
+            _ => Err("unknown factor level"),
+        }
+    }
+}
+
+/// What the cookie carries. Field names are short because every request
+/// sends them; times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Random; new at each level so a planted cookie cannot be promoted.
+    #[serde(rename = "i")]
+    pub id: String,
+    #[serde(rename = "u")]
+    pub user: String,
+    #[serde(rename = "l")]
+    pub level: FactorLevel,
+    /// When the password was checked; the absolute lifetime counts from here.
+    #[serde(rename = "a")]
+    pub authenticated_at: u64,
+    /// When the second factor was proven (0 before).
+    #[serde(rename = "f")]
+    pub second_factor_at: u64,
+    /// Last activity, for the idle timeout.
+    #[serde(rename = "s")]
+    pub last_seen: u64,
+    #[serde(rename = "e")]
+    pub expires_at: u64,
+}
+
+/// Seconds between re-issues of a cookie for the sliding idle timeout.
+const REFRESH_AFTER: u64 = 60;
+
+/// Why a cookie was not accepted; for logs, never shown to a browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    Undecryptable,
+    Expired,
+    Idle,
+}
+
+/// Encrypts sessions into cookies and back.
+pub struct SessionCodec {
+    settings: SessionSettings,
+}
+
+impl SessionCodec {
+    pub fn new(settings: SessionSettings) -> SessionCodec {
+        SessionCodec { settings }
+    }
+
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    pub fn cookie_name(&self) -> &str {
+        &self.settings.cookie_name
+    }
+
+    /// A fresh session for `user` at `level`.
+    pub fn start(&self, user: &str, level: FactorLevel, authenticated_at: u64, now: u64) -> Session {
+        Session {
+            id: crate::crypto::random_hex(16),
+            user: user.to_owned(),
+            level,
+            authenticated_at,
+            second_factor_at: if level == FactorLevel::TwoFactor { now } else { 0 },
+            last_seen: now,
+            expires_at: authenticated_at + self.settings.lifetime.as_secs(),
+        }
+    }
+
+    /// The session in the request's cookies, if one decrypts and is neither
+    /// expired nor idle. Revocation is the caller's check.
+    pub fn read(&self, headers: &HeaderMap, now: u64) -> Result<Option<Session>, Rejected> {
+        let mut rejected = None;
+        for value in cookie_values(headers, &self.settings.cookie_name) {
+            match self.decode(value, now) {
+                Ok(session) => return Ok(Some(session)),
+                Err(why) => rejected = Some(why),
+            }
+        }
+        rejected.map_or(Ok(None), Err)
+    }
+
+    fn decode(&self, value: &str, now: u64) -> Result<Session, Rejected> {
+        let jar = CookieJar::new();
+        let name = self.settings.cookie_name.clone();
+        let session: Session = self
+            .settings
+            .keys
+            .iter()
+            .find_map(|key| jar.private(key).decrypt(Cookie::new(name.clone(), value.to_owned())))
+            .and_then(|cookie| serde_json::from_str(cookie.value()).ok())
+            .ok_or(Rejected::Undecryptable)?;
+        if now >= session.expires_at {
+            return Err(Rejected::Expired);
+        }
+        if now.saturating_sub(session.last_seen) > self.settings.idle_timeout.as_secs() {
+            return Err(Rejected::Idle);
+        }
+        Ok(session)
+    }
+
+    /// Whether activity now should re-issue the cookie to slide the idle window.
+    pub fn needs_refresh(&self, session: &Session, now: u64) -> bool {
+        now.saturating_sub(session.last_seen) >= REFRESH_AFTER
+    }
+
+    /// A `Set-Cookie` value carrying `session`, encrypted with the newest key.
+    pub fn set_cookie(&self, session: &Session, tls: bool) -> HeaderValue {
+        let json = serde_json::to_string(session).unwrap_or_default();
+        let mut jar = CookieJar::new();
+        if let Some(key) = self.settings.keys.first() {
+            jar.private_mut(key)
+                .add(Cookie::new(self.settings.cookie_name.clone(), json));
+        }
+        let value = jar
+            .get(&self.settings.cookie_name)
+            .map(|cookie| cookie.value().to_owned())
+            .unwrap_or_default();
+        let max_age = session.expires_at.saturating_sub(session.last_seen);
+        self.build(value, Some(max_age), tls)
+    }
+
+    /// A `Set-Cookie` value that removes the session cookie.
+    pub fn clear_cookie(&self, tls: bool) -> HeaderValue {
+        self.build(String::new(), Some(0), tls)
+    }
+
+    fn build(&self, value: String, max_age: Option<u64>, tls: bool) -> HeaderValue {
+        let mut cookie = Cookie::new(self.settings.cookie_name.clone(), value);
+        self.attributes(&mut cookie, tls);
+        if let Some(seconds) = max_age {
+            cookie.set_max_age(cookie::time::Duration::seconds(seconds.min(i64::MAX as u64) as i64));
+        }
+        header_value(&cookie)
+    }
+
+    /// The attributes every doorman cookie carries.
+    pub fn attributes(&self, cookie: &mut Cookie<'static>, tls: bool) {
+        cookie.set_http_only(true);
+        cookie.set_same_site(SameSite::Lax);
+        cookie.set_path("/");
+        cookie.set_secure(match self.settings.secure {
+            Secure::Auto => tls,
+            Secure::Always => true,
+            Secure::Never => false,
+        });
+        if let Some(domain) = &self.settings.domain {
+            cookie.set_domain(domain.clone());
+        }
+    }
+}
+
+/// A cookie rendered as a header value; cookie names and values doorman
+/// writes are always header-safe, so the fallback is never taken.
+pub fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
+    HeaderValue::try_from(cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// Every value sent for cookie `name`, in order (a browser may send several
+/// when cookies were set for different paths or domains).
+pub fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(move |pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then_some(value)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cookie::Key;
+    use std::time::Duration;
+
+    fn codec(secrets: &[&str]) -> SessionCodec {
+        SessionCodec::new(SessionSettings {
+            keys: secrets.iter().map(|s| Key::derive_from(s.as_bytes())).collect(),
+            csrf_key: [0; 32],
+            cookie_name: "doorman_session".into(),
+            secure: Secure::Auto,
+            domain: None,
+            lifetime: Duration::from_secs(3600),
+            idle_timeout: Duration::from_secs(600),
+        })
+    }
+
+    fn request_with(set_cookie: &HeaderValue) -> HeaderMap {
+        let pair = set_cookie.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_str(&format!("other=1; {pair}")).unwrap());
+        headers
+    }
+
+    const NEW: &str = "0123456789abcdef0123456789abcdef-new";
+    const OLD: &str = "0123456789abcdef0123456789abcdef-old";
+
+    #[test]
+    fn a_session_survives_the_round_trip() {
+        let codec = codec(&[NEW]);
+        let session = codec.start("alice", FactorLevel::TwoFactor, 1000, 1000);
+        let headers = request_with(&codec.set_cookie(&session, false));
+        assert_eq!(codec.read(&headers, 1001), Ok(Some(session)));
+    }
+
+    #[test]
+    fn a_cookie_from_a_previous_secret_still_decrypts() {
+        let old = codec(&[OLD]);
+        let session = old.start("alice", FactorLevel::Password, 1000, 1000);
+        let headers = request_with(&old.set_cookie(&session, false));
+        assert_eq!(codec(&[NEW, OLD]).read(&headers, 1001), Ok(Some(session)));
+        assert_eq!(codec(&[NEW]).read(&headers, 1001), Err(Rejected::Undecryptable));
+    }
+
+    #[test]
+    fn expiry_and_idle_time_are_checked_from_the_cookie() {
+        let codec = codec(&[NEW]);
+        let session = codec.start("alice", FactorLevel::TwoFactor, 1000, 1000);
+        let headers = request_with(&codec.set_cookie(&session, false));
+        assert_eq!(codec.read(&headers, 1000 + 601), Err(Rejected::Idle));
+        let mut late = session.clone();
+        late.last_seen = 1000 + 3599;
+        let headers = request_with(&codec.set_cookie(&late, false));
+        assert_eq!(codec.read(&headers, 1000 + 3600), Err(Rejected::Expired));
+    }
+
+    #[test]
+    fn a_tampered_cookie_is_rejected() {
+        let codec = codec(&[NEW]);
+        let session = codec.start("alice", FactorLevel::TwoFactor, 1000, 1000);
+        let set = codec.set_cookie(&session, false);
+        let mut pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let last = pair.pop().unwrap();
+        pair.push(if last == 'A' { 'B' } else { 'A' });
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_str(&pair).unwrap());
+        assert_eq!(codec.read(&headers, 1001), Err(Rejected::Undecryptable));
+    }
+
+    #[test]
+    fn cookie_attributes_follow_the_settings() {
+        let codec = codec(&[NEW]);
+        let session = codec.start("alice", FactorLevel::TwoFactor, 1000, 1000);
+        let plain = codec.set_cookie(&session, false);
+        let plain = plain.to_str().unwrap();
+        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax") && plain.contains("Path=/"));
+        assert!(!plain.contains("Secure"));
+        assert!(codec.set_cookie(&session, true).to_str().unwrap().contains("Secure"));
+    }
+}

@@ -1,0 +1,81 @@
+//! Server-side state: pending challenges, revoked sessions, send cooldowns.
+//!
+//! Memory only for now (moka caches, bounded in size and time). Entries carry
+//! their own expiry times, checked against doorman's clock; the caches' TTLs
+//! only reclaim memory, so an injected clock in tests stays authoritative.
+
+use crate::otp::Challenge;
+use moka::sync::Cache;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Upper bounds on what the store keeps, so a flood cannot exhaust memory.
+const MAX_CHALLENGES: u64 = 100_000;
+const MAX_REVOKED: u64 = 1_000_000;
+const MAX_COOLDOWNS: u64 = 100_000;
+
+pub type SharedChallenge = Arc<Mutex<Challenge>>;
+
+pub struct Store {
+    /// Pending challenges by the id of the level-1 session they belong to.
+    challenges: Cache<String, SharedChallenge>,
+    /// Session ids signed out before their cookie expires: id → expiry.
+    revoked: Cache<String, u64>,
+    /// Last time a code was sent, by user: cooldown for resends.
+    last_sent: Cache<String, u64>,
+}
+
+impl Store {
+    /// `session_lifetime` bounds how long a revocation must be remembered;
+    /// `code_lifetime` how long a challenge can matter.
+    pub fn new(session_lifetime: Duration, code_lifetime: Duration, cooldown: Duration) -> Store {
+        // A little slack past each lifetime so a clock a few seconds off
+        // never drops an entry early.
+        let slack = Duration::from_secs(60);
+        Store {
+            challenges: Cache::builder()
+                .max_capacity(MAX_CHALLENGES)
+                .time_to_live(code_lifetime + slack)
+                .build(),
+            revoked: Cache::builder()
+                .max_capacity(MAX_REVOKED)
+                .time_to_live(session_lifetime + slack)
+                .build(),
+            last_sent: Cache::builder()
+                .max_capacity(MAX_COOLDOWNS)
+                .time_to_live(cooldown + slack)
+                .build(),
+        }
+    }
+
+    pub fn challenge(&self, session_id: &str) -> Option<SharedChallenge> {
+        self.challenges.get(session_id)
+    }
+
+    /// Stores `challenge` for the session, replacing (and so invalidating)
+    /// any earlier one.
+    pub fn put_challenge(&self, session_id: &str, challenge: Challenge) {
+        self.challenges
+            .insert(session_id.to_owned(), Arc::new(Mutex::new(challenge)));
+    }
+
+    pub fn remove_challenge(&self, session_id: &str) {
+        self.challenges.invalidate(session_id);
+    }
+
+    pub fn revoke(&self, session_id: &str, expires_at: u64) {
+        self.revoked.insert(session_id.to_owned(), expires_at);
+    }
+
+    pub fn is_revoked(&self, session_id: &str) -> bool {
+        self.revoked.contains_key(session_id)
+    }
+
+    pub fn last_sent(&self, user: &str) -> Option<u64> {
+        self.last_sent.get(user)
+    }
+
+    pub fn record_sent(&self, user: &str, at: u64) {
+        self.last_sent.insert(user.to_owned(), at);
+    }
+}

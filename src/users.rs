@@ -1,0 +1,202 @@
+//! The users file, and password checks on the blocking pool behind a limit.
+
+use crate::config::raw::RawUsersFile;
+use crate::config::Problems;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use http::HeaderValue;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// One person who may sign in.
+#[derive(Debug)]
+pub struct User {
+    pub name: String,
+    /// An argon2id PHC string; checked for form at load time.
+    pub password_hash: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub groups: Vec<String>,
+    /// E.164, with the leading `+`.
+    pub phone: Option<String>,
+    /// Identity header values, built once so the hot path only clones them.
+    pub headers: IdentityValues,
+}
+
+/// Values for the identity headers; `None` where the user has no such field.
+#[derive(Debug, Clone)]
+pub struct IdentityValues {
+    pub user: HeaderValue,
+    pub email: Option<HeaderValue>,
+    pub groups: Option<HeaderValue>,
+    pub name: Option<HeaderValue>,
+}
+
+/// Everyone in the users file, by name.
+#[derive(Debug, Default)]
+pub struct Users {
+    by_name: HashMap<String, Arc<User>>,
+}
+
+impl Users {
+    pub fn from_raw(raw: RawUsersFile, prefix: &str, problems: &mut Problems) -> Users {
+        let mut by_name = HashMap::new();
+        for (name, raw) in raw.users.0 {
+            let path = format!("{prefix}users.{name}");
+            if name.is_empty() || name.chars().any(|c| c.is_control() || c == ',') {
+                problems.push(&path, "a user name must not be empty or hold commas or control characters");
+                continue;
+            }
+            let password_hash = match raw.password {
+                None => {
+                    problems.push(&format!("{path}.password"), "required: an argon2id hash from `doorman hash-password`");
+                    continue;
+                }
+                Some(hash) => hash,
+            };
+            match PasswordHash::new(&password_hash) {
+                Ok(parsed) if parsed.algorithm.as_str() == "argon2id" => {}
+                _ => problems.push(
+                    &format!("{path}.password"),
+                    "not an argon2id PHC string ($argon2id$v=19$...); make one with `doorman hash-password`",
+                ),
+            }
+            if let Some(phone) = &raw.phone {
+                if !is_e164(phone) {
+                    problems.push(
+                        &format!("{path}.phone"),
+                        format!("`{phone}` is not an E.164 number like +14155550100"),
+                    );
+                }
+            }
+            if raw.totp_secret.is_some() {
+                problems.push(&format!("{path}.totp_secret"), "authenticator apps are not available in this version");
+            }
+            let header = |value: &str, key: &str, problems: &mut Problems| {
+                HeaderValue::from_str(value)
+                    .map_err(|_| problems.push(&format!("{path}.{key}"), "holds characters that cannot go in a header"))
+                    .ok()
+            };
+            let headers = IdentityValues {
+                user: header(&name, "name", problems).unwrap_or(HeaderValue::from_static("")),
+                email: raw.email.as_deref().and_then(|v| header(v, "email", problems)),
+                groups: (!raw.groups.is_empty())
+                    .then(|| raw.groups.join(","))
+                    .and_then(|v| header(&v, "groups", problems)),
+                name: raw.display_name.as_deref().and_then(|v| header(v, "display_name", problems)),
+            };
+            let user = User {
+                name: name.clone(),
+                password_hash,
+                display_name: raw.display_name,
+                email: raw.email,
+                groups: raw.groups,
+                phone: raw.phone,
+                headers,
+            };
+            if by_name.insert(name.clone(), Arc::new(user)).is_some() {
+                problems.push(&path, "listed twice");
+            }
+        }
+        Users { by_name }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<User>> {
+        self.by_name.get(name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// `+` then 8 to 15 digits, the first not zero.
+pub fn is_e164(phone: &str) -> bool {
+    phone
+        .strip_prefix('+')
+        .is_some_and(|digits| {
+            (8..=15).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && !digits.starts_with('0')
+        })
+}
+
+/// Hashes a password into an argon2id PHC string with the crate's defaults
+/// (m=19456 KiB, t=2, p=1, OWASP's recommendation).
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::encode_b64(&crate::crypto::random_bytes::<16>())?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+/// Checks passwords without letting a flood of them starve proxied traffic.
+pub struct PasswordChecker {
+    users: Arc<Users>,
+    /// Bounds concurrent argon2 runs; each takes a core and ~19 MiB.
+    permits: Semaphore,
+    /// Verified against for unknown users, so they cost the same time.
+    dummy_hash: String,
+}
+
+impl PasswordChecker {
+    pub fn new(users: Arc<Users>, concurrency: usize) -> PasswordChecker {
+        let dummy_hash = hash_password(&crate::crypto::random_hex(16)).unwrap_or_default();
+        PasswordChecker {
+            users,
+            permits: Semaphore::new(concurrency),
+            dummy_hash,
+        }
+    }
+
+    /// The user when `password` is theirs; `None` for a wrong password and an
+    /// unknown user alike, after the same amount of work.
+    pub async fn check(&self, name: &str, password: &str) -> Option<Arc<User>> {
+        let user = self.users.get(name).cloned();
+        let hash = user
+            .as_ref()
+            .map_or_else(|| self.dummy_hash.clone(), |user| user.password_hash.clone());
+        let password = password.to_owned();
+        let _permit = self.permits.acquire().await.ok()?;
+        let matches = tokio::task::spawn_blocking(move || verify(&hash, &password))
+            .await
+            .unwrap_or(false);
+        user.filter(|_| matches)
+    }
+}
+
+fn verify(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_needs_a_plus_and_8_to_15_digits() {
+        assert!(is_e164("+14155550100"));
+        assert!(is_e164("+447700900123"));
+        assert!(!is_e164("14155550100"));
+        assert!(!is_e164("+0155550100"));
+        assert!(!is_e164("+1 415 555 0100"));
+        assert!(!is_e164("+1234567"));
+    }
+
+    #[test]
+    fn a_hash_verifies_its_password_only() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify(&hash, "correct horse"));
+        assert!(!verify(&hash, "battery staple"));
+    }
+}
