@@ -21,8 +21,12 @@ use std::time::Duration;
 pub struct Problems(Vec<(String, String)>);
 
 impl Problems {
+    /// Records a problem; only the first for each key is kept, since later
+    /// ones are usually its consequences (an unset variable, then "too short").
     pub fn push(&mut self, path: &str, message: impl Into<String>) {
-        self.0.push((path.to_owned(), message.into()));
+        if !self.0.iter().any(|(known, _)| known == path) {
+            self.0.push((path.to_owned(), message.into()));
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

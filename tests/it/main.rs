@@ -1,1 +1,12 @@
+//! doorman's integration tests: real sockets on 127.0.0.1, a fake upstream
+//! and fake providers. One binary, one support module.
 
+mod support;
+
+mod cli;
+mod codes;
+mod config;
+mod flow;
+mod proxy;
+mod security;
+mod session;
