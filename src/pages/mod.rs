@@ -166,8 +166,10 @@ impl<'a> Visit<'a> {
 
     /// Where to go after sign-in: `rd` when safe, else `/`.
     pub fn destination(&self) -> String {
-        let own = self.app.public_host.as_deref().or(self.host.as_deref());
-        safe_target(&self.rd, own, &self.app.allowed_redirect_domains).unwrap_or_else(|| "/".to_owned())
+        let allowed = &self.app.allowed_redirect_domains;
+        safe_target(&self.rd, self.host.as_deref(), allowed)
+            .or_else(|| safe_target(&self.rd, self.app.public_host.as_deref(), allowed))
+            .unwrap_or_else(|| "/".to_owned())
     }
 
     /// A path under the prefix that keeps `rd`.
