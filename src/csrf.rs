@@ -63,7 +63,10 @@ mod tests {
         let nonce = Csrf::new_nonce();
         let token = csrf.token(&nonce);
         let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_str(&format!("doorman_session_csrf={nonce}")).unwrap());
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("doorman_session_csrf={nonce}")).unwrap(),
+        );
         assert!(csrf.verify(&headers, &token));
         assert!(!csrf.verify(&headers, &csrf.token(&Csrf::new_nonce())));
         assert!(!csrf.verify(&HeaderMap::new(), &token));

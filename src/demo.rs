@@ -78,7 +78,8 @@ pub async fn start_app() -> std::io::Result<SocketAddr> {
                 continue;
             };
             tokio::spawn(async move {
-                let service = service_fn(|request| async move { Ok::<_, Infallible>(page(&request)) });
+                let service =
+                    service_fn(|request| async move { Ok::<_, Infallible>(page(&request)) });
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)
                     .await;

@@ -32,7 +32,11 @@ pub fn decide<B>(app: &App, request: &Request<B>, now: u64, tls: bool) -> Decisi
     if is_under(path, &app.prefix) {
         return Decision::Pages;
     }
-    if app.public.iter().any(|rule| matches(rule, request.method(), path)) {
+    if app
+        .public
+        .iter()
+        .any(|rule| matches(rule, request.method(), path))
+    {
         return Decision::Public;
     }
     if let Some((session, user)) = app.signed_in(request.headers(), now) {
@@ -42,7 +46,10 @@ pub fn decide<B>(app: &App, request: &Request<B>, now: u64, tls: bool) -> Decisi
                 session.last_seen = now;
                 app.sessions.set_cookie(&session, tls)
             });
-            return Decision::Pass { user, refreshed_cookie };
+            return Decision::Pass {
+                user,
+                refreshed_cookie,
+            };
         }
     }
     if is_browser_navigation(request.method(), request.headers()) {
@@ -101,7 +108,9 @@ fn is_plain(path: &str) -> bool {
     if lower_has("%2e") || lower_has("%2f") || lower_has("%5c") || lower_has("%00") {
         return false;
     }
-    !path.split('/').any(|segment| segment == "." || segment == "..")
+    !path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
 }
 
 #[cfg(test)]
@@ -118,7 +127,11 @@ mod tests {
     #[test]
     fn a_public_prefix_matches_plain_paths_with_allowed_methods() {
         assert!(matches(&rule("/assets/"), &Method::GET, "/assets/app.css"));
-        assert!(!matches(&rule("/assets/"), &Method::POST, "/assets/app.css"));
+        assert!(!matches(
+            &rule("/assets/"),
+            &Method::POST,
+            "/assets/app.css"
+        ));
         assert!(!matches(&rule("/assets/"), &Method::GET, "/assetsx"));
     }
 
@@ -148,9 +161,15 @@ mod tests {
     #[test]
     fn a_browser_navigation_is_a_get_accepting_html() {
         let mut headers = http::HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("text/html,application/xhtml+xml"));
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("text/html,application/xhtml+xml"),
+        );
         assert!(is_browser_navigation(&Method::GET, &headers));
         assert!(!is_browser_navigation(&Method::POST, &headers));
-        assert!(!is_browser_navigation(&Method::GET, &http::HeaderMap::new()));
+        assert!(!is_browser_navigation(
+            &Method::GET,
+            &http::HeaderMap::new()
+        ));
     }
 }

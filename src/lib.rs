@@ -92,7 +92,10 @@ impl App {
             codes: config.codes,
             identity: config.identity_headers,
             allowed_redirect_domains: config.allowed_redirect_domains,
-            passwords: PasswordChecker::new(users.clone(), config.limits.concurrent_password_checks),
+            passwords: PasswordChecker::new(
+                users.clone(),
+                config.limits.concurrent_password_checks,
+            ),
             proxy: proxy::Proxy::new(config.upstream, &config.limits),
             limits: config.limits,
             users,
@@ -146,7 +149,11 @@ impl Gateway {
         let task = tokio::spawn(server::run(listener, app, limits, async move {
             let _ = signal.wait_for(|stop| *stop).await;
         }));
-        Ok(Gateway { addr, shutdown, task })
+        Ok(Gateway {
+            addr,
+            shutdown,
+            task,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -62,9 +62,8 @@ fn main() -> ExitCode {
 }
 
 fn load(path: &std::path::Path) -> Result<Config> {
-    Config::load(path).map_err(|problems| {
-        anyhow::anyhow!("{} has problems:\n{problems}", path.display())
-    })
+    Config::load(path)
+        .map_err(|problems| anyhow::anyhow!("{} has problems:\n{problems}", path.display()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -89,8 +88,11 @@ async fn serve(config: Config, banner: Option<String>) -> Result<ExitCode> {
 
 async fn demo(listen: SocketAddr) -> Result<ExitCode> {
     init_logging("info", LogFormat::Text);
-    let app = doorman::demo::start_app().await.context("cannot start the demo app")?;
-    let demo = doorman::demo::config(listen, app).map_err(|problems| anyhow::anyhow!("{problems}"))?;
+    let app = doorman::demo::start_app()
+        .await
+        .context("cannot start the demo app")?;
+    let demo =
+        doorman::demo::config(listen, app).map_err(|problems| anyhow::anyhow!("{problems}"))?;
     let banner = format!(
         "\n  doorman demo is running\n\n  open      http://{listen}/\n  user      {}\n  password  {}\n\n  Sign-in codes appear in this log (the `log` provider). Ctrl-C stops.\n",
         doorman::demo::USER,
@@ -145,7 +147,9 @@ fn hash_password(stdin: bool) -> Result<ExitCode> {
 fn init_logging(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -156,13 +160,14 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {},
             _ = terminate.recv() => {},

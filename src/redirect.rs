@@ -59,7 +59,11 @@ mod tests {
     use super::*;
 
     fn check(rd: &str) -> Option<String> {
-        safe_target(rd, Some("app.example.com:8080"), &[".corp.example".into(), "docs.example.org".into()])
+        safe_target(
+            rd,
+            Some("app.example.com:8080"),
+            &[".corp.example".into(), "docs.example.org".into()],
+        )
     }
 
     #[test]

@@ -25,7 +25,12 @@ use tokio::sync::Semaphore;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `listener` until `shutdown` resolves, then drains.
-pub async fn run(listener: TcpListener, app: Arc<App>, limits: Limits, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -84,14 +89,22 @@ pub async fn run(listener: TcpListener, app: Arc<App>, limits: Limits, shutdown:
 }
 
 /// One request, from the gate's decision to a response.
-pub async fn handle(app: &App, mut request: Request<Incoming>, peer: SocketAddr, tls: bool) -> Response<Body> {
+pub async fn handle(
+    app: &App,
+    mut request: Request<Incoming>,
+    peer: SocketAddr,
+    tls: bool,
+) -> Response<Body> {
     let now = app.clock.now();
     // Whatever happens next, a client never speaks for an identity.
     headers::strip_identity(request.headers_mut(), &app.identity.all());
     match gate::decide(app, &request, now, tls) {
         Decision::Pages => pages::handle(app, request, peer, now, tls).await,
         Decision::Public => forward(app, request, peer, tls).await,
-        Decision::Pass { user, refreshed_cookie } => {
+        Decision::Pass {
+            user,
+            refreshed_cookie,
+        } => {
             let values = &user.headers;
             let identity = &app.identity;
             let headers = request.headers_mut();
@@ -116,7 +129,12 @@ pub async fn handle(app: &App, mut request: Request<Incoming>, peer: SocketAddr,
     }
 }
 
-async fn forward(app: &App, mut request: Request<Incoming>, peer: SocketAddr, tls: bool) -> Response<Body> {
+async fn forward(
+    app: &App,
+    mut request: Request<Incoming>,
+    peer: SocketAddr,
+    tls: bool,
+) -> Response<Body> {
     headers::strip_cookies(
         request.headers_mut(),
         &[app.sessions.cookie_name(), app.csrf.cookie_name()],

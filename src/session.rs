@@ -87,13 +87,23 @@ impl SessionCodec {
     }
 
     /// A fresh session for `user` at `level`.
-    pub fn start(&self, user: &str, level: FactorLevel, authenticated_at: u64, now: u64) -> Session {
+    pub fn start(
+        &self,
+        user: &str,
+        level: FactorLevel,
+        authenticated_at: u64,
+        now: u64,
+    ) -> Session {
         Session {
             id: crate::crypto::random_hex(16),
             user: user.to_owned(),
             level,
             authenticated_at,
-            second_factor_at: if level == FactorLevel::TwoFactor { now } else { 0 },
+            second_factor_at: if level == FactorLevel::TwoFactor {
+                now
+            } else {
+                0
+            },
             last_seen: now,
             expires_at: authenticated_at + self.settings.lifetime.as_secs(),
         }
@@ -119,7 +129,10 @@ impl SessionCodec {
             .settings
             .keys
             .iter()
-            .find_map(|key| jar.private(key).decrypt(Cookie::new(name.clone(), value.to_owned())))
+            .find_map(|key| {
+                jar.private(key)
+                    .decrypt(Cookie::new(name.clone(), value.to_owned()))
+            })
             .and_then(|cookie| serde_json::from_str(cookie.value()).ok())
             .ok_or(Rejected::Undecryptable)?;
         if now >= session.expires_at {
@@ -161,7 +174,9 @@ impl SessionCodec {
         let mut cookie = Cookie::new(self.settings.cookie_name.clone(), value);
         self.attributes(&mut cookie, tls);
         if let Some(seconds) = max_age {
-            cookie.set_max_age(cookie::time::Duration::seconds(seconds.min(i64::MAX as u64) as i64));
+            cookie.set_max_age(cookie::time::Duration::seconds(
+                seconds.min(i64::MAX as u64) as i64,
+            ));
         }
         header_value(&cookie)
     }
@@ -190,7 +205,10 @@ pub fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
 
 /// Every value sent for cookie `name`, in order (a browser may send several
 /// when cookies were set for different paths or domains).
-pub fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+pub fn cookie_values<'a>(
+    headers: &'a HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(COOKIE)
         .iter()
@@ -210,7 +228,10 @@ mod tests {
 
     fn codec(secrets: &[&str]) -> SessionCodec {
         SessionCodec::new(SessionSettings {
-            keys: secrets.iter().map(|s| Key::derive_from(s.as_bytes())).collect(),
+            keys: secrets
+                .iter()
+                .map(|s| Key::derive_from(s.as_bytes()))
+                .collect(),
             csrf_key: [0; 32],
             cookie_name: "doorman_session".into(),
             secure: Secure::Auto,
@@ -221,9 +242,18 @@ mod tests {
     }
 
     fn request_with(set_cookie: &HeaderValue) -> HeaderMap {
-        let pair = set_cookie.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let pair = set_cookie
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
         let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_str(&format!("other=1; {pair}")).unwrap());
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("other=1; {pair}")).unwrap(),
+        );
         headers
     }
 
@@ -244,7 +274,10 @@ mod tests {
         let session = old.start("alice", FactorLevel::Password, 1000, 1000);
         let headers = request_with(&old.set_cookie(&session, false));
         assert_eq!(codec(&[NEW, OLD]).read(&headers, 1001), Ok(Some(session)));
-        assert_eq!(codec(&[NEW]).read(&headers, 1001), Err(Rejected::Undecryptable));
+        assert_eq!(
+            codec(&[NEW]).read(&headers, 1001),
+            Err(Rejected::Undecryptable)
+        );
     }
 
     #[test]
@@ -278,8 +311,16 @@ mod tests {
         let session = codec.start("alice", FactorLevel::TwoFactor, 1000, 1000);
         let plain = codec.set_cookie(&session, false);
         let plain = plain.to_str().unwrap();
-        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax") && plain.contains("Path=/"));
+        assert!(
+            plain.contains("HttpOnly")
+                && plain.contains("SameSite=Lax")
+                && plain.contains("Path=/")
+        );
         assert!(!plain.contains("Secure"));
-        assert!(codec.set_cookie(&session, true).to_str().unwrap().contains("Secure"));
+        assert!(codec
+            .set_cookie(&session, true)
+            .to_str()
+            .unwrap()
+            .contains("Secure"));
     }
 }

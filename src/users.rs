@@ -45,12 +45,18 @@ impl Users {
         for (name, raw) in raw.users.0 {
             let path = format!("{prefix}users.{name}");
             if name.is_empty() || name.chars().any(|c| c.is_control() || c == ',') {
-                problems.push(&path, "a user name must not be empty or hold commas or control characters");
+                problems.push(
+                    &path,
+                    "a user name must not be empty or hold commas or control characters",
+                );
                 continue;
             }
             let password_hash = match raw.password {
                 None => {
-                    problems.push(&format!("{path}.password"), "required: an argon2id hash from `doorman hash-password`");
+                    problems.push(
+                        &format!("{path}.password"),
+                        "required: an argon2id hash from `doorman hash-password`",
+                    );
                     continue;
                 }
                 Some(hash) => hash,
@@ -71,20 +77,34 @@ impl Users {
                 }
             }
             if raw.totp_secret.is_some() {
-                problems.push(&format!("{path}.totp_secret"), "authenticator apps are not available in this version");
+                problems.push(
+                    &format!("{path}.totp_secret"),
+                    "authenticator apps are not available in this version",
+                );
             }
             let header = |value: &str, key: &str, problems: &mut Problems| {
                 HeaderValue::from_str(value)
-                    .map_err(|_| problems.push(&format!("{path}.{key}"), "holds characters that cannot go in a header"))
+                    .map_err(|_| {
+                        problems.push(
+                            &format!("{path}.{key}"),
+                            "holds characters that cannot go in a header",
+                        )
+                    })
                     .ok()
             };
             let headers = IdentityValues {
                 user: header(&name, "name", problems).unwrap_or(HeaderValue::from_static("")),
-                email: raw.email.as_deref().and_then(|v| header(v, "email", problems)),
+                email: raw
+                    .email
+                    .as_deref()
+                    .and_then(|v| header(v, "email", problems)),
                 groups: (!raw.groups.is_empty())
                     .then(|| raw.groups.join(","))
                     .and_then(|v| header(&v, "groups", problems)),
-                name: raw.display_name.as_deref().and_then(|v| header(v, "display_name", problems)),
+                name: raw
+                    .display_name
+                    .as_deref()
+                    .and_then(|v| header(v, "display_name", problems)),
             };
             let user = User {
                 name: name.clone(),
@@ -117,13 +137,11 @@ impl Users {
 
 /// `+` then 8 to 15 digits, the first not zero.
 pub fn is_e164(phone: &str) -> bool {
-    phone
-        .strip_prefix('+')
-        .is_some_and(|digits| {
-            (8..=15).contains(&digits.len())
-                && digits.bytes().all(|b| b.is_ascii_digit())
-                && !digits.starts_with('0')
-        })
+    phone.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
 }
 
 /// Hashes a password into an argon2id PHC string with the crate's defaults
@@ -158,9 +176,10 @@ impl PasswordChecker {
     /// unknown user alike, after the same amount of work.
     pub async fn check(&self, name: &str, password: &str) -> Option<Arc<User>> {
         let user = self.users.get(name).cloned();
-        let hash = user
-            .as_ref()
-            .map_or_else(|| self.dummy_hash.clone(), |user| user.password_hash.clone());
+        let hash = user.as_ref().map_or_else(
+            || self.dummy_hash.clone(),
+            |user| user.password_hash.clone(),
+        );
         let password = password.to_owned();
         let _permit = self.permits.acquire().await.ok()?;
         let matches = tokio::task::spawn_blocking(move || verify(&hash, &password))

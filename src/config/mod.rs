@@ -268,7 +268,10 @@ fn load_users(path: &Path, problems: &mut Problems) -> Option<Users> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) => {
-            problems.push("users_file", format!("cannot read {}: {err}", path.display()));
+            problems.push(
+                "users_file",
+                format!("cannot read {}: {err}", path.display()),
+            );
             return None;
         }
     };
@@ -288,15 +291,19 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         });
     let upstream = upstream(&raw, problems);
     let auth_prefix = auth_prefix(raw.auth_prefix.as_deref(), problems);
-    let public_url = raw.public_url.as_deref().and_then(|url| {
-        match url.parse::<Uri>() {
+    let public_url = raw
+        .public_url
+        .as_deref()
+        .and_then(|url| match url.parse::<Uri>() {
             Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Some(uri),
             _ => {
-                problems.push("public_url", "expected an absolute URL like https://app.example.com");
+                problems.push(
+                    "public_url",
+                    "expected an absolute URL like https://app.example.com",
+                );
                 None
             }
-        }
-    });
+        });
     let session = session(raw.session, problems);
     let public = raw
         .public
@@ -311,7 +318,10 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     let limits = limits(&raw.limits, problems);
     if let Some(kind) = raw.store.kind.as_deref() {
         if kind != "memory" {
-            problems.push("store.kind", format!("`{kind}` is not available in this version; use `memory`"));
+            problems.push(
+                "store.kind",
+                format!("`{kind}` is not available in this version; use `memory`"),
+            );
         }
     }
     let log = LogSettings {
@@ -320,7 +330,10 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                problems.push("log.format", format!("expected `text` or `json`, not `{other}`"));
+                problems.push(
+                    "log.format",
+                    format!("expected `text` or `json`, not `{other}`"),
+                );
                 LogFormat::Text
             }
         },
@@ -362,7 +375,10 @@ fn upstream(raw: &RawConfig, problems: &mut Problems) -> Upstream {
             .ok()
     });
     let Some(text) = raw.upstream.as_deref() else {
-        problems.push("upstream", "required: the URL of the app to protect, like http://127.0.0.1:3000");
+        problems.push(
+            "upstream",
+            "required: the URL of the app to protect, like http://127.0.0.1:3000",
+        );
         return fallback;
     };
     let uri: Uri = match text.parse() {
@@ -375,7 +391,10 @@ fn upstream(raw: &RawConfig, problems: &mut Problems) -> Upstream {
     match (uri.scheme(), uri.authority()) {
         (Some(scheme), Some(authority)) if *scheme == Scheme::HTTP => {
             if uri.path() != "/" && !uri.path().is_empty() {
-                problems.push("upstream", "a path is not supported; give only scheme, host and port");
+                problems.push(
+                    "upstream",
+                    "a path is not supported; give only scheme, host and port",
+                );
             }
             Upstream {
                 scheme: scheme.clone(),
@@ -384,11 +403,17 @@ fn upstream(raw: &RawConfig, problems: &mut Problems) -> Upstream {
             }
         }
         (Some(_), Some(_)) => {
-            problems.push("upstream", "only http:// upstreams are supported in this version");
+            problems.push(
+                "upstream",
+                "only http:// upstreams are supported in this version",
+            );
             fallback
         }
         _ => {
-            problems.push("upstream", format!("`{text}` needs a scheme and host, like http://127.0.0.1:3000"));
+            problems.push(
+                "upstream",
+                format!("`{text}` needs a scheme and host, like http://127.0.0.1:3000"),
+            );
             fallback
         }
     }
@@ -401,9 +426,14 @@ fn auth_prefix(raw: Option<&str>, problems: &mut Problems) -> String {
         && prefix
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/._-~".contains(&b))
-        && !prefix.split('/').any(|segment| segment == "." || segment == "..");
+        && !prefix
+            .split('/')
+            .any(|segment| segment == "." || segment == "..");
     if !valid {
-        problems.push("auth_prefix", "expected a path like /.doorman (letters, digits, / . _ - ~)");
+        problems.push(
+            "auth_prefix",
+            "expected a path like /.doorman (letters, digits, / . _ - ~)",
+        );
         return "/.doorman".to_owned();
     }
     prefix.to_owned()
@@ -430,19 +460,27 @@ fn session(raw: raw::RawSession, problems: &mut Problems) -> SessionSettings {
         if secret.len() < MIN_SECRET_BYTES {
             problems.push(
                 &format!("session.previous_secrets[{index}]"),
-                format!("too short: {} bytes, at least {MIN_SECRET_BYTES} needed", secret.len()),
+                format!(
+                    "too short: {} bytes, at least {MIN_SECRET_BYTES} needed",
+                    secret.len()
+                ),
             );
         } else {
             keys.push(Key::derive_from(secret.as_bytes()));
         }
     }
-    let cookie_name = raw.cookie_name.unwrap_or_else(|| "doorman_session".to_owned());
+    let cookie_name = raw
+        .cookie_name
+        .unwrap_or_else(|| "doorman_session".to_owned());
     if cookie_name.is_empty()
         || !cookie_name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
     {
-        problems.push("session.cookie_name", "use letters, digits, `_`, `-` and `.` only");
+        problems.push(
+            "session.cookie_name",
+            "use letters, digits, `_`, `-` and `.` only",
+        );
     }
     let secure = match &raw.secure {
         None => Secure::Auto,
@@ -457,7 +495,12 @@ fn session(raw: raw::RawSession, problems: &mut Problems) -> SessionSettings {
         }
     };
     let lifetime = duration(raw.lifetime.as_deref(), "session.lifetime", "12h", problems);
-    let idle_timeout = duration(raw.idle_timeout.as_deref(), "session.idle_timeout", "30m", problems);
+    let idle_timeout = duration(
+        raw.idle_timeout.as_deref(),
+        "session.idle_timeout",
+        "30m",
+        problems,
+    );
     SessionSettings {
         keys,
         csrf_key,
@@ -470,7 +513,12 @@ fn session(raw: raw::RawSession, problems: &mut Problems) -> SessionSettings {
 }
 
 /// Parses `30s`, `5m`, `12h`, `1h30m`; zero is refused.
-pub fn duration(text: Option<&str>, path: &str, default: &str, problems: &mut Problems) -> Duration {
+pub fn duration(
+    text: Option<&str>,
+    path: &str,
+    default: &str,
+    problems: &mut Problems,
+) -> Duration {
     let text = text.unwrap_or(default);
     match humantime::parse_duration(text) {
         Ok(value) if !value.is_zero() => value,
@@ -479,7 +527,10 @@ pub fn duration(text: Option<&str>, path: &str, default: &str, problems: &mut Pr
             humantime::parse_duration(default).unwrap_or(Duration::from_secs(1))
         }
         Err(_) => {
-            problems.push(path, format!("`{text}` is not a duration like 30s, 5m or 12h"));
+            problems.push(
+                path,
+                format!("`{text}` is not a duration like 30s, 5m or 12h"),
+            );
             humantime::parse_duration(default).unwrap_or(Duration::from_secs(1))
         }
     }
@@ -503,12 +554,20 @@ fn public_rule(rule: &RawPublicRule, path: &str, problems: &mut Problems) -> Opt
             .iter()
             .filter_map(|method| {
                 Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-                    .map_err(|_| problems.push(&format!("{path}.methods"), format!("`{method}` is not an HTTP method")))
+                    .map_err(|_| {
+                        problems.push(
+                            &format!("{path}.methods"),
+                            format!("`{method}` is not an HTTP method"),
+                        )
+                    })
                     .ok()
             })
             .collect()
     });
-    Some(PublicRule { path: matcher, methods })
+    Some(PublicRule {
+        path: matcher,
+        methods,
+    })
 }
 
 fn providers(raw: &raw::RawProviders, problems: &mut Problems) -> ProviderSettings {
@@ -516,7 +575,10 @@ fn providers(raw: &raw::RawProviders, problems: &mut Problems) -> ProviderSettin
         let url = match hook.url.as_deref().map(reqwest::Url::parse) {
             Some(Ok(url)) if matches!(url.scheme(), "http" | "https") => url,
             Some(_) => {
-                problems.push("providers.webhook.url", "expected an http:// or https:// URL");
+                problems.push(
+                    "providers.webhook.url",
+                    "expected an http:// or https:// URL",
+                );
                 return None;
             }
             None => {
@@ -527,7 +589,12 @@ fn providers(raw: &raw::RawProviders, problems: &mut Problems) -> ProviderSettin
         Some(WebhookSettings {
             url,
             secret: hook.secret.clone().filter(|secret| !secret.is_empty()),
-            timeout: duration(hook.timeout.as_deref(), "providers.webhook.timeout", "5s", problems),
+            timeout: duration(
+                hook.timeout.as_deref(),
+                "providers.webhook.timeout",
+                "5s",
+                problems,
+            ),
         })
     });
     ProviderSettings {
@@ -536,12 +603,19 @@ fn providers(raw: &raw::RawProviders, problems: &mut Problems) -> ProviderSettin
     }
 }
 
-fn channels(raw: &raw::OrderedMap<raw::RawChannel>, providers: &ProviderSettings, problems: &mut Problems) -> Vec<ChannelSettings> {
+fn channels(
+    raw: &raw::OrderedMap<raw::RawChannel>,
+    providers: &ProviderSettings,
+    problems: &mut Problems,
+) -> Vec<ChannelSettings> {
     let mut channels = Vec::new();
     for (name, channel) in &raw.0 {
         let path = format!("channels.{name}");
         let Some(kind) = Channel::from_name(name) else {
-            problems.push(&path, "unknown channel; this version offers `sms` and `voice`");
+            problems.push(
+                &path,
+                "unknown channel; this version offers `sms` and `voice`",
+            );
             continue;
         };
         let Some(first) = &channel.provider else {
@@ -559,12 +633,20 @@ fn channels(raw: &raw::OrderedMap<raw::RawChannel>, providers: &ProviderSettings
                 "log" => providers.log,
                 "webhook" => providers.webhook.is_some(),
                 _ => {
-                    problems.push(&key, format!("unknown provider `{provider}`; this version has `log` and `webhook`"));
+                    problems.push(
+                        &key,
+                        format!(
+                            "unknown provider `{provider}`; this version has `log` and `webhook`"
+                        ),
+                    );
                     continue;
                 }
             };
             if !configured {
-                problems.push(&key, format!("provider `{provider}` is not configured under providers.{provider}"));
+                problems.push(
+                    &key,
+                    format!("provider `{provider}` is not configured under providers.{provider}"),
+                );
             } else if names.contains(provider) {
                 problems.push(&key, format!("provider `{provider}` is listed twice"));
             } else {
@@ -577,7 +659,10 @@ fn channels(raw: &raw::OrderedMap<raw::RawChannel>, providers: &ProviderSettings
         });
     }
     if channels.is_empty() {
-        problems.push("channels", "configure at least one second-factor channel, e.g. `sms: { provider: webhook }`");
+        problems.push(
+            "channels",
+            "configure at least one second-factor channel, e.g. `sms: { provider: webhook }`",
+        );
     }
     channels
 }
@@ -595,7 +680,12 @@ fn codes(raw: &raw::RawCodes, problems: &mut Problems) -> CodeSettings {
         length: length.clamp(4, 10),
         lifetime: duration(raw.lifetime.as_deref(), "codes.lifetime", "5m", problems),
         max_attempts: max_attempts.max(1),
-        resend_cooldown: duration(raw.resend_cooldown.as_deref(), "codes.resend_cooldown", "30s", problems),
+        resend_cooldown: duration(
+            raw.resend_cooldown.as_deref(),
+            "codes.resend_cooldown",
+            "30s",
+            problems,
+        ),
     }
 }
 
@@ -603,7 +693,10 @@ fn identity_headers(raw: &raw::RawIdentityHeaders, problems: &mut Problems) -> I
     let mut header = |value: &Option<String>, key: &str, default: &'static str| match value {
         None => HeaderName::from_static(default),
         Some(name) => HeaderName::from_bytes(name.as_bytes()).unwrap_or_else(|_| {
-            problems.push(&format!("identity_headers.{key}"), format!("`{name}` is not a valid header name"));
+            problems.push(
+                &format!("identity_headers.{key}"),
+                format!("`{name}` is not a valid header name"),
+            );
             HeaderName::from_static(default)
         }),
     };
@@ -617,14 +710,15 @@ fn identity_headers(raw: &raw::RawIdentityHeaders, problems: &mut Problems) -> I
 
 fn limits(raw: &raw::RawLimits, problems: &mut Problems) -> Limits {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let positive = |value: Option<usize>, key: &str, default: usize, problems: &mut Problems| match value {
-        Some(0) => {
-            problems.push(&format!("limits.{key}"), "must be at least 1");
-            default
-        }
-        Some(value) => value,
-        None => default,
-    };
+    let positive =
+        |value: Option<usize>, key: &str, default: usize, problems: &mut Problems| match value {
+            Some(0) => {
+                problems.push(&format!("limits.{key}"), "must be at least 1");
+                default
+            }
+            Some(value) => value,
+            None => default,
+        };
     Limits {
         max_connections: positive(raw.max_connections, "max_connections", 10_000, problems),
         concurrent_password_checks: positive(
@@ -633,7 +727,12 @@ fn limits(raw: &raw::RawLimits, problems: &mut Problems) -> Limits {
             (cores / 2).max(1),
             problems,
         ),
-        header_read_timeout: duration(raw.header_read_timeout.as_deref(), "limits.header_read_timeout", "10s", problems),
+        header_read_timeout: duration(
+            raw.header_read_timeout.as_deref(),
+            "limits.header_read_timeout",
+            "10s",
+            problems,
+        ),
         auth_body_bytes: positive(raw.auth_body_bytes, "auth_body_bytes", 16 * 1024, problems),
         upstream_connect_timeout: duration(
             raw.upstream_connect_timeout.as_deref(),
@@ -641,6 +740,11 @@ fn limits(raw: &raw::RawLimits, problems: &mut Problems) -> Limits {
             "5s",
             problems,
         ),
-        upstream_timeout: duration(raw.upstream_timeout.as_deref(), "limits.upstream_timeout", "60s", problems),
+        upstream_timeout: duration(
+            raw.upstream_timeout.as_deref(),
+            "limits.upstream_timeout",
+            "60s",
+            problems,
+        ),
     }
 }

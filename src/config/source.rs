@@ -19,7 +19,10 @@ pub fn parse<T: DeserializeOwned>(text: &str, prefix: &str, problems: &mut Probl
         Ok(Value::Null) => Value::Mapping(Default::default()),
         Ok(value) => value,
         Err(err) => {
-            problems.push(prefix.trim_end_matches('.'), format!("not valid YAML: {err}"));
+            problems.push(
+                prefix.trim_end_matches('.'),
+                format!("not valid YAML: {err}"),
+            );
             return None;
         }
     };
@@ -71,10 +74,8 @@ fn resolve(value: &mut Value, path: &str, problems: &mut Problems) {
                 match name.strip_suffix("_file") {
                     Some(base) if !PATH_KEYS.contains(&name.as_str()) => {
                         if map.contains_key(base) {
-                            problems.push(
-                                &child,
-                                format!("set both `{base}` and `{name}`; keep one"),
-                            );
+                            problems
+                                .push(&child, format!("set both `{base}` and `{name}`; keep one"));
                         }
                         let contents = read_secret_file(&item, &child, problems);
                         map.insert(Value::String(base.to_owned()), contents);
@@ -160,7 +161,11 @@ mod tests {
     #[test]
     fn an_unset_variable_is_a_problem_naming_the_key() {
         let mut problems = Problems::default();
-        expand_env("${DOORMAN_TEST_SURELY_UNSET}", "session.secret", &mut problems);
+        expand_env(
+            "${DOORMAN_TEST_SURELY_UNSET}",
+            "session.secret",
+            &mut problems,
+        );
         assert_eq!(
             problems.to_string(),
             "session.secret: environment variable DOORMAN_TEST_SURELY_UNSET is not set"

@@ -79,7 +79,9 @@ pub struct Challenge {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Accepted,
-    Wrong { attempts_left: u32 },
+    Wrong {
+        attempts_left: u32,
+    },
     /// The last allowed attempt failed; the challenge is over.
     Exhausted,
     /// Past its lifetime, or already used.
@@ -184,8 +186,14 @@ mod tests {
     fn wrong_codes_count_down_to_exhaustion() {
         let key = [7u8; 32];
         let mut challenge = challenge("123456", &key);
-        assert_eq!(challenge.verify("000000", &key, 1001), Verdict::Wrong { attempts_left: 2 });
-        assert_eq!(challenge.verify("000001", &key, 1001), Verdict::Wrong { attempts_left: 1 });
+        assert_eq!(
+            challenge.verify("000000", &key, 1001),
+            Verdict::Wrong { attempts_left: 2 }
+        );
+        assert_eq!(
+            challenge.verify("000001", &key, 1001),
+            Verdict::Wrong { attempts_left: 1 }
+        );
         assert_eq!(challenge.verify("000002", &key, 1001), Verdict::Exhausted);
         assert_eq!(challenge.verify("123456", &key, 1001), Verdict::Expired);
     }

@@ -32,7 +32,10 @@ pub fn check<B>(visit: &mut Visit<'_>, request: &Request<B>) -> Result<Reply, Er
         .unwrap_or("GET");
     let navigating = matches!(method, "GET" | "HEAD") && crate::gate::accepts_html(headers);
     if !navigating {
-        return Ok(json(StatusCode::UNAUTHORIZED, r#"{"error":"unauthorized"}"#));
+        return Ok(json(
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"unauthorized"}"#,
+        ));
     }
     visit.rd = original_url(headers).unwrap_or_default();
     Ok(redirect(StatusCode::FOUND, &visit.page_url("login")))
@@ -49,7 +52,10 @@ fn original_url(headers: &HeaderMap) -> Option<String> {
         return Some(url.to_owned());
     }
     let uri = header(headers, "x-forwarded-uri")?;
-    match (header(headers, "x-forwarded-proto"), header(headers, "x-forwarded-host")) {
+    match (
+        header(headers, "x-forwarded-proto"),
+        header(headers, "x-forwarded-host"),
+    ) {
         (Some(proto), Some(host)) => Some(format!("{proto}://{host}{uri}")),
         _ => Some(uri.to_owned()),
     }

@@ -42,7 +42,13 @@ const ROUTES: &[&str] = &[
     "static/doorman.css",
 ];
 
-pub async fn handle(app: &App, request: Request<Incoming>, peer: SocketAddr, now: u64, tls: bool) -> Response<Body> {
+pub async fn handle(
+    app: &App,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    now: u64,
+    tls: bool,
+) -> Response<Body> {
     let route = request.uri().path()[app.prefix.len()..]
         .trim_start_matches('/')
         .to_owned();
@@ -104,7 +110,13 @@ pub struct Visit<'a> {
 pub type Form = HashMap<String, String>;
 
 impl<'a> Visit<'a> {
-    fn new(app: &'a App, request: &Request<Incoming>, peer: SocketAddr, now: u64, tls: bool) -> Visit<'a> {
+    fn new(
+        app: &'a App,
+        request: &Request<Incoming>,
+        peer: SocketAddr,
+        now: u64,
+        tls: bool,
+    ) -> Visit<'a> {
         let headers = request.headers();
         let (nonce, new_nonce) = match app.csrf.nonce(headers) {
             Some(nonce) => (nonce, false),
@@ -184,11 +196,17 @@ impl<'a> Visit<'a> {
 
     /// The host that codes are bound to in the WebOTP line.
     pub fn otp_host(&self) -> String {
-        let host = self.app.public_host.as_deref().or(self.host.as_deref()).unwrap_or("localhost");
-        match host.rsplit_once(':') {
-            Some((name, port)) if !name.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => name.to_owned(),
-            _ => host.to_owned(),
-        }
+        let host = self
+            .app
+            .public_host
+            .as_deref()
+            .or(self.host.as_deref())
+            .unwrap_or("localhost");
+        let without_port = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().map(|addr| format!("[{addr}]")),
+            None => host.split(':').next().map(str::to_owned),
+        };
+        without_port.unwrap_or_else(|| host.to_owned())
     }
 
     pub fn set_cookie(&mut self, cookie: HeaderValue) {
@@ -196,7 +214,12 @@ impl<'a> Visit<'a> {
     }
 
     /// Renders `template` with the values every page needs added.
-    pub fn render(&self, status: StatusCode, template: &str, values: minijinja::Value) -> Result<Reply, Error> {
+    pub fn render(
+        &self,
+        status: StatusCode,
+        template: &str,
+        values: minijinja::Value,
+    ) -> Result<Reply, Error> {
         let context = minijinja::context! {
             app_name => &self.app.app_name,
             prefix => &self.app.prefix,
@@ -207,14 +230,21 @@ impl<'a> Visit<'a> {
         let html = self.app.templates.render(template, context)?;
         let mut reply = Response::new(Full::new(Bytes::from(html)));
         *reply.status_mut() = status;
-        reply
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        reply.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
         Ok(reply)
     }
 
     /// A page with a heading, a sentence and a link.
-    pub fn message(&self, status: StatusCode, title: &str, text: &str, link: Option<(&str, &str)>) -> Result<Reply, Error> {
+    pub fn message(
+        &self,
+        status: StatusCode,
+        title: &str,
+        text: &str,
+        link: Option<(&str, &str)>,
+    ) -> Result<Reply, Error> {
         self.render(
             status,
             "message.html",
@@ -230,8 +260,16 @@ impl<'a> Visit<'a> {
     /// How an error reaches this client: a page for people, JSON for scripts.
     fn error_page(&self, err: &Error) -> Reply {
         if self.browser {
-            let back = (format!("{}/login", self.app.prefix), "Back to sign-in".to_owned());
-            if let Ok(reply) = self.message(err.status(), "Something is not right", err.public_message(), Some((&back.0, &back.1))) {
+            let back = (
+                format!("{}/login", self.app.prefix),
+                "Back to sign-in".to_owned(),
+            );
+            if let Ok(reply) = self.message(
+                err.status(),
+                "Something is not right",
+                err.public_message(),
+                Some((&back.0, &back.1)),
+            ) {
                 return reply;
             }
         }
@@ -242,8 +280,13 @@ impl<'a> Visit<'a> {
     fn finish(self, mut reply: Reply) -> Reply {
         let headers = reply.headers_mut();
         security_headers(headers);
-        if self.new_nonce && headers.get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html")) {
-            let mut cookie = cookie::Cookie::new(self.app.csrf.cookie_name().to_owned(), self.nonce.clone());
+        if self.new_nonce
+            && headers
+                .get(CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
+        {
+            let mut cookie =
+                cookie::Cookie::new(self.app.csrf.cookie_name().to_owned(), self.nonce.clone());
             self.app.sessions.attributes(&mut cookie, self.tls);
             headers.append(SET_COOKIE, header_value(&cookie));
         }
@@ -293,17 +336,23 @@ fn security_headers(headers: &mut http::HeaderMap) {
         ),
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        http::header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
 }
 
 /// 302 to the login page, remembering where the browser was going.
 pub fn login_redirect<B>(app: &App, request: &Request<B>) -> Response<Body> {
-    let original = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str());
+    let original = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let mut location = format!("{}/login?rd=", app.prefix);
     location.extend(form_urlencoded::byte_serialize(original.as_bytes()));
     let mut reply = redirect(StatusCode::FOUND, &location);
@@ -340,9 +389,10 @@ pub fn error_response(app: &App, err: &Error, browser: bool) -> Response<Body> {
             Ok(html) => {
                 let mut reply = Response::new(Full::new(Bytes::from(html)));
                 *reply.status_mut() = err.status();
-                reply
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+                reply.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
                 reply
             }
             Err(_) => json_error(err),

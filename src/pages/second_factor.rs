@@ -30,7 +30,7 @@ struct Pending {
 pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     let (session, user) = match signed_in_with_password(visit) {
         Ok(found) => found,
-        Err(reply) => return Ok(reply),
+        Err(elsewhere) => return Ok(redirect(StatusCode::SEE_OTHER, &elsewhere)),
     };
     match pending(visit, &session) {
         Some(pending) => code_page(visit, &user, &pending, StatusCode::OK, None),
@@ -42,11 +42,14 @@ pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
 pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Reply, Error> {
     let (session, user) = match signed_in_with_password(visit) {
         Ok(found) => found,
-        Err(reply) => return Ok(reply),
+        Err(elsewhere) => return Ok(redirect(StatusCode::SEE_OTHER, &elsewhere)),
     };
     let app = visit.app;
     let current = pending(visit, &session);
-    let requested = form.get("channel").map(String::as_str).filter(|name| !name.is_empty());
+    let requested = form
+        .get("channel")
+        .map(String::as_str)
+        .filter(|name| !name.is_empty());
     let requested = match (requested, &current) {
         (Some(name), _) => name,
         (None, Some(current)) if resend => current.channel.name(),
@@ -56,10 +59,22 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         .into_iter()
         .find(|settings| settings.channel.name() == requested)
     else {
-        return refuse(visit, &user, current.as_ref(), StatusCode::BAD_REQUEST, "Choose one of the methods offered.".into());
+        return refuse(
+            visit,
+            &user,
+            current.as_ref(),
+            StatusCode::BAD_REQUEST,
+            "Choose one of the methods offered.".into(),
+        );
     };
     let Some(phone) = user.phone.as_deref() else {
-        return refuse(visit, &user, current.as_ref(), StatusCode::BAD_REQUEST, "Choose one of the methods offered.".into());
+        return refuse(
+            visit,
+            &user,
+            current.as_ref(),
+            StatusCode::BAD_REQUEST,
+            "Choose one of the methods offered.".into(),
+        );
     };
 
     let cooldown = app.codes.resend_cooldown.as_secs();
@@ -68,7 +83,13 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         if visit.now < ready_at {
             let wait = ready_at - visit.now;
             let text = format!("Please wait {wait} seconds before asking for another code.");
-            return refuse(visit, &user, current.as_ref(), StatusCode::TOO_MANY_REQUESTS, text);
+            return refuse(
+                visit,
+                &user,
+                current.as_ref(),
+                StatusCode::TOO_MANY_REQUESTS,
+                text,
+            );
         }
     }
 
@@ -84,7 +105,13 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
     };
     let Some(provider) = deliver(visit, settings, &message).await else {
         let text = "We could not send the code. Try another method, or try again later.".to_owned();
-        return refuse(visit, &user, current.as_ref(), StatusCode::BAD_GATEWAY, text);
+        return refuse(
+            visit,
+            &user,
+            current.as_ref(),
+            StatusCode::BAD_GATEWAY,
+            text,
+        );
     };
     app.store.record_sent(&user.name, visit.now);
     let spec = ChallengeSpec {
@@ -96,14 +123,20 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         lifetime_secs: lifetime,
         max_attempts: app.codes.max_attempts,
     };
-    app.store
-        .put_challenge(&session.id, Challenge::new(spec, &message.code, &app.code_key));
+    app.store.put_challenge(
+        &session.id,
+        Challenge::new(spec, &message.code, &app.code_key),
+    );
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
 
 /// Tries the channel's providers in order; the name of the one that took
 /// the message, or `None` when all failed.
-async fn deliver(visit: &Visit<'_>, settings: &ChannelSettings, message: &CodeMessage) -> Option<&'static str> {
+async fn deliver(
+    visit: &Visit<'_>,
+    settings: &ChannelSettings,
+    message: &CodeMessage,
+) -> Option<&'static str> {
     for name in &settings.providers {
         let Some(provider) = visit.app.providers.get(name) else {
             continue;
@@ -143,12 +176,16 @@ async fn deliver(visit: &Visit<'_>, settings: &ChannelSettings, message: &CodeMe
 pub fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
     let (session, user) = match signed_in_with_password(visit) {
         Ok(found) => found,
-        Err(reply) => return Ok(reply),
+        Err(elsewhere) => return Ok(redirect(StatusCode::SEE_OTHER, &elsewhere)),
     };
     let app = visit.app;
     let code: String = form
         .get("code")
-        .map(|code| code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect())
+        .map(|code| {
+            code.chars()
+                .filter(|c| !c.is_whitespace() && *c != '-')
+                .collect()
+        })
         .unwrap_or_default();
     let Some(shared) = app.store.challenge(&session.id) else {
         let text = "There is no code waiting for you. Ask for a new one.".to_owned();
@@ -157,12 +194,20 @@ pub fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
     if code.is_empty() {
         let pending = pending(visit, &session);
         return match pending {
-            Some(pending) => code_page(visit, &user, &pending, StatusCode::BAD_REQUEST, Some("Enter the code you received.".into())),
+            Some(pending) => code_page(
+                visit,
+                &user,
+                &pending,
+                StatusCode::BAD_REQUEST,
+                Some("Enter the code you received.".into()),
+            ),
             None => choose_page(visit, &user, StatusCode::BAD_REQUEST, None),
         };
     }
     let (verdict, snapshot) = {
-        let mut challenge = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut challenge = shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let verdict = challenge.verify(&code, &app.code_key, visit.now);
         let snapshot = Pending {
             channel: challenge.channel,
@@ -176,9 +221,12 @@ pub fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
         Verdict::Accepted => {
             app.store.remove_challenge(&session.id);
             app.store.revoke(&session.id, session.expires_at);
-            let upgraded = app
-                .sessions
-                .start(&user.name, FactorLevel::TwoFactor, session.authenticated_at, visit.now);
+            let upgraded = app.sessions.start(
+                &user.name,
+                FactorLevel::TwoFactor,
+                session.authenticated_at,
+                visit.now,
+            );
             visit.set_cookie(app.sessions.set_cookie(&upgraded, visit.tls));
             tracing::info!(event = "challenge_verified", user = %user.name, channel = snapshot.channel.name(), %client, "signed in");
             Ok(redirect(StatusCode::SEE_OTHER, &visit.destination()))
@@ -189,7 +237,13 @@ pub fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
                 1 => "That code is not right. 1 attempt left.".to_owned(),
                 n => format!("That code is not right. {n} attempts left."),
             };
-            code_page(visit, &user, &snapshot, StatusCode::UNAUTHORIZED, Some(text))
+            code_page(
+                visit,
+                &user,
+                &snapshot,
+                StatusCode::UNAUTHORIZED,
+                Some(text),
+            )
         }
         Verdict::Exhausted => {
             app.store.remove_challenge(&session.id);
@@ -209,26 +263,26 @@ pub fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
 pub fn cancel(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     let (session, _) = match signed_in_with_password(visit) {
         Ok(found) => found,
-        Err(reply) => return Ok(reply),
+        Err(elsewhere) => return Ok(redirect(StatusCode::SEE_OTHER, &elsewhere)),
     };
     visit.app.store.remove_challenge(&session.id);
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
 
 /// The level-1 session, or where to send a browser that has none.
-fn signed_in_with_password(visit: &Visit<'_>) -> Result<(Session, Arc<User>), Reply> {
+fn signed_in_with_password(visit: &Visit<'_>) -> Result<(Session, Arc<User>), String> {
     match &visit.session {
-        None => Err(redirect(StatusCode::SEE_OTHER, &visit.page_url("login"))),
-        Some((session, _)) if session.level == FactorLevel::TwoFactor => {
-            Err(redirect(StatusCode::SEE_OTHER, &visit.destination()))
-        }
+        None => Err(visit.page_url("login")),
+        Some((session, _)) if session.level == FactorLevel::TwoFactor => Err(visit.destination()),
         Some((session, user)) => Ok((session.clone(), user.clone())),
     }
 }
 
 fn pending(visit: &Visit<'_>, session: &Session) -> Option<Pending> {
     let shared = visit.app.store.challenge(&session.id)?;
-    let challenge = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let challenge = shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     challenge.is_live(visit.now).then(|| Pending {
         channel: challenge.channel,
         to: challenge.to.clone(),
@@ -259,14 +313,25 @@ fn offer(settings: &ChannelSettings, user: &User) -> Offer {
 }
 
 /// Answers a refused send on the page the user came from.
-fn refuse(visit: &Visit<'_>, user: &User, current: Option<&Pending>, status: StatusCode, text: String) -> Result<Reply, Error> {
+fn refuse(
+    visit: &Visit<'_>,
+    user: &User,
+    current: Option<&Pending>,
+    status: StatusCode,
+    text: String,
+) -> Result<Reply, Error> {
     match current {
         Some(pending) => code_page(visit, user, pending, status, Some(text)),
         None => choose_page(visit, user, status, Some(text)),
     }
 }
 
-fn choose_page(visit: &Visit<'_>, user: &User, status: StatusCode, error: Option<String>) -> Result<Reply, Error> {
+fn choose_page(
+    visit: &Visit<'_>,
+    user: &User,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Reply, Error> {
     let offers: Vec<Offer> = offered(visit, user)
         .into_iter()
         .map(|settings| offer(settings, user))
@@ -286,17 +351,21 @@ fn choose_page(visit: &Visit<'_>, user: &User, status: StatusCode, error: Option
     )
 }
 
-fn code_page(visit: &Visit<'_>, user: &User, pending: &Pending, status: StatusCode, error: Option<String>) -> Result<Reply, Error> {
+fn code_page(
+    visit: &Visit<'_>,
+    user: &User,
+    pending: &Pending,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Reply, Error> {
     let others: Vec<Offer> = offered(visit, user)
         .into_iter()
         .filter(|settings| settings.channel != pending.channel)
         .map(|settings| offer(settings, user))
         .collect();
-    let resend_wait = visit
-        .app
-        .store
-        .last_sent(&user.name)
-        .map_or(0, |last| (last + visit.app.codes.resend_cooldown.as_secs()).saturating_sub(visit.now));
+    let resend_wait = visit.app.store.last_sent(&user.name).map_or(0, |last| {
+        (last + visit.app.codes.resend_cooldown.as_secs()).saturating_sub(visit.now)
+    });
     visit.render(
         status,
         "code.html",

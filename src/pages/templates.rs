@@ -52,8 +52,14 @@ impl Templates {
     pub fn stylesheet(&self) -> Response<Full<Bytes>> {
         let mut reply = Response::new(Full::new(self.stylesheet.clone()));
         let headers = reply.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/css; charset=utf-8"),
+        );
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        );
         reply
     }
 }

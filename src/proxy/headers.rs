@@ -89,7 +89,7 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
     let present = headers
         .get_all(COOKIE)
         .iter()
-        .any(|value| value.to_str().map_or(false, mentions));
+        .any(|value| value.to_str().is_ok_and(mentions));
     if !present {
         return;
     }
@@ -214,8 +214,16 @@ mod tests {
 
     #[test]
     fn x_forwarded_for_is_appended_to() {
-        let mut headers = map(&[("x-forwarded-for", "203.0.113.9"), ("x-forwarded-proto", "https")]);
-        set_forwarded(&mut headers, "127.0.0.1".parse().unwrap(), false, Some(&HeaderValue::from_static("app")));
+        let mut headers = map(&[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        set_forwarded(
+            &mut headers,
+            "127.0.0.1".parse().unwrap(),
+            false,
+            Some(&HeaderValue::from_static("app")),
+        );
         assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
         assert_eq!(headers["x-forwarded-proto"], "http");
         assert_eq!(headers["x-forwarded-host"], "app");
@@ -223,7 +231,11 @@ mod tests {
 
     #[test]
     fn an_upgrade_needs_connection_upgrade_and_an_upgrade_header() {
-        assert!(upgrade_protocol(&map(&[("connection", "keep-alive, Upgrade"), ("upgrade", "websocket")])).is_some());
+        assert!(upgrade_protocol(&map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket")
+        ]))
+        .is_some());
         assert!(upgrade_protocol(&map(&[("upgrade", "websocket")])).is_none());
         assert!(upgrade_protocol(&map(&[("connection", "upgrade")])).is_none());
     }

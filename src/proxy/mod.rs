@@ -42,7 +42,12 @@ impl Proxy {
     }
 
     /// Sends `request` upstream and returns its response, bodies streaming.
-    pub async fn forward(&self, mut request: Request<Incoming>, peer: IpAddr, tls: bool) -> Result<Response<Incoming>, Error> {
+    pub async fn forward(
+        &self,
+        mut request: Request<Incoming>,
+        peer: IpAddr,
+        tls: bool,
+    ) -> Result<Response<Incoming>, Error> {
         let host = headers::request_host(&request);
         let upgrade = match request.version() {
             Version::HTTP_11 => headers::upgrade_protocol(request.headers()),
@@ -58,7 +63,9 @@ impl Proxy {
             parts.headers.insert(HOST, host);
         }
         if let Some(protocol) = &upgrade {
-            parts.headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            parts
+                .headers
+                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(UPGRADE, protocol.clone());
         }
         parts.uri = self.upstream_uri(&parts.uri)?;
@@ -73,18 +80,20 @@ impl Proxy {
 
         if let (Some(protocol), Some(client_side)) = (upgrade, client_side) {
             if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-                let agreed = response
-                    .headers()
-                    .get(UPGRADE)
-                    .is_some_and(|answer| answer.as_bytes().eq_ignore_ascii_case(protocol.as_bytes()));
+                let agreed = response.headers().get(UPGRADE).is_some_and(|answer| {
+                    answer.as_bytes().eq_ignore_ascii_case(protocol.as_bytes())
+                });
                 if !agreed {
-                    return Err(Error::Upstream("upgraded to a protocol the client did not ask for".into()));
+                    return Err(Error::Upstream(
+                        "upgraded to a protocol the client did not ask for".into(),
+                    ));
                 }
                 let upstream_side = hyper::upgrade::on(&mut response);
                 tokio::spawn(async move {
                     match tokio::try_join!(client_side, upstream_side) {
                         Ok((client, upstream)) => {
-                            let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                            let (mut client, mut upstream) =
+                                (TokioIo::new(client), TokioIo::new(upstream));
                             let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
                         }
                         Err(err) => tracing::debug!(error = %err, "upgrade failed"),

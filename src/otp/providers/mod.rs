@@ -79,7 +79,11 @@ pub fn message_text(channel: Channel, app: &str, code: &str, host: &str) -> Stri
         Channel::Sms => format!("Your {app} code is {code}\n\n@{host} #{code}"),
         Channel::Voice => {
             let spoken: Vec<String> = code.chars().map(String::from).collect();
-            format!("Your {app} code is {}. Again: {}.", spoken.join(" "), spoken.join(" "))
+            format!(
+                "Your {app} code is {}. Again: {}.",
+                spoken.join(" "),
+                spoken.join(" ")
+            )
         }
     }
 }
@@ -91,7 +95,10 @@ mod tests {
     #[test]
     fn sms_text_ends_with_the_webotp_line() {
         let text = message_text(Channel::Sms, "Example", "123456", "app.example.com");
-        assert_eq!(text, "Your Example code is 123456\n\n@app.example.com #123456");
+        assert_eq!(
+            text,
+            "Your Example code is 123456\n\n@app.example.com #123456"
+        );
         assert_eq!(text.lines().last(), Some("@app.example.com #123456"));
     }
 }

@@ -34,7 +34,10 @@ impl WebhookProvider {
 
 /// `sha256=<hex HMAC-SHA256 of the raw body>`.
 pub fn signature(secret: &str, body: &[u8]) -> String {
-    format!("sha256={}", crate::crypto::hex(&crate::crypto::hmac(secret.as_bytes(), body)))
+    format!(
+        "sha256={}",
+        crate::crypto::hex(&crate::crypto::hmac(secret.as_bytes(), body))
+    )
 }
 
 impl Delivery for WebhookProvider {
