@@ -39,15 +39,21 @@ pub fn safe_target(rd: &str, own_host: Option<&str>, allowed: &[String]) -> Opti
     allowed_host.then(|| rd.to_owned())
 }
 
-/// The host of `host[:port]` (IPv6 literals keep their brackets).
+/// The host of `host[:port]` (IPv6 literals keep their brackets). A port
+/// that is not a number (`host:8080.evil.com`) makes it no URL at all.
 fn host_of(authority: &str) -> Option<String> {
-    let host = if authority.starts_with('[') {
+    let (host, port) = if authority.starts_with('[') {
         let end = authority.find(']')?;
-        &authority[..=end]
+        authority.split_at(end + 1)
     } else {
-        authority.split(':').next().unwrap_or_default()
+        authority.split_at(authority.find(':').unwrap_or(authority.len()))
     };
-    let valid = !host.is_empty()
+    let numeric_port = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()));
+    let valid = numeric_port
+        && !host.is_empty()
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b));
@@ -93,6 +99,8 @@ mod tests {
             "https://app.example.com@evil.com",
             "https://evil.com\\@app.example.com",
             "https://app.example.com.evil.com",
+            "https://app.example.com:8080.evil.com",
+            "https://app.example.com:evil.com",
             "https://evilcorp.example",
             "https://%61pp.example.com",
             "javascript:alert(1)",

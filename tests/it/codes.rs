@@ -1,1 +1,462 @@
-//! (to be written)
+//! One-time codes: how many tries, how long they live, resends, and what
+//! the webhook receives.
+
+use crate::support::webhook::Mode;
+use crate::support::{parse_raw_response, Browser, Env, Page, CSRF_COOKIE, SESSION_COOKIE};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::time::Duration;
+
+const COOLDOWN: Duration = Duration::from_secs(30);
+
+/// A browser past the password step with an SMS code on its way; returns
+/// the browser and the code.
+async fn waiting_for_code(env: &Env) -> (Browser, String) {
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    let code = browser.request_code(env, "sms").await;
+    (browser, code)
+}
+
+/// A six-digit code that is not `code`.
+fn wrong(code: &str, nth: u32) -> String {
+    let n: u32 = code.parse().expect("a numeric code");
+    format!("{:06}", (n + 1 + nth) % 1_000_000)
+}
+
+fn signed_in_by(page: &Page) -> bool {
+    page.status == 303
+        && page
+            .set_cookies()
+            .iter()
+            .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
+}
+
+#[tokio::test]
+async fn codes_are_six_digits() {
+    let env = Env::start().await;
+    let (_, code) = waiting_for_code(&env).await;
+    assert_eq!(code.len(), 6, "{code}");
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+}
+
+#[tokio::test]
+async fn the_code_page_is_set_up_for_one_time_codes() {
+    let env = Env::start().await;
+    let (mut browser, _) = waiting_for_code(&env).await;
+    let page = browser.get("/.doorman/2fa").await;
+    let input = page
+        .body
+        .split('<')
+        .find(|tag| tag.starts_with("input") && tag.contains("name=\"code\""))
+        .expect("a code input");
+    assert!(input.contains("autocomplete=\"one-time-code\""), "{input}");
+    assert!(input.contains("inputmode=\"numeric\""), "{input}");
+}
+
+#[tokio::test]
+async fn the_page_says_how_many_attempts_are_left() {
+    let env = Env::start().await;
+    let (mut browser, code) = waiting_for_code(&env).await;
+    let page = browser.enter_code(&wrong(&code, 0)).await;
+    assert_eq!(page.status, 401, "{page:?}");
+    assert!(page.body.contains("4 attempts left"), "{}", page.body);
+    let page = browser.enter_code(&wrong(&code, 1)).await;
+    assert!(page.body.contains("3 attempts left"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn five_wrong_codes_end_the_challenge() {
+    let env = Env::start().await;
+    let (mut browser, code) = waiting_for_code(&env).await;
+    for nth in 0..4 {
+        let page = browser.enter_code(&wrong(&code, nth)).await;
+        assert_eq!(page.status, 401, "{page:?}");
+        assert!(!signed_in_by(&page));
+    }
+    let page = browser.enter_code(&wrong(&code, 4)).await;
+    assert_eq!(page.status, 401, "{page:?}");
+    assert!(page.body.contains("Too many wrong codes"), "{}", page.body);
+
+    let page = browser.enter_code(&code).await;
+    assert!(
+        !signed_in_by(&page),
+        "the right code worked after five wrong ones: {page:?}"
+    );
+    assert_eq!(page.status, 400, "{page:?}");
+    let page = browser.get("/private").await;
+    assert_eq!(page.status, 302, "{page:?}");
+}
+
+#[tokio::test]
+async fn the_right_code_on_the_fifth_try_still_works() {
+    let env = Env::start().await;
+    let (mut browser, code) = waiting_for_code(&env).await;
+    for nth in 0..4 {
+        browser.enter_code(&wrong(&code, nth)).await;
+    }
+    let page = browser.enter_code(&code).await;
+    assert!(signed_in_by(&page), "{page:?}");
+}
+
+#[tokio::test]
+async fn a_code_works_only_once() {
+    let env = Env::start().await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    let level1 = browser.session_cookie().expect("a level-1 cookie");
+    let code = browser.request_code(&env, "sms").await;
+    let page = browser.enter_code(&code).await;
+    assert!(signed_in_by(&page), "{page:?}");
+
+    // Replayed with the session it was issued to, from a copy of the
+    // browser's cookies and form token.
+    let mut copy = env.browser_with_session(&level1);
+    copy.set_cookie(
+        CSRF_COOKIE,
+        &browser.cookie(CSRF_COOKIE).expect("a CSRF cookie"),
+    );
+    copy.csrf = browser.csrf.clone();
+    let page = copy.enter_code(&code).await;
+    assert_ne!(
+        page.status, 403,
+        "the replay must get past the CSRF check: {page:?}"
+    );
+    assert!(!signed_in_by(&page), "a used code worked again: {page:?}");
+    assert_eq!(copy.get("/private").await.status, 302);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_code_sent_twice_at_once_signs_in_only_one_of_them() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::start().await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    let level1 = browser.session_cookie().expect("a level-1 cookie");
+    let code = browser.request_code(&env, "sms").await;
+    let nonce = browser.cookie(CSRF_COOKIE).expect("a CSRF cookie");
+    let token = browser.csrf.clone().expect("a token");
+    let body = format!("code={code}&csrf={token}");
+    let head = format!(
+        "POST /.doorman/2fa/verify HTTP/1.1\r\nHost: {}\r\nCookie: {SESSION_COOKIE}={level1}; {CSRF_COOKIE}={nonce}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        env.addr,
+        body.len()
+    );
+
+    // Both requests are past the session check (done on the headers)
+    // before either body arrives, so the two checks of the code race.
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(env.addr)
+            .await
+            .expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("write");
+        streams.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let answers = futures_util::future::join_all(streams.into_iter().map(|mut stream| {
+        let body = body.clone();
+        tokio::spawn(async move {
+            stream.write_all(body.as_bytes()).await.expect("write");
+            let mut bytes = Vec::new();
+            stream.read_to_end(&mut bytes).await.expect("read");
+            parse_raw_response(&String::from_utf8_lossy(&bytes))
+        })
+    }))
+    .await;
+    let wins = answers
+        .iter()
+        .map(|answer| answer.as_ref().expect("an answer"))
+        .filter(|answer| {
+            answer.status == 303
+                && answer
+                    .header_values("set-cookie")
+                    .iter()
+                    .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
+        })
+        .count();
+    assert_eq!(wins, 1, "{answers:?}");
+}
+
+#[tokio::test]
+async fn a_code_expires_after_five_minutes() {
+    let env = Env::start().await;
+    let (mut browser, code) = waiting_for_code(&env).await;
+    env.advance(Duration::from_secs(5 * 60));
+    let page = browser.enter_code(&code).await;
+    assert!(!signed_in_by(&page), "an expired code worked: {page:?}");
+    assert_eq!(page.status, 401, "{page:?}");
+    assert!(page.body.contains("expired"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_code_still_works_just_before_five_minutes() {
+    let env = Env::start().await;
+    let (mut browser, code) = waiting_for_code(&env).await;
+    env.advance(Duration::from_secs(5 * 60 - 1));
+    let page = browser.enter_code(&code).await;
+    assert!(signed_in_by(&page), "{page:?}");
+}
+
+#[tokio::test]
+async fn an_immediate_resend_is_refused_and_the_page_says_how_long_to_wait() {
+    let env = Env::start().await;
+    let (mut browser, _) = waiting_for_code(&env).await;
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 429, "{page:?}");
+    assert!(page.body.contains("wait 30 seconds"), "{}", page.body);
+    env.advance(Duration::from_secs(10));
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 429, "{page:?}");
+    assert!(page.body.contains("wait 20 seconds"), "{}", page.body);
+    assert_eq!(
+        env.webhook.deliveries().len(),
+        1,
+        "a refused resend was delivered"
+    );
+}
+
+#[tokio::test]
+async fn a_resend_after_the_cooldown_replaces_the_previous_code() {
+    let env = Env::start().await;
+    let (mut browser, first) = waiting_for_code(&env).await;
+    env.advance(COOLDOWN);
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    assert_eq!(env.webhook.deliveries().len(), 2);
+    let second = env.webhook.last_code().expect("a second code");
+    browser.get("/.doorman/2fa").await;
+
+    if first != second {
+        let page = browser.enter_code(&first).await;
+        assert!(
+            !signed_in_by(&page),
+            "the replaced code still worked: {page:?}"
+        );
+        assert_eq!(page.status, 401, "{page:?}");
+    }
+    let page = browser.enter_code(&second).await;
+    assert!(signed_in_by(&page), "{page:?}");
+}
+
+#[tokio::test]
+async fn call_me_instead_delivers_the_code_by_voice() {
+    let env = Env::start().await;
+    let (mut browser, _) = waiting_for_code(&env).await;
+    let page = browser.get("/.doorman/2fa").await;
+    assert!(page.body.contains("Call me instead"), "{}", page.body);
+    env.advance(COOLDOWN);
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "voice")])
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let delivery = env.webhook.deliveries().pop().expect("a delivery");
+    assert_eq!(delivery.json["channel"], "voice");
+    assert_eq!(delivery.json["to"], "+14155550100");
+    let code = delivery.json["code"].as_str().expect("a code").to_owned();
+
+    let page = browser.get("/.doorman/2fa").await;
+    assert!(page.body.contains("voice call"), "{}", page.body);
+    assert!(signed_in_by(&browser.enter_code(&code).await));
+}
+
+#[tokio::test]
+async fn cancel_drops_the_challenge() {
+    let env = Env::start().await;
+    let (mut browser, code) = waiting_for_code(&env).await;
+    let page = browser.post("/.doorman/2fa/cancel", &[]).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    assert_eq!(page.location(), Some("/.doorman/2fa"));
+
+    let page = browser.get("/.doorman/2fa").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("How should we send"),
+        "back to the choice: {}",
+        page.body
+    );
+    let page = browser.enter_code(&code).await;
+    assert!(!signed_in_by(&page), "a cancelled code worked: {page:?}");
+    assert_eq!(page.status, 400, "{page:?}");
+}
+
+/// Doorman's answer to a send when the webhook does not take the code.
+async fn send_with_webhook(mode: Mode) -> Page {
+    let env = Env::start().await;
+    env.webhook.set_mode(mode);
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    let page = browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    assert_eq!(
+        env.webhook.deliveries().len(),
+        1,
+        "the webhook was not called"
+    );
+    page
+}
+
+fn assert_could_not_send(page: &Page) {
+    assert_eq!(page.status, 502, "{page:?}");
+    assert!(
+        page.body.contains("could not send the code"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("We sent"),
+        "a failure shown as success: {}",
+        page.body
+    );
+    assert!(page.location().is_none(), "{page:?}");
+}
+
+#[tokio::test]
+async fn a_webhook_that_answers_500_is_a_failure_shown_as_such() {
+    let page = send_with_webhook(Mode::Fail(500)).await;
+    assert_could_not_send(&page);
+}
+
+#[tokio::test]
+async fn a_webhook_that_never_answers_is_a_failure_shown_as_such() {
+    let page = send_with_webhook(Mode::Hang).await;
+    assert_could_not_send(&page);
+}
+
+#[tokio::test]
+async fn after_a_failed_send_no_code_is_waiting() {
+    let env = Env::start().await;
+    env.webhook.set_mode(Mode::Fail(503));
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    let code = env
+        .webhook
+        .last_code()
+        .expect("the code doorman tried to send");
+    let page = browser.enter_code(&code).await;
+    assert!(!signed_in_by(&page), "an undelivered code worked: {page:?}");
+
+    // Nothing was sent, so there is no cooldown to wait out.
+    env.webhook.set_mode(Mode::Accept);
+    let page = browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+}
+
+#[tokio::test]
+async fn the_webhook_body_has_exactly_the_contract_fields() {
+    let env = Env::start().await;
+    let now = env.now();
+    let (_, code) = waiting_for_code(&env).await;
+    let delivery = env.webhook.deliveries().pop().expect("a delivery");
+
+    assert_eq!(delivery.content_type.as_deref(), Some("application/json"));
+    let body = delivery.json.as_object().expect("a JSON object");
+    let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["channel", "code", "expires_at", "message", "to", "user"]
+    );
+    assert_eq!(body["channel"], "sms");
+    assert_eq!(body["to"], "+14155550100");
+    assert_eq!(body["user"], "alice");
+    assert_eq!(body["code"], code.as_str());
+
+    let expires_at = body["expires_at"].as_str().expect("a string");
+    assert!(expires_at.ends_with('Z'), "{expires_at}");
+    let expires = humantime::parse_rfc3339(expires_at).expect("RFC 3339");
+    let expires = expires
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(expires, now + 5 * 60, "{expires_at}");
+}
+
+#[tokio::test]
+async fn the_webhook_body_is_signed_with_the_shared_secret() {
+    let env = Env::start().await;
+    waiting_for_code(&env).await;
+    let delivery = env.webhook.deliveries().pop().expect("a delivery");
+    let signature = delivery.signature.expect("an X-Doorman-Signature header");
+    let hex = signature.strip_prefix("sha256=").expect("sha256= prefix");
+
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"hook-secret").unwrap();
+    mac.update(&delivery.body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hex, expected);
+}
+
+#[tokio::test]
+async fn the_sms_ends_with_the_webotp_line_for_this_host() {
+    let env = Env::start().await;
+    let (_, code) = waiting_for_code(&env).await;
+    let delivery = env.webhook.deliveries().pop().expect("a delivery");
+    let message = delivery.json["message"].as_str().expect("a message");
+    assert!(message.contains(&code), "{message}");
+    assert_eq!(
+        message.lines().last(),
+        Some(format!("@127.0.0.1 #{code}").as_str()),
+        "{message:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_without_a_phone_is_told_there_is_no_second_factor() {
+    let env = Env::start().await;
+    let mut browser = env.browser();
+    browser.sign_in_password("nophone").await;
+    let page = browser.get("/.doorman/2fa").await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(page.body.contains("No second factor"), "{}", page.body);
+
+    let page = browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(env.webhook.deliveries().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_resend_says_so_and_keeps_the_earlier_code() {
+    let env = Env::start().await;
+    let (mut browser, code) = waiting_for_code(&env).await;
+    env.advance(COOLDOWN);
+    env.webhook.set_mode(Mode::Fail(500));
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "voice")])
+        .await;
+    assert_eq!(page.status, 502, "{page:?}");
+    assert!(
+        page.body.contains("could not send the code"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        env.webhook.deliveries().len(),
+        2,
+        "the resend was attempted"
+    );
+
+    let page = browser.enter_code(&code).await;
+    assert!(signed_in_by(&page), "{page:?}");
+}

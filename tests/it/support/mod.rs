@@ -6,7 +6,7 @@
 pub mod upstream;
 pub mod webhook;
 
-use doorman::clock::ManualClock;
+use doorman::clock::{Clock, ManualClock};
 use doorman::config::Config;
 use doorman::Gateway;
 use std::net::SocketAddr;
@@ -41,6 +41,12 @@ pub struct Setup {
     pub users: String,
     /// Replaces the whole `channels:`/`providers:` block when set.
     pub delivery: Option<String>,
+    /// `session.secret` (the config already has a `session:` block, so
+    /// session keys cannot go in `extra`).
+    pub secret: String,
+    /// More keys under `session:`, one per line, written unindented
+    /// (e.g. `"secure: true"`).
+    pub session: String,
 }
 
 impl Default for Setup {
@@ -49,6 +55,8 @@ impl Default for Setup {
             extra: String::new(),
             users: default_users(),
             delivery: None,
+            secret: SECRET.to_owned(),
+            session: String::new(),
         }
     }
 }
@@ -70,6 +78,11 @@ pub fn default_users() -> String {
 "#,
         hash = password_hash()
     )
+}
+
+/// `text` with every line indented by two spaces, to nest it under a key.
+fn indent(text: &str) -> String {
+    text.lines().map(|line| format!("  {line}\n")).collect()
 }
 
 impl Env {
@@ -99,7 +112,8 @@ upstream: "http://{upstream}"
 users_file: "users.yaml"
 app_name: "Example"
 session:
-  secret: "{SECRET}"
+  secret: "{secret}"
+{session}
 public:
   - path_prefix: "/assets/"
     methods: ["GET", "HEAD"]
@@ -107,13 +121,18 @@ public:
 {extra}
 "#,
             upstream = upstream.addr,
+            secret = setup.secret,
+            session = indent(&setup.session),
             extra = setup.extra,
         );
         let path = dir.path().join("doorman.yaml");
         std::fs::write(&path, yaml).expect("config file");
-        let config = Config::load(&path).unwrap_or_else(|problems| panic!("test config is invalid:\n{problems}"));
+        let config = Config::load(&path)
+            .unwrap_or_else(|problems| panic!("test config is invalid:\n{problems}"));
         let clock = ManualClock::new();
-        let doorman = Gateway::start_with_clock(config, clock.clone()).await.expect("start doorman");
+        let doorman = Gateway::start_with_clock(config, clock.clone())
+            .await
+            .expect("start doorman");
         let addr = doorman.addr();
         Env {
             doorman: Some(doorman),
@@ -137,6 +156,11 @@ public:
         self.clock.advance(by);
     }
 
+    /// doorman's time, in Unix seconds.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("doorman.yaml")
     }
@@ -146,6 +170,64 @@ public:
         let mut browser = self.browser();
         browser.sign_in(self, user).await;
         browser
+    }
+
+    /// A new browser whose only cookie is `value` as the session cookie: a
+    /// replayed or forged cookie, sent from somewhere else.
+    pub fn browser_with_session(&self, value: &str) -> Browser {
+        let browser = self.browser();
+        browser.set_cookie(SESSION_COOKIE, value);
+        browser
+    }
+
+    /// GETs `path` as a script: no `Accept: text/html`, no redirects, and
+    /// `session` (when given) as the only cookie.
+    pub async fn api_get(&self, path: &str, session: Option<&str>) -> Page {
+        let mut request = api_client().get(self.url(path));
+        if let Some(value) = session {
+            request = request.header("cookie", format!("{SESSION_COOKIE}={value}"));
+        }
+        into_page(request.send().await.expect("GET")).await
+    }
+
+    /// What the session cookie `value` holds, decrypted with the default
+    /// test secret; `None` when it does not decrypt or is no longer current.
+    pub fn session(&self, value: &str) -> Option<doorman::session::Session> {
+        decrypt_session(value, SECRET, self.now())
+    }
+}
+
+/// The session cookie's default name, and the CSRF cookie's.
+pub const SESSION_COOKIE: &str = "doorman_session";
+pub const CSRF_COOKIE: &str = "doorman_session_csrf";
+
+/// Decrypts a session cookie value the way doorman does, with `secret`.
+pub fn decrypt_session(value: &str, secret: &str, now: u64) -> Option<doorman::session::Session> {
+    use doorman::config::{Secure, SessionSettings};
+    let codec = doorman::session::SessionCodec::new(SessionSettings {
+        keys: vec![cookie::Key::derive_from(secret.as_bytes())],
+        csrf_key: [0; 32],
+        cookie_name: SESSION_COOKIE.to_owned(),
+        secure: Secure::Auto,
+        domain: None,
+        lifetime: Duration::from_secs(12 * 3600),
+        idle_timeout: Duration::from_secs(12 * 3600),
+    });
+    let mut headers = http::HeaderMap::new();
+    let cookie = http::HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}")).ok()?;
+    headers.insert(http::header::COOKIE, cookie);
+    codec.read(&headers, now).ok().flatten()
+}
+
+/// Reads a response into a [`Page`].
+pub async fn into_page(response: reqwest::Response) -> Page {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap_or_default();
+    Page {
+        status,
+        headers,
+        body,
     }
 }
 
@@ -184,7 +266,8 @@ impl Page {
 
     /// The upstream's echo of the request, when the upstream answered.
     pub fn echo(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not an upstream echo: {self:?}"))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|_| panic!("not an upstream echo: {self:?}"))
     }
 }
 
@@ -240,7 +323,10 @@ impl Browser {
 
     /// POSTs a form; the remembered CSRF token is added unless `fields` has one.
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let mut form: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut form: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         if !fields.iter().any(|(k, _)| *k == "csrf") {
             if let Some(token) = &self.csrf {
                 form.push(("csrf".into(), token.clone()));
@@ -261,11 +347,124 @@ impl Browser {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.text().await.unwrap_or_default();
-        let page = Page { status, headers, body };
+        let page = Page {
+            status,
+            headers,
+            body,
+        };
         if let Some(token) = page.field("csrf") {
             self.csrf = Some(token);
         }
         page
+    }
+
+    /// As [`Browser::get`], with more request headers.
+    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut request = self
+            .client
+            .get(self.url(path))
+            .header("accept", "text/html,application/xhtml+xml");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("GET");
+        self.read(response).await
+    }
+
+    /// POSTs exactly `fields`: no CSRF token is added.
+    pub async fn post_exact(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("accept", "text/html")
+            .form(fields)
+            .send()
+            .await
+            .expect("POST");
+        self.read(response).await
+    }
+
+    /// Stores cookie `name=value` for doorman's address, as if doorman had set it.
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        let url = self.base.parse().expect("base URL");
+        self.jar
+            .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+    }
+
+    /// The session cookie this browser holds, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.cookie(SESSION_COOKIE)
+            .filter(|value| !value.is_empty())
+    }
+
+    /// The password step only: ends with a level-1 session (no code yet).
+    pub async fn sign_in_password(&mut self, user: &str) {
+        let page = self.get("/.doorman/login").await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let page = self
+            .post(
+                "/.doorman/login",
+                &[("username", user), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(page.status, 303, "password step: {page:?}");
+    }
+
+    /// Asks for a code on `channel` and returns the code the webhook got;
+    /// the browser is left on the code page.
+    pub async fn request_code(&mut self, env: &Env, channel: &str) -> String {
+        let before = env.webhook.deliveries().len();
+        let page = self.get("/.doorman/2fa").await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let page = self
+            .post("/.doorman/2fa/send", &[("channel", channel)])
+            .await;
+        assert_eq!(page.status, 303, "send step: {page:?}");
+        assert_eq!(
+            env.webhook.deliveries().len(),
+            before + 1,
+            "one delivery per send"
+        );
+        let page = self.get("/.doorman/2fa").await;
+        assert_eq!(page.status, 200, "{page:?}");
+        env.webhook.last_code().expect("a code was delivered")
+    }
+
+    /// Types `code` into the code page.
+    pub async fn enter_code(&mut self, code: &str) -> Page {
+        self.post("/.doorman/2fa/verify", &[("code", code)]).await
+    }
+
+    /// Signs in as a browser would after following a link to `login_path`
+    /// (which may carry `?rd=`): each form's hidden `rd` is sent back as the
+    /// page gave it. Returns the answer to the code; its `Location` is where
+    /// the browser goes next.
+    pub async fn sign_in_from(&mut self, env: &Env, user: &str, login_path: &str) -> Page {
+        let page = self.get(login_path).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let rd = page.field("rd").unwrap_or_default();
+        let page = self
+            .post(
+                "/.doorman/login",
+                &[("username", user), ("password", PASSWORD), ("rd", &rd)],
+            )
+            .await;
+        assert_eq!(page.status, 303, "password step: {page:?}");
+        let page = self
+            .get(page.location().expect("to the second factor"))
+            .await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let rd = page.field("rd").unwrap_or_default();
+        let page = self
+            .post("/.doorman/2fa/send", &[("channel", "sms"), ("rd", &rd)])
+            .await;
+        assert_eq!(page.status, 303, "send step: {page:?}");
+        let code = env.webhook.last_code().expect("a code was delivered");
+        let page = self.get(page.location().expect("to the code page")).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let rd = page.field("rd").unwrap_or_default();
+        self.post("/.doorman/2fa/verify", &[("code", &code), ("rd", &rd)])
+            .await
     }
 
     /// The value of cookie `name` as this browser would send it.
@@ -284,7 +483,12 @@ impl Browser {
     pub async fn sign_in(&mut self, env: &Env, user: &str) {
         let page = self.get("/.doorman/login").await;
         assert_eq!(page.status, 200, "{page:?}");
-        let page = self.post("/.doorman/login", &[("username", user), ("password", PASSWORD)]).await;
+        let page = self
+            .post(
+                "/.doorman/login",
+                &[("username", user), ("password", PASSWORD)],
+            )
+            .await;
         assert_eq!(page.status, 303, "password step: {page:?}");
         let page = self.get("/.doorman/2fa").await;
         assert_eq!(page.status, 200, "{page:?}");
@@ -303,4 +507,82 @@ pub fn api_client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
+}
+
+/// An answer read off a raw socket.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header lines as sent, names in their original case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawResponse {
+    /// Every value of header `name`, compared without regard to case.
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+}
+
+/// Sends `head` (request line and headers, without the blank line) as
+/// written — letter case and all — on a new connection, with
+/// `Connection: close`, and reads the whole answer.
+pub async fn raw_request(addr: SocketAddr, head: &str) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "{}\r\nConnection: close\r\n\r\n",
+        head.trim_end().replace('\n', "\r\n")
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await.expect("read");
+    parse_raw_response(&String::from_utf8_lossy(&bytes))
+}
+
+/// Parses an HTTP/1.1 answer read off a socket up to its end.
+pub fn parse_raw_response(text: &str) -> RawResponse {
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete answer");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_owned(), value.trim().to_owned()))
+        .collect();
+    let chunked = headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    RawResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size =
+            usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].strip_prefix("\r\n").unwrap_or(&after[size..]);
+    }
+    body
 }
