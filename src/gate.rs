@@ -41,11 +41,7 @@ pub fn decide<B>(app: &App, request: &Request<B>, now: u64, tls: bool) -> Decisi
     }
     if let Some((session, user)) = app.signed_in(request.headers(), now) {
         if session.level == FactorLevel::TwoFactor {
-            let refreshed_cookie = app.sessions.needs_refresh(&session, now).then(|| {
-                let mut session = session;
-                session.last_seen = now;
-                app.sessions.set_cookie(&session, tls)
-            });
+            let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
             return Decision::Pass {
                 user,
                 refreshed_cookie,

@@ -105,19 +105,8 @@ pub async fn handle(
             user,
             refreshed_cookie,
         } => {
-            let values = &user.headers;
-            let identity = &app.identity;
-            let headers = request.headers_mut();
-            headers.insert(&identity.user, values.user.clone());
-            for (name, value) in [
-                (&identity.email, &values.email),
-                (&identity.groups, &values.groups),
-                (&identity.name, &values.name),
-            ] {
-                if let Some(value) = value {
-                    headers.insert(name, value.clone());
-                }
-            }
+            user.headers
+                .insert_into(&app.identity, request.headers_mut());
             let mut response = forward(app, request, peer, tls).await;
             if let Some(cookie) = refreshed_cookie {
                 response.headers_mut().append(SET_COOKIE, cookie);

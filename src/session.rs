@@ -144,9 +144,15 @@ impl SessionCodec {
         Ok(session)
     }
 
-    /// Whether activity now should re-issue the cookie to slide the idle window.
-    pub fn needs_refresh(&self, session: &Session, now: u64) -> bool {
-        now.saturating_sub(session.last_seen) >= REFRESH_AFTER
+    /// A re-issued cookie that slides the idle window, when activity now
+    /// calls for one (at most once a minute).
+    pub fn refreshed_cookie(&self, session: &Session, now: u64, tls: bool) -> Option<HeaderValue> {
+        if now.saturating_sub(session.last_seen) < REFRESH_AFTER {
+            return None;
+        }
+        let mut refreshed = session.clone();
+        refreshed.last_seen = now;
+        Some(self.set_cookie(&refreshed, tls))
     }
 
     /// A `Set-Cookie` value carrying `session`, encrypted with the newest key.

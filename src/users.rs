@@ -1,10 +1,11 @@
 //! The users file, and password checks on the blocking pool behind a limit.
 
 use crate::config::raw::RawUsersFile;
+use crate::config::IdentityHeaders;
 use crate::config::Problems;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -31,6 +32,22 @@ pub struct IdentityValues {
     pub email: Option<HeaderValue>,
     pub groups: Option<HeaderValue>,
     pub name: Option<HeaderValue>,
+}
+
+impl IdentityValues {
+    /// Sets this user's identity headers, under the configured names.
+    pub fn insert_into(&self, names: &IdentityHeaders, headers: &mut HeaderMap) {
+        headers.insert(&names.user, self.user.clone());
+        for (name, value) in [
+            (&names.email, &self.email),
+            (&names.groups, &self.groups),
+            (&names.name, &self.name),
+        ] {
+            if let Some(value) = value {
+                headers.insert(name, value.clone());
+            }
+        }
+    }
 }
 
 /// Everyone in the users file, by name.

@@ -22,9 +22,11 @@ pub struct Problems(Vec<(String, String)>);
 
 impl Problems {
     /// Records a problem; only the first for each key is kept, since later
-    /// ones are usually its consequences (an unset variable, then "too short").
+    /// ones are usually its consequences (an unset variable, then "too short";
+    /// an unreadable `secret_file`, then a missing `secret`).
     pub fn push(&mut self, path: &str, message: impl Into<String>) {
-        if !self.0.iter().any(|(known, _)| known == path) {
+        let reported = |known: &str| known == path || known.strip_suffix("_file") == Some(path);
+        if !self.0.iter().any(|(known, _)| reported(known)) {
             self.0.push((path.to_owned(), message.into()));
         }
     }

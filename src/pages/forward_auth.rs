@@ -10,18 +10,16 @@ pub fn check<B>(visit: &mut Visit<'_>, request: &Request<B>) -> Result<Reply, Er
     if let Some((session, user)) = &visit.session {
         if session.level == FactorLevel::TwoFactor {
             let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
-            let identity = &visit.app.identity;
-            let values = &user.headers;
-            let headers = reply.headers_mut();
-            headers.insert(&identity.user, values.user.clone());
-            for (name, value) in [
-                (&identity.email, &values.email),
-                (&identity.groups, &values.groups),
-                (&identity.name, &values.name),
-            ] {
-                if let Some(value) = value {
-                    headers.insert(name, value.clone());
-                }
+            user.headers
+                .insert_into(&visit.app.identity, reply.headers_mut());
+            // The front proxy passes this on (see the README), so the idle
+            // window slides in forward-auth mode as it does when proxying.
+            if let Some(cookie) = visit
+                .app
+                .sessions
+                .refreshed_cookie(session, visit.now, visit.tls)
+            {
+                visit.set_cookie(cookie);
             }
             return Ok(reply);
         }

@@ -463,3 +463,19 @@ async fn a_cookie_reissued_after_rotation_is_encrypted_with_the_new_secret() {
     assert!(decrypt_session(&reissued, NEW_SECRET, now).is_some());
     assert!(decrypt_session(&reissued, SECRET, now).is_none());
 }
+
+#[tokio::test]
+async fn forward_auth_keeps_an_active_session_alive_past_the_idle_timeout() {
+    let env = Env::start().await;
+    let mut browser = env.signed_in("alice").await;
+    for _ in 0..3 {
+        env.advance(Duration::from_secs(20 * 60));
+        let page = browser.get("/.doorman/auth").await;
+        assert_eq!(page.status, 200, "{page:?}");
+        assert_eq!(page.header("remote-user"), Some("alice"));
+        assert_eq!(page.set_cookies().len(), 1, "no refreshed cookie: {page:?}");
+    }
+    env.advance(Duration::from_secs(31 * 60));
+    let page = browser.get("/.doorman/auth").await;
+    assert_eq!(page.status, 302, "idle past the timeout: {page:?}");
+}
