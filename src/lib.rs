@@ -55,6 +55,8 @@ pub struct App {
     pub codes: CodeSettings,
     pub identity: IdentityHeaders,
     pub allowed_redirect_domains: Vec<String>,
+    /// ISO codes of the countries codes may go to; empty: all.
+    pub allowed_countries: Vec<String>,
     pub limits: Limits,
     pub users: Arc<Users>,
     pub passwords: PasswordChecker,
@@ -92,6 +94,7 @@ impl App {
             codes: config.codes,
             identity: config.identity_headers,
             allowed_redirect_domains: config.allowed_redirect_domains,
+            allowed_countries: config.allowed_countries,
             passwords: PasswordChecker::new(
                 users.clone(),
                 config.limits.concurrent_password_checks,

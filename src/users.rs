@@ -21,6 +21,8 @@ pub struct User {
     pub groups: Vec<String>,
     /// E.164, with the leading `+`.
     pub phone: Option<String>,
+    /// ISO 3166 code of the phone's country (`US`), for `allowed_countries`.
+    pub country: Option<String>,
     /// Identity header values, built once so the hot path only clones them.
     pub headers: IdentityValues,
 }
@@ -85,14 +87,15 @@ impl Users {
                     "not an argon2id PHC string ($argon2id$v=19$...); make one with `doorman hash-password`",
                 ),
             }
-            if let Some(phone) = &raw.phone {
-                if !is_e164(phone) {
-                    problems.push(
-                        &format!("{path}.phone"),
-                        format!("`{phone}` is not an E.164 number like +14155550100"),
-                    );
+            let country = match raw.phone.as_deref().map(phone_country) {
+                Some(Err(why)) => {
+                    let phone = raw.phone.as_deref().unwrap_or_default();
+                    problems.push(&format!("{path}.phone"), format!("`{phone}` {why}"));
+                    None
                 }
-            }
+                Some(Ok(country)) => country,
+                None => None,
+            };
             if raw.totp_secret.is_some() {
                 problems.push(
                     &format!("{path}.totp_secret"),
@@ -130,6 +133,7 @@ impl Users {
                 email: raw.email,
                 groups: raw.groups,
                 phone: raw.phone,
+                country,
                 headers,
             };
             if by_name.insert(name.clone(), Arc::new(user)).is_some() {
@@ -152,13 +156,16 @@ impl Users {
     }
 }
 
-/// `+` then 8 to 15 digits, the first not zero.
-pub fn is_e164(phone: &str) -> bool {
-    phone.strip_prefix('+').is_some_and(|digits| {
-        (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
-    })
+/// Validates an E.164 number with libphonenumber's metadata; its country.
+pub fn phone_country(phone: &str) -> Result<Option<String>, &'static str> {
+    if !phone.starts_with('+') || !phone[1..].bytes().all(|b| b.is_ascii_digit()) {
+        return Err("is not in E.164 form like +14155550100 (a +, then digits only)");
+    }
+    let number = phonenumber::parse(None, phone).map_err(|_| "is not a phone number")?;
+    if !phonenumber::is_valid(&number) {
+        return Err("is not a valid number for its country code");
+    }
+    Ok(number.country().id().map(|id| id.as_ref().to_owned()))
 }
 
 /// Hashes a password into an argon2id PHC string with the crate's defaults
@@ -219,13 +226,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn e164_needs_a_plus_and_8_to_15_digits() {
-        assert!(is_e164("+14155550100"));
-        assert!(is_e164("+447700900123"));
-        assert!(!is_e164("14155550100"));
-        assert!(!is_e164("+0155550100"));
-        assert!(!is_e164("+1 415 555 0100"));
-        assert!(!is_e164("+1234567"));
+    fn phones_must_be_valid_e164_and_know_their_country() {
+        assert_eq!(phone_country("+14155550100"), Ok(Some("US".to_owned())));
+        assert_eq!(phone_country("+442079460000"), Ok(Some("GB".to_owned())));
+        assert!(phone_country("14155550100").is_err());
+        assert!(phone_country("+1 415 555 0100").is_err());
+        assert!(phone_country("+1234567").is_err());
+        assert!(phone_country("+10005550100").is_err());
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub struct Config {
     /// Hosts besides the request's own that `rd` may send the browser to;
     /// a leading dot also allows subdomains.
     pub allowed_redirect_domains: Vec<String>,
+    /// ISO 3166 codes codes may be sent to; empty allows every country.
+    pub allowed_countries: Vec<String>,
     pub limits: Limits,
     pub log: LogSettings,
 }
@@ -144,10 +146,67 @@ pub struct ChannelSettings {
     pub providers: Vec<String>,
 }
 
+/// The configured providers; `None` where a block is absent.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderSettings {
     pub log: bool,
     pub webhook: Option<WebhookSettings>,
+    pub vonage: Option<VonageSettings>,
+    pub vonage_legacy: Option<VonageSettings>,
+    pub twilio: Option<TwilioSettings>,
+    pub telnyx: Option<TelnyxSettings>,
+    pub twilio_sms: Option<TwilioSmsSettings>,
+    pub vonage_sms: Option<VonageSmsSettings>,
+    pub telnyx_sms: Option<TelnyxSmsSettings>,
+}
+
+/// Every provider name doorman knows, and whether it can place voice calls.
+pub const PROVIDERS: &[(&str, bool)] = &[
+    ("log", true),
+    ("webhook", true),
+    ("vonage", true),
+    ("vonage_legacy", true),
+    ("twilio", true),
+    ("telnyx", true),
+    ("twilio_sms", false),
+    ("vonage_sms", false),
+    ("telnyx_sms", false),
+];
+
+impl ProviderSettings {
+    pub fn is_configured(&self, name: &str) -> bool {
+        match name {
+            "log" => self.log,
+            "webhook" => self.webhook.is_some(),
+            "vonage" => self.vonage.is_some(),
+            "vonage_legacy" => self.vonage_legacy.is_some(),
+            "twilio" => self.twilio.is_some(),
+            "telnyx" => self.telnyx.is_some(),
+            "twilio_sms" => self.twilio_sms.is_some(),
+            "vonage_sms" => self.vonage_sms.is_some(),
+            "telnyx_sms" => self.telnyx_sms.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// A credential: kept out of `Debug` output and so out of logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 #[derive(Clone)]
@@ -165,6 +224,66 @@ impl fmt::Debug for WebhookSettings {
             .field("timeout", &self.timeout)
             .finish()
     }
+}
+
+/// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
+#[derive(Debug, Clone)]
+pub struct VonageSettings {
+    pub api_key: String,
+    pub api_secret: Secret,
+    /// Names the app in Vonage's message: 1–16 characters, none of `/{}:$`.
+    pub brand: String,
+    pub locale: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    pub service_sid: String,
+    pub locale: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelnyxSettings {
+    pub api_key: Secret,
+    pub verify_profile_id: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
+
+/// Exactly one of `from` and `messaging_service_sid` is set.
+#[derive(Debug, Clone)]
+pub struct TwilioSmsSettings {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct VonageSmsSettings {
+    pub api_key: String,
+    pub api_secret: Secret,
+    pub from: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
+
+/// Exactly one of `from` and `messaging_profile_id` is set.
+#[derive(Debug, Clone)]
+pub struct TelnyxSmsSettings {
+    pub api_key: Secret,
+    pub from: Option<String>,
+    pub messaging_profile_id: Option<String>,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -313,7 +432,9 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         .enumerate()
         .filter_map(|(index, rule)| public_rule(rule, &format!("public[{index}]"), problems))
         .collect();
-    let providers = providers(&raw.providers, problems);
+    let app_name = raw.app_name.clone().unwrap_or_else(|| "doorman".to_owned());
+    let providers = providers(&raw.providers, &app_name, problems);
+    let allowed_countries = countries(&raw.allowed_countries, problems);
     let channels = channels(&raw.channels, &providers, problems);
     let codes = codes(&raw.codes, problems);
     let identity_headers = identity_headers(&raw.identity_headers, problems);
@@ -349,7 +470,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         listen,
         upstream,
         auth_prefix,
-        app_name: raw.app_name.unwrap_or_else(|| "doorman".to_owned()),
+        app_name,
         public_url,
         templates_dir: raw.templates_dir.map(|dir| base.join(dir)),
         users,
@@ -360,6 +481,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         codes,
         identity_headers,
         allowed_redirect_domains,
+        allowed_countries,
         limits,
         log,
     }
@@ -572,36 +694,187 @@ fn public_rule(rule: &RawPublicRule, path: &str, problems: &mut Problems) -> Opt
     })
 }
 
-fn providers(raw: &raw::RawProviders, problems: &mut Problems) -> ProviderSettings {
+fn providers(raw: &raw::RawProviders, app_name: &str, problems: &mut Problems) -> ProviderSettings {
     let webhook = raw.webhook.as_ref().and_then(|hook| {
-        let url = match hook.url.as_deref().map(reqwest::Url::parse) {
-            Some(Ok(url)) if matches!(url.scheme(), "http" | "https") => url,
-            Some(_) => {
-                problems.push(
-                    "providers.webhook.url",
-                    "expected an http:// or https:// URL",
-                );
-                return None;
-            }
-            None => {
-                problems.push("providers.webhook.url", "required");
-                return None;
-            }
-        };
+        let mut block = Block::new("providers.webhook", problems);
+        let url = block.url("url", &hook.url, None)?;
+        let timeout = block.timeout(&hook.timeout, "5s");
         Some(WebhookSettings {
             url,
             secret: hook.secret.clone().filter(|secret| !secret.is_empty()),
-            timeout: duration(
-                hook.timeout.as_deref(),
-                "providers.webhook.timeout",
-                "5s",
-                problems,
-            ),
+            timeout,
         })
     });
+    let vonage = |raw: &raw::RawVonage, path: &str, problems: &mut Problems| {
+        let mut block = Block::new(path, problems);
+        let brand = raw
+            .brand
+            .clone()
+            .unwrap_or_else(|| app_name.chars().take(16).collect());
+        if brand.is_empty()
+            || brand.chars().count() > 16
+            || brand.contains(['/', '{', '}', ':', '$'])
+        {
+            block.problem("brand", "1 to 16 characters, none of / { } : $");
+        }
+        Some(VonageSettings {
+            api_key: block.required("api_key", &raw.api_key)?,
+            api_secret: Secret(block.required("api_secret", &raw.api_secret)?),
+            brand,
+            locale: raw.locale.clone().unwrap_or_else(|| "en-us".to_owned()),
+            base_url: block.url("base_url", &raw.base_url, Some("https://api.nexmo.com"))?,
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    };
     ProviderSettings {
         log: raw.log.is_some(),
         webhook,
+        vonage: raw
+            .vonage
+            .as_ref()
+            .and_then(|raw| vonage(raw, "providers.vonage", problems)),
+        vonage_legacy: raw
+            .vonage_legacy
+            .as_ref()
+            .and_then(|raw| vonage(raw, "providers.vonage_legacy", problems)),
+        twilio: raw.twilio.as_ref().and_then(|raw| {
+            let mut block = Block::new("providers.twilio", problems);
+            Some(TwilioSettings {
+                account_sid: block.required("account_sid", &raw.account_sid)?,
+                auth_token: Secret(block.required("auth_token", &raw.auth_token)?),
+                service_sid: block.required("service_sid", &raw.service_sid)?,
+                locale: raw.locale.clone().unwrap_or_else(|| "en".to_owned()),
+                base_url: block.url(
+                    "base_url",
+                    &raw.base_url,
+                    Some("https://verify.twilio.com"),
+                )?,
+                timeout: block.timeout(&raw.timeout, "10s"),
+            })
+        }),
+        telnyx: raw.telnyx.as_ref().and_then(|raw| {
+            let mut block = Block::new("providers.telnyx", problems);
+            Some(TelnyxSettings {
+                api_key: Secret(block.required("api_key", &raw.api_key)?),
+                verify_profile_id: block.required("verify_profile_id", &raw.verify_profile_id)?,
+                base_url: block.url("base_url", &raw.base_url, Some("https://api.telnyx.com"))?,
+                timeout: block.timeout(&raw.timeout, "10s"),
+            })
+        }),
+        twilio_sms: raw.twilio_sms.as_ref().and_then(|raw| {
+            let mut block = Block::new("providers.twilio_sms", problems);
+            block.one_of(
+                ("from", &raw.from),
+                ("messaging_service_sid", &raw.messaging_service_sid),
+            )?;
+            Some(TwilioSmsSettings {
+                account_sid: block.required("account_sid", &raw.account_sid)?,
+                auth_token: Secret(block.required("auth_token", &raw.auth_token)?),
+                from: raw.from.clone(),
+                messaging_service_sid: raw.messaging_service_sid.clone(),
+                base_url: block.url("base_url", &raw.base_url, Some("https://api.twilio.com"))?,
+                timeout: block.timeout(&raw.timeout, "10s"),
+            })
+        }),
+        vonage_sms: raw.vonage_sms.as_ref().and_then(|raw| {
+            let mut block = Block::new("providers.vonage_sms", problems);
+            Some(VonageSmsSettings {
+                api_key: block.required("api_key", &raw.api_key)?,
+                api_secret: Secret(block.required("api_secret", &raw.api_secret)?),
+                from: block.required("from", &raw.from)?,
+                base_url: block.url("base_url", &raw.base_url, Some("https://rest.nexmo.com"))?,
+                timeout: block.timeout(&raw.timeout, "10s"),
+            })
+        }),
+        telnyx_sms: raw.telnyx_sms.as_ref().and_then(|raw| {
+            let mut block = Block::new("providers.telnyx_sms", problems);
+            block.one_of(
+                ("from", &raw.from),
+                ("messaging_profile_id", &raw.messaging_profile_id),
+            )?;
+            Some(TelnyxSmsSettings {
+                api_key: Secret(block.required("api_key", &raw.api_key)?),
+                from: raw.from.clone(),
+                messaging_profile_id: raw.messaging_profile_id.clone(),
+                base_url: block.url("base_url", &raw.base_url, Some("https://api.telnyx.com"))?,
+                timeout: block.timeout(&raw.timeout, "10s"),
+            })
+        }),
+    }
+}
+
+/// Reads one config block, reporting problems under its path.
+struct Block<'p> {
+    path: String,
+    problems: &'p mut Problems,
+}
+
+impl<'p> Block<'p> {
+    fn new(path: &str, problems: &'p mut Problems) -> Block<'p> {
+        Block {
+            path: path.to_owned(),
+            problems,
+        }
+    }
+
+    fn problem(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(&format!("{}.{key}", self.path), message);
+    }
+
+    fn required(&mut self, key: &str, value: &Option<String>) -> Option<String> {
+        match value.as_deref().map(str::trim) {
+            Some(value) if !value.is_empty() => Some(value.to_owned()),
+            _ => {
+                self.problem(key, "required");
+                None
+            }
+        }
+    }
+
+    /// An http(s) URL; `default` when the key is absent.
+    fn url(
+        &mut self,
+        key: &str,
+        value: &Option<String>,
+        default: Option<&str>,
+    ) -> Option<reqwest::Url> {
+        let Some(text) = value.as_deref().or(default) else {
+            self.problem(key, "required");
+            return None;
+        };
+        match reqwest::Url::parse(text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(url)
+            }
+            _ => {
+                self.problem(key, format!("`{text}` is not an http:// or https:// URL"));
+                None
+            }
+        }
+    }
+
+    fn timeout(&mut self, value: &Option<String>, default: &str) -> Duration {
+        duration(
+            value.as_deref(),
+            &format!("{}.timeout", self.path),
+            default,
+            self.problems,
+        )
+    }
+
+    /// Exactly one of two alternative keys.
+    fn one_of(&mut self, a: (&str, &Option<String>), b: (&str, &Option<String>)) -> Option<()> {
+        match (a.1, b.1) {
+            (Some(_), None) | (None, Some(_)) => Some(()),
+            (Some(_), Some(_)) => {
+                self.problem(b.0, format!("set `{}` or `{}`, not both", a.0, b.0));
+                None
+            }
+            (None, None) => {
+                self.problem(a.0, format!("required (or `{}`)", b.0));
+                None
+            }
+        }
     }
 }
 
@@ -631,20 +904,20 @@ fn channels(
             } else {
                 format!("{path}.fallback[{}]", index - 1)
             };
-            let configured = match provider.as_str() {
-                "log" => providers.log,
-                "webhook" => providers.webhook.is_some(),
-                _ => {
-                    problems.push(
-                        &key,
-                        format!(
-                            "unknown provider `{provider}`; this version has `log` and `webhook`"
-                        ),
-                    );
-                    continue;
-                }
+            let Some((_, calls)) = PROVIDERS.iter().find(|(known, _)| known == provider) else {
+                let known: Vec<&str> = PROVIDERS.iter().map(|(name, _)| *name).collect();
+                problems.push(
+                    &key,
+                    format!("unknown provider `{provider}`; known: {}", known.join(", ")),
+                );
+                continue;
             };
-            if !configured {
+            if kind == Channel::Voice && !calls {
+                problems.push(
+                    &key,
+                    format!("`{provider}` sends text messages only; for voice use vonage, vonage_legacy, twilio, telnyx or webhook"),
+                );
+            } else if !providers.is_configured(provider) {
                 problems.push(
                     &key,
                     format!("provider `{provider}` is not configured under providers.{provider}"),
@@ -667,6 +940,25 @@ fn channels(
         );
     }
     channels
+}
+
+fn countries(raw: &[String], problems: &mut Problems) -> Vec<String> {
+    raw.iter()
+        .enumerate()
+        .filter_map(|(index, code)| {
+            let upper = code.trim().to_ascii_uppercase();
+            match upper.parse::<phonenumber::country::Id>() {
+                Ok(_) => Some(upper),
+                Err(_) => {
+                    problems.push(
+                        &format!("allowed_countries[{index}]"),
+                        format!("`{code}` is not an ISO 3166 country code like US or GB"),
+                    );
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 fn codes(raw: &raw::RawCodes, problems: &mut Problems) -> CodeSettings {

@@ -32,6 +32,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub allowed_redirect_domains: Vec<String>,
     #[serde(default)]
+    pub allowed_countries: Vec<String>,
+    #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
     pub store: RawStore,
@@ -70,6 +72,70 @@ pub struct RawChannel {
 pub struct RawProviders {
     pub log: Option<RawLogProvider>,
     pub webhook: Option<RawWebhook>,
+    pub vonage: Option<RawVonage>,
+    pub vonage_legacy: Option<RawVonage>,
+    pub twilio: Option<RawTwilio>,
+    pub telnyx: Option<RawTelnyx>,
+    pub twilio_sms: Option<RawTwilioSms>,
+    pub vonage_sms: Option<RawVonageSms>,
+    pub telnyx_sms: Option<RawTelnyxSms>,
+}
+
+/// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawVonage {
+    pub api_key: Option<String>,
+    pub api_secret: Option<String>,
+    pub brand: Option<String>,
+    pub locale: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTwilio {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    pub service_sid: Option<String>,
+    pub locale: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTelnyx {
+    pub api_key: Option<String>,
+    pub verify_profile_id: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTwilioSms {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawVonageSms {
+    pub api_key: Option<String>,
+    pub api_secret: Option<String>,
+    pub from: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTelnyxSms {
+    pub api_key: Option<String>,
+    pub from: Option<String>,
+    pub messaging_profile_id: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,6 +3,7 @@
 pub mod providers;
 
 use crate::crypto;
+use providers::CheckOutcome;
 use rand::rngs::OsRng;
 use rand::Rng;
 
@@ -67,12 +68,19 @@ pub struct Challenge {
     pub sent_at: u64,
     pub expires_at: u64,
     pub attempts_left: u32,
-    /// HMAC of the code under a process key and this challenge's salt;
-    /// the code itself is never stored.
-    code_hash: [u8; 32],
-    salt: [u8; 16],
+    pub proof: Proof,
     /// Set once the code was accepted, so a racing second use fails.
     used: bool,
+}
+
+/// How a challenge's code is checked.
+#[derive(Debug)]
+pub enum Proof {
+    /// doorman made the code; only its HMAC under a process key and this
+    /// salt is kept, never the code.
+    Hashed { code_hash: [u8; 32], salt: [u8; 16] },
+    /// A Verify provider made the code and checks it.
+    Remote { request_id: String },
 }
 
 /// The result of checking a code.
@@ -88,7 +96,7 @@ pub enum Verdict {
     Expired,
 }
 
-/// What creating a challenge needs besides the code.
+/// What creating a challenge needs besides the proof.
 pub struct ChallengeSpec<'a> {
     pub user: &'a str,
     pub channel: Channel,
@@ -100,8 +108,19 @@ pub struct ChallengeSpec<'a> {
 }
 
 impl Challenge {
+    /// A challenge for a code doorman generated and delivered.
     pub fn new(spec: ChallengeSpec<'_>, code: &str, key: &[u8; 32]) -> Challenge {
         let salt = crypto::random_bytes::<16>();
+        let code_hash = hash_code(key, &salt, code);
+        Challenge::with_proof(spec, Proof::Hashed { code_hash, salt })
+    }
+
+    /// A challenge whose code a Verify provider holds.
+    pub fn remote(spec: ChallengeSpec<'_>, request_id: String) -> Challenge {
+        Challenge::with_proof(spec, Proof::Remote { request_id })
+    }
+
+    fn with_proof(spec: ChallengeSpec<'_>, proof: Proof) -> Challenge {
         Challenge {
             user: spec.user.to_owned(),
             channel: spec.channel,
@@ -110,8 +129,7 @@ impl Challenge {
             sent_at: spec.now,
             expires_at: spec.now + spec.lifetime_secs,
             attempts_left: spec.max_attempts,
-            code_hash: hash_code(key, &salt, code),
-            salt,
+            proof,
             used: false,
         }
     }
@@ -120,22 +138,52 @@ impl Challenge {
         !self.used && now < self.expires_at && self.attempts_left > 0
     }
 
-    /// Checks `code` in constant time and counts the attempt.
+    /// The provider's request id, when the provider checks this challenge's code.
+    pub fn remote_request(&self) -> Option<&str> {
+        match &self.proof {
+            Proof::Remote { request_id } => Some(request_id),
+            Proof::Hashed { .. } => None,
+        }
+    }
+
+    /// Checks a doorman-made `code` in constant time and counts the attempt.
     pub fn verify(&mut self, code: &str, key: &[u8; 32], now: u64) -> Verdict {
         if !self.is_live(now) {
             return Verdict::Expired;
         }
-        let candidate = hash_code(key, &self.salt, code.trim());
-        if crypto::equal(&candidate, &self.code_hash) {
-            self.used = true;
-            return Verdict::Accepted;
-        }
-        self.attempts_left -= 1;
-        if self.attempts_left == 0 {
-            Verdict::Exhausted
+        let Proof::Hashed { code_hash, salt } = &self.proof else {
+            return Verdict::Expired;
+        };
+        let candidate = hash_code(key, salt, code.trim());
+        let outcome = if crypto::equal(&candidate, code_hash) {
+            CheckOutcome::Approved
         } else {
-            Verdict::Wrong {
-                attempts_left: self.attempts_left,
+            CheckOutcome::Wrong
+        };
+        self.record(outcome)
+    }
+
+    /// Applies a verdict (a provider's, or doorman's own) to this challenge.
+    pub fn record(&mut self, outcome: CheckOutcome) -> Verdict {
+        match outcome {
+            CheckOutcome::Approved if !self.used => {
+                self.used = true;
+                Verdict::Accepted
+            }
+            CheckOutcome::Approved | CheckOutcome::Expired => {
+                self.used = true;
+                Verdict::Expired
+            }
+            CheckOutcome::Exhausted => {
+                self.attempts_left = 0;
+                Verdict::Exhausted
+            }
+            CheckOutcome::Wrong => {
+                self.attempts_left = self.attempts_left.saturating_sub(1);
+                match self.attempts_left {
+                    0 => Verdict::Exhausted,
+                    attempts_left => Verdict::Wrong { attempts_left },
+                }
             }
         }
     }

@@ -67,7 +67,7 @@ pub async fn handle(
                 "login" => login::submit(&mut visit, &form).await,
                 "2fa/send" => second_factor::send(&mut visit, &form, false).await,
                 "2fa/resend" => second_factor::send(&mut visit, &form, true).await,
-                "2fa/verify" => second_factor::verify(&mut visit, &form),
+                "2fa/verify" => second_factor::verify(&mut visit, &form).await,
                 "2fa/cancel" => second_factor::cancel(&mut visit),
                 "logout" => logout::logout(&mut visit),
                 _ => Err(Error::MethodNotAllowed),

@@ -3,8 +3,8 @@
 use super::{redirect, Form, Reply, Visit};
 use crate::config::ChannelSettings;
 use crate::error::Error;
-use crate::otp::providers::{message_text, CodeMessage};
-use crate::otp::{generate_code, mask_phone, Challenge, ChallengeSpec, Verdict};
+use crate::otp::providers::{message_text, CodeMessage, Provider, ProviderError, VerifyStart};
+use crate::otp::{generate_code, mask_phone, Challenge, ChallengeSpec, Channel, Verdict};
 use crate::session::{FactorLevel, Session};
 use crate::users::User;
 use http::StatusCode;
@@ -93,87 +93,285 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         }
     }
 
-    let code = generate_code(app.codes.length);
-    let lifetime = app.codes.lifetime.as_secs();
-    let message = CodeMessage {
-        channel: settings.channel,
-        to: phone.to_owned(),
-        user: user.name.clone(),
-        message: message_text(settings.channel, &app.app_name, &code, &visit.otp_host()),
-        code,
-        expires_at: visit.now + lifetime,
-    };
-    let Some(provider) = deliver(visit, settings, &message).await else {
-        let text = "We could not send the code. Try another method, or try again later.".to_owned();
+    if !app.allowed_countries.is_empty()
+        && !user
+            .country
+            .as_ref()
+            .is_some_and(|c| app.allowed_countries.contains(c))
+    {
+        tracing::warn!(
+            event = "delivery_refused",
+            user = %user.name,
+            to = %mask_phone(phone),
+            country = ?user.country,
+            "number outside allowed_countries"
+        );
         return refuse(
             visit,
             &user,
             current.as_ref(),
-            StatusCode::BAD_GATEWAY,
-            text,
+            StatusCode::FORBIDDEN,
+            INVALID_NUMBER.into(),
         );
+    }
+
+    if let Some(current) = &current {
+        if call_instead(visit, &session, current, settings).await {
+            app.store.record_sent(&user.name, visit.now);
+            return Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")));
+        }
+    }
+
+    let started = match start(visit, settings, &user.name, phone).await {
+        Ok(started) => started,
+        Err(errors) => {
+            let (status, text) = failure_text(&errors);
+            return refuse(visit, &user, current.as_ref(), status, text);
+        }
     };
     app.store.record_sent(&user.name, visit.now);
     let spec = ChallengeSpec {
         user: &user.name,
         channel: settings.channel,
         to: phone,
-        provider,
+        provider: started.provider,
         now: visit.now,
-        lifetime_secs: lifetime,
+        lifetime_secs: app.codes.lifetime.as_secs(),
         max_attempts: app.codes.max_attempts,
     };
-    app.store.put_challenge(
-        &session.id,
-        Challenge::new(spec, &message.code, &app.code_key),
-    );
+    let challenge = match started.proof {
+        Started::Code(code) => Challenge::new(spec, &code, &app.code_key),
+        Started::Remote(request_id) => Challenge::remote(spec, request_id),
+    };
+    if let Some(replaced) = app.store.challenge(&session.id) {
+        cancel_remote(visit, &replaced);
+    }
+    app.store.put_challenge(&session.id, challenge);
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
 
-/// Tries the channel's providers in order; the name of the one that took
-/// the message, or `None` when all failed.
-async fn deliver(
+const INVALID_NUMBER: &str = "This number cannot receive codes. Contact your administrator.";
+
+/// A code that went out, and who holds it.
+struct Delivered {
+    provider: &'static str,
+    proof: Started,
+}
+
+enum Started {
+    /// doorman made this code.
+    Code(String),
+    /// The provider made the code; its request id.
+    Remote(String),
+}
+
+/// Tries the channel's providers in order, never one twice; what the first
+/// that succeeded delivered, or every error on the way.
+async fn start(
     visit: &Visit<'_>,
     settings: &ChannelSettings,
-    message: &CodeMessage,
-) -> Option<&'static str> {
+    user: &str,
+    phone: &str,
+) -> Result<Delivered, Vec<ProviderError>> {
+    let app = visit.app;
+    let mut errors = Vec::new();
     for name in &settings.providers {
-        let Some(provider) = visit.app.providers.get(name) else {
+        let Some(provider) = app.providers.get(name) else {
             continue;
         };
-        let started = Instant::now();
-        let outcome = provider.deliver(message).await;
-        let latency_ms = started.elapsed().as_millis() as u64;
+        let began = Instant::now();
+        let outcome = match provider {
+            Provider::Message(delivery) => {
+                let code = generate_code(app.codes.length);
+                let message = CodeMessage {
+                    channel: settings.channel,
+                    to: phone.to_owned(),
+                    user: user.to_owned(),
+                    message: message_text(
+                        settings.channel,
+                        &app.app_name,
+                        &code,
+                        &visit.otp_host(),
+                    ),
+                    code,
+                    expires_at: visit.now + app.codes.lifetime.as_secs(),
+                };
+                delivery
+                    .deliver(&message)
+                    .await
+                    .map(|()| Started::Code(message.code))
+            }
+            Provider::Verify(verifier) => {
+                let request = VerifyStart {
+                    channel: settings.channel,
+                    to: phone.to_owned(),
+                    code_length: app.codes.length,
+                    lifetime: app.codes.lifetime,
+                };
+                match verifier.start(&request).await {
+                    Err(ProviderError::Concurrent {
+                        request_id: Some(id),
+                    }) => Ok(Started::Remote(id)),
+                    other => other.map(Started::Remote),
+                }
+            }
+        };
+        let latency_ms = began.elapsed().as_millis() as u64;
+        let to = mask_phone(phone);
         match outcome {
-            Ok(()) => {
+            Ok(proof) => {
+                let request_id = match &proof {
+                    Started::Remote(id) => id.as_str(),
+                    Started::Code(_) => "",
+                };
                 tracing::info!(
                     event = "challenge_sent",
-                    user = %message.user,
-                    channel = message.channel.name(),
+                    user,
+                    channel = settings.channel.name(),
                     provider = provider.name(),
-                    to = %mask_phone(&message.to),
+                    request_id,
+                    %to,
                     latency_ms,
                     client = %visit.peer.ip(),
                     "code sent"
                 );
-                return Some(provider.name());
+                return Ok(Delivered {
+                    provider: provider.name(),
+                    proof,
+                });
             }
-            Err(err) => tracing::warn!(
-                event = "delivery_failed",
-                user = %message.user,
-                channel = message.channel.name(),
-                provider = provider.name(),
-                to = %mask_phone(&message.to),
-                latency_ms,
-                error = %err,
-                "could not send code"
-            ),
+            Err(err) => {
+                tracing::warn!(
+                    event = "delivery_failed",
+                    user,
+                    channel = settings.channel.name(),
+                    provider = provider.name(),
+                    %to,
+                    latency_ms,
+                    error = %err,
+                    "could not send code"
+                );
+                let go_on = err.try_next();
+                errors.push(err);
+                if !go_on {
+                    break;
+                }
+            }
         }
     }
-    None
+    Err(errors)
 }
 
-pub fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
+/// What the person reads when no provider could send a code.
+fn failure_text(errors: &[ProviderError]) -> (StatusCode, String) {
+    if errors
+        .iter()
+        .any(|err| matches!(err, ProviderError::InvalidNumber(_)))
+    {
+        return (StatusCode::UNPROCESSABLE_ENTITY, INVALID_NUMBER.to_owned());
+    }
+    let throttled: Vec<Option<std::time::Duration>> = errors
+        .iter()
+        .filter_map(|err| match err {
+            ProviderError::Throttled { retry_after } => Some(*retry_after),
+            _ => None,
+        })
+        .collect();
+    if !errors.is_empty() && throttled.len() == errors.len() {
+        // Without a Retry-After, the providers' usual window is 10 minutes.
+        let seconds = throttled
+            .iter()
+            .map(|wait| wait.map_or(600, |d| d.as_secs()))
+            .max()
+            .unwrap_or(600);
+        let minutes = seconds.div_ceil(60).max(1);
+        let unit = if minutes == 1 { "minute" } else { "minutes" };
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many codes requested. Try again in {minutes} {unit}."),
+        );
+    }
+    (
+        StatusCode::BAD_GATEWAY,
+        "We could not send the code. Try another method, or try again later.".to_owned(),
+    )
+}
+
+/// "Call me instead" inside one running verification, for providers whose
+/// verification carries both steps. Whether it moved.
+async fn call_instead(
+    visit: &Visit<'_>,
+    session: &Session,
+    current: &Pending,
+    settings: &ChannelSettings,
+) -> bool {
+    if current.channel != Channel::Sms || settings.channel != Channel::Voice {
+        return false;
+    }
+    let Some(shared) = visit.app.store.challenge(&session.id) else {
+        return false;
+    };
+    let (provider, request_id) = {
+        let challenge = shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match challenge.remote_request() {
+            Some(id) => (challenge.provider, id.to_owned()),
+            None => return false,
+        }
+    };
+    if !settings.providers.iter().any(|name| name == provider) {
+        return false;
+    }
+    let Some(Provider::Verify(verifier)) = visit.app.providers.get(provider) else {
+        return false;
+    };
+    let Some(moving) = verifier.call_instead(&request_id) else {
+        return false;
+    };
+    match moving.await {
+        Ok(()) => {
+            let mut challenge = shared
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            challenge.channel = Channel::Voice;
+            tracing::info!(
+                event = "challenge_sent",
+                provider,
+                request_id,
+                channel = "voice",
+                "moved to a voice call"
+            );
+            true
+        }
+        Err(err) => {
+            tracing::warn!(event = "delivery_failed", provider, request_id, error = %err, "could not move to a voice call");
+            false
+        }
+    }
+}
+
+/// Ends a replaced provider verification in the background; best effort.
+fn cancel_remote(visit: &Visit<'_>, replaced: &crate::store::SharedChallenge) {
+    let (provider, request_id) = {
+        let challenge = replaced
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match challenge.remote_request() {
+            Some(id) => (challenge.provider, id.to_owned()),
+            None => return,
+        }
+    };
+    if let Some(Provider::Verify(verifier)) = visit.app.providers.get(provider).cloned() {
+        tokio::spawn(async move {
+            if let Err(err) = verifier.cancel(&request_id).await {
+                tracing::debug!(provider, request_id, error = %err, "cancel failed");
+            }
+        });
+    }
+}
+
+pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
     let (session, user) = match signed_in_with_password(visit) {
         Ok(found) => found,
         Err(elsewhere) => return Ok(redirect(StatusCode::SEE_OTHER, &elsewhere)),
@@ -204,17 +402,32 @@ pub fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
             None => choose_page(visit, &user, StatusCode::BAD_REQUEST, None),
         };
     }
-    let (verdict, snapshot) = {
-        let mut challenge = shared
+    let verdict = match remote_check(visit, &shared, &code).await {
+        RemoteCheck::NotRemote => shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .verify(&code, &app.code_key, visit.now),
+        RemoteCheck::Done(verdict) => verdict,
+        RemoteCheck::Failed => {
+            let pending = pending(visit, &session);
+            let text = "We could not check the code right now. Try again in a moment.".to_owned();
+            return match pending {
+                Some(pending) => {
+                    code_page(visit, &user, &pending, StatusCode::BAD_GATEWAY, Some(text))
+                }
+                None => choose_page(visit, &user, StatusCode::BAD_GATEWAY, Some(text)),
+            };
+        }
+    };
+    let snapshot = {
+        let challenge = shared
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let verdict = challenge.verify(&code, &app.code_key, visit.now);
-        let snapshot = Pending {
+        Pending {
             channel: challenge.channel,
             to: challenge.to.clone(),
             attempts_left: challenge.attempts_left,
-        };
-        (verdict, snapshot)
+        }
     };
     let client = visit.peer.ip();
     match verdict {
@@ -256,6 +469,57 @@ pub fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
             tracing::info!(event = "challenge_expired", user = %user.name, %client, "code expired");
             let text = "That code has expired. Ask for a new one.".to_owned();
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
+        }
+    }
+}
+
+enum RemoteCheck {
+    /// doorman holds this code's hash: check it locally.
+    NotRemote,
+    Done(Verdict),
+    /// The provider could not be asked; the attempt does not count.
+    Failed,
+}
+
+/// Asks the Verify provider about `code`, outside the challenge's lock.
+async fn remote_check(
+    visit: &Visit<'_>,
+    shared: &crate::store::SharedChallenge,
+    code: &str,
+) -> RemoteCheck {
+    let (provider, request_id, to) = {
+        let challenge = shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(request_id) = challenge.remote_request() else {
+            return RemoteCheck::NotRemote;
+        };
+        if !challenge.is_live(visit.now) {
+            return RemoteCheck::Done(Verdict::Expired);
+        }
+        (
+            challenge.provider,
+            request_id.to_owned(),
+            challenge.to.clone(),
+        )
+    };
+    let Some(Provider::Verify(verifier)) = visit.app.providers.get(provider) else {
+        return RemoteCheck::Done(Verdict::Expired);
+    };
+    let began = Instant::now();
+    let outcome = verifier.check(&request_id, &to, code).await;
+    let latency_ms = began.elapsed().as_millis() as u64;
+    match outcome {
+        Ok(outcome) => {
+            tracing::info!(provider, request_id, outcome = ?outcome, latency_ms, "provider checked a code");
+            let mut challenge = shared
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            RemoteCheck::Done(challenge.record(outcome))
+        }
+        Err(err) => {
+            tracing::warn!(provider, request_id, error = %err, latency_ms, "provider could not check a code");
+            RemoteCheck::Failed
         }
     }
 }

@@ -7,6 +7,7 @@ mod cli;
 mod codes;
 mod config;
 mod flow;
+mod providers_twilio;
 mod proxy;
 mod security;
 mod session;

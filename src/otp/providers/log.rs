@@ -1,6 +1,6 @@
 //! The `log` provider: writes codes to doorman's log, for demos and trials.
 
-use super::{BoxFuture, CodeMessage, Delivery, DeliveryError};
+use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 
 pub struct LogProvider;
 
@@ -9,7 +9,7 @@ impl Delivery for LogProvider {
         "log"
     }
 
-    fn deliver<'a>(&'a self, message: &'a CodeMessage) -> BoxFuture<'a, Result<(), DeliveryError>> {
+    fn deliver<'a>(&'a self, message: &'a CodeMessage) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             // The one place a code is logged, on purpose: this provider exists
             // so a person can read it here.

@@ -1,9 +1,12 @@
 //! Providers deliver codes; they never decide anything.
 
+mod http;
 mod log;
+mod twilio;
 mod webhook;
 
 pub use self::log::LogProvider;
+pub use twilio::Twilio;
 pub use webhook::WebhookProvider;
 
 use super::Channel;
@@ -11,6 +14,7 @@ use crate::config::ProviderSettings;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -28,47 +32,134 @@ pub struct CodeMessage {
     pub expires_at: u64,
 }
 
-/// Why a code did not go out. Shown to people only as "could not send".
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    #[error("the provider answered HTTP {0}")]
-    Status(u16),
-    #[error("the provider did not answer in time")]
-    Timeout,
-    #[error("could not reach the provider: {0}")]
-    Transport(String),
+/// Why a provider could not do what was asked, sorted by what the person
+/// can do about it. Internal detail stays in the log.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    /// Invalid, unroutable, barred or not permitted: no provider will do better.
+    #[error("the number cannot receive codes: {0}")]
+    InvalidNumber(String),
+    /// Too many requests for this number or account.
+    #[error("throttled by the provider")]
+    Throttled { retry_after: Option<Duration> },
+    /// A verification to this number is already running (its id, if given).
+    #[error("a verification to this number is already in flight")]
+    Concurrent { request_id: Option<String> },
+    #[error("the provider account's balance is too low")]
+    LowBalance,
+    /// 5xx, timeout or no connection: worth trying the next provider.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(String),
+    /// Any other refusal: credentials, parameters, a disabled channel.
+    #[error("the provider refused the request: {0}")]
+    Refused(String),
 }
 
-/// Something that takes a code to a person.
+impl ProviderError {
+    /// Whether the channel's next provider should be tried.
+    pub fn try_next(&self) -> bool {
+        !matches!(self, ProviderError::InvalidNumber(_))
+    }
+}
+
+/// A code for doorman to deliver; doorman checks it itself.
 pub trait Delivery: Send + Sync {
     /// The provider's key under `providers:`.
     fn name(&self) -> &'static str;
-    fn deliver<'a>(&'a self, message: &'a CodeMessage) -> BoxFuture<'a, Result<(), DeliveryError>>;
+    fn deliver<'a>(&'a self, message: &'a CodeMessage) -> BoxFuture<'a, Result<(), ProviderError>>;
+}
+
+/// What starting a provider-checked verification needs.
+#[derive(Debug, Clone)]
+pub struct VerifyStart {
+    pub channel: Channel,
+    /// E.164 with `+`; providers that want it without strip it themselves.
+    pub to: String,
+    pub code_length: u32,
+    pub lifetime: Duration,
+}
+
+/// The provider's verdict on a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Approved,
+    /// Wrong code; the person may try again.
+    Wrong,
+    /// Too many wrong codes: the provider ended the verification.
+    Exhausted,
+    /// Expired, already used or unknown to the provider.
+    Expired,
+}
+
+/// A service that generates, sends and checks codes itself (Verify APIs).
+pub trait Verifier: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Starts a verification; the provider's request id.
+    fn start<'a>(&'a self, start: &'a VerifyStart) -> BoxFuture<'a, Result<String, ProviderError>>;
+    /// Checks `code` for the verification `request_id` sent to `to`.
+    fn check<'a>(
+        &'a self,
+        request_id: &'a str,
+        to: &'a str,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<CheckOutcome, ProviderError>>;
+    /// Ends a verification early; best effort.
+    fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// Moves a running SMS verification on to a voice call, for providers
+    /// whose verification carries both (Vonage's workflow). `None`: start a
+    /// new voice verification instead.
+    fn call_instead<'a>(
+        &'a self,
+        _request_id: &'a str,
+    ) -> Option<BoxFuture<'a, Result<(), ProviderError>>> {
+        None
+    }
+}
+
+/// A configured provider of either kind.
+#[derive(Clone)]
+pub enum Provider {
+    Message(Arc<dyn Delivery>),
+    Verify(Arc<dyn Verifier>),
+}
+
+impl Provider {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Message(provider) => provider.name(),
+            Provider::Verify(provider) => provider.name(),
+        }
+    }
 }
 
 /// The configured providers, by name.
 #[derive(Clone, Default)]
 pub struct Providers {
-    all: Vec<Arc<dyn Delivery>>,
+    all: Vec<Provider>,
 }
 
 impl Providers {
     pub fn from_settings(settings: &ProviderSettings) -> Providers {
-        let mut all: Vec<Arc<dyn Delivery>> = Vec::new();
+        let mut all: Vec<Provider> = Vec::new();
         if settings.log {
             tracing::warn!(
                 "the `log` provider is configured: one-time codes are written to this log. \
                  Use it only for trials, never in production"
             );
-            all.push(Arc::new(LogProvider));
+            all.push(Provider::Message(Arc::new(LogProvider)));
         }
         if let Some(webhook) = &settings.webhook {
-            all.push(Arc::new(WebhookProvider::new(webhook.clone())));
+            all.push(Provider::Message(Arc::new(WebhookProvider::new(
+                webhook.clone(),
+            ))));
+        }
+        if let Some(twilio) = &settings.twilio {
+            all.push(Provider::Verify(Arc::new(Twilio::new(twilio.clone()))));
         }
         Providers { all }
     }
 
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn Delivery>> {
+    pub fn get(&self, name: &str) -> Option<&Provider> {
         self.all.iter().find(|provider| provider.name() == name)
     }
 }

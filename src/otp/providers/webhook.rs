@@ -1,6 +1,6 @@
 //! The `webhook` provider: POSTs the code as signed JSON to a URL of yours.
 
-use super::{BoxFuture, CodeMessage, Delivery, DeliveryError};
+use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::config::WebhookSettings;
 use serde::Serialize;
 use std::time::{Duration, UNIX_EPOCH};
@@ -45,7 +45,7 @@ impl Delivery for WebhookProvider {
         "webhook"
     }
 
-    fn deliver<'a>(&'a self, message: &'a CodeMessage) -> BoxFuture<'a, Result<(), DeliveryError>> {
+    fn deliver<'a>(&'a self, message: &'a CodeMessage) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             let expires = UNIX_EPOCH + Duration::from_secs(message.expires_at);
             let body = serde_json::to_vec(&Body {
@@ -56,7 +56,7 @@ impl Delivery for WebhookProvider {
                 message: &message.message,
                 expires_at: humantime::format_rfc3339_seconds(expires).to_string(),
             })
-            .map_err(|err| DeliveryError::Transport(err.to_string()))?;
+            .map_err(|err| ProviderError::Refused(err.to_string()))?;
             let mut request = self
                 .client
                 .post(self.settings.url.clone())
@@ -66,15 +66,18 @@ impl Delivery for WebhookProvider {
             }
             let response = request.body(body).send().await.map_err(|err| {
                 if err.is_timeout() {
-                    DeliveryError::Timeout
+                    ProviderError::Unavailable("no answer in time".into())
                 } else {
-                    DeliveryError::Transport(without_url(err).to_string())
+                    ProviderError::Unavailable(without_url(err).to_string())
                 }
             })?;
             if response.status().is_success() {
                 Ok(())
             } else {
-                Err(DeliveryError::Status(response.status().as_u16()))
+                Err(ProviderError::Unavailable(format!(
+                    "HTTP {}",
+                    response.status().as_u16()
+                )))
             }
         })
     }

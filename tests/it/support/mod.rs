@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_api;
+pub mod twilio;
 pub mod upstream;
 pub mod webhook;
 
@@ -91,8 +93,19 @@ impl Env {
     }
 
     pub async fn with(setup: Setup) -> Env {
-        let upstream = Upstream::start().await;
         let webhook = Webhook::start().await;
+        Env::start_with(webhook, setup).await
+    }
+
+    /// As [`Env::with`], for a setup that needs the webhook receiver's URL.
+    pub async fn with_delivery(setup: impl FnOnce(String) -> Setup) -> Env {
+        let webhook = Webhook::start().await;
+        let setup = setup(format!("http://{}/send", webhook.addr));
+        Env::start_with(webhook, setup).await
+    }
+
+    async fn start_with(webhook: Webhook, setup: Setup) -> Env {
+        let upstream = Upstream::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("users.yaml"), &setup.users).expect("users file");
         let delivery = setup.delivery.clone().unwrap_or_else(|| {

@@ -1,0 +1,180 @@
+//! `twilio`: Twilio Verify v2. Twilio generates, sends and checks the code.
+//!
+//! Form-encoded requests with PascalCase fields, JSON answers, Basic auth
+//! `AccountSid:AuthToken`. A wrong code is HTTP 200 with `status: pending`;
+//! an approved, expired or exhausted verification is deleted, so checking
+//! it again is a 404 (error 20404).
+
+use super::http::{by_status, client, send, Answer};
+use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
+use crate::config::TwilioSettings;
+use crate::otp::Channel;
+use serde::Deserialize;
+
+pub struct Twilio {
+    settings: TwilioSettings,
+    client: reqwest::Client,
+}
+
+/// Twilio's error body.
+#[derive(Deserialize)]
+struct Failure {
+    code: Option<u32>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Verification {
+    sid: String,
+}
+
+#[derive(Deserialize)]
+struct Check {
+    status: String,
+    #[serde(default)]
+    valid: bool,
+}
+
+impl Twilio {
+    pub fn new(settings: TwilioSettings) -> Twilio {
+        let client = client(settings.timeout);
+        Twilio { settings, client }
+    }
+
+    fn url(&self, tail: &str) -> String {
+        let base = self.settings.base_url.as_str().trim_end_matches('/');
+        format!("{base}/v2/Services/{}/{tail}", self.settings.service_sid)
+    }
+
+    fn post(&self, tail: &str, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url(tail))
+            .basic_auth(
+                &self.settings.account_sid,
+                Some(self.settings.auth_token.expose()),
+            )
+            .form(form)
+    }
+}
+
+/// Twilio's documented errors, by what the person can do.
+fn error(answer: &Answer) -> ProviderError {
+    let failure: Option<Failure> = answer.json();
+    let code = failure.as_ref().and_then(|f| f.code).unwrap_or(0);
+    let detail = format!(
+        "Twilio error {code}: {}",
+        failure.and_then(|f| f.message).unwrap_or_default()
+    );
+    match code {
+        // Invalid parameter (the number, in practice), or geo permissions.
+        60200 | 60605 | 21211 | 21408 | 21610 => ProviderError::InvalidNumber(detail),
+        60203 | 60212 | 20429 => ProviderError::Throttled {
+            retry_after: answer.retry_after,
+        },
+        _ => by_status(answer, detail),
+    }
+}
+
+impl Verifier for Twilio {
+    fn name(&self) -> &'static str {
+        "twilio"
+    }
+
+    fn start<'a>(&'a self, start: &'a VerifyStart) -> BoxFuture<'a, Result<String, ProviderError>> {
+        Box::pin(async move {
+            let channel = match start.channel {
+                Channel::Sms => "sms",
+                Channel::Voice => "call",
+            };
+            let form = [
+                ("To", start.to.as_str()),
+                ("Channel", channel),
+                ("Locale", self.settings.locale.as_str()),
+            ];
+            let answer = send(self.post("Verifications", &form)).await?;
+            if !answer.is_success() {
+                return Err(error(&answer));
+            }
+            answer
+                .json::<Verification>()
+                .map(|verification| verification.sid)
+                .ok_or_else(|| ProviderError::Unavailable("Twilio answered without a sid".into()))
+        })
+    }
+
+    fn check<'a>(
+        &'a self,
+        request_id: &'a str,
+        _to: &'a str,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<CheckOutcome, ProviderError>> {
+        Box::pin(async move {
+            let form = [("VerificationSid", request_id), ("Code", code)];
+            let answer = send(self.post("VerificationCheck", &form)).await?;
+            if answer.is_success() {
+                let check: Check = answer.json().ok_or_else(|| {
+                    ProviderError::Unavailable("unreadable VerificationCheck answer".into())
+                })?;
+                return Ok(match (check.status.as_str(), check.valid) {
+                    ("approved", true) => CheckOutcome::Approved,
+                    ("pending", _) => CheckOutcome::Wrong,
+                    _ => CheckOutcome::Expired,
+                });
+            }
+            let failure: Option<Failure> = answer.json();
+            match (answer.status, failure.and_then(|f| f.code)) {
+                (404, _) | (_, Some(20404)) => Ok(CheckOutcome::Expired),
+                (_, Some(60202)) => Ok(CheckOutcome::Exhausted),
+                _ => Err(error(&answer)),
+            }
+        })
+    }
+
+    fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let answer = send(self.post(
+                &format!("Verifications/{request_id}"),
+                &[("Status", "canceled")],
+            ))
+            .await?;
+            match answer.status {
+                200..=299 | 404 => Ok(()),
+                _ => Err(error(&answer)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            retry_after: None,
+            body: bytes::Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[test]
+    fn documented_errors_map_to_what_the_person_can_do() {
+        let cases = [
+            (400, 60200, "InvalidNumber"),
+            (403, 60605, "InvalidNumber"),
+            (429, 60203, "Throttled"),
+            (429, 60212, "Throttled"),
+            (429, 20429, "Throttled"),
+            (400, 60223, "Refused"),
+            (401, 20003, "Refused"),
+            (503, 0, "Unavailable"),
+        ];
+        for (status, code, expected) in cases {
+            let body = format!(
+                r#"{{"code": {code}, "message": "m", "more_info": "", "status": {status}}}"#
+            );
+            let got = format!("{:?}", error(&answer(status, &body)));
+            assert!(got.starts_with(expected), "{status}/{code}: {got}");
+        }
+    }
+}

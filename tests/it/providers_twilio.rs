@@ -1,0 +1,273 @@
+//! Twilio Verify against its emulation: the exact requests, and what each
+//! documented answer means for the person signing in.
+
+use crate::support::twilio::{TwilioVerify, ACCOUNT_SID, AUTH_TOKEN, SERVICE_SID};
+use crate::support::{Env, Setup};
+use std::time::Duration;
+
+async fn env_with(twilio: &TwilioVerify, channels: &str, extra: &str) -> Env {
+    let env_setup = |webhook: String| {
+        Setup {
+        delivery: Some(format!(
+            "channels:\n{channels}\nproviders:\n  {}\n  webhook: {{ url: \"{webhook}\", timeout: \"2s\" }}\n",
+            twilio.config()
+        )),
+        extra: extra.to_owned(),
+        ..Setup::default()
+    }
+    };
+    Env::with_delivery(env_setup).await
+}
+
+const SMS_AND_VOICE: &str = "  sms: { provider: twilio }\n  voice: { provider: twilio }";
+
+#[tokio::test]
+async fn a_sign_in_by_twilio_sms_sends_and_checks_the_documented_requests() {
+    let twilio = TwilioVerify::start().await;
+    let env = env_with(&twilio, SMS_AND_VOICE, "").await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    let page = browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+
+    let start = &twilio.api.requests()[0];
+    assert_eq!(start.method, "POST");
+    assert_eq!(
+        start.path,
+        format!("/v2/Services/{SERVICE_SID}/Verifications")
+    );
+    assert_eq!(
+        start.basic_auth(),
+        Some(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"))
+    );
+    assert_eq!(
+        start.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(start.form_keys(), ["Channel", "Locale", "To"]);
+    assert_eq!(start.form()["To"], "+14155550100");
+    assert_eq!(start.form()["Channel"], "sms");
+    assert!(
+        env.webhook.deliveries().is_empty(),
+        "doorman sent no code of its own"
+    );
+
+    let page = browser.get("/.doorman/2fa").await;
+    assert!(page.body.contains("••0100"), "{}", page.body);
+    let code = twilio.code_for("+14155550100").expect("a verification");
+    let page = browser.enter_code(&code).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let check = &twilio.api.requests()[1];
+    assert_eq!(
+        check.path,
+        format!("/v2/Services/{SERVICE_SID}/VerificationCheck")
+    );
+    assert_eq!(check.form_keys(), ["Code", "VerificationSid"]);
+    assert_eq!(check.form()["Code"], code);
+    assert_eq!(browser.get("/app").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_wrong_code_answered_with_http_200_pending_leaves_attempts() {
+    let twilio = TwilioVerify::start().await;
+    let env = env_with(&twilio, SMS_AND_VOICE, "").await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    browser.get("/.doorman/2fa").await;
+    let page = browser.enter_code("000000").await;
+    assert_eq!(page.status, 401, "{page:?}");
+    assert!(page.body.contains("4 attempts left"), "{}", page.body);
+    let code = twilio.code_for("+14155550100").expect("still pending");
+    assert_eq!(browser.enter_code(&code).await.status, 303);
+}
+
+#[tokio::test]
+async fn five_wrong_codes_at_twilio_end_the_challenge() {
+    let twilio = TwilioVerify::start().await;
+    let env = env_with(&twilio, SMS_AND_VOICE, "").await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    browser.get("/.doorman/2fa").await;
+    let code = twilio.code_for("+14155550100").unwrap();
+    for _ in 0..4 {
+        browser.enter_code("000000").await;
+    }
+    let page = browser.enter_code("000000").await;
+    assert!(page.body.contains("Too many wrong codes"), "{}", page.body);
+    let page = browser.enter_code(&code).await;
+    assert_ne!(page.status, 303, "the challenge is over: {page:?}");
+}
+
+#[tokio::test]
+async fn a_verification_twilio_no_longer_knows_is_over() {
+    let twilio = TwilioVerify::start().await;
+    let env = env_with(&twilio, SMS_AND_VOICE, "").await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    browser.get("/.doorman/2fa").await;
+    let code = twilio.code_for("+14155550100").unwrap();
+    // Twilio deletes expired verifications; a check then answers 20404.
+    twilio.clear_verifications();
+    let page = browser.enter_code(&code).await;
+    assert_eq!(page.status, 401, "{page:?}");
+    assert!(page.body.contains("expired"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn call_me_instead_starts_a_twilio_call_and_cancels_the_sms_verification() {
+    let twilio = TwilioVerify::start().await;
+    let env = env_with(&twilio, SMS_AND_VOICE, "").await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    browser.get("/.doorman/2fa").await;
+    env.advance(Duration::from_secs(30));
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "voice")])
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let page = browser.get("/.doorman/2fa").await;
+    assert!(page.body.contains("voice call"), "{}", page.body);
+    let start = &twilio.api.requests()[1];
+    assert_eq!(start.form()["Channel"], "call");
+    let cancelled = wait_for(|| {
+        twilio
+            .api
+            .requests()
+            .iter()
+            .any(|r| r.form().get("Status").map(String::as_str) == Some("canceled"))
+    })
+    .await;
+    assert!(cancelled, "the SMS verification was not cancelled");
+    let code = twilio.code_for("+14155550100").unwrap();
+    assert_eq!(browser.enter_code(&code).await.status, 303);
+}
+
+#[tokio::test]
+async fn when_twilio_is_down_the_fallback_provider_delivers() {
+    let twilio = TwilioVerify::start().await;
+    let env = env_with(
+        &twilio,
+        "  sms: { provider: twilio, fallback: [webhook] }",
+        "",
+    )
+    .await;
+    twilio.fail_starts(503, 0);
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    let code = browser.request_code(&env, "sms").await;
+    assert_eq!(twilio.api.requests().len(), 1, "twilio was tried once");
+    assert_eq!(browser.enter_code(&code).await.status, 303);
+}
+
+#[tokio::test]
+async fn twilio_errors_are_told_as_what_the_person_can_do() {
+    let cases = [
+        (400, 60200, 422, "cannot receive codes", false),
+        (403, 60605, 422, "cannot receive codes", false),
+        (429, 60203, 429, "Try again in 10 minutes", true),
+        (402, 0, 502, "could not send the code", true),
+        (401, 20003, 502, "could not send the code", true),
+    ];
+    for (status, code, page_status, text, tries_fallback) in cases {
+        let twilio = TwilioVerify::start().await;
+        let env = env_with(
+            &twilio,
+            "  sms: { provider: twilio, fallback: [webhook] }",
+            "",
+        )
+        .await;
+        env.webhook
+            .set_mode(crate::support::webhook::Mode::Fail(503));
+        twilio.fail_starts(status, code);
+        let mut browser = env.browser();
+        browser.sign_in_password("alice").await;
+        browser.get("/.doorman/2fa").await;
+        let page = browser
+            .post("/.doorman/2fa/send", &[("channel", "sms")])
+            .await;
+        let expected_status = if tries_fallback && page_status == 429 {
+            502
+        } else {
+            page_status
+        };
+        assert_eq!(
+            page.status, expected_status,
+            "{status}/{code}: {}",
+            page.body
+        );
+        if expected_status == page_status {
+            assert!(page.body.contains(text), "{status}/{code}: {}", page.body);
+        }
+        assert_eq!(
+            !env.webhook.deliveries().is_empty(),
+            tries_fallback,
+            "{status}/{code}: fallback"
+        );
+        assert!(!page.body.contains("We sent"), "{status}/{code}");
+    }
+}
+
+#[tokio::test]
+async fn throttling_everywhere_says_when_to_try_again() {
+    let twilio = TwilioVerify::start().await;
+    let env = env_with(&twilio, SMS_AND_VOICE, "").await;
+    twilio.fail_starts(429, 60203);
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    let page = browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 429);
+    assert!(
+        page.body
+            .contains("Too many codes requested. Try again in 10 minutes."),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn allowed_countries_refuses_other_numbers_before_any_provider_is_called() {
+    let twilio = TwilioVerify::start().await;
+    let env = env_with(&twilio, SMS_AND_VOICE, "allowed_countries: [\"GB\"]").await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    let page = browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("cannot receive codes"), "{}", page.body);
+    assert!(twilio.api.requests().is_empty());
+}
+
+/// Polls `done` for up to two seconds: for work doorman does in the background.
+async fn wait_for(done: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
