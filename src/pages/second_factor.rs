@@ -529,6 +529,9 @@ pub fn cancel(visit: &mut Visit<'_>) -> Result<Reply, Error> {
         Ok(found) => found,
         Err(elsewhere) => return Ok(redirect(StatusCode::SEE_OTHER, &elsewhere)),
     };
+    if let Some(dropped) = visit.app.store.challenge(&session.id) {
+        cancel_remote(visit, &dropped);
+    }
     visit.app.store.remove_challenge(&session.id);
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
