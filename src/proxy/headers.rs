@@ -78,7 +78,9 @@ pub fn strip_identity(headers: &mut HeaderMap, identity: &[&HeaderName]) {
     }
 }
 
-/// Drops the named cookies from `Cookie` so doorman's own never reach the app.
+/// Drops the named cookies from `Cookie` so doorman's own never reach the
+/// app, and joins several `Cookie` lines (HTTP/2 clients may send each cookie
+/// as its own field) into the one line HTTP/1.1 allows (RFC 9113 §8.2.3).
 pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
     let mentions = |line: &str| {
         line.split(';').any(|pair| {
@@ -90,7 +92,7 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
         .get_all(COOKIE)
         .iter()
         .any(|value| value.to_str().is_ok_and(mentions));
-    if !present {
+    if !present && headers.get_all(COOKIE).iter().nth(1).is_none() {
         return;
     }
     let kept: Vec<&str> = headers
@@ -202,6 +204,14 @@ mod tests {
             ("cookie", "doorman_session_csrf=x; theme=dark"),
         ]);
         strip_cookies(&mut headers, &["doorman_session", "doorman_session_csrf"]);
+        assert_eq!(headers["cookie"], "app=1; theme=dark");
+    }
+
+    #[test]
+    fn several_cookie_lines_are_joined_into_one() {
+        let mut headers = map(&[("cookie", "app=1"), ("cookie", "theme=dark")]);
+        strip_cookies(&mut headers, &["doorman_session"]);
+        assert_eq!(headers.get_all("cookie").iter().count(), 1);
         assert_eq!(headers["cookie"], "app=1; theme=dark");
     }
 

@@ -14,8 +14,9 @@ use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
+use tokio::task::{JoinHandle, JoinSet};
 
 type Body = BoxBody<Bytes, Infallible>;
 
@@ -26,21 +27,29 @@ pub struct Upstream {
     pub hits: Arc<AtomicUsize>,
     /// Lets `/slow` send its second chunk.
     pub release: Arc<Notify>,
+    /// The accept loop, which owns every connection; [`Upstream::stop`] ends it.
+    accepting: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl Upstream {
     pub async fn start() -> Upstream {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind");
         let upstream = Upstream {
             addr: listener.local_addr().expect("addr"),
             hits: Arc::new(AtomicUsize::new(0)),
             release: Arc::new(Notify::new()),
+            accepting: Arc::new(Mutex::new(None)),
         };
         let shared = upstream.clone();
-        tokio::spawn(async move {
+        let accepting = tokio::spawn(async move {
+            // Connections live in this set so that aborting the loop closes them too.
+            let mut connections = JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
+                while connections.try_join_next().is_some() {}
                 let upstream = shared.clone();
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     let service = service_fn(move |request| handle(upstream.clone(), request));
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -48,7 +57,18 @@ impl Upstream {
                 });
             }
         });
+        *upstream.accepting.lock().unwrap() = Some(accepting);
         upstream
+    }
+
+    /// Takes the app down: its port is closed (connecting is refused) and its
+    /// open connections are dropped, once this returns.
+    pub async fn stop(&self) {
+        let accepting = self.accepting.lock().unwrap().take();
+        if let Some(accepting) = accepting {
+            accepting.abort();
+            let _ = accepting.await;
+        }
     }
 
     pub fn hits(&self) -> usize {
@@ -65,7 +85,10 @@ pub fn pattern(index: usize) -> u8 {
     (index % 251) as u8
 }
 
-async fn handle(upstream: Upstream, mut request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    upstream: Upstream,
+    mut request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     upstream.hits.fetch_add(1, Ordering::SeqCst);
     let path = request.uri().path().to_owned();
     let response = match path.as_str() {
@@ -80,7 +103,11 @@ async fn handle(upstream: Upstream, mut request: Request<Incoming>) -> Result<Re
                     hasher.update(data);
                 }
             }
-            let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            let digest: String = hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             json(serde_json::json!({ "bytes": bytes, "sha256": digest }))
         }
         "/download" => {
@@ -90,11 +117,12 @@ async fn handle(upstream: Upstream, mut request: Request<Incoming>) -> Result<Re
                 .and_then(|q| q.strip_prefix("bytes="))
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(1024);
-            let chunks = futures_util::stream::iter((0..total).step_by(64 * 1024).map(move |start| {
-                let end = (start + 64 * 1024).min(total);
-                let chunk: Vec<u8> = (start..end).map(pattern).collect();
-                Ok::<_, Infallible>(Frame::data(Bytes::from(chunk)))
-            }));
+            let chunks =
+                futures_util::stream::iter((0..total).step_by(64 * 1024).map(move |start| {
+                    let end = (start + 64 * 1024).min(total);
+                    let chunk: Vec<u8> = (start..end).map(pattern).collect();
+                    Ok::<_, Infallible>(Frame::data(Bytes::from(chunk)))
+                }));
             Response::new(BodyExt::boxed(StreamBody::new(chunks)))
         }
         "/slow" => {
@@ -103,7 +131,10 @@ async fn handle(upstream: Upstream, mut request: Request<Incoming>) -> Result<Re
                 let release = release.clone();
                 async move {
                     match step {
-                        0 => Some((Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"first\n"))), 1)),
+                        0 => Some((
+                            Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"first\n"))),
+                            1,
+                        )),
                         1 => {
                             release.notified().await;
                             Some((Ok(Frame::data(Bytes::from_static(b"second\n"))), 2))
@@ -120,7 +151,10 @@ async fn handle(upstream: Upstream, mut request: Request<Incoming>) -> Result<Re
             *response.status_mut() = StatusCode::FOUND;
             let headers = response.headers_mut();
             headers.insert("location", "/elsewhere?x=1".parse().unwrap());
-            headers.append("set-cookie", "app_session=xyz; Path=/; HttpOnly".parse().unwrap());
+            headers.append(
+                "set-cookie",
+                "app_session=xyz; Path=/; HttpOnly".parse().unwrap(),
+            );
             headers.append("set-cookie", "theme=dark; Path=/".parse().unwrap());
             response
         }
@@ -140,7 +174,11 @@ async fn handle(upstream: Upstream, mut request: Request<Incoming>) -> Result<Re
                     .entry(name.as_str().to_owned())
                     .or_insert_with(|| serde_json::Value::Array(Vec::new()));
                 if let serde_json::Value::Array(values) = entry {
-                    values.push(String::from_utf8_lossy(value.as_bytes()).into_owned().into());
+                    values.push(
+                        String::from_utf8_lossy(value.as_bytes())
+                            .into_owned()
+                            .into(),
+                    );
                 }
             }
             let method = request.method().to_string();
