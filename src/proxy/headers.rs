@@ -116,10 +116,19 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
 /// Appends the peer to `X-Forwarded-For` and sets `-Proto` and `-Host`.
 pub fn set_forwarded(headers: &mut HeaderMap, peer: IpAddr, tls: bool, host: Option<&HeaderValue>) {
     let peer = peer.to_string();
-    let chain = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {peer}"),
-        _ => peer,
-    };
+    // Several X-Forwarded-For lines are one list (RFC 9110 §5.3).
+    let mut chain = String::new();
+    for line in headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        if !line.trim().is_empty() {
+            chain.push_str(line.trim());
+            chain.push_str(", ");
+        }
+    }
+    chain.push_str(&peer);
     if let Ok(value) = HeaderValue::from_str(&chain) {
         headers.insert(X_FORWARDED_FOR.clone(), value);
     }
@@ -220,6 +229,19 @@ mod tests {
         let mut headers = map(&[("cookie", "doorman_session=abc")]);
         strip_cookies(&mut headers, &["doorman_session"]);
         assert!(!headers.contains_key("cookie"));
+    }
+
+    #[test]
+    fn several_x_forwarded_for_lines_are_kept_as_one_list() {
+        let mut headers = map(&[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        set_forwarded(&mut headers, "127.0.0.1".parse().unwrap(), false, None);
+        assert_eq!(
+            headers["x-forwarded-for"],
+            "203.0.113.9, 198.51.100.7, 127.0.0.1"
+        );
     }
 
     #[test]

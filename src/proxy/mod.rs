@@ -7,18 +7,23 @@ pub mod headers;
 
 use crate::config::{Limits, Upstream};
 use crate::error::Error;
+use bytes::Bytes;
 use http::header::{CONNECTION, HOST, UPGRADE};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
+use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 pub struct Proxy {
     /// Pooled keep-alive connections to the upstream, shared by all requests.
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, Upload>,
     upstream: Upstream,
     /// How long the upstream may take to answer with headers.
     timeout: Duration,
@@ -71,8 +76,21 @@ impl Proxy {
         parts.uri = self.upstream_uri(&parts.uri)?;
         parts.version = Version::HTTP_11;
 
-        let sent = self.client.request(Request::from_parts(parts, body));
-        let mut response = match tokio::time::timeout(self.timeout, sent).await {
+        let (body, uploaded) = Upload::watch(body);
+        let answer = self.client.request(Request::from_parts(parts, body));
+        // The upstream's time to answer counts from the end of the upload,
+        // so a large body on a slow link is not cut off halfway.
+        let answered = match uploaded {
+            None => tokio::time::timeout(self.timeout, answer).await,
+            Some(uploaded) => {
+                tokio::pin!(answer);
+                tokio::select! {
+                    response = &mut answer => Ok(response),
+                    _ = uploaded => tokio::time::timeout(self.timeout, answer).await,
+                }
+            }
+        };
+        let mut response = match answered {
             Err(_) => return Err(Error::UpstreamTimeout),
             Ok(Err(err)) => return Err(Error::Upstream(describe(&err))),
             Ok(Ok(response)) => response,
@@ -117,6 +135,62 @@ impl Proxy {
                 .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
         );
         Uri::from_parts(parts).map_err(|_| Error::BadRequest("request target"))
+    }
+}
+
+/// The request body on its way upstream; says when it has been sent whole.
+pub struct Upload {
+    inner: Incoming,
+    /// Fired at the end of the body (or its error); `None` once fired, and
+    /// from the start for bodies that are already complete (most GETs).
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Upload {
+    fn watch(inner: Incoming) -> (Upload, Option<oneshot::Receiver<()>>) {
+        if inner.is_end_stream() {
+            return (Upload { inner, done: None }, None);
+        }
+        let (done, uploaded) = oneshot::channel();
+        (
+            Upload {
+                inner,
+                done: Some(done),
+            },
+            Some(uploaded),
+        )
+    }
+}
+
+impl Body for Upload {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let finished = match &polled {
+            Poll::Ready(None | Some(Err(_))) => true,
+            // hyper stops polling once a sized body says it has ended.
+            Poll::Ready(Some(Ok(_))) => self.inner.is_end_stream(),
+            Poll::Pending => false,
+        };
+        if finished {
+            if let Some(done) = self.done.take() {
+                let _ = done.send(());
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -2,7 +2,7 @@
 //! WebSockets, header rewrites, HTTP/2, a down upstream, public routes and
 //! draining on shutdown.
 
-use crate::support::{api_client, upstream::pattern, Env};
+use crate::support::{api_client, upstream::pattern, Env, Setup};
 use futures_util::{SinkExt, StreamExt};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -72,6 +72,34 @@ async fn an_8_mib_upload_reaches_the_upstream_whole() {
     let echo: serde_json::Value = response.json().await.expect("json");
     assert_eq!(echo["bytes"], EIGHT_MIB);
     assert_eq!(echo["sha256"], expected);
+}
+
+#[tokio::test]
+async fn an_upload_slower_than_the_upstream_timeout_is_not_cut_off() {
+    // The upstream's time to answer counts from the end of the upload.
+    let env = Env::with(Setup {
+        extra: "limits:\n  upstream_timeout: \"1s\"".into(),
+        ..Setup::default()
+    })
+    .await;
+    let browser = env.signed_in("alice").await;
+    let chunks = futures_util::stream::unfold(0u8, |sent| async move {
+        if sent == 5 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Some((Ok::<_, std::io::Error>(vec![sent; 1000]), sent + 1))
+    });
+    let response = browser
+        .client
+        .post(env.url("/upload"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 200);
+    let echo: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(echo["bytes"], 5000);
 }
 
 #[tokio::test]
