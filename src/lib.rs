@@ -64,7 +64,8 @@ pub struct App {
     pub csrf: csrf::Csrf,
     pub store: store::Store,
     pub providers: otp::providers::Providers,
-    pub proxy: proxy::Proxy,
+    /// Where requests go; each worker thread builds its own pooled client.
+    pub upstream: config::Upstream,
     pub templates: pages::Templates,
     pub clock: SharedClock,
     /// Keys code hashes; random per process, so a code never outlives a restart.
@@ -99,7 +100,7 @@ impl App {
                 users.clone(),
                 config.limits.concurrent_password_checks,
             ),
-            proxy: proxy::Proxy::new(config.upstream, &config.limits),
+            upstream: config.upstream,
             limits: config.limits,
             users,
             sessions: SessionCodec::new(config.session),
@@ -124,11 +125,15 @@ impl App {
     }
 }
 
-/// A running gateway.
+/// A running gateway: one worker thread per core, each with its own
+/// event loop and upstream connection pool (no cross-thread wake-ups on the
+/// hot path, as in nginx's worker model).
 pub struct Gateway {
     addr: SocketAddr,
+    /// Dropping it (or sending `true`) starts the graceful shutdown.
     shutdown: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// Each resolves when its worker has drained and stopped.
+    workers: Vec<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Gateway {
@@ -140,22 +145,18 @@ impl Gateway {
     /// As [`Gateway::start`], reading time from `clock` (tests move it).
     pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Gateway, Error> {
         let addr = config.listen;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| Error::Bind { addr, source })?;
+        let bind_error = |source| Error::Bind { addr, source };
+        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
         let limits = config.limits.clone();
         let app = Arc::new(App::new(config, clock)?);
-        let (shutdown, mut signal) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(server::run(listener, app, limits, async move {
-            let _ = signal.wait_for(|stop| *stop).await;
-        }));
+        let (shutdown, signal) = tokio::sync::watch::channel(false);
+        let workers = server::spawn_workers(listener, app, limits, signal).map_err(bind_error)?;
         Ok(Gateway {
             addr,
             shutdown,
-            task,
+            workers,
         })
     }
 
@@ -164,8 +165,10 @@ impl Gateway {
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded), returns.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        for worker in std::mem::take(&mut self.workers) {
+            let _ = worker.await;
+        }
     }
 }

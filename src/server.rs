@@ -3,7 +3,7 @@
 
 use crate::config::Limits;
 use crate::gate::{self, Decision};
-use crate::proxy::headers;
+use crate::proxy::{headers, Proxy};
 use crate::{pages, App, Body};
 use http::header::SET_COOKIE;
 use http::{Request, Response};
@@ -19,18 +19,57 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, watch, Semaphore};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `listener` until `shutdown` resolves, then drains.
-pub async fn run(
-    listener: TcpListener,
+/// Starts `limits.worker_threads` threads, each serving the shared listening
+/// socket on its own single-threaded runtime until `shutdown` turns true (or
+/// its sender is dropped). Each returned receiver resolves when that worker
+/// has drained.
+pub fn spawn_workers(
+    listener: std::net::TcpListener,
     app: Arc<App>,
     limits: Limits,
-    shutdown: impl Future<Output = ()>,
-) {
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<Vec<oneshot::Receiver<()>>> {
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let mut workers = Vec::with_capacity(limits.worker_threads);
+    for index in 0..limits.worker_threads {
+        let listener = listener.try_clone()?;
+        let (app, limits, connections) = (app.clone(), limits.clone(), connections.clone());
+        let mut shutdown = shutdown.clone();
+        let (finished, stopped) = oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("doorman-worker-{index}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                match runtime {
+                    Ok(runtime) => runtime.block_on(async move {
+                        match TcpListener::from_std(listener) {
+                            Ok(listener) => {
+                                let stop = async move {
+                                    let _ = shutdown.wait_for(|stop| *stop).await;
+                                };
+                                run(listener, app, limits, connections, stop).await;
+                            }
+                            Err(err) => tracing::error!(error = %err, "worker cannot use the listener"),
+                        }
+                    }),
+                    Err(err) => tracing::error!(error = %err, "cannot start a worker runtime"),
+                }
+                let _ = finished.send(());
+            })?;
+        workers.push(stopped);
+    }
+    Ok(workers)
+}
+
+/// One worker's accept loop: serves `listener` until `shutdown` resolves,
+/// then drains its connections.
+async fn run(listener: TcpListener, app: Arc<App>, limits: Limits, connections: Arc<Semaphore>, shutdown: impl Future<Output = ()>) {
+    let proxy = Arc::new(Proxy::new(app.upstream.clone(), &limits));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -41,7 +80,6 @@ pub async fn run(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(64 * 1024);
-    let connections = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -67,9 +105,11 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let proxy = proxy.clone();
         let service = service_fn(move |request| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(handle(&app, request, peer, false).await) }
+            let proxy = proxy.clone();
+            async move { Ok::<_, Infallible>(handle(&app, &proxy, request, peer, false).await) }
         });
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let connection = graceful.watch(connection.into_owned());
@@ -83,7 +123,7 @@ pub async fn run(
 
     drop(listener);
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = graceful.shutdown() => tracing::debug!("worker drained"),
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining connections"),
     }
 }
@@ -91,6 +131,7 @@ pub async fn run(
 /// One request, from the gate's decision to a response.
 pub async fn handle(
     app: &App,
+    proxy: &Proxy,
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -100,14 +141,14 @@ pub async fn handle(
     headers::strip_identity(request.headers_mut(), &app.identity.all());
     match gate::decide(app, &request, now, tls) {
         Decision::Pages => pages::handle(app, request, peer, now, tls).await,
-        Decision::Public => forward(app, request, peer, tls).await,
+        Decision::Public => forward(app, proxy, request, peer, tls).await,
         Decision::Pass {
             user,
             refreshed_cookie,
         } => {
             user.headers
                 .insert_into(&app.identity, request.headers_mut());
-            let mut response = forward(app, request, peer, tls).await;
+            let mut response = forward(app, proxy, request, peer, tls).await;
             if let Some(cookie) = refreshed_cookie {
                 response.headers_mut().append(SET_COOKIE, cookie);
             }
@@ -120,6 +161,7 @@ pub async fn handle(
 
 async fn forward(
     app: &App,
+    proxy: &Proxy,
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -129,7 +171,7 @@ async fn forward(
         &[app.sessions.cookie_name(), app.csrf.cookie_name()],
     );
     let browser = gate::is_browser_navigation(request.method(), request.headers());
-    match app.proxy.forward(request, peer.ip(), tls).await {
+    match proxy.forward(request, peer.ip(), tls).await {
         Ok(response) => response.map(Either::Left),
         Err(err) => {
             tracing::warn!(error = %err, %peer, "upstream request failed");

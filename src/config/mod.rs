@@ -310,6 +310,8 @@ impl IdentityHeaders {
 
 #[derive(Debug, Clone)]
 pub struct Limits {
+    /// Threads serving requests, each with its own event loop.
+    pub worker_threads: usize,
     pub max_connections: usize,
     pub concurrent_password_checks: usize,
     pub header_read_timeout: Duration,
@@ -1014,6 +1016,7 @@ fn limits(raw: &raw::RawLimits, problems: &mut Problems) -> Limits {
             None => default,
         };
     Limits {
+        worker_threads: positive(raw.worker_threads, "worker_threads", cores, problems),
         max_connections: positive(raw.max_connections, "max_connections", 10_000, problems),
         concurrent_password_checks: positive(
             raw.concurrent_password_checks,

@@ -166,6 +166,7 @@ pub struct RawIdentityHeaders {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawLimits {
+    pub worker_threads: Option<usize>,
     pub max_connections: Option<usize>,
     pub concurrent_password_checks: Option<usize>,
     pub header_read_timeout: Option<String>,
