@@ -7,6 +7,8 @@ mod cli;
 mod codes;
 mod config;
 mod flow;
+mod providers_sms;
+mod providers_telnyx;
 mod providers_twilio;
 mod proxy;
 mod security;

@@ -75,3 +75,48 @@ pub fn by_status(answer: &Answer, detail: impl Into<String>) -> ProviderError {
         status => ProviderError::Refused(format!("HTTP {status}: {detail}")),
     }
 }
+
+/// A provider's own error text, fit for the log: every figure of four or
+/// more digits is blanked, because some providers quote the number (Twilio's
+/// 21211: "The 'To' number +1415… is not a valid phone number") and a log
+/// must never hold a number or a code. A figure runs on through the
+/// separators numbers are written with, so `(415) 555-0100` goes whole.
+pub fn scrub(text: &str) -> String {
+    let mut scrubbed = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, from) = rest.split_at(start);
+        let (mut end, mut digits) = (0, 0);
+        for (i, c) in from.char_indices() {
+            if c.is_ascii_digit() {
+                digits += 1;
+                end = i + 1;
+            } else if !matches!(c, ' ' | '-' | '.' | '(' | ')') {
+                break;
+            }
+        }
+        let (figure, after) = from.split_at(end);
+        scrubbed.push_str(before);
+        scrubbed.push_str(if digits >= 4 { "…" } else { figure });
+        rest = after;
+    }
+    scrubbed.push_str(rest);
+    scrubbed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubbing_blanks_numbers_and_codes_however_written_but_keeps_short_figures() {
+        assert_eq!(
+            scrub("The 'To' number +14155550100 is not a valid phone number."),
+            "The 'To' number +… is not a valid phone number."
+        );
+        assert_eq!(scrub("code 123456 for 3 tries"), "code … for 3 tries");
+        assert_eq!(scrub("call (415) 555-0100 now"), "call (… now");
+        assert_eq!(scrub("code 123 456"), "code …");
+        assert_eq!(scrub("HTTP 503 after 2 tries."), "HTTP 503 after 2 tries.");
+    }
+}

@@ -2,11 +2,19 @@
 
 mod http;
 mod log;
+mod telnyx;
+mod telnyx_sms;
 mod twilio;
+mod twilio_sms;
+mod vonage_sms;
 mod webhook;
 
 pub use self::log::LogProvider;
+pub use telnyx::Telnyx;
+pub use telnyx_sms::TelnyxSms;
 pub use twilio::Twilio;
+pub use twilio_sms::TwilioSms;
+pub use vonage_sms::VonageSms;
 pub use webhook::WebhookProvider;
 
 use super::Channel;
@@ -155,6 +163,24 @@ impl Providers {
         }
         if let Some(twilio) = &settings.twilio {
             all.push(Provider::Verify(Arc::new(Twilio::new(twilio.clone()))));
+        }
+        if let Some(telnyx) = &settings.telnyx {
+            all.push(Provider::Verify(Arc::new(Telnyx::new(telnyx.clone()))));
+        }
+        if let Some(twilio_sms) = &settings.twilio_sms {
+            all.push(Provider::Message(Arc::new(TwilioSms::new(
+                twilio_sms.clone(),
+            ))));
+        }
+        if let Some(vonage_sms) = &settings.vonage_sms {
+            all.push(Provider::Message(Arc::new(VonageSms::new(
+                vonage_sms.clone(),
+            ))));
+        }
+        if let Some(telnyx_sms) = &settings.telnyx_sms {
+            all.push(Provider::Message(Arc::new(TelnyxSms::new(
+                telnyx_sms.clone(),
+            ))));
         }
         Providers { all }
     }

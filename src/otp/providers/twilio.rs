@@ -5,7 +5,7 @@
 //! an approved, expired or exhausted verification is deleted, so checking
 //! it again is a 404 (error 20404).
 
-use super::http::{by_status, client, send, Answer};
+use super::http::{by_status, client, scrub, send, Answer};
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
 use crate::config::TwilioSettings;
 use crate::otp::Channel;
@@ -16,7 +16,7 @@ pub struct Twilio {
     client: reqwest::Client,
 }
 
-/// Twilio's error body.
+/// Twilio's error body, the same for Verify and Messages.
 #[derive(Deserialize)]
 struct Failure {
     code: Option<u32>,
@@ -57,16 +57,19 @@ impl Twilio {
     }
 }
 
-/// Twilio's documented errors, by what the person can do.
-fn error(answer: &Answer) -> ProviderError {
+/// Twilio's documented errors, by what the person can do. Verify and
+/// Messages (`twilio_sms`) share one body and one code space, so one table
+/// serves both.
+pub(super) fn error(answer: &Answer) -> ProviderError {
     let failure: Option<Failure> = answer.json();
     let code = failure.as_ref().and_then(|f| f.code).unwrap_or(0);
     let detail = format!(
         "Twilio error {code}: {}",
-        failure.and_then(|f| f.message).unwrap_or_default()
+        scrub(&failure.and_then(|f| f.message).unwrap_or_default())
     );
     match code {
-        // Invalid parameter (the number, in practice), or geo permissions.
+        // Verify: invalid parameter (the number, in practice), geo permissions.
+        // Messages: invalid `To`, region not enabled, opted out (STOP).
         60200 | 60605 | 21211 | 21408 | 21610 => ProviderError::InvalidNumber(detail),
         60203 | 60212 | 20429 => ProviderError::Throttled {
             retry_after: answer.retry_after,

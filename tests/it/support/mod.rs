@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod fake_api;
+pub mod sms;
+pub mod telnyx;
 pub mod twilio;
 pub mod upstream;
 pub mod webhook;
@@ -102,6 +104,21 @@ impl Env {
         let webhook = Webhook::start().await;
         let setup = setup(format!("http://{}/send", webhook.addr));
         Env::start_with(webhook, setup).await
+    }
+
+    /// doorman with `channels` (lines under `channels:`), the provider
+    /// `blocks` (one line each under `providers:`) and a `webhook` provider
+    /// at the env's receiver, for channels to fall back to.
+    pub async fn with_providers(channels: &str, blocks: &[String], extra: &str) -> Env {
+        let blocks: String = blocks.iter().map(|block| format!("  {block}\n")).collect();
+        Env::with_delivery(|webhook| Setup {
+            delivery: Some(format!(
+                "channels:\n{channels}\nproviders:\n{blocks}  webhook: {{ url: \"{webhook}\", timeout: \"2s\" }}\n"
+            )),
+            extra: extra.to_owned(),
+            ..Setup::default()
+        })
+        .await
     }
 
     async fn start_with(webhook: Webhook, setup: Setup) -> Env {
@@ -421,6 +438,14 @@ impl Browser {
             )
             .await;
         assert_eq!(page.status, 303, "password step: {page:?}");
+    }
+
+    /// From the 2FA page, asks for a code on `channel`: the answer, whatever
+    /// it is (for a provider other than the webhook, or one that fails).
+    pub async fn ask_for_code(&mut self, channel: &str) -> Page {
+        self.get("/.doorman/2fa").await;
+        self.post("/.doorman/2fa/send", &[("channel", channel)])
+            .await
     }
 
     /// Asks for a code on `channel` and returns the code the webhook got;

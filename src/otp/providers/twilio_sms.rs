@@ -1,0 +1,126 @@
+//! `twilio_sms`: sends doorman's code as a text message through Twilio's
+//! Messages API. Form-encoded, Basic auth `AccountSid:AuthToken`; the error
+//! body is Twilio Verify's (`twilio`).
+
+use super::http::{client, send};
+use super::twilio::error;
+use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
+use crate::config::TwilioSmsSettings;
+use serde::Deserialize;
+
+pub struct TwilioSms {
+    settings: TwilioSmsSettings,
+    client: reqwest::Client,
+}
+
+#[derive(Deserialize)]
+struct Sent {
+    sid: String,
+}
+
+impl TwilioSms {
+    pub fn new(settings: TwilioSmsSettings) -> TwilioSms {
+        let client = client(settings.timeout);
+        TwilioSms { settings, client }
+    }
+
+    fn url(&self) -> String {
+        let base = self.settings.base_url.as_str().trim_end_matches('/');
+        format!(
+            "{base}/2010-04-01/Accounts/{}/Messages.json",
+            self.settings.account_sid
+        )
+    }
+
+    /// `From` (a Twilio number or sender id) or `MessagingServiceSid`
+    /// (Twilio picks from the service's senders); the config sets exactly one.
+    fn sender(&self) -> Result<(&'static str, &str), ProviderError> {
+        match (&self.settings.from, &self.settings.messaging_service_sid) {
+            (Some(from), _) => Ok(("From", from)),
+            (None, Some(sid)) => Ok(("MessagingServiceSid", sid)),
+            (None, None) => Err(ProviderError::Refused("no sender configured".into())),
+        }
+    }
+}
+
+impl Delivery for TwilioSms {
+    fn name(&self) -> &'static str {
+        "twilio_sms"
+    }
+
+    fn deliver<'a>(&'a self, message: &'a CodeMessage) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let form = [
+                ("To", message.to.as_str()),
+                self.sender()?,
+                ("Body", message.message.as_str()),
+            ];
+            let request = self
+                .client
+                .post(self.url())
+                .basic_auth(
+                    &self.settings.account_sid,
+                    Some(self.settings.auth_token.expose()),
+                )
+                .form(&form);
+            let answer = send(request).await?;
+            if !answer.is_success() {
+                return Err(error(&answer));
+            }
+            // A 2xx without a message sid is not Twilio's answer (a proxy's,
+            // perhaps): the text may not have gone out.
+            match answer.json::<Sent>() {
+                Some(sent) if !sent.sid.is_empty() => Ok(()),
+                _ => Err(ProviderError::Unavailable(
+                    "Twilio answered without a message sid".into(),
+                )),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::http::Answer;
+    use super::*;
+
+    #[test]
+    fn documented_errors_map_to_what_the_person_can_do() {
+        let cases = [
+            (400, 21211, "InvalidNumber"),
+            (400, 21408, "InvalidNumber"),
+            (400, 21610, "InvalidNumber"),
+            (429, 20429, "Throttled"),
+            (429, 0, "Throttled"),
+            (401, 20003, "Refused"),
+            (400, 21606, "Refused"),
+            (500, 0, "Unavailable"),
+            (503, 0, "Unavailable"),
+        ];
+        for (status, code, expected) in cases {
+            let body = format!(
+                r#"{{"code": {code}, "message": "m", "more_info": "", "status": {status}}}"#
+            );
+            let answer = Answer {
+                status,
+                retry_after: None,
+                body: bytes::Bytes::from(body),
+            };
+            let got = format!("{:?}", error(&answer));
+            assert!(got.starts_with(expected), "{status}/{code}: {got}");
+        }
+    }
+
+    #[test]
+    fn the_error_text_never_carries_the_number() {
+        let body = r#"{"code": 21211, "message": "The 'To' number +14155550100 is not a valid phone number.", "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}"#;
+        let answer = Answer {
+            status: 400,
+            retry_after: None,
+            body: bytes::Bytes::from(body),
+        };
+        let text = error(&answer).to_string();
+        assert!(!text.contains("4155550100"), "{text}");
+        assert!(text.contains("Twilio error 21211"), "{text}");
+    }
+}

@@ -1,0 +1,283 @@
+//! Telnyx Verify against its emulation: the exact requests, and what each
+//! documented answer means for the person signing in.
+
+use crate::support::sms::code_in;
+use crate::support::telnyx::{error, Telnyx, API_KEY, FROM, VERIFY_PROFILE_ID};
+use crate::support::{Browser, Env, Page};
+use serde_json::json;
+use std::time::Duration;
+
+const SMS_AND_VOICE: &str = "  sms: { provider: telnyx }\n  voice: { provider: telnyx }";
+const ALICE: &str = "+14155550100";
+
+/// doorman with `channels` and Telnyx's `blocks`, alice past her password
+/// and asking for a code on `channel`: the env, her browser and the answer.
+async fn ask_for_code(
+    channels: &str,
+    blocks: &[String],
+    extra: &str,
+    channel: &str,
+) -> (Env, Browser, Page) {
+    let env = Env::with_providers(channels, blocks, extra).await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    let page = browser.ask_for_code(channel).await;
+    (env, browser, page)
+}
+
+#[tokio::test]
+async fn a_sign_in_by_telnyx_sms_sends_and_checks_the_documented_requests() {
+    let telnyx = Telnyx::start().await;
+    let (env, mut browser, page) =
+        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
+    assert_eq!(page.status, 303, "{page:?}");
+
+    let start = &telnyx.api.requests()[0];
+    assert_eq!(start.method, "POST");
+    assert_eq!(start.path, "/v2/verifications/sms");
+    assert_eq!(start.bearer(), Some(API_KEY));
+    assert_eq!(start.header("content-type"), Some("application/json"));
+    assert_eq!(
+        start.json(),
+        json!({ "phone_number": ALICE, "verify_profile_id": VERIFY_PROFILE_ID, "timeout_secs": 300 })
+    );
+    assert!(
+        env.webhook.deliveries().is_empty(),
+        "doorman sent no code of its own"
+    );
+
+    let page = browser.get("/.doorman/2fa").await;
+    assert!(page.body.contains("••0100"), "{}", page.body);
+    let code = telnyx.code_for(ALICE).expect("a verification");
+    let page = browser.enter_code(&code).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let check = &telnyx.api.requests()[1];
+    assert_eq!(check.method, "POST");
+    // The `+` travels as `%2B`: a bare `+` can be read as a space.
+    assert_eq!(
+        check.path,
+        "/v2/verifications/by_phone_number/%2B14155550100/actions/verify"
+    );
+    assert_eq!(check.bearer(), Some(API_KEY));
+    assert_eq!(check.header("content-type"), Some("application/json"));
+    assert_eq!(
+        check.json(),
+        json!({ "code": code, "verify_profile_id": VERIFY_PROFILE_ID })
+    );
+    assert_eq!(browser.get("/app").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_verification_lasts_as_long_as_doormans_codes() {
+    let telnyx = Telnyx::start().await;
+    let (_env, _, page) = ask_for_code(
+        SMS_AND_VOICE,
+        &[telnyx.verify_config()],
+        "codes: { lifetime: \"10m\" }",
+        "sms",
+    )
+    .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    assert_eq!(telnyx.verifications()[0].timeout_secs, 600);
+}
+
+#[tokio::test]
+async fn a_wrong_code_answered_with_http_200_rejected_leaves_attempts() {
+    let telnyx = Telnyx::start().await;
+    let (_env, mut browser, _) =
+        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
+    browser.get("/.doorman/2fa").await;
+    let page = browser.enter_code("000000").await;
+    assert_eq!(page.status, 401, "{page:?}");
+    assert!(page.body.contains("4 attempts left"), "{}", page.body);
+    assert_eq!(telnyx.verifications()[0].wrong, 1, "Telnyx was asked");
+    let code = telnyx.code_for(ALICE).expect("still pending");
+    assert_eq!(browser.enter_code(&code).await.status, 303);
+}
+
+#[tokio::test]
+async fn doorman_ends_the_challenge_after_five_codes_telnyx_rejected() {
+    let telnyx = Telnyx::start().await;
+    let (_env, mut browser, _) =
+        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
+    browser.get("/.doorman/2fa").await;
+    let code = telnyx.code_for(ALICE).expect("a verification");
+    for _ in 0..4 {
+        browser.enter_code("000000").await;
+    }
+    let page = browser.enter_code("000000").await;
+    assert!(page.body.contains("Too many wrong codes"), "{}", page.body);
+    let asked = telnyx.api.requests().len();
+    let page = browser.enter_code(&code).await;
+    assert_ne!(page.status, 303, "the challenge is over: {page:?}");
+    assert_eq!(
+        telnyx.api.requests().len(),
+        asked,
+        "Telnyx is not asked about an ended challenge"
+    );
+}
+
+#[tokio::test]
+async fn a_verification_telnyx_no_longer_knows_is_over() {
+    let telnyx = Telnyx::start().await;
+    let (_env, mut browser, _) =
+        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
+    browser.get("/.doorman/2fa").await;
+    let code = telnyx.code_for(ALICE).expect("a verification");
+    // A timed-out verification is gone: the check answers 404, error 10005.
+    telnyx.clear_verifications();
+    let page = browser.enter_code(&code).await;
+    assert_eq!(page.status, 401, "{page:?}");
+    assert!(page.body.contains("expired"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_check_telnyx_cannot_answer_does_not_count_as_an_attempt() {
+    let telnyx = Telnyx::start().await;
+    let (_env, mut browser, _) =
+        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
+    browser.get("/.doorman/2fa").await;
+    telnyx.fail_checks(error(503, None, "Service Unavailable"));
+    let page = browser.enter_code("000000").await;
+    assert_eq!(page.status, 502, "{page:?}");
+    assert!(
+        page.body.contains("We could not check the code right now"),
+        "{}",
+        page.body
+    );
+    telnyx.answer_normally();
+    let page = browser.enter_code("000000").await;
+    assert!(page.body.contains("4 attempts left"), "{}", page.body);
+    let code = telnyx.code_for(ALICE).expect("still pending");
+    assert_eq!(browser.enter_code(&code).await.status, 303);
+}
+
+#[tokio::test]
+async fn call_me_instead_starts_a_telnyx_call_verification() {
+    let telnyx = Telnyx::start().await;
+    let (env, mut browser, _) =
+        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
+    browser.get("/.doorman/2fa").await;
+    env.advance(Duration::from_secs(30));
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "voice")])
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let page = browser.get("/.doorman/2fa").await;
+    assert!(page.body.contains("voice call"), "{}", page.body);
+
+    let call = &telnyx.api.requests()[1];
+    assert_eq!(call.path, "/v2/verifications/call");
+    assert_eq!(
+        call.json(),
+        json!({ "phone_number": ALICE, "verify_profile_id": VERIFY_PROFILE_ID, "timeout_secs": 300 })
+    );
+    let kinds: Vec<String> = telnyx.verifications().into_iter().map(|v| v.kind).collect();
+    assert_eq!(kinds, ["sms", "call"]);
+    let code = telnyx.code_for(ALICE).expect("the call's code");
+    assert_eq!(browser.enter_code(&code).await.status, 303);
+    // Telnyx has no cancel: the SMS verification just lapses.
+    let paths: Vec<String> = telnyx.api.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v2/verifications/sms",
+            "/v2/verifications/call",
+            "/v2/verifications/by_phone_number/%2B14155550100/actions/verify"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn when_telnyx_verify_is_down_telnyx_messages_delivers_and_doorman_checks() {
+    let telnyx = Telnyx::start().await;
+    telnyx.fail_starts(error(503, None, "Service Unavailable"));
+    let (_env, mut browser, page) = ask_for_code(
+        "  sms: { provider: telnyx, fallback: [telnyx_sms] }",
+        &[telnyx.verify_config(), telnyx.sms_config()],
+        "",
+        "sms",
+    )
+    .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let messages = telnyx.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].to, ALICE);
+    assert_eq!(messages[0].from.as_deref(), Some(FROM));
+    let code = code_in(&messages[0].text);
+    browser.get("/.doorman/2fa").await;
+    assert_eq!(browser.enter_code(&code).await.status, 303);
+    let paths: Vec<String> = telnyx.api.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/v2/verifications/sms", "/v2/messages"]);
+}
+
+#[tokio::test]
+async fn telnyx_errors_are_told_as_what_the_person_can_do() {
+    // (HTTP status, Telnyx code, Retry-After, page status, page text, next provider tried)
+    let cases = [
+        (
+            401,
+            Some("10009"),
+            None,
+            502,
+            "We could not send the code",
+            true,
+        ),
+        (
+            429,
+            Some("10011"),
+            None,
+            429,
+            "Try again in 10 minutes",
+            true,
+        ),
+        (429, None, Some("120"), 429, "Try again in 2 minutes", true),
+        (
+            422,
+            Some("10016"),
+            None,
+            422,
+            "This number cannot receive codes",
+            false,
+        ),
+        (
+            400,
+            Some("10016"),
+            None,
+            422,
+            "This number cannot receive codes",
+            false,
+        ),
+        (403, None, None, 502, "We could not send the code", true),
+        (500, None, None, 502, "We could not send the code", true),
+        (503, None, None, 502, "We could not send the code", true),
+    ];
+    for (status, code, retry_after, page_status, text, tries_next) in cases {
+        let case = format!("{status}/{code:?}");
+        let telnyx = Telnyx::start().await;
+        let mut failure = error(status, code, "scripted failure");
+        if let Some(seconds) = retry_after {
+            failure = failure.with_header("retry-after", seconds);
+        }
+        telnyx.fail_starts(failure);
+        // SMS has Telnyx alone, so the page tells Telnyx's error; voice
+        // falls back to the webhook, to see whether a next provider is tried.
+        let (env, mut browser, page) = ask_for_code(
+            "  sms: { provider: telnyx }\n  voice: { provider: telnyx, fallback: [webhook] }",
+            &[telnyx.verify_config()],
+            "",
+            "sms",
+        )
+        .await;
+        assert_eq!(page.status, page_status, "{case}: {}", page.body);
+        assert!(page.body.contains(text), "{case}: {}", page.body);
+        assert!(!page.body.contains("We sent"), "{case}");
+
+        let page = browser
+            .post("/.doorman/2fa/send", &[("channel", "voice")])
+            .await;
+        let delivered = !env.webhook.deliveries().is_empty();
+        assert_eq!(delivered, tries_next, "{case}: fallback");
+        assert_eq!(page.status == 303, tries_next, "{case}: {}", page.body);
+    }
+}
