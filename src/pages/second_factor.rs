@@ -144,7 +144,19 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         Started::Remote(request_id) => Challenge::remote(spec, request_id),
     };
     if let Some(replaced) = app.store.challenge(&session.id) {
-        cancel_remote(visit, &replaced);
+        // A provider that refused a second verification to the number handed
+        // back the running one (Concurrent): that one must live on.
+        let reused = {
+            let replaced = replaced
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            replaced.provider == challenge.provider
+                && replaced.remote_request().is_some()
+                && replaced.remote_request() == challenge.remote_request()
+        };
+        if !reused {
+            cancel_remote(visit, &replaced);
+        }
     }
     app.store.put_challenge(&session.id, challenge);
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))

@@ -10,6 +10,7 @@ mod flow;
 mod providers_sms;
 mod providers_telnyx;
 mod providers_twilio;
+mod providers_vonage;
 mod proxy;
 mod security;
 mod session;

@@ -6,6 +6,8 @@ mod telnyx;
 mod telnyx_sms;
 mod twilio;
 mod twilio_sms;
+mod vonage;
+mod vonage_legacy;
 mod vonage_sms;
 mod webhook;
 
@@ -14,6 +16,8 @@ pub use telnyx::Telnyx;
 pub use telnyx_sms::TelnyxSms;
 pub use twilio::Twilio;
 pub use twilio_sms::TwilioSms;
+pub use vonage::Vonage;
+pub use vonage_legacy::VonageLegacy;
 pub use vonage_sms::VonageSms;
 pub use webhook::WebhookProvider;
 
@@ -159,6 +163,14 @@ impl Providers {
         if let Some(webhook) = &settings.webhook {
             all.push(Provider::Message(Arc::new(WebhookProvider::new(
                 webhook.clone(),
+            ))));
+        }
+        if let Some(vonage) = &settings.vonage {
+            all.push(Provider::Verify(Arc::new(Vonage::new(vonage.clone()))));
+        }
+        if let Some(vonage_legacy) = &settings.vonage_legacy {
+            all.push(Provider::Verify(Arc::new(VonageLegacy::new(
+                vonage_legacy.clone(),
             ))));
         }
         if let Some(twilio) = &settings.twilio {

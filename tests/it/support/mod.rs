@@ -8,6 +8,7 @@ pub mod sms;
 pub mod telnyx;
 pub mod twilio;
 pub mod upstream;
+pub mod vonage;
 pub mod webhook;
 
 use doorman::clock::{Clock, ManualClock};
