@@ -44,7 +44,9 @@ pub fn spawn_workers(
         std::thread::Builder::new()
             .name(format!("doorman-worker-{index}"))
             .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 match runtime {
                     Ok(runtime) => runtime.block_on(async move {
                         match TcpListener::from_std(listener) {
@@ -54,7 +56,9 @@ pub fn spawn_workers(
                                 };
                                 run(listener, app, limits, connections, stop).await;
                             }
-                            Err(err) => tracing::error!(error = %err, "worker cannot use the listener"),
+                            Err(err) => {
+                                tracing::error!(error = %err, "worker cannot use the listener")
+                            }
                         }
                     }),
                     Err(err) => tracing::error!(error = %err, "cannot start a worker runtime"),
@@ -68,7 +72,13 @@ pub fn spawn_workers(
 
 /// One worker's accept loop: serves `listener` until `shutdown` resolves,
 /// then drains its connections.
-async fn run(listener: TcpListener, app: Arc<App>, limits: Limits, connections: Arc<Semaphore>, shutdown: impl Future<Output = ()>) {
+async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    limits: Limits,
+    connections: Arc<Semaphore>,
+    shutdown: impl Future<Output = ()>,
+) {
     let proxy = Arc::new(Proxy::new(app.upstream.clone(), &limits));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

@@ -42,7 +42,9 @@ struct State {
 
 impl Webhook {
     pub async fn start() -> Webhook {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let state = Arc::new(Mutex::new(State {
             mode: Mode::Accept,
@@ -79,7 +81,10 @@ impl Webhook {
     }
 }
 
-async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    state: Arc<Mutex<State>>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let header = |name: &str| {
         request
             .headers()
@@ -89,7 +94,12 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<
     };
     let signature = header("x-doorman-signature");
     let content_type = header("content-type");
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let mode = {
         let mut state = state.lock().unwrap();
         state.deliveries.push(Delivery {
