@@ -8,7 +8,7 @@ use argon2::Argon2;
 use http::{HeaderMap, HeaderValue};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, oneshot};
 
 /// One person who may sign in.
 #[derive(Debug)]
@@ -177,21 +177,57 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
         .to_string())
 }
 
-/// Checks passwords without letting a flood of them starve proxied traffic.
+/// Checks passwords without letting a flood of them starve proxied traffic:
+/// argon2 runs on a few dedicated threads at low scheduling priority, so
+/// when logins and proxied requests compete for a core, requests win.
 pub struct PasswordChecker {
     users: Arc<Users>,
-    /// Bounds concurrent argon2 runs; each takes a core and ~19 MiB.
-    permits: Semaphore,
+    /// Work for the hashing threads; a flood queues here, bounded.
+    jobs: mpsc::Sender<Job>,
     /// Verified against for unknown users, so they cost the same time.
     dummy_hash: String,
 }
 
+/// One password to check, and where the answer goes.
+struct Job {
+    hash: String,
+    password: String,
+    answer: oneshot::Sender<bool>,
+}
+
+/// Logins waiting for a hashing thread before the next waits to enqueue.
+const QUEUED_CHECKS: usize = 256;
+
 impl PasswordChecker {
-    pub fn new(users: Arc<Users>, concurrency: usize) -> PasswordChecker {
+    /// Starts `threads` hashing threads; they end when the checker is dropped.
+    pub fn new(users: Arc<Users>, threads: usize) -> PasswordChecker {
         let dummy_hash = hash_password(&crate::crypto::random_hex(16)).unwrap_or_default();
+        let (jobs, queue) = mpsc::channel::<Job>(QUEUED_CHECKS);
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for index in 0..threads.max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("doorman-argon2-{index}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // One thread waits for the next job at a time; the
+                        // others wait for the lock. Drop it before hashing.
+                        let job = match queue.lock() {
+                            Ok(mut queue) => queue.blocking_recv(),
+                            Err(_) => None,
+                        };
+                        let Some(job) = job else { break };
+                        let _ = job.answer.send(verify(&job.hash, &job.password));
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::error!(error = %err, "cannot start a password-check thread");
+            }
+        }
         PasswordChecker {
             users,
-            permits: Semaphore::new(concurrency),
+            jobs,
             dummy_hash,
         }
     }
@@ -204,12 +240,26 @@ impl PasswordChecker {
             || self.dummy_hash.clone(),
             |user| user.password_hash.clone(),
         );
-        let password = password.to_owned();
-        let _permit = self.permits.acquire().await.ok()?;
-        let matches = tokio::task::spawn_blocking(move || verify(&hash, &password))
-            .await
-            .unwrap_or(false);
+        let (answer, answered) = oneshot::channel();
+        let job = Job {
+            hash,
+            password: password.to_owned(),
+            answer,
+        };
+        self.jobs.send(job).await.ok()?;
+        let matches = answered.await.unwrap_or(false);
         user.filter(|_| matches)
+    }
+}
+
+/// Makes the calling thread yield to doorman's request threads (Linux nice
+/// values are per thread). Elsewhere a no-op.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; `0` names the
+    // calling thread, whose nice value is all that changes.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 
