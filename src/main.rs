@@ -74,13 +74,16 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 async fn serve(config: Config, banner: Option<String>) -> Result<ExitCode> {
+    // Listen for signals before saying we are up: a SIGTERM right after the
+    // "listening" line must drain, not kill.
+    let stop = shutdown_signal()?;
     let users = config.users.len();
     let gateway = Gateway::start(config).await?;
     tracing::info!(addr = %gateway.addr(), users, "doorman is listening");
     if let Some(banner) = banner {
         println!("{banner}");
     }
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down, draining in-flight requests");
     gateway.shutdown().await;
     Ok(ExitCode::SUCCESS)
@@ -158,23 +161,23 @@ fn init_logging(level: &str, format: LogFormat) {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+/// Resolves on SIGINT or SIGTERM; the handlers are in place on return.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {},
+            _ = interrupt.recv() => {},
             _ = terminate.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

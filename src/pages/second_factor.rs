@@ -25,6 +25,19 @@ struct Pending {
     channel: crate::otp::Channel,
     to: String,
     attempts_left: u32,
+    /// A Verify provider made the code, so its length is the provider's.
+    remote: bool,
+}
+
+impl Pending {
+    fn of(challenge: &Challenge) -> Pending {
+        Pending {
+            channel: challenge.channel,
+            to: challenge.to.clone(),
+            attempts_left: challenge.attempts_left,
+            remote: challenge.remote_request().is_some(),
+        }
+    }
 }
 
 pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
@@ -435,11 +448,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         let challenge = shared
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Pending {
-            channel: challenge.channel,
-            to: challenge.to.clone(),
-            attempts_left: challenge.attempts_left,
-        }
+        Pending::of(&challenge)
     };
     let client = visit.peer.ip();
     match verdict {
@@ -562,11 +571,9 @@ fn pending(visit: &Visit<'_>, session: &Session) -> Option<Pending> {
     let challenge = shared
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    challenge.is_live(visit.now).then(|| Pending {
-        channel: challenge.channel,
-        to: challenge.to.clone(),
-        attempts_left: challenge.attempts_left,
-    })
+    challenge
+        .is_live(visit.now)
+        .then(|| Pending::of(&challenge))
 }
 
 /// The configured channels this user can be reached on.
@@ -653,7 +660,7 @@ fn code_page(
             sent_by => pending.channel.describe(),
             sent_to => mask_phone(&pending.to),
             attempts_left => pending.attempts_left,
-            code_length => visit.app.codes.length,
+            code_length => (!pending.remote).then_some(visit.app.codes.length),
             resend_wait => resend_wait,
             others => others,
             error => error,
