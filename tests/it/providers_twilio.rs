@@ -2,21 +2,21 @@
 //! documented answer means for the person signing in.
 
 use crate::support::twilio::{TwilioVerify, ACCOUNT_SID, AUTH_TOKEN, SERVICE_SID};
-use crate::support::{Env, Setup};
+use crate::support::{Browser, Env};
 use std::time::Duration;
 
 async fn env_with(twilio: &TwilioVerify, channels: &str, extra: &str) -> Env {
-    let env_setup = |webhook: String| {
-        Setup {
-        delivery: Some(format!(
-            "channels:\n{channels}\nproviders:\n  {}\n  webhook: {{ url: \"{webhook}\", timeout: \"2s\" }}\n",
-            twilio.config()
-        )),
-        extra: extra.to_owned(),
-        ..Setup::default()
-    }
-    };
-    Env::with_delivery(env_setup).await
+    Env::with_providers(channels, &[twilio.config()], extra).await
+}
+
+/// A browser past the password, with an SMS code requested.
+async fn waiting_for_code(env: &Env) -> Browser {
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    let page = browser.ask_for_code("sms").await;
+    assert_eq!(page.status, 303, "{page:?}");
+    browser.get("/.doorman/2fa").await;
+    browser
 }
 
 const SMS_AND_VOICE: &str = "  sms: { provider: twilio }\n  voice: { provider: twilio }";
@@ -27,10 +27,7 @@ async fn a_sign_in_by_twilio_sms_sends_and_checks_the_documented_requests() {
     let env = env_with(&twilio, SMS_AND_VOICE, "").await;
     let mut browser = env.browser();
     browser.sign_in_password("alice").await;
-    browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.ask_for_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
 
     let start = &twilio.api.requests()[0];
@@ -74,13 +71,7 @@ async fn a_sign_in_by_twilio_sms_sends_and_checks_the_documented_requests() {
 async fn a_wrong_code_answered_with_http_200_pending_leaves_attempts() {
     let twilio = TwilioVerify::start().await;
     let env = env_with(&twilio, SMS_AND_VOICE, "").await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    browser.get("/.doorman/2fa").await;
-    browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
-    browser.get("/.doorman/2fa").await;
+    let mut browser = waiting_for_code(&env).await;
     let page = browser.enter_code("000000").await;
     assert_eq!(page.status, 401, "{page:?}");
     assert!(page.body.contains("4 attempts left"), "{}", page.body);
@@ -92,13 +83,7 @@ async fn a_wrong_code_answered_with_http_200_pending_leaves_attempts() {
 async fn five_wrong_codes_at_twilio_end_the_challenge() {
     let twilio = TwilioVerify::start().await;
     let env = env_with(&twilio, SMS_AND_VOICE, "").await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    browser.get("/.doorman/2fa").await;
-    browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
-    browser.get("/.doorman/2fa").await;
+    let mut browser = waiting_for_code(&env).await;
     let code = twilio.code_for("+14155550100").unwrap();
     for _ in 0..4 {
         browser.enter_code("000000").await;
@@ -113,13 +98,7 @@ async fn five_wrong_codes_at_twilio_end_the_challenge() {
 async fn a_verification_twilio_no_longer_knows_is_over() {
     let twilio = TwilioVerify::start().await;
     let env = env_with(&twilio, SMS_AND_VOICE, "").await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    browser.get("/.doorman/2fa").await;
-    browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
-    browser.get("/.doorman/2fa").await;
+    let mut browser = waiting_for_code(&env).await;
     let code = twilio.code_for("+14155550100").unwrap();
     // Twilio deletes expired verifications; a check then answers 20404.
     twilio.clear_verifications();
@@ -132,13 +111,7 @@ async fn a_verification_twilio_no_longer_knows_is_over() {
 async fn call_me_instead_starts_a_twilio_call_and_cancels_the_sms_verification() {
     let twilio = TwilioVerify::start().await;
     let env = env_with(&twilio, SMS_AND_VOICE, "").await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    browser.get("/.doorman/2fa").await;
-    browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
-    browser.get("/.doorman/2fa").await;
+    let mut browser = waiting_for_code(&env).await;
     env.advance(Duration::from_secs(30));
     let page = browser
         .post("/.doorman/2fa/resend", &[("channel", "voice")])
@@ -233,10 +206,7 @@ async fn throttling_everywhere_says_when_to_try_again() {
     twilio.fail_starts(429, 60203);
     let mut browser = env.browser();
     browser.sign_in_password("alice").await;
-    browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.ask_for_code("sms").await;
     assert_eq!(page.status, 429);
     assert!(
         page.body
@@ -252,10 +222,7 @@ async fn allowed_countries_refuses_other_numbers_before_any_provider_is_called()
     let env = env_with(&twilio, SMS_AND_VOICE, "allowed_countries: [\"GB\"]").await;
     let mut browser = env.browser();
     browser.sign_in_password("alice").await;
-    browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.ask_for_code("sms").await;
     assert_eq!(page.status, 403);
     assert!(page.body.contains("cannot receive codes"), "{}", page.body);
     assert!(twilio.api.requests().is_empty());
