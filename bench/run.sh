@@ -107,7 +107,7 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/doorman-bench.XXXXXX")"
 PIDS=()
 
 cleanup() {
-    local pid waited
+    local i pid waited
     # Stop everything we started, newest first, by pid only.
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
         pid="${PIDS[i]}"
@@ -126,6 +126,15 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+
+# Drops a pid we have already waited for, so cleanup never signals a reused one.
+forget_pid() {
+    local kept=() pid
+    for pid in "${PIDS[@]}"; do
+        [[ "$pid" == "$1" ]] || kept+=("$pid")
+    done
+    PIDS=("${kept[@]}")
+}
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -536,6 +545,7 @@ for round in $(seq 1 "$STORM_ROUNDS"); do
         run_wrk "storm-$shape" storm "$round" "$DOORMAN_URL" "$COOKIE" "$lua"
         kill -TERM "$STORM_PID"
         wait "$STORM_PID" || { cat "$TMP/storm.log" >&2; die "the login storm failed"; }
+        forget_pid "$STORM_PID"
         STORM_PID=""
         printf '{"section": "storm-%s", "round": %s, "stats": %s}\n' "$shape" "$round" "$(cat "$TMP/storm.json")" >>"$STORMS"
         say "storm-$shape round $round logins: $(cat "$TMP/storm.json")"
