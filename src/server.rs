@@ -5,8 +5,8 @@ use crate::config::Limits;
 use crate::gate::{self, Decision};
 use crate::proxy::{headers, Proxy};
 use crate::{pages, App, Body};
-use http::header::SET_COOKIE;
-use http::{Request, Response};
+use http::header::{CACHE_CONTROL, SET_COOKIE};
+use http::{HeaderValue, Request, Response};
 use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -160,7 +160,11 @@ pub async fn handle(
                 .insert_into(&app.identity, request.headers_mut());
             let mut response = forward(app, proxy, request, peer, tls).await;
             if let Some(cookie) = refreshed_cookie {
-                response.headers_mut().append(SET_COOKIE, cookie);
+                let headers = response.headers_mut();
+                headers.append(SET_COOKIE, cookie);
+                // A shared cache must never keep one person's session cookie
+                // for the next; this is at most one response a minute.
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
             }
             response
         }

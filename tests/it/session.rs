@@ -479,3 +479,20 @@ async fn forward_auth_keeps_an_active_session_alive_past_the_idle_timeout() {
     let page = browser.get("/.doorman/auth").await;
     assert_eq!(page.status, 302, "idle past the timeout: {page:?}");
 }
+
+#[tokio::test]
+async fn a_proxied_response_carrying_a_reissued_cookie_is_not_stored_by_shared_caches() {
+    let env = Env::start().await;
+    let mut browser = env.signed_in("alice").await;
+    env.advance(Duration::from_secs(61));
+    let page = browser.get("/private").await;
+    assert_eq!(page.set_cookies().len(), 1, "{page:?}");
+    assert_eq!(page.header("cache-control"), Some("private, no-store"));
+    let page = browser.get("/private").await;
+    assert!(page.set_cookies().is_empty());
+    assert_eq!(
+        page.header("cache-control"),
+        None,
+        "the app's own caching is left alone"
+    );
+}
