@@ -25,6 +25,16 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// An answer as a provider would give it, for unit tests of error mapping.
+    #[cfg(test)]
+    pub fn canned(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            retry_after: None,
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

@@ -212,11 +212,7 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status,
-            retry_after: None,
-            body: bytes::Bytes::from(body.to_owned()),
-        }
+        Answer::canned(status, body)
     }
 
     #[test]

@@ -228,11 +228,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn answer(status: u16, body: Value) -> Answer {
-        Answer {
-            status,
-            retry_after: None,
-            body: bytes::Bytes::from(body.to_string()),
-        }
+        Answer::canned(status, &body.to_string())
     }
 
     /// A problem document as Vonage writes it, plus `extra` fields.
