@@ -138,10 +138,11 @@ impl Challenge {
         !self.used && now < self.expires_at && self.attempts_left > 0
     }
 
-    /// The provider's request id, when the provider checks this challenge's code.
-    pub fn remote_request(&self) -> Option<&str> {
+    /// The provider and its request id, when the provider checks this
+    /// challenge's code.
+    pub fn remote_request(&self) -> Option<(&'static str, &str)> {
         match &self.proof {
-            Proof::Remote { request_id } => Some(request_id),
+            Proof::Remote { request_id } => Some((self.provider, request_id)),
             Proof::Hashed { .. } => None,
         }
     }

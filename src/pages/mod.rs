@@ -228,13 +228,7 @@ impl<'a> Visit<'a> {
             ..values
         };
         let html = self.app.templates.render(template, context)?;
-        let mut reply = Response::new(Full::new(Bytes::from(html)));
-        *reply.status_mut() = status;
-        reply.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        Ok(reply)
+        Ok(respond(status, HTML, html))
     }
 
     /// A page with a heading, a sentence and a link.
@@ -283,7 +277,7 @@ impl<'a> Visit<'a> {
         if self.new_nonce
             && headers
                 .get(CONTENT_TYPE)
-                .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
+                .is_some_and(|v| v.as_bytes() == HTML.as_bytes())
         {
             let mut cookie =
                 cookie::Cookie::new(self.app.csrf.cookie_name().to_owned(), self.nonce.clone());
@@ -307,23 +301,26 @@ pub fn redirect(status: StatusCode, location: &str) -> Reply {
     reply
 }
 
-pub fn json(status: StatusCode, body: &'static str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+const HTML: &str = "text/html; charset=utf-8";
+const JSON: &str = "application/json";
+
+/// A complete answer of doorman's own.
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+    let mut reply = Response::new(Full::new(body.into()));
     *reply.status_mut() = status;
     reply
         .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     reply
+}
+
+pub fn json(status: StatusCode, body: &'static str) -> Reply {
+    respond(status, JSON, body)
 }
 
 fn json_error(err: &Error) -> Reply {
     let body = serde_json::json!({ "error": err.code(), "message": err.public_message() });
-    let mut reply = Response::new(Full::new(Bytes::from(body.to_string())));
-    *reply.status_mut() = err.status();
-    reply
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    reply
+    respond(err.status(), JSON, body.to_string())
 }
 
 static CSP: HeaderName = HeaderName::from_static("content-security-policy");
@@ -367,11 +364,7 @@ pub fn unauthorized(app: &App) -> Response<Body> {
         "message": "Sign in first.",
         "login": format!("{}/login", app.prefix),
     });
-    let mut reply = Response::new(Full::new(Bytes::from(body.to_string())));
-    *reply.status_mut() = StatusCode::UNAUTHORIZED;
-    reply
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let mut reply = respond(StatusCode::UNAUTHORIZED, JSON, body.to_string());
     security_headers(reply.headers_mut());
     reply.map(Either::Right)
 }
@@ -386,15 +379,7 @@ pub fn error_response(app: &App, err: &Error, browser: bool) -> Response<Body> {
             message => err.public_message(),
         };
         match app.templates.render("message.html", context) {
-            Ok(html) => {
-                let mut reply = Response::new(Full::new(Bytes::from(html)));
-                *reply.status_mut() = err.status();
-                reply.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("text/html; charset=utf-8"),
-                );
-                reply
-            }
+            Ok(html) => respond(err.status(), HTML, html),
             Err(_) => json_error(err),
         }
     } else {

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::otp::providers::{message_text, CodeMessage, Provider, ProviderError, VerifyStart};
 use crate::otp::{generate_code, mask_phone, Challenge, ChallengeSpec, Channel, Verdict};
 use crate::session::{FactorLevel, Session};
+use crate::store::{lock, SharedChallenge};
 use crate::users::User;
 use http::StatusCode;
 use minijinja::context;
@@ -160,11 +161,8 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         // A provider that refused a second verification to the number handed
         // back the running one (Concurrent): that one must live on.
         let reused = {
-            let replaced = replaced
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            replaced.provider == challenge.provider
-                && replaced.remote_request().is_some()
+            let replaced = lock(&replaced);
+            replaced.remote_request().is_some()
                 && replaced.remote_request() == challenge.remote_request()
         };
         if !reused {
@@ -337,11 +335,9 @@ async fn call_instead(
         return false;
     };
     let (provider, request_id) = {
-        let challenge = shared
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let challenge = lock(&shared);
         match challenge.remote_request() {
-            Some(id) => (challenge.provider, id.to_owned()),
+            Some((provider, id)) => (provider, id.to_owned()),
             None => return false,
         }
     };
@@ -356,9 +352,7 @@ async fn call_instead(
     };
     match moving.await {
         Ok(()) => {
-            let mut challenge = shared
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut challenge = lock(&shared);
             challenge.channel = Channel::Voice;
             tracing::info!(
                 event = "challenge_sent",
@@ -377,13 +371,11 @@ async fn call_instead(
 }
 
 /// Ends a replaced provider verification in the background; best effort.
-fn cancel_remote(visit: &Visit<'_>, replaced: &crate::store::SharedChallenge) {
+fn cancel_remote(visit: &Visit<'_>, replaced: &SharedChallenge) {
     let (provider, request_id) = {
-        let challenge = replaced
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let challenge = lock(replaced);
         match challenge.remote_request() {
-            Some(id) => (challenge.provider, id.to_owned()),
+            Some((provider, id)) => (provider, id.to_owned()),
             None => return,
         }
     };
@@ -428,10 +420,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         };
     }
     let verdict = match remote_check(visit, &shared, &code).await {
-        RemoteCheck::NotRemote => shared
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .verify(&code, &app.code_key, visit.now),
+        RemoteCheck::NotRemote => lock(&shared).verify(&code, &app.code_key, visit.now),
         RemoteCheck::Done(verdict) => verdict,
         RemoteCheck::Failed => {
             let pending = pending(visit, &session);
@@ -445,9 +434,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         }
     };
     let snapshot = {
-        let challenge = shared
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let challenge = lock(&shared);
         Pending::of(&challenge)
     };
     let client = visit.peer.ip();
@@ -503,26 +490,16 @@ enum RemoteCheck {
 }
 
 /// Asks the Verify provider about `code`, outside the challenge's lock.
-async fn remote_check(
-    visit: &Visit<'_>,
-    shared: &crate::store::SharedChallenge,
-    code: &str,
-) -> RemoteCheck {
+async fn remote_check(visit: &Visit<'_>, shared: &SharedChallenge, code: &str) -> RemoteCheck {
     let (provider, request_id, to) = {
-        let challenge = shared
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(request_id) = challenge.remote_request() else {
+        let challenge = lock(shared);
+        let Some((provider, request_id)) = challenge.remote_request() else {
             return RemoteCheck::NotRemote;
         };
         if !challenge.is_live(visit.now) {
             return RemoteCheck::Done(Verdict::Expired);
         }
-        (
-            challenge.provider,
-            request_id.to_owned(),
-            challenge.to.clone(),
-        )
+        (provider, request_id.to_owned(), challenge.to.clone())
     };
     let Some(Provider::Verify(verifier)) = visit.app.providers.get(provider) else {
         return RemoteCheck::Done(Verdict::Expired);
@@ -533,9 +510,7 @@ async fn remote_check(
     match outcome {
         Ok(outcome) => {
             tracing::info!(provider, request_id, outcome = ?outcome, latency_ms, "provider checked a code");
-            let mut challenge = shared
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut challenge = lock(shared);
             RemoteCheck::Done(challenge.record(outcome))
         }
         Err(err) => {
@@ -568,9 +543,7 @@ fn signed_in_with_password(visit: &Visit<'_>) -> Result<(Session, Arc<User>), St
 
 fn pending(visit: &Visit<'_>, session: &Session) -> Option<Pending> {
     let shared = visit.app.store.challenge(&session.id)?;
-    let challenge = shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let challenge = lock(&shared);
     challenge
         .is_live(visit.now)
         .then(|| Pending::of(&challenge))

@@ -6,7 +6,7 @@
 
 use crate::otp::Challenge;
 use moka::sync::Cache;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Upper bounds on what the store keeps, so a flood cannot exhaust memory.
@@ -15,6 +15,14 @@ const MAX_REVOKED: u64 = 1_000_000;
 const MAX_COOLDOWNS: u64 = 100_000;
 
 pub type SharedChallenge = Arc<Mutex<Challenge>>;
+
+/// Locks a challenge. A panic elsewhere while it was held cannot leave it
+/// half-updated (every change is a single field write), so poison is ignored.
+pub fn lock(challenge: &SharedChallenge) -> MutexGuard<'_, Challenge> {
+    challenge
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 pub struct Store {
     /// Pending challenges by the id of the level-1 session they belong to.
