@@ -19,6 +19,7 @@ pub mod csrf;
 pub mod demo;
 pub mod error;
 pub mod gate;
+pub mod net;
 pub mod otp;
 pub mod pages;
 pub mod proxy;
@@ -57,6 +58,8 @@ pub struct App {
     pub allowed_redirect_domains: Vec<String>,
     /// ISO codes of the countries codes may go to; empty: all.
     pub allowed_countries: Vec<String>,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: net::TrustedProxies,
     pub limits: Limits,
     pub users: Arc<Users>,
     pub passwords: PasswordChecker,
@@ -96,6 +99,7 @@ impl App {
             identity: config.identity_headers,
             allowed_redirect_domains: config.allowed_redirect_domains,
             allowed_countries: config.allowed_countries,
+            trusted_proxies: config.trusted_proxies,
             passwords: PasswordChecker::new(
                 users.clone(),
                 config.limits.concurrent_password_checks,
@@ -111,6 +115,16 @@ impl App {
             clock,
             code_key: crypto::random_bytes::<32>(),
         })
+    }
+
+    /// Whether `ip` is a trusted proxy whose `X-Forwarded-*` is believed.
+    pub fn trusts_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies.contains(ip)
+    }
+
+    /// The client's address: the peer, or what a trusted proxy reports.
+    pub fn client_ip(&self, peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
+        self.trusted_proxies.client_ip(peer, headers)
     }
 
     /// The session in `headers` if it decrypts, is current, is not revoked,

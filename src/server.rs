@@ -185,7 +185,8 @@ async fn forward(
         &[app.sessions.cookie_name(), app.csrf.cookie_name()],
     );
     let browser = gate::is_browser_navigation(request.method(), request.headers());
-    match proxy.forward(request, peer.ip(), tls).await {
+    let trusted = app.trusts_proxy(peer.ip());
+    match proxy.forward(request, peer.ip(), trusted, tls).await {
         Ok(response) => response.map(Either::Left),
         Err(err) => {
             tracing::warn!(error = %err, %peer, "upstream request failed");
