@@ -22,8 +22,10 @@ pub mod gate;
 pub mod net;
 pub mod otp;
 pub mod pages;
+pub mod path;
 pub mod proxy;
 pub mod redirect;
+pub mod rules;
 pub mod server;
 pub mod session;
 pub mod store;
@@ -31,7 +33,7 @@ pub mod users;
 
 use bytes::Bytes;
 use clock::SharedClock;
-use config::{ChannelSettings, CodeSettings, Config, IdentityHeaders, Limits, PublicRule};
+use config::{ChannelSettings, CodeSettings, Config, IdentityHeaders, Limits};
 use http::HeaderMap;
 use http_body_util::{Either, Full};
 use session::{Session, SessionCodec};
@@ -51,7 +53,8 @@ pub struct App {
     pub app_name: String,
     /// Host for the WebOTP line and redirects when `public_url` is set.
     pub public_host: Option<String>,
-    pub public: Vec<PublicRule>,
+    /// Access rules, `public:` first; first match wins.
+    pub rules: rules::Rules,
     pub channels: Vec<ChannelSettings>,
     pub codes: CodeSettings,
     pub identity: IdentityHeaders,
@@ -93,7 +96,7 @@ impl App {
                 .as_ref()
                 .and_then(|url| url.host())
                 .map(str::to_owned),
-            public: config.public,
+            rules: config.rules,
             channels: config.channels,
             codes: config.codes,
             identity: config.identity_headers,

@@ -13,6 +13,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -149,7 +150,30 @@ pub async fn handle(
     let now = app.clock.now();
     // Whatever happens next, a client never speaks for an identity.
     headers::strip_identity(request.headers_mut(), &app.identity.all());
-    match gate::decide(app, &request, now, tls) {
+    // Rules, pages and the upstream all see the one canonical path.
+    match crate::path::normalize(request.uri().path()) {
+        Err(malformed) => return pages::bad_request(malformed.reason()),
+        Ok(Cow::Owned(canonical)) => {
+            if let Err(err) = replace_path(&mut request, &canonical) {
+                tracing::debug!(error = %err, "cannot rewrite the request path");
+                return pages::bad_request("the request target is not valid");
+            }
+        }
+        Ok(Cow::Borrowed(_)) => {}
+    }
+    let client = app.client_ip(peer.ip(), request.headers());
+    let decision = gate::decide(
+        app,
+        &gate::Request {
+            method: request.method(),
+            path: request.uri().path(),
+            headers: request.headers(),
+            client,
+        },
+        now,
+        tls,
+    );
+    match decision {
         Decision::Pages => pages::handle(app, request, peer, now, tls).await,
         Decision::Public => forward(app, proxy, request, peer, tls).await,
         Decision::Pass {
@@ -168,9 +192,30 @@ pub async fn handle(
             }
             response
         }
+        Decision::Denied { rule, user } => {
+            tracing::warn!(event = "rule_denied", rule, user = user.as_ref().map(|u| u.name.as_str()), %client, path = request.uri().path(), "request denied by rule");
+            pages::forbidden(app, &request)
+        }
+        Decision::StepUp { rule, user } => {
+            tracing::info!(event = "step_up_required", rule, user = %user.name, %client, "a recent second factor is required");
+            pages::step_up(app, &request)
+        }
         Decision::Login => pages::login_redirect(app, &request),
         Decision::Unauthorized => pages::unauthorized(app),
     }
+}
+
+/// Puts the canonical `path` (with the original query) into the request.
+fn replace_path(request: &mut Request<Incoming>, path: &str) -> Result<(), http::Error> {
+    let uri = request.uri();
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse()?);
+    *request.uri_mut() = http::Uri::from_parts(parts)?;
+    Ok(())
 }
 
 async fn forward(

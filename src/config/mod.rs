@@ -6,13 +6,14 @@ mod source;
 
 use crate::net::TrustedProxies;
 use crate::otp::Channel;
+use crate::rules::{PathMatch, Policy, Rule, Rules};
 use crate::users::Users;
 use cookie::Key;
 use http::header::HeaderName;
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Method, Uri};
 use ipnet::IpNet;
-use raw::{RawConfig, RawPublicRule, RawUsersFile};
+use raw::{RawConfig, RawPublicRule, RawRule, RawUsersFile};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -71,8 +72,8 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     pub users: Users,
     pub session: SessionSettings,
-    /// Requests that pass without a session (and without identity headers).
-    pub public: Vec<PublicRule>,
+    /// `public:` as bypass rules, then `rules:`; first match wins.
+    pub rules: Rules,
     /// The second-factor channels offered to users, in this order.
     pub channels: Vec<ChannelSettings>,
     pub providers: ProviderSettings,
@@ -128,19 +129,6 @@ pub enum Secure {
     Auto,
     Always,
     Never,
-}
-
-#[derive(Debug, Clone)]
-pub enum PathMatch {
-    Exact(String),
-    Prefix(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct PublicRule {
-    pub path: PathMatch,
-    /// `None` matches every method.
-    pub methods: Option<Vec<Method>>,
 }
 
 #[derive(Debug, Clone)]
@@ -432,12 +420,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             }
         });
     let session = session(raw.session, problems);
-    let public = raw
-        .public
-        .iter()
-        .enumerate()
-        .filter_map(|(index, rule)| public_rule(rule, &format!("public[{index}]"), problems))
-        .collect();
+    let rules = access_rules(&raw.public, &raw.rules, problems);
     let app_name = raw.app_name.clone().unwrap_or_else(|| "doorman".to_owned());
     let providers = providers(&raw.providers, &app_name, problems);
     let allowed_countries = countries(&raw.allowed_countries, problems);
@@ -482,7 +465,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         templates_dir: raw.templates_dir.map(|dir| base.join(dir)),
         users,
         session,
-        public,
+        rules,
         channels,
         providers,
         codes,
@@ -688,37 +671,137 @@ fn networks(texts: &[String], path: &str, problems: &mut Problems) -> Vec<IpNet>
         .collect()
 }
 
-fn public_rule(rule: &RawPublicRule, path: &str, problems: &mut Problems) -> Option<PublicRule> {
-    let matcher = match (&rule.path, &rule.path_prefix) {
-        (Some(exact), None) => PathMatch::Exact(exact.clone()),
-        (None, Some(prefix)) => PathMatch::Prefix(prefix.clone()),
-        _ => {
-            problems.push(path, "give exactly one of `path` or `path_prefix`");
-            return None;
+/// `public:` entries become bypass rules ahead of `rules:`.
+fn access_rules(public: &[RawPublicRule], rules: &[RawRule], problems: &mut Problems) -> Rules {
+    let mut list = Vec::new();
+    for (index, rule) in public.iter().enumerate() {
+        if rule.path.is_some() == rule.path_prefix.is_some() {
+            problems.push(
+                &format!("public[{index}]"),
+                "give exactly one of `path` or `path_prefix`",
+            );
+            continue;
+        }
+        let raw = RawRule {
+            path: rule.path.clone(),
+            path_prefix: rule.path_prefix.clone(),
+            methods: rule.methods.clone(),
+            policy: Some("bypass".to_owned()),
+            ..RawRule::default()
+        };
+        list.extend(access_rule(format!("public[{index}]"), &raw, problems));
+    }
+    for (index, rule) in rules.iter().enumerate() {
+        list.extend(access_rule(format!("rules[{index}]"), rule, problems));
+    }
+    Rules::new(list)
+}
+
+fn access_rule(name: String, rule: &RawRule, problems: &mut Problems) -> Option<Rule> {
+    let key = |field: &str| format!("{name}.{field}");
+    let literal = |text: &String, field: &str, problems: &mut Problems| {
+        if !text.starts_with('/') {
+            problems.push(&key(field), format!("`{text}` must start with /"));
+        } else if crate::path::normalize(text).ok().as_deref() != Some(text.as_str()) {
+            // Requests are matched in canonical form, so this could never match.
+            let canonical = crate::path::normalize(text)
+                .map(|c| format!("; write it as `{c}`"))
+                .unwrap_or_default();
+            problems.push(
+                &key(field),
+                format!("`{text}` is not a canonical path{canonical}"),
+            );
         }
     };
-    let (PathMatch::Exact(text) | PathMatch::Prefix(text)) = &matcher;
-    if !text.starts_with('/') {
-        problems.push(path, format!("`{text}` must start with /"));
-    }
+    let path = match (&rule.path, &rule.path_prefix, &rule.path_regex) {
+        (None, None, None) => None,
+        (Some(exact), None, None) => {
+            literal(exact, "path", problems);
+            Some(PathMatch::Exact(exact.clone()))
+        }
+        (None, Some(prefix), None) => {
+            literal(prefix, "path_prefix", problems);
+            Some(PathMatch::Prefix(prefix.clone()))
+        }
+        (None, None, Some(pattern)) => {
+            let anchored = format!("^(?:{})", pattern.strip_prefix('^').unwrap_or(pattern));
+            match regex::Regex::new(&anchored) {
+                Ok(regex) => Some(PathMatch::Regex(regex)),
+                Err(err) => {
+                    // The regex crate's message spans lines; its last says what is wrong.
+                    let text = err.to_string();
+                    let reason = text
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim_start_matches("error: ");
+                    problems.push(&key("path_regex"), format!("not a valid regex: {reason}"));
+                    None
+                }
+            }
+        }
+        _ => {
+            problems.push(
+                &name,
+                "give at most one of `path`, `path_prefix` or `path_regex`",
+            );
+            None
+        }
+    };
     let methods = rule.methods.as_ref().map(|methods| {
         methods
             .iter()
             .filter_map(|method| {
                 Method::from_bytes(method.to_ascii_uppercase().as_bytes())
                     .map_err(|_| {
-                        problems.push(
-                            &format!("{path}.methods"),
-                            format!("`{method}` is not an HTTP method"),
-                        )
+                        problems.push(&key("methods"), format!("`{method}` is not an HTTP method"))
                     })
                     .ok()
             })
             .collect()
     });
-    Some(PublicRule {
-        path: matcher,
+    let policy = match rule.policy.as_deref() {
+        None | Some("two_factor") => Policy::TwoFactor,
+        Some("bypass") => Policy::Bypass,
+        Some("deny") => Policy::Deny,
+        Some(other) => {
+            problems.push(
+                &key("policy"),
+                format!("expected `bypass`, `two_factor` or `deny`, not `{other}`"),
+            );
+            Policy::TwoFactor
+        }
+    };
+    let subjects = !rule.users.is_empty() || !rule.groups.is_empty();
+    if policy == Policy::Bypass && subjects {
+        problems.push(
+            &name,
+            "a bypass rule cannot name `users` or `groups`: nobody is signed in to compare",
+        );
+    }
+    let max_age = rule.max_age.as_deref().map(|text| {
+        if policy != Policy::TwoFactor {
+            problems.push(
+                &key("max_age"),
+                "only a `two_factor` rule can ask for a recent second factor",
+            );
+        }
+        duration(Some(text), &key("max_age"), "10m", problems)
+    });
+    let networks = networks(&rule.networks, &key("networks"), problems);
+    Some(Rule {
+        name,
+        path,
         methods,
+        networks,
+        users: rule
+            .users
+            .iter()
+            .map(|user| user.to_ascii_lowercase())
+            .collect(),
+        groups: rule.groups.clone(),
+        policy,
+        max_age,
     })
 }
 

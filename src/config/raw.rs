@@ -22,6 +22,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub public: Vec<RawPublicRule>,
     #[serde(default)]
+    pub rules: Vec<RawRule>,
+    #[serde(default)]
     pub channels: OrderedMap<RawChannel>,
     #[serde(default)]
     pub providers: RawProviders,
@@ -61,6 +63,22 @@ pub struct RawPublicRule {
     pub path: Option<String>,
     pub path_prefix: Option<String>,
     pub methods: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawRule {
+    pub path: Option<String>,
+    pub path_prefix: Option<String>,
+    pub path_regex: Option<String>,
+    pub methods: Option<Vec<String>>,
+    #[serde(default)]
+    pub networks: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub policy: Option<String>,
+    pub max_age: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -32,7 +32,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         tracing::warn!(
             event = "signin_failed",
             user = ?username,
-            client = %visit.peer.ip(),
+            client = %visit.client,
             user_agent = ?visit.user_agent(),
             "wrong username or password"
         );
@@ -51,6 +51,6 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         .sessions
         .start(&user.name, FactorLevel::Password, visit.now, visit.now);
     visit.set_cookie(app.sessions.set_cookie(&session, visit.tls));
-    tracing::info!(event = "password_accepted", user = %user.name, client = %visit.peer.ip(), "password accepted");
+    tracing::info!(event = "password_accepted", user = %user.name, client = %visit.client, "password accepted");
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }

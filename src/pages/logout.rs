@@ -9,7 +9,7 @@ pub fn logout(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     if let Some((session, _)) = visit.session.take() {
         app.store.revoke(&session.id, session.expires_at);
         app.store.remove_challenge(&session.id);
-        tracing::info!(event = "logout", user = %session.user, client = %visit.peer.ip(), "signed out");
+        tracing::info!(event = "logout", user = %session.user, client = %visit.client, "signed out");
     }
     visit.set_cookie(app.sessions.clear_cookie(visit.tls));
     if !visit.rd.is_empty() {

@@ -255,7 +255,7 @@ async fn start(
                     request_id,
                     %to,
                     latency_ms,
-                    client = %visit.peer.ip(),
+                    client = %visit.client,
                     "code sent"
                 );
                 return Ok(Delivered {
@@ -437,7 +437,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         let challenge = lock(&shared);
         Pending::of(&challenge)
     };
-    let client = visit.peer.ip();
+    let client = visit.client;
     match verdict {
         Verdict::Accepted => {
             app.store.remove_challenge(&session.id);
@@ -533,12 +533,42 @@ pub fn cancel(visit: &mut Visit<'_>) -> Result<Reply, Error> {
 }
 
 /// The level-1 session, or where to send a browser that has none.
+/// A session past its password: level 1, or level 2 when the page it is
+/// going to (`rd`) wants a more recent second factor (step-up).
 fn signed_in_with_password(visit: &Visit<'_>) -> Result<(Session, Arc<User>), String> {
     match &visit.session {
         None => Err(visit.page_url("login")),
-        Some((session, _)) if session.level == FactorLevel::TwoFactor => Err(visit.destination()),
+        Some((session, user))
+            if session.level == FactorLevel::TwoFactor && !needs_step_up(visit, session, user) =>
+        {
+            Err(visit.destination())
+        }
         Some((session, user)) => Ok((session.clone(), user.clone())),
     }
+}
+
+/// Whether the rule for the destination asks for a second factor more
+/// recent than this session's.
+fn needs_step_up(visit: &Visit<'_>, session: &Session, user: &User) -> bool {
+    let destination = visit.destination();
+    let path = match destination.parse::<http::Uri>() {
+        Ok(uri) => uri.path().to_owned(),
+        Err(_) => return false,
+    };
+    let Ok(path) = crate::path::normalize(&path) else {
+        return false;
+    };
+    let lenient = crate::path::lenient(&path);
+    let target = crate::rules::Target {
+        method: &http::Method::GET,
+        path: &path,
+        lenient: lenient.as_deref(),
+        client: visit.client,
+    };
+    let answer = visit.app.rules.evaluate(&target, Some(user));
+    answer.max_age.is_some_and(|max_age| {
+        visit.now.saturating_sub(session.second_factor_at) > max_age.as_secs()
+    })
 }
 
 fn pending(visit: &Visit<'_>, session: &Session) -> Option<Pending> {

@@ -12,5 +12,6 @@ mod providers_telnyx;
 mod providers_twilio;
 mod providers_vonage;
 mod proxy;
+mod rules;
 mod security;
 mod session;
