@@ -12,6 +12,7 @@
 //! - [`config`]: the config file, read in two stages.
 //! - [`clock`]: injectable time.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -19,6 +20,7 @@ pub mod csrf;
 pub mod demo;
 pub mod error;
 pub mod gate;
+pub mod limits;
 pub mod net;
 pub mod otp;
 pub mod pages;
@@ -64,6 +66,10 @@ pub struct App {
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: net::TrustedProxies,
     pub limits: Limits,
+    /// Security decisions, one JSON line each.
+    pub audit: audit::Audit,
+    /// Brute-force and send limits, counted in `store`.
+    pub limiter: limits::Limiter,
     pub users: Arc<Users>,
     pub passwords: PasswordChecker,
     pub sessions: SessionCodec,
@@ -108,6 +114,14 @@ impl App {
                 config.limits.concurrent_password_checks,
             ),
             upstream: config.upstream,
+            audit: audit::Audit::new(config.log.audit.clone()),
+            limiter: limits::Limiter {
+                accounts: config.limits.failures.clone(),
+                clients: config.limits.client_failures.clone(),
+                sends_per_number: config.limits.sends_per_number,
+                sends_per_account: config.limits.sends_per_account,
+                push_prompts: config.limits.push_prompts,
+            },
             limits: config.limits,
             users,
             sessions: SessionCodec::new(config.session),

@@ -193,16 +193,47 @@ pub async fn handle(
             response
         }
         Decision::Denied { rule, user } => {
-            tracing::warn!(event = "rule_denied", rule, user = user.as_ref().map(|u| u.name.as_str()), %client, path = request.uri().path(), "request denied by rule");
+            let user = user.as_ref().map(|u| u.name.as_str());
+            tracing::warn!(event = "rule_denied", rule, user, %client, path = request.uri().path(), "request denied by rule");
+            audit(app, now, "rule_denied", &request, client, user, &rule);
             pages::forbidden(app, &request)
         }
         Decision::StepUp { rule, user } => {
             tracing::info!(event = "step_up_required", rule, user = %user.name, %client, "a recent second factor is required");
+            audit(app, now, "step_up_required", &request, client, Some(&user.name), &rule);
             pages::step_up(app, &request)
         }
         Decision::Login => pages::login_redirect(app, &request),
         Decision::Unauthorized => pages::unauthorized(app),
     }
+}
+
+/// An audit event about a proxied request that a rule stopped.
+fn audit(
+    app: &App,
+    now: u64,
+    event: &str,
+    request: &Request<Incoming>,
+    client: std::net::IpAddr,
+    user: Option<&str>,
+    rule: &str,
+) {
+    let user_agent = request
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
+    app.audit.event(
+        now,
+        event,
+        crate::audit::Record {
+            user,
+            client: Some(client),
+            user_agent,
+            rule: Some(rule),
+            path: Some(request.uri().path()),
+            ..Default::default()
+        },
+    );
 }
 
 /// Puts the canonical `path` (with the original query) into the request.

@@ -6,6 +6,7 @@ mod source;
 
 use crate::net::TrustedProxies;
 use crate::otp::Channel;
+use crate::limits::{FailurePolicy, RatePolicy};
 use crate::rules::{PathMatch, Policy, Rule, Rules};
 use crate::users::Users;
 use cookie::Key;
@@ -136,6 +137,9 @@ pub struct ChannelSettings {
     pub channel: Channel,
     /// The provider first, then its fallbacks, each at most once.
     pub providers: Vec<String>,
+    /// Codes this channel may send in any 24 hours, across all users: a
+    /// ceiling on the bill. `None`: no ceiling.
+    pub max_per_day: Option<u32>,
 }
 
 /// The configured providers; `None` where a block is absent.
@@ -311,6 +315,15 @@ pub struct Limits {
     pub upstream_connect_timeout: Duration,
     /// How long the upstream may take to send its response headers.
     pub upstream_timeout: Duration,
+    /// Request head size and header count a client may send.
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    /// Failed sign-ins per account, and per client address.
+    pub failures: FailurePolicy,
+    pub client_failures: FailurePolicy,
+    pub sends_per_number: RatePolicy,
+    pub sends_per_account: RatePolicy,
+    pub push_prompts: RatePolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,6 +336,8 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub level: String,
     pub format: LogFormat,
+    /// Where the JSON audit events go.
+    pub audit: crate::audit::Output,
 }
 
 const MIN_SECRET_BYTES: usize = 32;
@@ -448,6 +463,18 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
                     format!("expected `text` or `json`, not `{other}`"),
                 );
                 LogFormat::Text
+            }
+        },
+        audit: match raw.log.audit.as_deref() {
+            None | Some("stdout") => crate::audit::Output::Stdout,
+            Some("stderr") => crate::audit::Output::Stderr,
+            Some("off") => crate::audit::Output::Off,
+            Some(other) => {
+                problems.push(
+                    "log.audit",
+                    format!("expected `stdout`, `stderr` or `off`, not `{other}`"),
+                );
+                crate::audit::Output::Stdout
             }
         },
     };
@@ -1039,9 +1066,13 @@ fn channels(
                 names.push(provider.clone());
             }
         }
+        if channel.max_per_day == Some(0) {
+            problems.push(&format!("{path}.max_per_day"), "must be at least 1");
+        }
         channels.push(ChannelSettings {
             channel: kind,
             providers: names,
+            max_per_day: channel.max_per_day,
         });
     }
     if channels.is_empty() {
@@ -1152,5 +1183,50 @@ fn limits(raw: &raw::RawLimits, problems: &mut Problems) -> Limits {
             "60s",
             problems,
         ),
+        max_header_bytes: positive(raw.max_header_bytes, "max_header_bytes", 16 * 1024, problems),
+        max_headers: positive(raw.max_headers, "max_headers", 100, problems),
+        failures: failure_policy(&raw.failures, "limits.failures", problems),
+        client_failures: failure_policy(&raw.client_failures, "limits.client_failures", problems),
+        sends_per_number: rate(&raw.sends_per_number, "limits.sends_per_number", (3, "10m"), problems),
+        sends_per_account: rate(&raw.sends_per_account, "limits.sends_per_account", (10, "24h"), problems),
+        push_prompts: rate(&raw.push_prompts, "limits.push_prompts", (3, "10m"), problems),
+    }
+}
+
+fn failure_policy(raw: &raw::RawFailures, path: &str, problems: &mut Problems) -> FailurePolicy {
+    let defaults = FailurePolicy::default();
+    let at_least_one = |value: Option<u32>, key: &str, default: u32, problems: &mut Problems| match value {
+        Some(0) => {
+            problems.push(&format!("{path}.{key}"), "must be at least 1");
+            default
+        }
+        Some(value) => value,
+        None => default,
+    };
+    FailurePolicy {
+        delay_after: at_least_one(raw.delay_after, "delay_after", defaults.delay_after, problems),
+        // `0s` turns the delay off.
+        delay: match raw.delay.as_deref().map(str::trim) {
+            Some("0" | "0s") => Duration::ZERO,
+            text => duration(text, &format!("{path}.delay"), "1s", problems),
+        },
+        lock_after: at_least_one(raw.lock_after, "lock_after", defaults.lock_after, problems),
+        window: duration(raw.window.as_deref(), &format!("{path}.window"), "15m", problems),
+        lock_for: duration(raw.lock_for.as_deref(), &format!("{path}.lock_for"), "15m", problems),
+        per_hour: at_least_one(raw.per_hour, "per_hour", defaults.per_hour, problems),
+    }
+}
+
+fn rate(raw: &raw::RawRate, path: &str, default: (u32, &str), problems: &mut Problems) -> RatePolicy {
+    RatePolicy {
+        max: match raw.max {
+            Some(0) => {
+                problems.push(&format!("{path}.max"), "must be at least 1");
+                default.0
+            }
+            Some(max) => max,
+            None => default.0,
+        },
+        window: duration(raw.window.as_deref(), &format!("{path}.window"), default.1, problems),
     }
 }

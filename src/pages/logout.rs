@@ -10,6 +10,13 @@ pub fn logout(visit: &mut Visit<'_>) -> Result<Reply, Error> {
         app.store.revoke(&session.id, session.expires_at);
         app.store.remove_challenge(&session.id);
         tracing::info!(event = "logout", user = %session.user, client = %visit.client, "signed out");
+        visit.audit(
+            "logout",
+            crate::audit::Record {
+                user: Some(&session.user),
+                ..Default::default()
+            },
+        );
     }
     visit.set_cookie(app.sessions.clear_cookie(visit.tls));
     if !visit.rd.is_empty() {

@@ -179,6 +179,16 @@ impl<'a> Visit<'a> {
         &self.user_agent
     }
 
+    /// Writes an audit event with this visit's client and user agent.
+    pub fn audit(&self, event: &str, record: crate::audit::Record<'_>) {
+        let record = crate::audit::Record {
+            client: Some(self.client),
+            user_agent: Some(&self.user_agent).filter(|agent| !agent.is_empty()).map(String::as_str),
+            ..record
+        };
+        self.app.audit.event(self.now, event, record);
+    }
+
     /// Where to go after sign-in: `rd` when safe, else `/`.
     pub fn destination(&self) -> String {
         let allowed = &self.app.allowed_redirect_domains;

@@ -1,6 +1,7 @@
 //! The second factor: choose a channel, receive a code, type it in.
 
 use super::{redirect, Form, Reply, Visit};
+use crate::audit::Record;
 use crate::config::ChannelSettings;
 use crate::error::Error;
 use crate::otp::providers::{message_text, CodeMessage, Provider, ProviderError, VerifyStart};
@@ -127,6 +128,32 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
             StatusCode::FORBIDDEN,
             INVALID_NUMBER.into(),
         );
+    }
+
+    if let Err(refusal) = app.limiter.take_send(
+        &app.store,
+        &user.name,
+        phone,
+        settings.channel.name(),
+        settings.max_per_day,
+        visit.now,
+    ) {
+        visit.audit(
+            "send_refused",
+            Record {
+                user: Some(&user.name),
+                channel: Some(settings.channel.name()),
+                reason: Some(refusal.cap),
+                until: Some(refusal.retry_at),
+                ..Record::default()
+            },
+        );
+        tracing::warn!(event = "send_refused", user = %user.name, channel = settings.channel.name(), cap = refusal.cap, client = %visit.client, "send cap reached");
+        let text = format!(
+            "Too many codes requested. Try again in {}.",
+            crate::limits::wait_text(visit.now, refusal.retry_at)
+        );
+        return refuse(visit, &user, current.as_ref(), StatusCode::TOO_MANY_REQUESTS, text);
     }
 
     if let Some(current) = &current {
@@ -258,6 +285,15 @@ async fn start(
                     client = %visit.client,
                     "code sent"
                 );
+                visit.audit(
+                    "challenge_sent",
+                    Record {
+                        user: Some(user),
+                        channel: Some(settings.channel.name()),
+                        provider: Some(provider.name()),
+                        ..Record::default()
+                    },
+                );
                 return Ok(Delivered {
                     provider: provider.name(),
                     proof,
@@ -273,6 +309,15 @@ async fn start(
                     latency_ms,
                     error = %err,
                     "could not send code"
+                );
+                visit.audit(
+                    "delivery_failed",
+                    Record {
+                        user: Some(user),
+                        channel: Some(settings.channel.name()),
+                        provider: Some(provider.name()),
+                        ..Record::default()
+                    },
                 );
                 let go_on = err.try_next();
                 errors.push(err);
@@ -419,6 +464,25 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             None => choose_page(visit, &user, StatusCode::BAD_REQUEST, None),
         };
     }
+    let standing = app
+        .limiter
+        .standing(&app.store, Some(&user.name), visit.client, visit.now);
+    if let Some(until) = standing.locked_until {
+        // Past the password, saying so is no oracle, and it spares the
+        // owner guessing why a right code fails.
+        visit.audit("signin_locked", Record { user: Some(&user.name), reason: Some("code"), until: Some(until), ..Record::default() });
+        let text = format!(
+            "Too many failed attempts. Try again in {}.",
+            crate::limits::wait_text(visit.now, until)
+        );
+        return match pending(visit, &session) {
+            Some(pending) => code_page(visit, &user, &pending, StatusCode::TOO_MANY_REQUESTS, Some(text)),
+            None => choose_page(visit, &user, StatusCode::TOO_MANY_REQUESTS, Some(text)),
+        };
+    }
+    if !standing.delay.is_zero() {
+        tokio::time::sleep(standing.delay).await;
+    }
     let verdict = match remote_check(visit, &shared, &code).await {
         RemoteCheck::NotRemote => lock(&shared).verify(&code, &app.code_key, visit.now),
         RemoteCheck::Done(verdict) => verdict,
@@ -438,8 +502,29 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         Pending::of(&challenge)
     };
     let client = visit.client;
+    let channel = snapshot.channel.name();
+    let record = || Record {
+        user: Some(&user.name),
+        channel: Some(channel),
+        ..Record::default()
+    };
+    if matches!(verdict, Verdict::Wrong { .. } | Verdict::Exhausted) {
+        for lock in app
+            .limiter
+            .failed(&app.store, Some(&user.name), visit.client, visit.now)
+        {
+            visit.audit("lock", Record { reason: Some(lock.scope), until: Some(lock.until), ..record() });
+            tracing::warn!(event = "lock", scope = lock.scope, user = %user.name, %client, until = lock.until, "too many failed sign-ins: locked");
+        }
+    }
     match verdict {
         Verdict::Accepted => {
+            app.limiter.signed_in(&app.store, &user.name);
+            visit.audit("challenge_verified", record());
+            visit.audit(
+                if session.level == FactorLevel::TwoFactor { "step_up_verified" } else { "signin_succeeded" },
+                record(),
+            );
             app.store.remove_challenge(&session.id);
             app.store.revoke(&session.id, session.expires_at);
             let upgraded = app.sessions.start(
@@ -453,6 +538,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             Ok(redirect(StatusCode::SEE_OTHER, &visit.destination()))
         }
         Verdict::Wrong { attempts_left } => {
+            visit.audit("challenge_failed", Record { reason: Some("wrong_code"), ..record() });
             tracing::warn!(event = "challenge_failed", user = %user.name, attempts_left, %client, "wrong code");
             let text = match attempts_left {
                 1 => "That code is not right. 1 attempt left.".to_owned(),
@@ -468,12 +554,14 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         }
         Verdict::Exhausted => {
             app.store.remove_challenge(&session.id);
+            visit.audit("challenge_failed", Record { reason: Some("exhausted"), ..record() });
             tracing::warn!(event = "challenge_exhausted", user = %user.name, %client, "too many wrong codes");
             let text = "Too many wrong codes. Ask for a new code.".to_owned();
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
         }
         Verdict::Expired => {
             app.store.remove_challenge(&session.id);
+            visit.audit("challenge_expired", record());
             tracing::info!(event = "challenge_expired", user = %user.name, %client, "code expired");
             let text = "That code has expired. Ask for a new one.".to_owned();
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
@@ -532,7 +620,6 @@ pub fn cancel(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
 
-/// The level-1 session, or where to send a browser that has none.
 /// A session past its password: level 1, or level 2 when the page it is
 /// going to (`rd`) wants a more recent second factor (step-up).
 fn signed_in_with_password(visit: &Visit<'_>) -> Result<(Session, Arc<User>), String> {

@@ -294,7 +294,9 @@ fn encode(value: &str) -> String {
 /// Follows a link to the login page with `query` as its `rd`, signs in,
 /// and checks where the browser is sent after the code and after sign-out.
 async fn assert_sign_in_with_rd_leads_to(env: &Env, query: &str, expected: &str) {
-    env.advance(Duration::from_secs(30));
+    // Past the resend cooldown and spaced under the cap of 3 codes a number
+    // per 10 minutes.
+    env.advance(Duration::from_secs(4 * 60));
     let mut browser = env.browser();
     let login = format!("/.doorman/login?rd={query}");
     let page = browser.sign_in_from(env, "alice", &login).await;

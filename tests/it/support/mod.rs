@@ -38,6 +38,8 @@ pub struct Env {
     pub webhook: Webhook,
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
+    /// The audit events doorman wrote, one JSON line each.
+    pub audit: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// How a test wants doorman set up; `extra` is YAML appended to the config.
@@ -158,8 +160,10 @@ public:
         );
         let path = dir.path().join("doorman.yaml");
         std::fs::write(&path, yaml).expect("config file");
-        let config = Config::load(&path)
+        let mut config = Config::load(&path)
             .unwrap_or_else(|problems| panic!("test config is invalid:\n{problems}"));
+        let audit = Arc::new(std::sync::Mutex::new(Vec::new()));
+        config.log.audit = doorman::audit::Output::Memory(audit.clone());
         let clock = ManualClock::new();
         let doorman = Gateway::start_with_clock(config, clock.clone())
             .await
@@ -172,7 +176,26 @@ public:
             webhook,
             clock,
             dir,
+            audit,
         }
+    }
+
+    /// The audit events so far, parsed.
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        self.audit
+            .lock()
+            .expect("audit lines")
+            .iter()
+            .map(|line| serde_json::from_str(line).expect("an audit line is JSON"))
+            .collect()
+    }
+
+    /// The audit events named `event`.
+    pub fn audited(&self, event: &str) -> Vec<serde_json::Value> {
+        self.audit_events()
+            .into_iter()
+            .filter(|line| line["event"] == event)
+            .collect()
     }
 
     pub fn url(&self, path: &str) -> String {
