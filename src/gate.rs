@@ -2,7 +2,7 @@
 //! session, or no way through.
 
 use crate::rules::{Policy, Target};
-use crate::session::FactorLevel;
+use crate::session::{FactorLevel, Session};
 use crate::users::User;
 use crate::App;
 use http::header::ACCEPT;
@@ -20,6 +20,7 @@ pub enum Decision {
     /// cookie when the idle window should slide.
     Pass {
         user: Arc<User>,
+        session: Session,
         refreshed_cookie: Option<HeaderValue>,
     },
     /// A browser without a usable session: send it to sign in.
@@ -95,6 +96,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
             let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
             return Decision::Pass {
                 user,
+                session,
                 refreshed_cookie,
             };
         }

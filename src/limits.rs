@@ -182,10 +182,19 @@ fn client_key(client: IpAddr) -> String {
 impl Limiter {
     /// Where a sign-in attempt stands: the stricter of its account (when it
     /// names one that exists) and its client address.
-    pub fn standing(&self, store: &Store, account: Option<&str>, client: IpAddr, now: u64) -> Standing {
-        let by_client = store.with_failures(&client_key(client), |log| self.clients.standing(log, now));
+    pub fn standing(
+        &self,
+        store: &Store,
+        account: Option<&str>,
+        client: IpAddr,
+        now: u64,
+    ) -> Standing {
+        let by_client =
+            store.with_failures(&client_key(client), |log| self.clients.standing(log, now));
         let by_account = account
-            .map(|name| store.with_failures(&account_key(name), |log| self.accounts.standing(log, now)))
+            .map(|name| {
+                store.with_failures(&account_key(name), |log| self.accounts.standing(log, now))
+            })
             .unwrap_or_default();
         Standing {
             locked_until: by_client.locked_until.max(by_account.locked_until),
@@ -194,9 +203,17 @@ impl Limiter {
     }
 
     /// Counts a failed password or code; the locks it set.
-    pub fn failed(&self, store: &Store, account: Option<&str>, client: IpAddr, now: u64) -> Vec<Locked> {
+    pub fn failed(
+        &self,
+        store: &Store,
+        account: Option<&str>,
+        client: IpAddr,
+        now: u64,
+    ) -> Vec<Locked> {
         let mut locked = Vec::new();
-        if let Some(until) = store.with_failures(&client_key(client), |log| self.clients.fail(log, now)) {
+        if let Some(until) =
+            store.with_failures(&client_key(client), |log| self.clients.fail(log, now))
+        {
             locked.push(Locked {
                 scope: "client",
                 until,
@@ -238,8 +255,16 @@ impl Limiter {
             window: Duration::from_secs(24 * HOUR),
         };
         let caps = [
-            ("per_number", format!("number:{number}"), self.sends_per_number),
-            ("per_account", format!("sends:{}", user.to_lowercase()), self.sends_per_account),
+            (
+                "per_number",
+                format!("number:{number}"),
+                self.sends_per_number,
+            ),
+            (
+                "per_account",
+                format!("sends:{}", user.to_lowercase()),
+                self.sends_per_account,
+            ),
             ("channel_per_day", format!("channel:{channel}"), day),
         ];
         let mut taken: Vec<&str> = Vec::new();

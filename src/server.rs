@@ -86,11 +86,12 @@ async fn run(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(64 * 1024);
+        .max_buf_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(64 * 1024);
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -141,7 +142,7 @@ async fn run(
 
 /// One request, from the gate's decision to a response.
 pub async fn handle(
-    app: &App,
+    app: &Arc<App>,
     proxy: &Proxy,
     mut request: Request<Incoming>,
     peer: SocketAddr,
@@ -175,14 +176,20 @@ pub async fn handle(
     );
     match decision {
         Decision::Pages => pages::handle(app, request, peer, now, tls).await,
-        Decision::Public => forward(app, proxy, request, peer, tls).await,
+        Decision::Public => forward(app, proxy, request, peer, tls, None).await,
         Decision::Pass {
             user,
+            session,
             refreshed_cookie,
         } => {
             user.headers
                 .insert_into(&app.identity, request.headers_mut());
-            let mut response = forward(app, proxy, request, peer, tls).await;
+            // A WebSocket (or other upgrade) lives only as long as its session.
+            let guard = request
+                .headers()
+                .contains_key(http::header::UPGRADE)
+                .then(|| tunnel_guard(app.clone(), session));
+            let mut response = forward(app, proxy, request, peer, tls, guard).await;
             if let Some(cookie) = refreshed_cookie {
                 let headers = response.headers_mut();
                 headers.append(SET_COOKIE, cookie);
@@ -200,7 +207,15 @@ pub async fn handle(
         }
         Decision::StepUp { rule, user } => {
             tracing::info!(event = "step_up_required", rule, user = %user.name, %client, "a recent second factor is required");
-            audit(app, now, "step_up_required", &request, client, Some(&user.name), &rule);
+            audit(
+                app,
+                now,
+                "step_up_required",
+                &request,
+                client,
+                Some(&user.name),
+                &rule,
+            );
             pages::step_up(app, &request)
         }
         Decision::Login => pages::login_redirect(app, &request),
@@ -249,12 +264,23 @@ fn replace_path(request: &mut Request<Incoming>, path: &str) -> Result<(), http:
     Ok(())
 }
 
+/// Whether `session` still holds: not revoked, not past its lifetime, and
+/// its user still exists.
+fn tunnel_guard(app: Arc<App>, session: crate::session::Session) -> crate::proxy::TunnelGuard {
+    Box::new(move || {
+        session.expires_at > app.clock.now()
+            && !app.store.is_revoked(&session.id)
+            && app.users.get(&session.user).is_some()
+    })
+}
+
 async fn forward(
     app: &App,
     proxy: &Proxy,
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
+    tunnel_guard: Option<crate::proxy::TunnelGuard>,
 ) -> Response<Body> {
     headers::strip_cookies(
         request.headers_mut(),
@@ -262,7 +288,10 @@ async fn forward(
     );
     let browser = gate::is_browser_navigation(request.method(), request.headers());
     let trusted = app.trusts_proxy(peer.ip());
-    match proxy.forward(request, peer.ip(), trusted, tls).await {
+    match proxy
+        .forward(request, peer.ip(), trusted, tls, tunnel_guard)
+        .await
+    {
         Ok(response) => response.map(Either::Left),
         Err(err) => {
             tracing::warn!(error = %err, %peer, "upstream request failed");

@@ -4,9 +4,9 @@
 pub mod raw;
 mod source;
 
+use crate::limits::{FailurePolicy, RatePolicy};
 use crate::net::TrustedProxies;
 use crate::otp::Channel;
-use crate::limits::{FailurePolicy, RatePolicy};
 use crate::rules::{PathMatch, Policy, Rule, Rules};
 use crate::users::Users;
 use cookie::Key;
@@ -1183,41 +1183,85 @@ fn limits(raw: &raw::RawLimits, problems: &mut Problems) -> Limits {
             "60s",
             problems,
         ),
-        max_header_bytes: positive(raw.max_header_bytes, "max_header_bytes", 16 * 1024, problems),
+        max_header_bytes: match raw.max_header_bytes {
+            // hyper's smallest read buffer.
+            Some(bytes) if bytes < 8192 => {
+                problems.push("limits.max_header_bytes", "must be at least 8192");
+                32 * 1024
+            }
+            Some(bytes) => bytes,
+            None => 32 * 1024,
+        },
         max_headers: positive(raw.max_headers, "max_headers", 100, problems),
         failures: failure_policy(&raw.failures, "limits.failures", problems),
         client_failures: failure_policy(&raw.client_failures, "limits.client_failures", problems),
-        sends_per_number: rate(&raw.sends_per_number, "limits.sends_per_number", (3, "10m"), problems),
-        sends_per_account: rate(&raw.sends_per_account, "limits.sends_per_account", (10, "24h"), problems),
-        push_prompts: rate(&raw.push_prompts, "limits.push_prompts", (3, "10m"), problems),
+        sends_per_number: rate(
+            &raw.sends_per_number,
+            "limits.sends_per_number",
+            (3, "10m"),
+            problems,
+        ),
+        sends_per_account: rate(
+            &raw.sends_per_account,
+            "limits.sends_per_account",
+            (10, "24h"),
+            problems,
+        ),
+        push_prompts: rate(
+            &raw.push_prompts,
+            "limits.push_prompts",
+            (3, "10m"),
+            problems,
+        ),
     }
 }
 
 fn failure_policy(raw: &raw::RawFailures, path: &str, problems: &mut Problems) -> FailurePolicy {
     let defaults = FailurePolicy::default();
-    let at_least_one = |value: Option<u32>, key: &str, default: u32, problems: &mut Problems| match value {
-        Some(0) => {
-            problems.push(&format!("{path}.{key}"), "must be at least 1");
-            default
-        }
-        Some(value) => value,
-        None => default,
-    };
+    let at_least_one =
+        |value: Option<u32>, key: &str, default: u32, problems: &mut Problems| match value {
+            Some(0) => {
+                problems.push(&format!("{path}.{key}"), "must be at least 1");
+                default
+            }
+            Some(value) => value,
+            None => default,
+        };
     FailurePolicy {
-        delay_after: at_least_one(raw.delay_after, "delay_after", defaults.delay_after, problems),
+        delay_after: at_least_one(
+            raw.delay_after,
+            "delay_after",
+            defaults.delay_after,
+            problems,
+        ),
         // `0s` turns the delay off.
         delay: match raw.delay.as_deref().map(str::trim) {
             Some("0" | "0s") => Duration::ZERO,
             text => duration(text, &format!("{path}.delay"), "1s", problems),
         },
         lock_after: at_least_one(raw.lock_after, "lock_after", defaults.lock_after, problems),
-        window: duration(raw.window.as_deref(), &format!("{path}.window"), "15m", problems),
-        lock_for: duration(raw.lock_for.as_deref(), &format!("{path}.lock_for"), "15m", problems),
+        window: duration(
+            raw.window.as_deref(),
+            &format!("{path}.window"),
+            "15m",
+            problems,
+        ),
+        lock_for: duration(
+            raw.lock_for.as_deref(),
+            &format!("{path}.lock_for"),
+            "15m",
+            problems,
+        ),
         per_hour: at_least_one(raw.per_hour, "per_hour", defaults.per_hour, problems),
     }
 }
 
-fn rate(raw: &raw::RawRate, path: &str, default: (u32, &str), problems: &mut Problems) -> RatePolicy {
+fn rate(
+    raw: &raw::RawRate,
+    path: &str,
+    default: (u32, &str),
+    problems: &mut Problems,
+) -> RatePolicy {
     RatePolicy {
         max: match raw.max {
             Some(0) => {
@@ -1227,6 +1271,11 @@ fn rate(raw: &raw::RawRate, path: &str, default: (u32, &str), problems: &mut Pro
             Some(max) => max,
             None => default.0,
         },
-        window: duration(raw.window.as_deref(), &format!("{path}.window"), default.1, problems),
+        window: duration(
+            raw.window.as_deref(),
+            &format!("{path}.window"),
+            default.1,
+            problems,
+        ),
     }
 }

@@ -46,9 +46,21 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             ..Record::default()
         };
         if locked {
-            visit.audit("signin_locked", Record { until: standing.locked_until, ..record() });
+            visit.audit(
+                "signin_locked",
+                Record {
+                    until: standing.locked_until,
+                    ..record()
+                },
+            );
         } else {
-            visit.audit("signin_failed", Record { reason: Some("password"), ..record() });
+            visit.audit(
+                "signin_failed",
+                Record {
+                    reason: Some("password"),
+                    ..record()
+                },
+            );
         }
         tracing::warn!(
             event = "signin_failed",
@@ -62,7 +74,14 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             .limiter
             .failed(&app.store, account.as_deref(), visit.client, visit.now)
         {
-            visit.audit("lock", Record { reason: Some(lock.scope), until: Some(lock.until), ..record() });
+            visit.audit(
+                "lock",
+                Record {
+                    reason: Some(lock.scope),
+                    until: Some(lock.until),
+                    ..record()
+                },
+            );
             tracing::warn!(event = "lock", scope = lock.scope, user = ?username, client = %visit.client, until = lock.until, "too many failed sign-ins: locked");
         }
         // A locked account reads exactly like a wrong password.

@@ -183,7 +183,9 @@ impl<'a> Visit<'a> {
     pub fn audit(&self, event: &str, record: crate::audit::Record<'_>) {
         let record = crate::audit::Record {
             client: Some(self.client),
-            user_agent: Some(&self.user_agent).filter(|agent| !agent.is_empty()).map(String::as_str),
+            user_agent: Some(&self.user_agent)
+                .filter(|agent| !agent.is_empty())
+                .map(String::as_str),
             ..record
         };
         self.app.audit.event(self.now, event, record);

@@ -153,7 +153,13 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
             "Too many codes requested. Try again in {}.",
             crate::limits::wait_text(visit.now, refusal.retry_at)
         );
-        return refuse(visit, &user, current.as_ref(), StatusCode::TOO_MANY_REQUESTS, text);
+        return refuse(
+            visit,
+            &user,
+            current.as_ref(),
+            StatusCode::TOO_MANY_REQUESTS,
+            text,
+        );
     }
 
     if let Some(current) = &current {
@@ -470,13 +476,27 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     if let Some(until) = standing.locked_until {
         // Past the password, saying so is no oracle, and it spares the
         // owner guessing why a right code fails.
-        visit.audit("signin_locked", Record { user: Some(&user.name), reason: Some("code"), until: Some(until), ..Record::default() });
+        visit.audit(
+            "signin_locked",
+            Record {
+                user: Some(&user.name),
+                reason: Some("code"),
+                until: Some(until),
+                ..Record::default()
+            },
+        );
         let text = format!(
             "Too many failed attempts. Try again in {}.",
             crate::limits::wait_text(visit.now, until)
         );
         return match pending(visit, &session) {
-            Some(pending) => code_page(visit, &user, &pending, StatusCode::TOO_MANY_REQUESTS, Some(text)),
+            Some(pending) => code_page(
+                visit,
+                &user,
+                &pending,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(text),
+            ),
             None => choose_page(visit, &user, StatusCode::TOO_MANY_REQUESTS, Some(text)),
         };
     }
@@ -513,7 +533,14 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             .limiter
             .failed(&app.store, Some(&user.name), visit.client, visit.now)
         {
-            visit.audit("lock", Record { reason: Some(lock.scope), until: Some(lock.until), ..record() });
+            visit.audit(
+                "lock",
+                Record {
+                    reason: Some(lock.scope),
+                    until: Some(lock.until),
+                    ..record()
+                },
+            );
             tracing::warn!(event = "lock", scope = lock.scope, user = %user.name, %client, until = lock.until, "too many failed sign-ins: locked");
         }
     }
@@ -522,7 +549,11 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             app.limiter.signed_in(&app.store, &user.name);
             visit.audit("challenge_verified", record());
             visit.audit(
-                if session.level == FactorLevel::TwoFactor { "step_up_verified" } else { "signin_succeeded" },
+                if session.level == FactorLevel::TwoFactor {
+                    "step_up_verified"
+                } else {
+                    "signin_succeeded"
+                },
                 record(),
             );
             app.store.remove_challenge(&session.id);
@@ -538,7 +569,13 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             Ok(redirect(StatusCode::SEE_OTHER, &visit.destination()))
         }
         Verdict::Wrong { attempts_left } => {
-            visit.audit("challenge_failed", Record { reason: Some("wrong_code"), ..record() });
+            visit.audit(
+                "challenge_failed",
+                Record {
+                    reason: Some("wrong_code"),
+                    ..record()
+                },
+            );
             tracing::warn!(event = "challenge_failed", user = %user.name, attempts_left, %client, "wrong code");
             let text = match attempts_left {
                 1 => "That code is not right. 1 attempt left.".to_owned(),
@@ -554,7 +591,13 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         }
         Verdict::Exhausted => {
             app.store.remove_challenge(&session.id);
-            visit.audit("challenge_failed", Record { reason: Some("exhausted"), ..record() });
+            visit.audit(
+                "challenge_failed",
+                Record {
+                    reason: Some("exhausted"),
+                    ..record()
+                },
+            );
             tracing::warn!(event = "challenge_exhausted", user = %user.name, %client, "too many wrong codes");
             let text = "Too many wrong codes. Ask for a new code.".to_owned();
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
