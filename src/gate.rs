@@ -61,10 +61,12 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
     match anonymous.policy {
         Policy::Bypass => return Decision::Public,
         Policy::Deny => {
+            // Only to name who it was in the audit trail.
+            let user = app.signed_in(request.headers, now).map(|(_, user)| user);
             return Decision::Denied {
                 rule: rule_name(app, anonymous.rule),
-                user: None,
-            }
+                user,
+            };
         }
         Policy::TwoFactor => {}
     }

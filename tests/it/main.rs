@@ -7,6 +7,7 @@ mod cli;
 mod codes;
 mod config;
 mod flow;
+mod limits;
 mod providers_sms;
 mod providers_telnyx;
 mod providers_twilio;

@@ -445,6 +445,11 @@ impl Browser {
             .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
     }
 
+    /// The CSRF token of the last page with a form.
+    pub fn csrf_token(&self) -> String {
+        self.csrf.clone().unwrap_or_default()
+    }
+
     /// The session cookie this browser holds, if any.
     pub fn session_cookie(&self) -> Option<String> {
         self.cookie(SESSION_COOKIE)
