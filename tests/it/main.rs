@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adversarial;
 mod cli;
 mod codes;
 mod config;
@@ -14,5 +15,5 @@ mod providers_twilio;
 mod providers_vonage;
 mod proxy;
 mod rules;
-mod security;
+pub mod security;
 mod session;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Identity headers a client might try to speak for someone with, each in
 /// a spelling some app server would read as one of doorman's.
-const SPOOFED: &str = "Remote-User: mallory
+pub const SPOOFED: &str = "Remote-User: mallory
 remote-user: mallory2
 REMOTE-USER: mallory3
 Remote_User: mallory4
@@ -17,7 +17,7 @@ Remote-Email: mallory@evil.com
 Remote-Name: Mallory";
 
 /// Header names the upstream must never receive from a client.
-const SPOOFED_NAMES: [&str; 6] = [
+pub const SPOOFED_NAMES: [&str; 6] = [
     "remote-user",
     "remote_user",
     "remote-groups",
