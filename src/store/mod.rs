@@ -5,6 +5,10 @@
 //! their own expiry times, checked against doorman's clock; the caches' TTLs
 //! only reclaim memory, so an injected clock in tests stays authoritative.
 
+pub mod backend;
+pub mod memory;
+pub mod redis_backend;
+
 use crate::limits::{EventLog, FailureLog};
 use crate::otp::Challenge;
 use moka::sync::Cache;

@@ -17,3 +17,4 @@ mod proxy;
 mod rules;
 pub mod security;
 mod session;
+mod store;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_api;
+pub mod redis;
 pub mod sms;
 pub mod telnyx;
 pub mod twilio;
