@@ -8,6 +8,7 @@ use crate::limits::{FailurePolicy, RatePolicy};
 use crate::net::TrustedProxies;
 use crate::otp::Channel;
 use crate::rules::{PathMatch, Policy, Rule, Rules};
+use crate::store::redis_backend::RedisSettings;
 use crate::users::Users;
 use cookie::Key;
 use http::header::HeaderName;
@@ -87,6 +88,8 @@ pub struct Config {
     pub allowed_countries: Vec<String>,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: TrustedProxies,
+    /// Where shared state lives.
+    pub store: StoreSettings,
     pub limits: Limits,
     pub log: LogSettings,
 }
@@ -444,14 +447,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     let identity_headers = identity_headers(&raw.identity_headers, problems);
     let limits = limits(&raw.limits, problems);
     let trusted_proxies = networks(&raw.trusted_proxies, "trusted_proxies", problems);
-    if let Some(kind) = raw.store.kind.as_deref() {
-        if kind != "memory" {
-            problems.push(
-                "store.kind",
-                format!("`{kind}` is not available in this version; use `memory`"),
-            );
-        }
-    }
+    let store = store(&raw.store, problems);
     let log = LogSettings {
         level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
         format: match raw.log.format.as_deref() {
@@ -500,6 +496,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         allowed_redirect_domains,
         allowed_countries,
         trusted_proxies: TrustedProxies::new(trusted_proxies),
+        store,
         limits,
         log,
     }
@@ -674,6 +671,99 @@ pub fn duration(
                 format!("`{text}` is not a duration like 30s, 5m or 12h"),
             );
             humantime::parse_duration(default).unwrap_or(Duration::from_secs(1))
+        }
+    }
+}
+
+/// Where challenges, revocations and counters live.
+#[derive(Debug, Clone, Default)]
+pub enum StoreSettings {
+    /// In this process (moka): one replica.
+    #[default]
+    Memory,
+    /// Redis or Valkey, shared by every replica.
+    Redis(RedisSettings),
+}
+
+fn store(raw: &raw::RawStore, problems: &mut Problems) -> StoreSettings {
+    let redis_only = [
+        ("url", raw.url.is_some()),
+        ("password", raw.password.is_some()),
+        ("key_prefix", raw.key_prefix.is_some()),
+        ("pool_size", raw.pool_size.is_some()),
+        ("connect_timeout", raw.connect_timeout.is_some()),
+        ("command_timeout", raw.command_timeout.is_some()),
+    ];
+    match raw.kind.as_deref() {
+        None | Some("memory") => {
+            for (key, given) in redis_only {
+                if given {
+                    problems.push(&format!("store.{key}"), "only for `kind: redis`");
+                }
+            }
+            StoreSettings::Memory
+        }
+        Some("redis" | "valkey") => {
+            let url = match raw.url.as_deref() {
+                None => {
+                    problems.push(
+                        "store.url",
+                        "required: like redis://127.0.0.1:6379/0 or rediss://…",
+                    );
+                    String::new()
+                }
+                Some(url) => {
+                    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                        problems.push(
+                            "store.url",
+                            format!("`{url}` is not a redis:// or rediss:// URL"),
+                        );
+                    } else if let Err(err) = crate::store::redis_backend::check_url(url) {
+                        problems.push("store.url", format!("`{url}`: {err}"));
+                    }
+                    url.to_owned()
+                }
+            };
+            let pool_size = match raw.pool_size {
+                Some(0) => {
+                    problems.push("store.pool_size", "must be at least 1");
+                    1
+                }
+                Some(size) => size,
+                None => 2,
+            };
+            StoreSettings::Redis(RedisSettings {
+                url,
+                password: raw
+                    .password
+                    .clone()
+                    .filter(|password| !password.is_empty())
+                    .map(Secret),
+                key_prefix: raw
+                    .key_prefix
+                    .clone()
+                    .unwrap_or_else(|| "doorman:".to_owned()),
+                pool_size,
+                connect_timeout: duration(
+                    raw.connect_timeout.as_deref(),
+                    "store.connect_timeout",
+                    "2s",
+                    problems,
+                ),
+                command_timeout: duration(
+                    raw.command_timeout.as_deref(),
+                    "store.command_timeout",
+                    "1s",
+                    problems,
+                ),
+            })
+        }
+        Some(other) => {
+            problems.push(
+                "store.kind",
+                format!("expected `memory` or `redis`, not `{other}`"),
+            );
+            StoreSettings::Memory
         }
     }
 }

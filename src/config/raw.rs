@@ -227,6 +227,13 @@ pub struct RawRate {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawStore {
     pub kind: Option<String>,
+    pub url: Option<String>,
+    /// Also reachable as `password_file`.
+    pub password: Option<String>,
+    pub key_prefix: Option<String>,
+    pub pool_size: Option<usize>,
+    pub connect_timeout: Option<String>,
+    pub command_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub struct RedisSettings {
     /// `redis://` or `rediss://` (TLS).
     pub url: String,
-    pub password: Option<String>,
+    pub password: Option<crate::config::Secret>,
     /// Prepended to every key, so several deployments can share a server.
     pub key_prefix: String,
     /// Multiplexed connections commands are spread over.
@@ -125,7 +125,10 @@ impl RedisBackend {
             .into_connection_info()
             .map_err(|err| err.to_string())?;
         if let Some(password) = &settings.password {
-            let redis = info.redis_settings().clone().set_password(password);
+            let redis = info
+                .redis_settings()
+                .clone()
+                .set_password(password.expose());
             info = info.set_redis_settings(redis);
         }
         let client = Client::open(info).map_err(|err| err.to_string())?;
