@@ -1,10 +1,13 @@
-//! Server-side state: pending challenges, revoked sessions, send cooldowns.
+//! Server-side state: pending challenges, revoked sessions, send cooldowns,
+//! push answer tokens and the last authenticator-app step used per user.
 //!
 //! Memory only for now (moka caches, bounded in size and time). Entries carry
 //! their own expiry times, checked against doorman's clock; the caches' TTLs
 //! only reclaim memory, so an injected clock in tests stays authoritative.
 
+use crate::otp::push::PushToken;
 use crate::otp::Challenge;
+use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -13,6 +16,11 @@ use std::time::Duration;
 const MAX_CHALLENGES: u64 = 100_000;
 const MAX_REVOKED: u64 = 1_000_000;
 const MAX_COOLDOWNS: u64 = 100_000;
+const MAX_PUSH_TOKENS: u64 = 400_000;
+const MAX_TOTP_STEPS: u64 = 100_000;
+/// How long a used TOTP step is remembered: past it, the step is outside
+/// the accepted window (one step either side) anyway.
+const TOTP_STEP_MEMORY: Duration = Duration::from_secs(5 * 60);
 
 pub type SharedChallenge = Arc<Mutex<Challenge>>;
 
@@ -31,6 +39,11 @@ pub struct Store {
     revoked: Cache<String, u64>,
     /// Last time a code was sent, by user: cooldown for resends.
     last_sent: Cache<String, u64>,
+    /// One-time push answers by token id.
+    push_tokens: Cache<String, PushToken>,
+    /// The last authenticator-app time step accepted, by user: a code is
+    /// good once.
+    totp_steps: Cache<String, u64>,
 }
 
 impl Store {
@@ -52,6 +65,14 @@ impl Store {
             last_sent: Cache::builder()
                 .max_capacity(MAX_COOLDOWNS)
                 .time_to_live(cooldown + slack)
+                .build(),
+            push_tokens: Cache::builder()
+                .max_capacity(MAX_PUSH_TOKENS)
+                .time_to_live(code_lifetime + slack)
+                .build(),
+            totp_steps: Cache::builder()
+                .max_capacity(MAX_TOTP_STEPS)
+                .time_to_live(TOTP_STEP_MEMORY)
                 .build(),
         }
     }
@@ -85,5 +106,33 @@ impl Store {
 
     pub fn record_sent(&self, user: &str, at: u64) {
         self.last_sent.insert(user.to_owned(), at);
+    }
+
+    /// Keeps a push answer token until it is used or expires.
+    pub fn put_push_token(&self, id: &str, token: PushToken) {
+        self.push_tokens.insert(id.to_owned(), token);
+    }
+
+    /// Removes and returns a push answer token: of two concurrent uses,
+    /// one gets it.
+    pub fn take_push_token(&self, id: &str) -> Option<PushToken> {
+        self.push_tokens.remove(id)
+    }
+
+    /// Records `step` as `user`'s last accepted authenticator-app step, only
+    /// if it is later than the last one; whether it was. Atomic per user, so
+    /// a code raced in twice is accepted once.
+    pub fn accept_totp_step(&self, user: &str, step: u64) -> bool {
+        let result = self
+            .totp_steps
+            .entry_by_ref(user)
+            .and_compute_with(|last| match last {
+                Some(entry) if *entry.value() >= step => Op::Nop,
+                _ => Op::Put(step),
+            });
+        matches!(
+            result,
+            CompResult::Inserted(_) | CompResult::ReplacedWith(_)
+        )
     }
 }
