@@ -12,5 +12,6 @@ mod providers_telnyx;
 mod providers_twilio;
 mod providers_vonage;
 mod proxy;
+mod push;
 mod security;
 mod session;

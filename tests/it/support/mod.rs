@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod duo;
 pub mod fake_api;
+pub mod ntfy;
 pub mod sms;
 pub mod telnyx;
 pub mod twilio;
