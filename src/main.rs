@@ -202,7 +202,9 @@ fn totp_enroll(user: &str, path: &std::path::Path, write: bool) -> Result<ExitCo
             users_path.display()
         );
     } else {
-        println!("Add this line to {user} in the users file (or run again with --write):\n\n    {line}");
+        println!(
+            "Add this line to {user} in the users file (or run again with --write):\n\n    {line}"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -314,7 +314,11 @@ pub fn waiting_page(
         status,
         "push.html",
         context! {
-            number => pending.number.map(|n| format!("{n:02}")),
+            // Duo matches on its own; its push carries no number of ours.
+            number => pending
+                .number
+                .filter(|_| pending.provider != "duo")
+                .map(|n| format!("{n:02}")),
             duo => pending.provider == "duo",
             seconds_left => seconds_left,
             time_left => format!("{}:{:02}", seconds_left / 60, seconds_left % 60),

@@ -101,11 +101,16 @@ async fn the_notification_carries_three_distinct_numbers_and_the_page_shows_one_
     );
     let labels: Vec<String> = ntfy.actions().into_iter().map(|(label, _)| label).collect();
     assert_eq!(labels.len(), 3, "{labels:?}");
-    assert!(labels.iter().all(|l| l.len() == 2 && l.bytes().all(|b| b.is_ascii_digit())));
+    assert!(labels
+        .iter()
+        .all(|l| l.len() == 2 && l.bytes().all(|b| b.is_ascii_digit())));
     assert!(labels[0] != labels[1] && labels[1] != labels[2] && labels[0] != labels[2]);
     assert!(labels.contains(&number), "{number} not in {labels:?}");
     for (_, url) in ntfy.actions() {
-        assert!(url.starts_with("https://app.example.com/.doorman/2fa/push/answer/"), "{url}");
+        assert!(
+            url.starts_with("https://app.example.com/.doorman/2fa/push/answer/"),
+            "{url}"
+        );
     }
     for action in publish["actions"].as_array().unwrap() {
         assert_eq!(action["action"], "http");
@@ -130,7 +135,10 @@ async fn tapping_the_shown_number_signs_the_waiting_browser_in() {
     assert!(signed_in_by(&page), "{page:?}");
     let page = browser.get("/private").await;
     assert_eq!(page.status, 200, "{page:?}");
-    assert_eq!(page.echo()["headers"]["remote-user"], serde_json::json!(["alice"]));
+    assert_eq!(
+        page.echo()["headers"]["remote-user"],
+        serde_json::json!(["alice"])
+    );
 }
 
 #[tokio::test]
@@ -146,7 +154,10 @@ async fn the_status_long_poll_answers_as_soon_as_the_push_is_approved() {
         ntfy::press(&env, &url).await
     });
     assert_eq!(state["state"], "approved");
-    assert!(started.elapsed() < Duration::from_secs(10), "the long poll waited its full time");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the long poll waited its full time"
+    );
 }
 
 #[tokio::test]
@@ -204,13 +215,18 @@ async fn after_send_again_the_first_notifications_links_are_dead() {
     let number = waiting_for_push(&mut browser, "alice").await;
     let old = ntfy.action_url(&number);
     env.advance(Duration::from_secs(31));
-    let page = browser.post("/.doorman/2fa/resend", &[("channel", "push")]).await;
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "push")])
+        .await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(ntfy.publishes().len(), 2);
     assert_eq!(ntfy::press(&env, &old).await.status, 410);
     let page = browser.get("/.doorman/2fa").await;
     let number = shown_number(&page);
-    assert_eq!(ntfy::press(&env, &ntfy.action_url(&number)).await.status, 200);
+    assert_eq!(
+        ntfy::press(&env, &ntfy.action_url(&number)).await.status,
+        200
+    );
     assert!(signed_in_by(&browser.get("/.doorman/2fa").await));
 }
 
@@ -241,7 +257,8 @@ async fn forged_or_garbled_links_are_refused_and_get_is_not_an_answer() {
     let last = forged.pop().unwrap();
     forged.push(if last == '0' { '1' } else { '0' });
     let client = crate::support::api_client();
-    let answer = crate::support::into_page(client.post(env.url(&forged)).send().await.unwrap()).await;
+    let answer =
+        crate::support::into_page(client.post(env.url(&forged)).send().await.unwrap()).await;
     assert_eq!(answer.status, 404, "{answer:?}");
     let answer = crate::support::into_page(client.get(env.url(&path)).send().await.unwrap()).await;
     assert_eq!(answer.status, 405, "{answer:?}");
@@ -275,7 +292,11 @@ async fn the_waiting_page_works_without_javascript_and_offers_other_ways() {
     let mut browser = env.browser();
     waiting_for_push(&mut browser, "alice").await;
     let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("<noscript><meta http-equiv=\"refresh\""), "{}", page.body);
+    assert!(
+        page.body.contains("<noscript><meta http-equiv=\"refresh\""),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains(">5:00</span> left"), "{}", page.body);
     assert!(page.body.contains("Send again"), "{}", page.body);
     assert!(page.body.contains("value=\"sms\""), "{}", page.body);
@@ -283,7 +304,10 @@ async fn the_waiting_page_works_without_javascript_and_offers_other_ways() {
     assert_eq!(script.status, 200);
     assert!(script.body.contains("wait=1"));
     let csp = page.header("content-security-policy").unwrap_or_default();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
 }
 
 #[tokio::test]
@@ -309,7 +333,9 @@ async fn push_is_offered_only_to_users_with_a_topic() {
     browser.sign_in_password("bob").await;
     let page = browser.get("/.doorman/2fa").await;
     assert!(!page.body.contains("value=\"push\""), "{}", page.body);
-    let page = browser.post("/.doorman/2fa/send", &[("channel", "push")]).await;
+    let page = browser
+        .post("/.doorman/2fa/send", &[("channel", "push")])
+        .await;
     assert_eq!(page.status, 400, "{page:?}");
     assert!(ntfy.publishes().is_empty());
 }
@@ -335,8 +361,16 @@ async fn the_push_webhook_gets_a_signed_body_with_numbered_links_and_a_deny_link
     let delivery = env.webhook.deliveries().pop().expect("a delivery");
     let mut mac = Hmac::<Sha256>::new_from_slice(b"hook-secret").unwrap();
     mac.update(&delivery.body);
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(delivery.signature.as_deref(), Some(format!("sha256={expected}").as_str()));
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        delivery.signature.as_deref(),
+        Some(format!("sha256={expected}").as_str())
+    );
     let body = &delivery.json;
     assert_eq!(body["channel"], "push");
     assert_eq!(body["user"], "bob");
@@ -349,8 +383,14 @@ async fn the_push_webhook_gets_a_signed_body_with_numbered_links_and_a_deny_link
         .find(|a| a["label"] == number.as_str())
         .and_then(|a| a["url"].as_str())
         .expect("the shown number's link");
-    assert!(body["deny_url"].as_str().unwrap().starts_with("https://app.example.com/.doorman/2fa/push/answer/"));
-    assert!(body.get("number").is_none(), "the body must not say which number is right");
+    assert!(body["deny_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://app.example.com/.doorman/2fa/push/answer/"));
+    assert!(
+        body.get("number").is_none(),
+        "the body must not say which number is right"
+    );
     assert_eq!(ntfy::press(&env, url).await.status, 200);
     assert!(signed_in_by(&browser.get("/.doorman/2fa").await));
 }
@@ -387,4 +427,58 @@ async fn a_failing_push_webhook_is_not_shown_as_sent() {
     let page = browser.ask_for_code("push").await;
     assert_eq!(page.status, 502, "{page:?}");
     assert!(page.body.contains("could not send"), "{}", page.body);
+}
+
+#[test]
+fn push_and_totp_config_problems_are_reported_with_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.yaml"), users()).unwrap();
+    let yaml = format!(
+        r#"upstream: "http://127.0.0.1:3000"
+users_file: "users.yaml"
+session:
+  secret: "{}"
+channels:
+  push: {{ provider: ntfy, fallback: [log] }}
+  sms: {{ provider: ntfy }}
+  totp: {{ provider: webhook }}
+providers:
+  log: {{}}
+  ntfy: {{ token: "tk_x", username: "u" }}
+  duo: {{ integration_key: "DI..." }}
+"#,
+        crate::support::SECRET
+    );
+    let problems = doorman::config::Config::from_yaml(&yaml, dir.path())
+        .expect_err("problems")
+        .to_string();
+    for expected in [
+        "channels.push.fallback[0]: `log` cannot send push approvals; use ntfy, duo or webhook",
+        "channels.sms.provider: `ntfy` sends push approvals only; use it under channels.push",
+        "channels.totp.provider: an authenticator app needs no provider; write `totp: {}`",
+        "providers.ntfy.token: set `token` or `username` and `password`, not both",
+        "providers.duo.base_url: required",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "{expected}\nnot in\n{problems}"
+        );
+    }
+}
+
+#[test]
+fn push_through_ntfy_needs_a_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.yaml"), users()).unwrap();
+    let yaml = format!(
+        "upstream: \"http://127.0.0.1:3000\"\nusers_file: \"users.yaml\"\nsession:\n  secret: \"{}\"\nchannels:\n  push: {{ provider: ntfy }}\nproviders:\n  ntfy: {{ base_url: \"https://ntfy.example.com\" }}\n",
+        crate::support::SECRET
+    );
+    let problems = doorman::config::Config::from_yaml(&yaml, dir.path())
+        .expect_err("problems")
+        .to_string();
+    assert_eq!(
+        problems,
+        "public_url: required for channels.push with `ntfy`: the notification's links point there"
+    );
 }

@@ -35,7 +35,10 @@ pub struct DuoApi {
 }
 
 fn fail(status: u16, code: u32, message: &str) -> Reply {
-    Reply::json(status, json!({ "stat": "FAIL", "code": code, "message": message }))
+    Reply::json(
+        status,
+        json!({ "stat": "FAIL", "code": code, "message": message }),
+    )
 }
 
 impl DuoApi {
@@ -108,7 +111,10 @@ fn signed(request: &Recorded) -> bool {
         .collect();
     params.sort();
     let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let host = request.header("host").unwrap_or_default().to_ascii_lowercase();
+    let host = request
+        .header("host")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let canon = format!(
         "{date}\n{}\n{host}\n{}\n{}",
         request.method.to_ascii_uppercase(),
@@ -152,13 +158,17 @@ fn handle(state: &Arc<Mutex<State>>, request: &Recorded) -> Reply {
             if username.is_empty() {
                 return fail(400, 40001, "Missing required request parameters");
             }
-            let txid = format!("45f7c92b-f45f-4862-8545-e0f58e78075{}", state.transactions.len());
+            let txid = format!(
+                "45f7c92b-f45f-4862-8545-e0f58e78075{}",
+                state.transactions.len()
+            );
             state.transactions.insert(txid.clone(), username);
             Reply::json(200, json!({ "stat": "OK", "response": { "txid": txid } }))
         }
         ("GET", "/auth/v2/auth_status") => {
-            let query: HashMap<String, String> =
-                form_urlencoded::parse(request.query.as_bytes()).into_owned().collect();
+            let query: HashMap<String, String> = form_urlencoded::parse(request.query.as_bytes())
+                .into_owned()
+                .collect();
             let Some(txid) = query.get("txid") else {
                 return fail(400, 40001, "Missing required request parameters");
             };

@@ -93,7 +93,14 @@ impl Ntfy {
 /// URL's origin is `public_url`; the request goes to doorman's address.
 pub async fn press(env: &Env, url: &str) -> Page {
     let path = path_of(url);
-    into_page(api_client().post(env.url(&path)).send().await.expect("POST")).await
+    into_page(
+        api_client()
+            .post(env.url(&path))
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await
 }
 
 /// `/…` of an absolute URL.
@@ -113,15 +120,24 @@ fn handle(state: &Arc<Mutex<State>>, request: &Recorded) -> Reply {
     }
     let body = request.json();
     let topic = body["topic"].as_str().unwrap_or_default().to_owned();
-    if topic.is_empty() || !topic.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if topic.is_empty()
+        || !topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return error(400, 40009, "invalid topic");
     }
     let actions = body["actions"].as_array().cloned().unwrap_or_default();
     let valid_action = |action: &Value| {
         action["action"] == "http"
             && action["label"].as_str().is_some_and(|l| !l.is_empty())
-            && action["url"].as_str().is_some_and(|u| u.starts_with("http"))
-            && matches!(action["method"].as_str(), None | Some("POST") | Some("GET") | Some("PUT"))
+            && action["url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("http"))
+            && matches!(
+                action["method"].as_str(),
+                None | Some("POST") | Some("GET") | Some("PUT")
+            )
     };
     if actions.len() > 3 || !actions.iter().all(valid_action) {
         return error(400, 40018, "invalid request: actions invalid");
