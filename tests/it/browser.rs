@@ -33,7 +33,11 @@ fn run(command: &mut Command, what: &str) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success(), "{what} failed ({}):\n{text}", output.status);
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{text}",
+        output.status
+    );
     text
 }
 
@@ -141,7 +145,11 @@ providers:
         String::from_utf8_lossy(&output.stderr)
     );
     eprintln!("{text}");
-    assert!(output.status.success(), "the browser test failed ({}):\n{text}", output.status);
+    assert!(
+        output.status.success(),
+        "the browser test failed ({}):\n{text}",
+        output.status
+    );
     assert!(text.contains("browser e2e: all steps passed"), "{text}");
     eprintln!("browser e2e took {:?}", started.elapsed());
     // One publish for the one push, and it carried three numbers.

@@ -22,6 +22,9 @@ pub fn users() -> String {
   bob:
     password: "{hash}"
     phone: "+14155550199"
+  carol:
+    password: "{hash}"
+    ntfy_topic: "carol-0d5e11a7"
 "#,
         hash = password_hash()
     )
@@ -481,4 +484,28 @@ fn push_through_ntfy_needs_a_public_url() {
         problems,
         "public_url: required for channels.push with `ntfy`: the notification's links point there"
     );
+}
+
+#[tokio::test]
+async fn wrong_numbers_and_denials_are_logged_as_possible_attacks_without_secrets() {
+    crate::support::logs::capture();
+    let ntfy = Ntfy::start().await;
+    let env = with_ntfy(&ntfy).await;
+    let mut browser = env.browser();
+    let number = waiting_for_push(&mut browser, "carol").await;
+    let wrong_url = ntfy.action_url(&ntfy.other_label(&number));
+    assert_eq!(ntfy::press(&env, &wrong_url).await.status, 403);
+
+    let log = crate::support::logs::text();
+    let warning = log
+        .lines()
+        .find(|line| line.contains("carol") && line.contains("possible attack"))
+        .unwrap_or_else(|| panic!("no warning for carol in:\n{log}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("wrong_number"), "{warning}");
+    assert!(!log.contains(ntfy::TOKEN), "the ntfy token was logged");
+    for (_, url) in ntfy.actions() {
+        let token = url.rsplit('/').next().unwrap();
+        assert!(!log.contains(token), "an answer token was logged");
+    }
 }

@@ -89,6 +89,7 @@ async fn two_steps_away_either_side_is_refused() {
 
 #[tokio::test]
 async fn an_accepted_code_cannot_be_used_again_nor_an_earlier_one() {
+    crate::support::logs::capture();
     let env = with_totp().await;
     let now = code(&env, 0);
     let mut first = at_the_code_page(&env, "t3").await;
@@ -104,6 +105,14 @@ async fn an_accepted_code_cannot_be_used_again_nor_an_earlier_one() {
     env.advance(Duration::from_secs(30));
     let page = second.enter_code(&code(&env, 0)).await;
     assert!(signed_in_by(&page), "{page:?}");
+
+    let log = crate::support::logs::text();
+    assert!(
+        log.lines()
+            .any(|line| line.contains("totp_replayed") && line.contains("t3")),
+        "the replay was not logged:\n{log}"
+    );
+    assert!(!log.contains(SECRET), "the TOTP secret was logged");
 }
 
 #[tokio::test]

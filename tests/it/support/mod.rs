@@ -5,6 +5,7 @@
 
 pub mod duo;
 pub mod fake_api;
+pub mod logs;
 pub mod ntfy;
 pub mod sms;
 pub mod telnyx;
