@@ -251,7 +251,7 @@ fn the_example_config_loads_cleanly() {
     assert_eq!(config.app_name, "Example");
     assert_eq!(config.users.len(), 1);
     let channels: Vec<&str> = config.channels.iter().map(|c| c.channel.name()).collect();
-    assert_eq!(channels, ["sms", "voice"]);
+    assert_eq!(channels, ["sms", "voice", "totp"]);
     let webhook = config.providers.webhook.as_ref().expect("webhook");
     assert_eq!(webhook.secret.as_deref(), Some("example-hook-secret"));
 }

@@ -509,3 +509,15 @@ async fn wrong_numbers_and_denials_are_logged_as_possible_attacks_without_secret
         assert!(!log.contains(token), "an answer token was logged");
     }
 }
+
+#[tokio::test]
+async fn channels_are_offered_in_the_order_the_config_lists_them() {
+    let ntfy = Ntfy::start().await;
+    let env = with_ntfy(&ntfy).await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    let page = browser.get("/.doorman/2fa").await;
+    let push = page.body.find("value=\"push\"").expect("push offered");
+    let sms = page.body.find("value=\"sms\"").expect("sms offered");
+    assert!(push < sms, "push is listed first in the config:\n{}", page.body);
+}
