@@ -519,5 +519,9 @@ async fn channels_are_offered_in_the_order_the_config_lists_them() {
     let page = browser.get("/.doorman/2fa").await;
     let push = page.body.find("value=\"push\"").expect("push offered");
     let sms = page.body.find("value=\"sms\"").expect("sms offered");
-    assert!(push < sms, "push is listed first in the config:\n{}", page.body);
+    assert!(
+        push < sms,
+        "push is listed first in the config:\n{}",
+        page.body
+    );
 }

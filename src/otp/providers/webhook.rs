@@ -122,29 +122,27 @@ impl PushSender for WebhookProvider {
 impl WebhookProvider {
     /// POSTs a JSON body, signed when a secret is set; any 2xx is success.
     async fn post(&self, body: Vec<u8>) -> Result<(), ProviderError> {
-        {
-            let mut request = self
-                .client
-                .post(self.settings.url.clone())
-                .header(http::header::CONTENT_TYPE, "application/json");
-            if let Some(secret) = &self.settings.secret {
-                request = request.header("X-Doorman-Signature", signature(secret, &body));
-            }
-            let response = request.body(body).send().await.map_err(|err| {
-                if err.is_timeout() {
-                    ProviderError::Unavailable("no answer in time".into())
-                } else {
-                    ProviderError::Unavailable(without_url(err).to_string())
-                }
-            })?;
-            if response.status().is_success() {
-                Ok(())
+        let mut request = self
+            .client
+            .post(self.settings.url.clone())
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if let Some(secret) = &self.settings.secret {
+            request = request.header("X-Doorman-Signature", signature(secret, &body));
+        }
+        let response = request.body(body).send().await.map_err(|err| {
+            if err.is_timeout() {
+                ProviderError::Unavailable("no answer in time".into())
             } else {
-                Err(ProviderError::Unavailable(format!(
-                    "HTTP {}",
-                    response.status().as_u16()
-                )))
+                ProviderError::Unavailable(without_url(err).to_string())
             }
+        })?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(ProviderError::Unavailable(format!(
+                "HTTP {}",
+                response.status().as_u16()
+            )))
         }
     }
 }
