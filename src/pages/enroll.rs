@@ -38,6 +38,30 @@ fn signed_in(visit: &Visit<'_>) -> Result<(String, Arc<User>), String> {
     }
 }
 
+/// How recent the second factor must be to add an authenticator: a session
+/// cookie that leaked later cannot plant a second factor of its own.
+const FRESH_SECS: u64 = 15 * 60;
+
+/// Whether the session proved its second factor recently enough.
+fn fresh(visit: &Visit<'_>) -> bool {
+    visit.session.as_ref().is_some_and(|(session, _)| {
+        visit.now.saturating_sub(session.second_factor_at) <= FRESH_SECS
+    })
+}
+
+/// Asks for a new sign-in, which comes back to this page.
+fn sign_in_again(visit: &Visit<'_>) -> Result<Reply, Error> {
+    let back = format!("{}/totp/enroll", visit.app.prefix);
+    let mut link = format!("{}/logout?rd=", visit.app.prefix);
+    link.extend(form_urlencoded::byte_serialize(back.as_bytes()));
+    visit.message(
+        StatusCode::OK,
+        "Sign in again",
+        "To add an authenticator app, sign in again first: it must be you, not someone who found this browser open.",
+        Some((&link, "Sign in again")),
+    )
+}
+
 fn writable(visit: &Visit<'_>) -> bool {
     visit
         .app
@@ -62,6 +86,9 @@ pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     };
     if !writable(visit) {
         return ask_an_administrator(visit);
+    }
+    if !fresh(visit) {
+        return sign_in_again(visit);
     }
     let secret = TotpSecret::generate();
     page(visit, &session_id, &user, &secret, StatusCode::OK, None)
@@ -103,6 +130,9 @@ pub fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
     };
     if !writable(visit) {
         return ask_an_administrator(visit);
+    }
+    if !fresh(visit) {
+        return sign_in_again(visit);
     }
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
     let base32 = field("secret");

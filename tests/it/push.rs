@@ -525,3 +525,39 @@ async fn channels_are_offered_in_the_order_the_config_lists_them() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn when_ntfy_fails_the_push_falls_back_to_the_webhook() {
+    let ntfy = Ntfy::start().await;
+    ntfy.fail_with(503);
+    let block = ntfy.config();
+    let env = Env::with_delivery(|webhook| Setup {
+        delivery: Some(format!(
+            "channels:\n  push: {{ provider: ntfy, fallback: [webhook] }}\nproviders:\n  {block}\n  webhook: {{ url: \"{webhook}\", timeout: \"2s\" }}\n"
+        )),
+        users: users(),
+        extra: "public_url: \"https://app.example.com\"\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = env.browser();
+    let number = waiting_for_push(&mut browser, "alice").await;
+    assert!(ntfy.publishes().is_empty());
+    let body = env
+        .webhook
+        .deliveries()
+        .pop()
+        .expect("the webhook got the push")
+        .json;
+    assert_eq!(body["channel"], "push");
+    let url = body["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["label"] == number.as_str())
+        .and_then(|a| a["url"].as_str())
+        .unwrap()
+        .to_owned();
+    assert_eq!(ntfy::press(&env, &url).await.status, 200);
+    assert!(signed_in_by(&browser.get("/.doorman/2fa").await));
+}

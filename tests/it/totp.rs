@@ -404,3 +404,31 @@ fn totp_enroll_refuses_an_unknown_user() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no user `carol`"));
 }
+
+#[tokio::test]
+async fn enrollment_asks_for_a_fresh_sign_in_after_fifteen_minutes() {
+    let env = enrollment_env().await;
+    let mut browser = env.signed_in("alice").await;
+    env.advance(Duration::from_secs(14 * 60));
+    let page = browser.get("/.doorman/totp/enroll").await;
+    assert!(page.body.contains("<svg"), "{}", page.body);
+    let (base32, signature) = (hidden(&page, "secret"), hidden(&page, "signature"));
+    env.advance(Duration::from_secs(2 * 60));
+    let page = browser.get("/.doorman/totp/enroll").await;
+    assert!(page.body.contains("Sign in again"), "{}", page.body);
+    assert!(!page.body.contains("<svg"));
+    let secret = TotpSecret::from_base32(&base32).unwrap();
+    let page = browser
+        .post(
+            "/.doorman/totp/enroll",
+            &[
+                ("secret", &base32),
+                ("signature", &signature),
+                ("code", &secret.code_at(env.now())),
+            ],
+        )
+        .await;
+    assert!(page.body.contains("Sign in again"), "{}", page.body);
+    let users = std::fs::read_to_string(env.dir.path().join("users.yaml")).unwrap();
+    assert!(!users.contains("totp_secret"), "{users}");
+}
