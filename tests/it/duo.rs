@@ -1,9 +1,9 @@
 //! Duo push through the Duo Auth API emulation, which checks every
 //! request's signature.
 
-use crate::push::{status, users};
+use crate::push::{signed_in_by, status, users};
 use crate::support::duo::{DuoApi, Outcome};
-use crate::support::{Browser, Env, Page, Setup};
+use crate::support::{Browser, Env, Setup};
 use std::time::{Duration, Instant};
 
 async fn with_duo(block: String) -> Env {
@@ -40,14 +40,6 @@ async fn settled(browser: &Browser) -> String {
             return state;
         }
     }
-}
-
-fn signed_in_by(page: &Page) -> bool {
-    page.status == 303
-        && page
-            .set_cookies()
-            .iter()
-            .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
 }
 
 #[tokio::test]

@@ -75,7 +75,8 @@ pub async fn status(browser: &Browser, wait: bool) -> serde_json::Value {
     response.json().await.expect("JSON")
 }
 
-fn signed_in_by(page: &Page) -> bool {
+/// Whether `page` finished a sign-in: a redirect that sets a live session cookie.
+pub fn signed_in_by(page: &Page) -> bool {
     page.status == 303
         && page
             .set_cookies()

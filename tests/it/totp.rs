@@ -2,6 +2,7 @@
 //! accepted, replays, the users file key, the enrollment page and the
 //! `totp enroll` command.
 
+use crate::push::signed_in_by;
 use crate::support::{password_hash, Browser, Env, Page, Setup};
 use doorman::otp::totp::TotpSecret;
 use std::time::Duration;
@@ -38,14 +39,6 @@ async fn with_totp() -> Env {
         ..Setup::default()
     })
     .await
-}
-
-fn signed_in_by(page: &Page) -> bool {
-    page.status == 303
-        && page
-            .set_cookies()
-            .iter()
-            .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
 }
 
 /// Password, then "authenticator app": the browser is on the code page.

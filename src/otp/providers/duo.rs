@@ -169,11 +169,7 @@ pub fn sign(
     skey: &str,
 ) -> String {
     let canon = canonicalize(date, method, host, path, params);
-    let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(skey.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(canon.as_bytes());
-    let sig = crate::crypto::hex(&mac.finalize().into_bytes());
-    basic(ikey, &sig)
+    basic(ikey, &hex_mac::<Hmac<Sha512>>(skey, &canon))
 }
 
 /// As [`sign`] with HMAC-SHA1, which older Duo integrations use.
@@ -187,11 +183,14 @@ pub fn sign_sha1(
     skey: &str,
 ) -> String {
     let canon = canonicalize(date, method, host, path, params);
-    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(skey.as_bytes())
+    basic(ikey, &hex_mac::<Hmac<sha1::Sha1>>(skey, &canon))
+}
+
+fn hex_mac<M: Mac + hmac::digest::KeyInit>(key: &str, text: &str) -> String {
+    let mut mac = <M as Mac>::new_from_slice(key.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(canon.as_bytes());
-    let sig = crate::crypto::hex(&mac.finalize().into_bytes());
-    basic(ikey, &sig)
+    mac.update(text.as_bytes());
+    crate::crypto::hex(&mac.finalize().into_bytes())
 }
 
 fn basic(ikey: &str, sig: &str) -> String {
