@@ -30,17 +30,28 @@ pub fn users() -> String {
     )
 }
 
-/// doorman with `push` on ntfy (`ntfy`) and `sms` on the env's webhook.
-pub async fn with_ntfy(ntfy: &Ntfy) -> Env {
-    let block = ntfy.config();
+/// doorman with these `channels` lines, the provider `blocks` and a
+/// signed `webhook` provider at the env's receiver; these users, and
+/// `public_url` for the answer links.
+pub async fn push_env(channels: &str, blocks: &[String]) -> Env {
+    let blocks: String = blocks.iter().map(|block| format!("  {block}\n")).collect();
     Env::with_delivery(|webhook| Setup {
         delivery: Some(format!(
-            "channels:\n  push: {{ provider: ntfy }}\n  sms: {{ provider: webhook }}\nproviders:\n  {block}\n  webhook: {{ url: \"{webhook}\", secret: \"hook-secret\", timeout: \"2s\" }}\n"
+            "channels:\n{channels}providers:\n{blocks}  webhook: {{ url: \"{webhook}\", secret: \"hook-secret\", timeout: \"2s\" }}\n"
         )),
         users: users(),
         extra: "public_url: \"https://app.example.com\"\n".into(),
         ..Setup::default()
     })
+    .await
+}
+
+/// doorman with `push` on ntfy (`ntfy`) and `sms` on the env's webhook.
+pub async fn with_ntfy(ntfy: &Ntfy) -> Env {
+    push_env(
+        "  push: { provider: ntfy }\n  sms: { provider: webhook }\n",
+        &[ntfy.config()],
+    )
     .await
 }
 
@@ -346,15 +357,7 @@ async fn push_is_offered_only_to_users_with_a_topic() {
 
 /// doorman with `push` on the webhook provider.
 async fn with_push_webhook() -> Env {
-    Env::with_delivery(|webhook| Setup {
-        delivery: Some(format!(
-            "channels:\n  push: {{ provider: webhook }}\nproviders:\n  webhook: {{ url: \"{webhook}\", secret: \"hook-secret\", timeout: \"2s\" }}\n"
-        )),
-        users: users(),
-        extra: "public_url: \"https://app.example.com\"\n".into(),
-        ..Setup::default()
-    })
-    .await
+    push_env("  push: { provider: webhook }\n", &[]).await
 }
 
 #[tokio::test]
@@ -531,15 +534,10 @@ async fn channels_are_offered_in_the_order_the_config_lists_them() {
 async fn when_ntfy_fails_the_push_falls_back_to_the_webhook() {
     let ntfy = Ntfy::start().await;
     ntfy.fail_with(503);
-    let block = ntfy.config();
-    let env = Env::with_delivery(|webhook| Setup {
-        delivery: Some(format!(
-            "channels:\n  push: {{ provider: ntfy, fallback: [webhook] }}\nproviders:\n  {block}\n  webhook: {{ url: \"{webhook}\", timeout: \"2s\" }}\n"
-        )),
-        users: users(),
-        extra: "public_url: \"https://app.example.com\"\n".into(),
-        ..Setup::default()
-    })
+    let env = push_env(
+        "  push: { provider: ntfy, fallback: [webhook] }\n",
+        &[ntfy.config()],
+    )
     .await;
     let mut browser = env.browser();
     let number = waiting_for_push(&mut browser, "alice").await;

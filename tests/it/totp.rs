@@ -177,6 +177,16 @@ async fn enrollment_env() -> Env {
     .await
 }
 
+/// Submits the enrollment form.
+async fn enroll(browser: &mut Browser, secret: &str, signature: &str, code: &str) -> Page {
+    browser
+        .post(
+            "/.doorman/totp/enroll",
+            &[("secret", secret), ("signature", signature), ("code", code)],
+        )
+        .await
+}
+
 /// The hidden field `name` of the page.
 fn hidden(page: &Page, name: &str) -> String {
     page.field(name)
@@ -199,44 +209,29 @@ async fn a_signed_in_user_enrolls_after_one_correct_code_and_signs_in_with_the_a
         "{:06}",
         (secret.code_at(env.now()).parse::<u32>().unwrap() + 1) % 1_000_000
     );
-    let page = browser
-        .post(
-            "/.doorman/totp/enroll",
-            &[
-                ("secret", &base32),
-                ("signature", &signature),
-                ("code", &wrong),
-            ],
-        )
-        .await;
+    let page = enroll(&mut browser, &base32, &signature, &wrong).await;
     assert_eq!(page.status, 401, "{page:?}");
     let users = std::fs::read_to_string(env.dir.path().join("users.yaml")).unwrap();
     assert!(!users.contains("totp_secret"), "{users}");
 
     // A secret the server did not hand out is refused.
     let other = TotpSecret::generate();
-    let page = browser
-        .post(
-            "/.doorman/totp/enroll",
-            &[
-                ("secret", &other.to_base32()),
-                ("signature", &signature),
-                ("code", &other.code_at(env.now())),
-            ],
-        )
-        .await;
+    let page = enroll(
+        &mut browser,
+        &other.to_base32(),
+        &signature,
+        &other.code_at(env.now()),
+    )
+    .await;
     assert_eq!(page.status, 400, "{page:?}");
 
-    let page = browser
-        .post(
-            "/.doorman/totp/enroll",
-            &[
-                ("secret", &base32),
-                ("signature", &signature),
-                ("code", &secret.code_at(env.now())),
-            ],
-        )
-        .await;
+    let page = enroll(
+        &mut browser,
+        &base32,
+        &signature,
+        &secret.code_at(env.now()),
+    )
+    .await;
     assert_eq!(page.status, 200, "{page:?}");
     assert!(page.body.contains("Authenticator added"), "{}", page.body);
     let users = std::fs::read_to_string(env.dir.path().join("users.yaml")).unwrap();
@@ -411,16 +406,13 @@ async fn enrollment_asks_for_a_fresh_sign_in_after_fifteen_minutes() {
     assert!(page.body.contains("Sign in again"), "{}", page.body);
     assert!(!page.body.contains("<svg"));
     let secret = TotpSecret::from_base32(&base32).unwrap();
-    let page = browser
-        .post(
-            "/.doorman/totp/enroll",
-            &[
-                ("secret", &base32),
-                ("signature", &signature),
-                ("code", &secret.code_at(env.now())),
-            ],
-        )
-        .await;
+    let page = enroll(
+        &mut browser,
+        &base32,
+        &signature,
+        &secret.code_at(env.now()),
+    )
+    .await;
     assert!(page.body.contains("Sign in again"), "{}", page.body);
     let users = std::fs::read_to_string(env.dir.path().join("users.yaml")).unwrap();
     assert!(!users.contains("totp_secret"), "{users}");
