@@ -355,6 +355,18 @@ async fn push_is_offered_only_to_users_with_a_topic() {
     assert!(ntfy.publishes().is_empty());
 }
 
+/// The URL of the action labelled `number` in a push webhook body.
+fn webhook_action(body: &serde_json::Value, number: &str) -> String {
+    body["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|action| action["label"] == number)
+        .and_then(|action| action["url"].as_str())
+        .expect("an action for the shown number")
+        .to_owned()
+}
+
 /// doorman with `push` on the webhook provider.
 async fn with_push_webhook() -> Env {
     push_env("  push: { provider: webhook }\n", &[]).await
@@ -413,14 +425,7 @@ async fn deny_ends_the_challenge() {
     assert_eq!(answer.status, 200, "{answer:?}");
     assert!(answer.body.contains("denied"));
     assert_eq!(status(&browser, false).await["state"], "denied");
-    let right = body["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["label"] == number.as_str())
-        .and_then(|a| a["url"].as_str())
-        .unwrap()
-        .to_owned();
+    let right = webhook_action(&body, &number);
     assert_eq!(ntfy::press(&env, &right).await.status, 410);
     assert!(!signed_in_by(&browser.get("/.doorman/2fa").await));
 }
@@ -549,14 +554,7 @@ async fn when_ntfy_fails_the_push_falls_back_to_the_webhook() {
         .expect("the webhook got the push")
         .json;
     assert_eq!(body["channel"], "push");
-    let url = body["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["label"] == number.as_str())
-        .and_then(|a| a["url"].as_str())
-        .unwrap()
-        .to_owned();
+    let url = webhook_action(&body, &number);
     assert_eq!(ntfy::press(&env, &url).await.status, 200);
     assert!(signed_in_by(&browser.get("/.doorman/2fa").await));
 }

@@ -310,6 +310,18 @@ fn enroll_dir() -> (tempfile::TempDir, std::path::PathBuf, String) {
     (dir, config, users)
 }
 
+/// Runs `doorman <args> <config>`, which must succeed; its output.
+fn enroll_command(args: &[&str], config: &std::path::Path) -> String {
+    let output = doorman().args(args).arg(config).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 fn printed_secret(stdout: &str) -> String {
     let start = stdout.find("secret=").expect("a secret in the URI") + "secret=".len();
     stdout[start..].split('&').next().unwrap().to_owned()
@@ -318,17 +330,7 @@ fn printed_secret(stdout: &str) -> String {
 #[test]
 fn totp_enroll_prints_the_uri_a_qr_code_and_the_users_file_line() {
     let (_dir, config, users) = enroll_dir();
-    let output = doorman()
-        .args(["totp", "enroll", "alice", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = enroll_command(&["totp", "enroll", "alice", "--config"], &config);
     assert!(
         stdout.contains("otpauth://totp/Example:alice?secret="),
         "{stdout}"
@@ -351,17 +353,7 @@ fn totp_enroll_prints_the_uri_a_qr_code_and_the_users_file_line() {
 #[test]
 fn totp_enroll_write_stores_the_secret_and_keeps_the_rest_of_the_file() {
     let (_dir, config, users) = enroll_dir();
-    let output = doorman()
-        .args(["totp", "enroll", "alice", "--write", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = enroll_command(&["totp", "enroll", "alice", "--write", "--config"], &config);
     let secret = printed_secret(&stdout);
     let after = std::fs::read_to_string(config.with_file_name("users.yaml")).unwrap();
     let expected = users.replace(
