@@ -6,7 +6,8 @@
 //! - [`pages`]: doorman's own routes: login, second factor, logout, forward-auth, health.
 //! - [`proxy`]: forwarding to the upstream, streaming, upgrades, header rewrites.
 //! - [`session`] and [`csrf`]: the encrypted session cookie and form tokens.
-//! - [`users`]: the users file and password checks.
+//! - [`users`]: the users file and password checks; [`users_file`] writes
+//!   enrolled authenticator secrets back into it.
 //! - [`otp`]: codes, challenges and the providers that deliver them.
 //! - [`store`]: server-side state (challenges, revocations, cooldowns).
 //! - [`config`]: the config file, read in two stages.
@@ -32,6 +33,7 @@ pub mod server;
 pub mod session;
 pub mod store;
 pub mod users;
+pub mod users_file;
 
 use bytes::Bytes;
 use clock::SharedClock;
@@ -82,6 +84,13 @@ pub struct App {
     pub clock: SharedClock,
     /// Keys code hashes; random per process, so a code never outlives a restart.
     pub code_key: [u8; 32],
+    /// `scheme://host[:port]` of `public_url`: push answer links point here.
+    pub public_origin: Option<String>,
+    /// The users file, for the authenticator enrollment page.
+    pub users_file: Option<std::path::PathBuf>,
+    /// Authenticator secrets enrolled since start-up, by user; they win
+    /// over the users file as loaded.
+    pub enrolled: std::sync::RwLock<std::collections::HashMap<String, otp::totp::TotpSecret>>,
 }
 
 impl App {
@@ -94,7 +103,14 @@ impl App {
             config.codes.lifetime,
             config.codes.resend_cooldown,
         );
+        let public_origin = config
+            .public_url
+            .as_ref()
+            .and_then(|url| Some(format!("{}://{}", url.scheme_str()?, url.authority()?)));
         Ok(App {
+            public_origin,
+            users_file: config.users_path,
+            enrolled: Default::default(),
             prefix: config.auth_prefix,
             app_name: config.app_name,
             public_host: config
@@ -142,6 +158,19 @@ impl App {
     /// The client's address: the peer, or what a trusted proxy reports.
     pub fn client_ip(&self, peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
         self.trusted_proxies.client_ip(peer, headers)
+    }
+
+    /// `user`'s authenticator secret: enrolled since start-up, or from the
+    /// users file.
+    pub fn totp_secret(&self, user: &User) -> Option<otp::totp::TotpSecret> {
+        let enrolled = self
+            .enrolled
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        enrolled
+            .get(&user.name)
+            .cloned()
+            .or_else(|| user.totp.clone())
     }
 
     /// The session in `headers` if it decrypts, is current, is not revoked,

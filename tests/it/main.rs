@@ -4,9 +4,11 @@
 mod support;
 
 mod adversarial;
+mod browser;
 mod cli;
 mod codes;
 mod config;
+mod duo;
 mod flow;
 mod limits;
 mod providers_sms;
@@ -14,7 +16,9 @@ mod providers_telnyx;
 mod providers_twilio;
 mod providers_vonage;
 mod proxy;
+mod push;
 mod rules;
 pub mod security;
 mod session;
 mod store;
+mod totp;

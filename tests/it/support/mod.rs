@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod duo;
 pub mod fake_api;
+pub mod logs;
+pub mod ntfy;
 pub mod redis;
 pub mod sms;
 pub mod telnyx;
