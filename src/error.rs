@@ -12,6 +12,10 @@ pub enum Error {
     Csrf,
     #[error("no such page")]
     NotFound,
+    #[error("{0}")]
+    Unavailable(#[from] crate::store::Unavailable),
+    #[error("cannot start: {0}")]
+    Startup(String),
     #[error("denied by an access rule")]
     Forbidden,
     #[error("method not allowed")]
@@ -37,6 +41,8 @@ impl Error {
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Csrf => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Startup(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Forbidden => StatusCode::FORBIDDEN,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -52,6 +58,8 @@ impl Error {
             Error::TooLarge => "The request was too large.",
             Error::Csrf => "The form expired or did not come from this site. Go back, reload the page and try again.",
             Error::NotFound => "There is no such page.",
+            Error::Unavailable(_) => "Sign-in is temporarily unavailable. Try again in a minute.",
+            Error::Startup(_) => "Something went wrong on our side.",
             Error::Forbidden => "You do not have access to this page.",
             Error::MethodNotAllowed => "This page does not accept that kind of request.",
             Error::Upstream(_) => "The application is not reachable right now. Try again in a moment.",
@@ -67,6 +75,8 @@ impl Error {
             Error::TooLarge => "too_large",
             Error::Csrf => "csrf",
             Error::NotFound => "not_found",
+            Error::Unavailable(_) => "temporarily_unavailable",
+            Error::Startup(_) => "internal",
             Error::Forbidden => "forbidden",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::Upstream(_) => "upstream_unavailable",

@@ -76,7 +76,7 @@ pub struct App {
     pub passwords: PasswordChecker,
     pub sessions: SessionCodec,
     pub csrf: csrf::Csrf,
-    pub store: store::Store,
+    pub store: Arc<store::Store>,
     pub providers: otp::providers::Providers,
     /// Where requests go; each worker thread builds its own pooled client.
     pub upstream: config::Upstream,
@@ -99,10 +99,14 @@ impl App {
         let templates = pages::Templates::load(config.templates_dir.as_deref())?;
         let csrf = csrf::Csrf::new(config.session.csrf_key, &config.session.cookie_name);
         let store = store::Store::new(
-            config.session.lifetime,
-            config.codes.lifetime,
-            config.codes.resend_cooldown,
-        );
+            &config.store,
+            store::Lifetimes {
+                session: config.session.lifetime,
+                code: config.codes.lifetime,
+                cooldown: config.codes.resend_cooldown,
+            },
+        )
+        .map_err(|err| Error::Startup(format!("store: {err}")))?;
         let public_origin = config
             .public_url
             .as_ref()
@@ -142,7 +146,7 @@ impl App {
             users,
             sessions: SessionCodec::new(config.session),
             csrf,
-            store,
+            store: Arc::new(store),
             providers: otp::providers::Providers::from_settings(&config.providers),
             templates,
             clock,

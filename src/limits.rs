@@ -5,7 +5,7 @@
 //! The counters live in the [`Store`](crate::store::Store); this module
 //! holds the policy: what is counted, when it locks, when to try again.
 
-use crate::store::Store;
+use crate::store::{Store, StoreResult};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -50,7 +50,7 @@ const MAX_DELAY: Duration = Duration::from_secs(30);
 const HOUR: u64 = 3600;
 
 /// Failed attempts of one account or one client.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FailureLog {
     /// Times of recent failures, oldest first (the last hour at most).
     times: VecDeque<u64>,
@@ -182,66 +182,72 @@ fn client_key(client: IpAddr) -> String {
 impl Limiter {
     /// Where a sign-in attempt stands: the stricter of its account (when it
     /// names one that exists) and its client address.
-    pub fn standing(
+    pub async fn standing(
         &self,
         store: &Store,
         account: Option<&str>,
         client: IpAddr,
         now: u64,
-    ) -> Standing {
-        let by_client =
-            store.with_failures(&client_key(client), |log| self.clients.standing(log, now));
-        let by_account = account
-            .map(|name| {
-                store.with_failures(&account_key(name), |log| self.accounts.standing(log, now))
-            })
-            .unwrap_or_default();
-        Standing {
+    ) -> StoreResult<Standing> {
+        let by_client = self
+            .clients
+            .standing(&store.failures(&client_key(client)).await?, now);
+        let by_account = match account {
+            Some(name) => self
+                .accounts
+                .standing(&store.failures(&account_key(name)).await?, now),
+            None => Standing::default(),
+        };
+        Ok(Standing {
             locked_until: by_client.locked_until.max(by_account.locked_until),
             delay: by_client.delay.max(by_account.delay),
-        }
+        })
     }
 
     /// Counts a failed password or code; the locks it set.
-    pub fn failed(
+    pub async fn failed(
         &self,
         store: &Store,
         account: Option<&str>,
         client: IpAddr,
         now: u64,
-    ) -> Vec<Locked> {
+    ) -> StoreResult<Vec<Locked>> {
         let mut locked = Vec::new();
-        if let Some(until) =
-            store.with_failures(&client_key(client), |log| self.clients.fail(log, now))
-        {
+        let by_client = store
+            .update_failures(&client_key(client), |log| self.clients.fail(log, now))
+            .await?;
+        if let Some(until) = by_client {
             locked.push(Locked {
                 scope: "client",
                 until,
             });
         }
         if let Some(name) = account {
-            if let Some(until) =
-                store.with_failures(&account_key(name), |log| self.accounts.fail(log, now))
-            {
+            let by_account = store
+                .update_failures(&account_key(name), |log| self.accounts.fail(log, now))
+                .await?;
+            if let Some(until) = by_account {
                 locked.push(Locked {
                     scope: "account",
                     until,
                 });
             }
         }
-        locked
+        Ok(locked)
     }
 
     /// A complete sign-in ends the account's run of failures (not a lock,
     /// and never a client's count).
-    pub fn signed_in(&self, store: &Store, account: &str) {
-        store.with_failures(&account_key(account), |log| log.consecutive = 0);
+    pub async fn signed_in(&self, store: &Store, account: &str) -> StoreResult<()> {
+        store
+            .update_failures(&account_key(account), |log| log.consecutive = 0)
+            .await
     }
 
     /// Takes a send of a code to `number` for `user` on `channel`, whose
     /// daily cap is `channel_cap`; each cap is checked, and nothing is
     /// counted unless all allow it.
-    pub fn take_send(
+    pub async fn take_send(
         &self,
         store: &Store,
         user: &str,
@@ -249,12 +255,12 @@ impl Limiter {
         channel: &str,
         channel_cap: Option<u32>,
         now: u64,
-    ) -> Result<(), Refusal> {
+    ) -> StoreResult<Result<(), Refusal>> {
         let day = RatePolicy {
             max: channel_cap.unwrap_or(u32::MAX),
             window: Duration::from_secs(24 * HOUR),
         };
-        let caps = [
+        let mut caps = vec![
             (
                 "per_number",
                 format!("number:{number}"),
@@ -265,35 +271,45 @@ impl Limiter {
                 format!("sends:{}", user.to_lowercase()),
                 self.sends_per_account,
             ),
-            ("channel_per_day", format!("channel:{channel}"), day),
         ];
+        if channel_cap.is_some() {
+            caps.push(("channel_per_day", format!("channel:{channel}"), day));
+        }
         let mut taken: Vec<&str> = Vec::new();
         for (cap, key, policy) in &caps {
-            if *cap == "channel_per_day" && channel_cap.is_none() {
-                continue;
-            }
-            if let Err(retry_at) = store.with_events(key, |log| policy.take(log, now)) {
+            let took = store
+                .update_events(key, |log| policy.take(log, now))
+                .await?;
+            if let Err(retry_at) = took {
                 for key in taken {
-                    store.with_events(key, |log| {
-                        log.pop_back();
-                    });
+                    store
+                        .update_events(key, |log| {
+                            log.pop_back();
+                        })
+                        .await?;
                 }
-                return Err(Refusal { retry_at, cap });
+                return Ok(Err(Refusal { retry_at, cap }));
             }
             taken.push(key);
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Takes a push prompt for `user`.
-    pub fn take_push(&self, store: &Store, user: &str, now: u64) -> Result<(), Refusal> {
+    pub async fn take_push(
+        &self,
+        store: &Store,
+        user: &str,
+        now: u64,
+    ) -> StoreResult<Result<(), Refusal>> {
         let key = format!("push:{}", user.to_lowercase());
-        store
-            .with_events(&key, |log| self.push_prompts.take(log, now))
-            .map_err(|retry_at| Refusal {
-                retry_at,
-                cap: "push_prompts",
-            })
+        let took = store
+            .update_events(&key, |log| self.push_prompts.take(log, now))
+            .await?;
+        Ok(took.map_err(|retry_at| Refusal {
+            retry_at,
+            cap: "push_prompts",
+        }))
     }
 }
 

@@ -11,7 +11,7 @@ use rand::rngs::OsRng;
 use rand::Rng;
 
 /// A way to reach the user with a second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Channel {
     Sms,
     Voice,
@@ -76,14 +76,14 @@ pub fn mask_phone(phone: &str) -> String {
 
 /// One pending second-factor attempt, kept server-side; the browser only
 /// holds the session it belongs to.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Challenge {
     pub user: String,
     pub channel: Channel,
     /// The number the code went to.
     pub to: String,
     /// Which provider delivered it.
-    pub provider: &'static str,
+    pub provider: String,
     pub sent_at: u64,
     pub expires_at: u64,
     pub attempts_left: u32,
@@ -93,7 +93,7 @@ pub struct Challenge {
 }
 
 /// How a challenge's code is checked.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Proof {
     /// doorman made the code; only its HMAC under a process key and this
     /// salt is kept, never the code.
@@ -203,7 +203,7 @@ impl Challenge {
             user: spec.user.to_owned(),
             channel: spec.channel,
             to: spec.to.to_owned(),
-            provider: spec.provider,
+            provider: spec.provider.to_owned(),
             sent_at: spec.now,
             expires_at: spec.now + spec.lifetime_secs,
             attempts_left: spec.max_attempts,
@@ -218,9 +218,9 @@ impl Challenge {
 
     /// The provider and its request id, when the provider checks this
     /// challenge's code.
-    pub fn remote_request(&self) -> Option<(&'static str, &str)> {
+    pub fn remote_request(&self) -> Option<(&str, &str)> {
         match &self.proof {
-            Proof::Remote { request_id } => Some((self.provider, request_id)),
+            Proof::Remote { request_id } => Some((&self.provider, request_id)),
             _ => None,
         }
     }

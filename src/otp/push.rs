@@ -11,8 +11,6 @@ use crate::crypto;
 use rand::rngs::OsRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
-use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// How many numbered actions a notification carries (ntfy allows three).
 pub const CHOICES: usize = 3;
@@ -23,7 +21,7 @@ const ID_HEX: usize = 32;
 const SIG_HEX: usize = 32;
 
 /// Where a push stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PushState {
     Waiting,
     Approved,
@@ -32,7 +30,7 @@ pub enum PushState {
 }
 
 /// What a person (or Duo) answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Answer {
     /// The action labelled with this number.
     Number(u8),
@@ -55,7 +53,7 @@ pub enum Answered {
 }
 
 /// A push challenge's proof: the right number and the answer so far.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PushProof {
     /// Identifies this push among the tokens in the store.
     pub id: String,
@@ -66,8 +64,6 @@ pub struct PushProof {
     /// Duo's transaction id, when Duo runs the push.
     pub txid: Option<String>,
     pub state: PushState,
-    /// Wakes the status long-polls when the state changes.
-    pub notify: Arc<Notify>,
 }
 
 impl PushProof {
@@ -78,7 +74,6 @@ impl PushProof {
             choices,
             txid: None,
             state: PushState::Waiting,
-            notify: Arc::new(Notify::new()),
         }
     }
 
@@ -99,7 +94,6 @@ impl PushProof {
             Answered::Approved => PushState::Approved,
             _ => PushState::Denied,
         };
-        self.notify.notify_waiters();
         answered
     }
 }
@@ -116,7 +110,7 @@ pub fn numbers() -> ([u8; CHOICES], u8) {
 }
 
 /// One answer a callback URL stands for, kept server-side by token id.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PushToken {
     /// The level-1 session whose challenge this answers.
     pub session_id: String,

@@ -123,7 +123,7 @@ fn page(
     )
 }
 
-pub fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
+pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
     let (session_id, user) = match signed_in(visit) {
         Ok(found) => found,
         Err(login) => return Ok(redirect(StatusCode::SEE_OTHER, &login)),
@@ -170,7 +170,9 @@ pub fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
         );
     }
     // This code signed nothing in yet, but it must not sign in either.
-    visit.app.store.accept_totp_step(&user.name, step);
+    if let Err(err) = visit.app.store.accept_totp_step(&user.name, step).await {
+        tracing::warn!(error = %err, "could not mark the enrollment code as used");
+    }
     visit
         .app
         .enrolled

@@ -32,9 +32,11 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     // Only accounts that exist are counted, so a flood of made-up names
     // cannot crowd real ones out of the counters; the client always is.
     let account = app.users.find(username).map(|user| user.name.clone());
+    // Without the shared counters a lock cannot be checked: fail closed.
     let standing = app
         .limiter
-        .standing(&app.store, account.as_deref(), visit.client, visit.now);
+        .standing(&app.store, account.as_deref(), visit.client, visit.now)
+        .await?;
     if !standing.delay.is_zero() {
         tokio::time::sleep(standing.delay).await;
     }
@@ -70,10 +72,11 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             locked,
             "wrong username or password"
         );
-        for lock in app
+        let locks = app
             .limiter
             .failed(&app.store, account.as_deref(), visit.client, visit.now)
-        {
+            .await?;
+        for lock in locks {
             visit.audit(
                 "lock",
                 Record {
@@ -93,8 +96,9 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     };
     // A previous session (of anyone) in this browser ends here: no fixation.
     if let Some((old, _)) = visit.session.take() {
-        app.store.revoke(&old.id, old.expires_at);
-        app.store.remove_challenge(&old.id);
+        app.store
+            .end_session(&old.id, old.expires_at, visit.now)
+            .await;
     }
     let session = app
         .sessions

@@ -4,11 +4,12 @@ use super::{redirect, Reply, Visit};
 use crate::error::Error;
 use http::StatusCode;
 
-pub fn logout(visit: &mut Visit<'_>) -> Result<Reply, Error> {
+pub async fn logout(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     let app = visit.app;
     if let Some((session, _)) = visit.session.take() {
-        app.store.revoke(&session.id, session.expires_at);
-        app.store.remove_challenge(&session.id);
+        app.store
+            .end_session(&session.id, session.expires_at, visit.now)
+            .await;
         tracing::info!(event = "logout", user = %session.user, client = %visit.client, "signed out");
         visit.audit(
             "logout",

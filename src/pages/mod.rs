@@ -63,8 +63,8 @@ pub async fn handle(
     let mut visit = Visit::new(app, &request, peer, now, tls);
     let result = match (&method, route.as_str()) {
         (&Method::GET | &Method::HEAD, "login") => login::show(&mut visit),
-        (&Method::GET | &Method::HEAD, "2fa") => second_factor::show(&mut visit),
-        (&Method::GET | &Method::HEAD, "logout") => logout::logout(&mut visit),
+        (&Method::GET | &Method::HEAD, "2fa") => second_factor::show(&mut visit).await,
+        (&Method::GET | &Method::HEAD, "logout") => logout::logout(&mut visit).await,
         (&Method::GET | &Method::HEAD, "auth") => forward_auth::check(&mut visit, &request),
         (&Method::GET | &Method::HEAD, "health") => Ok(json(StatusCode::OK, r#"{"status":"ok"}"#)),
         (&Method::GET | &Method::HEAD, "static/doorman.css") => Ok(app.templates.stylesheet()),
@@ -80,7 +80,7 @@ pub async fn handle(
         // The phone calls these, not the browser: no CSRF token, since each
         // URL is itself a signed one-time token. Nothing else skips the check.
         (&Method::POST, route) if route.starts_with(PUSH_ANSWER) => {
-            Ok(push::answer(app, &route[PUSH_ANSWER.len()..], now))
+            Ok(push::answer(app, &route[PUSH_ANSWER.len()..], now).await)
         }
         (_, route) if route.starts_with(PUSH_ANSWER) => Err(Error::MethodNotAllowed),
         (&Method::POST, route) if ROUTES.contains(&route) => match visit.form(request).await {
@@ -90,9 +90,9 @@ pub async fn handle(
                 "2fa/send" => second_factor::send(&mut visit, &form, false).await,
                 "2fa/resend" => second_factor::send(&mut visit, &form, true).await,
                 "2fa/verify" => second_factor::verify(&mut visit, &form).await,
-                "2fa/cancel" => second_factor::cancel(&mut visit),
-                "logout" => logout::logout(&mut visit),
-                "totp/enroll" => enroll::submit(&mut visit, &form),
+                "2fa/cancel" => second_factor::cancel(&mut visit).await,
+                "logout" => logout::logout(&mut visit).await,
+                "totp/enroll" => enroll::submit(&mut visit, &form).await,
                 _ => Err(Error::MethodNotAllowed),
             },
         },

@@ -15,7 +15,7 @@ use crate::otp::providers::{ProviderError, PushAction, PushMessage, PushStarted,
 use crate::otp::push::{self, Answer, Answered, PushProof, PushState, PushToken};
 use crate::otp::{Challenge, ChallengeSpec, Channel, Verdict};
 use crate::session::Session;
-use crate::store::{lock, SharedChallenge};
+use crate::store::Store;
 use crate::users::User;
 use crate::App;
 use http::StatusCode;
@@ -38,34 +38,32 @@ pub async fn start(
     session: &Session,
     user: &User,
     settings: &ChannelSettings,
-) -> Result<(), Vec<ProviderError>> {
+) -> Result<Result<(), Vec<ProviderError>>, Error> {
     let app = visit.app;
     let (choices, number) = push::numbers();
     let mut proof = PushProof::new(choices, number);
     let expires_at = visit.now + app.codes.lifetime.as_secs();
     let key = token_key(app);
     let origin = app.public_origin.as_deref().unwrap_or("");
-    let link = |answer: Answer| {
+    let link = async |answer: Answer| -> Result<String, Error> {
         let (id, token) = push::new_token(&key);
-        app.store.put_push_token(
-            &id,
-            PushToken {
-                session_id: session.id.clone(),
-                push_id: proof.id.clone(),
-                answer,
-                expires_at,
-            },
-        );
-        format!("{origin}{}/2fa/push/answer/{token}", app.prefix)
+        let entry = PushToken {
+            session_id: session.id.clone(),
+            push_id: proof.id.clone(),
+            answer,
+            expires_at,
+        };
+        app.store.put_push_token(&id, &entry).await?;
+        Ok(format!("{origin}{}/2fa/push/answer/{token}", app.prefix))
     };
-    let actions: Vec<PushAction> = choices
-        .iter()
-        .map(|&number| PushAction {
+    let mut actions: Vec<PushAction> = Vec::with_capacity(choices.len());
+    for &number in &choices {
+        actions.push(PushAction {
             number,
-            url: link(Answer::Number(number)),
-        })
-        .collect();
-    let deny_url = link(Answer::Deny);
+            url: link(Answer::Number(number)).await?,
+        });
+    }
+    let deny_url = link(Answer::Deny).await?;
     let client = visit.client.to_string();
     let title = format!("Sign-in to {}", app.app_name);
     let message = PushMessage {
@@ -105,15 +103,17 @@ pub async fn start(
                     max_attempts: 1,
                 };
                 let remote = proof.txid.clone();
+                let push_id = proof.id.clone();
                 super::second_factor::replace_challenge(
                     visit,
                     session,
                     Challenge::push(spec, proof),
-                );
-                if let (Some(txid), Some(shared)) = (remote, app.store.challenge(&session.id)) {
-                    watch_remote(app, provider.clone(), txid, shared);
+                )
+                .await?;
+                if let Some(txid) = remote {
+                    watch_remote(app, provider.clone(), txid, session.id.clone(), push_id);
                 }
-                return Ok(());
+                return Ok(Ok(()));
             }
             Err(err) => {
                 tracing::warn!(event = "delivery_failed", user = %user.name, channel = "push", provider = provider.name(), latency_ms, error = %err, "could not send push");
@@ -126,7 +126,7 @@ pub async fn start(
             "no push provider reaches this user".into(),
         ));
     }
-    Err(errors)
+    Ok(Err(errors))
 }
 
 /// Asks a provider that holds the answer (Duo) until the person answers,
@@ -135,43 +135,59 @@ fn watch_remote(
     app: &App,
     provider: Arc<dyn crate::otp::providers::PushSender>,
     txid: String,
-    shared: SharedChallenge,
+    session_id: String,
+    push_id: String,
 ) {
     let clock = app.clock.clone();
     let audit = app.audit.clone();
+    let store: Arc<Store> = app.store.clone();
     tokio::spawn(async move {
         let mut failures = 0u32;
         loop {
-            // Only the store and this task hold a current challenge.
-            if Arc::strong_count(&shared) < 2 {
-                return;
-            }
-            {
-                let challenge = lock(&shared);
-                let waiting = challenge
-                    .push_proof()
-                    .is_some_and(|proof| proof.state == PushState::Waiting);
-                if !waiting || !challenge.is_live(clock.now()) {
-                    return;
+            // Stop once the push is answered, expired or replaced.
+            let waiting = match store.challenge(&session_id).await {
+                Ok(Some(challenge)) => {
+                    challenge.is_live(clock.now())
+                        && challenge.push_proof().is_some_and(|proof| {
+                            proof.id == push_id && proof.state == PushState::Waiting
+                        })
                 }
+                Ok(None) => false,
+                // The store is away: keep asking until the push expires.
+                Err(_) => true,
+            };
+            if !waiting {
+                return;
             }
             match provider.status(&txid).await {
                 Ok(RemoteStatus::Waiting) => {}
                 Ok(status) => {
-                    let (answer, user) = {
-                        let mut challenge = lock(&shared);
-                        let answer = if status == RemoteStatus::Allow {
-                            Answer::Allow
-                        } else {
-                            Answer::Deny
-                        };
-                        (
-                            challenge.answer_push(answer, clock.now()),
-                            challenge.user.clone(),
-                        )
+                    let answer = if status == RemoteStatus::Allow {
+                        Answer::Allow
+                    } else {
+                        Answer::Deny
                     };
-                    log_answer(&audit, clock.now(), &user, provider.name(), answer);
-                    return;
+                    let now = clock.now();
+                    let answered = store
+                        .update_challenge(&session_id, |challenge| {
+                            if challenge.push_proof().map(|proof| proof.id.as_str())
+                                != Some(push_id.as_str())
+                            {
+                                return (Answered::NotWaiting, String::new());
+                            }
+                            (challenge.answer_push(answer, now), challenge.user.clone())
+                        })
+                        .await;
+                    match answered {
+                        Ok(Some((answered, user))) => {
+                            log_answer(&audit, now, &user, provider.name(), answered);
+                            return;
+                        }
+                        Ok(None) => return,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot record the push's answer yet");
+                        }
+                    }
                 }
                 Err(err) => {
                     failures += 1;
@@ -243,7 +259,7 @@ fn log_answer(
 }
 
 /// `POST {prefix}/2fa/push/answer/<token>`: the phone's answer.
-pub fn answer(app: &App, token: &str, now: u64) -> Reply {
+pub async fn answer(app: &App, token: &str, now: u64) -> Reply {
     let Some(id) = push::token_id(&token_key(app), token) else {
         tracing::warn!(
             event = "push_answer_refused",
@@ -261,7 +277,17 @@ pub fn answer(app: &App, token: &str, now: u64) -> Reply {
             r#"{"result":"gone","message":"This sign-in request was already answered or has expired."}"#,
         )
     };
-    let Some(entry) = app.store.take_push_token(&id) else {
+    let taken = match app.store.take_push_token(&id).await {
+        Ok(taken) => taken,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot take a push answer now");
+            return json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"result":"unavailable","message":"Try again in a moment."}"#,
+            );
+        }
+    };
+    let Some(entry) = taken else {
         tracing::info!(
             event = "push_answer_refused",
             reason = "used_or_unknown",
@@ -272,18 +298,29 @@ pub fn answer(app: &App, token: &str, now: u64) -> Reply {
     if entry.expires_at <= now {
         return gone();
     }
-    let Some(shared) = app.store.challenge(&entry.session_id) else {
-        return gone();
-    };
-    let (answered, user, provider) = {
-        let mut challenge = lock(&shared);
-        if challenge.push_proof().map(|proof| proof.id.as_str()) != Some(entry.push_id.as_str()) {
-            return gone();
+    let answered = app
+        .store
+        .update_challenge(&entry.session_id, |challenge| {
+            if challenge.push_proof().map(|proof| proof.id.as_str()) != Some(entry.push_id.as_str())
+            {
+                return None;
+            }
+            let answered = challenge.answer_push(entry.answer, now);
+            Some((answered, challenge.user.clone(), challenge.provider.clone()))
+        })
+        .await;
+    let (answered, user, provider) = match answered {
+        Ok(Some(Some(answered))) => answered,
+        Ok(_) => return gone(),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot record a push answer now");
+            return json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"result":"unavailable","message":"Try again in a moment."}"#,
+            );
         }
-        let answered = challenge.answer_push(entry.answer, now);
-        (answered, challenge.user.clone(), challenge.provider)
     };
-    log_answer(&app.audit, now, &user, provider, answered);
+    log_answer(&app.audit, now, &user, &provider, answered);
     match answered {
         Answered::Approved => json(
             StatusCode::OK,
@@ -306,26 +343,33 @@ pub fn answer(app: &App, token: &str, now: u64) -> Reply {
 /// On `GET 2fa`: finishes an approved push, or ends a refused or expired
 /// one with a word to the person. `None` when the session has no push to
 /// settle (still waiting, or not a push).
-pub fn settle(
+pub async fn settle(
     visit: &mut Visit<'_>,
     session: &Session,
     user: &User,
-) -> Option<Result<Reply, Error>> {
-    let shared = visit.app.store.challenge(&session.id)?;
-    let verdict = lock(&shared).complete_push(visit.now)?;
-    Some(match verdict {
-        Verdict::Accepted => Ok(signed_in(visit, session, user, Channel::Push)),
+) -> Result<Option<Result<Reply, Error>>, Error> {
+    let now = visit.now;
+    let settled = visit
+        .app
+        .store
+        .update_challenge(&session.id, |challenge| challenge.complete_push(now))
+        .await?;
+    let Some(Some(verdict)) = settled else {
+        return Ok(None);
+    };
+    Ok(Some(match verdict {
+        Verdict::Accepted => Ok(signed_in(visit, session, user, Channel::Push).await),
         Verdict::Exhausted => {
-            visit.app.store.remove_challenge(&session.id);
+            visit.app.store.remove_challenge(&session.id).await?;
             let text = "The sign-in was denied on your phone, or the wrong number was picked. Start again, or use another method.";
             choose_page(visit, user, StatusCode::UNAUTHORIZED, Some(text.into()))
         }
         _ => {
-            visit.app.store.remove_challenge(&session.id);
+            visit.app.store.remove_challenge(&session.id).await?;
             let text = "The push request expired. Send a new one, or use another method.";
             choose_page(visit, user, StatusCode::UNAUTHORIZED, Some(text.into()))
         }
-    })
+    }))
 }
 
 /// The waiting page: the number to pick, the time left, and other ways.
@@ -370,41 +414,43 @@ pub async fn status(visit: &Visit<'_>, wait: bool) -> Result<Reply, Error> {
         Err(_) if visit.session.is_some() => return Ok(state_json(visit, "approved", 0)),
         Err(_) => return Ok(state_json(visit, "signed_out", 0)),
     };
-    let Some(shared) = visit.app.store.challenge(&session.id) else {
-        return Ok(state_json(visit, "none", 0));
-    };
-    let read = |shared: &SharedChallenge| {
-        let challenge = lock(shared);
-        let live = challenge.is_live(visit.app.clock.now());
-        let left = challenge.expires_at.saturating_sub(visit.app.clock.now());
-        let proof = challenge.push_proof();
-        let state = match proof.map(|proof| proof.state) {
+    let store = &visit.app.store;
+    let read = async || -> Result<(&'static str, u64), Error> {
+        let now = visit.app.clock.now();
+        let Some(challenge) = store.challenge(&session.id).await? else {
+            return Ok(("none", 0));
+        };
+        let live = challenge.is_live(now);
+        let left = challenge.expires_at.saturating_sub(now);
+        let state = match challenge.push_proof().map(|proof| proof.state) {
             None => "none",
             Some(PushState::Approved) => "approved",
             Some(PushState::Denied) => "denied",
             Some(PushState::Waiting) if live => "waiting",
             Some(PushState::Waiting) => "expired",
         };
-        (state, left, proof.map(|proof| proof.notify.clone()))
+        Ok((state, left))
     };
-    let (state, left, notify) = read(&shared);
-    let (state, left) = match notify {
-        Some(notify) if wait && state == "waiting" => {
-            let notified = notify.notified();
+    let (mut state, mut left) = read().await?;
+    if wait && state == "waiting" {
+        // An answer on this replica wakes the wait at once; one that
+        // arrives at another replica is seen at the next look (each second).
+        let waiter = store.push_waiter(&session.id);
+        let deadline =
+            tokio::time::Instant::now() + LONG_POLL.min(Duration::from_secs(left.max(1)));
+        while state == "waiting" && tokio::time::Instant::now() < deadline {
+            let notified = waiter.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            // Read again: an answer may have come between the first read
-            // and `enable`.
-            let (again, _, _) = read(&shared);
-            if again == "waiting" {
-                let limit = LONG_POLL.min(Duration::from_secs(left.max(1)));
-                let _ = tokio::time::timeout(limit, notified).await;
+            (state, left) = read().await?;
+            if state != "waiting" {
+                break;
             }
-            let (state, left, _) = read(&shared);
-            (state, left)
+            let look_again = tokio::time::Instant::now() + Duration::from_secs(1);
+            let _ = tokio::time::timeout_at(look_again.min(deadline), notified).await;
+            (state, left) = read().await?;
         }
-        _ => (state, left),
-    };
+    }
     Ok(state_json(visit, state, left))
 }
 

@@ -9,7 +9,6 @@ use crate::otp::providers::{
 };
 use crate::otp::{generate_code, mask_phone, Challenge, ChallengeSpec, Channel, Verdict};
 use crate::session::{FactorLevel, Session};
-use crate::store::{lock, SharedChallenge};
 use crate::users::User;
 use http::StatusCode;
 use minijinja::context;
@@ -33,33 +32,36 @@ pub(super) struct Pending {
     remote: bool,
     /// For a push: the number to pick on the phone.
     pub number: Option<u8>,
-    pub provider: &'static str,
+    pub provider: String,
     pub expires_at: u64,
+    /// Seconds before another code may be sent.
+    resend_wait: u64,
 }
 
 impl Pending {
-    fn of(challenge: &Challenge) -> Pending {
+    fn of(challenge: &Challenge, resend_wait: u64) -> Pending {
         Pending {
             channel: challenge.channel,
             to: challenge.to.clone(),
             attempts_left: challenge.attempts_left,
             remote: challenge.remote_request().is_some(),
             number: challenge.push_proof().map(|proof| proof.number),
-            provider: challenge.provider,
+            provider: challenge.provider.clone(),
             expires_at: challenge.expires_at,
+            resend_wait,
         }
     }
 }
 
-pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
+pub async fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     let (session, user) = match signed_in_with_password(visit) {
         Ok(found) => found,
         Err(elsewhere) => return Ok(redirect(StatusCode::SEE_OTHER, &elsewhere)),
     };
-    if let Some(answered) = super::push::settle(visit, &session, &user) {
+    if let Some(answered) = super::push::settle(visit, &session, &user).await? {
         return answered;
     }
-    match pending(visit, &session) {
+    match pending(visit, &session).await? {
         Some(pending) => code_page(visit, &user, &pending, StatusCode::OK, None),
         None => choose_page(visit, &user, StatusCode::OK, None),
     }
@@ -72,7 +74,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         Err(elsewhere) => return Ok(redirect(StatusCode::SEE_OTHER, &elsewhere)),
     };
     let app = visit.app;
-    let current = pending(visit, &session);
+    let current = pending(visit, &session).await?;
     let requested = form
         .get("channel")
         .map(String::as_str)
@@ -95,11 +97,11 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         );
     };
     if settings.channel == Channel::Totp {
-        return start_totp(visit, &session, &user);
+        return start_totp(visit, &session, &user).await;
     }
 
     let cooldown = app.codes.resend_cooldown.as_secs();
-    if let Some(last) = app.store.last_sent(&user.name) {
+    if let Some(last) = app.store.last_sent(&user.name).await? {
         let ready_at = last + cooldown;
         if visit.now < ready_at {
             let wait = ready_at - visit.now;
@@ -115,7 +117,11 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
     }
 
     if settings.channel == Channel::Push {
-        if let Err(refusal) = app.limiter.take_push(&app.store, &user.name, visit.now) {
+        if let Err(refusal) = app
+            .limiter
+            .take_push(&app.store, &user.name, visit.now)
+            .await?
+        {
             visit.audit(
                 "send_refused",
                 Record {
@@ -138,9 +144,9 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
                 text,
             );
         }
-        return match super::push::start(visit, &session, &user, settings).await {
+        return match super::push::start(visit, &session, &user, settings).await? {
             Ok(()) => {
-                app.store.record_sent(&user.name, visit.now);
+                app.store.record_sent(&user.name, visit.now).await?;
                 Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
             }
             Err(errors) => {
@@ -182,14 +188,18 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         );
     }
 
-    if let Err(refusal) = app.limiter.take_send(
-        &app.store,
-        &user.name,
-        phone,
-        settings.channel.name(),
-        settings.max_per_day,
-        visit.now,
-    ) {
+    if let Err(refusal) = app
+        .limiter
+        .take_send(
+            &app.store,
+            &user.name,
+            phone,
+            settings.channel.name(),
+            settings.max_per_day,
+            visit.now,
+        )
+        .await?
+    {
         visit.audit(
             "send_refused",
             Record {
@@ -215,8 +225,8 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
     }
 
     if let Some(current) = &current {
-        if call_instead(visit, &session, current, settings).await {
-            app.store.record_sent(&user.name, visit.now);
+        if call_instead(visit, &session, current, settings).await? {
+            app.store.record_sent(&user.name, visit.now).await?;
             return Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")));
         }
     }
@@ -228,7 +238,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
             return refuse(visit, &user, current.as_ref(), status, text);
         }
     };
-    app.store.record_sent(&user.name, visit.now);
+    app.store.record_sent(&user.name, visit.now).await?;
     let spec = ChallengeSpec {
         user: &user.name,
         channel: settings.channel,
@@ -242,31 +252,33 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         Started::Code(code) => Challenge::new(spec, &code, &app.code_key),
         Started::Remote(request_id) => Challenge::remote(spec, request_id),
     };
-    replace_challenge(visit, &session, challenge);
+    replace_challenge(visit, &session, challenge).await?;
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
 
 /// Stores `challenge` for the session, ending the provider verification of
 /// the one it replaces unless both are the same verification.
-pub(super) fn replace_challenge(visit: &Visit<'_>, session: &Session, challenge: Challenge) {
+pub(super) async fn replace_challenge(
+    visit: &Visit<'_>,
+    session: &Session,
+    challenge: Challenge,
+) -> Result<(), Error> {
     let app = visit.app;
-    if let Some(replaced) = app.store.challenge(&session.id) {
+    if let Some(replaced) = app.store.challenge(&session.id).await? {
         // A provider that refused a second verification to the number handed
         // back the running one (Concurrent): that one must live on.
-        let reused = {
-            let replaced = lock(&replaced);
-            replaced.remote_request().is_some()
-                && replaced.remote_request() == challenge.remote_request()
-        };
+        let reused = replaced.remote_request().is_some()
+            && replaced.remote_request() == challenge.remote_request();
         if !reused {
             cancel_remote(visit, &replaced);
         }
     }
-    app.store.put_challenge(&session.id, challenge);
+    app.store.put_challenge(&session.id, &challenge).await?;
+    Ok(())
 }
 
 /// An authenticator-app challenge: nothing is sent, the app has the code.
-fn start_totp(visit: &Visit<'_>, session: &Session, user: &User) -> Result<Reply, Error> {
+async fn start_totp(visit: &Visit<'_>, session: &Session, user: &User) -> Result<Reply, Error> {
     let spec = ChallengeSpec {
         user: &user.name,
         channel: Channel::Totp,
@@ -276,7 +288,7 @@ fn start_totp(visit: &Visit<'_>, session: &Session, user: &User) -> Result<Reply
         lifetime_secs: visit.app.codes.lifetime.as_secs(),
         max_attempts: visit.app.codes.max_attempts,
     };
-    replace_challenge(visit, session, Challenge::totp(spec));
+    replace_challenge(visit, session, Challenge::totp(spec)).await?;
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
 
@@ -452,33 +464,32 @@ async fn call_instead(
     session: &Session,
     current: &Pending,
     settings: &ChannelSettings,
-) -> bool {
+) -> Result<bool, Error> {
     if current.channel != Channel::Sms || settings.channel != Channel::Voice {
-        return false;
+        return Ok(false);
     }
-    let Some(shared) = visit.app.store.challenge(&session.id) else {
-        return false;
+    let Some(challenge) = visit.app.store.challenge(&session.id).await? else {
+        return Ok(false);
     };
-    let (provider, request_id) = {
-        let challenge = lock(&shared);
-        match challenge.remote_request() {
-            Some((provider, id)) => (provider, id.to_owned()),
-            None => return false,
-        }
+    let Some((provider, request_id)) = challenge.remote_request() else {
+        return Ok(false);
     };
     if !settings.providers.iter().any(|name| name == provider) {
-        return false;
+        return Ok(false);
     }
     let Some(Provider::Verify(verifier)) = visit.app.providers.get(provider) else {
-        return false;
+        return Ok(false);
     };
-    let Some(moving) = verifier.call_instead(&request_id) else {
-        return false;
+    let Some(moving) = verifier.call_instead(request_id) else {
+        return Ok(false);
     };
     match moving.await {
         Ok(()) => {
-            let mut challenge = lock(&shared);
-            challenge.channel = Channel::Voice;
+            visit
+                .app
+                .store
+                .update_challenge(&session.id, |challenge| challenge.channel = Channel::Voice)
+                .await?;
             tracing::info!(
                 event = "challenge_sent",
                 provider,
@@ -486,25 +497,22 @@ async fn call_instead(
                 channel = "voice",
                 "moved to a voice call"
             );
-            true
+            Ok(true)
         }
         Err(err) => {
             tracing::warn!(event = "delivery_failed", provider, request_id, error = %err, "could not move to a voice call");
-            false
+            Ok(false)
         }
     }
 }
 
 /// Ends a replaced provider verification in the background; best effort.
-fn cancel_remote(visit: &Visit<'_>, replaced: &SharedChallenge) {
-    let (provider, request_id) = {
-        let challenge = lock(replaced);
-        match challenge.remote_request() {
-            Some((provider, id)) => (provider, id.to_owned()),
-            None => return,
-        }
+fn cancel_remote(visit: &Visit<'_>, replaced: &Challenge) {
+    let Some((provider, request_id)) = replaced.remote_request() else {
+        return;
     };
-    if let Some(Provider::Verify(verifier)) = visit.app.providers.get(provider).cloned() {
+    let (provider, request_id) = (provider.to_owned(), request_id.to_owned());
+    if let Some(Provider::Verify(verifier)) = visit.app.providers.get(&provider).cloned() {
         tokio::spawn(async move {
             if let Err(err) = verifier.cancel(&request_id).await {
                 tracing::debug!(provider, request_id, error = %err, "cancel failed");
@@ -527,12 +535,12 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
                 .collect()
         })
         .unwrap_or_default();
-    let Some(shared) = app.store.challenge(&session.id) else {
+    let Some(challenge) = app.store.challenge(&session.id).await? else {
         let text = "There is no code waiting for you. Ask for a new one.".to_owned();
         return choose_page(visit, &user, StatusCode::BAD_REQUEST, Some(text));
     };
     if code.is_empty() {
-        let pending = pending(visit, &session);
+        let pending = pending(visit, &session).await?;
         return match pending {
             Some(pending) => code_page(
                 visit,
@@ -544,12 +552,13 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             None => choose_page(visit, &user, StatusCode::BAD_REQUEST, None),
         };
     }
-    if !lock(&shared).takes_code() {
+    if !challenge.takes_code() {
         return Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")));
     }
     let standing = app
         .limiter
-        .standing(&app.store, Some(&user.name), visit.client, visit.now);
+        .standing(&app.store, Some(&user.name), visit.client, visit.now)
+        .await?;
     if let Some(until) = standing.locked_until {
         // Past the password, saying so is no oracle, and it spares the
         // owner guessing why a right code fails.
@@ -566,7 +575,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             "Too many failed attempts. Try again in {}.",
             crate::limits::wait_text(visit.now, until)
         );
-        return match pending(visit, &session) {
+        return match pending(visit, &session).await? {
             Some(pending) => code_page(
                 visit,
                 &user,
@@ -580,15 +589,14 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     if !standing.delay.is_zero() {
         tokio::time::sleep(standing.delay).await;
     }
-    let totp = matches!(lock(&shared).proof, crate::otp::Proof::Totp);
-    let verdict = if totp {
-        totp_check(visit, &user, &shared, &code)
+    let outcome = if matches!(challenge.proof, crate::otp::Proof::Totp) {
+        Some(totp_check(visit, &user, &challenge, &code).await?)
     } else {
-        match remote_check(visit, &shared, &code).await {
-            RemoteCheck::NotRemote => lock(&shared).verify(&code, &app.code_key, visit.now),
-            RemoteCheck::Done(verdict) => verdict,
+        match remote_check(visit, &challenge, &code).await {
+            RemoteCheck::NotRemote => None,
+            RemoteCheck::Done(outcome) => Some(outcome),
             RemoteCheck::Failed => {
-                let pending = pending(visit, &session);
+                let pending = pending(visit, &session).await?;
                 let text =
                     "We could not check the code right now. Try again in a moment.".to_owned();
                 return match pending {
@@ -600,10 +608,25 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             }
         }
     };
-    let snapshot = {
-        let challenge = lock(&shared);
-        Pending::of(&challenge)
+    // Counted in one step against the stored challenge, so attempts made
+    // at the same time, on any replica, are all counted.
+    let code_key = &app.code_key;
+    let now = visit.now;
+    let counted = app
+        .store
+        .update_challenge(&session.id, |challenge| {
+            let verdict = match outcome {
+                Some(outcome) => challenge.record(outcome),
+                None => challenge.verify(&code, code_key, now),
+            };
+            (verdict, challenge.clone())
+        })
+        .await?;
+    let Some((verdict, after)) = counted else {
+        let text = "That code has expired. Ask for a new one.".to_owned();
+        return choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text));
     };
+    let snapshot = snapshot(visit, &after).await?;
     let client = visit.client;
     let channel = snapshot.channel.name();
     let record = || Record {
@@ -612,10 +635,11 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         ..Record::default()
     };
     if matches!(verdict, Verdict::Wrong { .. } | Verdict::Exhausted) {
-        for lock in app
+        let locks = app
             .limiter
             .failed(&app.store, Some(&user.name), visit.client, visit.now)
-        {
+            .await?;
+        for lock in locks {
             visit.audit(
                 "lock",
                 Record {
@@ -628,7 +652,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         }
     }
     match verdict {
-        Verdict::Accepted => Ok(signed_in(visit, &session, &user, snapshot.channel)),
+        Verdict::Accepted => Ok(signed_in(visit, &session, &user, snapshot.channel).await),
         Verdict::Wrong { attempts_left } => {
             visit.audit(
                 "challenge_failed",
@@ -651,7 +675,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             )
         }
         Verdict::Exhausted => {
-            app.store.remove_challenge(&session.id);
+            app.store.remove_challenge(&session.id).await?;
             visit.audit(
                 "challenge_failed",
                 Record {
@@ -664,7 +688,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
         }
         Verdict::Expired => {
-            app.store.remove_challenge(&session.id);
+            app.store.remove_challenge(&session.id).await?;
             visit.audit("challenge_expired", record());
             tracing::info!(event = "challenge_expired", user = %user.name, %client, "code expired");
             let text = "That code has expired. Ask for a new one.".to_owned();
@@ -674,14 +698,16 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
 }
 
 /// The second factor is done: a level-2 session replaces the level-1 one.
-pub(super) fn signed_in(
+pub(super) async fn signed_in(
     visit: &mut Visit<'_>,
     session: &Session,
     user: &User,
     channel: Channel,
 ) -> Reply {
     let app = visit.app;
-    app.limiter.signed_in(&app.store, &user.name);
+    if let Err(err) = app.limiter.signed_in(&app.store, &user.name).await {
+        tracing::warn!(error = %err, "could not reset the failure count");
+    }
     let record = || Record {
         user: Some(&user.name),
         channel: Some(channel.name()),
@@ -694,8 +720,9 @@ pub(super) fn signed_in(
         "signin_succeeded"
     };
     visit.audit(event, record());
-    app.store.remove_challenge(&session.id);
-    app.store.revoke(&session.id, session.expires_at);
+    app.store
+        .end_session(&session.id, session.expires_at, visit.now)
+        .await;
     let upgraded = app.sessions.start(
         &user.name,
         FactorLevel::TwoFactor,
@@ -710,57 +737,57 @@ pub(super) fn signed_in(
 
 /// Checks an authenticator-app code: one of the accepted time steps, and
 /// later than the last step this user signed in with (a code works once).
-fn totp_check(visit: &Visit<'_>, user: &User, shared: &SharedChallenge, code: &str) -> Verdict {
-    if !lock(shared).is_live(visit.now) {
-        return Verdict::Expired;
+async fn totp_check(
+    visit: &Visit<'_>,
+    user: &User,
+    challenge: &Challenge,
+    code: &str,
+) -> Result<CheckOutcome, Error> {
+    if !challenge.is_live(visit.now) {
+        return Ok(CheckOutcome::Expired);
     }
-    let outcome = match visit.app.totp_secret(user) {
+    Ok(match visit.app.totp_secret(user) {
         None => CheckOutcome::Expired,
         Some(secret) => match secret.matching_step(code, visit.now) {
-            Some(step) if visit.app.store.accept_totp_step(&user.name, step) => {
-                CheckOutcome::Approved
-            }
-            Some(_) => {
-                tracing::warn!(event = "totp_replayed", user = %user.name, client = %visit.client, "an authenticator code was used again");
-                CheckOutcome::Wrong
+            Some(step) => {
+                if visit.app.store.accept_totp_step(&user.name, step).await? {
+                    CheckOutcome::Approved
+                } else {
+                    tracing::warn!(event = "totp_replayed", user = %user.name, client = %visit.client, "an authenticator code was used again");
+                    CheckOutcome::Wrong
+                }
             }
             None => CheckOutcome::Wrong,
         },
-    };
-    lock(shared).record(outcome)
+    })
 }
 
 enum RemoteCheck {
     /// doorman holds this code's hash: check it locally.
     NotRemote,
-    Done(Verdict),
+    Done(CheckOutcome),
     /// The provider could not be asked; the attempt does not count.
     Failed,
 }
 
-/// Asks the Verify provider about `code`, outside the challenge's lock.
-async fn remote_check(visit: &Visit<'_>, shared: &SharedChallenge, code: &str) -> RemoteCheck {
-    let (provider, request_id, to) = {
-        let challenge = lock(shared);
-        let Some((provider, request_id)) = challenge.remote_request() else {
-            return RemoteCheck::NotRemote;
-        };
-        if !challenge.is_live(visit.now) {
-            return RemoteCheck::Done(Verdict::Expired);
-        }
-        (provider, request_id.to_owned(), challenge.to.clone())
+/// Asks the Verify provider about `code`.
+async fn remote_check(visit: &Visit<'_>, challenge: &Challenge, code: &str) -> RemoteCheck {
+    let Some((provider, request_id)) = challenge.remote_request() else {
+        return RemoteCheck::NotRemote;
     };
+    if !challenge.is_live(visit.now) {
+        return RemoteCheck::Done(CheckOutcome::Expired);
+    }
     let Some(Provider::Verify(verifier)) = visit.app.providers.get(provider) else {
-        return RemoteCheck::Done(Verdict::Expired);
+        return RemoteCheck::Done(CheckOutcome::Expired);
     };
     let began = Instant::now();
-    let outcome = verifier.check(&request_id, &to, code).await;
+    let outcome = verifier.check(request_id, &challenge.to, code).await;
     let latency_ms = began.elapsed().as_millis() as u64;
     match outcome {
         Ok(outcome) => {
             tracing::info!(provider, request_id, outcome = ?outcome, latency_ms, "provider checked a code");
-            let mut challenge = lock(shared);
-            RemoteCheck::Done(challenge.record(outcome))
+            RemoteCheck::Done(outcome)
         }
         Err(err) => {
             tracing::warn!(provider, request_id, error = %err, latency_ms, "provider could not check a code");
@@ -769,15 +796,15 @@ async fn remote_check(visit: &Visit<'_>, shared: &SharedChallenge, code: &str) -
     }
 }
 
-pub fn cancel(visit: &mut Visit<'_>) -> Result<Reply, Error> {
+pub async fn cancel(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     let (session, _) = match signed_in_with_password(visit) {
         Ok(found) => found,
         Err(elsewhere) => return Ok(redirect(StatusCode::SEE_OTHER, &elsewhere)),
     };
-    if let Some(dropped) = visit.app.store.challenge(&session.id) {
+    if let Some(dropped) = visit.app.store.challenge(&session.id).await? {
         cancel_remote(visit, &dropped);
     }
-    visit.app.store.remove_challenge(&session.id);
+    visit.app.store.remove_challenge(&session.id).await?;
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
 
@@ -819,12 +846,31 @@ fn needs_step_up(visit: &Visit<'_>, session: &Session, user: &User) -> bool {
     })
 }
 
-pub(super) fn pending(visit: &Visit<'_>, session: &Session) -> Option<Pending> {
-    let shared = visit.app.store.challenge(&session.id)?;
-    let challenge = lock(&shared);
-    challenge
-        .is_live(visit.now)
-        .then(|| Pending::of(&challenge))
+/// The session's live challenge, as the pages show it.
+pub(super) async fn pending(
+    visit: &Visit<'_>,
+    session: &Session,
+) -> Result<Option<Pending>, Error> {
+    let Some(challenge) = visit.app.store.challenge(&session.id).await? else {
+        return Ok(None);
+    };
+    if !challenge.is_live(visit.now) {
+        return Ok(None);
+    }
+    Ok(Some(snapshot(visit, &challenge).await?))
+}
+
+/// What the pages show of `challenge`, with the resend wait of its user.
+async fn snapshot(visit: &Visit<'_>, challenge: &Challenge) -> Result<Pending, Error> {
+    let resend_wait = visit
+        .app
+        .store
+        .last_sent(&challenge.user)
+        .await?
+        .map_or(0, |last| {
+            (last + visit.app.codes.resend_cooldown.as_secs()).saturating_sub(visit.now)
+        });
+    Ok(Pending::of(challenge, resend_wait))
 }
 
 /// The configured channels this user can be reached on.
@@ -912,9 +958,7 @@ fn code_page(
         .filter(|settings| settings.channel != pending.channel)
         .map(|settings| offer(settings, user))
         .collect();
-    let resend_wait = visit.app.store.last_sent(&user.name).map_or(0, |last| {
-        (last + visit.app.codes.resend_cooldown.as_secs()).saturating_sub(visit.now)
-    });
+    let resend_wait = pending.resend_wait;
     visit.render(
         status,
         "code.html",

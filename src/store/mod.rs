@@ -1,171 +1,334 @@
 //! Server-side state: pending challenges, revoked sessions, send cooldowns,
-//! the counters behind [`crate::limits`], push answer tokens and the last authenticator-app step used per user.
+//! the counters behind [`crate::limits`], push answer tokens and the last
+//! authenticator-app step used per user.
 //!
-//! Memory only for now (moka caches, bounded in size and time). Entries carry
-//! their own expiry times, checked against doorman's clock; the caches' TTLs
-//! only reclaim memory, so an injected clock in tests stays authoritative.
+//! One typed layer over a [`Backend`]: memory (one replica) or Redis
+//! (several). Values are JSON; each carries its own expiry times, checked
+//! against doorman's clock, so an injected clock in tests stays
+//! authoritative and the backend's time to live only reclaims space.
+//! Every change is a compare-and-set, so replicas never lose each other's
+//! updates (five wrong codes spread over two replicas are five).
 
 pub mod backend;
 pub mod memory;
 pub mod redis_backend;
 
+use crate::config::StoreSettings;
 use crate::limits::{EventLog, FailureLog};
 use crate::otp::push::PushToken;
 use crate::otp::Challenge;
-use moka::ops::compute::{CompResult, Op};
+use backend::Backend;
+pub use backend::{Health, StoreResult, Unavailable};
+use memory::MemoryBackend;
 use moka::sync::Cache;
-use std::sync::{Arc, Mutex, MutexGuard};
+use redis_backend::RedisBackend;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
-/// Upper bounds on what the store keeps, so a flood cannot exhaust memory.
-const MAX_CHALLENGES: u64 = 100_000;
-const MAX_REVOKED: u64 = 1_000_000;
-const MAX_COOLDOWNS: u64 = 100_000;
-/// Failure logs (accounts and client addresses) and event logs (sends,
-/// prompts). An entry idle for a day holds nothing any limit still reads.
-const MAX_COUNTERS: u64 = 200_000;
-const COUNTER_IDLE: Duration = Duration::from_secs(25 * 3600);
-const MAX_PUSH_TOKENS: u64 = 400_000;
-const MAX_TOTP_STEPS: u64 = 100_000;
-/// How long a used TOTP step is remembered: past it, the step is outside
-/// the accepted window (one step either side) anyway.
-const TOTP_STEP_MEMORY: Duration = Duration::from_secs(5 * 60);
-
-pub type SharedChallenge = Arc<Mutex<Challenge>>;
-
-/// Locks a challenge. A panic elsewhere while it was held cannot leave it
-/// half-updated (every change is a single field write), so poison is ignored.
-pub fn lock(challenge: &SharedChallenge) -> MutexGuard<'_, Challenge> {
-    challenge
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Either backend, chosen by `store.kind`.
+pub enum AnyBackend {
+    Memory(MemoryBackend),
+    Redis(RedisBackend),
 }
 
+macro_rules! delegate {
+    ($self:ident, $backend:ident => $call:expr) => {
+        match $self {
+            AnyBackend::Memory($backend) => $call,
+            AnyBackend::Redis($backend) => $call,
+        }
+    };
+}
+
+impl Backend for AnyBackend {
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        delegate!(self, b => b.get(key).await)
+    }
+    async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> StoreResult<()> {
+        delegate!(self, b => b.put(key, value, ttl).await)
+    }
+    async fn take(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        delegate!(self, b => b.take(key).await)
+    }
+    async fn remove(&self, key: &str) -> StoreResult<()> {
+        delegate!(self, b => b.remove(key).await)
+    }
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        delegate!(self, b => b.swap(key, expected, new, ttl).await)
+    }
+    async fn revoke(&self, id: &str, ttl: Duration) -> StoreResult<()> {
+        delegate!(self, b => b.revoke(id, ttl).await)
+    }
+    fn is_revoked(&self, id: &str) -> bool {
+        delegate!(self, b => b.is_revoked(id))
+    }
+    fn health(&self) -> Health {
+        delegate!(self, b => b.health())
+    }
+}
+
+/// How long each kind of entry is kept at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub session: Duration,
+    pub code: Duration,
+    pub cooldown: Duration,
+}
+
+/// A little slack past each lifetime, so a clock a few seconds off never
+/// drops an entry early.
+const SLACK: Duration = Duration::from_secs(60);
+/// Failure and event logs: an entry idle for a day holds nothing any limit
+/// still reads.
+const COUNTER_TTL: Duration = Duration::from_secs(25 * 3600);
+/// A used TOTP step: past this it is outside the accepted window anyway.
+const TOTP_STEP_TTL: Duration = Duration::from_secs(5 * 60);
+/// Compare-and-set retries before giving up on a hot key.
+const SWAP_TRIES: usize = 32;
+
 pub struct Store {
-    /// Pending challenges by the id of the level-1 session they belong to.
-    challenges: Cache<String, SharedChallenge>,
-    /// Session ids signed out before their cookie expires: id → expiry.
-    revoked: Cache<String, u64>,
-    /// Last time a code was sent, by user: cooldown for resends.
-    last_sent: Cache<String, u64>,
-    failures: Cache<String, Arc<Mutex<FailureLog>>>,
-    events: Cache<String, Arc<Mutex<EventLog>>>,
-    /// One-time push answers by token id.
-    push_tokens: Cache<String, PushToken>,
-    /// The last authenticator-app time step accepted, by user: a code is
-    /// good once.
-    totp_steps: Cache<String, u64>,
+    backend: AnyBackend,
+    lifetimes: Lifetimes,
+    /// Status long-polls waiting on this replica, by session id; an answer
+    /// that arrives here wakes them at once (others poll the store).
+    push_waiters: Cache<String, Arc<Notify>>,
 }
 
 impl Store {
-    /// `session_lifetime` bounds how long a revocation must be remembered;
-    /// `code_lifetime` how long a challenge can matter.
-    pub fn new(session_lifetime: Duration, code_lifetime: Duration, cooldown: Duration) -> Store {
-        // A little slack past each lifetime so a clock a few seconds off
-        // never drops an entry early.
-        let slack = Duration::from_secs(60);
+    pub fn memory(lifetimes: Lifetimes) -> Store {
+        Store::with_backend(AnyBackend::Memory(MemoryBackend::default()), lifetimes)
+    }
+
+    /// The store `settings` ask for; Redis is connected in the background.
+    pub fn new(settings: &StoreSettings, lifetimes: Lifetimes) -> Result<Store, String> {
+        Ok(match settings {
+            StoreSettings::Memory => Store::memory(lifetimes),
+            StoreSettings::Redis(redis) => {
+                Store::with_backend(AnyBackend::Redis(RedisBackend::start(redis)?), lifetimes)
+            }
+        })
+    }
+
+    fn with_backend(backend: AnyBackend, lifetimes: Lifetimes) -> Store {
         Store {
-            challenges: Cache::builder()
-                .max_capacity(MAX_CHALLENGES)
-                .time_to_live(code_lifetime + slack)
-                .build(),
-            revoked: Cache::builder()
-                .max_capacity(MAX_REVOKED)
-                .time_to_live(session_lifetime + slack)
-                .build(),
-            last_sent: Cache::builder()
-                .max_capacity(MAX_COOLDOWNS)
-                .time_to_live(cooldown + slack)
-                .build(),
-            failures: Cache::builder()
-                .max_capacity(MAX_COUNTERS)
-                .time_to_idle(COUNTER_IDLE)
-                .build(),
-            events: Cache::builder()
-                .max_capacity(MAX_COUNTERS)
-                .time_to_idle(COUNTER_IDLE)
-                .build(),
-            push_tokens: Cache::builder()
-                .max_capacity(MAX_PUSH_TOKENS)
-                .time_to_live(code_lifetime + slack)
-                .build(),
-            totp_steps: Cache::builder()
-                .max_capacity(MAX_TOTP_STEPS)
-                .time_to_live(TOTP_STEP_MEMORY)
+            backend,
+            lifetimes,
+            push_waiters: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(lifetimes.code + SLACK)
                 .build(),
         }
     }
 
-    pub fn challenge(&self, session_id: &str) -> Option<SharedChallenge> {
-        self.challenges.get(session_id)
+    pub fn health(&self) -> Health {
+        self.backend.health()
     }
 
-    /// Stores `challenge` for the session, replacing (and so invalidating)
-    /// any earlier one.
-    pub fn put_challenge(&self, session_id: &str, challenge: Challenge) {
-        self.challenges
-            .insert(session_id.to_owned(), Arc::new(Mutex::new(challenge)));
+    /// Whether the store is shared between replicas.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, AnyBackend::Redis(_))
     }
 
-    pub fn remove_challenge(&self, session_id: &str) {
-        self.challenges.invalidate(session_id);
+    async fn read<T: DeserializeOwned>(&self, key: &str) -> StoreResult<Option<T>> {
+        let bytes = self.backend.get(key).await?;
+        Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
-    pub fn revoke(&self, session_id: &str, expires_at: u64) {
-        self.revoked.insert(session_id.to_owned(), expires_at);
+    async fn write<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) -> StoreResult<()> {
+        let bytes = serde_json::to_vec(value).map_err(|err| Unavailable(err.to_string()))?;
+        self.backend.put(key, bytes, ttl).await
     }
 
+    /// Applies `change` to the value under `key` (`None` when absent; set it
+    /// to `None` to remove), atomically against every other replica.
+    async fn update<T, R>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        mut change: impl FnMut(&mut Option<T>) -> R,
+    ) -> StoreResult<R>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        for _ in 0..SWAP_TRIES {
+            let current = self.backend.get(key).await?;
+            let mut value: Option<T> = current
+                .as_deref()
+                .and_then(|bytes| serde_json::from_slice(bytes).ok());
+            let result = change(&mut value);
+            let new = match &value {
+                Some(value) => {
+                    Some(serde_json::to_vec(value).map_err(|err| Unavailable(err.to_string()))?)
+                }
+                None => None,
+            };
+            if new.as_deref() == current.as_deref() {
+                return Ok(result);
+            }
+            if self.backend.swap(key, current.as_deref(), new, ttl).await? {
+                return Ok(result);
+            }
+        }
+        Err(Unavailable(format!("{key} is changing too fast")))
+    }
+
+    // Revocations.
+
+    /// Revokes a session id until `expires_at` (Unix seconds, doorman's clock).
+    pub async fn revoke(&self, session_id: &str, expires_at: u64, now: u64) -> StoreResult<()> {
+        let ttl = Duration::from_secs(expires_at.saturating_sub(now)) + SLACK;
+        self.backend.revoke(session_id, ttl).await
+    }
+
+    /// Ends a session: revoked (on this replica at once, on the others as
+    /// soon as Redis has it; a revocation Redis missed is sent again when it
+    /// is back) and its challenge dropped. Never fails: a sign-out must not.
+    pub async fn end_session(&self, session_id: &str, expires_at: u64, now: u64) {
+        if let Err(err) = self.revoke(session_id, expires_at, now).await {
+            tracing::warn!(error = %err, "revocation kept here; other replicas get it when the store is back");
+        }
+        if let Err(err) = self.remove_challenge(session_id).await {
+            tracing::warn!(error = %err, "could not drop the session's challenge; it expires by itself");
+        }
+    }
+
+    /// From memory only: the hot path never waits on the network.
     pub fn is_revoked(&self, session_id: &str) -> bool {
-        self.revoked.contains_key(session_id)
+        self.backend.is_revoked(session_id)
     }
 
-    pub fn last_sent(&self, user: &str) -> Option<u64> {
-        self.last_sent.get(user)
+    // Challenges, by the id of the level-1 session they belong to.
+
+    fn challenge_key(session_id: &str) -> String {
+        format!("challenge:{session_id}")
     }
 
-    pub fn record_sent(&self, user: &str, at: u64) {
-        self.last_sent.insert(user.to_owned(), at);
+    pub async fn challenge(&self, session_id: &str) -> StoreResult<Option<Challenge>> {
+        self.read(&Store::challenge_key(session_id)).await
     }
 
-    /// Runs `f` on the failure log under `key` (created empty), locked.
-    pub fn with_failures<T>(&self, key: &str, f: impl FnOnce(&mut FailureLog) -> T) -> T {
-        let log = self.failures.get_with_by_ref(key, Default::default);
-        let mut guard = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard)
+    /// Stores `challenge`, replacing (and so invalidating) any earlier one.
+    pub async fn put_challenge(&self, session_id: &str, challenge: &Challenge) -> StoreResult<()> {
+        let ttl = self.lifetimes.code + SLACK;
+        self.write(&Store::challenge_key(session_id), challenge, ttl)
+            .await
     }
 
-    /// Runs `f` on the event log under `key` (created empty), locked.
-    pub fn with_events<T>(&self, key: &str, f: impl FnOnce(&mut EventLog) -> T) -> T {
-        let log = self.events.get_with_by_ref(key, Default::default);
-        let mut guard = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard)
+    pub async fn remove_challenge(&self, session_id: &str) -> StoreResult<()> {
+        self.backend.remove(&Store::challenge_key(session_id)).await
     }
+
+    /// Changes the session's challenge in one step; `None` when it has none.
+    pub async fn update_challenge<R>(
+        &self,
+        session_id: &str,
+        mut change: impl FnMut(&mut Challenge) -> R,
+    ) -> StoreResult<Option<R>> {
+        let ttl = self.lifetimes.code + SLACK;
+        let result = self
+            .update(&Store::challenge_key(session_id), ttl, |value| {
+                value.as_mut().map(&mut change)
+            })
+            .await?;
+        if let Some(waiter) = self.push_waiters.get(session_id) {
+            waiter.notify_waiters();
+        }
+        Ok(result)
+    }
+
+    /// What a status long-poll for `session_id` waits on.
+    pub fn push_waiter(&self, session_id: &str) -> Arc<Notify> {
+        self.push_waiters
+            .get_with_by_ref(session_id, || Arc::new(Notify::new()))
+    }
+
+    // Send cooldowns, by user.
+
+    pub async fn last_sent(&self, user: &str) -> StoreResult<Option<u64>> {
+        self.read(&format!("sent:{}", user.to_lowercase())).await
+    }
+
+    pub async fn record_sent(&self, user: &str, at: u64) -> StoreResult<()> {
+        let ttl = self.lifetimes.cooldown + SLACK;
+        self.write(&format!("sent:{}", user.to_lowercase()), &at, ttl)
+            .await
+    }
+
+    // Limit counters.
+
+    /// The failure log under `key` (empty when there is none).
+    pub async fn failures(&self, key: &str) -> StoreResult<FailureLog> {
+        Ok(self
+            .read(&format!("failures:{key}"))
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Runs `change` on the failure log under `key` (created empty).
+    pub async fn update_failures<R>(
+        &self,
+        key: &str,
+        mut change: impl FnMut(&mut FailureLog) -> R,
+    ) -> StoreResult<R> {
+        self.update(&format!("failures:{key}"), COUNTER_TTL, |value| {
+            change(value.get_or_insert_with(FailureLog::default))
+        })
+        .await
+    }
+
+    /// Runs `change` on the event log under `key` (created empty).
+    pub async fn update_events<R>(
+        &self,
+        key: &str,
+        mut change: impl FnMut(&mut EventLog) -> R,
+    ) -> StoreResult<R> {
+        self.update(&format!("events:{key}"), COUNTER_TTL, |value| {
+            change(value.get_or_insert_with(EventLog::default))
+        })
+        .await
+    }
+
+    // Push answer tokens.
 
     /// Keeps a push answer token until it is used or expires.
-    pub fn put_push_token(&self, id: &str, token: PushToken) {
-        self.push_tokens.insert(id.to_owned(), token);
+    pub async fn put_push_token(&self, id: &str, token: &PushToken) -> StoreResult<()> {
+        let ttl = self.lifetimes.code + SLACK;
+        self.write(&format!("push:{id}"), token, ttl).await
     }
 
-    /// Removes and returns a push answer token: of two concurrent uses,
-    /// one gets it.
-    pub fn take_push_token(&self, id: &str) -> Option<PushToken> {
-        self.push_tokens.remove(id)
+    /// Removes and returns a push answer token: of two concurrent uses, on
+    /// any replicas, one gets it.
+    pub async fn take_push_token(&self, id: &str) -> StoreResult<Option<PushToken>> {
+        let bytes = self.backend.take(&format!("push:{id}")).await?;
+        Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
+
+    // Authenticator-app steps.
 
     /// Records `step` as `user`'s last accepted authenticator-app step, only
-    /// if it is later than the last one; whether it was. Atomic per user, so
-    /// a code raced in twice is accepted once.
-    pub fn accept_totp_step(&self, user: &str, step: u64) -> bool {
-        let result = self
-            .totp_steps
-            .entry_by_ref(user)
-            .and_compute_with(|last| match last {
-                Some(entry) if *entry.value() >= step => Op::Nop,
-                _ => Op::Put(step),
-            });
-        matches!(
-            result,
-            CompResult::Inserted(_) | CompResult::ReplacedWith(_)
+    /// if it is later than the last one; whether it was. Atomic across
+    /// replicas, so a code raced in twice is accepted once.
+    pub async fn accept_totp_step(&self, user: &str, step: u64) -> StoreResult<bool> {
+        self.update(
+            &format!("totp:{}", user.to_lowercase()),
+            TOTP_STEP_TTL,
+            |last: &mut Option<u64>| match last {
+                Some(last) if *last >= step => false,
+                _ => {
+                    *last = Some(step);
+                    true
+                }
+            },
         )
+        .await
     }
 }
