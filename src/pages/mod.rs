@@ -66,7 +66,15 @@ pub async fn handle(
         (&Method::GET | &Method::HEAD, "2fa") => second_factor::show(&mut visit).await,
         (&Method::GET | &Method::HEAD, "logout") => logout::logout(&mut visit).await,
         (&Method::GET | &Method::HEAD, "auth") => forward_auth::check(&mut visit, &request),
-        (&Method::GET | &Method::HEAD, "health") => Ok(json(StatusCode::OK, r#"{"status":"ok"}"#)),
+        (&Method::GET | &Method::HEAD, "health") => Ok(match app.store.health() {
+            crate::store::Health::Ok => json(StatusCode::OK, r#"{"status":"ok"}"#),
+            // Still serving: signed-in sessions work from their cookies; new
+            // sign-ins wait for the store.
+            crate::store::Health::Degraded => json(
+                StatusCode::OK,
+                r#"{"status":"degraded","store":"unavailable"}"#,
+            ),
+        }),
         (&Method::GET | &Method::HEAD, "static/doorman.css") => Ok(app.templates.stylesheet()),
         (&Method::GET | &Method::HEAD, "static/push.js") => Ok(templates::push_script()),
         (&Method::GET | &Method::HEAD, "2fa/push/status") => {
