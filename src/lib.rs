@@ -11,14 +11,19 @@
 //! - [`store`]: server-side state (challenges, revocations, cooldowns).
 //! - [`config`]: the config file, read in two stages.
 //! - [`clock`]: injectable time.
+//! - [`tls`]: certificates for the listener and `https://` upstreams.
+//! - [`metrics`]: Prometheus counters and their exposition.
+//! - [`control`]: the side thread serving metrics and watching certificates.
 
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod crypto;
 pub mod csrf;
 pub mod demo;
 pub mod error;
 pub mod gate;
+pub mod metrics;
 pub mod otp;
 pub mod pages;
 pub mod proxy;
@@ -26,16 +31,20 @@ pub mod redirect;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod tls;
 pub mod users;
 
 use bytes::Bytes;
 use clock::SharedClock;
 use config::{ChannelSettings, CodeSettings, Config, IdentityHeaders, Limits, PublicRule};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use http_body_util::{Either, Full};
 use session::{Session, SessionCodec};
+use arc_swap::ArcSwap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use users::{PasswordChecker, User, Users};
 
 pub use error::Error;
@@ -58,7 +67,8 @@ pub struct App {
     /// ISO codes of the countries codes may go to; empty: all.
     pub allowed_countries: Vec<String>,
     pub limits: Limits,
-    pub users: Arc<Users>,
+    /// The users file as last (re)loaded; SIGHUP swaps it.
+    pub users: Arc<ArcSwap<Users>>,
     pub passwords: PasswordChecker,
     pub sessions: SessionCodec,
     pub csrf: csrf::Csrf,
@@ -70,11 +80,16 @@ pub struct App {
     pub clock: SharedClock,
     /// Keys code hashes; random per process, so a code never outlives a restart.
     pub code_key: [u8; 32],
+    /// `Strict-Transport-Security` for answers sent over TLS, when configured.
+    pub hsts: Option<HeaderValue>,
+    /// Set when shutdown begins: health answers 503 so load balancers stop
+    /// sending work while in-flight requests drain.
+    pub draining: AtomicBool,
 }
 
 impl App {
     pub fn new(config: Config, clock: SharedClock) -> Result<App, Error> {
-        let users = Arc::new(config.users);
+        let users = Arc::new(ArcSwap::from_pointee(config.users));
         let templates = pages::Templates::load(config.templates_dir.as_deref())?;
         let csrf = csrf::Csrf::new(config.session.csrf_key, &config.session.cookie_name);
         let store = store::Store::new(
@@ -110,6 +125,8 @@ impl App {
             templates,
             clock,
             code_key: crypto::random_bytes::<32>(),
+            hsts: config.tls.and_then(|tls| tls.hsts),
+            draining: AtomicBool::new(false),
         })
     }
 
@@ -120,20 +137,37 @@ impl App {
         if self.store.is_revoked(&session.id) {
             return None;
         }
-        let user = self.users.get(&session.user)?.clone();
+        let user = self.users.load().get(&session.user)?.clone();
         Some((session, user))
     }
 }
 
 /// A running gateway: one worker thread per core, each with its own
 /// event loop and upstream connection pool (no cross-thread wake-ups on the
-/// hot path, as in nginx's worker model).
+/// hot path, as in nginx's worker model), and a control thread for metrics
+/// and certificate reloads.
 pub struct Gateway {
     addr: SocketAddr,
+    /// Where metrics are served, when `metrics_listen` is set.
+    metrics_addr: Option<SocketAddr>,
+    app: Arc<App>,
+    /// The listener's certificate, when serving TLS; reloads swap it.
+    certs: Option<Arc<tls::CertStore>>,
+    /// How long health says "draining" before the listener closes.
+    shutdown_delay: Duration,
     /// Dropping it (or sending `true`) starts the graceful shutdown.
     shutdown: tokio::sync::watch::Sender<bool>,
-    /// Each resolves when its worker has drained and stopped.
+    /// Each resolves when its worker (or the control thread) has stopped.
     workers: Vec<tokio::sync::oneshot::Receiver<()>>,
+}
+
+/// What a reload changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    pub users: usize,
+    pub certificate: bool,
+    /// Settings in the new config that only a restart applies, and why.
+    pub needs_restart: Vec<String>,
 }
 
 impl Gateway {
@@ -145,16 +179,62 @@ impl Gateway {
     /// As [`Gateway::start`], reading time from `clock` (tests move it).
     pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Gateway, Error> {
         let addr = config.listen;
-        let bind_error = |source| Error::Bind { addr, source };
-        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
-        listener.set_nonblocking(true).map_err(bind_error)?;
-        let addr = listener.local_addr().map_err(bind_error)?;
+        let bind = |addr: SocketAddr| {
+            let bind_error = |source| Error::Bind { addr, source };
+            let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+            listener.set_nonblocking(true).map_err(bind_error)?;
+            let addr = listener.local_addr().map_err(bind_error)?;
+            Ok::<_, Error>((listener, addr))
+        };
+        let (listener, addr) = bind(addr)?;
+        let metrics = config.metrics_listen.map(bind).transpose()?;
+        let certs = config.tls.as_ref().map(|tls| {
+            Arc::new(tls::CertStore::new(
+                tls.cert_file.clone(),
+                tls.key_file.clone(),
+                tls.certified.clone(),
+            ))
+        });
+        let acceptor = match &certs {
+            None => None,
+            Some(certs) => {
+                let server = tls::server_config(certs.clone())
+                    .map_err(|err| Error::Tls(err.to_string()))?;
+                Some(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+            }
+        };
+        if config.upstream.insecure_skip_verify {
+            tracing::warn!(
+                upstream = %config.upstream.authority,
+                "upstream_insecure_skip_verify is on: the upstream's certificate is not checked, \
+                 so anyone on the path to it can read and change the traffic"
+            );
+        }
         let limits = config.limits.clone();
+        let shutdown_delay = config.shutdown_delay;
         let app = Arc::new(App::new(config, clock)?);
         let (shutdown, signal) = tokio::sync::watch::channel(false);
-        let workers = server::spawn_workers(listener, app, limits, signal).map_err(bind_error)?;
+        let bind_error = |source| Error::Bind { addr, source };
+        let mut workers =
+            server::spawn_workers(listener, app.clone(), limits, acceptor, signal.clone())
+                .map_err(bind_error)?;
+        let metrics_addr = metrics.as_ref().map(|(_, addr)| *addr);
+        if metrics.is_some() || certs.is_some() {
+            let control = control::spawn(
+                app.clone(),
+                metrics.map(|(listener, _)| listener),
+                certs.clone(),
+                signal,
+            )
+            .map_err(bind_error)?;
+            workers.push(control);
+        }
         Ok(Gateway {
             addr,
+            metrics_addr,
+            app,
+            certs,
+            shutdown_delay,
             shutdown,
             workers,
         })
@@ -164,8 +244,50 @@ impl Gateway {
         self.addr
     }
 
+    /// The metrics address, when `metrics_listen` is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Applies what can change while running from a new, already validated
+    /// config: the users file and the TLS certificate. Everything else is
+    /// listed in [`Reloaded::needs_restart`] when it differs.
+    pub fn reload(&self, config: Config) -> Reloaded {
+        let mut reloaded = Reloaded {
+            users: config.users.len(),
+            ..Reloaded::default()
+        };
+        self.app.users.store(Arc::new(config.users));
+        match (&self.certs, config.tls) {
+            (Some(certs), Some(tls)) => {
+                certs.replace(tls.cert_file, tls.key_file, tls.certified);
+                reloaded.certificate = true;
+            }
+            (None, Some(_)) => reloaded
+                .needs_restart
+                .push("tls: turning TLS on needs a restart".into()),
+            (Some(_), None) => reloaded
+                .needs_restart
+                .push("tls: turning TLS off needs a restart".into()),
+            (None, None) => {}
+        }
+        if config.listen.port() != 0 && config.listen != self.addr {
+            reloaded
+                .needs_restart
+                .push(format!("listen: still {} until a restart", self.addr));
+        }
+        metrics::reload("config", "ok");
+        reloaded
+    }
+
     /// Stops accepting, lets in-flight requests finish (bounded), returns.
+    /// Health answers 503 from the start, and for `shutdown_delay` before
+    /// the listener closes.
     pub async fn shutdown(mut self) {
+        self.app.draining.store(true, Ordering::SeqCst);
+        if !self.shutdown_delay.is_zero() {
+            tokio::time::sleep(self.shutdown_delay).await;
+        }
         let _ = self.shutdown.send(true);
         for worker in std::mem::take(&mut self.workers) {
             let _ = worker.await;

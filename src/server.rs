@@ -1,11 +1,13 @@
-//! Listeners and connections: HTTP/1.1 and HTTP/2 on one port, a bounded
-//! number of connections, header-read timeouts and graceful shutdown.
+//! Listeners and connections: HTTP/1.1 and HTTP/2 on one port (over TLS
+//! when configured, HTTP/2 through ALPN), a bounded number of connections,
+//! header-read timeouts and graceful shutdown.
 
 use crate::config::Limits;
 use crate::gate::{self, Decision};
+use crate::metrics::{self, RequestOutcome};
 use crate::proxy::{headers, Proxy};
 use crate::{pages, App, Body};
-use http::header::{CACHE_CONTROL, SET_COOKIE};
+use http::header::{CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY};
 use http::{HeaderValue, Request, Response};
 use http_body_util::Either;
 use hyper::body::Incoming;
@@ -17,9 +19,10 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +35,7 @@ pub fn spawn_workers(
     listener: std::net::TcpListener,
     app: Arc<App>,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<Vec<oneshot::Receiver<()>>> {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
@@ -39,6 +43,7 @@ pub fn spawn_workers(
     for index in 0..limits.worker_threads {
         let listener = listener.try_clone()?;
         let (app, limits, connections) = (app.clone(), limits.clone(), connections.clone());
+        let tls = tls.clone();
         let mut shutdown = shutdown.clone();
         let (finished, stopped) = oneshot::channel();
         std::thread::Builder::new()
@@ -54,7 +59,7 @@ pub fn spawn_workers(
                                 let stop = async move {
                                     let _ = shutdown.wait_for(|stop| *stop).await;
                                 };
-                                run(listener, app, limits, connections, stop).await;
+                                run(listener, app, limits, tls, connections, stop).await;
                             }
                             Err(err) => {
                                 tracing::error!(error = %err, "worker cannot use the listener")
@@ -76,6 +81,7 @@ async fn run(
     listener: TcpListener,
     app: Arc<App>,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     connections: Arc<Semaphore>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -116,15 +122,46 @@ async fn run(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let proxy = proxy.clone();
-        let service = service_fn(move |request| {
-            let app = app.clone();
-            let proxy = proxy.clone();
-            async move { Ok::<_, Infallible>(handle(&app, &proxy, request, peer, false).await) }
-        });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        let Some(acceptor) = &tls else {
+            let service = service_fn(move |request| {
+                let app = app.clone();
+                let proxy = proxy.clone();
+                async move { Ok::<_, Infallible>(handle(&app, &proxy, request, peer, false).await) }
+            });
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection.into_owned());
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, %peer, "connection ended with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        };
+        // The handshake runs in the connection's task, so a slow client
+        // holds up nobody else; it gets the header-read timeout to finish.
+        let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+        let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+            {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => {
+                    tracing::debug!(error = %err, %peer, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let service = service_fn(move |request| {
+                let app = app.clone();
+                let proxy = proxy.clone();
+                async move { Ok::<_, Infallible>(handle(&app, &proxy, request, peer, true).await) }
+            });
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(err) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(error = %err, %peer, "connection ended with an error");
             }
             drop(permit);
@@ -149,16 +186,20 @@ pub async fn handle(
     let now = app.clock.now();
     // Whatever happens next, a client never speaks for an identity.
     headers::strip_identity(request.headers_mut(), &app.identity.all());
-    match gate::decide(app, &request, now, tls) {
-        Decision::Pages => pages::handle(app, request, peer, now, tls).await,
-        Decision::Public => forward(app, proxy, request, peer, tls).await,
+    let mut response = match gate::decide(app, &request, now, tls) {
+        Decision::Pages => {
+            metrics::request(RequestOutcome::Pages);
+            pages::handle(app, request, peer, now, tls).await
+        }
+        Decision::Public => forward(app, proxy, request, peer, tls, RequestOutcome::Public).await,
         Decision::Pass {
             user,
             refreshed_cookie,
         } => {
             user.headers
                 .insert_into(&app.identity, request.headers_mut());
-            let mut response = forward(app, proxy, request, peer, tls).await;
+            let mut response =
+                forward(app, proxy, request, peer, tls, RequestOutcome::Proxied).await;
             if let Some(cookie) = refreshed_cookie {
                 let headers = response.headers_mut();
                 headers.append(SET_COOKIE, cookie);
@@ -168,9 +209,21 @@ pub async fn handle(
             }
             response
         }
-        Decision::Login => pages::login_redirect(app, &request),
-        Decision::Unauthorized => pages::unauthorized(app),
+        Decision::Login => {
+            metrics::request(RequestOutcome::Login);
+            pages::login_redirect(app, &request)
+        }
+        Decision::Unauthorized => {
+            metrics::request(RequestOutcome::Unauthorized);
+            pages::unauthorized(app)
+        }
+    };
+    if let (true, Some(hsts)) = (tls, &app.hsts) {
+        response
+            .headers_mut()
+            .insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
+    response
 }
 
 async fn forward(
@@ -179,15 +232,23 @@ async fn forward(
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
+    outcome: RequestOutcome,
 ) -> Response<Body> {
     headers::strip_cookies(
         request.headers_mut(),
         &[app.sessions.cookie_name(), app.csrf.cookie_name()],
     );
     let browser = gate::is_browser_navigation(request.method(), request.headers());
-    match proxy.forward(request, peer.ip(), tls).await {
-        Ok(response) => response.map(Either::Left),
+    let started = Instant::now();
+    let forwarded = proxy.forward(request, peer.ip(), tls).await;
+    metrics::upstream_latency(started.elapsed());
+    match forwarded {
+        Ok(response) => {
+            metrics::request(outcome);
+            response.map(Either::Left)
+        }
         Err(err) => {
+            metrics::request(RequestOutcome::UpstreamError);
             tracing::warn!(error = %err, %peer, "upstream request failed");
             pages::error_response(app, &err, browser)
         }
