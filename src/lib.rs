@@ -24,6 +24,7 @@ pub mod demo;
 pub mod error;
 pub mod gate;
 pub mod metrics;
+pub mod net;
 pub mod otp;
 pub mod pages;
 pub mod proxy;
@@ -66,6 +67,8 @@ pub struct App {
     pub allowed_redirect_domains: Vec<String>,
     /// ISO codes of the countries codes may go to; empty: all.
     pub allowed_countries: Vec<String>,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: net::TrustedProxies,
     pub limits: Limits,
     /// The users file as last (re)loaded; SIGHUP swaps it.
     pub users: Arc<ArcSwap<Users>>,
@@ -111,6 +114,7 @@ impl App {
             identity: config.identity_headers,
             allowed_redirect_domains: config.allowed_redirect_domains,
             allowed_countries: config.allowed_countries,
+            trusted_proxies: config.trusted_proxies,
             passwords: PasswordChecker::new(
                 users.clone(),
                 config.limits.concurrent_password_checks,
@@ -128,6 +132,16 @@ impl App {
             hsts: config.tls.and_then(|tls| tls.hsts),
             draining: AtomicBool::new(false),
         })
+    }
+
+    /// Whether `ip` is a trusted proxy whose `X-Forwarded-*` is believed.
+    pub fn trusts_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies.contains(ip)
+    }
+
+    /// The client's address: the peer, or what a trusted proxy reports.
+    pub fn client_ip(&self, peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
+        self.trusted_proxies.client_ip(peer, headers)
     }
 
     /// The session in `headers` if it decrypts, is current, is not revoked,

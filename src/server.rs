@@ -239,8 +239,9 @@ async fn forward(
         &[app.sessions.cookie_name(), app.csrf.cookie_name()],
     );
     let browser = gate::is_browser_navigation(request.method(), request.headers());
+    let trusted = app.trusts_proxy(peer.ip());
     let started = Instant::now();
-    let forwarded = proxy.forward(request, peer.ip(), tls).await;
+    let forwarded = proxy.forward(request, peer.ip(), trusted, tls).await;
     metrics::upstream_latency(started.elapsed());
     match forwarded {
         Ok(response) => {

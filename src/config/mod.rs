@@ -5,12 +5,14 @@ pub mod env;
 pub mod raw;
 mod source;
 
+use crate::net::TrustedProxies;
 use crate::otp::Channel;
 use crate::users::Users;
 use cookie::Key;
 use http::header::HeaderName;
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Method, Uri};
+use ipnet::IpNet;
 use raw::{RawConfig, RawPublicRule, RawUsersFile};
 use std::fmt;
 use std::net::SocketAddr;
@@ -95,6 +97,8 @@ pub struct Config {
     pub allowed_redirect_domains: Vec<String>,
     /// ISO 3166 codes codes may be sent to; empty allows every country.
     pub allowed_countries: Vec<String>,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: TrustedProxies,
     pub limits: Limits,
     pub log: LogSettings,
     /// TLS on the listener; `None` serves plain HTTP.
@@ -524,6 +528,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     let codes = codes(&raw.codes, problems);
     let identity_headers = identity_headers(&raw.identity_headers, problems);
     let limits = limits(&raw.limits, problems);
+    let trusted_proxies = networks(&raw.trusted_proxies, "trusted_proxies", problems);
     if let Some(kind) = raw.store.kind.as_deref() {
         if kind != "memory" {
             problems.push(
@@ -580,6 +585,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         identity_headers,
         allowed_redirect_domains,
         allowed_countries,
+        trusted_proxies: TrustedProxies::new(trusted_proxies),
         limits,
         log,
         tls,
@@ -835,6 +841,26 @@ pub fn duration(
             humantime::parse_duration(default).unwrap_or(Duration::from_secs(1))
         }
     }
+}
+
+/// CIDRs like `10.0.0.0/8`; a bare address is a network of one.
+fn networks(texts: &[String], path: &str, problems: &mut Problems) -> Vec<IpNet> {
+    texts
+        .iter()
+        .enumerate()
+        .filter_map(|(index, text)| {
+            let text = text.trim();
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    problems.push(
+                        &format!("{path}[{index}]"),
+                        format!("`{text}` is not an address or a CIDR like 10.0.0.0/8"),
+                    )
+                })
+                .ok()
+        })
+        .collect()
 }
 
 fn public_rule(rule: &RawPublicRule, path: &str, problems: &mut Problems) -> Option<PublicRule> {

@@ -40,6 +40,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub allowed_countries: Vec<String>,
     #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
     pub store: RawStore,

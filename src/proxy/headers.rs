@@ -114,10 +114,22 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
 }
 
 /// Appends the peer to `X-Forwarded-For` and sets `-Proto` and `-Host`.
-pub fn set_forwarded(headers: &mut HeaderMap, peer: IpAddr, tls: bool, host: Option<&HeaderValue>) {
+/// The chain the client sent is kept only from a trusted proxy
+/// (`keep_chain`); anyone else's claims are dropped, so the upstream never
+/// believes a spoofed address.
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    peer: IpAddr,
+    tls: bool,
+    host: Option<&HeaderValue>,
+    keep_chain: bool,
+) {
     let peer = peer.to_string();
     // Several X-Forwarded-For lines are one list (RFC 9110 §5.3).
     let mut chain = String::new();
+    if !keep_chain {
+        headers.remove(&X_FORWARDED_FOR);
+    }
     for line in headers
         .get_all(&X_FORWARDED_FOR)
         .iter()
@@ -237,11 +249,30 @@ mod tests {
             ("x-forwarded-for", "203.0.113.9"),
             ("x-forwarded-for", "198.51.100.7"),
         ]);
-        set_forwarded(&mut headers, "127.0.0.1".parse().unwrap(), false, None);
+        set_forwarded(
+            &mut headers,
+            "127.0.0.1".parse().unwrap(),
+            false,
+            None,
+            true,
+        );
         assert_eq!(
             headers["x-forwarded-for"],
             "203.0.113.9, 198.51.100.7, 127.0.0.1"
         );
+    }
+
+    #[test]
+    fn an_untrusted_peers_chain_is_replaced() {
+        let mut headers = map(&[("x-forwarded-for", "203.0.113.9")]);
+        set_forwarded(
+            &mut headers,
+            "192.0.2.1".parse().unwrap(),
+            false,
+            None,
+            false,
+        );
+        assert_eq!(headers["x-forwarded-for"], "192.0.2.1");
     }
 
     #[test]
@@ -255,6 +286,7 @@ mod tests {
             "127.0.0.1".parse().unwrap(),
             false,
             Some(&HeaderValue::from_static("app")),
+            true,
         );
         assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
         assert_eq!(headers["x-forwarded-proto"], "http");

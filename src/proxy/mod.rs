@@ -79,6 +79,7 @@ impl Proxy {
         &self,
         mut request: Request<Incoming>,
         peer: IpAddr,
+        trusted_peer: bool,
         tls: bool,
     ) -> Result<Response<Incoming>, Error> {
         let host = headers::request_host(&request);
@@ -91,7 +92,7 @@ impl Proxy {
 
         let (mut parts, body) = request.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers);
-        headers::set_forwarded(&mut parts.headers, peer, tls, host.as_ref());
+        headers::set_forwarded(&mut parts.headers, peer, tls, host.as_ref(), trusted_peer);
         if let Some(host) = self.upstream.host_header.clone().or(host) {
             parts.headers.insert(HOST, host);
         }
