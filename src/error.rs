@@ -40,7 +40,9 @@ impl Error {
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Error::Template(_) | Error::Bind { .. } | Error::Tls(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Template(_) | Error::Bind { .. } | Error::Tls(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 

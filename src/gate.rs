@@ -28,18 +28,34 @@ pub enum Decision {
 }
 
 pub fn decide<B>(app: &App, request: &Request<B>, now: u64, tls: bool) -> Decision {
-    let path = request.uri().path();
+    decide_for(
+        app,
+        request.method(),
+        request.uri().path(),
+        request.headers(),
+        now,
+        tls,
+    )
+}
+
+/// The decision for `method` and `path` with the session and `Accept` in
+/// `headers`: the proxy passes its own request's; forward-auth passes what
+/// the front proxy reports.
+pub fn decide_for(
+    app: &App,
+    method: &Method,
+    path: &str,
+    headers: &http::HeaderMap,
+    now: u64,
+    tls: bool,
+) -> Decision {
     if is_under(path, &app.prefix) {
         return Decision::Pages;
     }
-    if app
-        .public
-        .iter()
-        .any(|rule| matches(rule, request.method(), path))
-    {
+    if app.public.iter().any(|rule| matches(rule, method, path)) {
         return Decision::Public;
     }
-    if let Some((session, user)) = app.signed_in(request.headers(), now) {
+    if let Some((session, user)) = app.signed_in(headers, now) {
         if session.level == FactorLevel::TwoFactor {
             let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
             return Decision::Pass {
@@ -48,7 +64,7 @@ pub fn decide<B>(app: &App, request: &Request<B>, now: u64, tls: bool) -> Decisi
             };
         }
     }
-    if is_browser_navigation(request.method(), request.headers()) {
+    if is_browser_navigation(method, headers) {
         Decision::Login
     } else {
         Decision::Unauthorized

@@ -23,6 +23,7 @@ pub mod csrf;
 pub mod demo;
 pub mod error;
 pub mod gate;
+pub mod healthcheck;
 pub mod metrics;
 pub mod net;
 pub mod otp;
@@ -35,13 +36,13 @@ pub mod store;
 pub mod tls;
 pub mod users;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use clock::SharedClock;
 use config::{ChannelSettings, CodeSettings, Config, IdentityHeaders, Limits, PublicRule};
 use http::{HeaderMap, HeaderValue};
 use http_body_util::{Either, Full};
 use session::{Session, SessionCodec};
-use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub struct App {
     pub app_name: String,
     /// Host for the WebOTP line and redirects when `public_url` is set.
     pub public_host: Option<String>,
+    /// `scheme://host[:port]` of `public_url`, for absolute links to doorman's pages.
+    pub public_origin: Option<String>,
     pub public: Vec<PublicRule>,
     pub channels: Vec<ChannelSettings>,
     pub codes: CodeSettings,
@@ -108,6 +111,10 @@ impl App {
                 .as_ref()
                 .and_then(|url| url.host())
                 .map(str::to_owned),
+            public_origin: config
+                .public_url
+                .as_ref()
+                .and_then(|url| Some(format!("{}://{}", url.scheme_str()?, url.authority()?))),
             public: config.public,
             channels: config.channels,
             codes: config.codes,
@@ -212,8 +219,8 @@ impl Gateway {
         let acceptor = match &certs {
             None => None,
             Some(certs) => {
-                let server = tls::server_config(certs.clone())
-                    .map_err(|err| Error::Tls(err.to_string()))?;
+                let server =
+                    tls::server_config(certs.clone()).map_err(|err| Error::Tls(err.to_string()))?;
                 Some(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
             }
         };

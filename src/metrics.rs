@@ -246,7 +246,9 @@ pub fn render(now: u64) -> String {
         );
     }
 
-    out.push_str("# HELP doorman_upstream_duration_seconds Time until the upstream's response headers.\n");
+    out.push_str(
+        "# HELP doorman_upstream_duration_seconds Time until the upstream's response headers.\n",
+    );
     out.push_str("# TYPE doorman_upstream_duration_seconds histogram\n");
     let mut cumulative = 0;
     for (index, bound) in BUCKETS.iter().enumerate() {

@@ -62,7 +62,9 @@ impl Files {
 
 impl std::fmt::Debug for CertStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertStore").field("files", &self.files).finish()
+        f.debug_struct("CertStore")
+            .field("files", &self.files)
+            .finish()
     }
 }
 

@@ -20,7 +20,11 @@ pub enum Kind {
 pub const VARIABLES: &[(&str, &str, Kind)] = &[
     ("DOORMAN_LISTEN", "listen", Kind::Text),
     ("DOORMAN_UPSTREAM", "upstream", Kind::Text),
-    ("DOORMAN_UPSTREAM_HOST_HEADER", "upstream_host_header", Kind::Text),
+    (
+        "DOORMAN_UPSTREAM_HOST_HEADER",
+        "upstream_host_header",
+        Kind::Text,
+    ),
     ("DOORMAN_UPSTREAM_CA_FILE", "upstream_ca_file", Kind::Text),
     (
         "DOORMAN_UPSTREAM_INSECURE_SKIP_VERIFY",
@@ -35,18 +39,34 @@ pub const VARIABLES: &[(&str, &str, Kind)] = &[
     ("DOORMAN_METRICS_LISTEN", "metrics_listen", Kind::Text),
     ("DOORMAN_SHUTDOWN_DELAY", "shutdown_delay", Kind::Text),
     ("DOORMAN_SESSION_SECRET", "session.secret", Kind::Text),
-    ("DOORMAN_SESSION_SECRET_FILE", "session.secret_file", Kind::Text),
-    ("DOORMAN_SESSION_COOKIE_NAME", "session.cookie_name", Kind::Text),
+    (
+        "DOORMAN_SESSION_SECRET_FILE",
+        "session.secret_file",
+        Kind::Text,
+    ),
+    (
+        "DOORMAN_SESSION_COOKIE_NAME",
+        "session.cookie_name",
+        Kind::Text,
+    ),
     ("DOORMAN_SESSION_SECURE", "session.secure", Kind::Text),
     ("DOORMAN_SESSION_DOMAIN", "session.domain", Kind::Text),
     ("DOORMAN_SESSION_LIFETIME", "session.lifetime", Kind::Text),
-    ("DOORMAN_SESSION_IDLE_TIMEOUT", "session.idle_timeout", Kind::Text),
+    (
+        "DOORMAN_SESSION_IDLE_TIMEOUT",
+        "session.idle_timeout",
+        Kind::Text,
+    ),
     ("DOORMAN_TLS_CERT_FILE", "tls.cert_file", Kind::Text),
     ("DOORMAN_TLS_KEY_FILE", "tls.key_file", Kind::Text),
     ("DOORMAN_TLS_HSTS", "tls.hsts", Kind::Text),
     ("DOORMAN_CHANNELS", "channels", Kind::Channels),
     ("DOORMAN_WEBHOOK_URL", "providers.webhook.url", Kind::Text),
-    ("DOORMAN_WEBHOOK_SECRET", "providers.webhook.secret", Kind::Text),
+    (
+        "DOORMAN_WEBHOOK_SECRET",
+        "providers.webhook.secret",
+        Kind::Text,
+    ),
     (
         "DOORMAN_WEBHOOK_SECRET_FILE",
         "providers.webhook.secret_file",
@@ -58,6 +78,7 @@ pub const VARIABLES: &[(&str, &str, Kind)] = &[
         Kind::List,
     ),
     ("DOORMAN_ALLOWED_COUNTRIES", "allowed_countries", Kind::List),
+    ("DOORMAN_TRUSTED_PROXIES", "trusted_proxies", Kind::List),
     ("DOORMAN_LOG_LEVEL", "log.level", Kind::Text),
     ("DOORMAN_LOG_FORMAT", "log.format", Kind::Text),
 ];
@@ -195,7 +216,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(root, expected);
-        assert_eq!(applied.variable_for("session.secret"), Some("DOORMAN_SESSION_SECRET_FILE"));
+        assert_eq!(
+            applied.variable_for("session.secret"),
+            Some("DOORMAN_SESSION_SECRET_FILE")
+        );
         assert_eq!(applied.variable_for("listen"), Some("DOORMAN_LISTEN"));
         assert_eq!(applied.variable_for("upstream"), None);
     }

@@ -596,7 +596,10 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
 
 fn tls_settings(raw: &raw::RawTls, base: &Path, problems: &mut Problems) -> Option<TlsSettings> {
     let hsts = raw.hsts.as_deref().and_then(|value| {
-        let valid = value.trim_start().to_ascii_lowercase().starts_with("max-age=");
+        let valid = value
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("max-age=");
         match HeaderValue::from_str(value) {
             Ok(header) if valid => Some(header),
             _ => {
@@ -613,7 +616,10 @@ fn tls_settings(raw: &raw::RawTls, base: &Path, problems: &mut Problems) -> Opti
             problems.push("tls.cert_file", "required: a PEM certificate chain");
         }
         if raw.key_file.is_none() {
-            problems.push("tls.key_file", "required: the certificate's PEM private key");
+            problems.push(
+                "tls.key_file",
+                "required: the certificate's PEM private key",
+            );
         }
         return None;
     };

@@ -1,60 +1,235 @@
-//! `GET {prefix}/auth` for nginx `auth_request`, Traefik and Caddy
-//! forward-auth: 200 with identity headers, or 401 / 302 to sign in.
+//! `GET {prefix}/auth` for nginx `auth_request`, Traefik ForwardAuth and
+//! Caddy `forward_auth`: the gate's decision for the request the front
+//! proxy is holding, as 200 with identity headers, or 401 / 302 to sign in.
+//!
+//! The front proxy reports the original request in `X-Forwarded-Method`,
+//! `-Proto`, `-Host` and `-Uri` (Traefik, Caddy) or `X-Original-URL` and
+//! `X-Original-Method` (nginx, as the README's example sets them). Those
+//! headers are believed only from `trusted_proxies`; from anyone else the
+//! answer rests on the session alone (no public rules, no `rd`).
 
-use super::{json, redirect, Reply, Visit};
-use crate::error::Error;
-use crate::session::FactorLevel;
-use http::{HeaderMap, Request, StatusCode};
+use super::{json, redirect, respond, security_headers, Reply, JSON};
+use crate::gate::{self, Decision};
+use crate::App;
+use http::header::{CACHE_CONTROL, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use std::net::SocketAddr;
 
-pub fn check<B>(visit: &mut Visit<'_>, request: &Request<B>) -> Result<Reply, Error> {
-    if let Some((session, user)) = &visit.session {
-        if session.level == FactorLevel::TwoFactor {
+/// The request the front proxy is deciding about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Original {
+    method: Method,
+    /// Path only, as the gate matches it.
+    path: String,
+    /// Where to come back to after sign-in: absolute when the proxy said
+    /// which host and scheme, else the path and query.
+    url: String,
+}
+
+pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bool) -> Reply {
+    // nginx's auth_request cannot pass a redirect on; it turns a 401 into
+    // the login redirect itself (`error_page 401 = @login`).
+    let nginx = headers.contains_key("x-original-url");
+    let original = if app.trusts_proxy(peer.ip()) {
+        original(headers)
+    } else {
+        None
+    };
+    let decision = match &original {
+        Some(original) => decide(app, &original.method, &original.path, headers, now, tls),
+        None => session_only(app, headers, now, tls),
+    };
+    let mut reply = match decision {
+        Decision::Pages | Decision::Public => json(StatusCode::OK, r#"{"status":"ok"}"#),
+        Decision::Pass {
+            user,
+            refreshed_cookie,
+        } => {
             let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
-            user.headers
-                .insert_into(&visit.app.identity, reply.headers_mut());
+            user.headers.insert_into(&app.identity, reply.headers_mut());
             // The front proxy passes this on (see the README), so the idle
             // window slides in forward-auth mode as it does when proxying.
-            if let Some(cookie) = visit
-                .app
-                .sessions
-                .refreshed_cookie(session, visit.now, visit.tls)
-            {
-                visit.set_cookie(cookie);
+            if let Some(cookie) = refreshed_cookie {
+                reply.headers_mut().append(SET_COOKIE, cookie);
             }
-            return Ok(reply);
+            reply
+        }
+        Decision::Login if !nginx => {
+            let rd = original.as_ref().map_or("", |original| &original.url);
+            redirect(StatusCode::FOUND, &login_url(app, rd))
+        }
+        Decision::Login | Decision::Unauthorized => {
+            let rd = original.as_ref().map_or("", |original| &original.url);
+            let body = serde_json::json!({
+                "error": "unauthorized",
+                "message": "Sign in first.",
+                "login": login_url(app, rd),
+            });
+            respond(StatusCode::UNAUTHORIZED, JSON, body.to_string())
+        }
+    };
+    security_headers(reply.headers_mut());
+    // An answer about one person's session: never from a cache.
+    reply
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    reply
+}
+
+/// The one call into the gate, with what the front proxy reported. (Kept
+/// apart so a change in the gate's inputs changes only this function.)
+fn decide(
+    app: &App,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    now: u64,
+    tls: bool,
+) -> Decision {
+    gate::decide_for(app, method, path, headers, now, tls)
+}
+
+/// Without a believable original request: signed in, or not.
+fn session_only(app: &App, headers: &HeaderMap, now: u64, tls: bool) -> Decision {
+    if let Some((session, user)) = app.signed_in(headers, now) {
+        if session.level == crate::session::FactorLevel::TwoFactor {
+            let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
+            return Decision::Pass {
+                user,
+                refreshed_cookie,
+            };
         }
     }
-    let headers = request.headers();
-    let method = header(headers, "x-forwarded-method")
-        .or_else(|| header(headers, "x-original-method"))
-        .unwrap_or("GET");
-    let navigating = matches!(method, "GET" | "HEAD") && crate::gate::accepts_html(headers);
-    if !navigating {
-        return Ok(json(
-            StatusCode::UNAUTHORIZED,
-            r#"{"error":"unauthorized"}"#,
-        ));
+    if gate::accepts_html(headers) {
+        Decision::Login
+    } else {
+        Decision::Unauthorized
     }
-    visit.rd = original_url(headers).unwrap_or_default();
-    Ok(redirect(StatusCode::FOUND, &visit.page_url("login")))
+}
+
+/// `{public_url}{prefix}/login?rd=…`; relative without `public_url`, which
+/// works when doorman's pages are served on the app's own host.
+fn login_url(app: &App, rd: &str) -> String {
+    let origin = app.public_origin.as_deref().unwrap_or("");
+    let mut url = format!("{origin}{}/login", app.prefix);
+    if !rd.is_empty() {
+        url.push_str("?rd=");
+        url.extend(form_urlencoded::byte_serialize(rd.as_bytes()));
+    }
+    url
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|value| value.to_str().ok())
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
 }
 
-/// The URL the user asked for, as the front proxy reports it. It is only a
-/// suggestion: `rd` is checked again before anyone is sent there.
-fn original_url(headers: &HeaderMap) -> Option<String> {
+/// The original request from the proxy's headers; `None` when it sent none.
+fn original(headers: &HeaderMap) -> Option<Original> {
+    let method = header(headers, "x-forwarded-method")
+        .or_else(|| header(headers, "x-original-method"))
+        .unwrap_or("GET");
+    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok()?;
     if let Some(url) = header(headers, "x-original-url") {
-        return Some(url.to_owned());
+        // nginx: `$scheme://$http_host$request_uri`, or just the URI.
+        let path_and_query = match url.find("://") {
+            Some(at) => {
+                let rest = &url[at + 3..];
+                rest.find('/').map_or("/", |slash| &rest[slash..])
+            }
+            None => url,
+        };
+        return Some(Original {
+            method,
+            path: path_of(path_and_query),
+            url: url.to_owned(),
+        });
     }
     let uri = header(headers, "x-forwarded-uri")?;
-    match (
+    let url = match (
         header(headers, "x-forwarded-proto"),
         header(headers, "x-forwarded-host"),
     ) {
-        (Some(proto), Some(host)) => Some(format!("{proto}://{host}{uri}")),
-        _ => Some(uri.to_owned()),
+        (Some(proto), Some(host)) if matches!(proto, "http" | "https") => {
+            format!("{proto}://{host}{uri}")
+        }
+        _ => uri.to_owned(),
+    };
+    Some(Original {
+        method,
+        path: path_of(uri),
+        url,
+    })
+}
+
+/// The path of a request target, without query or fragment; `/` for
+/// anything that is not origin-form.
+fn path_of(target: &str) -> String {
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn traefik_and_caddy_headers_give_method_path_and_an_absolute_url() {
+        let found = original(&headers(&[
+            ("x-forwarded-method", "POST"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "app.example.com"),
+            ("x-forwarded-uri", "/admin/x?y=1"),
+        ]));
+        assert_eq!(
+            found,
+            Some(Original {
+                method: Method::POST,
+                path: "/admin/x".into(),
+                url: "https://app.example.com/admin/x?y=1".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn nginx_original_url_gives_the_path_and_is_the_url() {
+        let found = original(&headers(&[
+            ("x-original-url", "http://app.local:8080/assets/a.css?v=2"),
+            ("x-original-method", "HEAD"),
+        ]));
+        assert_eq!(
+            found,
+            Some(Original {
+                method: Method::HEAD,
+                path: "/assets/a.css".into(),
+                url: "http://app.local:8080/assets/a.css?v=2".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn no_forwarded_headers_is_no_original_request() {
+        assert_eq!(original(&headers(&[("x-forwarded-method", "GET")])), None);
+    }
+
+    #[test]
+    fn a_target_that_is_not_a_path_is_matched_as_the_root() {
+        assert_eq!(path_of("*"), "/");
+        assert_eq!(path_of("/a#b"), "/a");
     }
 }

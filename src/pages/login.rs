@@ -29,6 +29,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     }
     let app = visit.app;
     let Some(user) = app.passwords.check(username, password).await else {
+        crate::metrics::password_check("failed");
         tracing::warn!(
             event = "signin_failed",
             user = ?username,
@@ -42,6 +43,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             context! { error => "Incorrect username or password.", username => username },
         );
     };
+    crate::metrics::password_check("ok");
     // A previous session (of anyone) in this browser ends here: no fixation.
     if let Some((old, _)) = visit.session.take() {
         app.store.revoke(&old.id, old.expires_at);

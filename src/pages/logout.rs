@@ -9,6 +9,9 @@ pub fn logout(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     if let Some((session, _)) = visit.session.take() {
         app.store.revoke(&session.id, session.expires_at);
         app.store.remove_challenge(&session.id);
+        if session.level == crate::session::FactorLevel::TwoFactor {
+            crate::metrics::session_ended(session.expires_at);
+        }
         tracing::info!(event = "logout", user = %session.user, client = %visit.peer.ip(), "signed out");
     }
     visit.set_cookie(app.sessions.clear_cookie(visit.tls));

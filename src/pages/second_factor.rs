@@ -28,11 +28,14 @@ struct Pending {
     attempts_left: u32,
     /// A Verify provider made the code, so its length is the provider's.
     remote: bool,
+    /// The provider that delivered it, for metrics.
+    provider: &'static str,
 }
 
 impl Pending {
     fn of(challenge: &Challenge) -> Pending {
         Pending {
+            provider: challenge.provider,
             channel: challenge.channel,
             to: challenge.to.clone(),
             attempts_left: challenge.attempts_left,
@@ -140,9 +143,12 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         Ok(started) => started,
         Err(errors) => {
             let (status, text) = failure_text(&errors);
+            let provider = settings.providers.first().map_or("none", String::as_str);
+            crate::metrics::challenge(settings.channel.name(), provider, "failed");
             return refuse(visit, &user, current.as_ref(), status, text);
         }
     };
+    crate::metrics::challenge(settings.channel.name(), started.provider, "started");
     app.store.record_sent(&user.name, visit.now);
     let spec = ChallengeSpec {
         user: &user.name,
@@ -258,6 +264,7 @@ async fn start(
                     client = %visit.peer.ip(),
                     "code sent"
                 );
+                crate::metrics::delivery(settings.channel.name(), provider.name(), "ok");
                 return Ok(Delivered {
                     provider: provider.name(),
                     proof,
@@ -274,6 +281,11 @@ async fn start(
                     error = %err,
                     "could not send code"
                 );
+                crate::metrics::delivery(
+                    settings.channel.name(),
+                    provider.name(),
+                    delivery_outcome(&err),
+                );
                 let go_on = err.try_next();
                 errors.push(err);
                 if !go_on {
@@ -283,6 +295,18 @@ async fn start(
         }
     }
     Err(errors)
+}
+
+/// A provider error as a metrics label.
+fn delivery_outcome(err: &ProviderError) -> &'static str {
+    match err {
+        ProviderError::InvalidNumber(_) => "invalid_number",
+        ProviderError::Throttled { .. } => "throttled",
+        ProviderError::Concurrent { .. } => "concurrent",
+        ProviderError::LowBalance => "low_balance",
+        ProviderError::Unavailable(_) => "unavailable",
+        ProviderError::Refused(_) => "refused",
+    }
 }
 
 /// What the person reads when no provider could send a code.
@@ -438,6 +462,13 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         Pending::of(&challenge)
     };
     let client = visit.peer.ip();
+    let outcome = match verdict {
+        Verdict::Accepted => "ok",
+        Verdict::Wrong { .. } => "wrong_code",
+        Verdict::Exhausted => "too_many_attempts",
+        Verdict::Expired => "expired",
+    };
+    crate::metrics::sign_in(snapshot.channel.name(), snapshot.provider, outcome);
     match verdict {
         Verdict::Accepted => {
             app.store.remove_challenge(&session.id);
@@ -449,6 +480,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
                 visit.now,
             );
             visit.set_cookie(app.sessions.set_cookie(&upgraded, visit.tls));
+            crate::metrics::session_started(upgraded.expires_at);
             tracing::info!(event = "challenge_verified", user = %user.name, channel = snapshot.channel.name(), %client, "signed in");
             Ok(redirect(StatusCode::SEE_OTHER, &visit.destination()))
         }
