@@ -11,8 +11,8 @@
 use super::{json, redirect, respond, security_headers, Reply, JSON};
 use crate::gate::{self, Decision};
 use crate::App;
-use http::header::{CACHE_CONTROL, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::header::SET_COOKIE;
+use http::{HeaderMap, Method, StatusCode};
 use std::net::SocketAddr;
 
 /// The request the front proxy is deciding about.
@@ -68,11 +68,9 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
             respond(StatusCode::UNAUTHORIZED, JSON, body.to_string())
         }
     };
+    // Includes `Cache-Control: no-store`: an answer about one person's
+    // session is never kept by a cache.
     security_headers(reply.headers_mut());
-    // An answer about one person's session: never from a cache.
-    reply
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     reply
 }
 
@@ -179,6 +177,8 @@ fn path_of(target: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod fake_api;
+pub mod process;
 pub mod sms;
 pub mod telnyx;
 pub mod twilio;
@@ -52,6 +54,8 @@ pub struct Setup {
     /// More keys under `session:`, one per line, written unindented
     /// (e.g. `"secure: true"`).
     pub session: String,
+    /// `upstream:` instead of the fake upstream's `http://` address.
+    pub upstream_url: Option<String>,
 }
 
 impl Default for Setup {
@@ -62,6 +66,7 @@ impl Default for Setup {
             delivery: None,
             secret: SECRET.to_owned(),
             session: String::new(),
+            upstream_url: None,
         }
     }
 }
@@ -139,7 +144,7 @@ providers:
         });
         let yaml = format!(
             r#"listen: "127.0.0.1:0"
-upstream: "http://{upstream}"
+upstream: "{upstream}"
 users_file: "users.yaml"
 app_name: "Example"
 session:
@@ -151,7 +156,10 @@ public:
 {delivery}
 {extra}
 "#,
-            upstream = upstream.addr,
+            upstream = setup
+                .upstream_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", upstream.addr)),
             secret = setup.secret,
             session = indent(&setup.session),
             extra = setup.extra,

@@ -1,0 +1,276 @@
+//! Running as ops teams do: settings from the environment (with or without
+//! a file), `doorman healthcheck`, and the shipped example configs.
+
+use crate::support::process::{doorman, Process};
+use crate::support::{default_users, Env, SECRET};
+use doorman::config::Config;
+use std::collections::HashMap;
+use std::path::Path;
+
+fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+/// A users file and a session secret file in `dir`, as a sidecar mounts them.
+fn secrets(dir: &Path) {
+    std::fs::write(dir.join("users.yaml"), default_users()).expect("users");
+    std::fs::write(dir.join("session_secret"), format!("{SECRET}\n")).expect("secret");
+    std::fs::write(dir.join("doorman_session"), format!("{SECRET}\n")).expect("secret");
+    std::fs::write(dir.join("hook_secret"), "hook-secret\n").expect("secret");
+}
+
+#[test]
+fn the_environment_alone_is_a_complete_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    let users = dir.path().join("users.yaml");
+    let secret = dir.path().join("session_secret");
+    let output = doorman()
+        .arg("check-config")
+        .current_dir(dir.path())
+        .env("DOORMAN_UPSTREAM", "http://127.0.0.1:3000")
+        .env("DOORMAN_LISTEN", "127.0.0.1:0")
+        .env("DOORMAN_USERS_FILE", &users)
+        .env("DOORMAN_SESSION_SECRET_FILE", &secret)
+        .env("DOORMAN_CHANNELS", "sms:webhook,voice:webhook")
+        .env("DOORMAN_WEBHOOK_URL", "http://127.0.0.1:9000/send")
+        .output()
+        .expect("run check-config");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("the environment (no config file): OK (3 users; channels: sms, voice)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_environment_wins_over_the_file_and_the_file_over_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    let path = dir.path().join("doorman.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen: \"127.0.0.1:1111\"\nupstream: \"http://127.0.0.1:3000\"\nusers_file: users.yaml\napp_name: \"From the file\"\nsession:\n  secret: \"{SECRET}-but-from-the-file\"\nchannels:\n  sms: {{ provider: log }}\nproviders:\n  log: {{}}\n"
+        ),
+    )
+    .expect("config");
+    let secret_file = dir.path().join("session_secret");
+    let secret_file = secret_file.to_str().expect("path");
+    let config = Config::load_from(
+        Some(&path),
+        &lookup(&[
+            ("DOORMAN_LISTEN", "127.0.0.1:2222"),
+            // Replaces the file's `session.secret` (no "set both" problem).
+            ("DOORMAN_SESSION_SECRET_FILE", secret_file),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(config.listen.to_string(), "127.0.0.1:2222");
+    assert_eq!(config.app_name, "From the file");
+    assert_eq!(config.auth_prefix, "/.doorman", "a default");
+    // The secret came from the file the variable named: a cookie made with
+    // it decrypts.
+    let codec = doorman::session::SessionCodec::new(config.session);
+    let session = codec.start(
+        "alice",
+        doorman::session::FactorLevel::TwoFactor,
+        1000,
+        1000,
+    );
+    let cookie = codec.set_cookie(&session, false);
+    let value = cookie
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, value)| value.to_owned())
+        .expect("value");
+    assert!(crate::support::decrypt_session(&value, SECRET, 1000).is_some());
+}
+
+#[test]
+fn a_bad_environment_value_names_the_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    let problems = Config::load_from(
+        None,
+        &lookup(&[
+            ("DOORMAN_LISTEN", "everywhere"),
+            ("DOORMAN_UPSTREAM", "ftp://files"),
+            (
+                "DOORMAN_USERS_FILE",
+                dir.path().join("users.yaml").to_str().expect("path"),
+            ),
+            ("DOORMAN_SESSION_SECRET_FILE", "/nonexistent/secret"),
+            ("DOORMAN_CHANNELS", "sms:log"),
+        ]),
+    )
+    .expect_err("problems");
+    let text = problems.to_string();
+    assert!(
+        text.contains("listen: expected an address like 0.0.0.0:8080 (from DOORMAN_LISTEN)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("upstream: expected an http:// or https:// URL (from DOORMAN_UPSTREAM)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("session.secret_file: cannot read /nonexistent/secret")
+            && text.contains("(from DOORMAN_SESSION_SECRET_FILE)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("channels.sms.provider: provider `log` is not configured under providers.log (from DOORMAN_CHANNELS)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_variable_of_the_wrong_type_names_the_variable() {
+    let problems = Config::load_from(
+        None,
+        &lookup(&[("DOORMAN_UPSTREAM_INSECURE_SKIP_VERIFY", "maybe")]),
+    )
+    .expect_err("problems");
+    assert_eq!(
+        problems.to_string(),
+        "upstream_insecure_skip_verify: invalid type: string \"maybe\", expected a boolean (from DOORMAN_UPSTREAM_INSECURE_SKIP_VERIFY)"
+    );
+}
+
+#[test]
+fn check_config_from_the_command_line_names_the_variable_too() {
+    let output = doorman()
+        .arg("check-config")
+        .env("DOORMAN_LISTEN", "everywhere")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("listen: expected an address like 0.0.0.0:8080 (from DOORMAN_LISTEN)"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn healthcheck_exits_0_while_serving_and_1_when_nothing_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    // Ask the OS for a free port, then let doorman listen on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let path = dir.path().join("doorman.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen: \"0.0.0.0:{port}\"\nupstream: \"http://127.0.0.1:3000\"\nusers_file: users.yaml\nsession:\n  secret_file: \"{}\"\nchannels:\n  sms: {{ provider: log }}\nproviders:\n  log: {{}}\n",
+            dir.path().join("session_secret").display()
+        ),
+    )
+    .expect("config");
+    let check = || {
+        doorman()
+            .args(["healthcheck", "--config"])
+            .arg(&path)
+            .output()
+            .expect("run healthcheck")
+    };
+    let down = check();
+    assert_eq!(down.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&down.stderr);
+    assert!(said.contains("cannot connect"), "{said}");
+
+    let mut serve = Process::spawn(doorman().args(["serve", "--config"]).arg(&path));
+    serve.listening_addr();
+    let up = check();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+}
+
+#[tokio::test]
+async fn healthcheck_speaks_tls_to_a_tls_listener() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = crate::support::certs::Ca::new("healthcheck CA");
+    let leaf = ca.leaf(dir.path(), "server", "server");
+    let env = Env::with(crate::support::Setup {
+        extra: format!(
+            "tls: {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+            leaf.cert_file.display(),
+            leaf.key_file.display()
+        ),
+        ..crate::support::Setup::default()
+    })
+    .await;
+    let output = doorman()
+        .args(["healthcheck", "--config"])
+        .arg(env.config_path())
+        .arg("--addr")
+        .arg(env.addr.to_string())
+        .output()
+        .expect("run healthcheck");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Every doorman config under examples/ passes check-config, given the
+/// variables and secret files the example's deployment would provide.
+#[test]
+fn the_example_configs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    let mut checked = 0;
+    for entry in walk(&root) {
+        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name != "doorman.yaml" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&entry).expect("read example");
+        // The deployment mounts these; here they come from the temp dir.
+        let text = text
+            .replace(
+                "/etc/doorman/users.yaml",
+                &dir.path().join("users.yaml").display().to_string(),
+            )
+            .replace("/run/secrets/", &format!("{}/", dir.path().display()));
+        if let Err(problems) = Config::from_sources(&text, dir.path(), &|_| None) {
+            panic!("{}:\n{problems}", entry.display());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} example configs found");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
