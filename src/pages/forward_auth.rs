@@ -11,8 +11,8 @@
 use super::{json, redirect, respond, security_headers, Reply, JSON};
 use crate::gate::{self, Decision};
 use crate::App;
-use http::header::SET_COOKIE;
-use http::{HeaderMap, Method, StatusCode};
+use http::header::{LOCATION, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use std::net::SocketAddr;
 
 /// The request the front proxy is deciding about.
@@ -60,12 +60,26 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
         }
         Decision::Login | Decision::Unauthorized => {
             let rd = original.as_ref().map_or("", |original| &original.url);
+            let login = login_url(app, rd);
             let body = serde_json::json!({
                 "error": "unauthorized",
                 "message": "Sign in first.",
-                "login": login_url(app, rd),
+                "login": login,
             });
-            respond(StatusCode::UNAUTHORIZED, JSON, body.to_string())
+            let mut reply = respond(StatusCode::UNAUTHORIZED, JSON, body.to_string());
+            if nginx {
+                // For `error_page 401 =302 $doorman_login`: absolute, since
+                // nginx treats a value starting with `/` as an internal
+                // redirect rather than sending it to the browser.
+                let absolute = match (&app.public_origin, origin_of(rd)) {
+                    (None, Some(origin)) => format!("{origin}{login}"),
+                    _ => login,
+                };
+                if let Ok(value) = HeaderValue::from_str(&absolute) {
+                    reply.headers_mut().insert(LOCATION, value);
+                }
+            }
+            reply
         }
     };
     // Includes `Cache-Control: no-store`: an answer about one person's
@@ -115,6 +129,20 @@ fn login_url(app: &App, rd: &str) -> String {
         url.extend(form_urlencoded::byte_serialize(rd.as_bytes()));
     }
     url
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let valid = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    valid.then(|| &url[..url.len() - rest.len() + end])
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -178,8 +206,6 @@ fn path_of(target: &str) -> String {
 mod tests {
     use super::*;
 
-    use http::HeaderValue;
-
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
@@ -225,6 +251,20 @@ mod tests {
     #[test]
     fn no_forwarded_headers_is_no_original_request() {
         assert_eq!(original(&headers(&[("x-forwarded-method", "GET")])), None);
+    }
+
+    #[test]
+    fn the_origin_of_a_url_is_its_scheme_and_authority() {
+        assert_eq!(
+            origin_of("http://app.local:8080/x?y"),
+            Some("http://app.local:8080")
+        );
+        assert_eq!(
+            origin_of("https://app.example.com"),
+            Some("https://app.example.com")
+        );
+        assert_eq!(origin_of("/relative"), None);
+        assert_eq!(origin_of("https://evil@host/"), None);
     }
 
     #[test]

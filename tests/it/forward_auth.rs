@@ -130,6 +130,11 @@ async fn nginx_auth_request_gets_401_for_a_browser_because_it_cannot_follow_a_re
         body["login"],
         "/.doorman/login?rd=http%3A%2F%2Fapp.local%2Freports%3Fyear%3D2026"
     );
+    // For `error_page 401 =302 $upstream_http_location`: absolute.
+    assert_eq!(
+        page.location(),
+        Some("http://app.local/.doorman/login?rd=http%3A%2F%2Fapp.local%2Freports%3Fyear%3D2026")
+    );
 
     let page = ask(
         &env,

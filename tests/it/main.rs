@@ -10,6 +10,7 @@ mod deploy;
 mod flow;
 mod forward_auth;
 mod metrics;
+mod nginx;
 mod providers_sms;
 mod providers_telnyx;
 mod providers_twilio;
