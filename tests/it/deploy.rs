@@ -230,33 +230,71 @@ async fn healthcheck_speaks_tls_to_a_tls_listener() {
     );
 }
 
-/// Every doorman config under examples/ passes check-config, given the
-/// variables and secret files the example's deployment would provide.
+/// Every YAML file under examples/ parses, and every doorman config in them
+/// (a `doorman.yaml`, a Kubernetes ConfigMap's `config.yaml`, the compose
+/// file's environment) passes validation, given the secret files the
+/// deployment would mount.
 #[test]
-fn the_example_configs_are_valid() {
+fn the_examples_parse_and_their_doorman_configs_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let dir = tempfile::tempdir().expect("tempdir");
     secrets(dir.path());
-    let mut checked = 0;
-    for entry in walk(&root) {
-        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name != "doorman.yaml" {
+    std::fs::create_dir_all(dir.path().join("users")).expect("dir");
+    std::fs::write(dir.path().join("users/users.yaml"), default_users()).expect("users");
+    let here = |text: &str| {
+        text.replace("/etc/doorman/", &format!("{}/", dir.path().display()))
+            .replace(
+                "/run/secrets/doorman/",
+                &format!("{}/", dir.path().display()),
+            )
+            .replace(
+                "/run/secrets/webhook/",
+                &format!("{}/", dir.path().display()),
+            )
+            .replace("/run/secrets/", &format!("{}/", dir.path().display()))
+    };
+    std::fs::write(dir.path().join("session_secret"), format!("{SECRET}\n")).expect("secret");
+    let mut configs = 0;
+    for path in walk(&root) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
             continue;
         }
-        let text = std::fs::read_to_string(&entry).expect("read example");
-        // The deployment mounts these; here they come from the temp dir.
-        let text = text
-            .replace(
-                "/etc/doorman/users.yaml",
-                &dir.path().join("users.yaml").display().to_string(),
-            )
-            .replace("/run/secrets/", &format!("{}/", dir.path().display()));
-        if let Err(problems) = Config::from_sources(&text, dir.path(), &|_| None) {
-            panic!("{}:\n{problems}", entry.display());
+        let text = std::fs::read_to_string(&path).expect("read example");
+        let documents: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&text)
+            .map(|document| {
+                serde::Deserialize::deserialize(document)
+                    .unwrap_or_else(|err| panic!("{}: not YAML: {err}", path.display()))
+            })
+            .collect();
+        let mut check = |config: Result<Config, doorman::config::Problems>| {
+            if let Err(problems) = config {
+                panic!("{}:\n{problems}", path.display());
+            }
+            configs += 1;
+        };
+        if name == "doorman.yaml" {
+            check(Config::from_sources(&here(&text), dir.path(), &|_| None));
         }
-        checked += 1;
+        for document in &documents {
+            if let Some(embedded) = document["data"]["config.yaml"].as_str() {
+                check(Config::from_sources(&here(embedded), dir.path(), &|_| None));
+            }
+            if let Some(environment) = document["services"]["doorman"]["environment"].as_mapping() {
+                let variables: HashMap<String, String> = environment
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), here(v.as_str()?))))
+                    .collect();
+                check(Config::load_from(None, &|name| {
+                    variables.get(name).cloned()
+                }));
+            }
+        }
     }
-    assert!(checked >= 4, "only {checked} example configs found");
+    assert!(
+        configs >= 5,
+        "only {configs} doorman configs found in examples/"
+    );
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
