@@ -98,6 +98,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
     if let Some(last) = app.store.last_sent(&user.name) {
         let ready_at = last + cooldown;
         if visit.now < ready_at {
+            crate::metrics::limit_hit("resend_cooldown");
             let wait = ready_at - visit.now;
             let text = format!("Please wait {wait} seconds before asking for another code.");
             return refuse(
@@ -123,6 +124,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
             country = ?user.country,
             "number outside allowed_countries"
         );
+        crate::metrics::limit_hit("allowed_countries");
         return refuse(
             visit,
             &user,

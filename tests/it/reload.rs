@@ -68,7 +68,8 @@ async fn gateway_reload_swaps_users_without_dropping_sessions() {
     assert_eq!(password_step(env.addr, "carol").await, 401);
 
     std::fs::write(env.dir.path().join("users.yaml"), with_carol()).expect("users file");
-    let config = doorman::config::Config::load(&env.config_path()).expect("valid");
+    let config =
+        doorman::config::Config::load_from(Some(&env.config_path()), &|_| None).expect("valid");
     let reloaded = env.doorman.as_ref().expect("running").reload(config);
     assert_eq!(reloaded.users, 4);
     assert!(!reloaded.certificate);
@@ -92,7 +93,8 @@ async fn a_user_removed_by_a_reload_loses_their_session() {
         .expect("users")
         + &format!("  nophone:\n    password: \"{}\"\n", password_hash());
     std::fs::write(env.dir.path().join("users.yaml"), without_bob).expect("users file");
-    let config = doorman::config::Config::load(&env.config_path()).expect("valid");
+    let config =
+        doorman::config::Config::load_from(Some(&env.config_path()), &|_| None).expect("valid");
     env.doorman.as_ref().expect("running").reload(config);
     assert_eq!(bob.get("/hello").await.status, 302);
 }

@@ -166,7 +166,9 @@ public:
         );
         let path = dir.path().join("doorman.yaml");
         std::fs::write(&path, yaml).expect("config file");
-        let config = Config::load(&path)
+        // Without the DOORMAN_* overlay: other tests set variables in this
+        // shared process environment.
+        let config = Config::load_from(Some(&path), &|_| None)
             .unwrap_or_else(|problems| panic!("test config is invalid:\n{problems}"));
         let clock = ManualClock::new();
         let doorman = Gateway::start_with_clock(config, clock.clone())
