@@ -12,6 +12,8 @@ pub enum Error {
     Csrf,
     #[error("no such page")]
     NotFound,
+    #[error("denied by an access rule")]
+    Forbidden,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("upstream unreachable: {0}")]
@@ -37,6 +39,7 @@ impl Error {
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Csrf => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
+            Error::Forbidden => StatusCode::FORBIDDEN,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -53,6 +56,7 @@ impl Error {
             Error::TooLarge => "The request was too large.",
             Error::Csrf => "The form expired or did not come from this site. Go back, reload the page and try again.",
             Error::NotFound => "There is no such page.",
+            Error::Forbidden => "You do not have access to this page.",
             Error::MethodNotAllowed => "This page does not accept that kind of request.",
             Error::Upstream(_) => "The application is not reachable right now. Try again in a moment.",
             Error::UpstreamTimeout => "The application did not answer in time. Try again in a moment.",
@@ -67,6 +71,7 @@ impl Error {
             Error::TooLarge => "too_large",
             Error::Csrf => "csrf",
             Error::NotFound => "not_found",
+            Error::Forbidden => "forbidden",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::Upstream(_) => "upstream_unavailable",
             Error::UpstreamTimeout => "upstream_timeout",

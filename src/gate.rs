@@ -1,74 +1,119 @@
-//! The per-request decision: doorman's pages, a public rule, a signed-in
+//! The per-request decision: doorman's pages, an access rule, a signed-in
 //! session, or no way through.
 
-use crate::config::{PathMatch, PublicRule};
-use crate::session::FactorLevel;
+use crate::rules::{Policy, Target};
+use crate::session::{FactorLevel, Session};
 use crate::users::User;
 use crate::App;
 use http::header::ACCEPT;
-use http::{HeaderValue, Method, Request};
+use http::{HeaderMap, HeaderValue, Method};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What happens to a request.
 pub enum Decision {
     /// It is for doorman's own pages under the auth prefix.
     Pages,
-    /// A public rule lets it through, without identity.
+    /// A bypass rule lets it through, without identity.
     Public,
     /// A fully signed-in session: forward with identity, and re-issue the
     /// cookie when the idle window should slide.
     Pass {
         user: Arc<User>,
+        session: Session,
         refreshed_cookie: Option<HeaderValue>,
     },
     /// A browser without a usable session: send it to sign in.
     Login,
     /// Anything else without a session: 401, never forwarded.
     Unauthorized,
+    /// A deny rule (named) matched: 403.
+    Denied {
+        rule: String,
+        user: Option<Arc<User>>,
+    },
+    /// Signed in, but the rule wants a more recent second factor.
+    StepUp { rule: String, user: Arc<User> },
 }
 
-pub fn decide<B>(app: &App, request: &Request<B>, now: u64, tls: bool) -> Decision {
-    decide_for(
-        app,
-        request.method(),
-        request.uri().path(),
-        request.headers(),
-        now,
-        tls,
-    )
+/// What the gate looks at: the request line and headers, already with a
+/// canonical path (see [`crate::path::normalize`]), and who sent it.
+pub struct Request<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+    pub client: IpAddr,
 }
 
-/// The decision for `method` and `path` with the session and `Accept` in
-/// `headers`: the proxy passes its own request's; forward-auth passes what
-/// the front proxy reports.
-pub fn decide_for(
-    app: &App,
-    method: &Method,
-    path: &str,
-    headers: &http::HeaderMap,
-    now: u64,
-    tls: bool,
-) -> Decision {
+pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision {
+    let path = request.path;
     if is_under(path, &app.prefix) {
         return Decision::Pages;
     }
-    if app.public.iter().any(|rule| matches(rule, method, path)) {
-        return Decision::Public;
+    let lenient = crate::path::lenient(path);
+    let target = Target {
+        method: request.method,
+        path,
+        lenient: lenient.as_deref(),
+        client: request.client,
+    };
+    let anonymous = app.rules.evaluate(&target, None);
+    match anonymous.policy {
+        Policy::Bypass => return Decision::Public,
+        Policy::Deny => {
+            // Only to name who it was in the audit trail.
+            let user = app.signed_in(request.headers, now).map(|(_, user)| user);
+            return Decision::Denied {
+                rule: rule_name(app, anonymous.rule),
+                user,
+            };
+        }
+        Policy::TwoFactor => {}
     }
-    if let Some((session, user)) = app.signed_in(headers, now) {
+    if let Some((session, user)) = app.signed_in(request.headers, now) {
         if session.level == FactorLevel::TwoFactor {
+            let answer = if anonymous.needs_user {
+                app.rules.evaluate(&target, Some(&user))
+            } else {
+                anonymous
+            };
+            match answer.policy {
+                Policy::Bypass => return Decision::Public,
+                Policy::Deny => {
+                    return Decision::Denied {
+                        rule: rule_name(app, answer.rule),
+                        user: Some(user),
+                    }
+                }
+                Policy::TwoFactor => {}
+            }
+            if let Some(max_age) = answer.max_age {
+                if now.saturating_sub(session.second_factor_at) > max_age.as_secs() {
+                    return Decision::StepUp {
+                        rule: rule_name(app, answer.rule),
+                        user,
+                    };
+                }
+            }
             let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
             return Decision::Pass {
                 user,
+                session,
                 refreshed_cookie,
             };
         }
     }
-    if is_browser_navigation(method, headers) {
+    if is_browser_navigation(request.method, request.headers) {
         Decision::Login
     } else {
         Decision::Unauthorized
     }
+}
+
+fn rule_name(app: &App, index: Option<usize>) -> String {
+    index
+        .and_then(|index| app.rules.get(index))
+        .map_or_else(|| "default".to_owned(), |rule| rule.name.clone())
 }
 
 /// Whether `path` is `prefix` or below it.
@@ -90,61 +135,57 @@ pub fn accepts_html(headers: &http::HeaderMap) -> bool {
         .any(|value| value.to_str().is_ok_and(|v| v.contains("text/html")))
 }
 
-fn matches(rule: &PublicRule, method: &Method, path: &str) -> bool {
-    if let Some(methods) = &rule.methods {
-        if !methods.contains(method) {
-            return false;
-        }
-    }
-    // A path the upstream might read differently from how it is written
-    // (dot segments, encoded dots, slashes or backslashes) never matches a
-    // public rule: it needs a session instead.
-    if !is_plain(path) {
-        return false;
-    }
-    match &rule.path {
-        PathMatch::Exact(exact) => path == exact,
-        PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()),
-    }
-}
-
-fn is_plain(path: &str) -> bool {
-    if path.contains('\\') || path.contains("//") {
-        return false;
-    }
-    let lower_has = |needle: &str| {
-        path.as_bytes()
-            .windows(needle.len())
-            .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
-    };
-    if lower_has("%2e") || lower_has("%2f") || lower_has("%5c") || lower_has("%00") {
-        return false;
-    }
-    !path
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rule(prefix: &str) -> PublicRule {
-        PublicRule {
-            path: PathMatch::Prefix(prefix.into()),
+    use crate::rules::{PathMatch, Rule, Rules};
+
+    fn assets() -> Rules {
+        Rules::new(vec![Rule {
+            name: "public[0]".into(),
+            path: Some(PathMatch::Prefix("/assets/".into())),
             methods: Some(vec![Method::GET, Method::HEAD]),
-        }
+            networks: Vec::new(),
+            users: Vec::new(),
+            groups: Vec::new(),
+            policy: Policy::Bypass,
+            max_age: None,
+        }])
+    }
+
+    fn policy(rules: &Rules, method: &Method, raw_path: &str) -> Option<Policy> {
+        let path = crate::path::normalize(raw_path).ok()?;
+        let lenient = crate::path::lenient(&path);
+        let target = Target {
+            method,
+            path: &path,
+            lenient: lenient.as_deref(),
+            client: "192.0.2.1".parse().ok()?,
+        };
+        Some(rules.evaluate(&target, None).policy)
     }
 
     #[test]
     fn a_public_prefix_matches_plain_paths_with_allowed_methods() {
-        assert!(matches(&rule("/assets/"), &Method::GET, "/assets/app.css"));
-        assert!(!matches(
-            &rule("/assets/"),
-            &Method::POST,
-            "/assets/app.css"
-        ));
-        assert!(!matches(&rule("/assets/"), &Method::GET, "/assetsx"));
+        let rules = assets();
+        assert_eq!(
+            policy(&rules, &Method::GET, "/assets/app.css"),
+            Some(Policy::Bypass)
+        );
+        assert_eq!(
+            policy(&rules, &Method::POST, "/assets/app.css"),
+            Some(Policy::TwoFactor)
+        );
+        assert_eq!(
+            policy(&rules, &Method::GET, "/assetsx"),
+            Some(Policy::TwoFactor)
+        );
+        // The same file, spelled differently, is the same public file.
+        assert_eq!(
+            policy(&rules, &Method::GET, "/assets/./%61pp.css"),
+            Some(Policy::Bypass)
+        );
     }
 
     #[test]
@@ -156,10 +197,15 @@ mod tests {
             "/assets/..%2fadmin",
             "/assets/..%5Cadmin",
             "/assets/.\\../admin",
-            "/assets//../admin",
-            "/assets/./x",
+            "/assets/%252e%252e/admin",
+            "/assets/..;/admin",
+            "/assets%2F..%2Fadmin",
         ] {
-            assert!(!matches(&rule("/assets/"), &Method::GET, path), "{path}");
+            assert_ne!(
+                policy(&assets(), &Method::GET, path),
+                Some(Policy::Bypass),
+                "{path}"
+            );
         }
     }
 

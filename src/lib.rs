@@ -15,6 +15,7 @@
 //! - [`metrics`]: Prometheus counters and their exposition.
 //! - [`control`]: the side thread serving metrics and watching certificates.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod control;
@@ -24,12 +25,15 @@ pub mod demo;
 pub mod error;
 pub mod gate;
 pub mod healthcheck;
+pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod otp;
 pub mod pages;
+pub mod path;
 pub mod proxy;
 pub mod redirect;
+pub mod rules;
 pub mod server;
 pub mod session;
 pub mod store;
@@ -39,7 +43,7 @@ pub mod users;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use clock::SharedClock;
-use config::{ChannelSettings, CodeSettings, Config, IdentityHeaders, Limits, PublicRule};
+use config::{ChannelSettings, CodeSettings, Config, IdentityHeaders, Limits};
 use http::{HeaderMap, HeaderValue};
 use http_body_util::{Either, Full};
 use session::{Session, SessionCodec};
@@ -63,7 +67,8 @@ pub struct App {
     pub public_host: Option<String>,
     /// `scheme://host[:port]` of `public_url`, for absolute links to doorman's pages.
     pub public_origin: Option<String>,
-    pub public: Vec<PublicRule>,
+    /// Access rules, `public:` first; first match wins.
+    pub rules: rules::Rules,
     pub channels: Vec<ChannelSettings>,
     pub codes: CodeSettings,
     pub identity: IdentityHeaders,
@@ -73,6 +78,10 @@ pub struct App {
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: net::TrustedProxies,
     pub limits: Limits,
+    /// Security decisions, one JSON line each.
+    pub audit: audit::Audit,
+    /// Brute-force and send limits, counted in `store`.
+    pub limiter: limits::Limiter,
     /// The users file as last (re)loaded; SIGHUP swaps it.
     pub users: Arc<ArcSwap<Users>>,
     pub passwords: PasswordChecker,
@@ -115,7 +124,7 @@ impl App {
                 .public_url
                 .as_ref()
                 .and_then(|url| Some(format!("{}://{}", url.scheme_str()?, url.authority()?))),
-            public: config.public,
+            rules: config.rules,
             channels: config.channels,
             codes: config.codes,
             identity: config.identity_headers,
@@ -127,6 +136,14 @@ impl App {
                 config.limits.concurrent_password_checks,
             ),
             upstream: config.upstream,
+            audit: audit::Audit::new(config.log.audit.clone()),
+            limiter: limits::Limiter {
+                accounts: config.limits.failures.clone(),
+                clients: config.limits.client_failures.clone(),
+                sends_per_number: config.limits.sends_per_number,
+                sends_per_account: config.limits.sends_per_account,
+                push_prompts: config.limits.push_prompts,
+            },
             limits: config.limits,
             users,
             sessions: SessionCodec::new(config.session),

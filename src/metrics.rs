@@ -31,16 +31,25 @@ pub enum RequestOutcome {
     Pages,
     /// The upstream could not be reached or did not answer in time.
     UpstreamError,
+    /// A deny rule refused it (403).
+    Denied,
+    /// Signed in, but a rule wants a more recent second factor.
+    StepUp,
+    /// A request target doorman will not interpret (400).
+    BadRequest,
 }
 
 impl RequestOutcome {
-    const ALL: [RequestOutcome; 6] = [
+    const ALL: [RequestOutcome; 9] = [
         RequestOutcome::Proxied,
         RequestOutcome::Public,
         RequestOutcome::Login,
         RequestOutcome::Unauthorized,
         RequestOutcome::Pages,
         RequestOutcome::UpstreamError,
+        RequestOutcome::Denied,
+        RequestOutcome::StepUp,
+        RequestOutcome::BadRequest,
     ];
 
     fn label(self) -> &'static str {
@@ -51,11 +60,14 @@ impl RequestOutcome {
             RequestOutcome::Unauthorized => "unauthorized",
             RequestOutcome::Pages => "pages",
             RequestOutcome::UpstreamError => "upstream_error",
+            RequestOutcome::Denied => "denied",
+            RequestOutcome::StepUp => "step_up",
+            RequestOutcome::BadRequest => "bad_request",
         }
     }
 }
 
-static REQUESTS: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+static REQUESTS: [AtomicU64; 9] = [const { AtomicU64::new(0) }; 9];
 
 /// Counts one request.
 pub fn request(outcome: RequestOutcome) {

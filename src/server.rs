@@ -15,6 +15,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -91,11 +92,12 @@ async fn run(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(64 * 1024);
+        .max_buf_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(64 * 1024);
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -177,7 +179,23 @@ async fn run(
 
 /// One request, from the gate's decision to a response.
 pub async fn handle(
-    app: &App,
+    app: &Arc<App>,
+    proxy: &Proxy,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    tls: bool,
+) -> Response<Body> {
+    let mut response = answer(app, proxy, request, peer, tls).await;
+    if let (true, Some(hsts)) = (tls, &app.hsts) {
+        response
+            .headers_mut()
+            .insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
+    response
+}
+
+async fn answer(
+    app: &Arc<App>,
     proxy: &Proxy,
     mut request: Request<Incoming>,
     peer: SocketAddr,
@@ -186,20 +204,63 @@ pub async fn handle(
     let now = app.clock.now();
     // Whatever happens next, a client never speaks for an identity.
     headers::strip_identity(request.headers_mut(), &app.identity.all());
-    let mut response = match gate::decide(app, &request, now, tls) {
+    // Rules, pages and the upstream all see the one canonical path.
+    match crate::path::normalize(request.uri().path()) {
+        Err(malformed) => {
+            metrics::request(RequestOutcome::BadRequest);
+            return pages::bad_request(malformed.reason());
+        }
+        Ok(Cow::Owned(canonical)) => {
+            if let Err(err) = replace_path(&mut request, &canonical) {
+                tracing::debug!(error = %err, "cannot rewrite the request path");
+                metrics::request(RequestOutcome::BadRequest);
+                return pages::bad_request("the request target is not valid");
+            }
+        }
+        Ok(Cow::Borrowed(_)) => {}
+    }
+    let client = app.client_ip(peer.ip(), request.headers());
+    let decision = gate::decide(
+        app,
+        &gate::Request {
+            method: request.method(),
+            path: request.uri().path(),
+            headers: request.headers(),
+            client,
+        },
+        now,
+        tls,
+    );
+    match decision {
         Decision::Pages => {
             metrics::request(RequestOutcome::Pages);
             pages::handle(app, request, peer, now, tls).await
         }
-        Decision::Public => forward(app, proxy, request, peer, tls, RequestOutcome::Public).await,
+        Decision::Public => {
+            forward(app, proxy, request, peer, tls, None, RequestOutcome::Public).await
+        }
         Decision::Pass {
             user,
+            session,
             refreshed_cookie,
         } => {
             user.headers
                 .insert_into(&app.identity, request.headers_mut());
-            let mut response =
-                forward(app, proxy, request, peer, tls, RequestOutcome::Proxied).await;
+            // A WebSocket (or other upgrade) lives only as long as its session.
+            let guard = request
+                .headers()
+                .contains_key(http::header::UPGRADE)
+                .then(|| tunnel_guard(app.clone(), session));
+            let mut response = forward(
+                app,
+                proxy,
+                request,
+                peer,
+                tls,
+                guard,
+                RequestOutcome::Proxied,
+            )
+            .await;
             if let Some(cookie) = refreshed_cookie {
                 let headers = response.headers_mut();
                 headers.append(SET_COOKIE, cookie);
@@ -209,6 +270,27 @@ pub async fn handle(
             }
             response
         }
+        Decision::Denied { rule, user } => {
+            metrics::request(RequestOutcome::Denied);
+            let user = user.as_ref().map(|u| u.name.as_str());
+            tracing::warn!(event = "rule_denied", rule, user, %client, path = request.uri().path(), "request denied by rule");
+            audit(app, now, "rule_denied", &request, client, user, &rule);
+            pages::forbidden(app, &request)
+        }
+        Decision::StepUp { rule, user } => {
+            metrics::request(RequestOutcome::StepUp);
+            tracing::info!(event = "step_up_required", rule, user = %user.name, %client, "a recent second factor is required");
+            audit(
+                app,
+                now,
+                "step_up_required",
+                &request,
+                client,
+                Some(&user.name),
+                &rule,
+            );
+            pages::step_up(app, &request)
+        }
         Decision::Login => {
             metrics::request(RequestOutcome::Login);
             pages::login_redirect(app, &request)
@@ -217,13 +299,58 @@ pub async fn handle(
             metrics::request(RequestOutcome::Unauthorized);
             pages::unauthorized(app)
         }
-    };
-    if let (true, Some(hsts)) = (tls, &app.hsts) {
-        response
-            .headers_mut()
-            .insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
-    response
+}
+
+/// An audit event about a proxied request that a rule stopped.
+fn audit(
+    app: &App,
+    now: u64,
+    event: &str,
+    request: &Request<Incoming>,
+    client: std::net::IpAddr,
+    user: Option<&str>,
+    rule: &str,
+) {
+    let user_agent = request
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
+    app.audit.event(
+        now,
+        event,
+        crate::audit::Record {
+            user,
+            client: Some(client),
+            user_agent,
+            rule: Some(rule),
+            path: Some(request.uri().path()),
+            ..Default::default()
+        },
+    );
+}
+
+/// Puts the canonical `path` (with the original query) into the request.
+fn replace_path(request: &mut Request<Incoming>, path: &str) -> Result<(), http::Error> {
+    let uri = request.uri();
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse()?);
+    *request.uri_mut() = http::Uri::from_parts(parts)?;
+    Ok(())
+}
+
+/// Whether `session` still holds: not revoked, not past its lifetime, and
+/// its user still exists.
+fn tunnel_guard(app: Arc<App>, session: crate::session::Session) -> crate::proxy::TunnelGuard {
+    Box::new(move || {
+        session.expires_at > app.clock.now()
+            && !app.store.is_revoked(&session.id)
+            && app.users.load().get(&session.user).is_some()
+    })
 }
 
 async fn forward(
@@ -232,6 +359,7 @@ async fn forward(
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
+    tunnel_guard: Option<crate::proxy::TunnelGuard>,
     outcome: RequestOutcome,
 ) -> Response<Body> {
     headers::strip_cookies(
@@ -241,7 +369,9 @@ async fn forward(
     let browser = gate::is_browser_navigation(request.method(), request.headers());
     let trusted = app.trusts_proxy(peer.ip());
     let started = Instant::now();
-    let forwarded = proxy.forward(request, peer.ip(), trusted, tls).await;
+    let forwarded = proxy
+        .forward(request, peer.ip(), trusted, tls, tunnel_guard)
+        .await;
     metrics::upstream_latency(started.elapsed());
     match forwarded {
         Ok(response) => {

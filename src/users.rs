@@ -56,11 +56,14 @@ impl IdentityValues {
 #[derive(Debug, Default)]
 pub struct Users {
     by_name: HashMap<String, Arc<User>>,
+    /// Lower-case name → name as written: sign-in ignores letter case.
+    folded: HashMap<String, String>,
 }
 
 impl Users {
     pub fn from_raw(raw: RawUsersFile, prefix: &str, problems: &mut Problems) -> Users {
         let mut by_name = HashMap::new();
+        let mut folded = HashMap::new();
         for (name, raw) in raw.users.0 {
             let path = format!("{prefix}users.{name}");
             if name.is_empty() || name.chars().any(|c| c.is_control() || c == ',') {
@@ -136,15 +139,29 @@ impl Users {
                 country,
                 headers,
             };
-            if by_name.insert(name.clone(), Arc::new(user)).is_some() {
-                problems.push(&path, "listed twice");
+            if let Some(other) = folded.insert(name.to_lowercase(), name.clone()) {
+                problems.push(
+                    &path,
+                    format!("same name as `{other}` but for letter case; sign-in ignores case"),
+                );
             }
+            by_name.insert(name.clone(), Arc::new(user));
         }
-        Users { by_name }
+        Users { by_name, folded }
     }
 
+    /// The user named exactly `name` (as sessions carry it).
     pub fn get(&self, name: &str) -> Option<&Arc<User>> {
         self.by_name.get(name)
+    }
+
+    /// The user someone typed at sign-in, in any letter case.
+    pub fn find(&self, typed: &str) -> Option<&Arc<User>> {
+        self.by_name.get(typed).or_else(|| {
+            self.folded
+                .get(&typed.to_lowercase())
+                .and_then(|name| self.by_name.get(name))
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -233,10 +250,11 @@ impl PasswordChecker {
         }
     }
 
-    /// The user when `password` is theirs; `None` for a wrong password and an
-    /// unknown user alike, after the same amount of work.
-    pub async fn check(&self, name: &str, password: &str) -> Option<Arc<User>> {
-        let user = self.users.load().get(name).cloned();
+    /// The user when `password` is theirs; `None` for a wrong password, an
+    /// unknown user and a `refused` attempt (a locked account) alike, after
+    /// the same amount of work.
+    pub async fn check(&self, name: &str, password: &str, refused: bool) -> Option<Arc<User>> {
+        let user = self.users.load().find(name).cloned().filter(|_| !refused);
         let hash = user.as_ref().map_or_else(
             || self.dummy_hash.clone(),
             |user| user.password_hash.clone(),

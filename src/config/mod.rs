@@ -5,15 +5,17 @@ pub mod env;
 pub mod raw;
 mod source;
 
+use crate::limits::{FailurePolicy, RatePolicy};
 use crate::net::TrustedProxies;
 use crate::otp::Channel;
+use crate::rules::{PathMatch, Policy, Rule, Rules};
 use crate::users::Users;
 use cookie::Key;
 use http::header::HeaderName;
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Method, Uri};
 use ipnet::IpNet;
-use raw::{RawConfig, RawPublicRule, RawUsersFile};
+use raw::{RawConfig, RawPublicRule, RawRule, RawUsersFile};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -85,8 +87,8 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     pub users: Users,
     pub session: SessionSettings,
-    /// Requests that pass without a session (and without identity headers).
-    pub public: Vec<PublicRule>,
+    /// `public:` as bypass rules, then `rules:`; first match wins.
+    pub rules: Rules,
     /// The second-factor channels offered to users, in this order.
     pub channels: Vec<ChannelSettings>,
     pub providers: ProviderSettings,
@@ -177,23 +179,13 @@ pub enum Secure {
 }
 
 #[derive(Debug, Clone)]
-pub enum PathMatch {
-    Exact(String),
-    Prefix(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct PublicRule {
-    pub path: PathMatch,
-    /// `None` matches every method.
-    pub methods: Option<Vec<Method>>,
-}
-
-#[derive(Debug, Clone)]
 pub struct ChannelSettings {
     pub channel: Channel,
     /// The provider first, then its fallbacks, each at most once.
     pub providers: Vec<String>,
+    /// Codes this channel may send in any 24 hours, across all users: a
+    /// ceiling on the bill. `None`: no ceiling.
+    pub max_per_day: Option<u32>,
 }
 
 /// The configured providers; `None` where a block is absent.
@@ -369,6 +361,15 @@ pub struct Limits {
     pub upstream_connect_timeout: Duration,
     /// How long the upstream may take to send its response headers.
     pub upstream_timeout: Duration,
+    /// Request head size and header count a client may send.
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    /// Failed sign-ins per account, and per client address.
+    pub failures: FailurePolicy,
+    pub client_failures: FailurePolicy,
+    pub sends_per_number: RatePolicy,
+    pub sends_per_account: RatePolicy,
+    pub push_prompts: RatePolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,6 +382,8 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub level: String,
     pub format: LogFormat,
+    /// Where the JSON audit events go.
+    pub audit: crate::audit::Output,
 }
 
 const MIN_SECRET_BYTES: usize = 32;
@@ -515,12 +518,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             }
         });
     let session = session(raw.session, problems);
-    let public = raw
-        .public
-        .iter()
-        .enumerate()
-        .filter_map(|(index, rule)| public_rule(rule, &format!("public[{index}]"), problems))
-        .collect();
+    let rules = access_rules(&raw.public, &raw.rules, problems);
     let app_name = raw.app_name.clone().unwrap_or_else(|| "doorman".to_owned());
     let providers = providers(&raw.providers, &app_name, problems);
     let allowed_countries = countries(&raw.allowed_countries, problems);
@@ -548,6 +546,18 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
                     format!("expected `text` or `json`, not `{other}`"),
                 );
                 LogFormat::Text
+            }
+        },
+        audit: match raw.log.audit.as_deref() {
+            None | Some("stdout") => crate::audit::Output::Stdout,
+            Some("stderr") => crate::audit::Output::Stderr,
+            Some("off") => crate::audit::Output::Off,
+            Some(other) => {
+                problems.push(
+                    "log.audit",
+                    format!("expected `stdout`, `stderr` or `off`, not `{other}`"),
+                );
+                crate::audit::Output::Stdout
             }
         },
     };
@@ -578,7 +588,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         templates_dir: raw.templates_dir.map(|dir| base.join(dir)),
         users,
         session,
-        public,
+        rules,
         channels,
         providers,
         codes,
@@ -869,37 +879,137 @@ fn networks(texts: &[String], path: &str, problems: &mut Problems) -> Vec<IpNet>
         .collect()
 }
 
-fn public_rule(rule: &RawPublicRule, path: &str, problems: &mut Problems) -> Option<PublicRule> {
-    let matcher = match (&rule.path, &rule.path_prefix) {
-        (Some(exact), None) => PathMatch::Exact(exact.clone()),
-        (None, Some(prefix)) => PathMatch::Prefix(prefix.clone()),
-        _ => {
-            problems.push(path, "give exactly one of `path` or `path_prefix`");
-            return None;
+/// `public:` entries become bypass rules ahead of `rules:`.
+fn access_rules(public: &[RawPublicRule], rules: &[RawRule], problems: &mut Problems) -> Rules {
+    let mut list = Vec::new();
+    for (index, rule) in public.iter().enumerate() {
+        if rule.path.is_some() == rule.path_prefix.is_some() {
+            problems.push(
+                &format!("public[{index}]"),
+                "give exactly one of `path` or `path_prefix`",
+            );
+            continue;
+        }
+        let raw = RawRule {
+            path: rule.path.clone(),
+            path_prefix: rule.path_prefix.clone(),
+            methods: rule.methods.clone(),
+            policy: Some("bypass".to_owned()),
+            ..RawRule::default()
+        };
+        list.extend(access_rule(format!("public[{index}]"), &raw, problems));
+    }
+    for (index, rule) in rules.iter().enumerate() {
+        list.extend(access_rule(format!("rules[{index}]"), rule, problems));
+    }
+    Rules::new(list)
+}
+
+fn access_rule(name: String, rule: &RawRule, problems: &mut Problems) -> Option<Rule> {
+    let key = |field: &str| format!("{name}.{field}");
+    let literal = |text: &String, field: &str, problems: &mut Problems| {
+        if !text.starts_with('/') {
+            problems.push(&key(field), format!("`{text}` must start with /"));
+        } else if crate::path::normalize(text).ok().as_deref() != Some(text.as_str()) {
+            // Requests are matched in canonical form, so this could never match.
+            let canonical = crate::path::normalize(text)
+                .map(|c| format!("; write it as `{c}`"))
+                .unwrap_or_default();
+            problems.push(
+                &key(field),
+                format!("`{text}` is not a canonical path{canonical}"),
+            );
         }
     };
-    let (PathMatch::Exact(text) | PathMatch::Prefix(text)) = &matcher;
-    if !text.starts_with('/') {
-        problems.push(path, format!("`{text}` must start with /"));
-    }
+    let path = match (&rule.path, &rule.path_prefix, &rule.path_regex) {
+        (None, None, None) => None,
+        (Some(exact), None, None) => {
+            literal(exact, "path", problems);
+            Some(PathMatch::Exact(exact.clone()))
+        }
+        (None, Some(prefix), None) => {
+            literal(prefix, "path_prefix", problems);
+            Some(PathMatch::Prefix(prefix.clone()))
+        }
+        (None, None, Some(pattern)) => {
+            let anchored = format!("^(?:{})", pattern.strip_prefix('^').unwrap_or(pattern));
+            match regex::Regex::new(&anchored) {
+                Ok(regex) => Some(PathMatch::Regex(regex)),
+                Err(err) => {
+                    // The regex crate's message spans lines; its last says what is wrong.
+                    let text = err.to_string();
+                    let reason = text
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim_start_matches("error: ");
+                    problems.push(&key("path_regex"), format!("not a valid regex: {reason}"));
+                    None
+                }
+            }
+        }
+        _ => {
+            problems.push(
+                &name,
+                "give at most one of `path`, `path_prefix` or `path_regex`",
+            );
+            None
+        }
+    };
     let methods = rule.methods.as_ref().map(|methods| {
         methods
             .iter()
             .filter_map(|method| {
                 Method::from_bytes(method.to_ascii_uppercase().as_bytes())
                     .map_err(|_| {
-                        problems.push(
-                            &format!("{path}.methods"),
-                            format!("`{method}` is not an HTTP method"),
-                        )
+                        problems.push(&key("methods"), format!("`{method}` is not an HTTP method"))
                     })
                     .ok()
             })
             .collect()
     });
-    Some(PublicRule {
-        path: matcher,
+    let policy = match rule.policy.as_deref() {
+        None | Some("two_factor") => Policy::TwoFactor,
+        Some("bypass") => Policy::Bypass,
+        Some("deny") => Policy::Deny,
+        Some(other) => {
+            problems.push(
+                &key("policy"),
+                format!("expected `bypass`, `two_factor` or `deny`, not `{other}`"),
+            );
+            Policy::TwoFactor
+        }
+    };
+    let subjects = !rule.users.is_empty() || !rule.groups.is_empty();
+    if policy == Policy::Bypass && subjects {
+        problems.push(
+            &name,
+            "a bypass rule cannot name `users` or `groups`: nobody is signed in to compare",
+        );
+    }
+    let max_age = rule.max_age.as_deref().map(|text| {
+        if policy != Policy::TwoFactor {
+            problems.push(
+                &key("max_age"),
+                "only a `two_factor` rule can ask for a recent second factor",
+            );
+        }
+        duration(Some(text), &key("max_age"), "10m", problems)
+    });
+    let networks = networks(&rule.networks, &key("networks"), problems);
+    Some(Rule {
+        name,
+        path,
         methods,
+        networks,
+        users: rule
+            .users
+            .iter()
+            .map(|user| user.to_ascii_lowercase())
+            .collect(),
+        groups: rule.groups.clone(),
+        policy,
+        max_age,
     })
 }
 
@@ -1137,9 +1247,13 @@ fn channels(
                 names.push(provider.clone());
             }
         }
+        if channel.max_per_day == Some(0) {
+            problems.push(&format!("{path}.max_per_day"), "must be at least 1");
+        }
         channels.push(ChannelSettings {
             channel: kind,
             providers: names,
+            max_per_day: channel.max_per_day,
         });
     }
     if channels.is_empty() {
@@ -1248,6 +1362,100 @@ fn limits(raw: &raw::RawLimits, problems: &mut Problems) -> Limits {
             raw.upstream_timeout.as_deref(),
             "limits.upstream_timeout",
             "60s",
+            problems,
+        ),
+        max_header_bytes: match raw.max_header_bytes {
+            // hyper's smallest read buffer.
+            Some(bytes) if bytes < 8192 => {
+                problems.push("limits.max_header_bytes", "must be at least 8192");
+                32 * 1024
+            }
+            Some(bytes) => bytes,
+            None => 32 * 1024,
+        },
+        max_headers: positive(raw.max_headers, "max_headers", 100, problems),
+        failures: failure_policy(&raw.failures, "limits.failures", problems),
+        client_failures: failure_policy(&raw.client_failures, "limits.client_failures", problems),
+        sends_per_number: rate(
+            &raw.sends_per_number,
+            "limits.sends_per_number",
+            (3, "10m"),
+            problems,
+        ),
+        sends_per_account: rate(
+            &raw.sends_per_account,
+            "limits.sends_per_account",
+            (10, "24h"),
+            problems,
+        ),
+        push_prompts: rate(
+            &raw.push_prompts,
+            "limits.push_prompts",
+            (3, "10m"),
+            problems,
+        ),
+    }
+}
+
+fn failure_policy(raw: &raw::RawFailures, path: &str, problems: &mut Problems) -> FailurePolicy {
+    let defaults = FailurePolicy::default();
+    let at_least_one =
+        |value: Option<u32>, key: &str, default: u32, problems: &mut Problems| match value {
+            Some(0) => {
+                problems.push(&format!("{path}.{key}"), "must be at least 1");
+                default
+            }
+            Some(value) => value,
+            None => default,
+        };
+    FailurePolicy {
+        delay_after: at_least_one(
+            raw.delay_after,
+            "delay_after",
+            defaults.delay_after,
+            problems,
+        ),
+        // `0s` turns the delay off.
+        delay: match raw.delay.as_deref().map(str::trim) {
+            Some("0" | "0s") => Duration::ZERO,
+            text => duration(text, &format!("{path}.delay"), "1s", problems),
+        },
+        lock_after: at_least_one(raw.lock_after, "lock_after", defaults.lock_after, problems),
+        window: duration(
+            raw.window.as_deref(),
+            &format!("{path}.window"),
+            "15m",
+            problems,
+        ),
+        lock_for: duration(
+            raw.lock_for.as_deref(),
+            &format!("{path}.lock_for"),
+            "15m",
+            problems,
+        ),
+        per_hour: at_least_one(raw.per_hour, "per_hour", defaults.per_hour, problems),
+    }
+}
+
+fn rate(
+    raw: &raw::RawRate,
+    path: &str,
+    default: (u32, &str),
+    problems: &mut Problems,
+) -> RatePolicy {
+    RatePolicy {
+        max: match raw.max {
+            Some(0) => {
+                problems.push(&format!("{path}.max"), "must be at least 1");
+                default.0
+            }
+            Some(max) => max,
+            None => default.0,
+        },
+        window: duration(
+            raw.window.as_deref(),
+            &format!("{path}.window"),
+            default.1,
             problems,
         ),
     }

@@ -28,6 +28,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub public: Vec<RawPublicRule>,
     #[serde(default)]
+    pub rules: Vec<RawRule>,
+    #[serde(default)]
     pub channels: OrderedMap<RawChannel>,
     #[serde(default)]
     pub providers: RawProviders,
@@ -78,10 +80,27 @@ pub struct RawPublicRule {
 }
 
 #[derive(Debug, Default, Deserialize)]
+pub struct RawRule {
+    pub path: Option<String>,
+    pub path_prefix: Option<String>,
+    pub path_regex: Option<String>,
+    pub methods: Option<Vec<String>>,
+    #[serde(default)]
+    pub networks: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub policy: Option<String>,
+    pub max_age: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
 pub struct RawChannel {
     pub provider: Option<String>,
     #[serde(default)]
     pub fallback: Vec<String>,
+    pub max_per_day: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,6 +208,34 @@ pub struct RawLimits {
     pub auth_body_bytes: Option<usize>,
     pub upstream_connect_timeout: Option<String>,
     pub upstream_timeout: Option<String>,
+    pub max_header_bytes: Option<usize>,
+    pub max_headers: Option<usize>,
+    #[serde(default)]
+    pub failures: RawFailures,
+    #[serde(default)]
+    pub client_failures: RawFailures,
+    #[serde(default)]
+    pub sends_per_number: RawRate,
+    #[serde(default)]
+    pub sends_per_account: RawRate,
+    #[serde(default)]
+    pub push_prompts: RawRate,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawFailures {
+    pub delay_after: Option<u32>,
+    pub delay: Option<String>,
+    pub lock_after: Option<u32>,
+    pub window: Option<String>,
+    pub lock_for: Option<String>,
+    pub per_hour: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawRate {
+    pub max: Option<u32>,
+    pub window: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +247,7 @@ pub struct RawStore {
 pub struct RawLog {
     pub level: Option<String>,
     pub format: Option<String>,
+    pub audit: Option<String>,
 }
 
 /// A YAML mapping that keeps the order it was written in (`channels:` is

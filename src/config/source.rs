@@ -45,13 +45,17 @@ pub fn parse_with<T: DeserializeOwned>(
     let ignored = serde_ignored::Deserializer::new(value, &mut record);
     let parsed = serde_path_to_error::deserialize::<_, T>(ignored);
     for path in unknown {
-        problems.push(&format!("{prefix}{path}"), "unknown key");
+        problems.push(&format!("{prefix}{}", indexed(&path)), "unknown key");
     }
     match parsed {
         Ok(parsed) => Some(parsed),
         Err(err) => {
             let path = err.path().to_string();
-            let path = if path == "." { String::new() } else { path };
+            let path = if path == "." {
+                String::new()
+            } else {
+                indexed(&path)
+            };
             problems.push(&format!("{prefix}{path}"), err.into_inner().to_string());
             None
         }
@@ -155,6 +159,22 @@ fn expand_env(text: &str, path: &str, problems: &mut Problems) -> Option<String>
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// `rules.7.color` as `rules[7].color`, the way validation names list items.
+fn indexed(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for (index, part) in path.split('.').enumerate() {
+        if index > 0 && !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if index > 0 {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use crate::gate::{self, Decision};
 use crate::App;
 use http::header::{LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use std::net::SocketAddr;
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
 
 /// The request the front proxy is deciding about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,22 +29,30 @@ struct Original {
 
 pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bool) -> Reply {
     // nginx's auth_request cannot pass a redirect on; it turns a 401 into
-    // the login redirect itself (`error_page 401 = @login`).
+    // the login redirect itself (`error_page 401 =302 $doorman_login`).
     let nginx = headers.contains_key("x-original-url");
     let original = if app.trusts_proxy(peer.ip()) {
         original(headers)
     } else {
+        if headers.contains_key("x-forwarded-uri") || headers.contains_key("x-original-url") {
+            warn_untrusted(peer);
+        }
         None
     };
+    let client = app.client_ip(peer.ip(), headers);
     let decision = match &original {
-        Some(original) => decide(app, &original.method, &original.path, headers, now, tls),
+        Some(original) => decide(app, original, headers, client, now, tls),
         None => session_only(app, headers, now, tls),
     };
+    let rd = original
+        .as_ref()
+        .map_or("", |original| original.url.as_str());
     let mut reply = match decision {
         Decision::Pages | Decision::Public => json(StatusCode::OK, r#"{"status":"ok"}"#),
         Decision::Pass {
             user,
             refreshed_cookie,
+            ..
         } => {
             let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
             user.headers.insert_into(&app.identity, reply.headers_mut());
@@ -54,33 +63,45 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
             }
             reply
         }
-        Decision::Login if !nginx => {
-            let rd = original.as_ref().map_or("", |original| &original.url);
-            redirect(StatusCode::FOUND, &login_url(app, rd))
+        Decision::Denied { rule, user } => {
+            let user = user.as_ref().map(|user| user.name.as_str());
+            let path = original.as_ref().map(|original| original.path.as_str());
+            tracing::warn!(event = "rule_denied", rule, user, %client, path, "forward-auth: request denied by rule");
+            app.audit.event(
+                now,
+                "rule_denied",
+                crate::audit::Record {
+                    user,
+                    client: Some(client),
+                    rule: Some(&rule),
+                    path,
+                    ..Default::default()
+                },
+            );
+            respond(
+                StatusCode::FORBIDDEN,
+                JSON,
+                r#"{"error":"forbidden","message":"Access denied."}"#,
+            )
         }
-        Decision::Login | Decision::Unauthorized => {
-            let rd = original.as_ref().map_or("", |original| &original.url);
-            let login = login_url(app, rd);
-            let body = serde_json::json!({
-                "error": "unauthorized",
-                "message": "Sign in first.",
-                "login": login,
-            });
-            let mut reply = respond(StatusCode::UNAUTHORIZED, JSON, body.to_string());
-            if nginx {
-                // For `error_page 401 =302 $doorman_login`: absolute, since
-                // nginx treats a value starting with `/` as an internal
-                // redirect rather than sending it to the browser.
-                let absolute = match (&app.public_origin, origin_of(rd)) {
-                    (None, Some(origin)) => format!("{origin}{login}"),
-                    _ => login,
-                };
-                if let Ok(value) = HeaderValue::from_str(&absolute) {
-                    reply.headers_mut().insert(LOCATION, value);
-                }
+        Decision::StepUp { rule, user } => {
+            tracing::info!(event = "step_up_required", rule, user = %user.name, %client, "forward-auth: a recent second factor is required");
+            let method = original.as_ref().map_or(Method::GET, |o| o.method.clone());
+            let page = sign_in_url(app, "2fa", rd);
+            if gate::is_browser_navigation(&method, headers) && !nginx {
+                redirect(StatusCode::FOUND, &page)
+            } else {
+                refusal(app, nginx, rd, page, "step_up_required")
             }
-            reply
         }
+        Decision::Login if !nginx => redirect(StatusCode::FOUND, &sign_in_url(app, "login", rd)),
+        Decision::Login | Decision::Unauthorized => refusal(
+            app,
+            nginx,
+            rd,
+            sign_in_url(app, "login", rd),
+            "unauthorized",
+        ),
     };
     // Includes `Cache-Control: no-store`: an answer about one person's
     // session is never kept by a cache.
@@ -88,17 +109,81 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
     reply
 }
 
-/// The one call into the gate, with what the front proxy reported. (Kept
-/// apart so a change in the gate's inputs changes only this function.)
+/// Says once per process that a proxy is not trusted, since access rules
+/// silently not applying is the kind of mistake nobody spots otherwise.
+fn warn_untrusted(peer: SocketAddr) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            %peer,
+            "forward-auth request with X-Forwarded-Uri / X-Original-URL from a peer not in \
+             trusted_proxies: the original request is ignored, so access rules do not apply \
+             and only the session is checked; add the proxy's address to trusted_proxies"
+        );
+    }
+}
+
+/// 401 with where to sign in: in the JSON body, and for nginx (whose
+/// `error_page 401 =302 $doorman_login` needs it) in `Location`, absolute,
+/// since nginx takes a value starting with `/` as an internal redirect.
+fn refusal(app: &App, nginx: bool, rd: &str, page: String, error: &str) -> Reply {
+    let body = serde_json::json!({
+        "error": error,
+        "message": "Sign in first.",
+        "login": page,
+    });
+    let mut reply = respond(StatusCode::UNAUTHORIZED, JSON, body.to_string());
+    if nginx {
+        let absolute = match (&app.public_origin, origin_of(rd)) {
+            (None, Some(origin)) => format!("{origin}{page}"),
+            _ => page,
+        };
+        if let Ok(value) = HeaderValue::from_str(&absolute) {
+            reply.headers_mut().insert(LOCATION, value);
+        }
+    }
+    reply
+}
+
+/// The one call into the gate, with what the front proxy reported, on the
+/// canonical path as the proxy path uses it. (Kept apart so a change in the
+/// gate's inputs changes only this function.)
 fn decide(
     app: &App,
-    method: &Method,
-    path: &str,
+    original: &Original,
     headers: &HeaderMap,
+    client: IpAddr,
     now: u64,
     tls: bool,
 ) -> Decision {
-    gate::decide_for(app, method, path, headers, now, tls)
+    let canonical = match crate::path::normalize(&original.path) {
+        Ok(canonical) => canonical,
+        Err(malformed) => {
+            return Decision::Denied {
+                rule: format!("malformed path: {}", malformed.reason()),
+                user: None,
+            }
+        }
+    };
+    let decision = gate::decide(
+        app,
+        &gate::Request {
+            method: &original.method,
+            path: &canonical,
+            headers,
+            client,
+        },
+        now,
+        tls,
+    );
+    match decision {
+        // doorman's own pages pass only as written: a path that becomes
+        // one of them once normalized is something else to the app behind.
+        Decision::Pages if matches!(canonical, Cow::Owned(_)) => {
+            session_only(app, headers, now, tls)
+        }
+        decision => decision,
+    }
 }
 
 /// Without a believable original request: signed in, or not.
@@ -108,6 +193,7 @@ fn session_only(app: &App, headers: &HeaderMap, now: u64, tls: bool) -> Decision
             let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
             return Decision::Pass {
                 user,
+                session,
                 refreshed_cookie,
             };
         }
@@ -119,11 +205,11 @@ fn session_only(app: &App, headers: &HeaderMap, now: u64, tls: bool) -> Decision
     }
 }
 
-/// `{public_url}{prefix}/login?rd=…`; relative without `public_url`, which
-/// works when doorman's pages are served on the app's own host.
-fn login_url(app: &App, rd: &str) -> String {
+/// `{public_url}{prefix}/{page}?rd=…`; relative without `public_url`,
+/// which works when doorman's pages are served on the app's own host.
+fn sign_in_url(app: &App, page: &str, rd: &str) -> String {
     let origin = app.public_origin.as_deref().unwrap_or("");
-    let mut url = format!("{origin}{}/login", app.prefix);
+    let mut url = format!("{origin}{}/{page}", app.prefix);
     if !rd.is_empty() {
         url.push_str("?rd=");
         url.extend(form_urlencoded::byte_serialize(rd.as_bytes()));

@@ -1,6 +1,7 @@
 //! The first factor: username and password.
 
 use super::{redirect, Form, Reply, Visit};
+use crate::audit::Record;
 use crate::error::Error;
 use crate::session::FactorLevel;
 use http::StatusCode;
@@ -28,15 +29,67 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         );
     }
     let app = visit.app;
-    let Some(user) = app.passwords.check(username, password).await else {
+    // Only accounts that exist are counted, so a flood of made-up names
+    // cannot crowd real ones out of the counters; the client always is.
+    let account = app
+        .users
+        .load()
+        .find(username)
+        .map(|user| user.name.clone());
+    let standing = app
+        .limiter
+        .standing(&app.store, account.as_deref(), visit.client, visit.now);
+    if !standing.delay.is_zero() {
+        tokio::time::sleep(standing.delay).await;
+    }
+    let locked = standing.locked_until.is_some();
+    let checked = app.passwords.check(username, password, locked).await;
+    let Some(user) = checked else {
         crate::metrics::password_check("failed");
+        let record = || Record {
+            user: Some(account.as_deref().unwrap_or(username)),
+            ..Record::default()
+        };
+        if locked {
+            visit.audit(
+                "signin_locked",
+                Record {
+                    until: standing.locked_until,
+                    ..record()
+                },
+            );
+        } else {
+            visit.audit(
+                "signin_failed",
+                Record {
+                    reason: Some("password"),
+                    ..record()
+                },
+            );
+        }
         tracing::warn!(
             event = "signin_failed",
             user = ?username,
-            client = %visit.peer.ip(),
+            client = %visit.client,
             user_agent = ?visit.user_agent(),
+            locked,
             "wrong username or password"
         );
+        for lock in app
+            .limiter
+            .failed(&app.store, account.as_deref(), visit.client, visit.now)
+        {
+            visit.audit(
+                "lock",
+                Record {
+                    reason: Some(lock.scope),
+                    until: Some(lock.until),
+                    ..record()
+                },
+            );
+            tracing::warn!(event = "lock", scope = lock.scope, user = ?username, client = %visit.client, until = lock.until, "too many failed sign-ins: locked");
+        }
+        // A locked account reads exactly like a wrong password.
         return visit.render(
             StatusCode::UNAUTHORIZED,
             "login.html",
@@ -53,6 +106,13 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         .sessions
         .start(&user.name, FactorLevel::Password, visit.now, visit.now);
     visit.set_cookie(app.sessions.set_cookie(&session, visit.tls));
-    tracing::info!(event = "password_accepted", user = %user.name, client = %visit.peer.ip(), "password accepted");
+    tracing::info!(event = "password_accepted", user = %user.name, client = %visit.client, "password accepted");
+    visit.audit(
+        "password_accepted",
+        Record {
+            user: Some(&user.name),
+            ..Record::default()
+        },
+    );
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }

@@ -12,7 +12,14 @@ pub fn logout(visit: &mut Visit<'_>) -> Result<Reply, Error> {
         if session.level == crate::session::FactorLevel::TwoFactor {
             crate::metrics::session_ended(session.expires_at);
         }
-        tracing::info!(event = "logout", user = %session.user, client = %visit.peer.ip(), "signed out");
+        tracing::info!(event = "logout", user = %session.user, client = %visit.client, "signed out");
+        visit.audit(
+            "logout",
+            crate::audit::Record {
+                user: Some(&session.user),
+                ..Default::default()
+            },
+        );
     }
     visit.set_cookie(app.sessions.clear_cookie(visit.tls));
     if !visit.rd.is_empty() {

@@ -97,6 +97,8 @@ pub struct Visit<'a> {
     pub now: u64,
     pub tls: bool,
     pub peer: SocketAddr,
+    /// The client's address: the peer, or what a trusted proxy reports.
+    pub client: std::net::IpAddr,
     /// A person at a browser, as opposed to a script.
     pub browser: bool,
     /// `Host` of the request, for `rd` checks and the WebOTP line.
@@ -140,6 +142,7 @@ impl<'a> Visit<'a> {
             now,
             tls,
             peer,
+            client: app.client_ip(peer.ip(), headers),
             browser: gate::accepts_html(headers),
             host: request_host(request).and_then(|host| host.to_str().ok().map(str::to_owned)),
             session: app.signed_in(headers, now),
@@ -178,6 +181,18 @@ impl<'a> Visit<'a> {
 
     pub fn user_agent(&self) -> &str {
         &self.user_agent
+    }
+
+    /// Writes an audit event with this visit's client and user agent.
+    pub fn audit(&self, event: &str, record: crate::audit::Record<'_>) {
+        let record = crate::audit::Record {
+            client: Some(self.client),
+            user_agent: Some(&self.user_agent)
+                .filter(|agent| !agent.is_empty())
+                .map(String::as_str),
+            ..record
+        };
+        self.app.audit.event(self.now, event, record);
     }
 
     /// Where to go after sign-in: `rd` when safe, else `/`.
@@ -371,6 +386,44 @@ pub fn login_redirect<B>(app: &App, request: &Request<B>) -> Response<Body> {
     reply.map(Either::Right)
 }
 
+/// 302 to the second-factor page: the rule wants a more recent proof.
+/// A script gets 401 `step_up_required` instead.
+pub fn step_up<B>(app: &App, request: &Request<B>) -> Response<Body> {
+    if !gate::is_browser_navigation(request.method(), request.headers()) {
+        let body = serde_json::json!({
+            "error": "step_up_required",
+            "message": "This needs a recent second factor; sign in again in a browser.",
+            "login": format!("{}/2fa", app.prefix),
+        });
+        let mut reply = respond(StatusCode::UNAUTHORIZED, JSON, body.to_string());
+        security_headers(reply.headers_mut());
+        return reply.map(Either::Right);
+    }
+    let original = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let mut location = format!("{}/2fa?rd=", app.prefix);
+    location.extend(form_urlencoded::byte_serialize(original.as_bytes()));
+    let mut reply = redirect(StatusCode::FOUND, &location);
+    security_headers(reply.headers_mut());
+    reply.map(Either::Right)
+}
+
+/// 403 from a deny rule, as a page or JSON.
+pub fn forbidden<B>(app: &App, request: &Request<B>) -> Response<Body> {
+    error_response(
+        app,
+        &Error::Forbidden,
+        gate::accepts_html(request.headers()),
+    )
+}
+
+/// 400 for a request target doorman will not interpret.
+pub fn bad_request(reason: &'static str) -> Response<Body> {
+    let body = serde_json::json!({ "error": "bad_request", "message": reason });
+    let mut reply = respond(StatusCode::BAD_REQUEST, JSON, body.to_string());
+    security_headers(reply.headers_mut());
+    reply.map(Either::Right)
+}
+
 /// 401 for a client that is not a browser; it is never forwarded.
 pub fn unauthorized(app: &App) -> Response<Body> {
     let body = serde_json::json!({
@@ -389,7 +442,10 @@ pub fn error_response(app: &App, err: &Error, browser: bool) -> Response<Body> {
         let context = minijinja::context! {
             app_name => &app.app_name,
             prefix => &app.prefix,
-            title => "The application is unavailable",
+            title => match err {
+                Error::Forbidden => "Access denied",
+                _ => "The application is unavailable",
+            },
             message => err.public_message(),
         };
         match app.templates.render("message.html", context) {

@@ -1,6 +1,7 @@
 //! The second factor: choose a channel, receive a code, type it in.
 
 use super::{redirect, Form, Reply, Visit};
+use crate::audit::Record;
 use crate::config::ChannelSettings;
 use crate::error::Error;
 use crate::otp::providers::{message_text, CodeMessage, Provider, ProviderError, VerifyStart};
@@ -134,6 +135,38 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         );
     }
 
+    if let Err(refusal) = app.limiter.take_send(
+        &app.store,
+        &user.name,
+        phone,
+        settings.channel.name(),
+        settings.max_per_day,
+        visit.now,
+    ) {
+        visit.audit(
+            "send_refused",
+            Record {
+                user: Some(&user.name),
+                channel: Some(settings.channel.name()),
+                reason: Some(refusal.cap),
+                until: Some(refusal.retry_at),
+                ..Record::default()
+            },
+        );
+        tracing::warn!(event = "send_refused", user = %user.name, channel = settings.channel.name(), cap = refusal.cap, client = %visit.client, "send cap reached");
+        let text = format!(
+            "Too many codes requested. Try again in {}.",
+            crate::limits::wait_text(visit.now, refusal.retry_at)
+        );
+        return refuse(
+            visit,
+            &user,
+            current.as_ref(),
+            StatusCode::TOO_MANY_REQUESTS,
+            text,
+        );
+    }
+
     if let Some(current) = &current {
         if call_instead(visit, &session, current, settings).await {
             app.store.record_sent(&user.name, visit.now);
@@ -263,10 +296,19 @@ async fn start(
                     request_id,
                     %to,
                     latency_ms,
-                    client = %visit.peer.ip(),
+                    client = %visit.client,
                     "code sent"
                 );
                 crate::metrics::delivery(settings.channel.name(), provider.name(), "ok");
+                visit.audit(
+                    "challenge_sent",
+                    Record {
+                        user: Some(user),
+                        channel: Some(settings.channel.name()),
+                        provider: Some(provider.name()),
+                        ..Record::default()
+                    },
+                );
                 return Ok(Delivered {
                     provider: provider.name(),
                     proof,
@@ -287,6 +329,15 @@ async fn start(
                     settings.channel.name(),
                     provider.name(),
                     delivery_outcome(&err),
+                );
+                visit.audit(
+                    "delivery_failed",
+                    Record {
+                        user: Some(user),
+                        channel: Some(settings.channel.name()),
+                        provider: Some(provider.name()),
+                        ..Record::default()
+                    },
                 );
                 let go_on = err.try_next();
                 errors.push(err);
@@ -445,6 +496,39 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             None => choose_page(visit, &user, StatusCode::BAD_REQUEST, None),
         };
     }
+    let standing = app
+        .limiter
+        .standing(&app.store, Some(&user.name), visit.client, visit.now);
+    if let Some(until) = standing.locked_until {
+        // Past the password, saying so is no oracle, and it spares the
+        // owner guessing why a right code fails.
+        visit.audit(
+            "signin_locked",
+            Record {
+                user: Some(&user.name),
+                reason: Some("code"),
+                until: Some(until),
+                ..Record::default()
+            },
+        );
+        let text = format!(
+            "Too many failed attempts. Try again in {}.",
+            crate::limits::wait_text(visit.now, until)
+        );
+        return match pending(visit, &session) {
+            Some(pending) => code_page(
+                visit,
+                &user,
+                &pending,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(text),
+            ),
+            None => choose_page(visit, &user, StatusCode::TOO_MANY_REQUESTS, Some(text)),
+        };
+    }
+    if !standing.delay.is_zero() {
+        tokio::time::sleep(standing.delay).await;
+    }
     let verdict = match remote_check(visit, &shared, &code).await {
         RemoteCheck::NotRemote => lock(&shared).verify(&code, &app.code_key, visit.now),
         RemoteCheck::Done(verdict) => verdict,
@@ -463,16 +547,48 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         let challenge = lock(&shared);
         Pending::of(&challenge)
     };
-    let client = visit.peer.ip();
+    let client = visit.client;
+    let channel = snapshot.channel.name();
+    let record = || Record {
+        user: Some(&user.name),
+        channel: Some(channel),
+        ..Record::default()
+    };
+    if matches!(verdict, Verdict::Wrong { .. } | Verdict::Exhausted) {
+        for lock in app
+            .limiter
+            .failed(&app.store, Some(&user.name), visit.client, visit.now)
+        {
+            visit.audit(
+                "lock",
+                Record {
+                    reason: Some(lock.scope),
+                    until: Some(lock.until),
+                    ..record()
+                },
+            );
+            tracing::warn!(event = "lock", scope = lock.scope, user = %user.name, %client, until = lock.until, "too many failed sign-ins: locked");
+        }
+    }
     let outcome = match verdict {
         Verdict::Accepted => "ok",
         Verdict::Wrong { .. } => "wrong_code",
         Verdict::Exhausted => "too_many_attempts",
         Verdict::Expired => "expired",
     };
-    crate::metrics::sign_in(snapshot.channel.name(), snapshot.provider, outcome);
+    crate::metrics::sign_in(channel, snapshot.provider, outcome);
     match verdict {
         Verdict::Accepted => {
+            app.limiter.signed_in(&app.store, &user.name);
+            visit.audit("challenge_verified", record());
+            visit.audit(
+                if session.level == FactorLevel::TwoFactor {
+                    "step_up_verified"
+                } else {
+                    "signin_succeeded"
+                },
+                record(),
+            );
             app.store.remove_challenge(&session.id);
             app.store.revoke(&session.id, session.expires_at);
             let upgraded = app.sessions.start(
@@ -487,6 +603,13 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             Ok(redirect(StatusCode::SEE_OTHER, &visit.destination()))
         }
         Verdict::Wrong { attempts_left } => {
+            visit.audit(
+                "challenge_failed",
+                Record {
+                    reason: Some("wrong_code"),
+                    ..record()
+                },
+            );
             tracing::warn!(event = "challenge_failed", user = %user.name, attempts_left, %client, "wrong code");
             let text = match attempts_left {
                 1 => "That code is not right. 1 attempt left.".to_owned(),
@@ -502,12 +625,20 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         }
         Verdict::Exhausted => {
             app.store.remove_challenge(&session.id);
+            visit.audit(
+                "challenge_failed",
+                Record {
+                    reason: Some("exhausted"),
+                    ..record()
+                },
+            );
             tracing::warn!(event = "challenge_exhausted", user = %user.name, %client, "too many wrong codes");
             let text = "Too many wrong codes. Ask for a new code.".to_owned();
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
         }
         Verdict::Expired => {
             app.store.remove_challenge(&session.id);
+            visit.audit("challenge_expired", record());
             tracing::info!(event = "challenge_expired", user = %user.name, %client, "code expired");
             let text = "That code has expired. Ask for a new one.".to_owned();
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
@@ -566,13 +697,42 @@ pub fn cancel(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
 
-/// The level-1 session, or where to send a browser that has none.
+/// A session past its password: level 1, or level 2 when the page it is
+/// going to (`rd`) wants a more recent second factor (step-up).
 fn signed_in_with_password(visit: &Visit<'_>) -> Result<(Session, Arc<User>), String> {
     match &visit.session {
         None => Err(visit.page_url("login")),
-        Some((session, _)) if session.level == FactorLevel::TwoFactor => Err(visit.destination()),
+        Some((session, user))
+            if session.level == FactorLevel::TwoFactor && !needs_step_up(visit, session, user) =>
+        {
+            Err(visit.destination())
+        }
         Some((session, user)) => Ok((session.clone(), user.clone())),
     }
+}
+
+/// Whether the rule for the destination asks for a second factor more
+/// recent than this session's.
+fn needs_step_up(visit: &Visit<'_>, session: &Session, user: &User) -> bool {
+    let destination = visit.destination();
+    let path = match destination.parse::<http::Uri>() {
+        Ok(uri) => uri.path().to_owned(),
+        Err(_) => return false,
+    };
+    let Ok(path) = crate::path::normalize(&path) else {
+        return false;
+    };
+    let lenient = crate::path::lenient(&path);
+    let target = crate::rules::Target {
+        method: &http::Method::GET,
+        path: &path,
+        lenient: lenient.as_deref(),
+        client: visit.client,
+    };
+    let answer = visit.app.rules.evaluate(&target, Some(user));
+    answer.max_age.is_some_and(|max_age| {
+        visit.now.saturating_sub(session.second_factor_at) > max_age.as_secs()
+    })
 }
 
 fn pending(visit: &Visit<'_>, session: &Session) -> Option<Pending> {

@@ -81,6 +81,7 @@ impl Proxy {
         peer: IpAddr,
         trusted_peer: bool,
         tls: bool,
+        tunnel_guard: Option<TunnelGuard>,
     ) -> Result<Response<Incoming>, Error> {
         let host = headers::request_host(&request);
         let upgrade = match request.version() {
@@ -141,7 +142,13 @@ impl Proxy {
                         Ok((client, upstream)) => {
                             let (mut client, mut upstream) =
                                 (TokioIo::new(client), TokioIo::new(upstream));
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                            let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
+                            tokio::select! {
+                                _ = copy => {}
+                                () = session_ends(tunnel_guard) => {
+                                    tracing::info!("tunnel closed: its session ended");
+                                }
+                            }
                         }
                         Err(err) => tracing::debug!(error = %err, "upgrade failed"),
                     }
@@ -164,6 +171,26 @@ impl Proxy {
                 .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
         );
         Uri::from_parts(parts).map_err(|_| Error::BadRequest("request target"))
+    }
+}
+
+/// Says whether the session a tunnel was opened with still holds.
+pub type TunnelGuard = Box<dyn Fn() -> bool + Send + Sync>;
+
+/// How often an open tunnel checks its session.
+const TUNNEL_CHECK: Duration = Duration::from_secs(1);
+
+/// Resolves once `guard` says the session is over (never without a guard).
+async fn session_ends(guard: Option<TunnelGuard>) {
+    let Some(guard) = guard else {
+        return std::future::pending().await;
+    };
+    let mut ticks = tokio::time::interval(TUNNEL_CHECK);
+    loop {
+        ticks.tick().await;
+        if !guard() {
+            return;
+        }
     }
 }
 

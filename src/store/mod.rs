@@ -1,9 +1,11 @@
-//! Server-side state: pending challenges, revoked sessions, send cooldowns.
+//! Server-side state: pending challenges, revoked sessions, send cooldowns,
+//! and the counters behind [`crate::limits`].
 //!
 //! Memory only for now (moka caches, bounded in size and time). Entries carry
 //! their own expiry times, checked against doorman's clock; the caches' TTLs
 //! only reclaim memory, so an injected clock in tests stays authoritative.
 
+use crate::limits::{EventLog, FailureLog};
 use crate::otp::Challenge;
 use moka::sync::Cache;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,6 +15,10 @@ use std::time::Duration;
 const MAX_CHALLENGES: u64 = 100_000;
 const MAX_REVOKED: u64 = 1_000_000;
 const MAX_COOLDOWNS: u64 = 100_000;
+/// Failure logs (accounts and client addresses) and event logs (sends,
+/// prompts). An entry idle for a day holds nothing any limit still reads.
+const MAX_COUNTERS: u64 = 200_000;
+const COUNTER_IDLE: Duration = Duration::from_secs(25 * 3600);
 
 pub type SharedChallenge = Arc<Mutex<Challenge>>;
 
@@ -31,6 +37,8 @@ pub struct Store {
     revoked: Cache<String, u64>,
     /// Last time a code was sent, by user: cooldown for resends.
     last_sent: Cache<String, u64>,
+    failures: Cache<String, Arc<Mutex<FailureLog>>>,
+    events: Cache<String, Arc<Mutex<EventLog>>>,
 }
 
 impl Store {
@@ -52,6 +60,14 @@ impl Store {
             last_sent: Cache::builder()
                 .max_capacity(MAX_COOLDOWNS)
                 .time_to_live(cooldown + slack)
+                .build(),
+            failures: Cache::builder()
+                .max_capacity(MAX_COUNTERS)
+                .time_to_idle(COUNTER_IDLE)
+                .build(),
+            events: Cache::builder()
+                .max_capacity(MAX_COUNTERS)
+                .time_to_idle(COUNTER_IDLE)
                 .build(),
         }
     }
@@ -85,5 +101,19 @@ impl Store {
 
     pub fn record_sent(&self, user: &str, at: u64) {
         self.last_sent.insert(user.to_owned(), at);
+    }
+
+    /// Runs `f` on the failure log under `key` (created empty), locked.
+    pub fn with_failures<T>(&self, key: &str, f: impl FnOnce(&mut FailureLog) -> T) -> T {
+        let log = self.failures.get_with_by_ref(key, Default::default);
+        let mut guard = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
+    }
+
+    /// Runs `f` on the event log under `key` (created empty), locked.
+    pub fn with_events<T>(&self, key: &str, f: impl FnOnce(&mut EventLog) -> T) -> T {
+        let log = self.events.get_with_by_ref(key, Default::default);
+        let mut guard = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
     }
 }

@@ -255,3 +255,52 @@ fn the_example_config_loads_cleanly() {
     let webhook = config.providers.webhook.as_ref().expect("webhook");
     assert_eq!(webhook.secret.as_deref(), Some("example-hook-secret"));
 }
+
+#[test]
+fn rule_problems_name_the_rule_and_the_key() {
+    let dir = dir_with_users(&default_users());
+    let yaml = format!(
+        r#"{}trusted_proxies: ["10.0.0.0/8", "not-a-net"]
+public:
+  - {{ methods: ["GET"] }}
+rules:
+  - {{ path: "/a", path_prefix: "/b" }}
+  - {{ path_regex: "(" }}
+  - {{ path_prefix: "/%61dmin/" }}
+  - {{ path_prefix: "/x", policy: allow }}
+  - {{ path_prefix: "/y", policy: bypass, groups: ["admins"] }}
+  - {{ path_prefix: "/z", policy: deny, max_age: "10m" }}
+  - {{ networks: ["10.0.0.0/33"], methods: ["GE T"] }}
+  - {{ path_prefix: "/ok", max_age: "soon", color: red }}
+"#,
+        valid_config(&format!("secret: \"{SECRET}\""))
+    );
+    let problems = problems(&yaml, dir.path());
+    let lines = lines(&problems);
+    let starts: Vec<&str> = lines
+        .iter()
+        .map(|line| line.split(':').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        starts,
+        sorted(&[
+            "public[0]",
+            "rules[0]",
+            "rules[1].path_regex",
+            "rules[2].path_prefix",
+            "rules[3].policy",
+            "rules[4]",
+            "rules[5].max_age",
+            "rules[6].methods",
+            "rules[6].networks[0]",
+            "rules[7].color",
+            "rules[7].max_age",
+            "trusted_proxies[1]",
+        ]),
+        "{problems}"
+    );
+    assert!(
+        problems.to_string().contains("write it as `/admin/`"),
+        "{problems}"
+    );
+}

@@ -3,12 +3,14 @@
 
 mod support;
 
+mod adversarial;
 mod cli;
 mod codes;
 mod config;
 mod deploy;
 mod flow;
 mod forward_auth;
+mod limits;
 mod metrics;
 mod nginx;
 mod providers_sms;
@@ -17,6 +19,7 @@ mod providers_twilio;
 mod providers_vonage;
 mod proxy;
 mod reload;
-mod security;
+mod rules;
+pub mod security;
 mod session;
 mod tls;

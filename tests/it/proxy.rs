@@ -199,6 +199,99 @@ async fn a_websocket_echoes_messages_after_sign_in() {
     socket.close(None).await.expect("close");
 }
 
+/// Opens a WebSocket through doorman with `session` as the cookie.
+async fn open_socket(
+    env: &Env,
+    session: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+    let mut request = format!("ws://{}/ws", env.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "cookie",
+        format!("doorman_session={session}")
+            .parse()
+            .expect("header"),
+    );
+    let (socket, response) =
+        tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("handshake in time")
+            .expect("handshake");
+    assert_eq!(response.status(), 101);
+    socket
+}
+
+/// Waits (bounded) until the socket is closed by the other side.
+async fn assert_closed_soon(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+) {
+    let ended = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the tunnel should close within a few seconds"
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_is_closed_when_its_session_is_revoked() {
+    let env = Env::start().await;
+    let mut browser = env.signed_in("alice").await;
+    let session = browser.cookie("doorman_session").expect("session cookie");
+    let mut socket = open_socket(&env, &session).await;
+    socket
+        .send(Message::Text("before".into()))
+        .await
+        .expect("send");
+    let echoed = tokio::time::timeout(PATIENCE, socket.next())
+        .await
+        .expect("echo");
+    assert_eq!(
+        echoed.expect("open").expect("message"),
+        Message::Text("before".into())
+    );
+
+    // Another session of the same user stays open.
+    env.advance(Duration::from_secs(31));
+    let other = env.signed_in("alice").await;
+    let mut other_socket =
+        open_socket(&env, &other.cookie("doorman_session").expect("cookie")).await;
+
+    let page = browser.get("/.doorman/logout").await;
+    assert_eq!(page.status, 200);
+    assert_closed_soon(&mut socket).await;
+
+    other_socket
+        .send(Message::Text("still".into()))
+        .await
+        .expect("send");
+    let echoed = tokio::time::timeout(PATIENCE, other_socket.next())
+        .await
+        .expect("echo");
+    assert_eq!(
+        echoed.expect("open").expect("message"),
+        Message::Text("still".into())
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_is_closed_when_its_session_expires() {
+    let env = Env::start().await;
+    let browser = env.signed_in("alice").await;
+    let session = browser.cookie("doorman_session").expect("session cookie");
+    let mut socket = open_socket(&env, &session).await;
+    env.advance(Duration::from_secs(12 * 3600 + 1));
+    assert_closed_soon(&mut socket).await;
+}
+
 #[tokio::test]
 async fn a_websocket_upgrade_without_a_session_is_refused_and_never_reaches_the_upstream() {
     let env = Env::start().await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Identity headers a client might try to speak for someone with, each in
 /// a spelling some app server would read as one of doorman's.
-const SPOOFED: &str = "Remote-User: mallory
+pub const SPOOFED: &str = "Remote-User: mallory
 remote-user: mallory2
 REMOTE-USER: mallory3
 Remote_User: mallory4
@@ -17,7 +17,7 @@ Remote-Email: mallory@evil.com
 Remote-Name: Mallory";
 
 /// Header names the upstream must never receive from a client.
-const SPOOFED_NAMES: [&str; 6] = [
+pub const SPOOFED_NAMES: [&str; 6] = [
     "remote-user",
     "remote_user",
     "remote-groups",
@@ -294,7 +294,9 @@ fn encode(value: &str) -> String {
 /// Follows a link to the login page with `query` as its `rd`, signs in,
 /// and checks where the browser is sent after the code and after sign-out.
 async fn assert_sign_in_with_rd_leads_to(env: &Env, query: &str, expected: &str) {
-    env.advance(Duration::from_secs(30));
+    // Past the resend cooldown and spaced under the cap of 3 codes a number
+    // per 10 minutes.
+    env.advance(Duration::from_secs(4 * 60));
     let mut browser = env.browser();
     let login = format!("/.doorman/login?rd={query}");
     let page = browser.sign_in_from(env, "alice", &login).await;

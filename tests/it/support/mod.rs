@@ -40,6 +40,8 @@ pub struct Env {
     pub webhook: Webhook,
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
+    /// The audit events doorman wrote, one JSON line each.
+    pub audit: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// How a test wants doorman set up; `extra` is YAML appended to the config.
@@ -168,8 +170,10 @@ public:
         std::fs::write(&path, yaml).expect("config file");
         // Without the DOORMAN_* overlay: other tests set variables in this
         // shared process environment.
-        let config = Config::load_from(Some(&path), &|_| None)
+        let mut config = Config::load_from(Some(&path), &|_| None)
             .unwrap_or_else(|problems| panic!("test config is invalid:\n{problems}"));
+        let audit = Arc::new(std::sync::Mutex::new(Vec::new()));
+        config.log.audit = doorman::audit::Output::Memory(audit.clone());
         let clock = ManualClock::new();
         let doorman = Gateway::start_with_clock(config, clock.clone())
             .await
@@ -182,7 +186,26 @@ public:
             webhook,
             clock,
             dir,
+            audit,
         }
+    }
+
+    /// The audit events so far, parsed.
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        self.audit
+            .lock()
+            .expect("audit lines")
+            .iter()
+            .map(|line| serde_json::from_str(line).expect("an audit line is JSON"))
+            .collect()
+    }
+
+    /// The audit events named `event`.
+    pub fn audited(&self, event: &str) -> Vec<serde_json::Value> {
+        self.audit_events()
+            .into_iter()
+            .filter(|line| line["event"] == event)
+            .collect()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -430,6 +453,11 @@ impl Browser {
         let url = self.base.parse().expect("base URL");
         self.jar
             .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+    }
+
+    /// The CSRF token of the last page with a form.
+    pub fn csrf_token(&self) -> String {
+        self.csrf.clone().unwrap_or_default()
     }
 
     /// The session cookie this browser holds, if any.

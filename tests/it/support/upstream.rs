@@ -216,6 +216,13 @@ fn websocket(request: &mut Request<Incoming>) -> Response<Body> {
         *response.status_mut() = StatusCode::BAD_REQUEST;
         return response;
     };
+    // What identity the app was told, for tests to read off the 101.
+    let identity: Vec<String> = request
+        .headers()
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("remote"))
+        .map(|(name, value)| format!("{name}={}", String::from_utf8_lossy(value.as_bytes())))
+        .collect();
     let upgrade = hyper::upgrade::on(request);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
@@ -241,5 +248,6 @@ fn websocket(request: &mut Request<Incoming>) -> Response<Body> {
     headers.insert("upgrade", "websocket".parse().unwrap());
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     headers.insert("sec-websocket-accept", accept.parse().unwrap());
+    headers.insert("x-seen-identity", identity.join("; ").parse().unwrap());
     response
 }

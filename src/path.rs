@@ -1,0 +1,276 @@
+//! The request path, made canonical before any rule looks at it.
+//!
+//! doorman forwards exactly the path it decided on: percent-encoded
+//! unreserved characters decoded, dot segments resolved, every other escape
+//! kept (with upper-case hex). What an upstream might still read
+//! differently — `%2F` or `\` as a slash, `%23` or `%3F` as the end of the
+//! path, `;params`, doubled slashes, double encoding — is captured by a
+//! second, *lenient* view; the gate applies its rules to both views and
+//! keeps the stricter answer.
+
+use std::borrow::Cow;
+
+/// A request target doorman refuses to interpret: answered with 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// Not an absolute path (`*`, empty, or not starting with `/`).
+    NotAbsolute,
+    /// `%` not followed by two hex digits.
+    BadEscape,
+    /// `%00`: no upstream should ever see a NUL.
+    Nul,
+    /// More `..` segments than there are directories above.
+    AboveRoot,
+}
+
+impl Malformed {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Malformed::NotAbsolute => "the request path must start with /",
+            Malformed::BadEscape => "the request path has a broken %-escape",
+            Malformed::Nul => "the request path contains %00",
+            Malformed::AboveRoot => "the request path climbs above /",
+        }
+    }
+}
+
+/// The canonical form of `path`; borrowed when it already is canonical (the
+/// usual case, which allocates nothing).
+pub fn normalize(path: &str) -> Result<Cow<'_, str>, Malformed> {
+    if !path.starts_with('/') {
+        return Err(Malformed::NotAbsolute);
+    }
+    let bytes = path.as_bytes();
+    let has_escape = bytes.contains(&b'%');
+    if !has_escape && !has_dot_segment(path) {
+        return Ok(Cow::Borrowed(path));
+    }
+    let decoded = if has_escape {
+        decode_unreserved(path)?
+    } else {
+        path.to_owned()
+    };
+    let resolved = resolve_dots(&decoded).ok_or(Malformed::AboveRoot)?;
+    if resolved == path {
+        Ok(Cow::Borrowed(path))
+    } else {
+        Ok(Cow::Owned(resolved))
+    }
+}
+
+/// How the most lenient upstream could read a canonical `path`, when that
+/// differs from `path` itself.
+pub fn lenient(path: &str) -> Option<String> {
+    let suspicious = path.bytes().any(|b| matches!(b, b'%' | b'\\' | b';')) || path.contains("//");
+    if !suspicious {
+        return None;
+    }
+    // Decode until nothing changes (double encoding), at most three times.
+    let mut text = path.to_owned();
+    for _ in 0..3 {
+        let next = decode_all(&text);
+        if next == text {
+            break;
+        }
+        text = next;
+    }
+    // A decoded `#` or `?` ends the path for an app that splits after decoding.
+    if let Some(end) = text.find(['#', '?']) {
+        text.truncate(end);
+    }
+    let text = text.replace('\\', "/");
+    // `;params` end a segment for servlet containers and others.
+    let mut cleaned = String::with_capacity(text.len() + 1);
+    for segment in text.split('/').filter(|segment| !segment.is_empty()) {
+        let segment = segment.split(';').next().unwrap_or("");
+        cleaned.push('/');
+        cleaned.push_str(segment);
+    }
+    if text.ends_with('/') || cleaned.is_empty() {
+        cleaned.push('/');
+    }
+    let view = resolve_dots_clamped(&cleaned);
+    (view != path).then_some(view)
+}
+
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/')
+        .any(|segment| segment == "." || segment == "..")
+}
+
+fn hex(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Decodes `%XX` for unreserved characters; keeps other escapes, upper-cased.
+fn decode_unreserved(path: &str) -> Result<String, Malformed> {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte != b'%' {
+            out.push(byte as char);
+            index += 1;
+            continue;
+        }
+        let (Some(high), Some(low)) = (
+            bytes.get(index + 1).copied().and_then(hex),
+            bytes.get(index + 2).copied().and_then(hex),
+        ) else {
+            return Err(Malformed::BadEscape);
+        };
+        let value = high << 4 | low;
+        if value == 0 {
+            return Err(Malformed::Nul);
+        }
+        if is_unreserved(value) {
+            out.push(value as char);
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(high)]));
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(low)]));
+        }
+        index += 3;
+    }
+    Ok(out)
+}
+
+/// Decodes every valid `%XX`; anything else is kept as it is.
+fn decode_all(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            if let (Some(high), Some(low)) = (
+                bytes.get(index + 1).copied().and_then(hex),
+                bytes.get(index + 2).copied().and_then(hex),
+            ) {
+                out.push(high << 4 | low);
+                index += 3;
+                continue;
+            }
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// RFC 3986 §5.2.4 on an absolute path; `None` when `..` climbs above `/`.
+fn resolve_dots(path: &str) -> Option<String> {
+    resolve(path, false)
+}
+
+/// As [`resolve_dots`], but `..` at the root stays at the root.
+fn resolve_dots_clamped(path: &str) -> String {
+    resolve(path, true).unwrap_or_else(|| "/".to_owned())
+}
+
+fn resolve(path: &str, clamp: bool) -> Option<String> {
+    let mut kept: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let last = segments.len() - 1;
+    let mut trailing_slash = false;
+    for (index, segment) in segments.iter().enumerate() {
+        match *segment {
+            "." => trailing_slash = index == last,
+            ".." => {
+                if kept.pop().is_none() && !clamp {
+                    return None;
+                }
+                trailing_slash = index == last;
+            }
+            other => {
+                kept.push(other);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for segment in &kept {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if trailing_slash || out.is_empty() {
+        out.push('/');
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_paths_are_borrowed() {
+        for path in ["/", "/app/x.js", "/a/b/", "/%2F", "/caf%C3%A9", "/a..b/.c"] {
+            assert!(
+                matches!(normalize(path), Ok(Cow::Borrowed(_))),
+                "{path} should be canonical"
+            );
+        }
+    }
+
+    #[test]
+    fn unreserved_escapes_are_decoded_and_dots_resolved() {
+        let cases = [
+            ("/%61dmin", "/admin"),
+            ("/x/../admin", "/admin"),
+            ("/x/./admin", "/x/admin"),
+            ("/a/%2e%2E/", "/"),
+            ("/a/%2e%2e/admin", "/admin"),
+            ("/a/b/..", "/a/"),
+            ("/a/.", "/a/"),
+            ("/a%2fb", "/a%2Fb"),
+            ("/%7euser", "/~user"),
+            ("/a/..%2Fadmin", "/a/..%2Fadmin"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(normalize(input).as_deref(), Ok(expected), "{input}");
+        }
+    }
+
+    #[test]
+    fn malformed_targets_are_refused() {
+        assert_eq!(normalize("*"), Err(Malformed::NotAbsolute));
+        assert_eq!(normalize(""), Err(Malformed::NotAbsolute));
+        assert_eq!(normalize("/a%2"), Err(Malformed::BadEscape));
+        assert_eq!(normalize("/a%zz"), Err(Malformed::BadEscape));
+        assert_eq!(normalize("/a%00b"), Err(Malformed::Nul));
+        assert_eq!(normalize("/../etc/passwd"), Err(Malformed::AboveRoot));
+        assert_eq!(normalize("/a/%2e%2e/%2e%2e/x"), Err(Malformed::AboveRoot));
+    }
+
+    #[test]
+    fn the_lenient_view_reads_what_a_careless_upstream_reads() {
+        let cases = [
+            ("/public/..%2Fadmin", "/admin"),
+            ("/public%2F..%2Fadmin", "/admin"),
+            ("/public/..%5Cadmin", "/admin"),
+            ("/public\\..\\admin", "/admin"),
+            ("//admin", "/admin"),
+            ("/admin;jsessionid=1/x", "/admin/x"),
+            ("/admin%3B/x", "/admin/x"),
+            ("/admin%23/public", "/admin"),
+            ("/admin%3Fx=/public", "/admin"),
+            ("/public/%252e%252e/admin", "/admin"),
+            ("/%2e%2e%2f%2e%2e%2fadmin", "/admin"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(lenient(input).as_deref(), Some(expected), "{input}");
+        }
+        assert_eq!(lenient("/plain/path"), None);
+        assert_eq!(lenient("/a/"), None);
+    }
+}
