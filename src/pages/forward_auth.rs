@@ -156,6 +156,12 @@ fn decide(
     now: u64,
     tls: bool,
 ) -> Decision {
+    if original.path.is_empty() {
+        return Decision::Denied {
+            rule: "not an origin-form request target".into(),
+            user: None,
+        };
+    }
     let canonical = match crate::path::normalize(&original.path) {
         Ok(canonical) => canonical,
         Err(malformed) => {
@@ -240,27 +246,31 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// The original request from the proxy's headers; `None` when it sent none.
+/// The path comes from `X-Forwarded-Uri` when present (the request target
+/// as received), else from `X-Original-URL`; the URL to come back to is
+/// `X-Original-URL`, else built from `X-Forwarded-Proto`/`-Host`/`-Uri`.
 fn original(headers: &HeaderMap) -> Option<Original> {
     let method = header(headers, "x-forwarded-method")
         .or_else(|| header(headers, "x-original-method"))
         .unwrap_or("GET");
     let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok()?;
+    let uri = header(headers, "x-forwarded-uri");
     if let Some(url) = header(headers, "x-original-url") {
         // nginx: `$scheme://$http_host$request_uri`, or just the URI.
-        let path_and_query = match url.find("://") {
+        let target = uri.unwrap_or_else(|| match url.find("://") {
             Some(at) => {
                 let rest = &url[at + 3..];
                 rest.find('/').map_or("/", |slash| &rest[slash..])
             }
             None => url,
-        };
+        });
         return Some(Original {
             method,
-            path: path_of(path_and_query),
+            path: path_of(target),
             url: url.to_owned(),
         });
     }
-    let uri = header(headers, "x-forwarded-uri")?;
+    let uri = uri?;
     let url = match (
         header(headers, "x-forwarded-proto"),
         header(headers, "x-forwarded-host"),
@@ -277,14 +287,14 @@ fn original(headers: &HeaderMap) -> Option<Original> {
     })
 }
 
-/// The path of a request target, without query or fragment; `/` for
-/// anything that is not origin-form.
+/// The path of an origin-form request target, without query or fragment;
+/// empty for anything else (`*`, absolute-form), which the gate never sees.
 fn path_of(target: &str) -> String {
     let path = target.split(['?', '#']).next().unwrap_or("");
     if path.starts_with('/') {
         path.to_owned()
     } else {
-        "/".to_owned()
+        String::new()
     }
 }
 
@@ -354,8 +364,20 @@ mod tests {
     }
 
     #[test]
-    fn a_target_that_is_not_a_path_is_matched_as_the_root() {
-        assert_eq!(path_of("*"), "/");
+    fn a_target_that_is_not_a_path_has_no_path() {
+        assert_eq!(path_of("*"), "");
+        assert_eq!(path_of("http://app/admin"), "");
         assert_eq!(path_of("/a#b"), "/a");
+    }
+
+    #[test]
+    fn x_forwarded_uri_gives_the_path_even_beside_x_original_url() {
+        let found = original(&headers(&[
+            ("x-original-url", "http://evil/admin/real"),
+            ("x-forwarded-uri", "/real"),
+        ]))
+        .expect("an original request");
+        assert_eq!(found.path, "/real");
+        assert_eq!(found.url, "http://evil/admin/real");
     }
 }

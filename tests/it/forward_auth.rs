@@ -182,3 +182,75 @@ async fn with_public_url_the_login_redirect_is_absolute() {
         Some("https://auth.example.com/.doorman/login?rd=https%3A%2F%2Fapp.example.com%2F")
     );
 }
+
+async fn env_with_rules() -> Env {
+    Env::with(Setup {
+        extra: "trusted_proxies: [\"127.0.0.1\"]\nrules:\n  - { path_prefix: \"/admin/\", groups: [\"admins\"], policy: two_factor, max_age: \"10m\" }\n  - { path_prefix: \"/admin/\", policy: deny }\n  - { path_regex: \"^/internal/\", policy: deny }\n".into(),
+        ..Setup::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn access_rules_apply_to_the_forwarded_request() {
+    let env = env_with_rules().await;
+    let alice = env
+        .signed_in("alice")
+        .await
+        .session_cookie()
+        .expect("alice");
+    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+
+    let page = ask(&env, &traefik("GET", "/internal/metrics"), Some(&alice)).await;
+    assert_eq!(page.status, 403, "a deny rule: {page:?}");
+    assert_eq!(page.header("remote-user"), None);
+
+    let page = ask(&env, &traefik("GET", "/admin/users"), Some(&alice)).await;
+    assert_eq!(page.status, 200, "alice is an admin: {page:?}");
+    let page = ask(&env, &traefik("GET", "/admin/users"), Some(&bob)).await;
+    assert_eq!(page.status, 403, "bob is not: {page:?}");
+
+    // A dot segment does not climb out of the rule's reach.
+    let page = ask(&env, &traefik("GET", "/app/../internal/x"), Some(&alice)).await;
+    assert_eq!(page.status, 403, "{page:?}");
+}
+
+#[tokio::test]
+async fn a_stale_second_factor_for_a_max_age_rule_is_sent_to_step_up() {
+    let env = env_with_rules().await;
+    let alice = env
+        .signed_in("alice")
+        .await
+        .session_cookie()
+        .expect("alice");
+    env.advance(std::time::Duration::from_secs(11 * 60));
+    let mut headers = traefik("GET", "/admin/users");
+    headers.push(BROWSER);
+    let page = ask(&env, &headers, Some(&alice)).await;
+    assert_eq!(page.status, 302, "{page:?}");
+    assert_eq!(
+        page.location(),
+        Some("/.doorman/2fa?rd=https%3A%2F%2Fapp.example.com%2Fadmin%2Fusers")
+    );
+}
+
+#[tokio::test]
+async fn a_path_that_only_normalizes_into_doormans_pages_is_not_waved_through() {
+    let env = trusting_env().await;
+    let page = ask(&env, &traefik("GET", "/x/../.doorman/login"), None).await;
+    assert_eq!(page.status, 401, "{page:?}");
+    let page = ask(&env, &traefik("GET", "/.doorman/login"), None).await;
+    assert_eq!(page.status, 200, "doorman's own page as written: {page:?}");
+}
+
+#[tokio::test]
+async fn a_request_target_that_is_not_a_path_is_refused() {
+    let env = trusting_env().await;
+    let page = ask(
+        &env,
+        &traefik("GET", "http://app.example.com/assets/x"),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 403, "{page:?}");
+}
