@@ -196,10 +196,16 @@ impl Limiter {
                 store.with_failures(&account_key(name), |log| self.accounts.standing(log, now))
             })
             .unwrap_or_default();
-        Standing {
+        let standing = Standing {
             locked_until: by_client.locked_until.max(by_account.locked_until),
             delay: by_client.delay.max(by_account.delay),
+        };
+        if standing.locked_until.is_some() {
+            crate::metrics::limit_hit("locked");
+        } else if !standing.delay.is_zero() {
+            crate::metrics::limit_hit("delayed");
         }
+        standing
     }
 
     /// Counts a failed password or code; the locks it set.
@@ -214,6 +220,7 @@ impl Limiter {
         if let Some(until) =
             store.with_failures(&client_key(client), |log| self.clients.fail(log, now))
         {
+            crate::metrics::limit_hit("lock_client");
             locked.push(Locked {
                 scope: "client",
                 until,
@@ -223,6 +230,7 @@ impl Limiter {
             if let Some(until) =
                 store.with_failures(&account_key(name), |log| self.accounts.fail(log, now))
             {
+                crate::metrics::limit_hit("lock_account");
                 locked.push(Locked {
                     scope: "account",
                     until,
@@ -278,6 +286,7 @@ impl Limiter {
                         log.pop_back();
                     });
                 }
+                crate::metrics::limit_hit(cap);
                 return Err(Refusal { retry_at, cap });
             }
             taken.push(key);
@@ -290,9 +299,12 @@ impl Limiter {
         let key = format!("push:{}", user.to_lowercase());
         store
             .with_events(&key, |log| self.push_prompts.take(log, now))
-            .map_err(|retry_at| Refusal {
-                retry_at,
-                cap: "push_prompts",
+            .map_err(|retry_at| {
+                crate::metrics::limit_hit("push_prompts");
+                Refusal {
+                    retry_at,
+                    cap: "push_prompts",
+                }
             })
     }
 }

@@ -119,3 +119,22 @@ async fn metrics_are_off_unless_metrics_listen_is_set() {
     // And they are not on the main port either.
     assert_eq!(env.api_get("/metrics", None).await.status, 401);
 }
+
+#[tokio::test]
+async fn a_refused_resend_counts_as_a_limit_hit() {
+    let env = Env::with(Setup {
+        extra: "metrics_listen: \"127.0.0.1:0\"\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    let series = "doorman_limit_hits_total{limit=\"resend_cooldown\"}";
+    let before = scrape(&env).await.get(series).copied().unwrap_or(0.0);
+    let mut browser = env.browser();
+    browser.sign_in_password("bob").await;
+    assert_eq!(browser.ask_for_code("sms").await.status, 303);
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 429, "{page:?}");
+    assert!(get(&scrape(&env).await, series) >= before + 1.0);
+}
