@@ -67,8 +67,8 @@ pub struct App {
     pub public_host: Option<String>,
     /// `scheme://host[:port]` of `public_url`, for absolute links to doorman's pages.
     pub public_origin: Option<String>,
-    /// Access rules, `public:` first; first match wins.
-    pub rules: rules::Rules,
+    /// Access rules, `public:` first; first match wins. SIGHUP swaps them.
+    pub rules: ArcSwap<rules::Rules>,
     pub channels: Vec<ChannelSettings>,
     pub codes: CodeSettings,
     pub identity: IdentityHeaders,
@@ -124,7 +124,7 @@ impl App {
                 .public_url
                 .as_ref()
                 .and_then(|url| Some(format!("{}://{}", url.scheme_str()?, url.authority()?))),
-            rules: config.rules,
+            rules: ArcSwap::from_pointee(config.rules),
             channels: config.channels,
             codes: config.codes,
             identity: config.identity_headers,
@@ -193,6 +193,8 @@ pub struct Gateway {
     certs: Option<Arc<tls::CertStore>>,
     /// How long health says "draining" before the listener closes.
     shutdown_delay: Duration,
+    /// The running values of the settings only a restart changes.
+    restart_only: Vec<(&'static str, String)>,
     /// Dropping it (or sending `true`) starts the graceful shutdown.
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Each resolves when its worker (or the control thread) has stopped.
@@ -203,9 +205,68 @@ pub struct Gateway {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Reloaded {
     pub users: usize,
+    pub rules: usize,
     pub certificate: bool,
-    /// Settings in the new config that only a restart applies, and why.
-    pub needs_restart: Vec<String>,
+    /// Keys whose new values only a restart applies; they keep their old
+    /// values until then.
+    pub needs_restart: Vec<&'static str>,
+}
+
+/// The settings only a restart applies, each as text to compare across
+/// reloads. Users, access rules and the TLS certificate reload live; a
+/// key missing here is neither reloaded nor reported.
+fn restart_only(config: &Config) -> Vec<(&'static str, String)> {
+    use sha2::{Digest, Sha256};
+    let upstream = &config.upstream;
+    let mut secrets = Sha256::new();
+    for key in &config.session.keys {
+        secrets.update(key.master());
+    }
+    vec![
+        ("listen", config.listen.to_string()),
+        (
+            "upstream",
+            format!(
+                "{}://{} {:?} {}",
+                upstream.scheme,
+                upstream.authority,
+                upstream.host_header,
+                upstream.insecure_skip_verify
+            ),
+        ),
+        ("auth_prefix", config.auth_prefix.clone()),
+        ("app_name", config.app_name.clone()),
+        ("public_url", format!("{:?}", config.public_url)),
+        ("templates_dir", format!("{:?}", config.templates_dir)),
+        (
+            "session",
+            format!("{:?} {:x}", config.session, secrets.finalize()),
+        ),
+        ("channels", format!("{:?}", config.channels)),
+        ("providers", format!("{:?}", config.providers)),
+        ("codes", format!("{:?}", config.codes)),
+        ("identity_headers", format!("{:?}", config.identity_headers)),
+        (
+            "allowed_redirect_domains",
+            format!("{:?}", config.allowed_redirect_domains),
+        ),
+        (
+            "allowed_countries",
+            format!("{:?}", config.allowed_countries),
+        ),
+        ("trusted_proxies", format!("{:?}", config.trusted_proxies)),
+        ("limits", format!("{:?}", config.limits)),
+        (
+            "log",
+            format!("{} {:?}", config.log.level, config.log.format),
+        ),
+        (
+            "tls",
+            format!("{:?}", config.tls.as_ref().map(|tls| &tls.hsts)),
+        ),
+        ("metrics_listen", format!("{:?}", config.metrics_listen)),
+        ("shutdown_delay", format!("{:?}", config.shutdown_delay)),
+    ]
 }
 
 impl Gateway {
@@ -250,6 +311,7 @@ impl Gateway {
         }
         let limits = config.limits.clone();
         let shutdown_delay = config.shutdown_delay;
+        let restart_only = restart_only(&config);
         let app = Arc::new(App::new(config, clock)?);
         let (shutdown, signal) = tokio::sync::watch::channel(false);
         let bind_error = |source| Error::Bind { addr, source };
@@ -273,6 +335,7 @@ impl Gateway {
             app,
             certs,
             shutdown_delay,
+            restart_only,
             shutdown,
             workers,
         })
@@ -288,31 +351,27 @@ impl Gateway {
     }
 
     /// Applies what can change while running from a new, already validated
-    /// config: the users file and the TLS certificate. Everything else is
-    /// listed in [`Reloaded::needs_restart`] when it differs.
+    /// config: the users file, the access rules and the TLS certificate.
+    /// Settings that need a restart keep their running values and are
+    /// listed in [`Reloaded::needs_restart`] when they differ.
     pub fn reload(&self, config: Config) -> Reloaded {
+        let needs_restart = restart_only(&config)
+            .into_iter()
+            .zip(&self.restart_only)
+            .filter(|(new, running)| new.1 != running.1)
+            .map(|(new, _)| new.0)
+            .collect();
         let mut reloaded = Reloaded {
             users: config.users.len(),
-            ..Reloaded::default()
+            rules: config.rules.len(),
+            certificate: false,
+            needs_restart,
         };
         self.app.users.store(Arc::new(config.users));
-        match (&self.certs, config.tls) {
-            (Some(certs), Some(tls)) => {
-                certs.replace(tls.cert_file, tls.key_file, tls.certified);
-                reloaded.certificate = true;
-            }
-            (None, Some(_)) => reloaded
-                .needs_restart
-                .push("tls: turning TLS on needs a restart".into()),
-            (Some(_), None) => reloaded
-                .needs_restart
-                .push("tls: turning TLS off needs a restart".into()),
-            (None, None) => {}
-        }
-        if config.listen.port() != 0 && config.listen != self.addr {
-            reloaded
-                .needs_restart
-                .push(format!("listen: still {} until a restart", self.addr));
+        self.app.rules.store(Arc::new(config.rules));
+        if let (Some(certs), Some(tls)) = (&self.certs, config.tls) {
+            certs.replace(tls.cert_file, tls.key_file, tls.certified);
+            reloaded.certificate = true;
         }
         metrics::reload("config", "ok");
         reloaded

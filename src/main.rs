@@ -172,11 +172,15 @@ fn reload(gateway: &Gateway, path: Option<&Path>) {
             let reloaded = gateway.reload(config);
             tracing::info!(
                 users = reloaded.users,
+                rules = reloaded.rules,
                 certificate = reloaded.certificate,
                 "SIGHUP: configuration reloaded"
             );
-            for note in reloaded.needs_restart {
-                tracing::warn!("SIGHUP: {note}");
+            if !reloaded.needs_restart.is_empty() {
+                tracing::warn!(
+                    keys = %reloaded.needs_restart.join(", "),
+                    "SIGHUP: these settings changed but apply only after a restart; they keep their running values"
+                );
             }
         }
         Err(problems) => {

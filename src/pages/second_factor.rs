@@ -729,7 +729,7 @@ fn needs_step_up(visit: &Visit<'_>, session: &Session, user: &User) -> bool {
         lenient: lenient.as_deref(),
         client: visit.client,
     };
-    let answer = visit.app.rules.evaluate(&target, Some(user));
+    let answer = visit.app.rules.load().evaluate(&target, Some(user));
     answer.max_age.is_some_and(|max_age| {
         visit.now.saturating_sub(session.second_factor_at) > max_age.as_secs()
     })

@@ -38,6 +38,17 @@ async fn sighup_rereads_the_users_file_and_a_broken_config_keeps_the_running_one
     serve.wait_for("SIGHUP: configuration reloaded");
     assert_eq!(password_step(addr, "carol").await, 303);
 
+    // A setting only a restart applies is named, not applied.
+    let config = std::fs::read_to_string(env.config_path()).expect("config");
+    std::fs::write(
+        env.config_path(),
+        config.replace("app_name: \"Example\"", "app_name: \"Other\""),
+    )
+    .expect("config");
+    serve.signal(libc::SIGHUP);
+    let line = serve.wait_for("apply only after a restart");
+    assert!(line.contains("app_name"), "{line}");
+
     // A config with two problems: neither is applied, both are logged.
     let config = std::fs::read_to_string(env.config_path()).expect("config");
     std::fs::write(
@@ -73,6 +84,7 @@ async fn gateway_reload_swaps_users_without_dropping_sessions() {
     let reloaded = env.doorman.as_ref().expect("running").reload(config);
     assert_eq!(reloaded.users, 4);
     assert!(!reloaded.certificate);
+    assert!(reloaded.needs_restart.is_empty(), "{reloaded:?}");
 
     assert_eq!(password_step(env.addr, "carol").await, 303);
     assert_eq!(
@@ -127,4 +139,36 @@ async fn health_reports_503_while_shutdown_drains() {
         reqwest::get(&health).await.is_err(),
         "closed after the delay"
     );
+}
+
+#[tokio::test]
+async fn a_reload_applies_new_access_rules_and_names_what_needs_a_restart() {
+    let env = Env::start().await;
+    let mut alice = env.signed_in("alice").await;
+    assert_eq!(alice.get("/reports/q3").await.status, 200);
+
+    let config = std::fs::read_to_string(env.config_path()).expect("config");
+    std::fs::write(
+        env.config_path(),
+        format!("{config}\nrules:\n  - {{ path_prefix: \"/reports/\", policy: deny }}\ncodes:\n  length: 8\n"),
+    )
+    .expect("config");
+    let config =
+        doorman::config::Config::load_from(Some(&env.config_path()), &|_| None).expect("valid");
+    let reloaded = env.doorman.as_ref().expect("running").reload(config);
+    assert_eq!(reloaded.needs_restart, ["codes"]);
+    assert_eq!(
+        alice.get("/reports/q3").await.status,
+        403,
+        "the new rule applies"
+    );
+    assert_eq!(alice.get("/other").await.status, 200);
+
+    // Codes keep their running length of 6 until a restart.
+    let mut bob = env.browser();
+    let code = {
+        bob.sign_in_password("bob").await;
+        bob.request_code(&env, "sms").await
+    };
+    assert_eq!(code.len(), 6);
 }
