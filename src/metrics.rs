@@ -103,8 +103,18 @@ static LIVE_SESSIONS_FALLBACK: AtomicI64 = AtomicI64::new(0);
 /// (Unix seconds) or until [`session_ended`]. Idle sessions are counted
 /// until their absolute expiry: the gauge is an upper bound.
 pub fn session_started(expires_at: u64) {
+    // Entries past their expiry go here too, so the map stays bounded by
+    // one lifetime's sessions even when nobody scrapes. This housekeeping
+    // reads the wall clock: an injected clock (tests) only ever runs ahead
+    // of it, so nothing still live is dropped.
+    let wall = crate::clock::Clock::now(&crate::clock::SystemClock);
     match LIVE_SESSIONS.lock() {
-        Ok(mut live) => *live.entry(expires_at).or_insert(0) += 1,
+        Ok(mut live) => {
+            while live.first_key_value().is_some_and(|(at, _)| *at <= wall) {
+                live.pop_first();
+            }
+            *live.entry(expires_at).or_insert(0) += 1;
+        }
         Err(_) => {
             LIVE_SESSIONS_FALLBACK.fetch_add(1, Relaxed);
         }
@@ -327,12 +337,14 @@ mod tests {
 
     #[test]
     fn live_sessions_drop_at_expiry_and_logout() {
-        session_started(1_000_000_100);
-        session_started(1_000_000_200);
-        let at_start = live_sessions(1_000_000_000);
+        // Far in the future, apart from anything else in this process.
+        let base = 8_000_000_000;
+        session_started(base + 100);
+        session_started(base + 200);
+        let at_start = live_sessions(base);
         assert!(at_start >= 2);
-        session_ended(1_000_000_200);
-        assert_eq!(live_sessions(1_000_000_000), at_start - 1);
-        assert_eq!(live_sessions(1_000_000_150), at_start - 2);
+        session_ended(base + 200);
+        assert_eq!(live_sessions(base), at_start - 1);
+        assert_eq!(live_sessions(base + 150), at_start - 2);
     }
 }

@@ -105,11 +105,6 @@ impl CertStore {
         let result = load_certified_key(&cert_file, &key_file);
         Some(result.map(|certified| self.current.store(Arc::new(certified))))
     }
-
-    /// The certificate handshakes get now.
-    pub fn current(&self) -> Arc<CertifiedKey> {
-        self.current.load_full()
-    }
 }
 
 /// Hands every handshake the current certificate.
