@@ -40,6 +40,7 @@ pub fn config(listen: SocketAddr, app: SocketAddr) -> Result<Demo, Problems> {
                 groups: vec!["admins".to_owned(), "demo".to_owned()],
                 phone: Some("+14155550100".to_owned()),
                 totp_secret: None,
+                ntfy_topic: None,
             },
         )]),
     };

@@ -6,7 +6,8 @@
 //! - [`pages`]: doorman's own routes: login, second factor, logout, forward-auth, health.
 //! - [`proxy`]: forwarding to the upstream, streaming, upgrades, header rewrites.
 //! - [`session`] and [`csrf`]: the encrypted session cookie and form tokens.
-//! - [`users`]: the users file and password checks.
+//! - [`users`]: the users file and password checks; [`users_file`] writes
+//!   enrolled authenticator secrets back into it.
 //! - [`otp`]: codes, challenges and the providers that deliver them.
 //! - [`store`]: server-side state (challenges, revocations, cooldowns).
 //! - [`config`]: the config file, read in two stages.
@@ -39,6 +40,7 @@ pub mod session;
 pub mod store;
 pub mod tls;
 pub mod users;
+pub mod users_file;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -65,8 +67,6 @@ pub struct App {
     pub app_name: String,
     /// Host for the WebOTP line and redirects when `public_url` is set.
     pub public_host: Option<String>,
-    /// `scheme://host[:port]` of `public_url`, for absolute links to doorman's pages.
-    pub public_origin: Option<String>,
     /// Access rules, `public:` first; first match wins. SIGHUP swaps them.
     pub rules: ArcSwap<rules::Rules>,
     pub channels: Vec<ChannelSettings>,
@@ -100,6 +100,14 @@ pub struct App {
     /// Set when shutdown begins: health answers 503 so load balancers stop
     /// sending work while in-flight requests drain.
     pub draining: AtomicBool,
+    /// `scheme://host[:port]` of `public_url`: push answer links and
+    /// forward-auth's sign-in redirects point here.
+    pub public_origin: Option<String>,
+    /// The users file, for the authenticator enrollment page.
+    pub users_file: Option<std::path::PathBuf>,
+    /// Authenticator secrets enrolled since start-up, by user; they win
+    /// over the users file as loaded.
+    pub enrolled: std::sync::RwLock<std::collections::HashMap<String, otp::totp::TotpSecret>>,
 }
 
 impl App {
@@ -112,7 +120,14 @@ impl App {
             config.codes.lifetime,
             config.codes.resend_cooldown,
         );
+        let public_origin = config
+            .public_url
+            .as_ref()
+            .and_then(|url| Some(format!("{}://{}", url.scheme_str()?, url.authority()?)));
         Ok(App {
+            public_origin,
+            users_file: config.users_path,
+            enrolled: Default::default(),
             prefix: config.auth_prefix,
             app_name: config.app_name,
             public_host: config
@@ -120,10 +135,6 @@ impl App {
                 .as_ref()
                 .and_then(|url| url.host())
                 .map(str::to_owned),
-            public_origin: config
-                .public_url
-                .as_ref()
-                .and_then(|url| Some(format!("{}://{}", url.scheme_str()?, url.authority()?))),
             rules: ArcSwap::from_pointee(config.rules),
             channels: config.channels,
             codes: config.codes,
@@ -166,6 +177,19 @@ impl App {
     /// The client's address: the peer, or what a trusted proxy reports.
     pub fn client_ip(&self, peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
         self.trusted_proxies.client_ip(peer, headers)
+    }
+
+    /// `user`'s authenticator secret: enrolled since start-up, or from the
+    /// users file.
+    pub fn totp_secret(&self, user: &User) -> Option<otp::totp::TotpSecret> {
+        let enrolled = self
+            .enrolled
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        enrolled
+            .get(&user.name)
+            .cloned()
+            .or_else(|| user.totp.clone())
     }
 
     /// The session in `headers` if it decrypts, is current, is not revoked,

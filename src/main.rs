@@ -49,6 +49,26 @@ enum Command {
         #[arg(long)]
         stdin: bool,
     },
+    /// Authenticator apps (TOTP).
+    Totp {
+        #[command(subcommand)]
+        command: TotpCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TotpCommand {
+    /// Make a new authenticator secret for USER: prints the otpauth:// URI,
+    /// a QR code to scan, and the `totp_secret` line for the users file.
+    Enroll {
+        /// The user, as named in the users file.
+        user: String,
+        #[arg(long, env = "DOORMAN_CONFIG")]
+        config: PathBuf,
+        /// Store the secret in the users file instead of only printing it.
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -65,6 +85,14 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => check_config(config_source(config).as_deref()),
         Command::Healthcheck { config, addr } => healthcheck(config_source(config), addr),
         Command::HashPassword { stdin } => hash_password(stdin),
+        Command::Totp {
+            command:
+                TotpCommand::Enroll {
+                    user,
+                    config,
+                    write,
+                },
+        } => totp_enroll(&user, &config, write),
     };
     match result {
         Ok(code) => code,
@@ -271,6 +299,40 @@ fn hash_password(stdin: bool) -> Result<ExitCode> {
     }
     let hash = doorman::users::hash_password(&password).map_err(|err| anyhow::anyhow!("{err}"))?;
     println!("{hash}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn totp_enroll(user: &str, path: &std::path::Path, write: bool) -> Result<ExitCode> {
+    use doorman::otp::totp::TotpSecret;
+    let config = load(Some(path))?;
+    if config.users.get(user).is_none() {
+        bail!("there is no user `{user}` in the users file");
+    }
+    let secret = TotpSecret::generate();
+    let uri = secret.otpauth_uri(&config.app_name, user);
+    println!("Scan this with the authenticator app of {user}:\n");
+    match doorman::otp::qr::terminal(&uri) {
+        Some(code) => println!("{code}"),
+        None => println!("(the URI is too long for a QR code)"),
+    }
+    println!("or open:  {uri}\n");
+    let line = format!("totp_secret: \"{}\"", secret.to_base32());
+    if write {
+        let users_path = config
+            .users_path
+            .as_deref()
+            .context("the config names no users_file")?;
+        doorman::users_file::set_totp_secret(users_path, user, &secret)
+            .with_context(|| format!("cannot store the secret in {}", users_path.display()))?;
+        println!(
+            "Stored in {} for {user}. Send doorman SIGHUP (or restart it) to use it.",
+            users_path.display()
+        );
+    } else {
+        println!(
+            "Add this line to {user} in the users file (or run again with --write):\n\n    {line}"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,6 +3,7 @@
 use crate::config::raw::RawUsersFile;
 use crate::config::IdentityHeaders;
 use crate::config::Problems;
+use crate::otp::totp::TotpSecret;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use http::{HeaderMap, HeaderValue};
@@ -23,6 +24,10 @@ pub struct User {
     pub phone: Option<String>,
     /// ISO 3166 code of the phone's country (`US`), for `allowed_countries`.
     pub country: Option<String>,
+    /// The authenticator-app secret (`totp_secret`), if enrolled.
+    pub totp: Option<TotpSecret>,
+    /// The ntfy topic push approvals go to.
+    pub ntfy_topic: Option<String>,
     /// Identity header values, built once so the hot path only clones them.
     pub headers: IdentityValues,
 }
@@ -99,11 +104,18 @@ impl Users {
                 Some(Ok(country)) => country,
                 None => None,
             };
-            if raw.totp_secret.is_some() {
-                problems.push(
-                    &format!("{path}.totp_secret"),
-                    "authenticator apps are not available in this version",
-                );
+            let totp = raw.totp_secret.as_deref().and_then(|text| {
+                TotpSecret::from_base32(text)
+                    .map_err(|why| problems.push(&format!("{path}.totp_secret"), why))
+                    .ok()
+            });
+            if let Some(topic) = &raw.ntfy_topic {
+                if !valid_topic(topic) {
+                    problems.push(
+                        &format!("{path}.ntfy_topic"),
+                        "1 to 64 letters, digits, `-` or `_` (ntfy's topic names)",
+                    );
+                }
             }
             let header = |value: &str, key: &str, problems: &mut Problems| {
                 HeaderValue::from_str(value)
@@ -137,6 +149,8 @@ impl Users {
                 groups: raw.groups,
                 phone: raw.phone,
                 country,
+                totp,
+                ntfy_topic: raw.ntfy_topic,
                 headers,
             };
             if let Some(other) = folded.insert(name.to_lowercase(), name.clone()) {
@@ -171,6 +185,15 @@ impl Users {
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
+}
+
+/// ntfy topic names: 1–64 of `A-Za-z0-9_-`. Anyone who knows a topic on a
+/// public server can read it, so long random names are best.
+pub fn valid_topic(topic: &str) -> bool {
+    (1..=64).contains(&topic.len())
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Validates an E.164 number with libphonenumber's metadata; its country.

@@ -7,8 +7,11 @@ mod source;
 
 use crate::limits::{FailurePolicy, RatePolicy};
 use crate::net::TrustedProxies;
+pub use source::parse as parse_yaml;
+
 use crate::otp::Channel;
 use crate::rules::{PathMatch, Policy, Rule, Rules};
+use crate::store::redis_backend::RedisSettings;
 use crate::users::Users;
 use cookie::Key;
 use http::header::HeaderName;
@@ -86,6 +89,9 @@ pub struct Config {
     /// A directory whose templates replace the embedded ones.
     pub templates_dir: Option<PathBuf>,
     pub users: Users,
+    /// The users file, when there is one (the demo has none); the
+    /// authenticator enrollment page writes new secrets into it.
+    pub users_path: Option<PathBuf>,
     pub session: SessionSettings,
     /// `public:` as bypass rules, then `rules:`; first match wins.
     pub rules: Rules,
@@ -101,6 +107,8 @@ pub struct Config {
     pub allowed_countries: Vec<String>,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: TrustedProxies,
+    /// Where shared state lives.
+    pub store: StoreSettings,
     pub limits: Limits,
     pub log: LogSettings,
     /// TLS on the listener; `None` serves plain HTTP.
@@ -200,7 +208,12 @@ pub struct ProviderSettings {
     pub twilio_sms: Option<TwilioSmsSettings>,
     pub vonage_sms: Option<VonageSmsSettings>,
     pub telnyx_sms: Option<TelnyxSmsSettings>,
+    pub ntfy: Option<NtfySettings>,
+    pub duo: Option<DuoSettings>,
 }
+
+/// Providers that can carry a push approval.
+pub const PUSH_PROVIDERS: &[&str] = &["ntfy", "duo", "webhook"];
 
 /// Every provider name doorman knows, and whether it can place voice calls.
 pub const PROVIDERS: &[(&str, bool)] = &[
@@ -213,6 +226,8 @@ pub const PROVIDERS: &[(&str, bool)] = &[
     ("twilio_sms", false),
     ("vonage_sms", false),
     ("telnyx_sms", false),
+    ("ntfy", false),
+    ("duo", false),
 ];
 
 impl ProviderSettings {
@@ -227,6 +242,8 @@ impl ProviderSettings {
             "twilio_sms" => self.twilio_sms.is_some(),
             "vonage_sms" => self.vonage_sms.is_some(),
             "telnyx_sms" => self.telnyx_sms.is_some(),
+            "ntfy" => self.ntfy.is_some(),
+            "duo" => self.duo.is_some(),
             _ => false,
         }
     }
@@ -325,6 +342,32 @@ pub struct TelnyxSmsSettings {
     pub from: Option<String>,
     pub messaging_profile_id: Option<String>,
     pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
+
+/// `ntfy`: push notifications through an ntfy server.
+#[derive(Debug, Clone)]
+pub struct NtfySettings {
+    pub base_url: reqwest::Url,
+    pub auth: NtfyAuth,
+    /// 1–5; default 4 ("high"), so the phone shows it at once.
+    pub priority: u8,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum NtfyAuth {
+    None,
+    Token(Secret),
+    Basic { username: String, password: Secret },
+}
+
+/// `duo`: Duo Auth API push.
+#[derive(Debug, Clone)]
+pub struct DuoSettings {
+    pub base_url: reqwest::Url,
+    pub integration_key: String,
+    pub secret_key: Secret,
     pub timeout: Duration,
 }
 
@@ -445,14 +488,16 @@ impl Config {
     }
 
     fn validate(raw: RawConfig, base: &Path, mut problems: Problems) -> Result<Config, Problems> {
-        let users = match &raw.users_file {
+        let users_path = raw.users_file.as_ref().map(|file| base.join(file));
+        let users = match &users_path {
             None => {
                 problems.push("users_file", "required: the file that lists users");
                 None
             }
-            Some(file) => load_users(&base.join(file), &mut problems),
+            Some(path) => load_users(path, &mut problems),
         };
-        let config = build(raw, users.unwrap_or_default(), base, &mut problems);
+        let mut config = build(raw, users.unwrap_or_default(), base, &mut problems);
+        config.users_path = users_path;
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -523,18 +568,12 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     let providers = providers(&raw.providers, &app_name, problems);
     let allowed_countries = countries(&raw.allowed_countries, problems);
     let channels = channels(&raw.channels, &providers, problems);
+    push_needs_public_url(&channels, public_url.is_some(), problems);
     let codes = codes(&raw.codes, problems);
     let identity_headers = identity_headers(&raw.identity_headers, problems);
     let limits = limits(&raw.limits, problems);
     let trusted_proxies = networks(&raw.trusted_proxies, "trusted_proxies", problems);
-    if let Some(kind) = raw.store.kind.as_deref() {
-        if kind != "memory" {
-            problems.push(
-                "store.kind",
-                format!("`{kind}` is not available in this version; use `memory`"),
-            );
-        }
-    }
+    let store = store(&raw.store, problems);
     let log = LogSettings {
         level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
         format: match raw.log.format.as_deref() {
@@ -587,6 +626,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         public_url,
         templates_dir: raw.templates_dir.map(|dir| base.join(dir)),
         users,
+        users_path: None,
         session,
         rules,
         channels,
@@ -596,6 +636,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         allowed_redirect_domains,
         allowed_countries,
         trusted_proxies: TrustedProxies::new(trusted_proxies),
+        store,
         limits,
         log,
         tls,
@@ -859,6 +900,99 @@ pub fn duration(
     }
 }
 
+/// Where challenges, revocations and counters live.
+#[derive(Debug, Clone, Default)]
+pub enum StoreSettings {
+    /// In this process (moka): one replica.
+    #[default]
+    Memory,
+    /// Redis or Valkey, shared by every replica.
+    Redis(RedisSettings),
+}
+
+fn store(raw: &raw::RawStore, problems: &mut Problems) -> StoreSettings {
+    let redis_only = [
+        ("url", raw.url.is_some()),
+        ("password", raw.password.is_some()),
+        ("key_prefix", raw.key_prefix.is_some()),
+        ("pool_size", raw.pool_size.is_some()),
+        ("connect_timeout", raw.connect_timeout.is_some()),
+        ("command_timeout", raw.command_timeout.is_some()),
+    ];
+    match raw.kind.as_deref() {
+        None | Some("memory") => {
+            for (key, given) in redis_only {
+                if given {
+                    problems.push(&format!("store.{key}"), "only for `kind: redis`");
+                }
+            }
+            StoreSettings::Memory
+        }
+        Some("redis" | "valkey") => {
+            let url = match raw.url.as_deref() {
+                None => {
+                    problems.push(
+                        "store.url",
+                        "required: like redis://127.0.0.1:6379/0 or rediss://…",
+                    );
+                    String::new()
+                }
+                Some(url) => {
+                    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                        problems.push(
+                            "store.url",
+                            format!("`{url}` is not a redis:// or rediss:// URL"),
+                        );
+                    } else if let Err(err) = crate::store::redis_backend::check_url(url) {
+                        problems.push("store.url", format!("`{url}`: {err}"));
+                    }
+                    url.to_owned()
+                }
+            };
+            let pool_size = match raw.pool_size {
+                Some(0) => {
+                    problems.push("store.pool_size", "must be at least 1");
+                    1
+                }
+                Some(size) => size,
+                None => 2,
+            };
+            StoreSettings::Redis(RedisSettings {
+                url,
+                password: raw
+                    .password
+                    .clone()
+                    .filter(|password| !password.is_empty())
+                    .map(Secret),
+                key_prefix: raw
+                    .key_prefix
+                    .clone()
+                    .unwrap_or_else(|| "doorman:".to_owned()),
+                pool_size,
+                connect_timeout: duration(
+                    raw.connect_timeout.as_deref(),
+                    "store.connect_timeout",
+                    "2s",
+                    problems,
+                ),
+                command_timeout: duration(
+                    raw.command_timeout.as_deref(),
+                    "store.command_timeout",
+                    "1s",
+                    problems,
+                ),
+            })
+        }
+        Some(other) => {
+            problems.push(
+                "store.kind",
+                format!("expected `memory` or `redis`, not `{other}`"),
+            );
+            StoreSettings::Memory
+        }
+    }
+}
+
 /// CIDRs like `10.0.0.0/8`; a bare address is a network of one.
 fn networks(texts: &[String], path: &str, problems: &mut Problems) -> Vec<IpNet> {
     texts
@@ -1105,6 +1239,47 @@ fn providers(raw: &raw::RawProviders, app_name: &str, problems: &mut Problems) -
                 timeout: block.timeout(&raw.timeout, "10s"),
             })
         }),
+        ntfy: raw.ntfy.as_ref().and_then(|raw| {
+            let mut block = Block::new("providers.ntfy", problems);
+            let auth = match (&raw.token, &raw.username, &raw.password) {
+                (None, None, None) => NtfyAuth::None,
+                (Some(token), None, None) => NtfyAuth::Token(Secret(token.trim().to_owned())),
+                (None, Some(username), Some(password)) => NtfyAuth::Basic {
+                    username: username.clone(),
+                    password: Secret(password.clone()),
+                },
+                (Some(_), _, _) => {
+                    block.problem(
+                        "token",
+                        "set `token` or `username` and `password`, not both",
+                    );
+                    return None;
+                }
+                (None, _, _) => {
+                    block.problem("username", "`username` and `password` go together");
+                    return None;
+                }
+            };
+            let priority = raw.priority.unwrap_or(4);
+            if !(1..=5).contains(&priority) {
+                block.problem("priority", "expected 1 (min) to 5 (max)");
+            }
+            Some(NtfySettings {
+                base_url: block.url("base_url", &raw.base_url, Some("https://ntfy.sh"))?,
+                auth,
+                priority: priority.clamp(1, 5),
+                timeout: block.timeout(&raw.timeout, "10s"),
+            })
+        }),
+        duo: raw.duo.as_ref().and_then(|raw| {
+            let mut block = Block::new("providers.duo", problems);
+            Some(DuoSettings {
+                base_url: block.url("base_url", &raw.base_url, None)?,
+                integration_key: block.required("integration_key", &raw.integration_key)?,
+                secret_key: Secret(block.required("secret_key", &raw.secret_key)?),
+                timeout: block.timeout(&raw.timeout, "10s"),
+            })
+        }),
         telnyx_sms: raw.telnyx_sms.as_ref().and_then(|raw| {
             let mut block = Block::new("providers.telnyx_sms", problems);
             block.one_of(
@@ -1208,10 +1383,31 @@ fn channels(
         let Some(kind) = Channel::from_name(name) else {
             problems.push(
                 &path,
-                "unknown channel; this version offers `sms` and `voice`",
+                "unknown channel; doorman offers `sms`, `voice`, `push` and `totp`",
             );
             continue;
         };
+        if kind == Channel::Totp {
+            // The user's authenticator app is the only "provider".
+            if channel.provider.is_some() || !channel.fallback.is_empty() {
+                problems.push(
+                    &format!("{path}.provider"),
+                    "an authenticator app needs no provider; write `totp: {}`",
+                );
+            }
+            if channel.max_per_day.is_some() {
+                problems.push(
+                    &format!("{path}.max_per_day"),
+                    "an authenticator app sends nothing to cap",
+                );
+            }
+            channels.push(ChannelSettings {
+                channel: kind,
+                providers: Vec::new(),
+                max_per_day: None,
+            });
+            continue;
+        }
         let Some(first) = &channel.provider else {
             problems.push(&format!("{path}.provider"), "required");
             continue;
@@ -1231,7 +1427,18 @@ fn channels(
                 );
                 continue;
             };
-            if kind == Channel::Voice && !calls {
+            let pushes = PUSH_PROVIDERS.contains(&provider.as_str());
+            if kind == Channel::Push && !pushes {
+                problems.push(
+                    &key,
+                    format!("`{provider}` cannot send push approvals; use ntfy, duo or webhook"),
+                );
+            } else if kind != Channel::Push && pushes && provider != "webhook" {
+                problems.push(
+                    &key,
+                    format!("`{provider}` sends push approvals only; use it under channels.push"),
+                );
+            } else if kind == Channel::Voice && !calls {
                 problems.push(
                     &key,
                     format!("`{provider}` sends text messages only; for voice use vonage, vonage_legacy, twilio, telnyx or webhook"),
@@ -1263,6 +1470,27 @@ fn channels(
         );
     }
     channels
+}
+
+/// Push answers come back to doorman through links in the notification,
+/// which need the address the phone can reach doorman at.
+fn push_needs_public_url(
+    channels: &[ChannelSettings],
+    have_public_url: bool,
+    problems: &mut Problems,
+) {
+    let Some(push) = channels.iter().find(|c| c.channel == Channel::Push) else {
+        return;
+    };
+    if have_public_url {
+        return;
+    }
+    if let Some(provider) = push.providers.iter().find(|name| *name != "duo") {
+        problems.push(
+            "public_url",
+            format!("required for channels.push with `{provider}`: the notification's links point there"),
+        );
+    }
 }
 
 fn countries(raw: &[String], problems: &mut Problems) -> Vec<String> {

@@ -114,6 +114,28 @@ pub struct RawProviders {
     pub twilio_sms: Option<RawTwilioSms>,
     pub vonage_sms: Option<RawVonageSms>,
     pub telnyx_sms: Option<RawTelnyxSms>,
+    pub ntfy: Option<RawNtfy>,
+    pub duo: Option<RawDuo>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawNtfy {
+    pub base_url: Option<String>,
+    /// An access token (`tk_...`), sent as a Bearer token.
+    pub token: Option<String>,
+    /// Or Basic auth: user name and password.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub priority: Option<u8>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawDuo {
+    pub base_url: Option<String>,
+    pub integration_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub timeout: Option<String>,
 }
 
 /// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
@@ -241,6 +263,13 @@ pub struct RawRate {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawStore {
     pub kind: Option<String>,
+    pub url: Option<String>,
+    /// Also reachable as `password_file`.
+    pub password: Option<String>,
+    pub key_prefix: Option<String>,
+    pub pool_size: Option<usize>,
+    pub connect_timeout: Option<String>,
+    pub command_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -300,4 +329,5 @@ pub struct RawUser {
     pub groups: Vec<String>,
     pub phone: Option<String>,
     pub totp_secret: Option<String>,
+    pub ntfy_topic: Option<String>,
 }

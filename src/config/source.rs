@@ -83,7 +83,9 @@ fn resolve(value: &mut Value, path: &str, problems: &mut Problems) {
                     continue;
                 };
                 let child = join(path, &name);
-                let Some(mut item) = map.remove(&key) else {
+                // shift_remove, not remove (a swap): keys keep the order
+                // they were written in, which is the order channels are offered.
+                let Some(mut item) = map.shift_remove(&key) else {
                     continue;
                 };
                 resolve(&mut item, &child, problems);

@@ -1,6 +1,9 @@
 //! One-time codes and challenges: generation, hashing, checking.
 
 pub mod providers;
+pub mod push;
+pub mod qr;
+pub mod totp;
 
 use crate::crypto;
 use providers::CheckOutcome;
@@ -12,6 +15,11 @@ use rand::Rng;
 pub enum Channel {
     Sms,
     Voice,
+    /// A notification with numbered actions; the person picks the number
+    /// the sign-in page shows.
+    Push,
+    /// An authenticator app (RFC 6238).
+    Totp,
 }
 
 impl Channel {
@@ -19,6 +27,8 @@ impl Channel {
         match name {
             "sms" => Some(Channel::Sms),
             "voice" => Some(Channel::Voice),
+            "push" => Some(Channel::Push),
+            "totp" => Some(Channel::Totp),
             _ => None,
         }
     }
@@ -27,6 +37,8 @@ impl Channel {
         match self {
             Channel::Sms => "sms",
             Channel::Voice => "voice",
+            Channel::Push => "push",
+            Channel::Totp => "totp",
         }
     }
 
@@ -35,7 +47,14 @@ impl Channel {
         match self {
             Channel::Sms => "text message",
             Channel::Voice => "voice call",
+            Channel::Push => "push notification",
+            Channel::Totp => "authenticator app",
         }
+    }
+
+    /// Whether codes on this channel go to the user's phone number.
+    pub fn uses_phone(self) -> bool {
+        matches!(self, Channel::Sms | Channel::Voice)
     }
 }
 
@@ -81,6 +100,11 @@ pub enum Proof {
     Hashed { code_hash: [u8; 32], salt: [u8; 16] },
     /// A Verify provider made the code and checks it.
     Remote { request_id: String },
+    /// The user's authenticator app makes the code; doorman checks it
+    /// against the user's secret.
+    Totp,
+    /// A push approval: doorman waits for an answer.
+    Push(push::PushProof),
 }
 
 /// The result of checking a code.
@@ -120,6 +144,60 @@ impl Challenge {
         Challenge::with_proof(spec, Proof::Remote { request_id })
     }
 
+    /// A challenge answered from the user's authenticator app.
+    pub fn totp(spec: ChallengeSpec<'_>) -> Challenge {
+        Challenge::with_proof(spec, Proof::Totp)
+    }
+
+    /// A challenge answered by a push approval.
+    pub fn push(spec: ChallengeSpec<'_>, proof: push::PushProof) -> Challenge {
+        Challenge::with_proof(spec, Proof::Push(proof))
+    }
+
+    /// The push approval this challenge waits for, if it is one.
+    pub fn push_proof(&self) -> Option<&push::PushProof> {
+        match &self.proof {
+            Proof::Push(proof) => Some(proof),
+            _ => None,
+        }
+    }
+
+    /// Applies an answer to a push; see [`push::PushProof::answer`].
+    pub fn answer_push(&mut self, answer: push::Answer, now: u64) -> push::Answered {
+        if !self.is_live(now) {
+            return push::Answered::NotWaiting;
+        }
+        match &mut self.proof {
+            Proof::Push(proof) => {
+                let answered = proof.answer(answer);
+                if matches!(answered, push::Answered::Refused { .. }) {
+                    // A refused push ends the challenge.
+                    self.attempts_left = 0;
+                }
+                answered
+            }
+            _ => push::Answered::NotWaiting,
+        }
+    }
+
+    /// Turns an approved push into a sign-in, once.
+    pub fn complete_push(&mut self, now: u64) -> Option<Verdict> {
+        let state = self.push_proof()?.state;
+        match state {
+            push::PushState::Approved if self.is_live(now) => {
+                Some(self.record(CheckOutcome::Approved))
+            }
+            push::PushState::Waiting if self.is_live(now) => None,
+            push::PushState::Denied => Some(Verdict::Exhausted),
+            _ => Some(Verdict::Expired),
+        }
+    }
+
+    /// Whether this challenge takes a typed code.
+    pub fn takes_code(&self) -> bool {
+        !matches!(self.proof, Proof::Push(_))
+    }
+
     fn with_proof(spec: ChallengeSpec<'_>, proof: Proof) -> Challenge {
         Challenge {
             user: spec.user.to_owned(),
@@ -143,7 +221,7 @@ impl Challenge {
     pub fn remote_request(&self) -> Option<(&'static str, &str)> {
         match &self.proof {
             Proof::Remote { request_id } => Some((self.provider, request_id)),
-            Proof::Hashed { .. } => None,
+            _ => None,
         }
     }
 

@@ -2,9 +2,11 @@
 //! small JSON endpoints proxies call. Every POST is CSRF-checked here, in
 //! one place, before any handler runs.
 
+mod enroll;
 mod forward_auth;
 mod login;
 mod logout;
+mod push;
 mod second_factor;
 mod templates;
 
@@ -28,6 +30,9 @@ use std::sync::Arc;
 
 pub type Reply = Response<Full<Bytes>>;
 
+/// Where the push answer links live; the token follows.
+const PUSH_ANSWER: &str = "2fa/push/answer/";
+
 /// Routes under the prefix, for telling "wrong method" from "no such page".
 const ROUTES: &[&str] = &[
     "login",
@@ -36,6 +41,8 @@ const ROUTES: &[&str] = &[
     "2fa/verify",
     "2fa/resend",
     "2fa/cancel",
+    "2fa/push/status",
+    "totp/enroll",
     "logout",
     "auth",
     "health",
@@ -65,6 +72,21 @@ pub async fn handle(
         (&Method::GET | &Method::HEAD, "logout") => logout::logout(&mut visit),
         (&Method::GET | &Method::HEAD, "health") => Ok(health(app)),
         (&Method::GET | &Method::HEAD, "static/doorman.css") => Ok(app.templates.stylesheet()),
+        (&Method::GET | &Method::HEAD, "static/push.js") => Ok(templates::push_script()),
+        (&Method::GET | &Method::HEAD, "2fa/push/status") => {
+            let wait = request
+                .uri()
+                .query()
+                .is_some_and(|query| query.split('&').any(|pair| pair == "wait=1"));
+            push::status(&visit, wait).await
+        }
+        (&Method::GET | &Method::HEAD, "totp/enroll") => enroll::show(&mut visit),
+        // The phone calls these, not the browser: no CSRF token, since each
+        // URL is itself a signed one-time token. Nothing else skips the check.
+        (&Method::POST, route) if route.starts_with(PUSH_ANSWER) => {
+            Ok(push::answer(app, &route[PUSH_ANSWER.len()..], now))
+        }
+        (_, route) if route.starts_with(PUSH_ANSWER) => Err(Error::MethodNotAllowed),
         (&Method::POST, route) if ROUTES.contains(&route) => match visit.form(request).await {
             Err(err) => Err(err),
             Ok(form) => match route {
@@ -74,6 +96,7 @@ pub async fn handle(
                 "2fa/verify" => second_factor::verify(&mut visit, &form).await,
                 "2fa/cancel" => second_factor::cancel(&mut visit),
                 "logout" => logout::logout(&mut visit),
+                "totp/enroll" => enroll::submit(&mut visit, &form),
                 _ => Err(Error::MethodNotAllowed),
             },
         },
@@ -358,7 +381,7 @@ fn security_headers(headers: &mut http::HeaderMap) {
     headers.insert(
         &CSP,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
         ),
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -4,7 +4,9 @@ use super::{redirect, Form, Reply, Visit};
 use crate::audit::Record;
 use crate::config::ChannelSettings;
 use crate::error::Error;
-use crate::otp::providers::{message_text, CodeMessage, Provider, ProviderError, VerifyStart};
+use crate::otp::providers::{
+    message_text, CheckOutcome, CodeMessage, Provider, ProviderError, VerifyStart,
+};
 use crate::otp::{generate_code, mask_phone, Challenge, ChallengeSpec, Channel, Verdict};
 use crate::session::{FactorLevel, Session};
 use crate::store::{lock, SharedChallenge};
@@ -17,30 +19,35 @@ use std::time::Instant;
 
 /// A channel as the page offers it.
 #[derive(Serialize)]
-struct Offer {
+pub(super) struct Offer {
     name: &'static str,
     label: String,
 }
 
 /// What the code page shows about a pending challenge.
-struct Pending {
-    channel: crate::otp::Channel,
+pub(super) struct Pending {
+    pub channel: crate::otp::Channel,
     to: String,
     attempts_left: u32,
     /// A Verify provider made the code, so its length is the provider's.
     remote: bool,
-    /// The provider that delivered it, for metrics.
-    provider: &'static str,
+    /// For a push: the number to pick on the phone.
+    pub number: Option<u8>,
+    /// The provider that delivered it (also for metrics).
+    pub provider: &'static str,
+    pub expires_at: u64,
 }
 
 impl Pending {
     fn of(challenge: &Challenge) -> Pending {
         Pending {
-            provider: challenge.provider,
             channel: challenge.channel,
             to: challenge.to.clone(),
             attempts_left: challenge.attempts_left,
             remote: challenge.remote_request().is_some(),
+            number: challenge.push_proof().map(|proof| proof.number),
+            provider: challenge.provider,
+            expires_at: challenge.expires_at,
         }
     }
 }
@@ -50,6 +57,9 @@ pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
         Ok(found) => found,
         Err(elsewhere) => return Ok(redirect(StatusCode::SEE_OTHER, &elsewhere)),
     };
+    if let Some(answered) = super::push::settle(visit, &session, &user) {
+        return answered;
+    }
     match pending(visit, &session) {
         Some(pending) => code_page(visit, &user, &pending, StatusCode::OK, None),
         None => choose_page(visit, &user, StatusCode::OK, None),
@@ -85,15 +95,9 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
             "Choose one of the methods offered.".into(),
         );
     };
-    let Some(phone) = user.phone.as_deref() else {
-        return refuse(
-            visit,
-            &user,
-            current.as_ref(),
-            StatusCode::BAD_REQUEST,
-            "Choose one of the methods offered.".into(),
-        );
-    };
+    if settings.channel == Channel::Totp {
+        return start_totp(visit, &session, &user);
+    }
 
     let cooldown = app.codes.resend_cooldown.as_secs();
     if let Some(last) = app.store.last_sent(&user.name) {
@@ -111,6 +115,52 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
             );
         }
     }
+
+    if settings.channel == Channel::Push {
+        if let Err(refusal) = app.limiter.take_push(&app.store, &user.name, visit.now) {
+            visit.audit(
+                "send_refused",
+                Record {
+                    user: Some(&user.name),
+                    channel: Some("push"),
+                    reason: Some(refusal.cap),
+                    until: Some(refusal.retry_at),
+                    ..Record::default()
+                },
+            );
+            let text = format!(
+                "Too many sign-in requests sent to your phone. Try again in {}.",
+                crate::limits::wait_text(visit.now, refusal.retry_at)
+            );
+            return refuse(
+                visit,
+                &user,
+                current.as_ref(),
+                StatusCode::TOO_MANY_REQUESTS,
+                text,
+            );
+        }
+        return match super::push::start(visit, &session, &user, settings).await {
+            Ok(()) => {
+                app.store.record_sent(&user.name, visit.now);
+                Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
+            }
+            Err(errors) => {
+                let (status, text) = failure_text(&errors);
+                refuse(visit, &user, current.as_ref(), status, text)
+            }
+        };
+    }
+
+    let Some(phone) = user.phone.as_deref() else {
+        return refuse(
+            visit,
+            &user,
+            current.as_ref(),
+            StatusCode::BAD_REQUEST,
+            "Choose one of the methods offered.".into(),
+        );
+    };
 
     if !app.allowed_countries.is_empty()
         && !user
@@ -198,6 +248,14 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         Started::Code(code) => Challenge::new(spec, &code, &app.code_key),
         Started::Remote(request_id) => Challenge::remote(spec, request_id),
     };
+    replace_challenge(visit, &session, challenge);
+    Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
+}
+
+/// Stores `challenge` for the session, ending the provider verification of
+/// the one it replaces unless both are the same verification.
+pub(super) fn replace_challenge(visit: &Visit<'_>, session: &Session, challenge: Challenge) {
+    let app = visit.app;
     if let Some(replaced) = app.store.challenge(&session.id) {
         // A provider that refused a second verification to the number handed
         // back the running one (Concurrent): that one must live on.
@@ -211,6 +269,20 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         }
     }
     app.store.put_challenge(&session.id, challenge);
+}
+
+/// An authenticator-app challenge: nothing is sent, the app has the code.
+fn start_totp(visit: &Visit<'_>, session: &Session, user: &User) -> Result<Reply, Error> {
+    let spec = ChallengeSpec {
+        user: &user.name,
+        channel: Channel::Totp,
+        to: "",
+        provider: "totp",
+        now: visit.now,
+        lifetime_secs: visit.app.codes.lifetime.as_secs(),
+        max_attempts: visit.app.codes.max_attempts,
+    };
+    replace_challenge(visit, session, Challenge::totp(spec));
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
 
@@ -351,7 +423,7 @@ async fn start(
 }
 
 /// A provider error as a metrics label.
-fn delivery_outcome(err: &ProviderError) -> &'static str {
+pub(super) fn delivery_outcome(err: &ProviderError) -> &'static str {
     match err {
         ProviderError::InvalidNumber(_) => "invalid_number",
         ProviderError::Throttled { .. } => "throttled",
@@ -363,7 +435,7 @@ fn delivery_outcome(err: &ProviderError) -> &'static str {
 }
 
 /// What the person reads when no provider could send a code.
-fn failure_text(errors: &[ProviderError]) -> (StatusCode, String) {
+pub(super) fn failure_text(errors: &[ProviderError]) -> (StatusCode, String) {
     if errors
         .iter()
         .any(|err| matches!(err, ProviderError::InvalidNumber(_)))
@@ -496,6 +568,9 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             None => choose_page(visit, &user, StatusCode::BAD_REQUEST, None),
         };
     }
+    if !lock(&shared).takes_code() {
+        return Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")));
+    }
     let standing = app
         .limiter
         .standing(&app.store, Some(&user.name), visit.client, visit.now);
@@ -529,18 +604,24 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     if !standing.delay.is_zero() {
         tokio::time::sleep(standing.delay).await;
     }
-    let verdict = match remote_check(visit, &shared, &code).await {
-        RemoteCheck::NotRemote => lock(&shared).verify(&code, &app.code_key, visit.now),
-        RemoteCheck::Done(verdict) => verdict,
-        RemoteCheck::Failed => {
-            let pending = pending(visit, &session);
-            let text = "We could not check the code right now. Try again in a moment.".to_owned();
-            return match pending {
-                Some(pending) => {
-                    code_page(visit, &user, &pending, StatusCode::BAD_GATEWAY, Some(text))
-                }
-                None => choose_page(visit, &user, StatusCode::BAD_GATEWAY, Some(text)),
-            };
+    let totp = matches!(lock(&shared).proof, crate::otp::Proof::Totp);
+    let verdict = if totp {
+        totp_check(visit, &user, &shared, &code)
+    } else {
+        match remote_check(visit, &shared, &code).await {
+            RemoteCheck::NotRemote => lock(&shared).verify(&code, &app.code_key, visit.now),
+            RemoteCheck::Done(verdict) => verdict,
+            RemoteCheck::Failed => {
+                let pending = pending(visit, &session);
+                let text =
+                    "We could not check the code right now. Try again in a moment.".to_owned();
+                return match pending {
+                    Some(pending) => {
+                        code_page(visit, &user, &pending, StatusCode::BAD_GATEWAY, Some(text))
+                    }
+                    None => choose_page(visit, &user, StatusCode::BAD_GATEWAY, Some(text)),
+                };
+            }
         }
     };
     let snapshot = {
@@ -578,30 +659,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     };
     crate::metrics::sign_in(channel, snapshot.provider, outcome);
     match verdict {
-        Verdict::Accepted => {
-            app.limiter.signed_in(&app.store, &user.name);
-            visit.audit("challenge_verified", record());
-            visit.audit(
-                if session.level == FactorLevel::TwoFactor {
-                    "step_up_verified"
-                } else {
-                    "signin_succeeded"
-                },
-                record(),
-            );
-            app.store.remove_challenge(&session.id);
-            app.store.revoke(&session.id, session.expires_at);
-            let upgraded = app.sessions.start(
-                &user.name,
-                FactorLevel::TwoFactor,
-                session.authenticated_at,
-                visit.now,
-            );
-            visit.set_cookie(app.sessions.set_cookie(&upgraded, visit.tls));
-            crate::metrics::session_started(upgraded.expires_at);
-            tracing::info!(event = "challenge_verified", user = %user.name, channel = snapshot.channel.name(), %client, "signed in");
-            Ok(redirect(StatusCode::SEE_OTHER, &visit.destination()))
-        }
+        Verdict::Accepted => Ok(signed_in(visit, &session, &user, snapshot.channel)),
         Verdict::Wrong { attempts_left } => {
             visit.audit(
                 "challenge_failed",
@@ -644,6 +702,64 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
         }
     }
+}
+
+/// The second factor is done: a level-2 session replaces the level-1 one.
+pub(super) fn signed_in(
+    visit: &mut Visit<'_>,
+    session: &Session,
+    user: &User,
+    channel: Channel,
+) -> Reply {
+    let app = visit.app;
+    app.limiter.signed_in(&app.store, &user.name);
+    let record = || Record {
+        user: Some(&user.name),
+        channel: Some(channel.name()),
+        ..Record::default()
+    };
+    visit.audit("challenge_verified", record());
+    let event = if session.level == FactorLevel::TwoFactor {
+        "step_up_verified"
+    } else {
+        "signin_succeeded"
+    };
+    visit.audit(event, record());
+    app.store.remove_challenge(&session.id);
+    app.store.revoke(&session.id, session.expires_at);
+    let upgraded = app.sessions.start(
+        &user.name,
+        FactorLevel::TwoFactor,
+        session.authenticated_at,
+        visit.now,
+    );
+    visit.set_cookie(app.sessions.set_cookie(&upgraded, visit.tls));
+    crate::metrics::session_started(upgraded.expires_at);
+    let client = visit.client;
+    tracing::info!(event = "challenge_verified", user = %user.name, channel = channel.name(), %client, "signed in");
+    redirect(StatusCode::SEE_OTHER, &visit.destination())
+}
+
+/// Checks an authenticator-app code: one of the accepted time steps, and
+/// later than the last step this user signed in with (a code works once).
+fn totp_check(visit: &Visit<'_>, user: &User, shared: &SharedChallenge, code: &str) -> Verdict {
+    if !lock(shared).is_live(visit.now) {
+        return Verdict::Expired;
+    }
+    let outcome = match visit.app.totp_secret(user) {
+        None => CheckOutcome::Expired,
+        Some(secret) => match secret.matching_step(code, visit.now) {
+            Some(step) if visit.app.store.accept_totp_step(&user.name, step) => {
+                CheckOutcome::Approved
+            }
+            Some(_) => {
+                tracing::warn!(event = "totp_replayed", user = %user.name, client = %visit.client, "an authenticator code was used again");
+                CheckOutcome::Wrong
+            }
+            None => CheckOutcome::Wrong,
+        },
+    };
+    lock(shared).record(outcome)
 }
 
 enum RemoteCheck {
@@ -699,7 +815,7 @@ pub fn cancel(visit: &mut Visit<'_>) -> Result<Reply, Error> {
 
 /// A session past its password: level 1, or level 2 when the page it is
 /// going to (`rd`) wants a more recent second factor (step-up).
-fn signed_in_with_password(visit: &Visit<'_>) -> Result<(Session, Arc<User>), String> {
+pub(super) fn signed_in_with_password(visit: &Visit<'_>) -> Result<(Session, Arc<User>), String> {
     match &visit.session {
         None => Err(visit.page_url("login")),
         Some((session, user))
@@ -735,7 +851,7 @@ fn needs_step_up(visit: &Visit<'_>, session: &Session, user: &User) -> bool {
     })
 }
 
-fn pending(visit: &Visit<'_>, session: &Session) -> Option<Pending> {
+pub(super) fn pending(visit: &Visit<'_>, session: &Session) -> Option<Pending> {
     let shared = visit.app.store.challenge(&session.id)?;
     let challenge = lock(&shared);
     challenge
@@ -744,20 +860,29 @@ fn pending(visit: &Visit<'_>, session: &Session) -> Option<Pending> {
 }
 
 /// The configured channels this user can be reached on.
-fn offered<'a>(visit: &Visit<'a>, user: &User) -> Vec<&'a ChannelSettings> {
-    visit
-        .app
-        .channels
+pub(super) fn offered<'a>(visit: &Visit<'a>, user: &User) -> Vec<&'a ChannelSettings> {
+    let app = visit.app;
+    app.channels
         .iter()
-        .filter(|_| user.phone.is_some())
+        .filter(|settings| match settings.channel {
+            Channel::Sms | Channel::Voice => user.phone.is_some(),
+            Channel::Totp => app.totp_secret(user).is_some(),
+            Channel::Push => settings.providers.iter().any(|name| {
+                app.providers
+                    .get_push(name)
+                    .is_some_and(|provider| provider.reaches(user))
+            }),
+        })
         .collect()
 }
 
-fn offer(settings: &ChannelSettings, user: &User) -> Offer {
+pub(super) fn offer(settings: &ChannelSettings, user: &User) -> Offer {
     let to = user.phone.as_deref().map(mask_phone).unwrap_or_default();
     let label = match settings.channel {
-        crate::otp::Channel::Sms => format!("Text message to {to}"),
-        crate::otp::Channel::Voice => format!("Voice call to {to}"),
+        Channel::Sms => format!("Text message to {to}"),
+        Channel::Voice => format!("Voice call to {to}"),
+        Channel::Push => "Approve on my phone".to_owned(),
+        Channel::Totp => "Code from my authenticator app".to_owned(),
     };
     Offer {
         name: settings.channel.name(),
@@ -766,7 +891,7 @@ fn offer(settings: &ChannelSettings, user: &User) -> Offer {
 }
 
 /// Answers a refused send on the page the user came from.
-fn refuse(
+pub(super) fn refuse(
     visit: &Visit<'_>,
     user: &User,
     current: Option<&Pending>,
@@ -779,7 +904,7 @@ fn refuse(
     }
 }
 
-fn choose_page(
+pub(super) fn choose_page(
     visit: &Visit<'_>,
     user: &User,
     status: StatusCode,
@@ -811,6 +936,9 @@ fn code_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Reply, Error> {
+    if pending.channel == Channel::Push {
+        return super::push::waiting_page(visit, user, pending, status, error);
+    }
     let others: Vec<Offer> = offered(visit, user)
         .into_iter()
         .filter(|settings| settings.channel != pending.channel)
@@ -827,7 +955,10 @@ fn code_page(
             sent_by => pending.channel.describe(),
             sent_to => mask_phone(&pending.to),
             attempts_left => pending.attempts_left,
-            code_length => (!pending.remote).then_some(visit.app.codes.length),
+            code_length => match pending.channel {
+                Channel::Totp => Some(crate::otp::totp::DIGITS as u32),
+                _ => (!pending.remote).then_some(visit.app.codes.length),
+            },
             resend_wait => resend_wait,
             others => others,
             error => error,

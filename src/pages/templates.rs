@@ -15,7 +15,26 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("choose.html", include_str!("../../templates/choose.html")),
     ("code.html", include_str!("../../templates/code.html")),
     ("message.html", include_str!("../../templates/message.html")),
+    ("push.html", include_str!("../../templates/push.html")),
+    ("enroll.html", include_str!("../../templates/enroll.html")),
 ];
+
+const PUSH_SCRIPT: &str = include_str!("../../templates/push.js");
+
+/// The push waiting page's script (served from doorman, as the CSP wants).
+pub fn push_script() -> Response<Full<Bytes>> {
+    let mut reply = Response::new(Full::new(Bytes::from_static(PUSH_SCRIPT.as_bytes())));
+    let headers = reply.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    reply
+}
 
 const STYLESHEET: &str = include_str!("../../templates/doorman.css");
 

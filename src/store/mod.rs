@@ -1,12 +1,18 @@
 //! Server-side state: pending challenges, revoked sessions, send cooldowns,
-//! and the counters behind [`crate::limits`].
+//! the counters behind [`crate::limits`], push answer tokens and the last authenticator-app step used per user.
 //!
 //! Memory only for now (moka caches, bounded in size and time). Entries carry
 //! their own expiry times, checked against doorman's clock; the caches' TTLs
 //! only reclaim memory, so an injected clock in tests stays authoritative.
 
+pub mod backend;
+pub mod memory;
+pub mod redis_backend;
+
 use crate::limits::{EventLog, FailureLog};
+use crate::otp::push::PushToken;
 use crate::otp::Challenge;
+use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -19,6 +25,11 @@ const MAX_COOLDOWNS: u64 = 100_000;
 /// prompts). An entry idle for a day holds nothing any limit still reads.
 const MAX_COUNTERS: u64 = 200_000;
 const COUNTER_IDLE: Duration = Duration::from_secs(25 * 3600);
+const MAX_PUSH_TOKENS: u64 = 400_000;
+const MAX_TOTP_STEPS: u64 = 100_000;
+/// How long a used TOTP step is remembered: past it, the step is outside
+/// the accepted window (one step either side) anyway.
+const TOTP_STEP_MEMORY: Duration = Duration::from_secs(5 * 60);
 
 pub type SharedChallenge = Arc<Mutex<Challenge>>;
 
@@ -39,6 +50,11 @@ pub struct Store {
     last_sent: Cache<String, u64>,
     failures: Cache<String, Arc<Mutex<FailureLog>>>,
     events: Cache<String, Arc<Mutex<EventLog>>>,
+    /// One-time push answers by token id.
+    push_tokens: Cache<String, PushToken>,
+    /// The last authenticator-app time step accepted, by user: a code is
+    /// good once.
+    totp_steps: Cache<String, u64>,
 }
 
 impl Store {
@@ -68,6 +84,14 @@ impl Store {
             events: Cache::builder()
                 .max_capacity(MAX_COUNTERS)
                 .time_to_idle(COUNTER_IDLE)
+                .build(),
+            push_tokens: Cache::builder()
+                .max_capacity(MAX_PUSH_TOKENS)
+                .time_to_live(code_lifetime + slack)
+                .build(),
+            totp_steps: Cache::builder()
+                .max_capacity(MAX_TOTP_STEPS)
+                .time_to_live(TOTP_STEP_MEMORY)
                 .build(),
         }
     }
@@ -115,5 +139,33 @@ impl Store {
         let log = self.events.get_with_by_ref(key, Default::default);
         let mut guard = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
+    }
+
+    /// Keeps a push answer token until it is used or expires.
+    pub fn put_push_token(&self, id: &str, token: PushToken) {
+        self.push_tokens.insert(id.to_owned(), token);
+    }
+
+    /// Removes and returns a push answer token: of two concurrent uses,
+    /// one gets it.
+    pub fn take_push_token(&self, id: &str) -> Option<PushToken> {
+        self.push_tokens.remove(id)
+    }
+
+    /// Records `step` as `user`'s last accepted authenticator-app step, only
+    /// if it is later than the last one; whether it was. Atomic per user, so
+    /// a code raced in twice is accepted once.
+    pub fn accept_totp_step(&self, user: &str, step: u64) -> bool {
+        let result = self
+            .totp_steps
+            .entry_by_ref(user)
+            .and_compute_with(|last| match last {
+                Some(entry) if *entry.value() >= step => Op::Nop,
+                _ => Op::Put(step),
+            });
+        matches!(
+            result,
+            CompResult::Inserted(_) | CompResult::ReplacedWith(_)
+        )
     }
 }

@@ -73,7 +73,7 @@ providers:
             "upstream: required: the URL of the app to protect, like http://127.0.0.1:3000",
             "session.secret: too short: 9 bytes, at least 32 needed",
             "session.lifetime: `soon` is not a duration like 30s, 5m or 12h",
-            "channels.fax: unknown channel; this version offers `sms` and `voice`",
+            "channels.fax: unknown channel; doorman offers `sms`, `voice`, `push` and `totp`",
             "channels.sms.provider: provider `webhook` is not configured under providers.webhook",
         ])
     );
@@ -251,7 +251,7 @@ fn the_example_config_loads_cleanly() {
     assert_eq!(config.app_name, "Example");
     assert_eq!(config.users.len(), 1);
     let channels: Vec<&str> = config.channels.iter().map(|c| c.channel.name()).collect();
-    assert_eq!(channels, ["sms", "voice"]);
+    assert_eq!(channels, ["sms", "voice", "totp"]);
     let webhook = config.providers.webhook.as_ref().expect("webhook");
     assert_eq!(webhook.secret.as_deref(), Some("example-hook-secret"));
 }

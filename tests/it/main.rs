@@ -4,10 +4,12 @@
 mod support;
 
 mod adversarial;
+mod browser;
 mod cli;
 mod codes;
 mod config;
 mod deploy;
+mod duo;
 mod flow;
 mod forward_auth;
 mod limits;
@@ -18,8 +20,11 @@ mod providers_telnyx;
 mod providers_twilio;
 mod providers_vonage;
 mod proxy;
+mod push;
 mod reload;
 mod rules;
 pub mod security;
 mod session;
+mod store;
 mod tls;
+mod totp;

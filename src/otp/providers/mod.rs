@@ -1,7 +1,10 @@
 //! Providers deliver codes; they never decide anything.
 
+pub mod duo;
 mod http;
 mod log;
+mod ntfy;
+pub mod push;
 mod telnyx;
 mod telnyx_sms;
 mod twilio;
@@ -12,6 +15,9 @@ mod vonage_sms;
 mod webhook;
 
 pub use self::log::LogProvider;
+pub use duo::Duo;
+pub use ntfy::Ntfy;
+pub use push::{PushAction, PushMessage, PushSender, PushStarted, RemoteStatus};
 pub use telnyx::Telnyx;
 pub use telnyx_sms::TelnyxSms;
 pub use twilio::Twilio;
@@ -148,11 +154,14 @@ impl Provider {
 #[derive(Clone, Default)]
 pub struct Providers {
     all: Vec<Provider>,
+    /// Those that can carry a push approval.
+    push: Vec<Arc<dyn PushSender>>,
 }
 
 impl Providers {
     pub fn from_settings(settings: &ProviderSettings) -> Providers {
         let mut all: Vec<Provider> = Vec::new();
+        let mut push: Vec<Arc<dyn PushSender>> = Vec::new();
         if settings.log {
             tracing::warn!(
                 "the `log` provider is configured: one-time codes are written to this log. \
@@ -161,9 +170,15 @@ impl Providers {
             all.push(Provider::Message(Arc::new(LogProvider)));
         }
         if let Some(webhook) = &settings.webhook {
-            all.push(Provider::Message(Arc::new(WebhookProvider::new(
-                webhook.clone(),
-            ))));
+            let webhook = Arc::new(WebhookProvider::new(webhook.clone()));
+            all.push(Provider::Message(webhook.clone()));
+            push.push(webhook);
+        }
+        if let Some(ntfy) = &settings.ntfy {
+            push.push(Arc::new(Ntfy::new(ntfy.clone())));
+        }
+        if let Some(duo) = &settings.duo {
+            push.push(Arc::new(Duo::new(duo.clone())));
         }
         if let Some(vonage) = &settings.vonage {
             all.push(Provider::Verify(Arc::new(Vonage::new(vonage.clone()))));
@@ -194,18 +209,25 @@ impl Providers {
                 telnyx_sms.clone(),
             ))));
         }
-        Providers { all }
+        Providers { all, push }
     }
 
     pub fn get(&self, name: &str) -> Option<&Provider> {
         self.all.iter().find(|provider| provider.name() == name)
+    }
+
+    /// The push provider called `name`, if configured.
+    pub fn get_push(&self, name: &str) -> Option<&Arc<dyn PushSender>> {
+        self.push.iter().find(|provider| provider.name() == name)
     }
 }
 
 /// Text for a code: for SMS the last line lets browsers fill it in (WebOTP).
 pub fn message_text(channel: Channel, app: &str, code: &str, host: &str) -> String {
     match channel {
-        Channel::Sms => format!("Your {app} code is {code}\n\n@{host} #{code}"),
+        Channel::Sms | Channel::Push | Channel::Totp => {
+            format!("Your {app} code is {code}\n\n@{host} #{code}")
+        }
         Channel::Voice => {
             let spoken: Vec<String> = code.chars().map(String::from).collect();
             format!(

@@ -148,8 +148,8 @@ impl Verifier for Telnyx {
     fn start<'a>(&'a self, start: &'a VerifyStart) -> BoxFuture<'a, Result<String, ProviderError>> {
         Box::pin(async move {
             let path = match start.channel {
-                Channel::Sms => "/v2/verifications/sms",
                 Channel::Voice => "/v2/verifications/call",
+                _ => "/v2/verifications/sms",
             };
             let body = StartBody {
                 phone_number: &start.to,

@@ -86,8 +86,8 @@ impl Verifier for Twilio {
     fn start<'a>(&'a self, start: &'a VerifyStart) -> BoxFuture<'a, Result<String, ProviderError>> {
         Box::pin(async move {
             let channel = match start.channel {
-                Channel::Sms => "sms",
                 Channel::Voice => "call",
+                _ => "sms",
             };
             let form = [
                 ("To", start.to.as_str()),

@@ -163,8 +163,8 @@ impl Verifier for Vonage {
             };
             // SMS carries a voice step, for "call me instead".
             let workflow = match start.channel {
-                Channel::Sms => vec![sms, voice],
                 Channel::Voice => vec![voice],
+                _ => vec![sms, voice],
             };
             let body = Start {
                 brand: &self.settings.brand,

@@ -130,8 +130,8 @@ impl Verifier for VonageLegacy {
     fn start<'a>(&'a self, start: &'a VerifyStart) -> BoxFuture<'a, Result<String, ProviderError>> {
         Box::pin(async move {
             let workflow = match start.channel {
-                Channel::Sms => WORKFLOW_SMS_THEN_CALL,
                 Channel::Voice => WORKFLOW_CALL,
+                _ => WORKFLOW_SMS_THEN_CALL,
             };
             // v1 makes codes of 4 or 6 digits only.
             let code_length = if start.code_length == 4 { "4" } else { "6" };

@@ -1,5 +1,6 @@
 //! The `webhook` provider: POSTs the code as signed JSON to a URL of yours.
 
+use super::push::{PushMessage, PushSender, PushStarted};
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::config::WebhookSettings;
 use serde::Serialize;
@@ -40,6 +41,30 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     )
 }
 
+/// The push body, documented in the README: numbered answer URLs and a
+/// deny URL, in the random order the numbers were drawn.
+#[derive(Serialize)]
+struct PushBody<'a> {
+    channel: &'static str,
+    user: &'a str,
+    title: &'a str,
+    message: &'a str,
+    actions: Vec<PushActionBody<'a>>,
+    deny_url: &'a str,
+    expires_at: String,
+}
+
+#[derive(Serialize)]
+struct PushActionBody<'a> {
+    number: u8,
+    label: String,
+    url: &'a str,
+}
+
+fn rfc3339(unix: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
+}
+
 impl Delivery for WebhookProvider {
     fn name(&self) -> &'static str {
         "webhook"
@@ -47,39 +72,78 @@ impl Delivery for WebhookProvider {
 
     fn deliver<'a>(&'a self, message: &'a CodeMessage) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
-            let expires = UNIX_EPOCH + Duration::from_secs(message.expires_at);
             let body = serde_json::to_vec(&Body {
                 channel: message.channel.name(),
                 to: &message.to,
                 user: &message.user,
                 code: &message.code,
                 message: &message.message,
-                expires_at: humantime::format_rfc3339_seconds(expires).to_string(),
+                expires_at: rfc3339(message.expires_at),
             })
             .map_err(|err| ProviderError::Refused(err.to_string()))?;
-            let mut request = self
-                .client
-                .post(self.settings.url.clone())
-                .header(http::header::CONTENT_TYPE, "application/json");
-            if let Some(secret) = &self.settings.secret {
-                request = request.header("X-Doorman-Signature", signature(secret, &body));
-            }
-            let response = request.body(body).send().await.map_err(|err| {
-                if err.is_timeout() {
-                    ProviderError::Unavailable("no answer in time".into())
-                } else {
-                    ProviderError::Unavailable(without_url(err).to_string())
-                }
-            })?;
-            if response.status().is_success() {
-                Ok(())
-            } else {
-                Err(ProviderError::Unavailable(format!(
-                    "HTTP {}",
-                    response.status().as_u16()
-                )))
-            }
+            self.post(body).await
         })
+    }
+}
+
+impl PushSender for WebhookProvider {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn send<'a>(
+        &'a self,
+        push: &'a PushMessage,
+    ) -> BoxFuture<'a, Result<PushStarted, ProviderError>> {
+        Box::pin(async move {
+            let body = serde_json::to_vec(&PushBody {
+                channel: "push",
+                user: &push.user,
+                title: &push.title,
+                message: &push.message,
+                actions: push
+                    .actions
+                    .iter()
+                    .map(|action| PushActionBody {
+                        number: action.number,
+                        label: format!("{:02}", action.number),
+                        url: &action.url,
+                    })
+                    .collect(),
+                deny_url: &push.deny_url,
+                expires_at: rfc3339(push.expires_at),
+            })
+            .map_err(|err| ProviderError::Refused(err.to_string()))?;
+            self.post(body).await.map(|()| PushStarted::Callback)
+        })
+    }
+}
+
+impl WebhookProvider {
+    /// POSTs a JSON body, signed when a secret is set; any 2xx is success.
+    async fn post(&self, body: Vec<u8>) -> Result<(), ProviderError> {
+        let mut request = self
+            .client
+            .post(self.settings.url.clone())
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if let Some(secret) = &self.settings.secret {
+            request = request.header("X-Doorman-Signature", signature(secret, &body));
+        }
+        let response = request.body(body).send().await.map_err(|err| {
+            if err.is_timeout() {
+                ProviderError::Unavailable("no answer in time".into())
+            } else {
+                ProviderError::Unavailable(without_url(err).to_string())
+            }
+        })?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(ProviderError::Unavailable(format!(
+                "HTTP {}",
+                response.status().as_u16()
+            )))
+        }
     }
 }
 

@@ -4,8 +4,12 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod duo;
 pub mod fake_api;
+pub mod logs;
+pub mod ntfy;
 pub mod process;
+pub mod redis;
 pub mod sms;
 pub mod telnyx;
 pub mod twilio;

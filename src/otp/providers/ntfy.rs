@@ -1,0 +1,107 @@
+//! The `ntfy` provider: publishes a notification with three numbered
+//! `http` actions to the user's topic on an ntfy server.
+
+use super::http::{by_status, client, scrub, send};
+use super::push::{PushMessage, PushSender, PushStarted};
+use super::{BoxFuture, ProviderError};
+use crate::config::{NtfyAuth, NtfySettings};
+use serde::Deserialize;
+use serde_json::json;
+
+pub struct Ntfy {
+    settings: NtfySettings,
+    client: reqwest::Client,
+}
+
+/// ntfy's error body: `{code, http, error, link}`.
+#[derive(Deserialize)]
+struct NtfyError {
+    code: Option<u64>,
+    error: Option<String>,
+}
+
+impl Ntfy {
+    pub fn new(settings: NtfySettings) -> Ntfy {
+        let client = client(settings.timeout);
+        Ntfy { settings, client }
+    }
+
+    /// The JSON ntfy publishes (its "publish as JSON" form).
+    fn body(&self, push: &PushMessage, topic: &str) -> serde_json::Value {
+        let actions: Vec<serde_json::Value> = push
+            .actions
+            .iter()
+            .map(|action| {
+                json!({
+                    "action": "http",
+                    "label": format!("{:02}", action.number),
+                    "url": action.url,
+                    "method": "POST",
+                    "clear": true,
+                })
+            })
+            .collect();
+        json!({
+            "topic": topic,
+            "title": push.title,
+            "message": format!("{}\nTap the number shown on the sign-in page. Not you? Tap none of them.", push.message),
+            "priority": self.settings.priority,
+            "tags": ["lock"],
+            "actions": actions,
+        })
+    }
+}
+
+impl PushSender for Ntfy {
+    fn name(&self) -> &'static str {
+        "ntfy"
+    }
+
+    fn reaches(&self, user: &crate::users::User) -> bool {
+        user.ntfy_topic.is_some()
+    }
+
+    fn send<'a>(
+        &'a self,
+        push: &'a PushMessage,
+    ) -> BoxFuture<'a, Result<PushStarted, ProviderError>> {
+        Box::pin(async move {
+            let Some(topic) = push.topic.as_deref() else {
+                return Err(ProviderError::Refused("the user has no ntfy_topic".into()));
+            };
+            // Publishing as JSON goes to the server's root, the topic in the body.
+            let mut request = self
+                .client
+                .post(self.settings.base_url.clone())
+                .json(&self.body(push, topic));
+            request = match &self.settings.auth {
+                NtfyAuth::None => request,
+                NtfyAuth::Token(token) => request.bearer_auth(token.expose()),
+                NtfyAuth::Basic { username, password } => {
+                    request.basic_auth(username, Some(password.expose()))
+                }
+            };
+            let answer = send(request).await?;
+            if answer.is_success() {
+                return Ok(PushStarted::Callback);
+            }
+            let detail = answer
+                .json::<NtfyError>()
+                .map(|err| {
+                    format!(
+                        "{} {}",
+                        err.code.unwrap_or_default(),
+                        scrub(&err.error.unwrap_or_default())
+                    )
+                })
+                .unwrap_or_default();
+            Err(match answer.status {
+                401 | 403 => ProviderError::Refused(format!(
+                    "HTTP {}: {detail} (check providers.ntfy.token and the topic's access)",
+                    answer.status
+                )),
+                _ => by_status(&answer, detail),
+            })
+        })
+    }
+}

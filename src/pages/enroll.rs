@@ -1,0 +1,187 @@
+//! `{prefix}/totp/enroll`: a signed-in person adds an authenticator app.
+//!
+//! The page shows a new secret as a QR code; the secret is saved to the
+//! users file only once the person types a correct code from the app. The
+//! secret travels in the form with an HMAC bound to the session, so the
+//! server keeps nothing until then and accepts only secrets it handed out.
+
+use super::{redirect, Form, Reply, Visit};
+use crate::error::Error;
+use crate::otp::qr;
+use crate::otp::totp::TotpSecret;
+use crate::session::FactorLevel;
+use crate::users::User;
+use http::StatusCode;
+use minijinja::context;
+use std::sync::Arc;
+
+fn signature(visit: &Visit<'_>, session_id: &str, secret: &str) -> String {
+    let key = crate::crypto::derive(&visit.app.code_key, b"doorman totp enrollment");
+    crate::crypto::hex(&crate::crypto::hmac(
+        &key,
+        format!("{session_id}:{secret}").as_bytes(),
+    ))
+}
+
+/// The fully signed-in session's id and user, or where to send the browser.
+fn signed_in(visit: &Visit<'_>) -> Result<(String, Arc<User>), String> {
+    match &visit.session {
+        Some((session, user)) if session.level == FactorLevel::TwoFactor => {
+            Ok((session.id.clone(), user.clone()))
+        }
+        _ => {
+            let mut login = format!("{}/login?rd=", visit.app.prefix);
+            let back = format!("{}/totp/enroll", visit.app.prefix);
+            login.extend(form_urlencoded::byte_serialize(back.as_bytes()));
+            Err(login)
+        }
+    }
+}
+
+/// How recent the second factor must be to add an authenticator: a session
+/// cookie that leaked later cannot plant a second factor of its own.
+const FRESH_SECS: u64 = 15 * 60;
+
+/// Whether the session proved its second factor recently enough.
+fn fresh(visit: &Visit<'_>) -> bool {
+    visit.session.as_ref().is_some_and(|(session, _)| {
+        visit.now.saturating_sub(session.second_factor_at) <= FRESH_SECS
+    })
+}
+
+/// Asks for a new sign-in, which comes back to this page.
+fn sign_in_again(visit: &Visit<'_>) -> Result<Reply, Error> {
+    let back = format!("{}/totp/enroll", visit.app.prefix);
+    let mut link = format!("{}/logout?rd=", visit.app.prefix);
+    link.extend(form_urlencoded::byte_serialize(back.as_bytes()));
+    visit.message(
+        StatusCode::OK,
+        "Sign in again",
+        "To add an authenticator app, sign in again first: it must be you, not someone who found this browser open.",
+        Some((&link, "Sign in again")),
+    )
+}
+
+fn writable(visit: &Visit<'_>) -> bool {
+    visit
+        .app
+        .users_file
+        .as_deref()
+        .is_some_and(crate::users_file::is_writable)
+}
+
+fn ask_an_administrator(visit: &Visit<'_>) -> Result<Reply, Error> {
+    visit.message(
+        StatusCode::OK,
+        "Ask an administrator",
+        "Authenticator apps are added by an administrator here: ask them to run `doorman totp enroll` for your account.",
+        Some(("/", "Back to the application")),
+    )
+}
+
+pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
+    let (session_id, user) = match signed_in(visit) {
+        Ok(found) => found,
+        Err(login) => return Ok(redirect(StatusCode::SEE_OTHER, &login)),
+    };
+    if !writable(visit) {
+        return ask_an_administrator(visit);
+    }
+    if !fresh(visit) {
+        return sign_in_again(visit);
+    }
+    let secret = TotpSecret::generate();
+    page(visit, &session_id, &user, &secret, StatusCode::OK, None)
+}
+
+fn page(
+    visit: &Visit<'_>,
+    session_id: &str,
+    user: &User,
+    secret: &TotpSecret,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<Reply, Error> {
+    let base32 = secret.to_base32();
+    let uri = secret.otpauth_uri(&visit.app.app_name, &user.name);
+    let grouped: Vec<String> = base32
+        .as_bytes()
+        .chunks(4)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect();
+    visit.render(
+        status,
+        "enroll.html",
+        context! {
+            qr_svg => qr::svg(&uri).map(minijinja::Value::from_safe_string),
+            secret => &base32,
+            secret_grouped => grouped.join(" "),
+            signature => signature(visit, session_id, &base32),
+            replacing => visit.app.totp_secret(user).is_some(),
+            error => error,
+        },
+    )
+}
+
+pub fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
+    let (session_id, user) = match signed_in(visit) {
+        Ok(found) => found,
+        Err(login) => return Ok(redirect(StatusCode::SEE_OTHER, &login)),
+    };
+    if !writable(visit) {
+        return ask_an_administrator(visit);
+    }
+    if !fresh(visit) {
+        return sign_in_again(visit);
+    }
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    let base32 = field("secret");
+    if !crate::crypto::equal(
+        signature(visit, &session_id, base32).as_bytes(),
+        field("signature").as_bytes(),
+    ) {
+        return Err(Error::BadRequest("enrollment form"));
+    }
+    let Ok(secret) = TotpSecret::from_base32(base32) else {
+        return Err(Error::BadRequest("enrollment form"));
+    };
+    let code: String = field("code").chars().filter(char::is_ascii_digit).collect();
+    let Some(step) = secret.matching_step(&code, visit.now) else {
+        let text = "That code is not right. Check the app shows a code for this account, and try the current one.";
+        return page(
+            visit,
+            &session_id,
+            &user,
+            &secret,
+            StatusCode::UNAUTHORIZED,
+            Some(text),
+        );
+    };
+    let Some(path) = visit.app.users_file.clone() else {
+        return ask_an_administrator(visit);
+    };
+    if let Err(err) = crate::users_file::set_totp_secret(&path, &user.name, &secret) {
+        tracing::error!(user = %user.name, error = %err, "cannot save an authenticator secret");
+        return visit.message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not saved",
+            "The authenticator could not be saved. Ask an administrator to add it.",
+            Some(("/", "Back to the application")),
+        );
+    }
+    // This code signed nothing in yet, but it must not sign in either.
+    visit.app.store.accept_totp_step(&user.name, step);
+    visit
+        .app
+        .enrolled
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(user.name.clone(), secret);
+    tracing::info!(event = "totp_enrolled", user = %user.name, "authenticator app enrolled");
+    visit.message(
+        StatusCode::OK,
+        "Authenticator added",
+        "From now on you can sign in with a code from your authenticator app.",
+        Some(("/", "Back to the application")),
+    )
+}

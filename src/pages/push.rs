@@ -1,0 +1,485 @@
+//! Push approvals: starting one, the waiting page, its status for scripts,
+//! and the answer links the phone calls.
+//!
+//! The answer links (`POST {prefix}/2fa/push/answer/<token>`) are called by
+//! the phone, not the browser, so they carry no CSRF token: each is a
+//! signed, one-time, expiring token that stands for one answer to one push.
+
+use super::second_factor::{
+    choose_page, offer, offered, signed_in, signed_in_with_password, Offer, Pending,
+};
+use super::{json, Reply, Visit};
+use crate::config::ChannelSettings;
+use crate::error::Error;
+use crate::otp::providers::{ProviderError, PushAction, PushMessage, PushStarted, RemoteStatus};
+use crate::otp::push::{self, Answer, Answered, PushProof, PushState, PushToken};
+use crate::otp::{Challenge, ChallengeSpec, Channel, Verdict};
+use crate::session::Session;
+use crate::store::{lock, SharedChallenge};
+use crate::users::User;
+use crate::App;
+use http::StatusCode;
+use minijinja::context;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The longest a status request waits for a change before answering.
+const LONG_POLL: Duration = Duration::from_secs(20);
+
+/// The key answer tokens are signed with.
+fn token_key(app: &App) -> [u8; 32] {
+    crate::crypto::derive(&app.code_key, b"doorman push answer tokens")
+}
+
+/// Sends a push on the channel's first provider that can reach `user`,
+/// and stores the challenge; every provider's error when none could.
+pub async fn start(
+    visit: &Visit<'_>,
+    session: &Session,
+    user: &User,
+    settings: &ChannelSettings,
+) -> Result<(), Vec<ProviderError>> {
+    let app = visit.app;
+    let (choices, number) = push::numbers();
+    let mut proof = PushProof::new(choices, number);
+    let expires_at = visit.now + app.codes.lifetime.as_secs();
+    let key = token_key(app);
+    let origin = app.public_origin.as_deref().unwrap_or("");
+    let link = |answer: Answer| {
+        let (id, token) = push::new_token(&key);
+        app.store.put_push_token(
+            &id,
+            PushToken {
+                session_id: session.id.clone(),
+                push_id: proof.id.clone(),
+                answer,
+                expires_at,
+            },
+        );
+        format!("{origin}{}/2fa/push/answer/{token}", app.prefix)
+    };
+    let actions: Vec<PushAction> = choices
+        .iter()
+        .map(|&number| PushAction {
+            number,
+            url: link(Answer::Number(number)),
+        })
+        .collect();
+    let deny_url = link(Answer::Deny);
+    let client = visit.client.to_string();
+    let title = format!("Sign-in to {}", app.app_name);
+    let message = PushMessage {
+        user: user.name.clone(),
+        topic: user.ntfy_topic.clone(),
+        message: format!("{title} from {client}, {}", browser(visit.user_agent())),
+        title,
+        actions,
+        deny_url,
+        client_ip: client.clone(),
+        expires_at,
+    };
+    let mut errors = Vec::new();
+    for name in &settings.providers {
+        let Some(provider) = app.providers.get_push(name) else {
+            continue;
+        };
+        if !provider.reaches(user) {
+            continue;
+        }
+        let began = Instant::now();
+        let outcome = provider.send(&message).await;
+        let latency_ms = began.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(started) => {
+                tracing::info!(event = "challenge_sent", user = %user.name, channel = "push", provider = provider.name(), latency_ms, %client, "push sent");
+                crate::metrics::delivery("push", provider.name(), "ok");
+                crate::metrics::challenge("push", provider.name(), "started");
+                if let PushStarted::Remote { txid } = &started {
+                    proof.txid = Some(txid.clone());
+                }
+                let spec = ChallengeSpec {
+                    user: &user.name,
+                    channel: Channel::Push,
+                    to: "",
+                    provider: provider.name(),
+                    now: visit.now,
+                    lifetime_secs: app.codes.lifetime.as_secs(),
+                    max_attempts: 1,
+                };
+                let remote = proof.txid.clone();
+                super::second_factor::replace_challenge(
+                    visit,
+                    session,
+                    Challenge::push(spec, proof),
+                );
+                if let (Some(txid), Some(shared)) = (remote, app.store.challenge(&session.id)) {
+                    watch_remote(app, provider.clone(), txid, shared);
+                }
+                return Ok(());
+            }
+            Err(err) => {
+                tracing::warn!(event = "delivery_failed", user = %user.name, channel = "push", provider = provider.name(), latency_ms, error = %err, "could not send push");
+                crate::metrics::delivery(
+                    "push",
+                    provider.name(),
+                    super::second_factor::delivery_outcome(&err),
+                );
+                errors.push(err);
+            }
+        }
+    }
+    if errors.is_empty() {
+        errors.push(ProviderError::Refused(
+            "no push provider reaches this user".into(),
+        ));
+    }
+    Err(errors)
+}
+
+/// Asks a provider that holds the answer (Duo) until the person answers,
+/// the push expires, or the challenge is replaced.
+fn watch_remote(
+    app: &App,
+    provider: Arc<dyn crate::otp::providers::PushSender>,
+    txid: String,
+    shared: SharedChallenge,
+) {
+    let clock = app.clock.clone();
+    let audit = app.audit.clone();
+    tokio::spawn(async move {
+        let mut failures = 0u32;
+        loop {
+            // Only the store and this task hold a current challenge.
+            if Arc::strong_count(&shared) < 2 {
+                return;
+            }
+            {
+                let challenge = lock(&shared);
+                let waiting = challenge
+                    .push_proof()
+                    .is_some_and(|proof| proof.state == PushState::Waiting);
+                if !waiting || !challenge.is_live(clock.now()) {
+                    return;
+                }
+            }
+            match provider.status(&txid).await {
+                Ok(RemoteStatus::Waiting) => {}
+                Ok(status) => {
+                    let (answer, user) = {
+                        let mut challenge = lock(&shared);
+                        let answer = if status == RemoteStatus::Allow {
+                            Answer::Allow
+                        } else {
+                            Answer::Deny
+                        };
+                        (
+                            challenge.answer_push(answer, clock.now()),
+                            challenge.user.clone(),
+                        )
+                    };
+                    log_answer(&audit, clock.now(), &user, provider.name(), answer);
+                    return;
+                }
+                Err(err) => {
+                    failures += 1;
+                    tracing::warn!(provider = provider.name(), error = %err, "cannot ask for the push's state");
+                    if failures >= 5 {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+fn log_answer(
+    audit: &crate::audit::Audit,
+    now: u64,
+    user: &str,
+    provider: &str,
+    answered: Answered,
+) {
+    let event = match answered {
+        Answered::Approved => Some(("push_approved", None)),
+        Answered::Refused { wrong_number } => Some((
+            "push_denied",
+            Some(if wrong_number {
+                "wrong_number"
+            } else {
+                "denied"
+            }),
+        )),
+        Answered::NotWaiting => None,
+    };
+    if let Some((event, reason)) = event {
+        // The phone, not the browser, answered: no client address to give.
+        audit.event(
+            now,
+            event,
+            crate::audit::Record {
+                user: Some(user),
+                provider: Some(provider),
+                reason,
+                ..Default::default()
+            },
+        );
+    }
+    match answered {
+        Answered::Approved => {
+            tracing::info!(event = "push_approved", user, provider, "push approved")
+        }
+        Answered::Refused { wrong_number: true } => tracing::warn!(
+            event = "push_refused",
+            user,
+            provider,
+            reason = "wrong_number",
+            "possible attack: a push was answered with the wrong number; the sign-in was stopped"
+        ),
+        Answered::Refused {
+            wrong_number: false,
+        } => tracing::warn!(
+            event = "push_refused",
+            user,
+            provider,
+            reason = "denied",
+            "possible attack: a sign-in was denied on the phone; the sign-in was stopped"
+        ),
+        Answered::NotWaiting => {}
+    }
+}
+
+/// `POST {prefix}/2fa/push/answer/<token>`: the phone's answer.
+pub fn answer(app: &App, token: &str, now: u64) -> Reply {
+    let Some(id) = push::token_id(&token_key(app), token) else {
+        tracing::warn!(
+            event = "push_answer_refused",
+            reason = "bad_token",
+            "a push answer link with a bad signature"
+        );
+        return json(
+            StatusCode::NOT_FOUND,
+            r#"{"result":"invalid","message":"This link is not valid."}"#,
+        );
+    };
+    let gone = || {
+        json(
+            StatusCode::GONE,
+            r#"{"result":"gone","message":"This sign-in request was already answered or has expired."}"#,
+        )
+    };
+    let Some(entry) = app.store.take_push_token(&id) else {
+        tracing::info!(
+            event = "push_answer_refused",
+            reason = "used_or_unknown",
+            "a push answer link was used again"
+        );
+        return gone();
+    };
+    if entry.expires_at <= now {
+        return gone();
+    }
+    let Some(shared) = app.store.challenge(&entry.session_id) else {
+        return gone();
+    };
+    let (answered, user, provider) = {
+        let mut challenge = lock(&shared);
+        if challenge.push_proof().map(|proof| proof.id.as_str()) != Some(entry.push_id.as_str()) {
+            return gone();
+        }
+        let answered = challenge.answer_push(entry.answer, now);
+        (answered, challenge.user.clone(), challenge.provider)
+    };
+    log_answer(&app.audit, now, &user, provider, answered);
+    match answered {
+        Answered::Approved => json(
+            StatusCode::OK,
+            r#"{"result":"approved","message":"Approved. You can go back to your browser."}"#,
+        ),
+        Answered::Refused { wrong_number: true } => json(
+            StatusCode::FORBIDDEN,
+            r#"{"result":"wrong_number","message":"That was not the number on the sign-in page. The sign-in was stopped."}"#,
+        ),
+        Answered::Refused {
+            wrong_number: false,
+        } => json(
+            StatusCode::OK,
+            r#"{"result":"denied","message":"Denied. The sign-in was stopped."}"#,
+        ),
+        Answered::NotWaiting => gone(),
+    }
+}
+
+/// On `GET 2fa`: finishes an approved push, or ends a refused or expired
+/// one with a word to the person. `None` when the session has no push to
+/// settle (still waiting, or not a push).
+pub fn settle(
+    visit: &mut Visit<'_>,
+    session: &Session,
+    user: &User,
+) -> Option<Result<Reply, Error>> {
+    let shared = visit.app.store.challenge(&session.id)?;
+    let (verdict, provider) = {
+        let mut challenge = lock(&shared);
+        (challenge.complete_push(visit.now)?, challenge.provider)
+    };
+    let outcome = match verdict {
+        Verdict::Accepted => "ok",
+        Verdict::Exhausted => "denied",
+        _ => "expired",
+    };
+    crate::metrics::sign_in("push", provider, outcome);
+    Some(match verdict {
+        Verdict::Accepted => Ok(signed_in(visit, session, user, Channel::Push)),
+        Verdict::Exhausted => {
+            visit.app.store.remove_challenge(&session.id);
+            let text = "The sign-in was denied on your phone, or the wrong number was picked. Start again, or use another method.";
+            choose_page(visit, user, StatusCode::UNAUTHORIZED, Some(text.into()))
+        }
+        _ => {
+            visit.app.store.remove_challenge(&session.id);
+            let text = "The push request expired. Send a new one, or use another method.";
+            choose_page(visit, user, StatusCode::UNAUTHORIZED, Some(text.into()))
+        }
+    })
+}
+
+/// The waiting page: the number to pick, the time left, and other ways.
+pub fn waiting_page(
+    visit: &Visit<'_>,
+    user: &User,
+    pending: &Pending,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Reply, Error> {
+    let others: Vec<Offer> = offered(visit, user)
+        .into_iter()
+        .filter(|settings| settings.channel != Channel::Push)
+        .map(|settings| offer(settings, user))
+        .collect();
+    let seconds_left = pending.expires_at.saturating_sub(visit.now);
+    visit.render(
+        status,
+        "push.html",
+        context! {
+            // Duo matches on its own; its push carries no number of ours.
+            number => pending
+                .number
+                .filter(|_| pending.provider != "duo")
+                .map(|n| format!("{n:02}")),
+            duo => pending.provider == "duo",
+            seconds_left => seconds_left,
+            time_left => format!("{}:{:02}", seconds_left / 60, seconds_left % 60),
+            status_url => format!("{}/2fa/push/status", visit.app.prefix),
+            next_url => visit.page_url("2fa"),
+            others => others,
+            error => error,
+        },
+    )
+}
+
+/// `GET 2fa/push/status[?wait=1]`: where the push stands, as JSON. With
+/// `wait`, answers when the state changes or after 20 seconds.
+pub async fn status(visit: &Visit<'_>, wait: bool) -> Result<Reply, Error> {
+    let session = match signed_in_with_password(visit) {
+        Ok((session, _)) => session,
+        Err(_) if visit.session.is_some() => return Ok(state_json(visit, "approved", 0)),
+        Err(_) => return Ok(state_json(visit, "signed_out", 0)),
+    };
+    let Some(shared) = visit.app.store.challenge(&session.id) else {
+        return Ok(state_json(visit, "none", 0));
+    };
+    let read = |shared: &SharedChallenge| {
+        let challenge = lock(shared);
+        let live = challenge.is_live(visit.app.clock.now());
+        let left = challenge.expires_at.saturating_sub(visit.app.clock.now());
+        let proof = challenge.push_proof();
+        let state = match proof.map(|proof| proof.state) {
+            None => "none",
+            Some(PushState::Approved) => "approved",
+            Some(PushState::Denied) => "denied",
+            Some(PushState::Waiting) if live => "waiting",
+            Some(PushState::Waiting) => "expired",
+        };
+        (state, left, proof.map(|proof| proof.notify.clone()))
+    };
+    let (state, left, notify) = read(&shared);
+    let (state, left) = match notify {
+        Some(notify) if wait && state == "waiting" => {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // Read again: an answer may have come between the first read
+            // and `enable`.
+            let (again, _, _) = read(&shared);
+            if again == "waiting" {
+                let limit = LONG_POLL.min(Duration::from_secs(left.max(1)));
+                let _ = tokio::time::timeout(limit, notified).await;
+            }
+            let (state, left, _) = read(&shared);
+            (state, left)
+        }
+        _ => (state, left),
+    };
+    Ok(state_json(visit, state, left))
+}
+
+fn state_json(visit: &Visit<'_>, state: &str, seconds_left: u64) -> Reply {
+    let body = serde_json::json!({
+        "state": state,
+        "seconds_left": seconds_left,
+        "next": visit.page_url("2fa"),
+    });
+    super::respond(StatusCode::OK, super::JSON, body.to_string())
+}
+
+/// "Firefox on Linux" from a User-Agent, for the notification: enough for a
+/// person to recognise their own sign-in.
+pub fn browser(user_agent: &str) -> String {
+    let name = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(marker, _)| user_agent.contains(marker))
+    .map_or("an unknown browser", |(_, name)| name);
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(marker, _)| user_agent.contains(marker))
+    .map(|(_, os)| *os);
+    match os {
+        Some(os) => format!("{name} on {os}"),
+        None => name.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_are_named_for_people() {
+        assert_eq!(
+            browser("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"),
+            "Firefox on Linux"
+        );
+        assert_eq!(
+            browser("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"),
+            "Chrome on Windows"
+        );
+        assert_eq!(browser(""), "an unknown browser");
+    }
+}

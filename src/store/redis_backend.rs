@@ -1,0 +1,430 @@
+//! The several-replica backend: Redis or Valkey.
+//!
+//! Commands go over a multiplexed connection that reconnects by itself. A
+//! background task on a thread of its own keeps a subscription to the
+//! revocation channel, so every replica's in-memory revocation cache learns
+//! of a logout within moments; on every (re)connection it reloads the whole
+//! revocation set, so nothing published while it was away is lost. The hot
+//! path reads only that cache.
+
+use super::backend::{Backend, Health, StoreResult, Unavailable};
+use futures_util::StreamExt;
+use moka::sync::Cache;
+use moka::Expiry;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Client, IntoConnectionInfo, Script};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How to reach Redis.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `redis://` or `rediss://` (TLS).
+    pub url: String,
+    pub password: Option<crate::config::Secret>,
+    /// Prepended to every key, so several deployments can share a server.
+    pub key_prefix: String,
+    /// Multiplexed connections commands are spread over.
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+}
+
+/// Checks that the URL can be used, for `check-config`.
+pub fn check_url(url: &str) -> Result<(), String> {
+    url.into_connection_info()
+        .map(|_| ())
+        .map_err(|err| err.to_string())
+}
+
+const MAX_REVOKED: u64 = 1_000_000;
+/// Between reconnection attempts of the subscription.
+const RETRY: Duration = Duration::from_millis(500);
+
+/// Replaces `KEYS[1]` only if it still holds the expected value.
+/// ARGV: expected present (1/0), expected value, new present (1/0), new
+/// value, time to live in milliseconds.
+const SWAP: &str = r"
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then return 0 end
+elseif current then
+  return 0
+end
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+";
+
+/// Adds a revocation (member ARGV[1], until ARGV[2] in Unix ms), drops the
+/// ones past, and tells every replica.
+const REVOKE: &str = r"
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('PUBLISH', KEYS[2], ARGV[1] .. ' ' .. ARGV[2])
+return 1
+";
+
+struct Inner {
+    client: Client,
+    connections: Vec<ConnectionManager>,
+    next: std::sync::atomic::AtomicUsize,
+    prefix: String,
+    command_timeout: Duration,
+    /// Revoked session ids, and until when (Unix ms).
+    revoked: Cache<String, u64>,
+    /// Revocations made while Redis was away, sent when it is back.
+    pending: Mutex<Vec<(String, u64)>>,
+    /// The last command succeeded.
+    reachable: AtomicBool,
+    /// The revocation subscription is live.
+    listening: AtomicBool,
+    swap: Script,
+    revoke: Script,
+}
+
+pub struct RedisBackend {
+    inner: Arc<Inner>,
+}
+
+struct UntilExpiry;
+
+impl Expiry<String, u64> for UntilExpiry {
+    fn expire_after_create(&self, _: &String, until_ms: &u64, _: Instant) -> Option<Duration> {
+        Some(Duration::from_millis(until_ms.saturating_sub(unix_ms())))
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &String,
+        until_ms: &u64,
+        now: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, until_ms, now)
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+impl RedisBackend {
+    /// Connects (lazily: start-up does not wait for Redis) and starts the
+    /// revocation listener on a thread of its own.
+    pub fn start(settings: &RedisSettings) -> Result<RedisBackend, String> {
+        let mut info = settings
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|err| err.to_string())?;
+        if let Some(password) = &settings.password {
+            let redis = info
+                .redis_settings()
+                .clone()
+                .set_password(password.expose());
+            info = info.set_redis_settings(redis);
+        }
+        let client = Client::open(info).map_err(|err| err.to_string())?;
+        let (ready, connections) = std::sync::mpsc::channel();
+        let prefix = settings.key_prefix.clone();
+        let pool_size = settings.pool_size.max(1);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(settings.connect_timeout))
+            .set_response_timeout(Some(settings.command_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let thread_client = client.clone();
+        let (inner_tx, inner_rx) = std::sync::mpsc::channel::<Arc<Inner>>();
+        std::thread::Builder::new()
+            .name("doorman-redis".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(err) => {
+                        let _ = ready.send(Err(err.to_string()));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    // The connections' drivers live on this runtime.
+                    let made: Result<Vec<ConnectionManager>, String> = (0..pool_size)
+                        .map(|_| {
+                            ConnectionManager::new_lazy_with_config(
+                                thread_client.clone(),
+                                config.clone(),
+                            )
+                            .map_err(|err| err.to_string())
+                        })
+                        .collect();
+                    let failed = made.is_err();
+                    let _ = ready.send(made);
+                    if failed {
+                        return;
+                    }
+                    let Ok(inner) = inner_rx.recv() else { return };
+                    listen(inner).await;
+                });
+            })
+            .map_err(|err| err.to_string())?;
+        let connections = connections
+            .recv()
+            .map_err(|_| "the Redis thread did not start".to_owned())??;
+        let inner = Arc::new(Inner {
+            client,
+            connections,
+            next: Default::default(),
+            command_timeout: settings.command_timeout,
+            revoked: Cache::builder()
+                .max_capacity(MAX_REVOKED)
+                .expire_after(UntilExpiry)
+                .build(),
+            pending: Mutex::new(Vec::new()),
+            reachable: AtomicBool::new(true),
+            listening: AtomicBool::new(false),
+            swap: Script::new(SWAP),
+            revoke: Script::new(REVOKE),
+            prefix,
+        });
+        let _ = inner_tx.send(inner.clone());
+        Ok(RedisBackend { inner })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.inner.prefix)
+    }
+}
+
+impl Inner {
+    fn connection(&self) -> ConnectionManager {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+        self.connections[index].clone()
+    }
+
+    fn revoked_key(&self) -> String {
+        format!("{}revoked", self.prefix)
+    }
+
+    fn channel(&self) -> String {
+        format!("{}revocations", self.prefix)
+    }
+
+    /// Runs a command with the command timeout; records reachability. A
+    /// command that meets a connection broken while Redis was away is sent
+    /// once more on the fresh connection the manager makes.
+    async fn run<T, F, Fut>(&self, command: F) -> StoreResult<T>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let mut outcome = self.attempt(&command).await;
+        if let Err(Some(err)) = &outcome {
+            if err.is_connection_dropped() || err.is_io_error() {
+                outcome = self.attempt(&command).await;
+            }
+        }
+        let outcome = outcome.map_err(|err| {
+            Unavailable(
+                err.map_or_else(|| "Redis did not answer in time".into(), |e| e.to_string()),
+            )
+        });
+        let ok = outcome.is_ok();
+        if self.reachable.swap(ok, Ordering::Relaxed) != ok {
+            if ok {
+                tracing::info!("Redis is reachable again");
+            } else if let Err(err) = &outcome {
+                tracing::warn!(error = %err.0, "Redis is unreachable: new sign-ins fail until it is back");
+            }
+        }
+        outcome
+    }
+
+    /// One try: the error, or `None` for a timeout.
+    async fn attempt<T, F, Fut>(&self, command: &F) -> Result<T, Option<redis::RedisError>>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(self.command_timeout, command(self.connection())).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(Some(err)),
+            Err(_) => Err(None),
+        }
+    }
+
+    async fn send_revocation(&self, id: &str, until_ms: u64) -> StoreResult<()> {
+        let mut script = self.revoke.prepare_invoke();
+        script
+            .key(self.revoked_key())
+            .key(self.channel())
+            .arg(id)
+            .arg(until_ms)
+            .arg(unix_ms());
+        let script = &script;
+        self.run(|mut connection| async move { script.invoke_async::<i64>(&mut connection).await })
+            .await
+            .map(|_| ())
+    }
+
+    /// Loads every current revocation, and sends the ones made while away.
+    async fn resync(&self) -> StoreResult<()> {
+        let pending = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for (index, (id, until_ms)) in pending.iter().enumerate() {
+            if let Err(err) = self.send_revocation(id, *until_ms).await {
+                let mut queue = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                queue.extend(pending[index..].iter().cloned());
+                return Err(err);
+            }
+        }
+        let key = &self.revoked_key();
+        let now = unix_ms();
+        let all: Vec<(String, u64)> = self
+            .run(|mut connection| async move {
+                connection.zrangebyscore_withscores(key, now, "+inf").await
+            })
+            .await?;
+        for (id, until_ms) in all {
+            self.revoked.insert(id, until_ms);
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the revocation subscription alive for as long as doorman runs.
+async fn listen(inner: Arc<Inner>) {
+    loop {
+        let subscribed = async {
+            let mut pubsub = inner.client.get_async_pubsub().await?;
+            pubsub.subscribe(inner.channel()).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let pubsub = match tokio::time::timeout(inner.command_timeout * 4, subscribed).await {
+            Ok(Ok(pubsub)) => pubsub,
+            _ => {
+                inner.listening.store(false, Ordering::Relaxed);
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+        };
+        // Subscribed first, then loaded: nothing falls in between.
+        if inner.resync().await.is_err() {
+            tokio::time::sleep(RETRY).await;
+            continue;
+        }
+        if !inner.listening.swap(true, Ordering::Relaxed) {
+            tracing::info!("listening for revocations from other replicas");
+        }
+        let mut messages = pubsub.into_on_message();
+        while let Some(message) = messages.next().await {
+            let payload: String = message.get_payload().unwrap_or_default();
+            if let Some((id, until)) = payload.split_once(' ') {
+                if let Ok(until_ms) = until.parse::<u64>() {
+                    inner.revoked.insert(id.to_owned(), until_ms);
+                }
+            }
+        }
+        inner.listening.store(false, Ordering::Relaxed);
+        tracing::warn!("lost the revocation subscription; reconnecting");
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+impl Backend for RedisBackend {
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = &self.key(key);
+        self.inner
+            .run(|mut connection| async move { connection.get(key).await })
+            .await
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> StoreResult<()> {
+        let key = &self.key(key);
+        let value = &value;
+        let ms = ttl.as_millis().max(1) as u64;
+        self.inner
+            .run(|mut connection| async move { connection.pset_ex::<_, _, ()>(key, value, ms).await })
+            .await
+    }
+
+    async fn take(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = &self.key(key);
+        self.inner
+            .run(|mut connection| async move { connection.get_del(key).await })
+            .await
+    }
+
+    async fn remove(&self, key: &str) -> StoreResult<()> {
+        let key = &self.key(key);
+        self.inner
+            .run(|mut connection| async move { connection.del::<_, ()>(key).await })
+            .await
+    }
+
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let mut script = self.inner.swap.prepare_invoke();
+        script
+            .key(self.key(key))
+            .arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.unwrap_or(b""))
+            .arg(if new.is_some() { "1" } else { "0" })
+            .arg(new.as_deref().unwrap_or(b""))
+            .arg(ttl.as_millis().max(1) as u64);
+        let script = &script;
+        self.inner
+            .run(|mut connection| async move { script.invoke_async::<i64>(&mut connection).await })
+            .await
+            .map(|swapped| swapped == 1)
+    }
+
+    async fn revoke(&self, id: &str, ttl: Duration) -> StoreResult<()> {
+        let until_ms = unix_ms() + ttl.as_millis() as u64;
+        // Here at once, whatever Redis says.
+        self.inner.revoked.insert(id.to_owned(), until_ms);
+        let sent = self.inner.send_revocation(id, until_ms).await;
+        if sent.is_err() {
+            self.inner
+                .pending
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push((id.to_owned(), until_ms));
+        }
+        sent
+    }
+
+    fn is_revoked(&self, id: &str) -> bool {
+        self.inner.revoked.contains_key(id)
+    }
+
+    fn health(&self) -> Health {
+        if self.inner.reachable.load(Ordering::Relaxed)
+            && self.inner.listening.load(Ordering::Relaxed)
+        {
+            Health::Ok
+        } else {
+            Health::Degraded
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The end-to-end sign-in in headless Chromium: `tests/browser/e2e.mjs`
+//! (playwright-core, installed with `npm ci`) against a real doorman in
+//! front of the demo app, with the webhook receiver and the ntfy emulation.
+//!
+//! Needs Node and Chromium (`/usr/bin/chromium`, or `CHROMIUM`). Skipped
+//! only when `DOORMAN_SKIP_BROWSER=1` says so; anything missing otherwise
+//! fails the test.
+
+use crate::support::fake_api::{FakeApi, Reply};
+use crate::support::ntfy::Ntfy;
+use crate::support::{password_hash, Webhook, PASSWORD, SECRET};
+use doorman::config::Config;
+use doorman::Gateway;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const TOTP_SECRET: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
+const TOPIC: &str = "alice-e2e-4b1d9f";
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Runs `command` to its end, failing the test with its output if it fails.
+fn run(command: &mut Command, what: &str) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|err| panic!("{what}: cannot run: {err}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{text}",
+        output.status
+    );
+    text
+}
+
+/// A port nothing listens on right now, so `public_url` can name it.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_signs_in_with_sms_totp_and_push() {
+    if std::env::var("DOORMAN_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("SKIPPED: the browser end-to-end test (DOORMAN_SKIP_BROWSER=1)");
+        return;
+    }
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "Chromium is not at {chromium}: install it (apt-get install -y chromium), set CHROMIUM, or set DOORMAN_SKIP_BROWSER=1 to skip this test"
+    );
+    if !browser_dir().join("node_modules/playwright-core").exists() {
+        run(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+                .current_dir(browser_dir()),
+            "npm ci in tests/browser",
+        );
+    }
+
+    let app = doorman::demo::start_app().await.expect("the demo app");
+    let webhook = Webhook::start().await;
+    let ntfy = Ntfy::start().await;
+    let control = {
+        let (webhook, ntfy) = (webhook.clone(), ntfy.clone());
+        FakeApi::start(move |request| match request.path.as_str() {
+            "/sms" => Reply::json(200, json!({ "code": webhook.last_code() })),
+            "/ntfy" => {
+                let actions: Vec<_> = ntfy
+                    .actions()
+                    .into_iter()
+                    .map(|(label, url)| json!({ "label": label, "url": url }))
+                    .collect();
+                Reply::json(200, json!({ "actions": actions }))
+            }
+            _ => Reply::empty(404),
+        })
+        .await
+    };
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("users.yaml"),
+        format!(
+            "users:\n  alice:\n    password: \"{}\"\n    display_name: \"Alice Example\"\n    phone: \"+14155550100\"\n    totp_secret: \"{TOTP_SECRET}\"\n    ntfy_topic: \"{TOPIC}\"\n",
+            password_hash()
+        ),
+    )
+    .expect("users file");
+    let port = free_port();
+    let yaml = format!(
+        r#"listen: "127.0.0.1:{port}"
+upstream: "http://{app}"
+users_file: "users.yaml"
+app_name: "Example"
+public_url: "http://127.0.0.1:{port}"
+session:
+  secret: "{SECRET}"
+codes:
+  resend_cooldown: "1s"   # three sign-ins in a few seconds
+channels:
+  sms: {{ provider: webhook }}
+  totp: {{}}
+  push: {{ provider: ntfy }}
+providers:
+  webhook: {{ url: "http://{hook}/send", timeout: "2s" }}
+  {ntfy}
+"#,
+        hook = webhook.addr,
+        ntfy = ntfy.config(),
+    );
+    let path = dir.path().join("doorman.yaml");
+    std::fs::write(&path, yaml).expect("config");
+    let config = Config::load(&path).unwrap_or_else(|problems| panic!("{problems}"));
+    let doorman = Gateway::start(config).await.expect("doorman");
+
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let mut node = tokio::process::Command::new("node");
+    node.arg(browser_dir().join("e2e.mjs"))
+        .env("DOORMAN_URL", format!("http://{}", doorman.addr()))
+        .env("CONTROL_URL", control.base_url())
+        .env("TOTP_SECRET", TOTP_SECRET)
+        .env("PASSWORD", PASSWORD)
+        .env("SCREENSHOT_DIR", &shots)
+        .env("CHROMIUM", &chromium)
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let output = tokio::time::timeout(Duration::from_secs(180), node.output())
+        .await
+        .expect("the browser test took over 3 minutes")
+        .expect("cannot run node (is Node.js installed?)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{text}");
+    assert!(
+        output.status.success(),
+        "the browser test failed ({}):\n{text}",
+        output.status
+    );
+    assert!(text.contains("browser e2e: all steps passed"), "{text}");
+    eprintln!("browser e2e took {:?}", started.elapsed());
+    // One publish for the one push, and it carried three numbers.
+    assert_eq!(ntfy.publishes().len(), 1);
+    doorman.shutdown().await;
+}

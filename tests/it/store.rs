@@ -1,0 +1,214 @@
+//! One conformance suite for every store backend: memory, and Redis (a
+//! real `redis-server`, started by the test).
+
+use crate::support::redis::{self, RedisServer};
+use doorman::store::backend::{Backend, Health};
+use doorman::store::memory::MemoryBackend;
+use doorman::store::redis_backend::{RedisBackend, RedisSettings};
+use std::sync::Arc;
+use std::time::Duration;
+
+const TTL: Duration = Duration::from_secs(60);
+
+fn settings(server: &RedisServer, prefix: &str) -> RedisSettings {
+    RedisSettings {
+        url: server.url(),
+        password: None,
+        key_prefix: prefix.to_owned(),
+        pool_size: 2,
+        connect_timeout: Duration::from_secs(1),
+        command_timeout: Duration::from_secs(1),
+    }
+}
+
+/// Waits (bounded) for `check` to hold.
+async fn eventually(what: &str, check: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{what} did not happen within 5 s");
+}
+
+/// What every backend must do.
+async fn conformance<B: Backend + 'static>(backend: Arc<B>) {
+    // get / put / remove
+    assert_eq!(backend.get("a").await.expect("get"), None);
+    backend.put("a", b"one".to_vec(), TTL).await.expect("put");
+    assert_eq!(backend.get("a").await.expect("get"), Some(b"one".to_vec()));
+    backend.put("a", b"two".to_vec(), TTL).await.expect("put");
+    assert_eq!(backend.get("a").await.expect("get"), Some(b"two".to_vec()));
+    backend.remove("a").await.expect("remove");
+    assert_eq!(backend.get("a").await.expect("get"), None);
+    backend.remove("a").await.expect("removing nothing is fine");
+
+    // take: once
+    backend.put("t", b"token".to_vec(), TTL).await.expect("put");
+    assert_eq!(
+        backend.take("t").await.expect("take"),
+        Some(b"token".to_vec())
+    );
+    assert_eq!(backend.take("t").await.expect("take"), None);
+
+    // take: of many at once, exactly one wins
+    backend.put("race", b"x".to_vec(), TTL).await.expect("put");
+    let mut takers = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let backend = backend.clone();
+        takers.spawn(async move { backend.take("race").await.expect("take").is_some() });
+    }
+    let mut winners = 0;
+    while let Some(won) = takers.join_next().await {
+        winners += usize::from(won.expect("task"));
+    }
+    assert_eq!(winners, 1);
+
+    // swap: compare-and-set
+    assert!(backend
+        .swap("s", None, Some(b"1".to_vec()), TTL)
+        .await
+        .expect("swap"));
+    assert!(!backend
+        .swap("s", None, Some(b"9".to_vec()), TTL)
+        .await
+        .expect("swap"));
+    assert!(!backend
+        .swap("s", Some(b"0"), Some(b"9".to_vec()), TTL)
+        .await
+        .expect("swap"));
+    assert!(backend
+        .swap("s", Some(b"1"), Some(b"2".to_vec()), TTL)
+        .await
+        .expect("swap"));
+    assert_eq!(backend.get("s").await.expect("get"), Some(b"2".to_vec()));
+    assert!(backend
+        .swap("s", Some(b"2"), None, TTL)
+        .await
+        .expect("swap"));
+    assert_eq!(backend.get("s").await.expect("get"), None);
+    assert!(!backend
+        .swap("s", Some(b"2"), None, TTL)
+        .await
+        .expect("swap"));
+    assert!(backend
+        .swap("s", None, None, TTL)
+        .await
+        .expect("absent stays absent"));
+
+    // swap under contention: 20 increments from 20 tasks, none lost
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let backend = backend.clone();
+        writers.spawn(async move {
+            loop {
+                let current = backend.get("n").await.expect("get");
+                let value: u32 = current.as_deref().map_or(0, |bytes| {
+                    String::from_utf8_lossy(bytes).parse().unwrap_or(0)
+                });
+                let next = (value + 1).to_string().into_bytes();
+                if backend
+                    .swap("n", current.as_deref(), Some(next), TTL)
+                    .await
+                    .expect("swap")
+                {
+                    return;
+                }
+            }
+        });
+    }
+    while writers.join_next().await.is_some() {}
+    assert_eq!(backend.get("n").await.expect("get"), Some(b"20".to_vec()));
+
+    // revocations are answered from memory
+    assert!(!backend.is_revoked("session-1"));
+    backend.revoke("session-1", TTL).await.expect("revoke");
+    assert!(backend.is_revoked("session-1"));
+    assert!(!backend.is_revoked("session-2"));
+}
+
+#[tokio::test]
+async fn the_memory_backend_conforms() {
+    let backend = Arc::new(MemoryBackend::default());
+    assert_eq!(backend.health(), Health::Ok);
+    conformance(backend).await;
+}
+
+#[tokio::test]
+async fn the_redis_backend_conforms() {
+    if !redis::available() {
+        return;
+    }
+    let server = RedisServer::start().await;
+    let backend =
+        Arc::new(RedisBackend::start(&settings(&server, "conformance:")).expect("backend"));
+    eventually("a healthy connection", || backend.health() == Health::Ok).await;
+    conformance(backend).await;
+}
+
+#[tokio::test]
+async fn a_revocation_on_one_replica_reaches_the_others_and_prefixes_keep_deployments_apart() {
+    if !redis::available() {
+        return;
+    }
+    let server = RedisServer::start().await;
+    let a = RedisBackend::start(&settings(&server, "one:")).expect("a");
+    let b = RedisBackend::start(&settings(&server, "one:")).expect("b");
+    let other = RedisBackend::start(&settings(&server, "two:")).expect("other");
+    eventually("b subscribed", || b.health() == Health::Ok).await;
+    eventually("other subscribed", || other.health() == Health::Ok).await;
+
+    a.revoke("sid", TTL).await.expect("revoke");
+    eventually("b hears of the revocation", || b.is_revoked("sid")).await;
+    a.put("k", b"v".to_vec(), TTL).await.expect("put");
+    assert_eq!(b.get("k").await.expect("get"), Some(b"v".to_vec()));
+    assert_eq!(other.get("k").await.expect("get"), None);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !other.is_revoked("sid"),
+        "another deployment's logout is not ours"
+    );
+
+    // A replica that starts later loads the revocations already made.
+    let late = RedisBackend::start(&settings(&server, "one:")).expect("late");
+    eventually("the late replica loads revocations", || {
+        late.is_revoked("sid")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn when_redis_goes_away_calls_fail_cleanly_and_recover_by_themselves() {
+    if !redis::available() {
+        return;
+    }
+    let mut server = RedisServer::start().await;
+    let a = RedisBackend::start(&settings(&server, "f:")).expect("a");
+    let b = RedisBackend::start(&settings(&server, "f:")).expect("b");
+    eventually("a connected", || a.health() == Health::Ok).await;
+    eventually("b connected", || b.health() == Health::Ok).await;
+    a.revoke("before", TTL).await.expect("revoke");
+    eventually("b has it", || b.is_revoked("before")).await;
+
+    server.stop();
+    let failed = a.get("k").await;
+    assert!(failed.is_err(), "{failed:?}");
+    eventually("a reports degraded", || a.health() == Health::Degraded).await;
+    // What is known stays known; a logout here holds here at once.
+    assert!(a.is_revoked("before"));
+    assert!(a.revoke("during", TTL).await.is_err());
+    assert!(a.is_revoked("during"));
+
+    server.resume().await;
+    // The revocation made while Redis was away reaches the other replica.
+    eventually("b hears of the queued revocation", || {
+        b.is_revoked("during")
+    })
+    .await;
+    eventually("a healthy again", || a.health() == Health::Ok).await;
+    a.put("k", b"v".to_vec(), TTL)
+        .await
+        .expect("put after recovery");
+    assert_eq!(b.get("k").await.expect("get"), Some(b"v".to_vec()));
+}
