@@ -73,6 +73,17 @@ pub const VARIABLES: &[(&str, &str, Kind)] = &[
         Kind::Text,
     ),
     (
+        "DOORMAN_NTFY_BASE_URL",
+        "providers.ntfy.base_url",
+        Kind::Text,
+    ),
+    ("DOORMAN_NTFY_TOKEN", "providers.ntfy.token", Kind::Text),
+    (
+        "DOORMAN_NTFY_TOKEN_FILE",
+        "providers.ntfy.token_file",
+        Kind::Text,
+    ),
+    (
         "DOORMAN_ALLOWED_REDIRECT_DOMAINS",
         "allowed_redirect_domains",
         Kind::List,

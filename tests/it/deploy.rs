@@ -239,8 +239,12 @@ fn the_examples_parse_and_their_doorman_configs_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let dir = tempfile::tempdir().expect("tempdir");
     secrets(dir.path());
+    // The example users file stands in for every deployment's (and so is
+    // checked too).
+    let users = std::fs::read_to_string(root.join("users.yaml")).expect("examples/users.yaml");
+    std::fs::write(dir.path().join("users.yaml"), &users).expect("users");
     std::fs::create_dir_all(dir.path().join("users")).expect("dir");
-    std::fs::write(dir.path().join("users/users.yaml"), default_users()).expect("users");
+    std::fs::write(dir.path().join("users/users.yaml"), &users).expect("users");
     let here = |text: &str| {
         text.replace("/etc/doorman/", &format!("{}/", dir.path().display()))
             .replace(
