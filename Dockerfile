@@ -22,7 +22,8 @@ RUN mkdir -p src tests/it \
     && rm -rf src tests target/release/.fingerprint/doorman-* target/release/deps/doorman-* target/release/deps/libdoorman-*
 COPY src src
 COPY templates templates
-COPY tests tests
+# Cargo.toml names the integration-test target; it must exist to build.
+COPY tests/it tests/it
 RUN cargo build --release --locked --bin doorman \
     && install -D -m 0755 target/release/doorman /out/doorman \
     && mkdir -p /out/etc/doorman
