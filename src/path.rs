@@ -81,8 +81,12 @@ pub fn lenient(path: &str) -> Option<String> {
     let text = text.replace('\\', "/");
     // `;params` end a segment for servlet containers and others.
     let mut cleaned = String::with_capacity(text.len() + 1);
-    for segment in text.split('/').filter(|segment| !segment.is_empty()) {
+    for segment in text.split('/') {
+        // `;params` end a segment; a segment of only params is no segment.
         let segment = segment.split(';').next().unwrap_or("");
+        if segment.is_empty() {
+            continue;
+        }
         cleaned.push('/');
         cleaned.push_str(segment);
     }
@@ -114,12 +118,13 @@ fn is_unreserved(byte: u8) -> bool {
 /// Decodes `%XX` for unreserved characters; keeps other escapes, upper-cased.
 fn decode_unreserved(path: &str) -> Result<String, Malformed> {
     let bytes = path.as_bytes();
-    let mut out = String::with_capacity(path.len());
+    // Bytes, not chars: a non-ASCII path passes through as it came.
+    let mut out: Vec<u8> = Vec::with_capacity(path.len());
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];
         if byte != b'%' {
-            out.push(byte as char);
+            out.push(byte);
             index += 1;
             continue;
         }
@@ -134,15 +139,16 @@ fn decode_unreserved(path: &str) -> Result<String, Malformed> {
             return Err(Malformed::Nul);
         }
         if is_unreserved(value) {
-            out.push(value as char);
+            out.push(value);
         } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(high)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(low)]));
+            out.push(b'%');
+            out.push(b"0123456789ABCDEF"[usize::from(high)]);
+            out.push(b"0123456789ABCDEF"[usize::from(low)]);
         }
         index += 3;
     }
-    Ok(out)
+    // Only ASCII bytes were added or changed, so what was UTF-8 still is.
+    String::from_utf8(out).map_err(|_| Malformed::BadEscape)
 }
 
 /// Decodes every valid `%XX`; anything else is kept as it is.
@@ -235,6 +241,9 @@ mod tests {
             ("/a%2fb", "/a%2Fb"),
             ("/%7euser", "/~user"),
             ("/a/..%2Fadmin", "/a/..%2Fadmin"),
+            // Found by fuzzing: non-ASCII passes through untouched.
+            ("/café/%41", "/café/A"),
+            ("/café/./x", "/café/x"),
         ];
         for (input, expected) in cases {
             assert_eq!(normalize(input).as_deref(), Ok(expected), "{input}");
@@ -270,6 +279,9 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(lenient(input).as_deref(), Some(expected), "{input}");
         }
+        // Found by fuzzing: a segment of only `;params` is dropped, not kept
+        // as an empty one that no rule matches.
+        assert_eq!(lenient("/api/;/admin").as_deref(), Some("/api/admin"));
         assert_eq!(lenient("/plain/path"), None);
         assert_eq!(lenient("/a/"), None);
     }

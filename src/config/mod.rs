@@ -603,7 +603,29 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     let allowed_redirect_domains = raw
         .allowed_redirect_domains
         .iter()
-        .map(|domain| domain.trim().to_ascii_lowercase())
+        .enumerate()
+        .filter_map(|(index, domain)| {
+            let domain = domain.trim().to_ascii_lowercase();
+            // A host name, optionally with a leading dot for its subdomains:
+            // `.` alone or `evil.com.` would admit far more than meant.
+            let name = domain.strip_prefix('.').unwrap_or(&domain);
+            let plausible = !name.is_empty()
+                && name.split('.').all(|label| {
+                    !label.is_empty()
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if !plausible {
+                problems.push(
+                    &format!("allowed_redirect_domains[{index}]"),
+                    format!("`{domain}` is not a host name like app.example.com or .example.com"),
+                );
+            }
+            plausible.then_some(domain)
+        })
         .collect();
     let tls = raw
         .tls

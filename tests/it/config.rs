@@ -304,3 +304,26 @@ rules:
         "{problems}"
     );
 }
+
+#[test]
+fn an_allowed_redirect_domain_must_be_a_host_name() {
+    let dir = dir_with_users(&default_users());
+    let yaml = format!(
+        "{}allowed_redirect_domains: [\".\", \"evil.com.\", \"https://x.example\", \".example.com\", \"app.example.com\"]\n",
+        valid_config(&format!("secret: \"{SECRET}\""))
+    );
+    let problems = problems(&yaml, dir.path());
+    let starts: Vec<String> = lines(&problems)
+        .iter()
+        .map(|line| line.split(':').next().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        starts,
+        sorted(&[
+            "allowed_redirect_domains[0]",
+            "allowed_redirect_domains[1]",
+            "allowed_redirect_domains[2]",
+        ]),
+        "{problems}"
+    );
+}
