@@ -316,3 +316,30 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[test]
+fn skipping_upstream_verification_is_warned_about_at_every_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    let start = || {
+        let mut serve = Process::spawn(
+            doorman()
+                .arg("serve")
+                .current_dir(dir.path())
+                .env("DOORMAN_UPSTREAM", "https://127.0.0.1:9")
+                .env("DOORMAN_UPSTREAM_INSECURE_SKIP_VERIFY", "true")
+                .env("DOORMAN_LISTEN", "127.0.0.1:0")
+                .env("DOORMAN_USERS_FILE", dir.path().join("users.yaml"))
+                .env(
+                    "DOORMAN_SESSION_SECRET_FILE",
+                    dir.path().join("session_secret"),
+                )
+                .env("DOORMAN_CHANNELS", "totp"),
+        );
+        let warning = serve.wait_for("upstream_insecure_skip_verify is on");
+        assert!(warning.contains("WARN"), "{warning}");
+        serve.listening_addr();
+    };
+    start();
+    start();
+}
