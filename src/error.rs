@@ -31,6 +31,8 @@ pub enum Error {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 impl Error {
@@ -47,7 +49,9 @@ impl Error {
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Error::Template(_) | Error::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Template(_) | Error::Bind { .. } | Error::Tls(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -64,7 +68,7 @@ impl Error {
             Error::MethodNotAllowed => "This page does not accept that kind of request.",
             Error::Upstream(_) => "The application is not reachable right now. Try again in a moment.",
             Error::UpstreamTimeout => "The application did not answer in time. Try again in a moment.",
-            Error::Template(_) | Error::Bind { .. } => "Something went wrong on our side.",
+            Error::Template(_) | Error::Bind { .. } | Error::Tls(_) => "Something went wrong on our side.",
         }
     }
 
@@ -81,7 +85,7 @@ impl Error {
             Error::MethodNotAllowed => "method_not_allowed",
             Error::Upstream(_) => "upstream_unavailable",
             Error::UpstreamTimeout => "upstream_timeout",
-            Error::Template(_) | Error::Bind { .. } => "internal",
+            Error::Template(_) | Error::Bind { .. } | Error::Tls(_) => "internal",
         }
     }
 }

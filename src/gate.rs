@@ -1,7 +1,7 @@
 //! The per-request decision: doorman's pages, an access rule, a signed-in
 //! session, or no way through.
 
-use crate::rules::{Policy, Target};
+use crate::rules::{Policy, Rules, Target};
 use crate::session::{FactorLevel, Session};
 use crate::users::User;
 use crate::App;
@@ -57,14 +57,16 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
         lenient: lenient.as_deref(),
         client: request.client,
     };
-    let anonymous = app.rules.evaluate(&target, None);
+    // One snapshot for the whole decision: a reload may swap the rules.
+    let rules = app.rules.load();
+    let anonymous = rules.evaluate(&target, None);
     match anonymous.policy {
         Policy::Bypass => return Decision::Public,
         Policy::Deny => {
             // Only to name who it was in the audit trail.
             let user = app.signed_in(request.headers, now).map(|(_, user)| user);
             return Decision::Denied {
-                rule: rule_name(app, anonymous.rule),
+                rule: rule_name(&rules, anonymous.rule),
                 user,
             };
         }
@@ -73,7 +75,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
     if let Some((session, user)) = app.signed_in(request.headers, now) {
         if session.level == FactorLevel::TwoFactor {
             let answer = if anonymous.needs_user {
-                app.rules.evaluate(&target, Some(&user))
+                rules.evaluate(&target, Some(&user))
             } else {
                 anonymous
             };
@@ -81,7 +83,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
                 Policy::Bypass => return Decision::Public,
                 Policy::Deny => {
                     return Decision::Denied {
-                        rule: rule_name(app, answer.rule),
+                        rule: rule_name(&rules, answer.rule),
                         user: Some(user),
                     }
                 }
@@ -90,7 +92,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
             if let Some(max_age) = answer.max_age {
                 if now.saturating_sub(session.second_factor_at) > max_age.as_secs() {
                     return Decision::StepUp {
-                        rule: rule_name(app, answer.rule),
+                        rule: rule_name(&rules, answer.rule),
                         user,
                     };
                 }
@@ -110,9 +112,9 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
     }
 }
 
-fn rule_name(app: &App, index: Option<usize>) -> String {
+fn rule_name(rules: &Rules, index: Option<usize>) -> String {
     index
-        .and_then(|index| app.rules.get(index))
+        .and_then(|index| rules.get(index))
         .map_or_else(|| "default".to_owned(), |rule| rule.name.clone())
 }
 

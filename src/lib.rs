@@ -12,16 +12,22 @@
 //! - [`store`]: server-side state (challenges, revocations, cooldowns).
 //! - [`config`]: the config file, read in two stages.
 //! - [`clock`]: injectable time.
+//! - [`tls`]: certificates for the listener and `https://` upstreams.
+//! - [`metrics`]: Prometheus counters and their exposition.
+//! - [`control`]: the side thread serving metrics and watching certificates.
 
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod crypto;
 pub mod csrf;
 pub mod demo;
 pub mod error;
 pub mod gate;
+pub mod healthcheck;
 pub mod limits;
+pub mod metrics;
 pub mod net;
 pub mod otp;
 pub mod pages;
@@ -32,17 +38,21 @@ pub mod rules;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod tls;
 pub mod users;
 pub mod users_file;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use clock::SharedClock;
 use config::{ChannelSettings, CodeSettings, Config, IdentityHeaders, Limits};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use http_body_util::{Either, Full};
 use session::{Session, SessionCodec};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use users::{PasswordChecker, User, Users};
 
 pub use error::Error;
@@ -57,8 +67,8 @@ pub struct App {
     pub app_name: String,
     /// Host for the WebOTP line and redirects when `public_url` is set.
     pub public_host: Option<String>,
-    /// Access rules, `public:` first; first match wins.
-    pub rules: rules::Rules,
+    /// Access rules, `public:` first; first match wins. SIGHUP swaps them.
+    pub rules: ArcSwap<rules::Rules>,
     pub channels: Vec<ChannelSettings>,
     pub codes: CodeSettings,
     pub identity: IdentityHeaders,
@@ -72,7 +82,8 @@ pub struct App {
     pub audit: audit::Audit,
     /// Brute-force and send limits, counted in `store`.
     pub limiter: limits::Limiter,
-    pub users: Arc<Users>,
+    /// The users file as last (re)loaded; SIGHUP swaps it.
+    pub users: Arc<ArcSwap<Users>>,
     pub passwords: PasswordChecker,
     pub sessions: SessionCodec,
     pub csrf: csrf::Csrf,
@@ -84,7 +95,13 @@ pub struct App {
     pub clock: SharedClock,
     /// Keys code hashes; random per process, so a code never outlives a restart.
     pub code_key: [u8; 32],
-    /// `scheme://host[:port]` of `public_url`: push answer links point here.
+    /// `Strict-Transport-Security` for answers sent over TLS, when configured.
+    pub hsts: Option<HeaderValue>,
+    /// Set when shutdown begins: health answers 503 so load balancers stop
+    /// sending work while in-flight requests drain.
+    pub draining: AtomicBool,
+    /// `scheme://host[:port]` of `public_url`: push answer links and
+    /// forward-auth's sign-in redirects point here.
     pub public_origin: Option<String>,
     /// The users file, for the authenticator enrollment page.
     pub users_file: Option<std::path::PathBuf>,
@@ -95,7 +112,7 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, clock: SharedClock) -> Result<App, Error> {
-        let users = Arc::new(config.users);
+        let users = Arc::new(ArcSwap::from_pointee(config.users));
         let templates = pages::Templates::load(config.templates_dir.as_deref())?;
         let csrf = csrf::Csrf::new(config.session.csrf_key, &config.session.cookie_name);
         let store = store::Store::new(
@@ -122,7 +139,7 @@ impl App {
                 .as_ref()
                 .and_then(|url| url.host())
                 .map(str::to_owned),
-            rules: config.rules,
+            rules: ArcSwap::from_pointee(config.rules),
             channels: config.channels,
             codes: config.codes,
             identity: config.identity_headers,
@@ -151,6 +168,8 @@ impl App {
             templates,
             clock,
             code_key: crypto::random_bytes::<32>(),
+            hsts: config.tls.and_then(|tls| tls.hsts),
+            draining: AtomicBool::new(false),
         })
     }
 
@@ -184,20 +203,98 @@ impl App {
         if self.store.is_revoked(&session.id) {
             return None;
         }
-        let user = self.users.get(&session.user)?.clone();
+        let user = self.users.load().get(&session.user)?.clone();
         Some((session, user))
     }
 }
 
 /// A running gateway: one worker thread per core, each with its own
 /// event loop and upstream connection pool (no cross-thread wake-ups on the
-/// hot path, as in nginx's worker model).
+/// hot path, as in nginx's worker model), and a control thread for metrics
+/// and certificate reloads.
 pub struct Gateway {
     addr: SocketAddr,
+    /// Where metrics are served, when `metrics_listen` is set.
+    metrics_addr: Option<SocketAddr>,
+    app: Arc<App>,
+    /// The listener's certificate, when serving TLS; reloads swap it.
+    certs: Option<Arc<tls::CertStore>>,
+    /// How long health says "draining" before the listener closes.
+    shutdown_delay: Duration,
+    /// The running values of the settings only a restart changes.
+    restart_only: Vec<(&'static str, String)>,
     /// Dropping it (or sending `true`) starts the graceful shutdown.
     shutdown: tokio::sync::watch::Sender<bool>,
-    /// Each resolves when its worker has drained and stopped.
+    /// Each resolves when its worker (or the control thread) has stopped.
     workers: Vec<tokio::sync::oneshot::Receiver<()>>,
+}
+
+/// What a reload changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    pub users: usize,
+    pub rules: usize,
+    pub certificate: bool,
+    /// Keys whose new values only a restart applies; they keep their old
+    /// values until then.
+    pub needs_restart: Vec<&'static str>,
+}
+
+/// The settings only a restart applies, each as text to compare across
+/// reloads. Users, access rules and the TLS certificate reload live; a
+/// key missing here is neither reloaded nor reported.
+fn restart_only(config: &Config) -> Vec<(&'static str, String)> {
+    use sha2::{Digest, Sha256};
+    let upstream = &config.upstream;
+    let mut secrets = Sha256::new();
+    for key in &config.session.keys {
+        secrets.update(key.master());
+    }
+    vec![
+        ("listen", config.listen.to_string()),
+        (
+            "upstream",
+            format!(
+                "{}://{} {:?} {}",
+                upstream.scheme,
+                upstream.authority,
+                upstream.host_header,
+                upstream.insecure_skip_verify
+            ),
+        ),
+        ("auth_prefix", config.auth_prefix.clone()),
+        ("app_name", config.app_name.clone()),
+        ("public_url", format!("{:?}", config.public_url)),
+        ("templates_dir", format!("{:?}", config.templates_dir)),
+        (
+            "session",
+            format!("{:?} {:x}", config.session, secrets.finalize()),
+        ),
+        ("channels", format!("{:?}", config.channels)),
+        ("providers", format!("{:?}", config.providers)),
+        ("codes", format!("{:?}", config.codes)),
+        ("identity_headers", format!("{:?}", config.identity_headers)),
+        (
+            "allowed_redirect_domains",
+            format!("{:?}", config.allowed_redirect_domains),
+        ),
+        (
+            "allowed_countries",
+            format!("{:?}", config.allowed_countries),
+        ),
+        ("trusted_proxies", format!("{:?}", config.trusted_proxies)),
+        ("limits", format!("{:?}", config.limits)),
+        (
+            "log",
+            format!("{} {:?}", config.log.level, config.log.format),
+        ),
+        (
+            "tls",
+            format!("{:?}", config.tls.as_ref().map(|tls| &tls.hsts)),
+        ),
+        ("metrics_listen", format!("{:?}", config.metrics_listen)),
+        ("shutdown_delay", format!("{:?}", config.shutdown_delay)),
+    ]
 }
 
 impl Gateway {
@@ -209,16 +306,64 @@ impl Gateway {
     /// As [`Gateway::start`], reading time from `clock` (tests move it).
     pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Gateway, Error> {
         let addr = config.listen;
-        let bind_error = |source| Error::Bind { addr, source };
-        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
-        listener.set_nonblocking(true).map_err(bind_error)?;
-        let addr = listener.local_addr().map_err(bind_error)?;
+        let bind = |addr: SocketAddr| {
+            let bind_error = |source| Error::Bind { addr, source };
+            let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+            listener.set_nonblocking(true).map_err(bind_error)?;
+            let addr = listener.local_addr().map_err(bind_error)?;
+            Ok::<_, Error>((listener, addr))
+        };
+        let (listener, addr) = bind(addr)?;
+        let metrics = config.metrics_listen.map(bind).transpose()?;
+        let certs = config.tls.as_ref().map(|tls| {
+            Arc::new(tls::CertStore::new(
+                tls.cert_file.clone(),
+                tls.key_file.clone(),
+                tls.certified.clone(),
+            ))
+        });
+        let acceptor = match &certs {
+            None => None,
+            Some(certs) => {
+                let server =
+                    tls::server_config(certs.clone()).map_err(|err| Error::Tls(err.to_string()))?;
+                Some(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+            }
+        };
+        if config.upstream.insecure_skip_verify {
+            tracing::warn!(
+                upstream = %config.upstream.authority,
+                "upstream_insecure_skip_verify is on: the upstream's certificate is not checked, \
+                 so anyone on the path to it can read and change the traffic"
+            );
+        }
         let limits = config.limits.clone();
+        let shutdown_delay = config.shutdown_delay;
+        let restart_only = restart_only(&config);
         let app = Arc::new(App::new(config, clock)?);
         let (shutdown, signal) = tokio::sync::watch::channel(false);
-        let workers = server::spawn_workers(listener, app, limits, signal).map_err(bind_error)?;
+        let bind_error = |source| Error::Bind { addr, source };
+        let mut workers =
+            server::spawn_workers(listener, app.clone(), limits, acceptor, signal.clone())
+                .map_err(bind_error)?;
+        let metrics_addr = metrics.as_ref().map(|(_, addr)| *addr);
+        if metrics.is_some() || certs.is_some() {
+            let control = control::spawn(
+                app.clone(),
+                metrics.map(|(listener, _)| listener),
+                certs.clone(),
+                signal,
+            )
+            .map_err(bind_error)?;
+            workers.push(control);
+        }
         Ok(Gateway {
             addr,
+            metrics_addr,
+            app,
+            certs,
+            shutdown_delay,
+            restart_only,
             shutdown,
             workers,
         })
@@ -228,8 +373,46 @@ impl Gateway {
         self.addr
     }
 
+    /// The metrics address, when `metrics_listen` is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Applies what can change while running from a new, already validated
+    /// config: the users file, the access rules and the TLS certificate.
+    /// Settings that need a restart keep their running values and are
+    /// listed in [`Reloaded::needs_restart`] when they differ.
+    pub fn reload(&self, config: Config) -> Reloaded {
+        let needs_restart = restart_only(&config)
+            .into_iter()
+            .zip(&self.restart_only)
+            .filter(|(new, running)| new.1 != running.1)
+            .map(|(new, _)| new.0)
+            .collect();
+        let mut reloaded = Reloaded {
+            users: config.users.len(),
+            rules: config.rules.len(),
+            certificate: false,
+            needs_restart,
+        };
+        self.app.users.store(Arc::new(config.users));
+        self.app.rules.store(Arc::new(config.rules));
+        if let (Some(certs), Some(tls)) = (&self.certs, config.tls) {
+            certs.replace(tls.cert_file, tls.key_file, tls.certified);
+            reloaded.certificate = true;
+        }
+        metrics::reload("config", "ok");
+        reloaded
+    }
+
     /// Stops accepting, lets in-flight requests finish (bounded), returns.
+    /// Health answers 503 from the start, and for `shutdown_delay` before
+    /// the listener closes.
     pub async fn shutdown(mut self) {
+        self.app.draining.store(true, Ordering::SeqCst);
+        if !self.shutdown_delay.is_zero() {
+            tokio::time::sleep(self.shutdown_delay).await;
+        }
         let _ = self.shutdown.send(true);
         for worker in std::mem::take(&mut self.workers) {
             let _ = worker.await;

@@ -198,10 +198,16 @@ impl Limiter {
                 .standing(&store.failures(&account_key(name)).await?, now),
             None => Standing::default(),
         };
-        Ok(Standing {
+        let standing = Standing {
             locked_until: by_client.locked_until.max(by_account.locked_until),
             delay: by_client.delay.max(by_account.delay),
-        })
+        };
+        if standing.locked_until.is_some() {
+            crate::metrics::limit_hit("locked");
+        } else if !standing.delay.is_zero() {
+            crate::metrics::limit_hit("delayed");
+        }
+        Ok(standing)
     }
 
     /// Counts a failed password or code; the locks it set.
@@ -217,6 +223,7 @@ impl Limiter {
             .update_failures(&client_key(client), |log| self.clients.fail(log, now))
             .await?;
         if let Some(until) = by_client {
+            crate::metrics::limit_hit("lock_client");
             locked.push(Locked {
                 scope: "client",
                 until,
@@ -227,6 +234,7 @@ impl Limiter {
                 .update_failures(&account_key(name), |log| self.accounts.fail(log, now))
                 .await?;
             if let Some(until) = by_account {
+                crate::metrics::limit_hit("lock_account");
                 locked.push(Locked {
                     scope: "account",
                     until,
@@ -288,6 +296,7 @@ impl Limiter {
                         })
                         .await?;
                 }
+                crate::metrics::limit_hit(cap);
                 return Ok(Err(Refusal { retry_at, cap }));
             }
             taken.push(key);
@@ -306,9 +315,12 @@ impl Limiter {
         let took = store
             .update_events(&key, |log| self.push_prompts.take(log, now))
             .await?;
-        Ok(took.map_err(|retry_at| Refusal {
-            retry_at,
-            cap: "push_prompts",
+        Ok(took.map_err(|retry_at| {
+            crate::metrics::limit_hit("push_prompts");
+            Refusal {
+                retry_at,
+                cap: "push_prompts",
+            }
         }))
     }
 }

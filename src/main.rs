@@ -6,7 +6,7 @@ use doorman::config::{Config, LogFormat};
 use doorman::Gateway;
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -18,10 +18,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the gateway.
+    /// Run the gateway. Without --config: /etc/doorman/config.yaml when it
+    /// exists, else the DOORMAN_* environment variables alone.
     Serve {
         #[arg(long, env = "DOORMAN_CONFIG")]
-        config: PathBuf,
+        config: Option<PathBuf>,
     },
     /// Run in front of a built-in demo app with a demo user and codes in the log.
     Demo {
@@ -31,7 +32,16 @@ enum Command {
     /// Validate a config file and its users file; print every problem.
     CheckConfig {
         #[arg(long, env = "DOORMAN_CONFIG")]
-        config: PathBuf,
+        config: Option<PathBuf>,
+    },
+    /// Ask the running gateway's health endpoint: exit 0 when it answers
+    /// 200, 1 otherwise (for container HEALTHCHECKs; no curl needed).
+    Healthcheck {
+        #[arg(long, env = "DOORMAN_CONFIG")]
+        config: Option<PathBuf>,
+        /// Probe this address instead of the configured `listen`.
+        #[arg(long)]
+        addr: Option<SocketAddr>,
     },
     /// Read a password and print its argon2id hash for the users file.
     HashPassword {
@@ -64,12 +74,16 @@ enum TotpCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config } => load(&config).and_then(|config| {
-            init_logging(&config.log.level, config.log.format);
-            runtime()?.block_on(serve(config, None))
-        }),
+        Command::Serve { config } => {
+            let source = config_source(config);
+            load(source.as_deref()).and_then(|config| {
+                init_logging(&config.log.level, config.log.format);
+                runtime()?.block_on(serve(config, None, Some(source)))
+            })
+        }
         Command::Demo { listen } => runtime().and_then(|runtime| runtime.block_on(demo(listen))),
-        Command::CheckConfig { config } => check_config(&config),
+        Command::CheckConfig { config } => check_config(config_source(config).as_deref()),
+        Command::Healthcheck { config, addr } => healthcheck(config_source(config), addr),
         Command::HashPassword { stdin } => hash_password(stdin),
         Command::Totp {
             command:
@@ -89,9 +103,33 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(path: &std::path::Path) -> Result<Config> {
-    Config::load(path)
-        .map_err(|problems| anyhow::anyhow!("{} has problems:\n{problems}", path.display()))
+/// Where an image keeps its config when nothing says otherwise.
+const DEFAULT_CONFIG: &str = "/etc/doorman/config.yaml";
+
+/// The config file to read: the one named, else the default when it
+/// exists, else none (the environment alone).
+fn config_source(named: Option<PathBuf>) -> Option<PathBuf> {
+    named.or_else(|| {
+        let default = PathBuf::from(DEFAULT_CONFIG);
+        default.is_file().then_some(default)
+    })
+}
+
+fn describe(path: Option<&Path>) -> String {
+    match path {
+        Some(path) => path.display().to_string(),
+        None => "the environment (no config file)".to_owned(),
+    }
+}
+
+/// The file (if any) with the `DOORMAN_*` environment variables over it.
+fn read_config(path: Option<&Path>) -> Result<Config, doorman::config::Problems> {
+    Config::load_from(path, &|name| std::env::var(name).ok())
+}
+
+fn load(path: Option<&Path>) -> Result<Config> {
+    read_config(path)
+        .map_err(|problems| anyhow::anyhow!("{} has problems:\n{problems}", describe(path)))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -101,17 +139,39 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn serve(config: Config, banner: Option<String>) -> Result<ExitCode> {
+/// Runs until SIGTERM/SIGINT; on SIGHUP re-reads `source` (the config
+/// file, or the environment alone) when there is one.
+async fn serve(
+    config: Config,
+    banner: Option<String>,
+    source: Option<Option<PathBuf>>,
+) -> Result<ExitCode> {
     // Listen for signals before saying we are up: a SIGTERM right after the
     // "listening" line must drain, not kill.
     let stop = shutdown_signal()?;
+    let mut hangups = hangup_signal()?;
     let users = config.users.len();
+    let tls = config.tls.is_some();
     let gateway = Gateway::start(config).await?;
-    tracing::info!(addr = %gateway.addr(), users, "doorman is listening");
+    match gateway.metrics_addr() {
+        Some(metrics) => {
+            tracing::info!(addr = %gateway.addr(), tls, users, %metrics, "doorman is listening")
+        }
+        None => tracing::info!(addr = %gateway.addr(), tls, users, "doorman is listening"),
+    }
     if let Some(banner) = banner {
         println!("{banner}");
     }
-    stop.await;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            Some(()) = hangups.recv() => match &source {
+                Some(path) => reload(&gateway, path.as_deref()),
+                None => tracing::info!("SIGHUP: nothing to reload (no config file)"),
+            },
+        }
+    }
     tracing::info!("shutting down, draining in-flight requests");
     gateway.shutdown().await;
     Ok(ExitCode::SUCCESS)
@@ -129,23 +189,90 @@ async fn demo(listen: SocketAddr) -> Result<ExitCode> {
         doorman::demo::USER,
         demo.password
     );
-    serve(demo.config, Some(banner)).await
+    serve(demo.config, Some(banner), None).await
 }
 
-fn check_config(path: &std::path::Path) -> Result<ExitCode> {
-    match Config::load(path) {
+/// Re-reads the config; applies what can change live, or keeps the old
+/// one and logs every problem.
+fn reload(gateway: &Gateway, path: Option<&Path>) {
+    match read_config(path) {
+        Ok(config) => {
+            let reloaded = gateway.reload(config);
+            tracing::info!(
+                users = reloaded.users,
+                rules = reloaded.rules,
+                certificate = reloaded.certificate,
+                "SIGHUP: configuration reloaded"
+            );
+            if !reloaded.needs_restart.is_empty() {
+                tracing::warn!(
+                    keys = %reloaded.needs_restart.join(", "),
+                    "SIGHUP: these settings changed but apply only after a restart; they keep their running values"
+                );
+            }
+        }
+        Err(problems) => {
+            doorman::metrics::reload("config", "failed");
+            tracing::error!(
+                source = %describe(path),
+                problems = problems.iter().count(),
+                "SIGHUP: the new configuration has problems; keeping the running one"
+            );
+            for (key, message) in problems.iter() {
+                tracing::error!("  {key}: {message}");
+            }
+        }
+    }
+}
+
+fn healthcheck(path: Option<PathBuf>, addr: Option<SocketAddr>) -> Result<ExitCode> {
+    let target = match (addr, read_config(path.as_deref())) {
+        (Some(addr), config) => {
+            let config = config.ok();
+            doorman::healthcheck::Target {
+                addr,
+                path: format!(
+                    "{}/health",
+                    config
+                        .as_ref()
+                        .map_or("/.doorman", |c| c.auth_prefix.as_str())
+                ),
+                tls: config.is_some_and(|c| c.tls.is_some()),
+            }
+        }
+        (None, Ok(config)) => doorman::healthcheck::Target::of(&config),
+        (None, Err(problems)) => {
+            bail!("{} has problems:\n{problems}", describe(path.as_deref()))
+        }
+    };
+    let status = runtime()?.block_on(doorman::healthcheck::probe(&target));
+    match status {
+        Ok(200) => Ok(ExitCode::SUCCESS),
+        Ok(status) => {
+            eprintln!("doorman: {}{} answered {status}", target.addr, target.path);
+            Ok(ExitCode::FAILURE)
+        }
+        Err(message) => {
+            eprintln!("doorman: {message}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn check_config(path: Option<&Path>) -> Result<ExitCode> {
+    match read_config(path) {
         Ok(config) => {
             let channels: Vec<&str> = config.channels.iter().map(|c| c.channel.name()).collect();
             println!(
                 "{}: OK ({} users; channels: {})",
-                path.display(),
+                describe(path),
                 config.users.len(),
                 channels.join(", ")
             );
             Ok(ExitCode::SUCCESS)
         }
         Err(problems) => {
-            eprintln!("{}: {} problem(s)", path.display(), problems.iter().count());
+            eprintln!("{}: {} problem(s)", describe(path), problems.iter().count());
             for (key, message) in problems.iter() {
                 eprintln!("  {key}: {message}");
             }
@@ -177,7 +304,7 @@ fn hash_password(stdin: bool) -> Result<ExitCode> {
 
 fn totp_enroll(user: &str, path: &std::path::Path, write: bool) -> Result<ExitCode> {
     use doorman::otp::totp::TotpSecret;
-    let config = load(path)?;
+    let config = load(Some(path))?;
     if config.users.get(user).is_none() {
         bail!("there is no user `{user}` in the users file");
     }
@@ -198,7 +325,7 @@ fn totp_enroll(user: &str, path: &std::path::Path, write: bool) -> Result<ExitCo
         doorman::users_file::set_totp_secret(users_path, user, &secret)
             .with_context(|| format!("cannot store the secret in {}", users_path.display()))?;
         println!(
-            "Stored in {} for {user}. Restart doorman to use it.",
+            "Stored in {} for {user}. Send doorman SIGHUP (or restart it) to use it.",
             users_path.display()
         );
     } else {
@@ -235,6 +362,28 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
             _ = terminate.recv() => {},
         }
     })
+}
+
+/// Yields once per SIGHUP; the handler is in place on return.
+#[cfg(unix)]
+fn hangup_signal() -> Result<tokio::sync::mpsc::Receiver<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            // One pending reload is enough; more SIGHUPs meanwhile fold into it.
+            let _ = sender.try_send(());
+        }
+    });
+    Ok(receiver)
+}
+
+#[cfg(not(unix))]
+fn hangup_signal() -> Result<tokio::sync::mpsc::Receiver<()>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    std::mem::forget(sender);
+    Ok(receiver)
 }
 
 #[cfg(not(unix))]

@@ -133,6 +133,14 @@ impl Rules {
         self.0.get(index)
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The answer for `target`, judged as `user` (or anonymously).
     pub fn evaluate(&self, target: &Target<'_>, user: Option<&User>) -> Answer {
         let strict = self.first_match(target.method, target.path, target.client, user);

@@ -1,11 +1,13 @@
-//! Listeners and connections: HTTP/1.1 and HTTP/2 on one port, a bounded
-//! number of connections, header-read timeouts and graceful shutdown.
+//! Listeners and connections: HTTP/1.1 and HTTP/2 on one port (over TLS
+//! when configured, HTTP/2 through ALPN), a bounded number of connections,
+//! header-read timeouts and graceful shutdown.
 
 use crate::config::Limits;
 use crate::gate::{self, Decision};
+use crate::metrics::{self, RequestOutcome};
 use crate::proxy::{headers, Proxy};
 use crate::{pages, App, Body};
-use http::header::{CACHE_CONTROL, SET_COOKIE};
+use http::header::{CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY};
 use http::{HeaderValue, Request, Response};
 use http_body_util::Either;
 use hyper::body::Incoming;
@@ -18,9 +20,10 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,6 +36,7 @@ pub fn spawn_workers(
     listener: std::net::TcpListener,
     app: Arc<App>,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<Vec<oneshot::Receiver<()>>> {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
@@ -40,6 +44,7 @@ pub fn spawn_workers(
     for index in 0..limits.worker_threads {
         let listener = listener.try_clone()?;
         let (app, limits, connections) = (app.clone(), limits.clone(), connections.clone());
+        let tls = tls.clone();
         let mut shutdown = shutdown.clone();
         let (finished, stopped) = oneshot::channel();
         std::thread::Builder::new()
@@ -55,7 +60,7 @@ pub fn spawn_workers(
                                 let stop = async move {
                                     let _ = shutdown.wait_for(|stop| *stop).await;
                                 };
-                                run(listener, app, limits, connections, stop).await;
+                                run(listener, app, limits, tls, connections, stop).await;
                             }
                             Err(err) => {
                                 tracing::error!(error = %err, "worker cannot use the listener")
@@ -77,6 +82,7 @@ async fn run(
     listener: TcpListener,
     app: Arc<App>,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     connections: Arc<Semaphore>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -118,15 +124,46 @@ async fn run(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let proxy = proxy.clone();
-        let service = service_fn(move |request| {
-            let app = app.clone();
-            let proxy = proxy.clone();
-            async move { Ok::<_, Infallible>(handle(&app, &proxy, request, peer, false).await) }
-        });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        let Some(acceptor) = &tls else {
+            let service = service_fn(move |request| {
+                let app = app.clone();
+                let proxy = proxy.clone();
+                async move { Ok::<_, Infallible>(handle(&app, &proxy, request, peer, false).await) }
+            });
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection.into_owned());
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, %peer, "connection ended with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        };
+        // The handshake runs in the connection's task, so a slow client
+        // holds up nobody else; it gets the header-read timeout to finish.
+        let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+        let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            let stream =
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(err)) => {
+                        tracing::debug!(error = %err, %peer, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let service = service_fn(move |request| {
+                let app = app.clone();
+                let proxy = proxy.clone();
+                async move { Ok::<_, Infallible>(handle(&app, &proxy, request, peer, true).await) }
+            });
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(err) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(error = %err, %peer, "connection ended with an error");
             }
             drop(permit);
@@ -144,6 +181,22 @@ async fn run(
 pub async fn handle(
     app: &Arc<App>,
     proxy: &Proxy,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    tls: bool,
+) -> Response<Body> {
+    let mut response = answer(app, proxy, request, peer, tls).await;
+    if let (true, Some(hsts)) = (tls, &app.hsts) {
+        response
+            .headers_mut()
+            .insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
+    response
+}
+
+async fn answer(
+    app: &Arc<App>,
+    proxy: &Proxy,
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -153,10 +206,14 @@ pub async fn handle(
     headers::strip_identity(request.headers_mut(), &app.identity.all());
     // Rules, pages and the upstream all see the one canonical path.
     match crate::path::normalize(request.uri().path()) {
-        Err(malformed) => return pages::bad_request(malformed.reason()),
+        Err(malformed) => {
+            metrics::request(RequestOutcome::BadRequest);
+            return pages::bad_request(malformed.reason());
+        }
         Ok(Cow::Owned(canonical)) => {
             if let Err(err) = replace_path(&mut request, &canonical) {
                 tracing::debug!(error = %err, "cannot rewrite the request path");
+                metrics::request(RequestOutcome::BadRequest);
                 return pages::bad_request("the request target is not valid");
             }
         }
@@ -175,8 +232,13 @@ pub async fn handle(
         tls,
     );
     match decision {
-        Decision::Pages => pages::handle(app, request, peer, now, tls).await,
-        Decision::Public => forward(app, proxy, request, peer, tls, None).await,
+        Decision::Pages => {
+            metrics::request(RequestOutcome::Pages);
+            pages::handle(app, request, peer, now, tls).await
+        }
+        Decision::Public => {
+            forward(app, proxy, request, peer, tls, None, RequestOutcome::Public).await
+        }
         Decision::Pass {
             user,
             session,
@@ -189,7 +251,16 @@ pub async fn handle(
                 .headers()
                 .contains_key(http::header::UPGRADE)
                 .then(|| tunnel_guard(app.clone(), session));
-            let mut response = forward(app, proxy, request, peer, tls, guard).await;
+            let mut response = forward(
+                app,
+                proxy,
+                request,
+                peer,
+                tls,
+                guard,
+                RequestOutcome::Proxied,
+            )
+            .await;
             if let Some(cookie) = refreshed_cookie {
                 let headers = response.headers_mut();
                 headers.append(SET_COOKIE, cookie);
@@ -200,12 +271,14 @@ pub async fn handle(
             response
         }
         Decision::Denied { rule, user } => {
+            metrics::request(RequestOutcome::Denied);
             let user = user.as_ref().map(|u| u.name.as_str());
             tracing::warn!(event = "rule_denied", rule, user, %client, path = request.uri().path(), "request denied by rule");
             audit(app, now, "rule_denied", &request, client, user, &rule);
             pages::forbidden(app, &request)
         }
         Decision::StepUp { rule, user } => {
+            metrics::request(RequestOutcome::StepUp);
             tracing::info!(event = "step_up_required", rule, user = %user.name, %client, "a recent second factor is required");
             audit(
                 app,
@@ -218,8 +291,14 @@ pub async fn handle(
             );
             pages::step_up(app, &request)
         }
-        Decision::Login => pages::login_redirect(app, &request),
-        Decision::Unauthorized => pages::unauthorized(app),
+        Decision::Login => {
+            metrics::request(RequestOutcome::Login);
+            pages::login_redirect(app, &request)
+        }
+        Decision::Unauthorized => {
+            metrics::request(RequestOutcome::Unauthorized);
+            pages::unauthorized(app)
+        }
     }
 }
 
@@ -270,7 +349,7 @@ fn tunnel_guard(app: Arc<App>, session: crate::session::Session) -> crate::proxy
     Box::new(move || {
         session.expires_at > app.clock.now()
             && !app.store.is_revoked(&session.id)
-            && app.users.get(&session.user).is_some()
+            && app.users.load().get(&session.user).is_some()
     })
 }
 
@@ -281,6 +360,7 @@ async fn forward(
     peer: SocketAddr,
     tls: bool,
     tunnel_guard: Option<crate::proxy::TunnelGuard>,
+    outcome: RequestOutcome,
 ) -> Response<Body> {
     headers::strip_cookies(
         request.headers_mut(),
@@ -288,12 +368,18 @@ async fn forward(
     );
     let browser = gate::is_browser_navigation(request.method(), request.headers());
     let trusted = app.trusts_proxy(peer.ip());
-    match proxy
+    let started = Instant::now();
+    let forwarded = proxy
         .forward(request, peer.ip(), trusted, tls, tunnel_guard)
-        .await
-    {
-        Ok(response) => response.map(Either::Left),
+        .await;
+    metrics::upstream_latency(started.elapsed());
+    match forwarded {
+        Ok(response) => {
+            metrics::request(outcome);
+            response.map(Either::Left)
+        }
         Err(err) => {
+            metrics::request(RequestOutcome::UpstreamError);
             tracing::warn!(error = %err, %peer, "upstream request failed");
             pages::error_response(app, &err, browser)
         }

@@ -221,7 +221,8 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
 /// argon2 runs on a few dedicated threads at low scheduling priority, so
 /// when logins and proxied requests compete for a core, requests win.
 pub struct PasswordChecker {
-    users: Arc<Users>,
+    /// The current users; a reload swaps them.
+    users: Arc<arc_swap::ArcSwap<Users>>,
     /// Work for the hashing threads; a flood queues here, bounded.
     jobs: mpsc::Sender<Job>,
     /// Verified against for unknown users, so they cost the same time.
@@ -240,7 +241,7 @@ const QUEUED_CHECKS: usize = 256;
 
 impl PasswordChecker {
     /// Starts `threads` hashing threads; they end when the checker is dropped.
-    pub fn new(users: Arc<Users>, threads: usize) -> PasswordChecker {
+    pub fn new(users: Arc<arc_swap::ArcSwap<Users>>, threads: usize) -> PasswordChecker {
         let dummy_hash = hash_password(&crate::crypto::random_hex(16)).unwrap_or_default();
         let (jobs, queue) = mpsc::channel::<Job>(QUEUED_CHECKS);
         let queue = Arc::new(std::sync::Mutex::new(queue));
@@ -276,7 +277,7 @@ impl PasswordChecker {
     /// unknown user and a `refused` attempt (a locked account) alike, after
     /// the same amount of work.
     pub async fn check(&self, name: &str, password: &str, refused: bool) -> Option<Arc<User>> {
-        let user = self.users.find(name).cloned().filter(|_| !refused);
+        let user = self.users.load().find(name).cloned().filter(|_| !refused);
         let hash = user.as_ref().map_or_else(
             || self.dummy_hash.clone(),
             |user| user.password_hash.clone(),

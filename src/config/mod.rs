@@ -1,6 +1,7 @@
 //! Configuration in two stages: [`raw`] mirrors the file, [`Config`] is the
 //! validated, typed result that the rest of doorman sees.
 
+pub mod env;
 pub mod raw;
 mod source;
 
@@ -42,6 +43,19 @@ impl Problems {
     }
     pub fn iter(&self) -> impl Iterator<Item = &(String, String)> {
         self.0.iter()
+    }
+
+    /// Adds `(from DOORMAN_X)` to each problem with a key a variable set.
+    fn naming_variables(mut self, applied: &env::Applied) -> Problems {
+        if applied.is_empty() {
+            return self;
+        }
+        for (path, message) in &mut self.0 {
+            if let Some(variable) = applied.variable_for(path) {
+                message.push_str(&format!(" (from {variable})"));
+            }
+        }
+        self
     }
 }
 
@@ -97,6 +111,34 @@ pub struct Config {
     pub store: StoreSettings,
     pub limits: Limits,
     pub log: LogSettings,
+    /// TLS on the listener; `None` serves plain HTTP.
+    pub tls: Option<TlsSettings>,
+    /// Where Prometheus metrics are served; `None` (the default) serves none.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How long health reports not-ready before the listener closes at
+    /// shutdown, so load balancers stop sending new work first.
+    pub shutdown_delay: Duration,
+}
+
+/// The listener's certificate and what to say about HTTPS.
+#[derive(Clone)]
+pub struct TlsSettings {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// Loaded and checked at validation, so `check-config` catches a bad pair.
+    pub certified: rustls::sign::CertifiedKey,
+    /// `Strict-Transport-Security` for every answer, when set.
+    pub hsts: Option<HeaderValue>,
+}
+
+impl fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .field("hsts", &self.hsts)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +147,10 @@ pub struct Upstream {
     pub authority: Authority,
     /// Replaces the client's `Host` when set.
     pub host_header: Option<HeaderValue>,
+    /// For `https://` upstreams: how their certificate is checked.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `upstream_insecure_skip_verify` is on: warned about at every start.
+    pub insecure_skip_verify: bool,
 }
 
 pub struct SessionSettings {
@@ -386,16 +432,49 @@ pub struct LogSettings {
 const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
-    /// Reads and validates the file at `path`; relative paths inside it
-    /// (`users_file`, `templates_dir`) are taken from the file's directory.
+    /// Reads and validates the file at `path` with the `DOORMAN_*`
+    /// environment variables laid over it; relative paths inside it
+    /// (`users_file`, `templates_dir`, …) are taken from the file's directory.
     pub fn load(path: &Path) -> Result<Config, Problems> {
+        Config::load_from(Some(path), &|name| std::env::var(name).ok())
+    }
+
+    /// The file at `path` (or none: settings from `lookup` alone, relative
+    /// paths from the working directory) with the variables `lookup` knows
+    /// laid over it.
+    pub fn load_from(
+        path: Option<&Path>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, Problems> {
+        let Some(path) = path else {
+            return Config::from_sources("", Path::new("."), lookup);
+        };
         let text = std::fs::read_to_string(path).map_err(|err| {
             let mut problems = Problems::default();
             problems.push("config", format!("cannot read {}: {err}", path.display()));
             problems
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::from_yaml(&text, base)
+        Config::from_sources(&text, base, lookup)
+    }
+
+    /// Config text with environment variables from `lookup` laid over it.
+    /// A problem with a key a variable set names the variable.
+    pub fn from_sources(
+        text: &str,
+        base: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, Problems> {
+        let mut problems = Problems::default();
+        let mut applied = env::Applied::default();
+        let raw: Option<RawConfig> = source::parse_with(text, "", &mut problems, |value| {
+            applied = env::overlay(value, lookup);
+        });
+        let result = match raw {
+            None => Err(problems),
+            Some(raw) => Config::validate(raw, base, problems),
+        };
+        result.map_err(|problems| problems.naming_variables(&applied))
     }
 
     /// Validates config text; `base` resolves relative file paths.
@@ -405,6 +484,10 @@ impl Config {
         let Some(raw) = raw else {
             return Err(problems);
         };
+        Config::validate(raw, base, problems)
+    }
+
+    fn validate(raw: RawConfig, base: &Path, mut problems: Problems) -> Result<Config, Problems> {
         let users_path = raw.users_file.as_ref().map(|file| base.join(file));
         let users = match &users_path {
             None => {
@@ -464,7 +547,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             problems.push("listen", "expected an address like 0.0.0.0:8080");
             SocketAddr::from(([127, 0, 0, 1], 0))
         });
-    let upstream = upstream(&raw, problems);
+    let upstream = upstream(&raw, base, problems);
     let auth_prefix = auth_prefix(raw.auth_prefix.as_deref(), problems);
     let public_url = raw
         .public_url
@@ -544,6 +627,19 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             plausible.then_some(domain)
         })
         .collect();
+    let tls = raw
+        .tls
+        .as_ref()
+        .and_then(|tls| tls_settings(tls, base, problems));
+    let metrics_listen = raw.metrics_listen.as_deref().and_then(|text| {
+        text.parse()
+            .map_err(|_| problems.push("metrics_listen", "expected an address like 127.0.0.1:9090"))
+            .ok()
+    });
+    let shutdown_delay = match raw.shutdown_delay.as_deref() {
+        None | Some("0") | Some("0s") => Duration::ZERO,
+        text => duration(text, "shutdown_delay", "0s", problems),
+    };
     Config {
         listen,
         upstream,
@@ -565,14 +661,63 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         store,
         limits,
         log,
+        tls,
+        metrics_listen,
+        shutdown_delay,
     }
 }
 
-fn upstream(raw: &RawConfig, problems: &mut Problems) -> Upstream {
+fn tls_settings(raw: &raw::RawTls, base: &Path, problems: &mut Problems) -> Option<TlsSettings> {
+    let hsts = raw.hsts.as_deref().and_then(|value| {
+        let valid = value
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("max-age=");
+        match HeaderValue::from_str(value) {
+            Ok(header) if valid => Some(header),
+            _ => {
+                problems.push(
+                    "tls.hsts",
+                    "expected a Strict-Transport-Security value like `max-age=31536000`",
+                );
+                None
+            }
+        }
+    });
+    let (Some(cert), Some(key)) = (&raw.cert_file, &raw.key_file) else {
+        if raw.cert_file.is_none() {
+            problems.push("tls.cert_file", "required: a PEM certificate chain");
+        }
+        if raw.key_file.is_none() {
+            problems.push(
+                "tls.key_file",
+                "required: the certificate's PEM private key",
+            );
+        }
+        return None;
+    };
+    let (cert_file, key_file) = (base.join(cert), base.join(key));
+    match crate::tls::load_certified_key(&cert_file, &key_file) {
+        Ok(certified) => Some(TlsSettings {
+            cert_file,
+            key_file,
+            certified,
+            hsts,
+        }),
+        Err(message) => {
+            problems.push("tls.cert_file", message);
+            None
+        }
+    }
+}
+
+fn upstream(raw: &RawConfig, base: &Path, problems: &mut Problems) -> Upstream {
     let fallback = Upstream {
         scheme: Scheme::HTTP,
         authority: Authority::from_static("127.0.0.1"),
         host_header: None,
+        tls: None,
+        insecure_skip_verify: false,
     };
     let host_header = raw.upstream_host_header.as_deref().and_then(|host| {
         HeaderValue::from_str(host)
@@ -593,25 +738,61 @@ fn upstream(raw: &RawConfig, problems: &mut Problems) -> Upstream {
             return fallback;
         }
     };
+    let insecure_skip_verify = raw.upstream_insecure_skip_verify.unwrap_or(false);
     match (uri.scheme(), uri.authority()) {
-        (Some(scheme), Some(authority)) if *scheme == Scheme::HTTP => {
+        (Some(scheme), Some(authority)) if *scheme == Scheme::HTTP || *scheme == Scheme::HTTPS => {
             if uri.path() != "/" && !uri.path().is_empty() {
                 problems.push(
                     "upstream",
                     "a path is not supported; give only scheme, host and port",
                 );
             }
+            let https = *scheme == Scheme::HTTPS;
+            if !https && (raw.upstream_ca_file.is_some() || insecure_skip_verify) {
+                let key = if insecure_skip_verify {
+                    "upstream_insecure_skip_verify"
+                } else {
+                    "upstream_ca_file"
+                };
+                problems.push(key, "applies to https:// upstreams only");
+            }
+            let trust = match (&raw.upstream_ca_file, insecure_skip_verify) {
+                (Some(_), true) => {
+                    problems.push(
+                        "upstream_insecure_skip_verify",
+                        "set `upstream_ca_file` or `upstream_insecure_skip_verify`, not both",
+                    );
+                    crate::tls::UpstreamTrust::InsecureSkipVerify
+                }
+                (Some(file), false) => crate::tls::UpstreamTrust::CaFile(base.join(file)),
+                (None, true) => crate::tls::UpstreamTrust::InsecureSkipVerify,
+                (None, false) => crate::tls::UpstreamTrust::SystemRoots,
+            };
+            let tls = if https {
+                match crate::tls::client_config(&trust) {
+                    Ok(config) => Some(std::sync::Arc::new(config)),
+                    Err(message) => {
+                        let key = match trust {
+                            crate::tls::UpstreamTrust::CaFile(_) => "upstream_ca_file",
+                            _ => "upstream",
+                        };
+                        problems.push(key, message);
+                        None
+                    }
+                }
+            } else {
+                None
+            };
             Upstream {
                 scheme: scheme.clone(),
                 authority: authority.clone(),
                 host_header,
+                tls,
+                insecure_skip_verify: https && insecure_skip_verify,
             }
         }
         (Some(_), Some(_)) => {
-            problems.push(
-                "upstream",
-                "only http:// upstreams are supported in this version",
-            );
+            problems.push("upstream", "expected an http:// or https:// URL");
             fallback
         }
         _ => {

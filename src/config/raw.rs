@@ -17,6 +17,12 @@ pub struct RawConfig {
     pub app_name: Option<String>,
     pub public_url: Option<String>,
     pub templates_dir: Option<String>,
+    /// PEM CA bundle that an `https://` upstream's certificate must chain to.
+    pub upstream_ca_file: Option<String>,
+    pub upstream_insecure_skip_verify: Option<bool>,
+    pub tls: Option<RawTls>,
+    pub metrics_listen: Option<String>,
+    pub shutdown_delay: Option<String>,
     #[serde(default)]
     pub session: RawSession,
     #[serde(default)]
@@ -43,6 +49,14 @@ pub struct RawConfig {
     pub store: RawStore,
     #[serde(default)]
     pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTls {
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    /// The `Strict-Transport-Security` value, e.g. `max-age=31536000`.
+    pub hsts: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,13 +8,24 @@ use std::path::Path;
 
 /// Keys that end in `_file` but name a file doorman reads itself, not a
 /// secret whose contents replace the key.
-const PATH_KEYS: &[&str] = &["users_file"];
+const PATH_KEYS: &[&str] = &["users_file", "cert_file", "key_file", "upstream_ca_file"];
 
 /// Parses `text` (already read from `origin`) into `T`, reporting unknown keys,
 /// type errors, unset variables and unreadable secret files into `problems`
 /// with `prefix` in front of every key path. Returns `None` only when the
 /// document could not be turned into a `T` at all.
 pub fn parse<T: DeserializeOwned>(text: &str, prefix: &str, problems: &mut Problems) -> Option<T> {
+    parse_with(text, prefix, problems, |_| ())
+}
+
+/// As [`parse`], letting `overlay` change the document (environment
+/// variables laid over the file) before expansion and checking.
+pub fn parse_with<T: DeserializeOwned>(
+    text: &str,
+    prefix: &str,
+    problems: &mut Problems,
+    overlay: impl FnOnce(&mut Value),
+) -> Option<T> {
     let mut value: Value = match serde_yaml::from_str(text) {
         Ok(Value::Null) => Value::Mapping(Default::default()),
         Ok(value) => value,
@@ -26,6 +37,7 @@ pub fn parse<T: DeserializeOwned>(text: &str, prefix: &str, problems: &mut Probl
             return None;
         }
     };
+    overlay(&mut value);
     resolve(&mut value, prefix, problems);
 
     let mut unknown = Vec::new();

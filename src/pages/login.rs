@@ -31,7 +31,11 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     let app = visit.app;
     // Only accounts that exist are counted, so a flood of made-up names
     // cannot crowd real ones out of the counters; the client always is.
-    let account = app.users.find(username).map(|user| user.name.clone());
+    let account = app
+        .users
+        .load()
+        .find(username)
+        .map(|user| user.name.clone());
     // Without the shared counters a lock cannot be checked: fail closed.
     let standing = app
         .limiter
@@ -43,6 +47,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     let locked = standing.locked_until.is_some();
     let checked = app.passwords.check(username, password, locked).await;
     let Some(user) = checked else {
+        crate::metrics::password_check("failed");
         let record = || Record {
             user: Some(account.as_deref().unwrap_or(username)),
             ..Record::default()
@@ -94,6 +99,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             context! { error => "Incorrect username or password.", username => username },
         );
     };
+    crate::metrics::password_check("ok");
     // A previous session (of anyone) in this browser ends here: no fixation.
     if let Some((old, _)) = visit.session.take() {
         app.store

@@ -10,6 +10,9 @@ pub async fn logout(visit: &mut Visit<'_>) -> Result<Reply, Error> {
         app.store
             .end_session(&session.id, session.expires_at, visit.now)
             .await;
+        if session.level == crate::session::FactorLevel::TwoFactor {
+            crate::metrics::session_ended(session.expires_at);
+        }
         tracing::info!(event = "logout", user = %session.user, client = %visit.client, "signed out");
         visit.audit(
             "logout",

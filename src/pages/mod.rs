@@ -60,21 +60,17 @@ pub async fn handle(
         .trim_start_matches('/')
         .to_owned();
     let method = request.method().clone();
+    // Forward-auth runs once per proxied request: it reads the session
+    // once, in the gate, and needs nothing else a page visit sets up.
+    if route == "auth" && (method == Method::GET || method == Method::HEAD) {
+        return forward_auth::check(app, request.headers(), peer, now, tls).map(Either::Right);
+    }
     let mut visit = Visit::new(app, &request, peer, now, tls);
     let result = match (&method, route.as_str()) {
         (&Method::GET | &Method::HEAD, "login") => login::show(&mut visit),
         (&Method::GET | &Method::HEAD, "2fa") => second_factor::show(&mut visit).await,
         (&Method::GET | &Method::HEAD, "logout") => logout::logout(&mut visit).await,
-        (&Method::GET | &Method::HEAD, "auth") => forward_auth::check(&mut visit, &request),
-        (&Method::GET | &Method::HEAD, "health") => Ok(match app.store.health() {
-            crate::store::Health::Ok => json(StatusCode::OK, r#"{"status":"ok"}"#),
-            // Still serving: signed-in sessions work from their cookies; new
-            // sign-ins wait for the store.
-            crate::store::Health::Degraded => json(
-                StatusCode::OK,
-                r#"{"status":"degraded","store":"unavailable"}"#,
-            ),
-        }),
+        (&Method::GET | &Method::HEAD, "health") => Ok(health(app)),
         (&Method::GET | &Method::HEAD, "static/doorman.css") => Ok(app.templates.stylesheet()),
         (&Method::GET | &Method::HEAD, "static/push.js") => Ok(templates::push_script()),
         (&Method::GET | &Method::HEAD, "2fa/push/status") => {
@@ -334,6 +330,23 @@ impl<'a> Visit<'a> {
             headers.append(SET_COOKIE, cookie);
         }
         reply
+    }
+}
+
+/// 200 when serving; 503 once shutdown has begun, so load balancers and
+/// orchestrators stop sending new work while in-flight requests drain.
+fn health(app: &App) -> Reply {
+    if app.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"draining"}"#);
+    }
+    match app.store.health() {
+        crate::store::Health::Ok => json(StatusCode::OK, r#"{"status":"ok"}"#),
+        // Still serving: signed-in sessions work from their cookies; new
+        // sign-ins wait for the store.
+        crate::store::Health::Degraded => json(
+            StatusCode::OK,
+            r#"{"status":"degraded","store":"unavailable"}"#,
+        ),
     }
 }
 

@@ -90,6 +90,8 @@ pub async fn start(
         match outcome {
             Ok(started) => {
                 tracing::info!(event = "challenge_sent", user = %user.name, channel = "push", provider = provider.name(), latency_ms, %client, "push sent");
+                crate::metrics::delivery("push", provider.name(), "ok");
+                crate::metrics::challenge("push", provider.name(), "started");
                 if let PushStarted::Remote { txid } = &started {
                     proof.txid = Some(txid.clone());
                 }
@@ -117,6 +119,11 @@ pub async fn start(
             }
             Err(err) => {
                 tracing::warn!(event = "delivery_failed", user = %user.name, channel = "push", provider = provider.name(), latency_ms, error = %err, "could not send push");
+                crate::metrics::delivery(
+                    "push",
+                    provider.name(),
+                    super::second_factor::delivery_outcome(&err),
+                );
                 errors.push(err);
             }
         }
@@ -352,11 +359,21 @@ pub async fn settle(
     let settled = visit
         .app
         .store
-        .update_challenge(&session.id, |challenge| challenge.complete_push(now))
+        .update_challenge(&session.id, |challenge| {
+            challenge
+                .complete_push(now)
+                .map(|verdict| (verdict, challenge.provider.clone()))
+        })
         .await?;
-    let Some(Some(verdict)) = settled else {
+    let Some(Some((verdict, provider))) = settled else {
         return Ok(None);
     };
+    let outcome = match verdict {
+        Verdict::Accepted => "ok",
+        Verdict::Exhausted => "denied",
+        _ => "expired",
+    };
+    crate::metrics::sign_in("push", &provider, outcome);
     Ok(Some(match verdict {
         Verdict::Accepted => Ok(signed_in(visit, session, user, Channel::Push).await),
         Verdict::Exhausted => {

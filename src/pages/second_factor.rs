@@ -32,6 +32,7 @@ pub(super) struct Pending {
     remote: bool,
     /// For a push: the number to pick on the phone.
     pub number: Option<u8>,
+    /// The provider that delivered it (also for metrics).
     pub provider: String,
     pub expires_at: u64,
     /// Seconds before another code may be sent.
@@ -104,6 +105,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
     if let Some(last) = app.store.last_sent(&user.name).await? {
         let ready_at = last + cooldown;
         if visit.now < ready_at {
+            crate::metrics::limit_hit("resend_cooldown");
             let wait = ready_at - visit.now;
             let text = format!("Please wait {wait} seconds before asking for another code.");
             return refuse(
@@ -179,6 +181,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
             country = ?user.country,
             "number outside allowed_countries"
         );
+        crate::metrics::limit_hit("allowed_countries");
         return refuse(
             visit,
             &user,
@@ -235,9 +238,12 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         Ok(started) => started,
         Err(errors) => {
             let (status, text) = failure_text(&errors);
+            let provider = settings.providers.first().map_or("none", String::as_str);
+            crate::metrics::challenge(settings.channel.name(), provider, "failed");
             return refuse(visit, &user, current.as_ref(), status, text);
         }
     };
+    crate::metrics::challenge(settings.channel.name(), started.provider, "started");
     app.store.record_sent(&user.name, visit.now).await?;
     let spec = ChallengeSpec {
         user: &user.name,
@@ -377,6 +383,7 @@ async fn start(
                     client = %visit.client,
                     "code sent"
                 );
+                crate::metrics::delivery(settings.channel.name(), provider.name(), "ok");
                 visit.audit(
                     "challenge_sent",
                     Record {
@@ -402,6 +409,11 @@ async fn start(
                     error = %err,
                     "could not send code"
                 );
+                crate::metrics::delivery(
+                    settings.channel.name(),
+                    provider.name(),
+                    delivery_outcome(&err),
+                );
                 visit.audit(
                     "delivery_failed",
                     Record {
@@ -420,6 +432,18 @@ async fn start(
         }
     }
     Err(errors)
+}
+
+/// A provider error as a metrics label.
+pub(super) fn delivery_outcome(err: &ProviderError) -> &'static str {
+    match err {
+        ProviderError::InvalidNumber(_) => "invalid_number",
+        ProviderError::Throttled { .. } => "throttled",
+        ProviderError::Concurrent { .. } => "concurrent",
+        ProviderError::LowBalance => "low_balance",
+        ProviderError::Unavailable(_) => "unavailable",
+        ProviderError::Refused(_) => "refused",
+    }
 }
 
 /// What the person reads when no provider could send a code.
@@ -651,6 +675,13 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             tracing::warn!(event = "lock", scope = lock.scope, user = %user.name, %client, until = lock.until, "too many failed sign-ins: locked");
         }
     }
+    let outcome = match verdict {
+        Verdict::Accepted => "ok",
+        Verdict::Wrong { .. } => "wrong_code",
+        Verdict::Exhausted => "too_many_attempts",
+        Verdict::Expired => "expired",
+    };
+    crate::metrics::sign_in(channel, &snapshot.provider, outcome);
     match verdict {
         Verdict::Accepted => Ok(signed_in(visit, &session, &user, snapshot.channel).await),
         Verdict::Wrong { attempts_left } => {
@@ -730,6 +761,7 @@ pub(super) async fn signed_in(
         visit.now,
     );
     visit.set_cookie(app.sessions.set_cookie(&upgraded, visit.tls));
+    crate::metrics::session_started(upgraded.expires_at);
     let client = visit.client;
     tracing::info!(event = "challenge_verified", user = %user.name, channel = channel.name(), %client, "signed in");
     redirect(StatusCode::SEE_OTHER, &visit.destination())
@@ -840,7 +872,7 @@ fn needs_step_up(visit: &Visit<'_>, session: &Session, user: &User) -> bool {
         lenient: lenient.as_deref(),
         client: visit.client,
     };
-    let answer = visit.app.rules.evaluate(&target, Some(user));
+    let answer = visit.app.rules.load().evaluate(&target, Some(user));
     answer.max_age.is_some_and(|max_age| {
         visit.now.saturating_sub(session.second_factor_at) > max_age.as_secs()
     })

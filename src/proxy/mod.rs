@@ -12,18 +12,21 @@ use http::header::{CONNECTION, HOST, UPGRADE};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::body::{Body, Frame, SizeHint};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub struct Proxy {
-    /// Pooled keep-alive connections to the upstream, shared by all requests.
-    client: Client<HttpConnector, Upload>,
+    /// Pooled keep-alive connections to the upstream, shared by all requests
+    /// (TLS for an `https://` upstream, plain TCP otherwise).
+    client: Client<HttpsConnector<HttpConnector>, Upload>,
     upstream: Upstream,
     /// How long the upstream may take to answer with headers.
     timeout: Duration,
@@ -34,6 +37,31 @@ impl Proxy {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(limits.upstream_connect_timeout));
         connector.set_nodelay(true);
+        // `https://` upstreams need the TLS layer to see the scheme.
+        connector.enforce_http(false);
+        let tls = upstream.tls.clone().unwrap_or_else(|| {
+            // Never used for an http:// upstream; an empty trust store makes
+            // sure of that.
+            Arc::new(
+                rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+                    .with_safe_default_protocol_versions()
+                    .map(|builder| {
+                        builder
+                            .with_root_certificates(rustls::RootCertStore::empty())
+                            .with_no_client_auth()
+                    })
+                    .unwrap_or_else(|_| {
+                        rustls::ClientConfig::builder()
+                            .with_root_certificates(rustls::RootCertStore::empty())
+                            .with_no_client_auth()
+                    }),
+            )
+        });
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))

@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 const PATIENCE: Duration = Duration::from_secs(20);
 
 fn doorman() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_doorman"));
-    command.env_remove("DOORMAN_CONFIG").env_remove("RUST_LOG");
-    command
+    crate::support::process::doorman()
 }
 
 /// A child whose output is read line by line on threads, so a test can wait

@@ -1,6 +1,6 @@
 //! The sign-in as a browser walks it.
 
-use crate::support::{Env, PASSWORD};
+use crate::support::{Env, Setup, PASSWORD};
 
 #[tokio::test]
 async fn a_browser_signs_in_with_password_and_sms_and_reaches_the_app() {
@@ -311,7 +311,12 @@ async fn a_head_navigation_is_sent_to_sign_in() {
 
 #[tokio::test]
 async fn a_forward_auth_sign_in_returns_to_the_original_url() {
-    let env = Env::start().await;
+    // X-Forwarded-* is believed from trusted proxies only.
+    let env = Env::with(Setup {
+        extra: "trusted_proxies: [\"127.0.0.1\"]".into(),
+        ..Setup::default()
+    })
+    .await;
     let mut browser = env.browser();
     let host = env.addr.to_string();
     let forwarded = [

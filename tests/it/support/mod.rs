@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod duo;
 pub mod fake_api;
 pub mod logs;
 pub mod ntfy;
+pub mod process;
 pub mod redis;
 pub mod sms;
 pub mod telnyx;
@@ -58,6 +60,8 @@ pub struct Setup {
     /// More keys under `session:`, one per line, written unindented
     /// (e.g. `"secure: true"`).
     pub session: String,
+    /// `upstream:` instead of the fake upstream's `http://` address.
+    pub upstream_url: Option<String>,
 }
 
 impl Default for Setup {
@@ -68,6 +72,7 @@ impl Default for Setup {
             delivery: None,
             secret: SECRET.to_owned(),
             session: String::new(),
+            upstream_url: None,
         }
     }
 }
@@ -145,7 +150,7 @@ providers:
         });
         let yaml = format!(
             r#"listen: "127.0.0.1:0"
-upstream: "http://{upstream}"
+upstream: "{upstream}"
 users_file: "users.yaml"
 app_name: "Example"
 session:
@@ -157,14 +162,19 @@ public:
 {delivery}
 {extra}
 "#,
-            upstream = upstream.addr,
+            upstream = setup
+                .upstream_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", upstream.addr)),
             secret = setup.secret,
             session = indent(&setup.session),
             extra = setup.extra,
         );
         let path = dir.path().join("doorman.yaml");
         std::fs::write(&path, yaml).expect("config file");
-        let mut config = Config::load(&path)
+        // Without the DOORMAN_* overlay: other tests set variables in this
+        // shared process environment.
+        let mut config = Config::load_from(Some(&path), &|_| None)
             .unwrap_or_else(|problems| panic!("test config is invalid:\n{problems}"));
         let audit = Arc::new(std::sync::Mutex::new(Vec::new()));
         config.log.audit = doorman::audit::Output::Memory(audit.clone());

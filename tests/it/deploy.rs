@@ -1,0 +1,345 @@
+//! Running as ops teams do: settings from the environment (with or without
+//! a file), `doorman healthcheck`, and the shipped example configs.
+
+use crate::support::process::{doorman, Process};
+use crate::support::{default_users, Env, SECRET};
+use doorman::config::Config;
+use std::collections::HashMap;
+use std::path::Path;
+
+fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+/// A users file and a session secret file in `dir`, as a sidecar mounts them.
+fn secrets(dir: &Path) {
+    std::fs::write(dir.join("users.yaml"), default_users()).expect("users");
+    std::fs::write(dir.join("session_secret"), format!("{SECRET}\n")).expect("secret");
+    std::fs::write(dir.join("doorman_session"), format!("{SECRET}\n")).expect("secret");
+    std::fs::write(dir.join("hook_secret"), "hook-secret\n").expect("secret");
+}
+
+#[test]
+fn the_environment_alone_is_a_complete_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    let users = dir.path().join("users.yaml");
+    let secret = dir.path().join("session_secret");
+    let output = doorman()
+        .arg("check-config")
+        .current_dir(dir.path())
+        .env("DOORMAN_UPSTREAM", "http://127.0.0.1:3000")
+        .env("DOORMAN_LISTEN", "127.0.0.1:0")
+        .env("DOORMAN_USERS_FILE", &users)
+        .env("DOORMAN_SESSION_SECRET_FILE", &secret)
+        .env("DOORMAN_CHANNELS", "sms:webhook,voice:webhook")
+        .env("DOORMAN_WEBHOOK_URL", "http://127.0.0.1:9000/send")
+        .output()
+        .expect("run check-config");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("the environment (no config file): OK (3 users; channels: sms, voice)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_environment_wins_over_the_file_and_the_file_over_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    let path = dir.path().join("doorman.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen: \"127.0.0.1:1111\"\nupstream: \"http://127.0.0.1:3000\"\nusers_file: users.yaml\napp_name: \"From the file\"\nsession:\n  secret: \"{SECRET}-but-from-the-file\"\nchannels:\n  sms: {{ provider: log }}\nproviders:\n  log: {{}}\n"
+        ),
+    )
+    .expect("config");
+    let secret_file = dir.path().join("session_secret");
+    let secret_file = secret_file.to_str().expect("path");
+    let config = Config::load_from(
+        Some(&path),
+        &lookup(&[
+            ("DOORMAN_LISTEN", "127.0.0.1:2222"),
+            // Replaces the file's `session.secret` (no "set both" problem).
+            ("DOORMAN_SESSION_SECRET_FILE", secret_file),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(config.listen.to_string(), "127.0.0.1:2222");
+    assert_eq!(config.app_name, "From the file");
+    assert_eq!(config.auth_prefix, "/.doorman", "a default");
+    // The secret came from the file the variable named: a cookie made with
+    // it decrypts.
+    let codec = doorman::session::SessionCodec::new(config.session);
+    let session = codec.start(
+        "alice",
+        doorman::session::FactorLevel::TwoFactor,
+        1000,
+        1000,
+    );
+    let cookie = codec.set_cookie(&session, false);
+    let value = cookie
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, value)| value.to_owned())
+        .expect("value");
+    assert!(crate::support::decrypt_session(&value, SECRET, 1000).is_some());
+}
+
+#[test]
+fn a_bad_environment_value_names_the_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    let problems = Config::load_from(
+        None,
+        &lookup(&[
+            ("DOORMAN_LISTEN", "everywhere"),
+            ("DOORMAN_UPSTREAM", "ftp://files"),
+            (
+                "DOORMAN_USERS_FILE",
+                dir.path().join("users.yaml").to_str().expect("path"),
+            ),
+            ("DOORMAN_SESSION_SECRET_FILE", "/nonexistent/secret"),
+            ("DOORMAN_CHANNELS", "sms:log"),
+        ]),
+    )
+    .expect_err("problems");
+    let text = problems.to_string();
+    assert!(
+        text.contains("listen: expected an address like 0.0.0.0:8080 (from DOORMAN_LISTEN)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("upstream: expected an http:// or https:// URL (from DOORMAN_UPSTREAM)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("session.secret_file: cannot read /nonexistent/secret")
+            && text.contains("(from DOORMAN_SESSION_SECRET_FILE)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("channels.sms.provider: provider `log` is not configured under providers.log (from DOORMAN_CHANNELS)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_variable_of_the_wrong_type_names_the_variable() {
+    let problems = Config::load_from(
+        None,
+        &lookup(&[("DOORMAN_UPSTREAM_INSECURE_SKIP_VERIFY", "maybe")]),
+    )
+    .expect_err("problems");
+    assert_eq!(
+        problems.to_string(),
+        "upstream_insecure_skip_verify: invalid type: string \"maybe\", expected a boolean (from DOORMAN_UPSTREAM_INSECURE_SKIP_VERIFY)"
+    );
+}
+
+#[test]
+fn check_config_from_the_command_line_names_the_variable_too() {
+    let output = doorman()
+        .arg("check-config")
+        .env("DOORMAN_LISTEN", "everywhere")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("listen: expected an address like 0.0.0.0:8080 (from DOORMAN_LISTEN)"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn healthcheck_exits_0_while_serving_and_1_when_nothing_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    // Ask the OS for a free port, then let doorman listen on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let path = dir.path().join("doorman.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen: \"0.0.0.0:{port}\"\nupstream: \"http://127.0.0.1:3000\"\nusers_file: users.yaml\nsession:\n  secret_file: \"{}\"\nchannels:\n  sms: {{ provider: log }}\nproviders:\n  log: {{}}\n",
+            dir.path().join("session_secret").display()
+        ),
+    )
+    .expect("config");
+    let check = || {
+        doorman()
+            .args(["healthcheck", "--config"])
+            .arg(&path)
+            .output()
+            .expect("run healthcheck")
+    };
+    let down = check();
+    assert_eq!(down.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&down.stderr);
+    assert!(said.contains("cannot connect"), "{said}");
+
+    let mut serve = Process::spawn(doorman().args(["serve", "--config"]).arg(&path));
+    serve.listening_addr();
+    let up = check();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+}
+
+#[tokio::test]
+async fn healthcheck_speaks_tls_to_a_tls_listener() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = crate::support::certs::Ca::new("healthcheck CA");
+    let leaf = ca.leaf(dir.path(), "server", "server");
+    let env = Env::with(crate::support::Setup {
+        extra: format!(
+            "tls: {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+            leaf.cert_file.display(),
+            leaf.key_file.display()
+        ),
+        ..crate::support::Setup::default()
+    })
+    .await;
+    let output = doorman()
+        .args(["healthcheck", "--config"])
+        .arg(env.config_path())
+        .arg("--addr")
+        .arg(env.addr.to_string())
+        .output()
+        .expect("run healthcheck");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Every YAML file under examples/ parses, and every doorman config in them
+/// (a `doorman.yaml`, a Kubernetes ConfigMap's `config.yaml`, the compose
+/// file's environment) passes validation, given the secret files the
+/// deployment would mount.
+#[test]
+fn the_examples_parse_and_their_doorman_configs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    // The example users file stands in for every deployment's (and so is
+    // checked too).
+    let users = std::fs::read_to_string(root.join("users.yaml")).expect("examples/users.yaml");
+    std::fs::write(dir.path().join("users.yaml"), &users).expect("users");
+    std::fs::create_dir_all(dir.path().join("users")).expect("dir");
+    std::fs::write(dir.path().join("users/users.yaml"), &users).expect("users");
+    let here = |text: &str| {
+        text.replace("/etc/doorman/", &format!("{}/", dir.path().display()))
+            .replace(
+                "/run/secrets/doorman/",
+                &format!("{}/", dir.path().display()),
+            )
+            .replace(
+                "/run/secrets/webhook/",
+                &format!("{}/", dir.path().display()),
+            )
+            .replace("/run/secrets/", &format!("{}/", dir.path().display()))
+    };
+    std::fs::write(dir.path().join("session_secret"), format!("{SECRET}\n")).expect("secret");
+    let mut configs = 0;
+    for path in walk(&root) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read example");
+        let documents: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&text)
+            .map(|document| {
+                serde::Deserialize::deserialize(document)
+                    .unwrap_or_else(|err| panic!("{}: not YAML: {err}", path.display()))
+            })
+            .collect();
+        let mut check = |config: Result<Config, doorman::config::Problems>| {
+            if let Err(problems) = config {
+                panic!("{}:\n{problems}", path.display());
+            }
+            configs += 1;
+        };
+        if name == "doorman.yaml" {
+            check(Config::from_sources(&here(&text), dir.path(), &|_| None));
+        }
+        for document in &documents {
+            if let Some(embedded) = document["data"]["config.yaml"].as_str() {
+                check(Config::from_sources(&here(embedded), dir.path(), &|_| None));
+            }
+            if let Some(environment) = document["services"]["doorman"]["environment"].as_mapping() {
+                let variables: HashMap<String, String> = environment
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), here(v.as_str()?))))
+                    .collect();
+                check(Config::load_from(None, &|name| {
+                    variables.get(name).cloned()
+                }));
+            }
+        }
+    }
+    assert!(
+        configs >= 5,
+        "only {configs} doorman configs found in examples/"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn skipping_upstream_verification_is_warned_about_at_every_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    secrets(dir.path());
+    let start = || {
+        let mut serve = Process::spawn(
+            doorman()
+                .arg("serve")
+                .current_dir(dir.path())
+                .env("DOORMAN_UPSTREAM", "https://127.0.0.1:9")
+                .env("DOORMAN_UPSTREAM_INSECURE_SKIP_VERIFY", "true")
+                .env("DOORMAN_LISTEN", "127.0.0.1:0")
+                .env("DOORMAN_USERS_FILE", dir.path().join("users.yaml"))
+                .env(
+                    "DOORMAN_SESSION_SECRET_FILE",
+                    dir.path().join("session_secret"),
+                )
+                .env("DOORMAN_CHANNELS", "totp"),
+        );
+        let warning = serve.wait_for("upstream_insecure_skip_verify is on");
+        assert!(warning.contains("WARN"), "{warning}");
+        serve.listening_addr();
+    };
+    start();
+    start();
+}

@@ -1,0 +1,256 @@
+//! `GET /.doorman/auth` as Traefik ForwardAuth, Caddy `forward_auth` and
+//! nginx `auth_request` call it: the original request comes in headers,
+//! believed only from `trusted_proxies`.
+
+use crate::support::{api_client, into_page, Env, Page, Setup, SESSION_COOKIE};
+
+async fn trusting_env() -> Env {
+    Env::with(Setup {
+        extra: "trusted_proxies: [\"127.0.0.0/8\"]\n".into(),
+        ..Setup::default()
+    })
+    .await
+}
+
+/// Asks the auth endpoint as a front proxy would, with `headers` and the
+/// session cookie `session` (the proxy copies the browser's cookies).
+async fn ask(env: &Env, headers: &[(&str, &str)], session: Option<&str>) -> Page {
+    let mut request = api_client().get(env.url("/.doorman/auth"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(value) = session {
+        request = request.header("cookie", format!("{SESSION_COOKIE}={value}"));
+    }
+    into_page(request.send().await.expect("auth request")).await
+}
+
+/// What Traefik sends: X-Forwarded-Method/-Proto/-Host/-Uri (and -For).
+fn traefik<'a>(method: &'a str, uri: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("x-forwarded-method", method),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "app.example.com"),
+        ("x-forwarded-uri", uri),
+        ("x-forwarded-for", "203.0.113.9"),
+    ]
+}
+
+const BROWSER: (&str, &str) = ("accept", "text/html,application/xhtml+xml");
+
+#[tokio::test]
+async fn traefik_a_browser_without_a_session_is_sent_to_sign_in_with_the_original_url() {
+    let env = trusting_env().await;
+    let mut headers = traefik("GET", "/reports?year=2026");
+    headers.push(BROWSER);
+    let page = ask(&env, &headers, None).await;
+    assert_eq!(page.status, 302, "{page:?}");
+    assert_eq!(
+        page.location(),
+        Some("/.doorman/login?rd=https%3A%2F%2Fapp.example.com%2Freports%3Fyear%3D2026")
+    );
+    assert_eq!(page.header("remote-user"), None);
+}
+
+#[tokio::test]
+async fn traefik_a_script_without_a_session_gets_401_not_a_redirect() {
+    let env = trusting_env().await;
+    let page = ask(&env, &traefik("POST", "/api/items"), None).await;
+    assert_eq!(page.status, 401, "{page:?}");
+    assert!(page.body.contains("/.doorman/login"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn traefik_a_signed_in_request_gets_200_with_identity_headers_whatever_its_method() {
+    let env = trusting_env().await;
+    let browser = env.signed_in("alice").await;
+    let session = browser.session_cookie().expect("session");
+    // A forged identity header on the auth request changes nothing.
+    let mut headers = traefik("DELETE", "/api/items/7");
+    headers.push(("remote-user", "mallory"));
+    let page = ask(&env, &headers, Some(&session)).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_eq!(page.header("remote-user"), Some("alice"));
+    assert_eq!(page.header("remote-email"), Some("alice@example.com"));
+    assert_eq!(page.header("remote-groups"), Some("admins,ops"));
+    assert_eq!(page.header("remote-name"), Some("Alice Example"));
+}
+
+#[tokio::test]
+async fn traefik_a_public_rule_applies_to_the_forwarded_method_and_path() {
+    let env = trusting_env().await;
+    let page = ask(&env, &traefik("GET", "/assets/site.css?v=3"), None).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_eq!(page.header("remote-user"), None);
+    // The rule allows GET and HEAD only.
+    let page = ask(&env, &traefik("POST", "/assets/site.css"), None).await;
+    assert_eq!(page.status, 401, "{page:?}");
+    // A path that climbs out of the public prefix is not public.
+    let page = ask(&env, &traefik("GET", "/assets/../admin"), None).await;
+    assert_eq!(page.status, 401, "{page:?}");
+}
+
+#[tokio::test]
+async fn caddy_forward_auth_headers_are_read_the_same_way() {
+    let env = trusting_env().await;
+    // Caddy's forward_auth sends X-Forwarded-Method/-Uri/-Host/-Proto/-For.
+    let headers = [
+        ("x-forwarded-method", "GET"),
+        ("x-forwarded-uri", "/wiki/Start"),
+        ("x-forwarded-host", "wiki.example.com"),
+        ("x-forwarded-proto", "http"),
+        ("x-forwarded-for", "198.51.100.4"),
+        BROWSER,
+    ];
+    let page = ask(&env, &headers, None).await;
+    assert_eq!(page.status, 302, "{page:?}");
+    assert_eq!(
+        page.location(),
+        Some("/.doorman/login?rd=http%3A%2F%2Fwiki.example.com%2Fwiki%2FStart")
+    );
+    let browser = env.signed_in("bob").await;
+    let session = browser.session_cookie().expect("session");
+    let page = ask(&env, &headers, Some(&session)).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_eq!(page.header("remote-user"), Some("bob"));
+}
+
+#[tokio::test]
+async fn nginx_auth_request_gets_401_for_a_browser_because_it_cannot_follow_a_redirect() {
+    let env = trusting_env().await;
+    let headers = [
+        ("x-original-url", "http://app.local/reports?year=2026"),
+        ("x-original-method", "GET"),
+        BROWSER,
+    ];
+    let page = ask(&env, &headers, None).await;
+    assert_eq!(page.status, 401, "{page:?}");
+    let body: serde_json::Value = serde_json::from_str(&page.body).expect("JSON");
+    assert_eq!(
+        body["login"],
+        "/.doorman/login?rd=http%3A%2F%2Fapp.local%2Freports%3Fyear%3D2026"
+    );
+    // For `error_page 401 =302 $upstream_http_location`: absolute.
+    assert_eq!(
+        page.location(),
+        Some("http://app.local/.doorman/login?rd=http%3A%2F%2Fapp.local%2Freports%3Fyear%3D2026")
+    );
+
+    let page = ask(
+        &env,
+        &[
+            ("x-original-url", "http://app.local/assets/logo.png"),
+            BROWSER,
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200, "a public path: {page:?}");
+}
+
+#[tokio::test]
+async fn forwarded_headers_from_an_untrusted_peer_are_not_believed() {
+    // No trusted_proxies: the test client on 127.0.0.1 is just a client.
+    let env = Env::start().await;
+    let mut headers = traefik("GET", "/assets/site.css");
+    headers.push(BROWSER);
+    let page = ask(&env, &headers, None).await;
+    // Not public (the path is not believed), and no rd from the headers.
+    assert_eq!(page.status, 302, "{page:?}");
+    assert_eq!(page.location(), Some("/.doorman/login"));
+    // A signed-in session still passes: the session needs no proxy's word.
+    let browser = env.signed_in("alice").await;
+    let session = browser.session_cookie().expect("session");
+    let page = ask(&env, &headers, Some(&session)).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_eq!(page.header("remote-user"), Some("alice"));
+}
+
+#[tokio::test]
+async fn with_public_url_the_login_redirect_is_absolute() {
+    let env = Env::with(Setup {
+        extra: "trusted_proxies: [\"127.0.0.1\"]\npublic_url: \"https://auth.example.com\"\n"
+            .into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut headers = traefik("GET", "/");
+    headers.push(BROWSER);
+    let page = ask(&env, &headers, None).await;
+    assert_eq!(
+        page.location(),
+        Some("https://auth.example.com/.doorman/login?rd=https%3A%2F%2Fapp.example.com%2F")
+    );
+}
+
+async fn env_with_rules() -> Env {
+    Env::with(Setup {
+        extra: "trusted_proxies: [\"127.0.0.1\"]\nrules:\n  - { path_prefix: \"/admin/\", groups: [\"admins\"], policy: two_factor, max_age: \"10m\" }\n  - { path_prefix: \"/admin/\", policy: deny }\n  - { path_regex: \"^/internal/\", policy: deny }\n".into(),
+        ..Setup::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn access_rules_apply_to_the_forwarded_request() {
+    let env = env_with_rules().await;
+    let alice = env
+        .signed_in("alice")
+        .await
+        .session_cookie()
+        .expect("alice");
+    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+
+    let page = ask(&env, &traefik("GET", "/internal/metrics"), Some(&alice)).await;
+    assert_eq!(page.status, 403, "a deny rule: {page:?}");
+    assert_eq!(page.header("remote-user"), None);
+
+    let page = ask(&env, &traefik("GET", "/admin/users"), Some(&alice)).await;
+    assert_eq!(page.status, 200, "alice is an admin: {page:?}");
+    let page = ask(&env, &traefik("GET", "/admin/users"), Some(&bob)).await;
+    assert_eq!(page.status, 403, "bob is not: {page:?}");
+
+    // A dot segment does not climb out of the rule's reach.
+    let page = ask(&env, &traefik("GET", "/app/../internal/x"), Some(&alice)).await;
+    assert_eq!(page.status, 403, "{page:?}");
+}
+
+#[tokio::test]
+async fn a_stale_second_factor_for_a_max_age_rule_is_sent_to_step_up() {
+    let env = env_with_rules().await;
+    let alice = env
+        .signed_in("alice")
+        .await
+        .session_cookie()
+        .expect("alice");
+    env.advance(std::time::Duration::from_secs(11 * 60));
+    let mut headers = traefik("GET", "/admin/users");
+    headers.push(BROWSER);
+    let page = ask(&env, &headers, Some(&alice)).await;
+    assert_eq!(page.status, 302, "{page:?}");
+    assert_eq!(
+        page.location(),
+        Some("/.doorman/2fa?rd=https%3A%2F%2Fapp.example.com%2Fadmin%2Fusers")
+    );
+}
+
+#[tokio::test]
+async fn a_path_that_only_normalizes_into_doormans_pages_is_not_waved_through() {
+    let env = trusting_env().await;
+    let page = ask(&env, &traefik("GET", "/x/../.doorman/login"), None).await;
+    assert_eq!(page.status, 401, "{page:?}");
+    let page = ask(&env, &traefik("GET", "/.doorman/login"), None).await;
+    assert_eq!(page.status, 200, "doorman's own page as written: {page:?}");
+}
+
+#[tokio::test]
+async fn a_request_target_that_is_not_a_path_is_refused() {
+    let env = trusting_env().await;
+    let page = ask(
+        &env,
+        &traefik("GET", "http://app.example.com/assets/x"),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 403, "{page:?}");
+}

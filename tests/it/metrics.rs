@@ -1,0 +1,140 @@
+//! Prometheus metrics on `metrics_listen`: scraped and parsed.
+
+use crate::support::{Env, Setup};
+use std::collections::HashMap;
+
+/// `name{labels}` → value, for every sample line; panics on a line that is
+/// not valid text exposition.
+fn parse(text: &str) -> HashMap<String, f64> {
+    let mut samples = HashMap::new();
+    for line in text.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let kind = rest.split_whitespace().nth(1).expect("a type");
+                assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            }
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("series and value");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number: {line}"));
+        if let Some(open) = series.find('{') {
+            assert!(series.ends_with('}'), "{line}");
+            let name = &series[..open];
+            assert!(
+                name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                "{line}"
+            );
+            for pair in series[open + 1..series.len() - 1].split("\",") {
+                let (label, quoted) = pair.split_once('=').expect("label=value");
+                assert!(quoted.starts_with('"'), "{line}");
+                assert!(!label.is_empty());
+            }
+        }
+        samples.insert(series.to_owned(), value);
+    }
+    samples
+}
+
+async fn scrape(env: &Env) -> HashMap<String, f64> {
+    let addr = env
+        .doorman
+        .as_ref()
+        .and_then(|doorman| doorman.metrics_addr())
+        .expect("metrics are on");
+    let response = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("scrape");
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain; version=0.0.4")));
+    parse(&response.text().await.expect("body"))
+}
+
+fn get(samples: &HashMap<String, f64>, series: &str) -> f64 {
+    *samples
+        .get(series)
+        .unwrap_or_else(|| panic!("no {series} in {samples:#?}"))
+}
+
+#[tokio::test]
+async fn metrics_count_requests_latency_sign_ins_deliveries_and_live_sessions() {
+    let env = Env::with(Setup {
+        extra: "metrics_listen: \"127.0.0.1:0\"\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    let before = scrape(&env).await;
+
+    let mut browser = env.signed_in("alice").await;
+    assert_eq!(browser.get("/hello").await.status, 200);
+    assert_eq!(env.api_get("/api", None).await.status, 401);
+    let after = scrape(&env).await;
+
+    // Counters are process-wide (other tests run alongside): compare growth.
+    let grew = |series: &str| get(&after, series) - before.get(series).copied().unwrap_or(0.0);
+    assert!(grew("doorman_requests_total{outcome=\"proxied\"}") >= 1.0);
+    assert!(grew("doorman_requests_total{outcome=\"unauthorized\"}") >= 1.0);
+    assert!(grew("doorman_requests_total{outcome=\"pages\"}") >= 4.0);
+    assert!(grew("doorman_upstream_duration_seconds_count") >= 1.0);
+    assert!(grew("doorman_upstream_duration_seconds_bucket{le=\"+Inf\"}") >= 1.0);
+    assert!(grew("doorman_password_checks_total{outcome=\"ok\"}") >= 1.0);
+    assert!(
+        grew("doorman_challenges_total{channel=\"sms\",provider=\"webhook\",outcome=\"started\"}")
+            >= 1.0
+    );
+    assert!(
+        grew("doorman_deliveries_total{channel=\"sms\",provider=\"webhook\",outcome=\"ok\"}")
+            >= 1.0
+    );
+    assert!(
+        grew("doorman_sign_ins_total{channel=\"sms\",provider=\"webhook\",outcome=\"ok\"}") >= 1.0
+    );
+    assert!(get(&after, "doorman_sessions_live") >= 1.0);
+    // Buckets are cumulative.
+    assert!(
+        get(
+            &after,
+            "doorman_upstream_duration_seconds_bucket{le=\"0.001\"}"
+        ) <= get(
+            &after,
+            "doorman_upstream_duration_seconds_bucket{le=\"10\"}"
+        )
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_off_unless_metrics_listen_is_set() {
+    let env = Env::start().await;
+    assert!(env
+        .doorman
+        .as_ref()
+        .expect("running")
+        .metrics_addr()
+        .is_none());
+    // And they are not on the main port either.
+    assert_eq!(env.api_get("/metrics", None).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_refused_resend_counts_as_a_limit_hit() {
+    let env = Env::with(Setup {
+        extra: "metrics_listen: \"127.0.0.1:0\"\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    let series = "doorman_limit_hits_total{limit=\"resend_cooldown\"}";
+    let before = scrape(&env).await.get(series).copied().unwrap_or(0.0);
+    let mut browser = env.browser();
+    browser.sign_in_password("bob").await;
+    assert_eq!(browser.ask_for_code("sms").await.status, 303);
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 429, "{page:?}");
+    assert!(get(&scrape(&env).await, series) >= before + 1.0);
+}

@@ -1,0 +1,122 @@
+//! The `doorman` binary as a child process: output read line by line on
+//! threads so a test can wait for a line with a deadline; killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// Long enough for a slow CI machine, short enough that a hang fails the test.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// `doorman` with no config or log settings inherited from the test's environment.
+pub fn doorman() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_doorman"));
+    command.env_remove("DOORMAN_CONFIG").env_remove("RUST_LOG");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("DOORMAN_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+pub struct Process {
+    pub child: Child,
+    lines: Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Process {
+    /// Starts `command`; stdout and stderr are read together.
+    pub fn spawn(command: &mut Command) -> Process {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn doorman");
+        let (sender, lines) = mpsc::channel();
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        for pipe in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err) as Box<dyn std::io::Read + Send>,
+        ] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Process {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next line that contains `needle`, waiting up to [`PATIENCE`];
+    /// lines read by earlier calls are not looked at again.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "doorman exited before saying {needle:?}; it said:\n{}",
+                    self.seen.join("\n")
+                ),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "doorman did not say {needle:?} in time; it said:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The `addr=` of the "listening" line.
+    pub fn listening_addr(&mut self) -> std::net::SocketAddr {
+        let line = self.wait_for("doorman is listening");
+        line.split_whitespace()
+            .find_map(|field| field.strip_prefix("addr="))
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no addr= in {line:?}"))
+    }
+
+    /// Sends `signal` (a libc signal number).
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill only sends a signal to our own child process.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "kill failed");
+    }
+
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "doorman did not exit in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
