@@ -93,7 +93,8 @@ pub struct App {
     pub upstream: config::Upstream,
     pub templates: pages::Templates,
     pub clock: SharedClock,
-    /// Keys code hashes; random per process, so a code never outlives a restart.
+    /// Keys code hashes and push answer tokens: random per process with the
+    /// memory store; from the session secret when replicas share a store.
     pub code_key: [u8; 32],
     /// `Strict-Transport-Security` for answers sent over TLS, when configured.
     pub hsts: Option<HeaderValue>,
@@ -115,6 +116,15 @@ impl App {
         let users = Arc::new(ArcSwap::from_pointee(config.users));
         let templates = pages::Templates::load(config.templates_dir.as_deref())?;
         let csrf = csrf::Csrf::new(config.session.csrf_key, &config.session.cookie_name);
+        // Replicas sharing a store must agree on it (a code sent by one is
+        // checked by another), so then it comes from the session secret;
+        // alone, a random key means no code outlives a restart.
+        let code_key = match config.store {
+            config::StoreSettings::Memory => crypto::random_bytes::<32>(),
+            config::StoreSettings::Redis(_) => {
+                crypto::derive(&config.session.csrf_key, b"doorman code hashes")
+            }
+        };
         let store = store::Store::new(
             &config.store,
             store::Lifetimes {
@@ -167,7 +177,7 @@ impl App {
             providers: otp::providers::Providers::from_settings(&config.providers),
             templates,
             clock,
-            code_key: crypto::random_bytes::<32>(),
+            code_key,
             hsts: config.tls.and_then(|tls| tls.hsts),
             draining: AtomicBool::new(false),
         })

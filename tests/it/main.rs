@@ -22,6 +22,7 @@ mod providers_vonage;
 mod proxy;
 mod push;
 mod reload;
+mod replicas;
 mod rules;
 pub mod security;
 mod session;

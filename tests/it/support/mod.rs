@@ -194,6 +194,18 @@ public:
         }
     }
 
+    /// A second doorman from the same config file and on the same clock:
+    /// another replica, sharing whatever the config's store shares. Its
+    /// audit events go to the same list.
+    pub async fn replica(&self) -> Gateway {
+        let mut config = Config::load_from(Some(&self.config_path()), &|_| None)
+            .unwrap_or_else(|problems| panic!("test config is invalid:\n{problems}"));
+        config.log.audit = doorman::audit::Output::Memory(self.audit.clone());
+        Gateway::start_with_clock(config, self.clock.clone())
+            .await
+            .expect("start the second replica")
+    }
+
     /// The audit events so far, parsed.
     pub fn audit_events(&self) -> Vec<serde_json::Value> {
         self.audit
@@ -372,6 +384,12 @@ impl Browser {
             base: format!("http://{addr}"),
             csrf: None,
         }
+    }
+
+    /// Sends this browser's next requests to `addr` (another replica), with
+    /// the same cookies: both listen on 127.0.0.1, and cookies ignore ports.
+    pub fn switch_to(&mut self, addr: SocketAddr) {
+        self.base = format!("http://{addr}");
     }
 
     pub fn url(&self, path: &str) -> String {
