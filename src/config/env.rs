@@ -90,8 +90,17 @@ pub const VARIABLES: &[(&str, &str, Kind)] = &[
     ),
     ("DOORMAN_ALLOWED_COUNTRIES", "allowed_countries", Kind::List),
     ("DOORMAN_TRUSTED_PROXIES", "trusted_proxies", Kind::List),
+    ("DOORMAN_STORE_KIND", "store.kind", Kind::Text),
+    ("DOORMAN_STORE_URL", "store.url", Kind::Text),
+    (
+        "DOORMAN_STORE_PASSWORD_FILE",
+        "store.password_file",
+        Kind::Text,
+    ),
+    ("DOORMAN_STORE_KEY_PREFIX", "store.key_prefix", Kind::Text),
     ("DOORMAN_LOG_LEVEL", "log.level", Kind::Text),
     ("DOORMAN_LOG_FORMAT", "log.format", Kind::Text),
+    ("DOORMAN_LOG_AUDIT", "log.audit", Kind::Text),
 ];
 
 /// Which key each variable set, to name the variable in problems.

@@ -327,3 +327,35 @@ fn an_allowed_redirect_domain_must_be_a_host_name() {
         "{problems}"
     );
 }
+
+#[test]
+fn store_problems_name_their_keys() {
+    let dir = dir_with_users(&default_users());
+    let base = valid_config(&format!("secret: \"{SECRET}\""));
+    let lines_of = |store: &str| {
+        let problems = problems(&format!("{base}store: {store}\n"), dir.path());
+        lines(&problems)
+            .iter()
+            .map(|line| line.split(':').next().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines_of("{ kind: redis }"), ["store.url"]);
+    assert_eq!(
+        lines_of("{ kind: redis, url: \"http://x\" }"),
+        ["store.url"]
+    );
+    assert_eq!(
+        lines_of("{ kind: redis, url: \"redis://x\", pool_size: 0 }"),
+        ["store.pool_size"]
+    );
+    assert_eq!(
+        lines_of("{ kind: memory, url: \"redis://x\" }"),
+        ["store.url"]
+    );
+    assert_eq!(lines_of("{ kind: etcd }"), ["store.kind"]);
+    let config = Config::from_yaml(
+        &format!("{base}store: {{ kind: redis, url: \"redis://127.0.0.1:6379/0\", key_prefix: \"a:\" }}\n"),
+        dir.path(),
+    );
+    assert!(config.is_ok(), "{:?}", config.err().map(|p| p.to_string()));
+}
