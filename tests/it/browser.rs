@@ -121,10 +121,19 @@ providers:
     );
     let path = dir.path().join("doorman.yaml");
     std::fs::write(&path, yaml).expect("config");
-    let config = Config::load(&path).unwrap_or_else(|problems| panic!("{problems}"));
+    // Without the DOORMAN_* overlay: other tests set variables in this
+    // shared process environment.
+    let config =
+        Config::load_from(Some(&path), &|_| None).unwrap_or_else(|problems| panic!("{problems}"));
     let doorman = Gateway::start(config).await.expect("doorman");
 
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    // Into target/ by default, so a test run leaves the tree clean;
+    // DOORMAN_SCREENSHOTS_DIR=docs/screenshots refreshes the README's.
+    let shots = match std::env::var_os("DOORMAN_SCREENSHOTS_DIR") {
+        Some(dir) => Path::new(env!("CARGO_MANIFEST_DIR")).join(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots"),
+    };
+    std::fs::create_dir_all(&shots).expect("screenshot directory");
     let mut node = tokio::process::Command::new("node");
     node.arg(browser_dir().join("e2e.mjs"))
         .env("DOORMAN_URL", format!("http://{}", doorman.addr()))
@@ -151,6 +160,14 @@ providers:
         output.status
     );
     assert!(text.contains("browser e2e: all steps passed"), "{text}");
+    for page in ["1-login", "3-sms-code", "5-push-waiting", "7-app"] {
+        let shot = shots.join(format!("{page}.png"));
+        assert!(
+            std::fs::metadata(&shot).is_ok_and(|meta| meta.len() > 1000),
+            "no screenshot at {}",
+            shot.display()
+        );
+    }
     eprintln!("browser e2e took {:?}", started.elapsed());
     // One publish for the one push, and it carried three numbers.
     assert_eq!(ntfy.publishes().len(), 1);
