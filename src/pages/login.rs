@@ -77,21 +77,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             locked,
             "wrong username or password"
         );
-        let locks = app
-            .limiter
-            .failed(&app.store, account.as_deref(), visit.client, visit.now)
-            .await?;
-        for lock in locks {
-            visit.audit(
-                "lock",
-                Record {
-                    reason: Some(lock.scope),
-                    until: Some(lock.until),
-                    ..record()
-                },
-            );
-            tracing::warn!(event = "lock", scope = lock.scope, user = ?username, client = %visit.client, until = lock.until, "too many failed sign-ins: locked");
-        }
+        visit.count_failure(username, account.as_deref()).await?;
         // A locked account reads exactly like a wrong password.
         return visit.render(
             StatusCode::UNAUTHORIZED,

@@ -206,6 +206,30 @@ impl<'a> Visit<'a> {
         &self.user_agent
     }
 
+    /// Counts a failed password or code against `account` (an existing
+    /// user; `typed` is what was typed, for the log) and this client, and
+    /// records any lock that sets.
+    pub async fn count_failure(&self, typed: &str, account: Option<&str>) -> Result<(), Error> {
+        let app = self.app;
+        let locks = app
+            .limiter
+            .failed(&app.store, account, self.client, self.now)
+            .await?;
+        for lock in locks {
+            self.audit(
+                "lock",
+                crate::audit::Record {
+                    user: Some(account.unwrap_or(typed)),
+                    reason: Some(lock.scope),
+                    until: Some(lock.until),
+                    ..Default::default()
+                },
+            );
+            tracing::warn!(event = "lock", scope = lock.scope, user = ?typed, client = %self.client, until = lock.until, "too many failed sign-ins: locked");
+        }
+        Ok(())
+    }
+
     /// Writes an audit event with this visit's client and user agent.
     pub fn audit(&self, event: &str, record: crate::audit::Record<'_>) {
         let record = crate::audit::Record {

@@ -124,27 +124,8 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
             .take_push(&app.store, &user.name, visit.now)
             .await?
         {
-            visit.audit(
-                "send_refused",
-                Record {
-                    user: Some(&user.name),
-                    channel: Some("push"),
-                    reason: Some(refusal.cap),
-                    until: Some(refusal.retry_at),
-                    ..Record::default()
-                },
-            );
-            let text = format!(
-                "Too many sign-in requests sent to your phone. Try again in {}.",
-                crate::limits::wait_text(visit.now, refusal.retry_at)
-            );
-            return refuse(
-                visit,
-                &user,
-                current.as_ref(),
-                StatusCode::TOO_MANY_REQUESTS,
-                text,
-            );
+            let text = "Too many sign-in requests sent to your phone.";
+            return cap_reached(visit, &user, current.as_ref(), "push", refusal, text);
         }
         return match super::push::start(visit, &session, &user, settings).await? {
             Ok(()) => {
@@ -203,28 +184,9 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         )
         .await?
     {
-        visit.audit(
-            "send_refused",
-            Record {
-                user: Some(&user.name),
-                channel: Some(settings.channel.name()),
-                reason: Some(refusal.cap),
-                until: Some(refusal.retry_at),
-                ..Record::default()
-            },
-        );
-        tracing::warn!(event = "send_refused", user = %user.name, channel = settings.channel.name(), cap = refusal.cap, client = %visit.client, "send cap reached");
-        let text = format!(
-            "Too many codes requested. Try again in {}.",
-            crate::limits::wait_text(visit.now, refusal.retry_at)
-        );
-        return refuse(
-            visit,
-            &user,
-            current.as_ref(),
-            StatusCode::TOO_MANY_REQUESTS,
-            text,
-        );
+        let channel = settings.channel.name();
+        let text = "Too many codes requested.";
+        return cap_reached(visit, &user, current.as_ref(), channel, refusal, text);
     }
 
     if let Some(current) = &current {
@@ -296,6 +258,33 @@ async fn start_totp(visit: &Visit<'_>, session: &Session, user: &User) -> Result
     };
     replace_challenge(visit, session, Challenge::totp(spec)).await?;
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
+}
+
+/// A send cap said no: audited, logged, and told with when to try again.
+fn cap_reached(
+    visit: &Visit<'_>,
+    user: &User,
+    current: Option<&Pending>,
+    channel: &str,
+    refusal: crate::limits::Refusal,
+    text: &str,
+) -> Result<Reply, Error> {
+    visit.audit(
+        "send_refused",
+        Record {
+            user: Some(&user.name),
+            channel: Some(channel),
+            reason: Some(refusal.cap),
+            until: Some(refusal.retry_at),
+            ..Record::default()
+        },
+    );
+    tracing::warn!(event = "send_refused", user = %user.name, channel, cap = refusal.cap, client = %visit.client, "send cap reached");
+    let text = format!(
+        "{text} Try again in {}.",
+        crate::limits::wait_text(visit.now, refusal.retry_at)
+    );
+    refuse(visit, user, current, StatusCode::TOO_MANY_REQUESTS, text)
 }
 
 const INVALID_NUMBER: &str = "This number cannot receive codes. Contact your administrator.";
@@ -659,21 +648,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         ..Record::default()
     };
     if matches!(verdict, Verdict::Wrong { .. } | Verdict::Exhausted) {
-        let locks = app
-            .limiter
-            .failed(&app.store, Some(&user.name), visit.client, visit.now)
-            .await?;
-        for lock in locks {
-            visit.audit(
-                "lock",
-                Record {
-                    reason: Some(lock.scope),
-                    until: Some(lock.until),
-                    ..record()
-                },
-            );
-            tracing::warn!(event = "lock", scope = lock.scope, user = %user.name, %client, until = lock.until, "too many failed sign-ins: locked");
-        }
+        visit.count_failure(&user.name, Some(&user.name)).await?;
     }
     let outcome = match verdict {
         Verdict::Accepted => "ok",

@@ -222,6 +222,21 @@ async fn open_socket(
     socket
 }
 
+/// Sends `text` and expects it back.
+async fn assert_echoes(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    text: &str,
+) {
+    socket.send(Message::Text(text.into())).await.expect("send");
+    let echoed = tokio::time::timeout(PATIENCE, socket.next())
+        .await
+        .expect("echo in time");
+    assert_eq!(
+        echoed.expect("open").expect("message"),
+        Message::Text(text.into())
+    );
+}
+
 /// Waits (bounded) until the socket is closed by the other side.
 async fn assert_closed_soon(
     socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
@@ -247,17 +262,7 @@ async fn a_websocket_is_closed_when_its_session_is_revoked() {
     let mut browser = env.signed_in("alice").await;
     let session = browser.cookie("doorman_session").expect("session cookie");
     let mut socket = open_socket(&env, &session).await;
-    socket
-        .send(Message::Text("before".into()))
-        .await
-        .expect("send");
-    let echoed = tokio::time::timeout(PATIENCE, socket.next())
-        .await
-        .expect("echo");
-    assert_eq!(
-        echoed.expect("open").expect("message"),
-        Message::Text("before".into())
-    );
+    assert_echoes(&mut socket, "before").await;
 
     // Another session of the same user stays open.
     env.advance(Duration::from_secs(31));
@@ -269,17 +274,7 @@ async fn a_websocket_is_closed_when_its_session_is_revoked() {
     assert_eq!(page.status, 200);
     assert_closed_soon(&mut socket).await;
 
-    other_socket
-        .send(Message::Text("still".into()))
-        .await
-        .expect("send");
-    let echoed = tokio::time::timeout(PATIENCE, other_socket.next())
-        .await
-        .expect("echo");
-    assert_eq!(
-        echoed.expect("open").expect("message"),
-        Message::Text("still".into())
-    );
+    assert_echoes(&mut other_socket, "still").await;
 }
 
 #[tokio::test]
