@@ -159,31 +159,9 @@ async fn a_websocket_echoes_messages_after_sign_in() {
     let env = Env::start().await;
     let browser = env.signed_in("alice").await;
     let session = browser.cookie("doorman_session").expect("session cookie");
-    let mut request = format!("ws://{}/ws", env.addr)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "cookie",
-        format!("doorman_session={session}")
-            .parse()
-            .expect("header"),
-    );
-
-    let (mut socket, response) =
-        tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
-            .await
-            .expect("handshake in time")
-            .expect("handshake");
-    assert_eq!(response.status(), 101);
-
+    let mut socket = open_socket(&env, &session).await;
     for text in ["hello", "second message"] {
-        socket.send(Message::Text(text.into())).await.expect("send");
-        let echoed = tokio::time::timeout(PATIENCE, socket.next())
-            .await
-            .expect("echo in time")
-            .expect("open")
-            .expect("message");
-        assert_eq!(echoed, Message::Text(text.into()));
+        assert_echoes(&mut socket, text).await;
     }
     socket
         .send(Message::Binary(vec![0, 1, 2, 255]))
