@@ -11,7 +11,7 @@ pub use source::parse as parse_yaml;
 
 use crate::otp::Channel;
 use crate::rules::{PathMatch, Policy, Rule, Rules};
-use crate::store::redis_backend::RedisSettings;
+use crate::store::redis_backend::{RedisSettings, SentinelSettings};
 use crate::users::Users;
 use cookie::Key;
 use http::header::HeaderName;
@@ -938,6 +938,7 @@ fn store(raw: &raw::RawStore, problems: &mut Problems) -> StoreSettings {
         ("password", raw.password.is_some()),
         ("key_prefix", raw.key_prefix.is_some()),
         ("pool_size", raw.pool_size.is_some()),
+        ("sentinel", raw.sentinel.is_some()),
         ("connect_timeout", raw.connect_timeout.is_some()),
         ("command_timeout", raw.command_timeout.is_some()),
     ];
@@ -951,7 +952,37 @@ fn store(raw: &raw::RawStore, problems: &mut Problems) -> StoreSettings {
             StoreSettings::Memory
         }
         Some("redis" | "valkey") => {
+            let sentinel = raw.sentinel.as_ref().map(|sentinel| {
+                let master_name = sentinel.master_name.clone().unwrap_or_else(|| {
+                    problems.push(
+                        "store.sentinel.master_name",
+                        "required: the name the Sentinels monitor, like mymaster",
+                    );
+                    String::new()
+                });
+                if sentinel.nodes.is_empty() {
+                    problems.push(
+                        "store.sentinel.nodes",
+                        "required: the Sentinels, like [\"redis://10.0.0.1:26379\"]",
+                    );
+                }
+                for (index, node) in sentinel.nodes.iter().enumerate() {
+                    if let Err(err) = crate::store::redis_backend::check_url(node) {
+                        problems.push(
+                            &format!("store.sentinel.nodes[{index}]"),
+                            format!("`{node}`: {err}"),
+                        );
+                    }
+                }
+                SentinelSettings {
+                    master_name,
+                    nodes: sentinel.nodes.clone(),
+                }
+            });
+            // With Sentinel the URL only gives the database, TLS and
+            // password for the master; its host is not used.
             let url = match raw.url.as_deref() {
+                None if sentinel.is_some() => "redis://sentinel-master/0".to_owned(),
                 None => {
                     problems.push(
                         "store.url",
@@ -981,6 +1012,7 @@ fn store(raw: &raw::RawStore, problems: &mut Problems) -> StoreSettings {
             };
             StoreSettings::Redis(RedisSettings {
                 url,
+                sentinel,
                 password: raw
                     .password
                     .clone()

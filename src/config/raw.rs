@@ -264,12 +264,20 @@ pub struct RawRate {
 pub struct RawStore {
     pub kind: Option<String>,
     pub url: Option<String>,
+    pub sentinel: Option<RawSentinel>,
     /// Also reachable as `password_file`.
     pub password: Option<String>,
     pub key_prefix: Option<String>,
     pub pool_size: Option<usize>,
     pub connect_timeout: Option<String>,
     pub command_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSentinel {
+    pub master_name: Option<String>,
+    #[serde(default)]
+    pub nodes: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,6 +8,7 @@
 //! path reads only that cache.
 
 use super::backend::{Backend, Health, StoreResult, Unavailable};
+use arc_swap::ArcSwapOption;
 use futures_util::StreamExt;
 use moka::sync::Cache;
 use moka::Expiry;
@@ -20,8 +21,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How to reach Redis.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
-    /// `redis://` or `rediss://` (TLS).
+    /// `redis://` or `rediss://` (TLS): the server, or with `sentinel` the
+    /// database and TLS to use on whichever server is master (its host is
+    /// not used).
     pub url: String,
+    /// Ask these Sentinels which server is master, again after a failover.
+    pub sentinel: Option<SentinelSettings>,
     pub password: Option<crate::config::Secret>,
     /// Prepended to every key, so several deployments can share a server.
     pub key_prefix: String,
@@ -29,6 +34,14 @@ pub struct RedisSettings {
     pub pool_size: usize,
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SentinelSettings {
+    /// The name the Sentinels monitor the master under.
+    pub master_name: String,
+    /// `redis://host:26379` of each Sentinel.
+    pub nodes: Vec<String>,
 }
 
 /// Checks that the URL can be used, for `check-config`.
@@ -69,9 +82,33 @@ redis.call('PUBLISH', KEYS[2], ARGV[1] .. ' ' .. ARGV[2])
 return 1
 ";
 
-struct Inner {
+/// The server commands go to, and connections to it.
+struct Target {
     client: Client,
     connections: Vec<ConnectionManager>,
+    /// Its address, to notice when a failover moved the master.
+    addr: String,
+}
+
+/// Where the server's address comes from.
+enum Source {
+    Direct(Client),
+    Sentinel {
+        sentinel: tokio::sync::Mutex<redis::sentinel::Sentinel>,
+        master_name: String,
+        /// Password, database and TLS for the master.
+        node: redis::sentinel::SentinelNodeConnectionInfo,
+    },
+}
+
+struct Inner {
+    source: Source,
+    /// `None` until Sentinel has named a master.
+    target: ArcSwapOption<Target>,
+    /// A command met a sign of failover: ask Sentinel again.
+    resolve: AtomicBool,
+    config: ConnectionManagerConfig,
+    pool_size: usize,
     next: std::sync::atomic::AtomicUsize,
     prefix: String,
     command_timeout: Duration,
@@ -131,17 +168,49 @@ impl RedisBackend {
                 .set_password(password.expose());
             info = info.set_redis_settings(redis);
         }
-        let client = Client::open(info).map_err(|err| err.to_string())?;
-        let (ready, connections) = std::sync::mpsc::channel();
-        let prefix = settings.key_prefix.clone();
-        let pool_size = settings.pool_size.max(1);
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(settings.connect_timeout))
-            .set_response_timeout(Some(settings.command_timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(2));
-        let thread_client = client.clone();
-        let (inner_tx, inner_rx) = std::sync::mpsc::channel::<Arc<Inner>>();
+        let source = match &settings.sentinel {
+            None => Source::Direct(Client::open(info).map_err(|err| err.to_string())?),
+            Some(sentinel) => {
+                let nodes: Vec<&str> = sentinel.nodes.iter().map(String::as_str).collect();
+                let mut node = redis::sentinel::SentinelNodeConnectionInfo::default()
+                    .set_redis_connection_info(info.redis_settings().clone());
+                if settings.url.starts_with("rediss://") {
+                    node = node.set_tls_mode(redis::TlsMode::Secure);
+                }
+                Source::Sentinel {
+                    sentinel: tokio::sync::Mutex::new(
+                        redis::sentinel::Sentinel::build(nodes).map_err(|err| err.to_string())?,
+                    ),
+                    master_name: sentinel.master_name.clone(),
+                    node,
+                }
+            }
+        };
+        let inner = Arc::new(Inner {
+            source,
+            target: ArcSwapOption::empty(),
+            resolve: AtomicBool::new(false),
+            config: ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(settings.connect_timeout))
+                .set_response_timeout(Some(settings.command_timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_secs(2)),
+            pool_size: settings.pool_size.max(1),
+            next: Default::default(),
+            command_timeout: settings.command_timeout,
+            revoked: Cache::builder()
+                .max_capacity(MAX_REVOKED)
+                .expire_after(UntilExpiry)
+                .build(),
+            pending: Mutex::new(Vec::new()),
+            reachable: AtomicBool::new(true),
+            listening: AtomicBool::new(false),
+            swap: Script::new(SWAP),
+            revoke: Script::new(REVOKE),
+            prefix: settings.key_prefix.clone(),
+        });
+        let (ready, started) = std::sync::mpsc::channel();
+        let listener = inner.clone();
         std::thread::Builder::new()
             .name("doorman-redis".into())
             .spawn(move || {
@@ -155,47 +224,22 @@ impl RedisBackend {
                         return;
                     }
                 };
+                // The connections' drivers live on this runtime.
                 runtime.block_on(async move {
-                    // The connections' drivers live on this runtime.
-                    let made: Result<Vec<ConnectionManager>, String> = (0..pool_size)
-                        .map(|_| {
-                            ConnectionManager::new_lazy_with_config(
-                                thread_client.clone(),
-                                config.clone(),
-                            )
-                            .map_err(|err| err.to_string())
-                        })
-                        .collect();
-                    let failed = made.is_err();
-                    let _ = ready.send(made);
-                    if failed {
-                        return;
+                    if let Source::Direct(client) = &listener.source {
+                        if let Err(err) = listener.connect_to(client.clone()) {
+                            let _ = ready.send(Err(err));
+                            return;
+                        }
                     }
-                    let Ok(inner) = inner_rx.recv() else { return };
-                    listen(inner).await;
+                    let _ = ready.send(Ok(()));
+                    listen(listener).await;
                 });
             })
             .map_err(|err| err.to_string())?;
-        let connections = connections
+        started
             .recv()
             .map_err(|_| "the Redis thread did not start".to_owned())??;
-        let inner = Arc::new(Inner {
-            client,
-            connections,
-            next: Default::default(),
-            command_timeout: settings.command_timeout,
-            revoked: Cache::builder()
-                .max_capacity(MAX_REVOKED)
-                .expire_after(UntilExpiry)
-                .build(),
-            pending: Mutex::new(Vec::new()),
-            reachable: AtomicBool::new(true),
-            listening: AtomicBool::new(false),
-            swap: Script::new(SWAP),
-            revoke: Script::new(REVOKE),
-            prefix,
-        });
-        let _ = inner_tx.send(inner.clone());
         Ok(RedisBackend { inner })
     }
 
@@ -205,9 +249,67 @@ impl RedisBackend {
 }
 
 impl Inner {
-    fn connection(&self) -> ConnectionManager {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
-        self.connections[index].clone()
+    /// Makes `client`'s server the one commands go to (lazily connected).
+    fn connect_to(&self, client: Client) -> Result<(), String> {
+        let addr = client.get_connection_info().addr().to_string();
+        let connections = (0..self.pool_size)
+            .map(|_| {
+                ConnectionManager::new_lazy_with_config(client.clone(), self.config.clone())
+                    .map_err(|err| err.to_string())
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        self.target.store(Some(Arc::new(Target {
+            client,
+            connections,
+            addr,
+        })));
+        Ok(())
+    }
+
+    fn connection(&self) -> Option<ConnectionManager> {
+        let target = self.target.load();
+        let target = target.as_ref()?;
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % target.connections.len();
+        Some(target.connections[index].clone())
+    }
+
+    /// With Sentinel: asks which server is master now, and moves there if it
+    /// is not the one in use. Whether a master is known.
+    async fn follow_master(&self) -> bool {
+        let Source::Sentinel {
+            sentinel,
+            master_name,
+            node,
+        } = &self.source
+        else {
+            return self.target.load().is_some();
+        };
+        let asked = async {
+            let mut sentinel = sentinel.lock().await;
+            sentinel.async_master_for(master_name, Some(node)).await
+        };
+        match tokio::time::timeout(self.command_timeout * 2, asked).await {
+            Ok(Ok(client)) => {
+                self.resolve.store(false, Ordering::Relaxed);
+                let addr = client.get_connection_info().addr().to_string();
+                let current = self
+                    .target
+                    .load()
+                    .as_ref()
+                    .map(|target| target.addr.clone());
+                if current.as_deref() != Some(addr.as_str()) {
+                    tracing::info!(master = %addr, name = %master_name, "Sentinel names the Redis master");
+                    if let Err(err) = self.connect_to(client) {
+                        tracing::warn!(error = %err, "cannot use the Redis master");
+                    }
+                }
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, name = %master_name, "Sentinel did not name a Redis master");
+            }
+            Err(_) => tracing::warn!(name = %master_name, "no Sentinel answered in time"),
+        }
+        self.target.load().is_some()
     }
 
     fn revoked_key(&self) -> String {
@@ -248,17 +350,26 @@ impl Inner {
         outcome
     }
 
-    /// One try: the error, or `None` for a timeout.
+    /// One try: the error, or `None` for a timeout or no server yet.
     async fn attempt<T, F, Fut>(&self, command: &F) -> Result<T, Option<redis::RedisError>>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(self.command_timeout, command(self.connection())).await {
+        let Some(connection) = self.connection() else {
+            return Err(None);
+        };
+        let outcome = match tokio::time::timeout(self.command_timeout, command(connection)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(Some(err)),
             Err(_) => Err(None),
+        };
+        if outcome.is_err() {
+            // A former master answers READONLY, a dead one not at all: with
+            // Sentinel, ask again where the master is.
+            self.resolve.store(true, Ordering::Relaxed);
         }
+        outcome
     }
 
     async fn send_revocation(&self, id: &str, until_ms: u64) -> StoreResult<()> {
@@ -307,11 +418,21 @@ impl Inner {
     }
 }
 
-/// Keeps the revocation subscription alive for as long as doorman runs.
+/// Keeps the revocation subscription alive for as long as doorman runs,
+/// and with Sentinel follows the master through failovers.
 async fn listen(inner: Arc<Inner>) {
+    let sentinel = matches!(inner.source, Source::Sentinel { .. });
     loop {
+        if !inner.follow_master().await {
+            inner.listening.store(false, Ordering::Relaxed);
+            tokio::time::sleep(RETRY).await;
+            continue;
+        }
+        let Some(target) = inner.target.load_full() else {
+            continue;
+        };
         let subscribed = async {
-            let mut pubsub = inner.client.get_async_pubsub().await?;
+            let mut pubsub = target.client.get_async_pubsub().await?;
             pubsub.subscribe(inner.channel()).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
@@ -319,6 +440,7 @@ async fn listen(inner: Arc<Inner>) {
             Ok(Ok(pubsub)) => pubsub,
             _ => {
                 inner.listening.store(false, Ordering::Relaxed);
+                inner.resolve.store(true, Ordering::Relaxed);
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
@@ -329,14 +451,32 @@ async fn listen(inner: Arc<Inner>) {
             continue;
         }
         if !inner.listening.swap(true, Ordering::Relaxed) {
-            tracing::info!("listening for revocations from other replicas");
+            tracing::info!(server = %target.addr, "listening for revocations from other replicas");
         }
         let mut messages = pubsub.into_on_message();
-        while let Some(message) = messages.next().await {
-            let payload: String = message.get_payload().unwrap_or_default();
-            if let Some((id, until)) = payload.split_once(' ') {
-                if let Ok(until_ms) = until.parse::<u64>() {
-                    inner.revoked.insert(id.to_owned(), until_ms);
+        let mut check = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some(message) = message else { break };
+                    let payload: String = message.get_payload().unwrap_or_default();
+                    if let Some((id, until)) = payload.split_once(' ') {
+                        if let Ok(until_ms) = until.parse::<u64>() {
+                            inner.revoked.insert(id.to_owned(), until_ms);
+                        }
+                    }
+                }
+                _ = check.tick() => {
+                    // A failover can leave the old master up, as a replica:
+                    // move when Sentinel names another.
+                    if sentinel && inner.resolve.load(Ordering::Relaxed) {
+                        let before = inner.target.load().as_ref().map(|t| t.addr.clone());
+                        inner.follow_master().await;
+                        let after = inner.target.load().as_ref().map(|t| t.addr.clone());
+                        if before != after {
+                            break;
+                        }
+                    }
                 }
             }
         }

@@ -4,7 +4,7 @@
 use crate::support::redis::{self, RedisServer};
 use doorman::store::backend::{Backend, Health};
 use doorman::store::memory::MemoryBackend;
-use doorman::store::redis_backend::{RedisBackend, RedisSettings};
+use doorman::store::redis_backend::{RedisBackend, RedisSettings, SentinelSettings};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ const TTL: Duration = Duration::from_secs(60);
 fn settings(server: &RedisServer, prefix: &str) -> RedisSettings {
     RedisSettings {
         url: server.url(),
+        sentinel: None,
         password: None,
         key_prefix: prefix.to_owned(),
         pool_size: 2,
@@ -211,4 +212,68 @@ async fn when_redis_goes_away_calls_fail_cleanly_and_recover_by_themselves() {
         .await
         .expect("put after recovery");
     assert_eq!(b.get("k").await.expect("get"), Some(b"v".to_vec()));
+}
+
+#[tokio::test]
+async fn with_sentinel_the_store_follows_the_master_through_a_failover() {
+    if !redis::available() {
+        return;
+    }
+    let mut master = RedisServer::start().await;
+    let replica = RedisServer::replica_of(&master).await;
+    let sentinel = RedisServer::sentinel_for(&master).await;
+    let through_sentinel = || RedisSettings {
+        url: "redis://ignored/0".into(),
+        sentinel: Some(SentinelSettings {
+            master_name: "mymaster".into(),
+            nodes: vec![sentinel.url()],
+        }),
+        ..settings(&master, "s:")
+    };
+    let a = RedisBackend::start(&through_sentinel()).expect("a");
+    let b = RedisBackend::start(&through_sentinel()).expect("b");
+    eventually("a finds the master", || a.health() == Health::Ok).await;
+    eventually("b finds the master", || b.health() == Health::Ok).await;
+    a.put("k", b"before".to_vec(), TTL)
+        .await
+        .expect("put on the master");
+
+    master.stop();
+    // Sentinel promotes the replica; both replicas of doorman move there.
+    let mut moved = false;
+    for _ in 0..150 {
+        if a.put("k", b"after".to_vec(), TTL).await.is_ok() {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        moved,
+        "no write succeeded within 15 s of the master going away"
+    );
+    assert_eq!(
+        b.get("k").await.expect("get via the new master"),
+        Some(b"after".to_vec())
+    );
+    let client = ::redis::Client::open(replica.url()).expect("client");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to the former replica");
+    let replication: String = ::redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut connection)
+        .await
+        .expect("INFO");
+    assert!(
+        replication.contains("role:master"),
+        "the replica was promoted: {replication}"
+    );
+    eventually("b listens on the new master", || b.health() == Health::Ok).await;
+    a.revoke("after-failover", TTL).await.expect("revoke");
+    eventually("b hears of a revocation on the new master", || {
+        b.is_revoked("after-failover")
+    })
+    .await;
 }

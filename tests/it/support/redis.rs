@@ -9,6 +9,16 @@ pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// More arguments (a replica's `--replicaof`), or a Sentinel's config.
+    extra: Vec<String>,
+    sentinel_config: Option<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
 }
 
 /// The server binary, or `None` when the tests may do without it
@@ -28,14 +38,37 @@ pub fn available() -> bool {
 
 impl RedisServer {
     pub async fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("a free port");
+        RedisServer::launch(Vec::new(), None).await
+    }
+
+    /// A replica of `master`.
+    pub async fn replica_of(master: &RedisServer) -> RedisServer {
+        let args = vec![
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            master.port.to_string(),
+        ];
+        RedisServer::launch(args, None).await
+    }
+
+    /// A Sentinel watching `master` as `mymaster`, quick to fail over.
+    pub async fn sentinel_for(master: &RedisServer) -> RedisServer {
+        let config = format!(
+            "sentinel monitor mymaster 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds mymaster 400\n\
+             sentinel failover-timeout mymaster 2000\n",
+            master.port
+        );
+        RedisServer::launch(Vec::new(), Some(config)).await
+    }
+
+    async fn launch(extra: Vec<String>, sentinel_config: Option<String>) -> RedisServer {
         let mut server = RedisServer {
-            port,
+            port: free_port(),
             child: None,
             dir: tempfile::tempdir().expect("tempdir"),
+            extra,
+            sentinel_config,
         };
         server.resume().await;
         server
@@ -47,9 +80,18 @@ impl RedisServer {
 
     /// Starts the server (again) on the same port.
     pub async fn resume(&mut self) {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some(config) = &self.sentinel_config {
+            // Sentinel rewrites its config file, so it gets one of its own.
+            let path = self.dir.path().join("sentinel.conf");
+            std::fs::write(&path, config).expect("sentinel config");
+            command.arg(path).arg("--sentinel");
+        } else {
+            command.args(["--save", "", "--appendonly", "no"]);
+        }
+        let child = command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(&self.extra)
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
