@@ -353,6 +353,14 @@ fn store_problems_name_their_keys() {
         ["store.url"]
     );
     assert_eq!(lines_of("{ kind: etcd }"), ["store.kind"]);
+    assert_eq!(
+        lines_of("{ kind: redis, sentinel: { nodes: [] } }"),
+        ["store.sentinel.master_name", "store.sentinel.nodes"]
+    );
+    assert_eq!(
+        lines_of("{ kind: redis, sentinel: { master_name: m, nodes: [\"nope://x\"] } }"),
+        ["store.sentinel.nodes[0]"]
+    );
     let config = Config::from_yaml(
         &format!("{base}store: {{ kind: redis, url: \"redis://127.0.0.1:6379/0\", key_prefix: \"a:\" }}\n"),
         dir.path(),
