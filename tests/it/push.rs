@@ -558,3 +558,46 @@ async fn when_ntfy_fails_the_push_falls_back_to_the_webhook() {
     assert_eq!(ntfy::press(&env, &url).await.status, 200);
     assert!(signed_in_by(&browser.get("/.doorman/2fa").await));
 }
+
+#[tokio::test]
+async fn at_most_three_push_prompts_in_ten_minutes() {
+    let ntfy = Ntfy::start().await;
+    let env = with_ntfy(&ntfy).await;
+    let mut browser = env.browser();
+    waiting_for_push(&mut browser, "alice").await;
+    for _ in 0..2 {
+        env.advance(Duration::from_secs(31));
+        let page = browser
+            .post("/.doorman/2fa/resend", &[("channel", "push")])
+            .await;
+        assert_eq!(page.status, 303, "{page:?}");
+    }
+    env.advance(Duration::from_secs(31));
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "push")])
+        .await;
+    assert_eq!(page.status, 429, "{page:?}");
+    assert!(
+        page.body.contains("Try again in 9 minutes"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        ntfy.publishes().len(),
+        3,
+        "the fourth prompt never went out"
+    );
+    let refused = env.audited("send_refused");
+    assert_eq!(refused[0]["reason"], "push_prompts");
+
+    // A code by SMS is another matter.
+    let page = browser
+        .post("/.doorman/2fa/send", &[("channel", "sms")])
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    env.advance(Duration::from_secs(9 * 60));
+    let page = browser
+        .post("/.doorman/2fa/resend", &[("channel", "push")])
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+}
