@@ -6,6 +6,7 @@ usage: report.py META_TSV RESULTS_TSV STORMS_JSONL
 META_TSV:     key<TAB>value lines (machine, versions, settings).
 RESULTS_TSV:  section target round rps p50_ms p99_ms non2xx socket_errors other_cpu_pct
               proxy_cpu_us_per_request upstream_cpu_us_per_request
+              redis_commands redis_cpu_us_per_request
 STORMS_JSONL: one {"section", "round", "stats"} object per login storm.
 Python standard library only.
 """
@@ -25,11 +26,11 @@ def load(meta_path, results_path, storms_path):
     runs = defaultdict(list)  # (section, target) -> [row, ...]
     with open(results_path, encoding="utf-8") as lines:
         for line in lines:
-            section, target, rnd, rps, p50, p99, bad, errs, other, cpu, up = line.split("\t")
+            section, target, rnd, rps, p50, p99, bad, errs, other, cpu, up, cmds, rcpu = line.split("\t")
             runs[(section, target)].append({
                 "round": int(rnd), "rps": float(rps), "p50": float(p50), "p99": float(p99),
                 "bad": int(bad), "errs": int(errs), "other": float(other),
-                "cpu": float(cpu), "up": float(up),
+                "cpu": float(cpu), "up": float(up), "cmds": int(cmds), "rcpu": float(rcpu),
             })
     storms = defaultdict(list)
     with open(storms_path, encoding="utf-8") as lines:
@@ -50,6 +51,51 @@ def ms(value):
 
 def ratio(a, b):
     return f"{a / b:.2f}×" if b else "n/a"
+
+
+TARGETS = ("direct", "nginx", "doorman", "doorman-redis")
+REDIS_TARGET = 0.05  # issue 7: doorman-redis req/s within 5% of doorman's
+
+
+def redis_vs_memory(w, rows_r, rows_m, what, duration, paced=False):
+    """The doorman-redis vs doorman (memory) lines; at full speed, with the
+    5% throughput target (paced runs have their rate set by the pacing)."""
+    if not rows_r or not rows_m:
+        return
+    rps = med(rows_r, "rps") / med(rows_m, "rps") if med(rows_m, "rps") else float("nan")
+    # Paired by round: the two doormans ran back to back in each round.
+    mem = {r["round"]: r for r in rows_m}
+    paired = [(r["round"], r["rps"] / mem[r["round"]]["rps"]) for r in rows_r
+              if r["round"] in mem and mem[r["round"]]["rps"]]
+    head = (f"**doorman-redis vs doorman (memory store), {what}:** "
+            f"p50 {ratio(med(rows_r, 'p50'), med(rows_m, 'p50'))}, "
+            f"p99 {ratio(med(rows_r, 'p99'), med(rows_m, 'p99'))}, "
+            f"proxy CPU per request {ratio(med(rows_r, 'cpu'), med(rows_m, 'cpu'))}")
+    if paced:
+        w(head + " (req/s is set by the pacing here, so it is not compared).")
+    else:
+        met = rps >= 1 - REDIS_TARGET
+        w(head.replace(":** ", f":** req/s {rps:.3f}× ({(rps - 1) * 100:+.1f}%), ", 1) + ". "
+          f"Target (issue 7): authenticated req/s within {REDIS_TARGET:.0%} of the memory store "
+          f"(≥ {1 - REDIS_TARGET:.2f}×): **{'met' if met else 'not met'}**.")
+        if paired:
+            w("")
+            pm = statistics.median(x for _, x in paired)
+            w(f"Round by round (the two doormans run back to back, which goes first alternating), "
+              f"doorman-redis / doorman req/s: "
+              f"{', '.join(f'{x:.3f}' for _, x in sorted(paired))} (median {pm:.3f}"
+              f"{'' if (pm >= 1 - REDIS_TARGET) == met else ', which disagrees with the verdict above: read it as within the noise'}).")
+    cmds = [r["cmds"] for r in rows_r]
+    requests = med(rows_r, "rps") * duration  # per run, roughly
+    counted = f"{min(cmds)}" if min(cmds) == max(cmds) else f"{min(cmds)}–{max(cmds)}"
+    w("")
+    w(f"Redis during these doorman-redis runs: {counted} command(s) per run "
+      f"(`INFO stats` `total_commands_processed` before and after, our own reads excluded) "
+      f"for ~{requests:,.0f} requests per run, and {med(rows_r, 'rcpu'):.2f} µs of "
+      f"redis-server CPU per request (median; its idle housekeeping)"
+      + (": the authenticated hot path does not touch Redis." if max(cmds) * 1000 < requests else
+         f": **{max(cmds) / requests:.3f} commands per request, so the hot path does reach Redis**."))
+    w("")
 
 
 def main():
@@ -73,6 +119,8 @@ def main():
     w(f"| kernel | {meta['kernel']} |")
     w(f"| doorman | {meta['doorman']} (release build, {meta['rustc']}) |")
     w(f"| nginx | {meta['nginx']} |")
+    if meta.get("redis"):
+        w(f"| redis | {meta['redis']} |")
     w(f"| wrk | {meta['wrk']} |")
     w(f"| python | {meta['python']} (webhook receiver and login storm) |")
     w(f"| load average at the end | {meta['loadavg']} |")
@@ -88,14 +136,25 @@ def main():
     w("- **direct**: wrk straight to the upstream.")
     w("- **nginx**: a second nginx, `proxy_pass` to an `upstream {}` block with `keepalive 64`, "
       "`proxy_http_version 1.1`, `proxy_set_header Connection \"\"`.")
-    w("- **doorman**: `doorman serve` (release build, `log.level: warn`, default limits) with a "
-      "fully signed-in session cookie obtained through the real flow (password, SMS code via the "
-      "`webhook` provider to a local receiver, code). Each doorman run signs in afresh so the "
-      "cookie is under a minute old and is not re-issued.")
+    w("- **doorman**: `doorman serve` (release build, `log.level: warn`, `store: { kind: memory }`) "
+      "with a fully signed-in session cookie obtained through the real flow (password, SMS code "
+      "via the `webhook` provider to a local receiver, code). Each doorman run signs in afresh so "
+      "the cookie is under a minute old and is not re-issued. Default limits, except that the "
+      "send caps are raised and failed sign-ins never delay or lock (`limits.failures` and "
+      "`client_failures`: `delay: 0s`, high `lock_after`/`per_hour`), since the bench signs the "
+      "same user in dozens of times and the login storm must cost one argon2 check per attempt; "
+      "none of this is on the authenticated path.")
+    w("- **doorman-redis**: a second doorman, configured identically but for "
+      "`store: { kind: redis, url: \"redis://127.0.0.1:PORT/0\", key_prefix: \"doorman-bench:\" }`, "
+      "on its own `redis-server` (`--save \"\" --appendonly no`, loopback). It signs in "
+      "through Redis (challenges, counters); an authenticated request only checks the in-memory "
+      "revocation set, which Redis pub/sub keeps current. The storm and stale-cookie sections "
+      "run on the memory doorman only.")
     w(f"- **load**: `wrk -t{meta['threads']} -c{meta['connections']} -d{meta['duration']}s --latency` "
       "with keep-alive and the same `Cookie:` header for every target. Both nginx servers have "
       "`keepalive_requests` raised so no target reconnects mid-run.")
-    w(f"- **rounds**: {meta['rounds']}, each running direct, nginx, doorman in turn; the "
+    w(f"- **rounds**: {meta['rounds']}, each running direct, nginx, then doorman and doorman-redis "
+      "(which of the two goes first alternates by round); the "
       "numbers below are medians over rounds (p50/p99 are wrk's per-run percentiles, "
       "then the median across runs).")
     w("")
@@ -105,7 +164,7 @@ def main():
     w("")
     w("| target | req/s (median) | req/s (min–max) | p50 ms | p99 ms | proxy CPU µs/req | upstream CPU µs/req | errors |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|")
-    main_rows = {t: runs.get(("main", t), []) for t in ("direct", "nginx", "doorman")}
+    main_rows = {t: runs.get(("main", t), []) for t in TARGETS}
     for target, rows in main_rows.items():
         if not rows:
             continue
@@ -115,11 +174,14 @@ def main():
           f"{max(r['rps'] for r in rows):,.0f} | {ms(med(rows, 'p50'))} | {ms(med(rows, 'p99'))} "
           f"| {cpu} | {med(rows, 'up'):.1f} | {errors} |")
     w("")
-    d, n, g = (main_rows[t] for t in ("direct", "nginx", "doorman"))
+    d, n, g, r = (main_rows[t] for t in TARGETS)
     if d and n and g:
         w("| ratio | req/s | p50 | p99 | proxy CPU per request |")
         w("|---|---:|---:|---:|---:|")
-        for label, a, b in (("doorman / nginx", g, n), ("doorman / direct", g, d), ("nginx / direct", n, d)):
+        pairs = [("doorman / nginx", g, n), ("doorman / direct", g, d), ("nginx / direct", n, d)]
+        if r:
+            pairs = [("**doorman-redis / doorman**", r, g), ("doorman-redis / nginx", r, n)] + pairs
+        for label, a, b in pairs:
             cpu = ratio(med(a, "cpu"), med(b, "cpu")) if b is not d else "–"
             w(f"| {label} | {ratio(med(a, 'rps'), med(b, 'rps'))} | {ratio(med(a, 'p50'), med(b, 'p50'))} "
               f"| {ratio(med(a, 'p99'), med(b, 'p99'))} | {cpu} |")
@@ -130,6 +192,7 @@ def main():
           "so it is the steadier measure of each proxy's own cost (it still rises somewhat when "
           "throughput drops, as fewer requests share each wake-up).")
         w("")
+        redis_vs_memory(w, r, g, f"full speed, median of {len(r)} rounds", float(meta["duration"]))
     all_main = [r for rows in main_rows.values() for r in rows]
     if all_main:
         noisy = sum(1 for r in all_main if r["other"] > 5)
@@ -138,11 +201,13 @@ def main():
         w("")
 
     # ------------------------------------------------------------ paced
-    paced = {t: runs.get(("paced", t), []) for t in ("direct", "nginx", "doorman")}
+    paced = {t: runs.get(("paced", t), []) for t in TARGETS}
+    if not paced["doorman-redis"]:
+        del paced["doorman-redis"]
     if all(paced.values()):
         w("## Latency at a fixed moderate rate")
         w("")
-        w(f"The same three targets with each of the {meta['connections']} connections waiting "
+        w(f"The same {len(paced)} targets with each of the {meta['connections']} connections waiting "
           f"{meta['paced_delay_ms']} ms between requests (a wrk `delay()` script; the wait is not "
           f"counted as latency), so the offered rate stays well below every target's capacity. "
           f"Median of {meta['paced_rounds']} round(s). Unlike the full-speed runs above, where "
@@ -156,12 +221,18 @@ def main():
             w(f"| {target} | {med(rows, 'rps'):,.0f} | {ms(med(rows, 'p50'))} | {ms(med(rows, 'p99'))} | {cpu} |")
         w("")
         d, n, g = (paced[t] for t in ("direct", "nginx", "doorman"))
+        r = paced.get("doorman-redis", [])
         w("| ratio | p50 | p99 | added p50 (ms) | added p99 (ms) |")
         w("|---|---:|---:|---:|---:|")
-        for label, a, b in (("doorman / nginx", g, n), ("doorman / direct", g, d), ("nginx / direct", n, d)):
+        pairs = [("doorman / nginx", g, n), ("doorman / direct", g, d), ("nginx / direct", n, d)]
+        if r:
+            pairs = [("**doorman-redis / doorman**", r, g)] + pairs
+        for label, a, b in pairs:
             w(f"| {label} | {ratio(med(a, 'p50'), med(b, 'p50'))} | {ratio(med(a, 'p99'), med(b, 'p99'))} "
               f"| {med(a, 'p50') - med(b, 'p50'):+.2f} | {med(a, 'p99') - med(b, 'p99'):+.2f} |")
         w("")
+        if r:
+            redis_vs_memory(w, r, g, f"paced, median of {len(r)} round(s)", float(meta["duration"]), paced=True)
 
     # ------------------------------------------------------------ storm
     if any(s.startswith("storm-") for s, _ in runs):
@@ -237,20 +308,23 @@ def main():
     w("## Every run")
     w("")
     w("*other CPU* is the share of the whole machine's CPU time during the run that went to "
-      "processes other than wrk, the two nginx, doorman and the storm client (someone "
+      "processes other than wrk, the two nginx, the two doormans, redis-server and the storm "
+      "client (someone "
       "compiling on the same machine, say). Runs with more than a few percent are suspect. "
       f"A run above {meta['max_other_cpu']}% was repeated (up to {meta['retries']} time(s)) and "
       f"only the last attempt is listed; {meta['repeated']} run(s) were repeated this time. "
-      "*proxy CPU* of doorman in the storm runs includes the argon2 work.")
+      "*proxy CPU* of doorman in the storm runs includes the argon2 work. *Redis cmds* is "
+      "the number of commands redis-server processed during a doorman-redis run.")
     w("")
-    w("| section | target | round | req/s | p50 ms | p99 ms | proxy CPU µs/req | non-2xx | socket errors | other CPU |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("| section | target | round | req/s | p50 ms | p99 ms | proxy CPU µs/req | Redis cmds | non-2xx | socket errors | other CPU |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     order = ["main", "paced", "storm-saturated", "storm-paced", "cookie"]
     for (section, target), rows in sorted(runs.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99)):
         for r in rows:
             cpu = f"{r['cpu']:.1f}" if r["cpu"] else "–"
+            cmds = str(r["cmds"]) if target == "doorman-redis" else "–"
             w(f"| {section} | {target} | {r['round']} | {r['rps']:,.0f} | {ms(r['p50'])} | {ms(r['p99'])} "
-              f"| {cpu} | {r['bad']} | {r['errs']} | {r['other']:.0f}% |")
+              f"| {cpu} | {cmds} | {r['bad']} | {r['errs']} | {r['other']:.0f}% |")
     w("")
 
     # ------------------------------------------------------------ reading
@@ -263,7 +337,8 @@ def main():
       "costs for the same extra hop; doorman additionally decrypts and checks the session "
       "cookie (AES-256-GCM), strips and adds identity and forwarding headers. "
       "A doorman/nginx req/s ratio near 1 means doorman's own work is small next to the cost "
-      "of proxying. With a closed-loop load generator like wrk at full speed, latency is mostly "
+      "of proxying. *doorman-redis* does the same per request as *doorman* (the store only "
+      "matters for signing in and out), so their ratio should be 1 within the noise. With a closed-loop load generator like wrk at full speed, latency is mostly "
       "queueing (connections ÷ throughput) and, on two shared cores, waiting to be scheduled: "
       "p50 follows req/s and p99 jumps between runs (compare the rounds in the table of every "
       "run), so read the full-speed p99 ratios with care. The *paced* tables are the better "

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # bench/run.sh: authenticated GET throughput and latency through doorman,
 # compared in one run with the same upstream reached directly and through
-# nginx `proxy_pass`; plus a login storm (argon2 flood) next to proxied
-# traffic, and the cost of a stale cookie that doorman re-issues on every
-# response. Writes docs/PERFORMANCE.md.
+# nginx `proxy_pass`, and with a second doorman on the Redis store (whose
+# authenticated hot path must not touch Redis); plus a login storm (argon2
+# flood) next to proxied traffic, and the cost of a stale cookie that doorman
+# re-issues on every response (these two on the memory-store doorman only).
+# Writes docs/PERFORMANCE.md.
 #
 # This is a benchmark, not a test: it never fails on slow numbers, only on a
 # setup that does not work (then it says what broke).
 #
-# usage:  bench/run.sh            full run (about 9 minutes on 2 cores)
-#         QUICK=1 bench/run.sh    quick run (about 1 minute, noisier)
+# usage:  bench/run.sh            full run (about 10 minutes on 2 cores)
+#         QUICK=1 bench/run.sh    quick run (about 2-3 minutes, noisier)
 #
 # Settings (environment variables; defaults in brackets, quick mode second):
 #   DURATION=10 [10|3]          seconds per wrk run
-#   ROUNDS=5 [5|3]              rounds of direct, nginx, doorman (alternated)
+#   ROUNDS=5 [5|3]              rounds of direct, nginx, doorman, doorman-redis
+#                               (alternated; the two doormans swap order every round)
 #   PACED_ROUNDS=3 [3|1]        the same at a fixed moderate rate (see PACED_DELAY_MS)
 #   STORM_ROUNDS=3 [3|2]        rounds of baseline/storm pairs per load shape
 #   STALE_ROUNDS=3 [3|0]        rounds of fresh/stale cookie pairs (waits until
@@ -87,12 +90,14 @@ done
 
 # ---------------------------------------------------------------- tools
 
-# nginx and wrk come from apt when missing; curl and python3 likewise.
+# nginx and wrk come from apt when missing; curl, python3 and redis-server
+# (with redis-cli) likewise.
 missing=()
 command -v nginx >/dev/null || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server)
 if ((${#missing[@]})); then
     say "installing ${missing[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
@@ -100,6 +105,7 @@ if ((${#missing[@]})); then
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 NGINX="$(command -v nginx)"
+REDIS_SERVER="$(command -v redis-server)"
 
 # ---------------------------------------------------------------- cleanup
 
@@ -275,12 +281,39 @@ CODE_FILE="$TMP/code"
 python3 "$BENCH/hook.py" "$HOOK_PORT" "$CODE_FILE" 2>"$TMP/hook.log" &
 PIDS+=($!)
 
-DM_PORT="$(free_port)"
-DM="$TMP/doorman"
-mkdir -p "$DM"
+# The Redis server the second doorman keeps its state in: no persistence,
+# its own directory, loopback only.
+REDIS_PORT="$(free_port)"
+RD="$TMP/redis"
+mkdir -p "$RD"
+"$REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RD" --save "" --appendonly no \
+    --daemonize no --logfile "$RD/redis.log" &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+redis() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+# Commands the Redis server has processed so far (this INFO shows up in
+# the next reading, not in its own).
+redis_commands() {
+    redis info stats 2>/dev/null | awk -F: '/^total_commands_processed:/ { n = $2 + 0 } END { print n + 0 }'
+}
+for _ in $(seq 1 100); do
+    [[ "$(redis ping 2>/dev/null)" == PONG ]] && break
+    sleep 0.1
+done
+[[ "$(redis ping 2>/dev/null)" == PONG ]] ||
+    { tail -n 20 "$RD/redis.log" >&2 || true; die "redis-server does not answer on port $REDIS_PORT (log above)"; }
+
 HASH="$(printf '%s\n' "$BENCH_PASSWORD" | "$DOORMAN" hash-password --stdin)" ||
     die "doorman hash-password failed"
-cat >"$DM/users.yaml" <<EOF
+SESSION_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+# doorman_config DIR PORT STORE: writes DIR/doorman.yaml and DIR/users.yaml;
+# STORE is the YAML flow mapping for `store:`. Both doormans get the same
+# configuration but for the store and the port.
+doorman_config() {
+    local dir="$1" port="$2" store="$3"
+    mkdir -p "$dir"
+    cat >"$dir/users.yaml" <<EOF
 users:
   $BENCH_USER:
     password: "$HASH"
@@ -289,15 +322,18 @@ users:
     groups: ["bench"]
     phone: "+14155550100"
 EOF
-# The idle timeout is long so no run hits it; the resend cooldown is short
-# because the bench signs the same user in again before every doorman run.
-cat >"$DM/doorman.yaml" <<EOF
-listen: "127.0.0.1:$DM_PORT"
+    # The idle timeout is long so no run hits it; the resend cooldown is short
+    # and the send caps high because the bench signs the same user in again
+    # before every doorman run. Failed sign-ins never delay or lock: the
+    # login storm is meant to cost one argon2 check per attempt, and the
+    # bench user must still be able to sign in after it.
+    cat >"$dir/doorman.yaml" <<EOF
+listen: "127.0.0.1:$port"
 upstream: "http://127.0.0.1:$UP_PORT"
 auth_prefix: "$PREFIX"
 users_file: "users.yaml"
 session:
-  secret: "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  secret: "$SESSION_SECRET"
   lifetime: "12h"
   idle_timeout: "12h"
 codes:
@@ -306,21 +342,51 @@ channels:
   sms: { provider: webhook }
 providers:
   webhook: { url: "http://127.0.0.1:$HOOK_PORT/send" }
+limits:
+  sends_per_number: { max: 100000, window: "10m" }
+  sends_per_account: { max: 100000, window: "24h" }
+  failures: { delay: "0s", lock_after: 100000, per_hour: 100000 }
+  client_failures: { delay: "0s", lock_after: 100000, per_hour: 100000 }
+store: $store
 log:
   level: warn
 EOF
-# RUST_LOG would override log.level; keep logging out of the measurement.
-env -u RUST_LOG "$DOORMAN" serve --config "$DM/doorman.yaml" 2>"$DM/doorman.log" &
-DM_PID=$! # env execs doorman: same process
-PIDS+=("$DM_PID")
+}
+
+# start_doorman DIR: starts doorman on DIR/doorman.yaml; sets STARTED_PID.
+STARTED_PID=""
+start_doorman() {
+    # RUST_LOG would override log.level; keep logging out of the measurement.
+    # Audit events (every sign-in and failed login) go to stdout: to a file.
+    env -u RUST_LOG "$DOORMAN" serve --config "$1/doorman.yaml" >"$1/audit.log" 2>"$1/doorman.log" &
+    STARTED_PID=$! # env execs doorman: same process
+    PIDS+=("$STARTED_PID")
+}
+
+DM_PORT="$(free_port)"
+DM="$TMP/doorman"
+doorman_config "$DM" "$DM_PORT" "{ kind: memory }"
+start_doorman "$DM"
+DM_PID="$STARTED_PID"
+
+DMR_PORT="$(free_port)"
+DMR="$TMP/doorman-redis"
+doorman_config "$DMR" "$DMR_PORT" "{ kind: redis, url: \"redis://127.0.0.1:$REDIS_PORT/0\", key_prefix: \"doorman-bench:\" }"
+start_doorman "$DMR"
+DMR_PID="$STARTED_PID"
 
 DIRECT="http://127.0.0.1:$UP_PORT"
 NGINX_URL="http://127.0.0.1:$NX_PORT"
 DOORMAN_URL="http://127.0.0.1:$DM_PORT"
+DOORMAN_REDIS_URL="http://127.0.0.1:$DMR_PORT"
 wait_http "$DIRECT$FILE" "$UP/error.log"
 wait_http "$NGINX_URL$FILE" "$NX/error.log"
 wait_http "http://127.0.0.1:$HOOK_PORT/" "$TMP/hook.log"
 wait_http "$DOORMAN_URL$PREFIX/health" "$DM/doorman.log"
+wait_http "$DOORMAN_REDIS_URL$PREFIX/health" "$DMR/doorman.log"
+# The Redis doorman must really be on Redis, and connected.
+health="$(curl -sS "$DOORMAN_REDIS_URL$PREFIX/health")"
+[[ "$health" == *'"ok"'* ]] || die "doorman-redis health says $health (see $DMR/doorman.log, $RD/redis.log)"
 
 # Whose CPU time each target's runs are charged with: nginx masters and
 # their workers; doorman is one process (all its threads).
@@ -332,31 +398,33 @@ mapfile -t -O 1 NX_PIDS < <(pgrep -P "$NX_MASTER")
 
 # ---------------------------------------------------------------- sign-in
 
-# POSTs form fields to a doorman page with the cookie jar; prints the status.
+# POSTs form fields to a doorman page (under base URL $2) with the cookie
+# jar; prints the status.
 post() {
-    local jar="$1" page="$2"
-    shift 2
+    local jar="$1" base="$2" page="$3"
+    shift 3
     local fields=()
     for field in "$@"; do fields+=(--data-urlencode "$field"); done
-    curl -sS -o /dev/null -w '%{http_code}' -b "$jar" -c "$jar" "${fields[@]}" "$DOORMAN_URL$PREFIX/$page"
+    curl -sS -o /dev/null -w '%{http_code}' -b "$jar" -c "$jar" "${fields[@]}" "$base$PREFIX/$page"
 }
 
-# Walks the real sign-in (password, SMS code via the webhook, code) and
-# sets COOKIE to a "doorman_session=..." pair of a fully signed-in session.
+# signin [URL]: walks the real sign-in (password, SMS code via the webhook,
+# code) on the doorman at URL (the memory-store one by default) and sets
+# COOKIE to a "doorman_session=..." pair of a fully signed-in session.
 # Not run in a subshell, so any `die` in here stops the whole script.
 COOKIE=""
 signin() {
-    local jar csrf status code _
+    local base="${1:-$DOORMAN_URL}" jar csrf status code _
     jar="$(mktemp "$TMP/jar.XXXXXX")"
-    csrf="$(curl -sS -b "$jar" -c "$jar" "$DOORMAN_URL$PREFIX/login" |
+    csrf="$(curl -sS -b "$jar" -c "$jar" "$base$PREFIX/login" |
         sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n 1)"
     [[ -n "$csrf" ]] || die "sign-in: no CSRF token on $PREFIX/login"
-    status="$(post "$jar" login "csrf=$csrf" "username=$BENCH_USER" "password=$BENCH_PASSWORD")"
+    status="$(post "$jar" "$base" login "csrf=$csrf" "username=$BENCH_USER" "password=$BENCH_PASSWORD")"
     [[ "$status" == 303 ]] || die "sign-in: POST login answered $status, expected 303"
     rm -f "$CODE_FILE"
     # The resend cooldown is 1 s; an earlier sign-in may have just sent one.
     for _ in 1 2 3; do
-        status="$(post "$jar" 2fa/send "csrf=$csrf" "channel=sms")"
+        status="$(post "$jar" "$base" 2fa/send "csrf=$csrf" "channel=sms")"
         [[ "$status" == 429 ]] || break
         sleep 1
     done
@@ -365,9 +433,9 @@ signin() {
         [[ -s "$CODE_FILE" ]] && break
         sleep 0.1
     done
-    [[ -s "$CODE_FILE" ]] || die "sign-in: the webhook never received a code"
+    [[ -s "$CODE_FILE" ]] || die "sign-in on $base: the webhook never received a code"
     code="$(cat "$CODE_FILE")"
-    status="$(post "$jar" 2fa/verify "csrf=$csrf" "code=$code")"
+    status="$(post "$jar" "$base" 2fa/verify "csrf=$csrf" "code=$code")"
     [[ "$status" == 303 ]] || die "sign-in: POST 2fa/verify answered $status, expected 303"
     # Netscape jar: domain flag path secure expiry name value (tab-separated).
     COOKIE="doorman_session=$(awk -F '\t' '$6 == "doorman_session" { value = $7 } END { print value }' "$jar")"
@@ -388,17 +456,26 @@ check_target() {
 signin
 STALE_COOKIE="$COOKIE"
 STALE_SINCE="$SECONDS"
+signin "$DOORMAN_REDIS_URL"
+REDIS_COOKIE="$COOKIE"
+# The sign-in on the Redis doorman must have gone through Redis.
+[[ "$(redis --scan --pattern 'doorman-bench:*' | wc -l)" -gt 0 ]] ||
+    die "doorman-redis signed in without writing any doorman-bench:* key to Redis: is it on the Redis store?"
 check_target direct "$DIRECT" "$STALE_COOKIE"
 check_target nginx "$NGINX_URL" "$STALE_COOKIE"
 check_target doorman "$DOORMAN_URL" "$STALE_COOKIE"
-# ...and that doorman really gates: no cookie, no file.
-status="$(curl -sS -o /dev/null -w '%{http_code}' "$DOORMAN_URL$FILE")"
-[[ "$status" == 401 ]] || die "doorman answered $status without a cookie, expected 401: is it gating?"
-say "setup OK: all three targets return the 1 KiB file; doorman only with a session"
+check_target doorman-redis "$DOORMAN_REDIS_URL" "$REDIS_COOKIE"
+# ...and that both doormans really gate: no cookie, no file.
+for url in "$DOORMAN_URL" "$DOORMAN_REDIS_URL"; do
+    status="$(curl -sS -o /dev/null -w '%{http_code}' "$url$FILE")"
+    [[ "$status" == 401 ]] || die "doorman at $url answered $status without a cookie, expected 401: is it gating?"
+done
+say "setup OK: all four targets return the 1 KiB file; the doormans only with a session"
 
 # ---------------------------------------------------------------- measuring
 
 # section target round rps p50_ms p99_ms non2xx socket_errors other_cpu_pct proxy_us upstream_us
+#   redis_commands redis_us
 RESULTS="$TMP/results.tsv"
 STORMS="$TMP/storms.jsonl"
 : >"$RESULTS"
@@ -439,26 +516,34 @@ ROW="" OTHER=0
 measure() {
     local section="$1" target="$2" round="$3" url="$4" cookie="$5" lua="${6:-}"
     local raw="$TMP/wrk/$section-$target-$round.txt" row proxy=() proxy0 up0 proxy1 up1
-    local all0 all1 ours0 ours1 wall0 wall1 wrk_cpu
+    local all0 all1 ours0 ours1 wall0 wall1 wrk_cpu cmds0 cmds1 rd0 rd1
     local args=(-t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Cookie: $cookie")
     [[ -n "$lua" ]] && args+=(-s "$lua")
     case "$url" in
         "$NGINX_URL") proxy=("${NX_PIDS[@]}") ;;
         "$DOORMAN_URL") proxy=("$DM_PID") ;;
+        "$DOORMAN_REDIS_URL") proxy=("$DMR_PID") ;;
     esac
+    # Commands Redis processed during the run (read outside the CPU window;
+    # each reading is one command itself), and its CPU time: the Redis
+    # doorman's hot path should cause neither.
+    cmds0="$(redis_commands)" || die "redis-server stopped answering (see $RD/redis.log)"
     # CPU accounting around the run: the proxy's, the upstream's, ours in
-    # total (both nginx, doorman), wrk's (via `time`) and the whole machine's.
-    # Whatever is left is someone else's: other engineers compiling, say.
+    # total (both nginx, both doormans, Redis), wrk's (via `time`) and the
+    # whole machine's. Whatever is left is someone else's: other engineers
+    # compiling, say.
     wall0="$EPOCHREALTIME" all0="$(machine_ticks)"
-    ours0="$(cpu_ticks "${UP_PIDS[@]}" "${NX_PIDS[@]}" "$DM_PID" ${STORM_PID:+"$STORM_PID"})"
-    proxy0="$(cpu_ticks "${proxy[@]}")" up0="$(cpu_ticks "${UP_PIDS[@]}")"
+    ours0="$(cpu_ticks "${UP_PIDS[@]}" "${NX_PIDS[@]}" "$DM_PID" "$DMR_PID" "$REDIS_PID" ${STORM_PID:+"$STORM_PID"})"
+    proxy0="$(cpu_ticks "${proxy[@]}")" up0="$(cpu_ticks "${UP_PIDS[@]}")" rd0="$(cpu_ticks "$REDIS_PID")"
     { time wrk "${args[@]}" "$url$FILE" >"$raw" 2>&1; } 2>"$raw.time" ||
         { cat "$raw" >&2; die "wrk failed against $url"; }
-    proxy1="$(cpu_ticks "${proxy[@]}")" up1="$(cpu_ticks "${UP_PIDS[@]}")"
-    ours1="$(cpu_ticks "${UP_PIDS[@]}" "${NX_PIDS[@]}" "$DM_PID" ${STORM_PID:+"$STORM_PID"})"
+    proxy1="$(cpu_ticks "${proxy[@]}")" up1="$(cpu_ticks "${UP_PIDS[@]}")" rd1="$(cpu_ticks "$REDIS_PID")"
+    ours1="$(cpu_ticks "${UP_PIDS[@]}" "${NX_PIDS[@]}" "$DM_PID" "$DMR_PID" "$REDIS_PID" ${STORM_PID:+"$STORM_PID"})"
     wall1="$EPOCHREALTIME" all1="$(machine_ticks)"
+    cmds1="$(redis_commands)" || die "redis-server stopped answering (see $RD/redis.log)"
     wrk_cpu="$(cat "$raw.time")" # "user system" in seconds, see TIMEFORMAT
     row="$(awk -v proxy=$((proxy1 - proxy0)) -v up=$((up1 - up0)) -v hz="$CLK_TCK" \
+        -v cmds=$((cmds1 - cmds0 - 1)) -v rd=$((rd1 - rd0)) \
         -v all=$((all1 - all0)) -v ours=$((ours1 - ours0)) -v wrk_cpu="$wrk_cpu" \
         -v wall="$wall0 $wall1" -v cores="$(nproc)" '
         function ms(v) {
@@ -481,27 +566,48 @@ measure() {
             other = capacity > 0 ? (all - ours - (c[1] + c[2]) * hz) * 100 / capacity : 0
             if (other < 0) other = 0
             # CPU microseconds per request, for the proxy and for the upstream.
-            printf "%.1f\t%.3f\t%.3f\t%d\t%d\t%.0f\t%.1f\t%.1f", rps, p50, p99, bad, errs, other,
-                n ? proxy * 1e6 / hz / n : 0, n ? up * 1e6 / hz / n : 0
+            printf "%.1f\t%.3f\t%.3f\t%d\t%d\t%.0f\t%.1f\t%.1f\t%d\t%.2f", rps, p50, p99, bad, errs, other,
+                n ? proxy * 1e6 / hz / n : 0, n ? up * 1e6 / hz / n : 0,
+                cmds < 0 ? 0 : cmds, n ? rd * 1e6 / hz / n : 0
         }
     ' "$raw")"
     ROW="$row"
     OTHER="$(cut -f 6 <<<"$row")"
     # shellcheck disable=SC2086 # split the row into its fields on purpose
     set -- $row
-    printf 'bench: %-15s %-8s round %-2s %8s req/s  p50 %6s ms  p99 %6s ms  proxy CPU %5s us/req  other CPU %3s%%%s\n' \
+    printf 'bench: %-15s %-13s round %-2s %8s req/s  p50 %6s ms  p99 %6s ms  proxy CPU %5s us/req  other CPU %3s%%%s%s\n' \
         "$section" "$target" "$round" "$1" "$2" "$3" "$7" "$6" \
+        "$([[ "$url" == "$DOORMAN_REDIS_URL" ]] && echo "  Redis: $9 commands")" \
         "$([[ "$4" != 0 || "$5" != 0 ]] && echo "  ($4 non-2xx, $5 socket errors)")" >&2
 }
 
 # A fresh sign-in (COOKIE) before each doorman run keeps the cookie under a
 # minute old, so the hot path measured is decrypt + forward, no re-issue.
 
+# run_doormans SECTION ROUND [LUA]: one run on each doorman, each after a
+# fresh sign-in on it; which goes first alternates with the round, so
+# neither always runs right after nginx.
+run_doormans() {
+    local section="$1" round="$2" lua="${3:-}" order=(doorman doorman-redis) target
+    ((round % 2 == 0)) && order=(doorman-redis doorman)
+    for target in "${order[@]}"; do
+        if [[ "$target" == doorman ]]; then
+            signin "$DOORMAN_URL"
+            run_wrk "$section" doorman "$round" "$DOORMAN_URL" "$COOKIE" "$lua"
+        else
+            signin "$DOORMAN_REDIS_URL"
+            run_wrk "$section" doorman-redis "$round" "$DOORMAN_REDIS_URL" "$COOKIE" "$lua"
+        fi
+    done
+}
+
 started_at="$SECONDS"
 say "warm-up: ${WARMUP}s per target"
 if ((WARMUP > 0)); then
-    for url in "$DIRECT" "$NGINX_URL" "$DOORMAN_URL"; do
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -H "Cookie: $STALE_COOKIE" "$url$FILE" >/dev/null 2>&1 ||
+    for url in "$DIRECT" "$NGINX_URL" "$DOORMAN_URL" "$DOORMAN_REDIS_URL"; do
+        cookie="$STALE_COOKIE"
+        [[ "$url" == "$DOORMAN_REDIS_URL" ]] && cookie="$REDIS_COOKIE"
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -H "Cookie: $cookie" "$url$FILE" >/dev/null 2>&1 ||
             die "wrk warm-up against $url failed"
     done
 fi
@@ -510,8 +616,7 @@ fi
 for round in $(seq 1 "$ROUNDS"); do
     run_wrk main direct "$round" "$DIRECT" "$STALE_COOKIE"
     run_wrk main nginx "$round" "$NGINX_URL" "$STALE_COOKIE"
-    signin
-    run_wrk main doorman "$round" "$DOORMAN_URL" "$COOKIE"
+    run_doormans main "$round"
 done
 
 # 1b. Latency at a fixed, moderate rate: closed-loop wrk at full speed
@@ -520,8 +625,7 @@ done
 for round in $(seq 1 "$PACED_ROUNDS"); do
     run_wrk paced direct "$round" "$DIRECT" "$STALE_COOKIE" "$TMP/paced.lua"
     run_wrk paced nginx "$round" "$NGINX_URL" "$STALE_COOKIE" "$TMP/paced.lua"
-    signin
-    run_wrk paced doorman "$round" "$DOORMAN_URL" "$COOKIE" "$TMP/paced.lua"
+    run_doormans paced "$round" "$TMP/paced.lua"
 done
 
 # 2. Login storm: the same wrk run on doorman with and without
@@ -584,6 +688,7 @@ command_line="${GIVEN}bench/run.sh"
     printf 'kernel\t%s\n' "$(uname -sr)"
     printf 'memory\t%s\n' "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
     printf 'nginx\t%s\n' "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
+    printf 'redis\t%s\n' "$("$REDIS_SERVER" --version | awk '{ print $1, $2, $3 }')"
     printf 'wrk\t%s\n' "$( (wrk -v 2>&1 || true) | head -n 1 | awk '{ print $1, $2 }')"
     printf 'python\t%s\n' "$(python3 --version 2>&1)"
     printf 'rustc\t%s\n' "$(rustc --version 2>/dev/null || echo unknown)"
