@@ -50,13 +50,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
     if is_under(path, &app.prefix) {
         return Decision::Pages;
     }
-    let lenient = crate::path::lenient(path);
-    let target = Target {
-        method: request.method,
-        path,
-        lenient: lenient.as_deref(),
-        client: request.client,
-    };
+    let target = Target::new(request.method, path, request.client);
     // One snapshot for the whole decision: a reload may swap the rules.
     let rules = app.rules.load();
     let anonymous = rules.evaluate(&target, None);
@@ -72,43 +66,52 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
         }
         Policy::TwoFactor => {}
     }
-    if let Some((session, user)) = app.signed_in(request.headers, now) {
-        if session.level == FactorLevel::TwoFactor {
-            let answer = if anonymous.needs_user {
-                rules.evaluate(&target, Some(&user))
-            } else {
-                anonymous
-            };
-            match answer.policy {
-                Policy::Bypass => return Decision::Public,
-                Policy::Deny => {
-                    return Decision::Denied {
-                        rule: rule_name(&rules, answer.rule),
-                        user: Some(user),
-                    }
-                }
-                Policy::TwoFactor => {}
-            }
-            if let Some(max_age) = answer.max_age {
-                if now.saturating_sub(session.second_factor_at) > max_age.as_secs() {
-                    return Decision::StepUp {
-                        rule: rule_name(&rules, answer.rule),
-                        user,
-                    };
+    if let Some((session, user)) = fully_signed_in(app, request.headers, now) {
+        let answer = if anonymous.needs_user {
+            rules.evaluate(&target, Some(&user))
+        } else {
+            anonymous
+        };
+        match answer.policy {
+            Policy::Bypass => return Decision::Public,
+            Policy::Deny => {
+                return Decision::Denied {
+                    rule: rule_name(&rules, answer.rule),
+                    user: Some(user),
                 }
             }
-            let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
-            return Decision::Pass {
-                user,
-                session,
-                refreshed_cookie,
-            };
+            Policy::TwoFactor => {}
         }
+        if let Some(max_age) = answer.max_age {
+            if now.saturating_sub(session.second_factor_at) > max_age.as_secs() {
+                return Decision::StepUp {
+                    rule: rule_name(&rules, answer.rule),
+                    user,
+                };
+            }
+        }
+        return pass(app, session, user, now, tls);
     }
     if is_browser_navigation(request.method, request.headers) {
         Decision::Login
     } else {
         Decision::Unauthorized
+    }
+}
+
+/// The session in `headers` when both factors are done.
+pub fn fully_signed_in(app: &App, headers: &HeaderMap, now: u64) -> Option<(Session, Arc<User>)> {
+    app.signed_in(headers, now)
+        .filter(|(session, _)| session.level == FactorLevel::TwoFactor)
+}
+
+/// Through, re-issuing the cookie when the idle window should slide.
+pub fn pass(app: &App, session: Session, user: Arc<User>, now: u64, tls: bool) -> Decision {
+    let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
+    Decision::Pass {
+        user,
+        session,
+        refreshed_cookie,
     }
 }
 
@@ -158,13 +161,7 @@ mod tests {
 
     fn policy(rules: &Rules, method: &Method, raw_path: &str) -> Option<Policy> {
         let path = crate::path::normalize(raw_path).ok()?;
-        let lenient = crate::path::lenient(&path);
-        let target = Target {
-            method,
-            path: &path,
-            lenient: lenient.as_deref(),
-            client: "192.0.2.1".parse().ok()?,
-        };
+        let target = Target::new(method, &path, "192.0.2.1".parse().ok()?);
         Some(rules.evaluate(&target, None).policy)
     }
 

@@ -264,10 +264,6 @@ impl Limiter {
         channel_cap: Option<u32>,
         now: u64,
     ) -> StoreResult<Result<(), Refusal>> {
-        let day = RatePolicy {
-            max: channel_cap.unwrap_or(u32::MAX),
-            window: Duration::from_secs(24 * HOUR),
-        };
         let mut caps = vec![
             (
                 "per_number",
@@ -280,8 +276,10 @@ impl Limiter {
                 self.sends_per_account,
             ),
         ];
-        if channel_cap.is_some() {
-            caps.push(("channel_per_day", format!("channel:{channel}"), day));
+        if let Some(max) = channel_cap {
+            let day = Duration::from_secs(24 * HOUR);
+            let policy = RatePolicy { max, window: day };
+            caps.push(("channel_per_day", format!("channel:{channel}"), policy));
         }
         let mut taken: Vec<&str> = Vec::new();
         for (cap, key, policy) in &caps {

@@ -117,8 +117,21 @@ pub struct Target<'a> {
     /// Canonical path.
     pub path: &'a str,
     /// The lenient view, when it differs.
-    pub lenient: Option<&'a str>,
+    lenient: Option<String>,
     pub client: IpAddr,
+}
+
+impl<'a> Target<'a> {
+    /// `path` must be canonical (see [`crate::path::normalize`]); the
+    /// lenient view is worked out here.
+    pub fn new(method: &'a Method, path: &'a str, client: IpAddr) -> Target<'a> {
+        Target {
+            method,
+            path,
+            lenient: crate::path::lenient(path),
+            client,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -144,7 +157,7 @@ impl Rules {
     /// The answer for `target`, judged as `user` (or anonymously).
     pub fn evaluate(&self, target: &Target<'_>, user: Option<&User>) -> Answer {
         let strict = self.first_match(target.method, target.path, target.client, user);
-        match target.lenient {
+        match target.lenient.as_deref() {
             None => strict,
             Some(view) => stricter(
                 strict,
@@ -227,13 +240,8 @@ mod tests {
         }
     }
 
-    fn target<'a>(path: &'a str, lenient: Option<&'a str>) -> Target<'a> {
-        Target {
-            method: &Method::GET,
-            path,
-            lenient,
-            client: "192.0.2.1".parse().unwrap(),
-        }
+    fn target(path: &str) -> Target<'_> {
+        Target::new(&Method::GET, path, "192.0.2.1".parse().unwrap())
     }
 
     #[test]
@@ -242,15 +250,9 @@ mod tests {
             rule(PathMatch::Prefix("/a/".into()), Policy::Bypass),
             rule(PathMatch::Prefix("/".into()), Policy::Deny),
         ]);
-        assert_eq!(
-            rules.evaluate(&target("/a/x", None), None).policy,
-            Policy::Bypass
-        );
-        assert_eq!(
-            rules.evaluate(&target("/b", None), None).policy,
-            Policy::Deny
-        );
-        assert_eq!(Rules::default().evaluate(&target("/", None), None), DEFAULT);
+        assert_eq!(rules.evaluate(&target("/a/x"), None).policy, Policy::Bypass);
+        assert_eq!(rules.evaluate(&target("/b"), None).policy, Policy::Deny);
+        assert_eq!(Rules::default().evaluate(&target("/"), None), DEFAULT);
     }
 
     #[test]
@@ -259,9 +261,9 @@ mod tests {
             rule(PathMatch::Prefix("/admin".into()), Policy::Deny),
             rule(PathMatch::Prefix("/public/".into()), Policy::Bypass),
         ]);
-        let answer = rules.evaluate(&target("/public/..%2Fadmin", Some("/admin")), None);
+        let answer = rules.evaluate(&target("/public/..%2Fadmin"), None);
         assert_eq!(answer.policy, Policy::Deny);
-        let answer = rules.evaluate(&target("/public/a%2Fb", Some("/public/a/b")), None);
+        let answer = rules.evaluate(&target("/public/a%2Fb"), None);
         assert_eq!(answer.policy, Policy::Bypass);
     }
 
@@ -274,7 +276,7 @@ mod tests {
             admins,
             rule(PathMatch::Prefix("/admin/".into()), Policy::Deny),
         ]);
-        let anonymous = rules.evaluate(&target("/admin/x", None), None);
+        let anonymous = rules.evaluate(&target("/admin/x"), None);
         assert!(anonymous.needs_user);
         assert_eq!(anonymous.policy, Policy::TwoFactor);
     }

@@ -194,15 +194,8 @@ fn decide(
 
 /// Without a believable original request: signed in, or not.
 fn session_only(app: &App, headers: &HeaderMap, now: u64, tls: bool) -> Decision {
-    if let Some((session, user)) = app.signed_in(headers, now) {
-        if session.level == crate::session::FactorLevel::TwoFactor {
-            let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
-            return Decision::Pass {
-                user,
-                session,
-                refreshed_cookie,
-            };
-        }
+    if let Some((session, user)) = gate::fully_signed_in(app, headers, now) {
+        return gate::pass(app, session, user, now, tls);
     }
     if gate::accepts_html(headers) {
         Decision::Login

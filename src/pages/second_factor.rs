@@ -840,13 +840,7 @@ fn needs_step_up(visit: &Visit<'_>, session: &Session, user: &User) -> bool {
     let Ok(path) = crate::path::normalize(&path) else {
         return false;
     };
-    let lenient = crate::path::lenient(&path);
-    let target = crate::rules::Target {
-        method: &http::Method::GET,
-        path: &path,
-        lenient: lenient.as_deref(),
-        client: visit.client,
-    };
+    let target = crate::rules::Target::new(&http::Method::GET, &path, visit.client);
     let answer = visit.app.rules.load().evaluate(&target, Some(user));
     answer.max_age.is_some_and(|max_age| {
         visit.now.saturating_sub(session.second_factor_at) > max_age.as_secs()

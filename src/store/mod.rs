@@ -133,11 +133,6 @@ impl Store {
         self.backend.health()
     }
 
-    /// Whether the store is shared between replicas.
-    pub fn is_shared(&self) -> bool {
-        matches!(self.backend, AnyBackend::Redis(_))
-    }
-
     async fn read<T: DeserializeOwned>(&self, key: &str) -> StoreResult<Option<T>> {
         let bytes = self.backend.get(key).await?;
         Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
