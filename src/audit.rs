@@ -20,7 +20,7 @@ pub enum Output {
 }
 
 /// What an event is about; empty fields are left out.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<&'a str>,

@@ -25,29 +25,16 @@ pub fn spawn(
     certs: Option<Arc<CertStore>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<oneshot::Receiver<()>> {
-    let (finished, stopped) = oneshot::channel();
-    std::thread::Builder::new()
-        .name("doorman-control".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime {
-                Ok(runtime) => runtime.block_on(async move {
-                    let stop = async move {
-                        let _ = shutdown.wait_for(|stop| *stop).await;
-                    };
-                    tokio::select! {
-                        () = stop => {}
-                        () = serve_metrics(app, metrics) => {}
-                        () = watch_certificates(certs) => {}
-                    }
-                }),
-                Err(err) => tracing::error!(error = %err, "cannot start the control runtime"),
-            }
-            let _ = finished.send(());
-        })?;
-    Ok(stopped)
+    crate::server::spawn_thread("doorman-control".into(), move || async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        tokio::select! {
+            () = stop => {}
+            () = serve_metrics(app, metrics) => {}
+            () = watch_certificates(certs) => {}
+        }
+    })
 }
 
 async fn serve_metrics(app: Arc<App>, listener: Option<std::net::TcpListener>) {

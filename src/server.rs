@@ -28,6 +28,32 @@ use tokio_rustls::TlsAcceptor;
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Runs the future `task` makes on a thread of its own (`name`), with a
+/// single-threaded runtime; the receiver resolves when it has ended. One
+/// event loop per thread, as doorman's workers, control and Redis threads use.
+pub fn spawn_thread<F>(
+    name: String,
+    task: impl FnOnce() -> F + Send + 'static,
+) -> std::io::Result<oneshot::Receiver<()>>
+where
+    F: Future<Output = ()>,
+{
+    let (finished, stopped) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(task()),
+                Err(err) => tracing::error!(error = %err, thread = %name, "cannot start a runtime"),
+            }
+            let _ = finished.send(());
+        })?;
+    Ok(stopped)
+}
+
 /// Starts `limits.worker_threads` threads, each serving the shared listening
 /// socket on its own single-threaded runtime until `shutdown` turns true (or
 /// its sender is dropped). Each returned receiver resolves when that worker
@@ -46,31 +72,17 @@ pub fn spawn_workers(
         let (app, limits, connections) = (app.clone(), limits.clone(), connections.clone());
         let tls = tls.clone();
         let mut shutdown = shutdown.clone();
-        let (finished, stopped) = oneshot::channel();
-        std::thread::Builder::new()
-            .name(format!("doorman-worker-{index}"))
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                match runtime {
-                    Ok(runtime) => runtime.block_on(async move {
-                        match TcpListener::from_std(listener) {
-                            Ok(listener) => {
-                                let stop = async move {
-                                    let _ = shutdown.wait_for(|stop| *stop).await;
-                                };
-                                run(listener, app, limits, tls, connections, stop).await;
-                            }
-                            Err(err) => {
-                                tracing::error!(error = %err, "worker cannot use the listener")
-                            }
-                        }
-                    }),
-                    Err(err) => tracing::error!(error = %err, "cannot start a worker runtime"),
+        let stopped = spawn_thread(format!("doorman-worker-{index}"), move || async move {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    let stop = async move {
+                        let _ = shutdown.wait_for(|stop| *stop).await;
+                    };
+                    run(listener, app, limits, tls, connections, stop).await;
                 }
-                let _ = finished.send(());
-            })?;
+                Err(err) => tracing::error!(error = %err, "worker cannot use the listener"),
+            }
+        })?;
         workers.push(stopped);
     }
     Ok(workers)

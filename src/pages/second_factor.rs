@@ -316,6 +316,12 @@ async fn start(
         let Some(provider) = app.providers.get(name) else {
             continue;
         };
+        let record = Record {
+            user: Some(user),
+            channel: Some(settings.channel.name()),
+            provider: Some(provider.name()),
+            ..Record::default()
+        };
         let began = Instant::now();
         let outcome = match provider {
             Provider::Message(delivery) => {
@@ -373,15 +379,7 @@ async fn start(
                     "code sent"
                 );
                 crate::metrics::delivery(settings.channel.name(), provider.name(), "ok");
-                visit.audit(
-                    "challenge_sent",
-                    Record {
-                        user: Some(user),
-                        channel: Some(settings.channel.name()),
-                        provider: Some(provider.name()),
-                        ..Record::default()
-                    },
-                );
+                visit.audit("challenge_sent", record);
                 return Ok(Delivered {
                     provider: provider.name(),
                     proof,
@@ -403,15 +401,7 @@ async fn start(
                     provider.name(),
                     delivery_outcome(&err),
                 );
-                visit.audit(
-                    "delivery_failed",
-                    Record {
-                        user: Some(user),
-                        channel: Some(settings.channel.name()),
-                        provider: Some(provider.name()),
-                        ..Record::default()
-                    },
-                );
+                visit.audit("delivery_failed", record);
                 let go_on = err.try_next();
                 errors.push(err);
                 if !go_on {

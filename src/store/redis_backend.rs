@@ -211,32 +211,18 @@ impl RedisBackend {
         });
         let (ready, started) = std::sync::mpsc::channel();
         let listener = inner.clone();
-        std::thread::Builder::new()
-            .name("doorman-redis".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(err) => {
-                        let _ = ready.send(Err(err.to_string()));
-                        return;
-                    }
-                };
-                // The connections' drivers live on this runtime.
-                runtime.block_on(async move {
-                    if let Source::Direct(client) = &listener.source {
-                        if let Err(err) = listener.connect_to(client.clone()) {
-                            let _ = ready.send(Err(err));
-                            return;
-                        }
-                    }
-                    let _ = ready.send(Ok(()));
-                    listen(listener).await;
-                });
-            })
-            .map_err(|err| err.to_string())?;
+        // The connections' drivers live on this thread's runtime.
+        crate::server::spawn_thread("doorman-redis".into(), move || async move {
+            if let Source::Direct(client) = &listener.source {
+                if let Err(err) = listener.connect_to(client.clone()) {
+                    let _ = ready.send(Err(err));
+                    return;
+                }
+            }
+            let _ = ready.send(Ok(()));
+            listen(listener).await;
+        })
+        .map_err(|err| err.to_string())?;
         started
             .recv()
             .map_err(|_| "the Redis thread did not start".to_owned())??;
