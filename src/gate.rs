@@ -43,14 +43,18 @@ pub struct Request<'a> {
     pub path: &'a str,
     pub headers: &'a HeaderMap,
     pub client: IpAddr,
+    /// Whether doorman's own pages may answer: in proxy mode, yes; when a
+    /// front proxy asks `auth` about a request, never — that request is an
+    /// app request whatever its path says.
+    pub own_pages: bool,
 }
 
 pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision {
     let path = request.path;
-    if is_under(path, &app.prefix) {
+    let target = Target::new(request.method, path, request.client);
+    if request.own_pages && is_under(path, &app.prefix) && target.lenient_is_under(&app.prefix) {
         return Decision::Pages;
     }
-    let target = Target::new(request.method, path, request.client);
     // One snapshot for the whole decision: a reload may swap the rules.
     let rules = app.rules.load();
     let anonymous = rules.evaluate(&target, None);

@@ -77,6 +77,11 @@ pub struct App {
     pub allowed_countries: Vec<String>,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: net::TrustedProxies,
+    /// Upgrades tunnelled and client headers passed to the upstream.
+    pub forwarding: config::ForwardingSettings,
+    /// The client headers removed before forwarding (built from
+    /// `identity` and `forwarding`).
+    pub client_headers: proxy::headers::ClientHeaders,
     pub limits: Limits,
     /// Security decisions, one JSON line each.
     pub audit: audit::Audit,
@@ -152,6 +157,11 @@ impl App {
             rules: ArcSwap::from_pointee(config.rules),
             channels: config.channels,
             codes: config.codes,
+            client_headers: proxy::headers::ClientHeaders::new(
+                &config.identity_headers.all(),
+                config.forwarding.pass_headers.clone(),
+            ),
+            forwarding: config.forwarding,
             identity: config.identity_headers,
             allowed_redirect_domains: config.allowed_redirect_domains,
             allowed_countries: config.allowed_countries,
@@ -293,6 +303,7 @@ fn restart_only(config: &Config) -> Vec<(&'static str, String)> {
             format!("{:?}", config.allowed_countries),
         ),
         ("trusted_proxies", format!("{:?}", config.trusted_proxies)),
+        ("forwarding", format!("{:?}", config.forwarding)),
         ("limits", format!("{:?}", config.limits)),
         (
             "log",

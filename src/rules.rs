@@ -1,14 +1,20 @@
 //! Access rules: an ordered list, first match wins, `two_factor` when none
 //! matches. `public:` entries are bypass rules placed before `rules:`.
 //!
-//! Rules see the canonical path (see [`crate::path`]) and, when an upstream
-//! could read it differently, the lenient view too; the stricter of the two
-//! answers stands, so no spelling of a path reaches what its rule forbids.
+//! Rules see the request twice and the stricter answer stands, so no
+//! spelling of a path reaches what its rule forbids:
+//! - *as written*: the canonical path (see [`crate::path`]), methods exactly;
+//! - *as a lenient app reads it*: the lenient view of the path, and for every
+//!   rule but a bypass letter case folded, `/admin` inside `/admin/`, methods in any letter
+//!   case and `HEAD` as `GET` — what Express, Rails, Flask and case-insensitive
+//!   file systems do. A bypass rule is never loosened this way: it matches
+//!   the lenient view exactly as written, or not at all.
 
 use crate::users::User;
 use http::Method;
 use ipnet::IpNet;
 use regex::Regex;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -48,6 +54,73 @@ impl PathMatch {
             PathMatch::Regex(regex) => regex.is_match(path),
         }
     }
+
+    /// The same match for a lenient app: on lower-cased paths, with a
+    /// trailing slash optional.
+    fn loosened(&self) -> Loose {
+        match self {
+            PathMatch::Exact(exact) => {
+                Loose::Exact(without_trailing_slash(&exact.to_lowercase()).to_owned())
+            }
+            PathMatch::Prefix(prefix) => Loose::Prefix(prefix.to_lowercase()),
+            PathMatch::Regex(regex) => regex::RegexBuilder::new(regex.as_str())
+                .case_insensitive(true)
+                .build()
+                .map_or(Loose::Strict, Loose::Regex),
+        }
+    }
+}
+
+/// A [`PathMatch`] as a lenient app reads it; matched against a
+/// lower-cased path.
+#[derive(Debug, Clone)]
+enum Loose {
+    /// Lower case, without a trailing slash (unless it is `/`).
+    Exact(String),
+    Prefix(String),
+    /// Case-insensitive.
+    Regex(Regex),
+    /// The pattern cannot be loosened: match it as written.
+    Strict,
+}
+
+impl Loose {
+    fn matches(&self, strict: &PathMatch, folded: &str) -> bool {
+        match self {
+            Loose::Exact(exact) => without_trailing_slash(folded) == *exact,
+            // `/admin` is inside `/admin/` for an app that ignores the slash.
+            Loose::Prefix(prefix) => {
+                folded.starts_with(prefix.as_str())
+                    || prefix
+                        .strip_suffix('/')
+                        .is_some_and(|directory| without_trailing_slash(folded) == directory)
+            }
+            Loose::Regex(regex) => {
+                regex.is_match(folded)
+                    || (!folded.ends_with('/') && regex.is_match(&format!("{folded}/")))
+            }
+            Loose::Strict => strict.matches(folded),
+        }
+    }
+}
+
+/// `path` without its trailing slashes, `/` staying `/`.
+fn without_trailing_slash(path: &str) -> &str {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/"
+    } else {
+        trimmed
+    }
+}
+
+/// `path` in lower case; borrowed when it already is.
+fn fold_case(path: &str) -> Cow<'_, str> {
+    if path.bytes().any(|byte| byte.is_ascii_uppercase() || !byte.is_ascii()) {
+        Cow::Owned(path.to_lowercase())
+    } else {
+        Cow::Borrowed(path)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -81,7 +154,35 @@ impl Rule {
                 .path
                 .as_ref()
                 .is_none_or(|matcher| matcher.matches(path))
-            && (self.networks.is_empty() || self.networks.iter().any(|net| net.contains(&client)))
+            && self.matches_client(client)
+    }
+
+    /// As a lenient app reads the request: `folded` is the lower-cased
+    /// lenient view, `loose` this rule's loosened path match.
+    fn matches_loosely(
+        &self,
+        method: &Method,
+        folded: &str,
+        loose: Option<&Loose>,
+        client: IpAddr,
+    ) -> bool {
+        let method_matches = |methods: &Vec<Method>| {
+            methods.iter().any(|listed| {
+                listed.as_str().eq_ignore_ascii_case(method.as_str())
+                    || (*listed == Method::GET && method.as_str().eq_ignore_ascii_case("HEAD"))
+            })
+        };
+        self.methods.as_ref().is_none_or(method_matches)
+            && match (&self.path, loose) {
+                (Some(strict), Some(loose)) => loose.matches(strict, folded),
+                (Some(strict), None) => strict.matches(folded),
+                (None, _) => true,
+            }
+            && self.matches_client(client)
+    }
+
+    fn matches_client(&self, client: IpAddr) -> bool {
+        self.networks.is_empty() || self.networks.iter().any(|net| net.contains(&client))
     }
 
     fn matches_user(&self, user: &User) -> bool {
@@ -132,49 +233,101 @@ impl<'a> Target<'a> {
             client,
         }
     }
+
+    /// Whether the lenient view is `prefix` or below it (so doorman's own
+    /// page only when every reading says so).
+    pub fn lenient_is_under(&self, prefix: &str) -> bool {
+        self.lenient.as_deref().is_none_or(|view| {
+            view.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Rules(Vec<Rule>);
+pub struct Rules {
+    list: Vec<Rule>,
+    /// Each rule's path match as a lenient app reads it, built once.
+    loose: Vec<Option<Loose>>,
+}
+
+/// Which reading of the request a pass over the rules judges.
+#[derive(Clone, Copy)]
+enum Reading<'a> {
+    /// The canonical path, as written.
+    Written(&'a str),
+    /// The lenient view as written (for bypass rules) and lower-cased (for
+    /// every other rule).
+    Lenient { view: &'a str, folded: &'a str },
+}
 
 impl Rules {
     pub fn new(rules: Vec<Rule>) -> Rules {
-        Rules(rules)
+        let loose = rules
+            .iter()
+            .map(|rule| rule.path.as_ref().map(PathMatch::loosened))
+            .collect();
+        Rules { list: rules, loose }
     }
 
     pub fn get(&self, index: usize) -> Option<&Rule> {
-        self.0.get(index)
+        self.list.get(index)
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.list.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
     }
 
-    /// The answer for `target`, judged as `user` (or anonymously).
+    /// Whether some rule may refuse a fully signed-in user (deny, users or
+    /// groups, `max_age`): then a request cannot be judged on its session
+    /// alone.
+    pub fn can_refuse_a_signed_in_user(&self) -> bool {
+        self.list
+            .iter()
+            .any(|rule| rule.policy == Policy::Deny || rule.has_subjects() || rule.max_age.is_some())
+    }
+
+    /// The answer for `target`, judged as `user` (or anonymously): the
+    /// stricter of the two readings.
     pub fn evaluate(&self, target: &Target<'_>, user: Option<&User>) -> Answer {
-        let strict = self.first_match(target.method, target.path, target.client, user);
-        match target.lenient.as_deref() {
-            None => strict,
-            Some(view) => stricter(
-                strict,
-                self.first_match(target.method, view, target.client, user),
-            ),
+        if self.list.is_empty() {
+            return DEFAULT;
         }
+        let written = self.first_match(target, Reading::Written(target.path), user);
+        let view = target.lenient.as_deref().unwrap_or(target.path);
+        let folded = fold_case(view);
+        let lenient = self.first_match(
+            target,
+            Reading::Lenient {
+                view,
+                folded: &folded,
+            },
+            user,
+        );
+        stricter(written, lenient)
     }
 
-    fn first_match(
-        &self,
-        method: &Method,
-        path: &str,
-        client: IpAddr,
-        user: Option<&User>,
-    ) -> Answer {
-        for (index, rule) in self.0.iter().enumerate() {
-            if !rule.matches_request(method, path, client) {
+    fn first_match(&self, target: &Target<'_>, reading: Reading<'_>, user: Option<&User>) -> Answer {
+        let (method, client) = (target.method, target.client);
+        for (index, rule) in self.list.iter().enumerate() {
+            let matches = match reading {
+                Reading::Written(path) => rule.matches_request(method, path, client),
+                // Never loosen a bypass: it matches only as written.
+                Reading::Lenient { view, .. } if rule.policy == Policy::Bypass => {
+                    rule.matches_request(method, view, client)
+                }
+                Reading::Lenient { folded, .. } => rule.matches_loosely(
+                    method,
+                    folded,
+                    self.loose.get(index).and_then(Option::as_ref),
+                    client,
+                ),
+            };
+            if !matches {
                 continue;
             }
             if rule.has_subjects() {

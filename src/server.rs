@@ -214,8 +214,6 @@ async fn answer(
     tls: bool,
 ) -> Response<Body> {
     let now = app.clock.now();
-    // Whatever happens next, a client never speaks for an identity.
-    headers::strip_identity(request.headers_mut(), &app.identity.all());
     // Rules, pages and the upstream all see the one canonical path.
     match crate::path::normalize(request.uri().path()) {
         Err(malformed) => {
@@ -232,6 +230,10 @@ async fn answer(
         Ok(Cow::Borrowed(_)) => {}
     }
     let client = app.client_ip(peer.ip(), request.headers());
+    // Behind a TLS-terminating proxy that doorman trusts, the client's
+    // connection is HTTPS even though this one is not: cookies follow it.
+    let secure =
+        tls || (app.trusts_proxy(peer.ip()) && headers::forwarded_https(request.headers()));
     let decision = gate::decide(
         app,
         &gate::Request {
@@ -239,14 +241,15 @@ async fn answer(
             path: request.uri().path(),
             headers: request.headers(),
             client,
+            own_pages: true,
         },
         now,
-        tls,
+        secure,
     );
     match decision {
         Decision::Pages => {
             metrics::request(RequestOutcome::Pages);
-            pages::handle(app, request, peer, now, tls).await
+            pages::handle(app, request, peer, now, secure).await
         }
         Decision::Public => {
             forward(app, proxy, request, peer, tls, None, RequestOutcome::Public).await
@@ -256,20 +259,13 @@ async fn answer(
             session,
             refreshed_cookie,
         } => {
-            user.headers
-                .insert_into(&app.identity, request.headers_mut());
-            // A WebSocket (or other upgrade) lives only as long as its session.
-            let guard = request
-                .headers()
-                .contains_key(http::header::UPGRADE)
-                .then(|| tunnel_guard(app.clone(), session));
             let mut response = forward(
                 app,
                 proxy,
                 request,
                 peer,
                 tls,
-                guard,
+                Some((user, session)),
                 RequestOutcome::Proxied,
             )
             .await;
@@ -365,24 +361,43 @@ fn tunnel_guard(app: Arc<App>, session: crate::session::Session) -> crate::proxy
     })
 }
 
+/// Forwards a request the gate let through; `signed_in` is who it was
+/// let through as (`None` for a public route). The one place that readies
+/// headers for the app, in this order: hop-by-hop headers and every client
+/// copy of a header doorman owns or apps route by are removed, then
+/// doorman's own values are set — so nothing a client sends, `Connection`
+/// tokens included, can remove or replace them.
 async fn forward(
-    app: &App,
+    app: &Arc<App>,
     proxy: &Proxy,
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
-    tunnel_guard: Option<crate::proxy::TunnelGuard>,
+    signed_in: Option<(Arc<crate::users::User>, crate::session::Session)>,
     outcome: RequestOutcome,
 ) -> Response<Body> {
+    let upgrade = headers::allowed_upgrade(request.headers(), &app.forwarding.upgrades);
+    let request_headers = request.headers_mut();
+    app.client_headers.clean_request(request_headers);
     headers::strip_cookies(
-        request.headers_mut(),
+        request_headers,
         &[app.sessions.cookie_name(), app.csrf.cookie_name()],
     );
+    // A WebSocket (or other upgrade) lives only as long as its session.
+    let tunnel_guard = match signed_in {
+        Some((user, session)) => {
+            user.headers.insert_into(&app.identity, request_headers);
+            upgrade
+                .is_some()
+                .then(|| tunnel_guard(app.clone(), session))
+        }
+        None => None,
+    };
     let browser = gate::is_browser_navigation(request.method(), request.headers());
     let trusted = app.trusts_proxy(peer.ip());
     let started = Instant::now();
     let forwarded = proxy
-        .forward(request, peer.ip(), trusted, tls, tunnel_guard)
+        .forward(request, peer.ip(), trusted, tls, upgrade, tunnel_guard)
         .await;
     metrics::upstream_latency(started.elapsed());
     match forwarded {

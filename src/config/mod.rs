@@ -2,9 +2,11 @@
 //! validated, typed result that the rest of doorman sees.
 
 pub mod env;
+mod forwarding;
 pub mod raw;
 mod source;
 
+pub use forwarding::ForwardingSettings;
 use crate::limits::{FailurePolicy, RatePolicy};
 use crate::net::TrustedProxies;
 pub use source::parse as parse_yaml;
@@ -107,6 +109,8 @@ pub struct Config {
     pub allowed_countries: Vec<String>,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: TrustedProxies,
+    /// Upgrades tunnelled, client headers passed.
+    pub forwarding: ForwardingSettings,
     /// Where shared state lives.
     pub store: StoreSettings,
     pub limits: Limits,
@@ -573,6 +577,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     let identity_headers = identity_headers(&raw.identity_headers, problems);
     let limits = limits(&raw.limits, problems);
     let trusted_proxies = networks(&raw.trusted_proxies, "trusted_proxies", problems);
+    let forwarding = forwarding::forwarding(&raw.forwarding, &identity_headers, problems);
     let store = store(&raw.store, problems);
     let log = LogSettings {
         level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
@@ -658,6 +663,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         allowed_redirect_domains,
         allowed_countries,
         trusted_proxies: TrustedProxies::new(trusted_proxies),
+        forwarding,
         store,
         limits,
         log,

@@ -44,11 +44,21 @@ pub struct RawConfig {
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     #[serde(default)]
+    pub forwarding: RawForwarding,
+    #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
     pub store: RawStore,
     #[serde(default)]
     pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawForwarding {
+    /// `None`: the default (`websocket`); `[]` tunnels nothing.
+    pub upgrades: Option<Vec<String>>,
+    #[serde(default)]
+    pub pass_headers: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

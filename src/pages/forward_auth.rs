@@ -2,18 +2,22 @@
 //! Caddy `forward_auth`: the gate's decision for the request the front
 //! proxy is holding, as 200 with identity headers, or 401 / 302 to sign in.
 //!
-//! The front proxy reports the original request in `X-Forwarded-Method`,
-//! `-Proto`, `-Host` and `-Uri` (Traefik, Caddy) or `X-Original-URL` and
-//! `X-Original-Method` (nginx, as the README's example sets them). Those
-//! headers are believed only from `trusted_proxies`; from anyone else the
-//! answer rests on the session alone (no public rules, no `rd`).
+//! The request a front proxy asks about is an app request: nothing in it is
+//! doorman's own page, whatever its path says. The proxy describes it with
+//! exactly one set of headers, each of which it sets itself (so a client's
+//! copy is overwritten): `X-Original-Method` and `X-Original-URL` (nginx, as
+//! the README's example sets them), or `X-Forwarded-Method` and
+//! `X-Forwarded-Uri`, with `-Proto` and `-Host` (Traefik, Caddy). A request
+//! carrying both sets, or half of one, is refused: one of them came from the
+//! client. Those headers are believed only from `trusted_proxies`; from
+//! anyone else the answer rests on the session alone (no public rules, no
+//! `rd`), and only while no rule could refuse a signed-in user.
 
 use super::{json, redirect, respond, security_headers, Reply, JSON};
 use crate::gate::{self, Decision};
 use crate::App;
 use http::header::{LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
 /// The request the front proxy is deciding about.
@@ -37,12 +41,24 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
         if headers.contains_key("x-forwarded-uri") || headers.contains_key("x-original-url") {
             warn_untrusted(peer);
         }
-        None
+        Ok(None)
     };
     let client = app.client_ip(peer.ip(), headers);
-    let decision = match &original {
-        Some(original) => decide(app, original, headers, client, now, tls),
-        None => session_only(app, headers, now, tls),
+    let (original, decision) = match original {
+        Ok(Some(original)) => {
+            let decision = decide(app, &original, headers, client, now, tls);
+            (Some(original), decision)
+        }
+        Ok(None) if app.rules.load().can_refuse_a_signed_in_user() => {
+            warn_unjudged(peer);
+            let rule = "forward-auth without the original request, while rules restrict access";
+            (None, unjudged(rule))
+        }
+        Ok(None) => (None, session_only(app, headers, now, tls)),
+        Err(problem) => {
+            tracing::warn!(%peer, problem, "forward-auth: cannot tell which request to judge");
+            (None, unjudged(problem))
+        }
     };
     let rd = original
         .as_ref()
@@ -109,6 +125,28 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
     reply
 }
 
+/// A refusal for a request doorman cannot judge.
+fn unjudged(reason: &str) -> Decision {
+    Decision::Denied {
+        rule: reason.to_owned(),
+        user: None,
+    }
+}
+
+/// Says once per process why forward-auth refuses everything.
+fn warn_unjudged(peer: SocketAddr) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            %peer,
+            "forward-auth request without a believable original request (X-Original-* or \
+             X-Forwarded-Method/-Uri from a peer in trusted_proxies): refused, since deny, \
+             users or groups rules could not be applied to it; check trusted_proxies and the \
+             front proxy's config (see the README's forward-auth section)"
+        );
+    }
+}
+
 /// Says once per process that a proxy is not trusted, since access rules
 /// silently not applying is the kind of mistake nobody spots otherwise.
 fn warn_untrusted(peer: SocketAddr) {
@@ -145,9 +183,12 @@ fn refusal(app: &App, nginx: bool, rd: &str, page: String, error: &str) -> Reply
     reply
 }
 
-/// The one call into the gate, with what the front proxy reported, on the
-/// canonical path as the proxy path uses it. (Kept apart so a change in the
-/// gate's inputs changes only this function.)
+/// The gate's decision on what the front proxy reported, on the canonical
+/// path as the proxy path uses it. The client's request goes to the app
+/// with whatever routing headers the front proxy did not clear, so a
+/// method override (`X-HTTP-Method-Override`, ...) or `X-Rewrite-URL` is
+/// one more reading of it: every reading must pass, or the first one that
+/// does not is the answer.
 fn decide(
     app: &App,
     original: &Original,
@@ -156,40 +197,66 @@ fn decide(
     now: u64,
     tls: bool,
 ) -> Decision {
-    if original.path.is_empty() {
-        return Decision::Denied {
-            rule: "not an origin-form request target".into(),
-            user: None,
-        };
-    }
-    let canonical = match crate::path::normalize(&original.path) {
-        Ok(canonical) => canonical,
-        Err(malformed) => {
-            return Decision::Denied {
-                rule: format!("malformed path: {}", malformed.reason()),
-                user: None,
+    let mut methods = vec![original.method.clone()];
+    for name in METHOD_OVERRIDES {
+        for value in headers.get_all(*name) {
+            match Method::from_bytes(value.as_bytes()) {
+                Ok(method) => methods.push(method),
+                Err(_) => return unjudged("a method override that is not a method"),
             }
         }
+    }
+    let mut paths = vec![original.path.clone()];
+    for value in headers.get_all("x-rewrite-url") {
+        paths.push(path_of(value.to_str().unwrap_or("")));
+    }
+    let mut first = None;
+    for path in &paths {
+        for method in &methods {
+            match decide_one(app, method, path, headers, client, now, tls) {
+                passed @ (Decision::Pass { .. } | Decision::Public) => {
+                    first.get_or_insert(passed);
+                }
+                refused => return refused,
+            }
+        }
+    }
+    first.unwrap_or_else(|| unjudged("no request to judge"))
+}
+
+/// Headers an app may take the method from instead of the request line.
+const METHOD_OVERRIDES: &[&str] = &["x-http-method-override", "x-http-method", "x-method-override"];
+
+fn decide_one(
+    app: &App,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    client: IpAddr,
+    now: u64,
+    tls: bool,
+) -> Decision {
+    if path.is_empty() {
+        return unjudged("not an origin-form request target");
+    }
+    let canonical = match crate::path::normalize(path) {
+        Ok(canonical) => canonical,
+        Err(malformed) => return unjudged(&format!("malformed path: {}", malformed.reason())),
     };
-    let decision = gate::decide(
+    gate::decide(
         app,
         &gate::Request {
-            method: &original.method,
+            method,
             path: &canonical,
             headers,
             client,
+            // The front proxy sends doorman's own pages to doorman; what it
+            // asks about here is on its way to the app.
+            own_pages: false,
         },
         now,
         tls,
-    );
-    match decision {
-        // doorman's own pages pass only as written: a path that becomes
-        // one of them once normalized is something else to the app behind.
-        Decision::Pages if matches!(canonical, Cow::Owned(_)) => {
-            session_only(app, headers, now, tls)
-        }
-        decision => decision,
-    }
+    )
 }
 
 /// Without a believable original request: signed in, or not.
@@ -238,46 +305,61 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter(|value| !value.is_empty())
 }
 
-/// The original request from the proxy's headers; `None` when it sent none.
-/// The path comes from `X-Forwarded-Uri` when present (the request target
-/// as received), else from `X-Original-URL`; the URL to come back to is
-/// `X-Original-URL`, else built from `X-Forwarded-Proto`/`-Host`/`-Uri`.
-fn original(headers: &HeaderMap) -> Option<Original> {
-    let method = header(headers, "x-forwarded-method")
-        .or_else(|| header(headers, "x-original-method"))
-        .unwrap_or("GET");
-    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok()?;
-    let uri = header(headers, "x-forwarded-uri");
-    if let Some(url) = header(headers, "x-original-url") {
-        // nginx: `$scheme://$http_host$request_uri`, or just the URI.
-        let target = uri.unwrap_or_else(|| match url.find("://") {
-            Some(at) => {
-                let rest = &url[at + 3..];
-                rest.find('/').map_or("/", |slash| &rest[slash..])
-            }
-            None => url,
-        });
-        return Some(Original {
-            method,
-            path: path_of(target),
-            url: url.to_owned(),
-        });
-    }
-    let uri = uri?;
-    let url = match (
-        header(headers, "x-forwarded-proto"),
-        header(headers, "x-forwarded-host"),
-    ) {
-        (Some(proto), Some(host)) if matches!(proto, "http" | "https") => {
-            format!("{proto}://{host}{uri}")
+/// The original request from the proxy's headers: `None` when it sent
+/// neither set, an error when it sent both or only part of one (then a
+/// client wrote some of them, and no reading can be trusted).
+fn original(headers: &HeaderMap) -> Result<Option<Original>, &'static str> {
+    let nginx_url = header(headers, "x-original-url");
+    let nginx_method = header(headers, "x-original-method");
+    let forwarded_uri = header(headers, "x-forwarded-uri");
+    let forwarded_method = header(headers, "x-forwarded-method");
+    let nginx = nginx_url.is_some() || nginx_method.is_some();
+    let forwarded = forwarded_uri.is_some() || forwarded_method.is_some();
+    let (method, target, url) = match (nginx, forwarded) {
+        (false, false) => return Ok(None),
+        (true, true) => {
+            return Err("both X-Original-* and X-Forwarded-Method/-Uri were sent; the front \
+                        proxy must set one set and clear the other")
         }
-        _ => uri.to_owned(),
+        (true, false) => {
+            let (Some(url), Some(method)) = (nginx_url, nginx_method) else {
+                return Err("X-Original-URL and X-Original-Method must both be set by the \
+                            front proxy");
+            };
+            // nginx: `$scheme://$http_host$request_uri`, or just the URI.
+            let target = match url.find("://") {
+                Some(at) => {
+                    let rest = &url[at + 3..];
+                    rest.find('/').map_or("/", |slash| &rest[slash..])
+                }
+                None => url,
+            };
+            (method, target, url.to_owned())
+        }
+        (false, true) => {
+            let (Some(uri), Some(method)) = (forwarded_uri, forwarded_method) else {
+                return Err("X-Forwarded-Uri and X-Forwarded-Method must both be set by the \
+                            front proxy");
+            };
+            let url = match (
+                header(headers, "x-forwarded-proto"),
+                header(headers, "x-forwarded-host"),
+            ) {
+                (Some(proto), Some(host)) if matches!(proto, "http" | "https") => {
+                    format!("{proto}://{host}{uri}")
+                }
+                _ => uri.to_owned(),
+            };
+            (method, uri, url)
+        }
     };
-    Some(Original {
+    // As sent: the rules compare methods loosely where that is stricter.
+    let method = Method::from_bytes(method.as_bytes()).map_err(|_| "not a valid method")?;
+    Ok(Some(Original {
         method,
-        path: path_of(uri),
+        path: path_of(target),
         url,
-    })
+    }))
 }
 
 /// The path of an origin-form request target, without query or fragment;
@@ -313,11 +395,11 @@ mod tests {
         ]));
         assert_eq!(
             found,
-            Some(Original {
+            Ok(Some(Original {
                 method: Method::POST,
                 path: "/admin/x".into(),
                 url: "https://app.example.com/admin/x?y=1".into(),
-            })
+            }))
         );
     }
 
@@ -329,17 +411,68 @@ mod tests {
         ]));
         assert_eq!(
             found,
-            Some(Original {
+            Ok(Some(Original {
                 method: Method::HEAD,
                 path: "/assets/a.css".into(),
                 url: "http://app.local:8080/assets/a.css?v=2".into(),
-            })
+            }))
         );
     }
 
     #[test]
     fn no_forwarded_headers_is_no_original_request() {
-        assert_eq!(original(&headers(&[("x-forwarded-method", "GET")])), None);
+        assert_eq!(original(&headers(&[("x-forwarded-for", "192.0.2.1")])), Ok(None));
+    }
+
+    #[test]
+    fn half_a_set_of_headers_is_refused_since_the_client_wrote_the_rest() {
+        for pairs in [
+            &[("x-forwarded-method", "GET")][..],
+            &[("x-forwarded-uri", "/assets/x")],
+            &[("x-original-url", "http://app/assets/x")],
+            &[("x-original-method", "GET")],
+        ] {
+            assert!(original(&headers(pairs)).is_err(), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn both_sets_of_headers_are_refused_whichever_the_client_added() {
+        for pairs in [
+            // nginx's set, plus the client's own X-Forwarded-Method/-Uri.
+            &[
+                ("x-original-url", "http://app/admin"),
+                ("x-original-method", "POST"),
+                ("x-forwarded-method", "GET"),
+            ][..],
+            &[
+                ("x-original-url", "http://app/admin"),
+                ("x-original-method", "POST"),
+                ("x-forwarded-uri", "/assets/x"),
+            ],
+            // Traefik's or Caddy's set, plus the client's X-Original-*.
+            &[
+                ("x-forwarded-method", "POST"),
+                ("x-forwarded-uri", "/admin"),
+                ("x-original-url", "/assets/x"),
+            ],
+            &[
+                ("x-forwarded-method", "POST"),
+                ("x-forwarded-uri", "/admin"),
+                ("x-original-method", "GET"),
+            ],
+        ] {
+            assert!(original(&headers(pairs)).is_err(), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn the_method_is_judged_as_sent() {
+        let found = original(&headers(&[
+            ("x-forwarded-method", "delete"),
+            ("x-forwarded-uri", "/x"),
+        ]));
+        assert_eq!(found.map(|o| o.map(|o| o.method.to_string())), Ok(Some("delete".into())));
     }
 
     #[test]
@@ -363,14 +496,4 @@ mod tests {
         assert_eq!(path_of("/a#b"), "/a");
     }
 
-    #[test]
-    fn x_forwarded_uri_gives_the_path_even_beside_x_original_url() {
-        let found = original(&headers(&[
-            ("x-original-url", "http://evil/admin/real"),
-            ("x-forwarded-uri", "/real"),
-        ]))
-        .expect("an original request");
-        assert_eq!(found.path, "/real");
-        assert_eq!(found.url, "http://evil/admin/real");
-    }
 }

@@ -75,24 +75,24 @@ impl Proxy {
     }
 
     /// Sends `request` upstream and returns its response, bodies streaming.
+    /// Its headers are already clean (see
+    /// [`headers::ClientHeaders::clean_request`]); `upgrade` is the protocol
+    /// to tunnel, already checked against the allowed ones.
     pub async fn forward(
         &self,
         mut request: Request<Incoming>,
         peer: IpAddr,
         trusted_peer: bool,
         tls: bool,
+        upgrade: Option<HeaderValue>,
         tunnel_guard: Option<TunnelGuard>,
     ) -> Result<Response<Incoming>, Error> {
         let host = headers::request_host(&request);
-        let upgrade = match request.version() {
-            Version::HTTP_11 => headers::upgrade_protocol(request.headers()),
-            _ => None,
-        };
+        let upgrade = upgrade.filter(|_| request.version() == Version::HTTP_11);
         // Must be taken before the request moves into the client.
         let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
 
         let (mut parts, body) = request.into_parts();
-        headers::remove_hop_by_hop(&mut parts.headers);
         headers::set_forwarded(&mut parts.headers, peer, tls, host.as_ref(), trusted_peer);
         if let Some(host) = self.upstream.host_header.clone().or(host) {
             parts.headers.insert(HOST, host);

@@ -1,0 +1,89 @@
+//! `forwarding:`: which upgrades are tunnelled and which of the client
+//! headers doorman removes an app may still receive.
+
+use super::raw::RawForwarding;
+use super::{IdentityHeaders, Problems};
+use crate::proxy::headers::{fold_name, ROUTING_HEADERS};
+use http::header::HeaderName;
+
+/// What the forwarder lets through besides plain requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardingSettings {
+    /// `Upgrade` protocols tunnelled to the upstream (lower case);
+    /// `websocket` by default, never `h2c`.
+    pub upgrades: Vec<String>,
+    /// Routing or client-address headers the app needs from its clients.
+    pub pass_headers: Vec<HeaderName>,
+}
+
+impl Default for ForwardingSettings {
+    fn default() -> Self {
+        ForwardingSettings {
+            upgrades: vec!["websocket".to_owned()],
+            pass_headers: Vec::new(),
+        }
+    }
+}
+
+pub fn forwarding(
+    raw: &RawForwarding,
+    identity: &IdentityHeaders,
+    problems: &mut Problems,
+) -> ForwardingSettings {
+    let mut settings = ForwardingSettings::default();
+    if let Some(upgrades) = &raw.upgrades {
+        settings.upgrades = Vec::new();
+        for (index, protocol) in upgrades.iter().enumerate() {
+            let key = format!("forwarding.upgrades[{index}]");
+            let protocol = protocol.trim().to_ascii_lowercase();
+            if protocol.starts_with("h2c") {
+                // An h2c tunnel would carry any number of requests past the
+                // gate, each unseen.
+                problems.push(&key, "h2c is never tunnelled: every request must pass the gate");
+            } else if protocol.is_empty() || !protocol.bytes().all(is_token_byte) {
+                problems.push(&key, format!("`{protocol}` is not a protocol name like websocket"));
+            } else {
+                settings.upgrades.push(protocol);
+            }
+        }
+    }
+    let identity_names = identity.all().map(|name| fold_name(name.as_str().as_bytes()));
+    for (index, text) in raw.pass_headers.iter().enumerate() {
+        let key = format!("forwarding.pass_headers[{index}]");
+        let Ok(name) = HeaderName::from_bytes(text.trim().as_bytes()) else {
+            problems.push(&key, format!("`{text}` is not a valid header name"));
+            continue;
+        };
+        let folded = fold_name(name.as_str().as_bytes());
+        let owned = identity_names.contains(&folded)
+            || matches!(
+                name.as_str(),
+                "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "host" | "cookie"
+            );
+        let removable = ROUTING_HEADERS.contains(&name.as_str())
+            || name.as_str() == "forwarded"
+            || name.as_str().starts_with("x-forwarded-");
+        if owned {
+            problems.push(
+                &key,
+                format!("`{text}` is set by doorman; a client's copy never reaches the app"),
+            );
+        } else if !removable {
+            problems.push(
+                &key,
+                format!(
+                    "`{text}` is not a header doorman removes, so there is nothing to pass; \
+                     the ones it removes are Forwarded, X-Forwarded-* and {}",
+                    ROUTING_HEADERS.join(", ")
+                ),
+            );
+        } else {
+            settings.pass_headers.push(name);
+        }
+    }
+    settings
+}
+
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~/".contains(&byte)
+}
