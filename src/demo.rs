@@ -54,6 +54,7 @@ pub fn config(listen: SocketAddr, app: SocketAddr) -> Result<Demo, Problems> {
 listen: "{listen}"
 upstream: "http://{app}"
 app_name: "doorman demo"
+public_url: "http://{listen}"
 session:
   secret: "{secret}"
 channels:

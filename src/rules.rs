@@ -116,7 +116,10 @@ fn without_trailing_slash(path: &str) -> &str {
 
 /// `path` in lower case; borrowed when it already is.
 fn fold_case(path: &str) -> Cow<'_, str> {
-    if path.bytes().any(|byte| byte.is_ascii_uppercase() || !byte.is_ascii()) {
+    if path
+        .bytes()
+        .any(|byte| byte.is_ascii_uppercase() || !byte.is_ascii())
+    {
         Cow::Owned(path.to_lowercase())
     } else {
         Cow::Borrowed(path)
@@ -286,9 +289,9 @@ impl Rules {
     /// groups, `max_age`): then a request cannot be judged on its session
     /// alone.
     pub fn can_refuse_a_signed_in_user(&self) -> bool {
-        self.list
-            .iter()
-            .any(|rule| rule.policy == Policy::Deny || rule.has_subjects() || rule.max_age.is_some())
+        self.list.iter().any(|rule| {
+            rule.policy == Policy::Deny || rule.has_subjects() || rule.max_age.is_some()
+        })
     }
 
     /// The answer for `target`, judged as `user` (or anonymously): the
@@ -311,7 +314,12 @@ impl Rules {
         stricter(written, lenient)
     }
 
-    fn first_match(&self, target: &Target<'_>, reading: Reading<'_>, user: Option<&User>) -> Answer {
+    fn first_match(
+        &self,
+        target: &Target<'_>,
+        reading: Reading<'_>,
+        user: Option<&User>,
+    ) -> Answer {
         let (method, client) = (target.method, target.client);
         for (index, rule) in self.list.iter().enumerate() {
             let matches = match reading {

@@ -39,15 +39,23 @@ pub fn forwarding(
             if protocol.starts_with("h2c") {
                 // An h2c tunnel would carry any number of requests past the
                 // gate, each unseen.
-                problems.push(&key, "h2c is never tunnelled: every request must pass the gate");
+                problems.push(
+                    &key,
+                    "h2c is never tunnelled: every request must pass the gate",
+                );
             } else if protocol.is_empty() || !protocol.bytes().all(is_token_byte) {
-                problems.push(&key, format!("`{protocol}` is not a protocol name like websocket"));
+                problems.push(
+                    &key,
+                    format!("`{protocol}` is not a protocol name like websocket"),
+                );
             } else {
                 settings.upgrades.push(protocol);
             }
         }
     }
-    let identity_names = identity.all().map(|name| fold_name(name.as_str().as_bytes()));
+    let identity_names = identity
+        .all()
+        .map(|name| fold_name(name.as_str().as_bytes()));
     for (index, text) in raw.pass_headers.iter().enumerate() {
         let key = format!("forwarding.pass_headers[{index}]");
         let Ok(name) = HeaderName::from_bytes(text.trim().as_bytes()) else {

@@ -6,9 +6,9 @@ mod forwarding;
 pub mod raw;
 mod source;
 
-pub use forwarding::ForwardingSettings;
 use crate::limits::{FailurePolicy, RatePolicy};
 use crate::net::TrustedProxies;
+pub use forwarding::ForwardingSettings;
 pub use source::parse as parse_yaml;
 
 use crate::otp::Channel;

@@ -64,13 +64,18 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
         .as_ref()
         .map_or("", |original| original.url.as_str());
     let mut reply = match decision {
-        Decision::Pages | Decision::Public => json(StatusCode::OK, r#"{"status":"ok"}"#),
+        Decision::Pages | Decision::Public => {
+            let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
+            every_identity_header(app, reply.headers_mut());
+            reply
+        }
         Decision::Pass {
             user,
             refreshed_cookie,
             ..
         } => {
             let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
+            every_identity_header(app, reply.headers_mut());
             user.headers.insert_into(&app.identity, reply.headers_mut());
             // The front proxy passes this on (see the README), so the idle
             // window slides in forward-auth mode as it does when proxying.
@@ -123,6 +128,16 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
     // session is never kept by a cache.
     security_headers(reply.headers_mut());
     reply
+}
+
+/// Every identity header, empty, for the user's values to replace: a front
+/// proxy that copies them onto the app's request (Caddy's `copy_headers`,
+/// Traefik's `authResponseHeaders`) then always has one to copy, and never
+/// leaves the client's copy or a placeholder of its own in their place.
+fn every_identity_header(app: &App, headers: &mut HeaderMap) {
+    for name in app.identity.all() {
+        headers.insert(name, HeaderValue::from_static(""));
+    }
 }
 
 /// A refusal for a request doorman cannot judge.
@@ -225,7 +240,11 @@ fn decide(
 }
 
 /// Headers an app may take the method from instead of the request line.
-const METHOD_OVERRIDES: &[&str] = &["x-http-method-override", "x-http-method", "x-method-override"];
+const METHOD_OVERRIDES: &[&str] = &[
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 fn decide_one(
     app: &App,
@@ -318,13 +337,17 @@ fn original(headers: &HeaderMap) -> Result<Option<Original>, &'static str> {
     let (method, target, url) = match (nginx, forwarded) {
         (false, false) => return Ok(None),
         (true, true) => {
-            return Err("both X-Original-* and X-Forwarded-Method/-Uri were sent; the front \
-                        proxy must set one set and clear the other")
+            return Err(
+                "both X-Original-* and X-Forwarded-Method/-Uri were sent; the front \
+                        proxy must set one set and clear the other",
+            )
         }
         (true, false) => {
             let (Some(url), Some(method)) = (nginx_url, nginx_method) else {
-                return Err("X-Original-URL and X-Original-Method must both be set by the \
-                            front proxy");
+                return Err(
+                    "X-Original-URL and X-Original-Method must both be set by the \
+                            front proxy",
+                );
             };
             // nginx: `$scheme://$http_host$request_uri`, or just the URI.
             let target = match url.find("://") {
@@ -338,8 +361,10 @@ fn original(headers: &HeaderMap) -> Result<Option<Original>, &'static str> {
         }
         (false, true) => {
             let (Some(uri), Some(method)) = (forwarded_uri, forwarded_method) else {
-                return Err("X-Forwarded-Uri and X-Forwarded-Method must both be set by the \
-                            front proxy");
+                return Err(
+                    "X-Forwarded-Uri and X-Forwarded-Method must both be set by the \
+                            front proxy",
+                );
             };
             let url = match (
                 header(headers, "x-forwarded-proto"),
@@ -421,7 +446,10 @@ mod tests {
 
     #[test]
     fn no_forwarded_headers_is_no_original_request() {
-        assert_eq!(original(&headers(&[("x-forwarded-for", "192.0.2.1")])), Ok(None));
+        assert_eq!(
+            original(&headers(&[("x-forwarded-for", "192.0.2.1")])),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -472,7 +500,10 @@ mod tests {
             ("x-forwarded-method", "delete"),
             ("x-forwarded-uri", "/x"),
         ]));
-        assert_eq!(found.map(|o| o.map(|o| o.method.to_string())), Ok(Some("delete".into())));
+        assert_eq!(
+            found.map(|o| o.map(|o| o.method.to_string())),
+            Ok(Some("delete".into()))
+        );
     }
 
     #[test]
@@ -495,5 +526,4 @@ mod tests {
         assert_eq!(path_of("http://app/admin"), "");
         assert_eq!(path_of("/a#b"), "/a");
     }
-
 }

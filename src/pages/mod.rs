@@ -260,19 +260,17 @@ impl<'a> Visit<'a> {
         url
     }
 
-    /// The host that codes are bound to in the WebOTP line.
-    pub fn otp_host(&self) -> String {
-        let host = self
-            .app
-            .public_host
-            .as_deref()
-            .or(self.host.as_deref())
-            .unwrap_or("localhost");
+    /// The host that codes are bound to in the WebOTP line: `public_url`'s,
+    /// never the request's `Host`, which whoever holds the password could
+    /// set to bind autofill to a phishing origin. `None` without
+    /// `public_url`: then the SMS has no WebOTP line.
+    pub fn otp_host(&self) -> Option<String> {
+        let host = self.app.public_host.as_deref()?;
         let without_port = match host.strip_prefix('[') {
             Some(v6) => v6.split(']').next().map(|addr| format!("[{addr}]")),
             None => host.split(':').next().map(str::to_owned),
         };
-        without_port.unwrap_or_else(|| host.to_owned())
+        Some(without_port.unwrap_or_else(|| host.to_owned()))
     }
 
     pub fn set_cookie(&mut self, cookie: HeaderValue) {

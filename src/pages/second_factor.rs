@@ -334,7 +334,7 @@ async fn start(
                         settings.channel,
                         &app.app_name,
                         &code,
-                        &visit.otp_host(),
+                        visit.otp_host().as_deref(),
                     ),
                     code,
                     expires_at: visit.now + app.codes.lifetime.as_secs(),

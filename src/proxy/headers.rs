@@ -450,8 +450,17 @@ mod tests {
             ("http", true, true, "https"),
         ] {
             let mut headers = map(&[("x-forwarded-proto", sent)]);
-            set_forwarded(&mut headers, "10.0.0.1".parse().unwrap(), tls, None, trusted);
-            assert_eq!(headers["x-forwarded-proto"], expected, "{sent} {trusted} {tls}");
+            set_forwarded(
+                &mut headers,
+                "10.0.0.1".parse().unwrap(),
+                tls,
+                None,
+                trusted,
+            );
+            assert_eq!(
+                headers["x-forwarded-proto"], expected,
+                "{sent} {trusted} {tls}"
+            );
             assert_eq!(headers.get_all("x-forwarded-proto").iter().count(), 1);
         }
     }
@@ -472,7 +481,8 @@ mod tests {
             .map(|name| HeaderName::from_bytes(name.as_bytes()).unwrap())
             .collect();
         let mut headers = map(pairs);
-        ClientHeaders::new(&identity.iter().collect::<Vec<_>>(), passed).clean_request(&mut headers);
+        ClientHeaders::new(&identity.iter().collect::<Vec<_>>(), passed)
+            .clean_request(&mut headers);
         headers
     }
 
@@ -500,7 +510,14 @@ mod tests {
             assert_eq!(headers.len(), 1, "{name}");
         }
         // Only names that fold to one: these are other headers.
-        let headers = cleaned(&[("remote-username", "1"), ("remoteuser", "1"), ("x-remote-user", "1")], &[]);
+        let headers = cleaned(
+            &[
+                ("remote-username", "1"),
+                ("remoteuser", "1"),
+                ("x-remote-user", "1"),
+            ],
+            &[],
+        );
         assert_eq!(headers.len(), 3);
     }
 
@@ -557,7 +574,11 @@ mod tests {
         );
         // Passed by name only: look-alikes of a passed header still go.
         let headers = cleaned(
-            &[("x-real-ip", "1.2.3.4"), ("x_real_ip", "6.6.6.6"), ("x-forwarded-prefix", "/app")],
+            &[
+                ("x-real-ip", "1.2.3.4"),
+                ("x_real_ip", "6.6.6.6"),
+                ("x-forwarded-prefix", "/app"),
+            ],
             &["x-real-ip", "x-forwarded-prefix"],
         );
         assert_eq!(headers.len(), 2);
@@ -575,7 +596,14 @@ mod tests {
         };
         assert!(ask("websocket").is_some());
         assert!(ask("WebSocket").is_some());
-        for refused in ["h2c", "H2C", "websocket, h2c", "h2c, websocket", "tls/1.2", "foo"] {
+        for refused in [
+            "h2c",
+            "H2C",
+            "websocket, h2c",
+            "h2c, websocket",
+            "tls/1.2",
+            "foo",
+        ] {
             assert!(ask(refused).is_none(), "{refused}");
         }
     }

@@ -206,7 +206,9 @@ async fn a_password_only_cookie_gets_nowhere() {
         &format!("GET /.doorman/auth HTTP/1.1\nHost: x\nCookie: {SESSION_COOKIE}={cookie}"),
     )
     .await;
-    assert_eq!(auth.status, 401);
+    // 403 since issue 11: without the original request, forward-auth
+    // refuses everyone while rules could refuse a signed-in user.
+    assert!(auth.status == 401 || auth.status == 403, "{auth:?}");
     assert_eq!(env.upstream.hits(), hits, "nothing reached the app");
 }
 

@@ -4,6 +4,7 @@
 mod support;
 
 mod adversarial;
+mod adversarial_gate;
 mod browser;
 mod cli;
 mod codes;
@@ -12,6 +13,7 @@ mod deploy;
 mod duo;
 mod flow;
 mod forward_auth;
+mod front_proxies;
 mod limits;
 mod metrics;
 mod nginx;

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The nginx binary, or `None` when the environment says to skip.
-fn nginx_binary() -> Option<PathBuf> {
+pub(crate) fn nginx_binary() -> Option<PathBuf> {
     if std::env::var("DOORMAN_SKIP_NGINX").is_ok_and(|v| v == "1") {
         eprintln!("DOORMAN_SKIP_NGINX=1: skipping the nginx auth_request test");
         return None;
@@ -40,9 +40,9 @@ fn nginx_binary() -> Option<PathBuf> {
 }
 
 /// nginx as a child of the test, stopped on drop.
-struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     dir: tempfile::TempDir,
 }
 
@@ -56,6 +56,16 @@ impl Drop for Nginx {
 impl Nginx {
     /// Runs the example config with its addresses pointed at `app` and `doorman`.
     fn start(binary: &Path, app: SocketAddr, doorman: SocketAddr) -> Nginx {
+        Nginx::start_with(binary, app, doorman, |site| site)
+    }
+
+    /// As [`Nginx::start`], with `edit` applied to the example first.
+    pub(crate) fn start_with(
+        binary: &Path,
+        app: SocketAddr,
+        doorman: SocketAddr,
+        edit: impl FnOnce(String) -> String,
+    ) -> Nginx {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
@@ -70,7 +80,11 @@ impl Nginx {
             "server 127.0.0.1:8080;",
             &format!("server {doorman};"),
         );
-        let site = replace_once(&site, "listen 80;", &format!("listen {addr};"));
+        let site = edit(replace_once(
+            &site,
+            "listen 80;",
+            &format!("listen {addr};"),
+        ));
         std::fs::write(dir.path().join("app.conf"), site).expect("site config");
         let root = dir.path().display();
         let main = format!(
@@ -118,12 +132,12 @@ impl Nginx {
         }
     }
 
-    fn error_log(&self) -> String {
+    pub(crate) fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
     }
 }
 
-fn replace_once(text: &str, from: &str, to: &str) -> String {
+pub(crate) fn replace_once(text: &str, from: &str, to: &str) -> String {
     assert_eq!(text.matches(from).count(), 1, "`{from}` in the example");
     text.replace(from, to)
 }

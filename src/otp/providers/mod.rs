@@ -222,12 +222,14 @@ impl Providers {
     }
 }
 
-/// Text for a code: for SMS the last line lets browsers fill it in (WebOTP).
-pub fn message_text(channel: Channel, app: &str, code: &str, host: &str) -> String {
+/// Text for a code: for SMS the last line lets browsers fill it in
+/// (WebOTP) on `host`, when there is one the config names.
+pub fn message_text(channel: Channel, app: &str, code: &str, host: Option<&str>) -> String {
     match channel {
-        Channel::Sms | Channel::Push | Channel::Totp => {
-            format!("Your {app} code is {code}\n\n@{host} #{code}")
-        }
+        Channel::Sms | Channel::Push | Channel::Totp => match host {
+            Some(host) => format!("Your {app} code is {code}\n\n@{host} #{code}"),
+            None => format!("Your {app} code is {code}"),
+        },
         Channel::Voice => {
             let spoken: Vec<String> = code.chars().map(String::from).collect();
             format!(
@@ -245,7 +247,7 @@ mod tests {
 
     #[test]
     fn sms_text_ends_with_the_webotp_line() {
-        let text = message_text(Channel::Sms, "Example", "123456", "app.example.com");
+        let text = message_text(Channel::Sms, "Example", "123456", Some("app.example.com"));
         assert_eq!(
             text,
             "Your Example code is 123456\n\n@app.example.com #123456"

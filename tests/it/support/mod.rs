@@ -409,6 +409,16 @@ impl Browser {
 
     /// POSTs a form; the remembered CSRF token is added unless `fields` has one.
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.post_with(path, fields, &[]).await
+    }
+
+    /// As [`Browser::post`], with more request headers.
+    pub async fn post_with(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut form: Vec<(String, String)> = fields
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -418,14 +428,14 @@ impl Browser {
                 form.push(("csrf".into(), token.clone()));
             }
         }
-        let response = self
+        let mut request = self
             .client
             .post(self.url(path))
-            .header("accept", "text/html")
-            .form(&form)
-            .send()
-            .await
-            .expect("POST");
+            .header("accept", "text/html");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.form(&form).send().await.expect("POST");
         self.read(response).await
     }
 
