@@ -3,6 +3,9 @@
 //! Module map, in the order a request meets them:
 //! - [`server`]: listeners, HTTP/1.1 + HTTP/2, connection limits, graceful shutdown.
 //! - [`gate`]: the per-request decision (pages, public, signed in, or stopped).
+//! - [`path`] and [`rules`]: the canonical and lenient readings of a path,
+//!   and the access rules judged on both; [`path_readings`]: how other
+//!   servers read a path, for the differential test and the fuzzer.
 //! - [`pages`]: doorman's own routes: login, second factor, logout, forward-auth, health.
 //! - [`proxy`]: forwarding to the upstream, streaming, upgrades, header rewrites.
 //! - [`session`] and [`csrf`]: the encrypted session cookie and form tokens.
@@ -32,6 +35,7 @@ pub mod net;
 pub mod otp;
 pub mod pages;
 pub mod path;
+pub mod path_readings;
 pub mod proxy;
 pub mod redirect;
 pub mod rules;

@@ -4,8 +4,9 @@
 //! unreserved characters decoded, dot segments resolved, every other escape
 //! kept (with upper-case hex). What an upstream might still read
 //! differently — `%2F` or `\` as a slash, `%23` or `%3F` as the end of the
-//! path, `;params`, doubled slashes, double encoding — is captured by a
-//! second, *lenient* view; the gate applies its rules to both views and
+//! path, `;params`, doubled slashes, double encoding, trailing dots and
+//! spaces in a segment — is captured by a second, *lenient* view (and the
+//! rules fold its letter case, see [`crate::rules`]); the gate applies its rules to both views and
 //! keeps the stricter answer.
 
 use std::borrow::Cow;
@@ -61,7 +62,10 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, Malformed> {
 /// How the most lenient upstream could read a canonical `path`, when that
 /// differs from `path` itself.
 pub fn lenient(path: &str) -> Option<String> {
-    let suspicious = path.bytes().any(|b| matches!(b, b'%' | b'\\' | b';')) || path.contains("//");
+    let suspicious = path.bytes().any(|b| matches!(b, b'%' | b'\\' | b';'))
+        || path.contains("//")
+        || path.contains("./")
+        || path.ends_with('.');
     if !suspicious {
         return None;
     }
@@ -84,6 +88,10 @@ pub fn lenient(path: &str) -> Option<String> {
     for segment in text.split('/') {
         // `;params` end a segment; a segment of only params is no segment.
         let segment = segment.split(';').next().unwrap_or("");
+        // Windows file systems (IIS, a static server on NTFS) drop trailing
+        // dots and spaces: `admin.` and `admin ` are `admin`.
+        let trimmed = segment.trim_end_matches(['.', ' ']);
+        let segment = if trimmed.is_empty() { segment } else { trimmed };
         if segment.is_empty() {
             continue;
         }
@@ -282,6 +290,9 @@ mod tests {
         // Found by fuzzing: a segment of only `;params` is dropped, not kept
         // as an empty one that no rule matches.
         assert_eq!(lenient("/api/;/admin").as_deref(), Some("/api/admin"));
+        assert_eq!(lenient("/admin./x;").as_deref(), Some("/admin/x"));
+        assert_eq!(lenient("/admin%20/x").as_deref(), Some("/admin/x"));
+        assert_eq!(lenient("/a/...;/x").as_deref(), Some("/a/.../x"));
         assert_eq!(lenient("/plain/path"), None);
         assert_eq!(lenient("/a/"), None);
     }

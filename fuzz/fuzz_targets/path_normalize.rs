@@ -13,10 +13,16 @@
 //!   the output are a subsequence of the input's (dot segments only remove);
 //! - the lenient view, of the input or of its canonical form, starts with `/`
 //!   and has no `..` segment and no `//`; of a canonical path it is `None`
-//!   or differs from it.
+//!   or differs from it;
+//! - the gate's two readings are at least as strict as every server in
+//!   `doorman::path_readings`: with a deny rule for `/admin/` before a
+//!   catch-all bypass, a path any of them reads as under `/admin/` is
+//!   refused (400) or denied.
 #![no_main]
 
 use doorman::path::{lenient, normalize, Malformed};
+use doorman::path_readings::{lands_under, READERS};
+use doorman::rules::{PathMatch, Policy, Rule, Rules, Target};
 use libfuzzer_sys::fuzz_target;
 use std::borrow::Cow;
 
@@ -62,6 +68,7 @@ fuzz_target!(|data: &[u8]| {
                 _ if !CHECK_NON_ASCII && !input.is_ascii() => {}
                 other => panic!("{input:?} -> {path:?} -> {other:?}: not idempotent"),
             }
+            check_at_least_as_strict_as_every_server(input, &path);
             let view = lenient(&path);
             check_lenient(&path, view.as_deref());
             if let Some(view) = &view {
@@ -168,4 +175,36 @@ fn decoded(text: &str) -> String {
         bytes = out;
     }
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn rules() -> &'static Rules {
+    static RULES: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
+    let rule = |path: &str, policy| Rule {
+        name: "fuzz".into(),
+        path: Some(PathMatch::Prefix(path.into())),
+        methods: None,
+        networks: Vec::new(),
+        users: Vec::new(),
+        groups: Vec::new(),
+        policy,
+        max_age: None,
+    };
+    RULES.get_or_init(|| Rules::new(vec![rule("/admin/", Policy::Deny), rule("/", Policy::Bypass)]))
+}
+
+fn check_at_least_as_strict_as_every_server(input: &str, canonical: &str) {
+    let Some(server) = READERS.iter().find(|reader| {
+        (reader.read)(input).is_some_and(|reading| lands_under(&reading, "/admin/"))
+    }) else {
+        return;
+    };
+    let method = http::Method::GET;
+    let client = std::net::IpAddr::from([192, 0, 2, 1]);
+    let answer = rules().evaluate(&Target::new(&method, canonical, client), None);
+    assert_eq!(
+        answer.policy,
+        Policy::Deny,
+        "{input:?} (canonical {canonical:?}) is under /admin/ to {}",
+        server.name
+    );
 }

@@ -17,6 +17,7 @@ mod front_proxies;
 mod limits;
 mod metrics;
 mod nginx;
+mod path_readings;
 mod providers_sms;
 mod providers_telnyx;
 mod providers_twilio;
