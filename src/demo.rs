@@ -61,6 +61,7 @@ channels:
   voice: {{ provider: log }}
 providers:
   log: {{}}
+store: {{ kind: memory }}
 "#,
         secret = crate::crypto::random_hex(32),
     );
