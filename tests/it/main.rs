@@ -23,6 +23,7 @@ mod proxy;
 mod push;
 mod reload;
 mod replicas;
+mod restart;
 mod rules;
 pub mod security;
 mod session;
