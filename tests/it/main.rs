@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod codes;
 mod config;
+mod credentials;
 mod deploy;
 mod duo;
 mod flow;
