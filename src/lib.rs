@@ -96,8 +96,6 @@ pub struct App {
     /// Keys code hashes and push answer tokens: random per process with the
     /// memory store; from the session secret with a file or shared store.
     pub code_key: [u8; 32],
-    /// Keys the credential epochs sessions carry.
-    pub epoch_key: [u8; 32],
     /// `Strict-Transport-Security` for answers sent over TLS, when configured.
     pub hsts: Option<HeaderValue>,
     /// Set when shutdown begins: health answers 503 so load balancers stop
@@ -128,7 +126,6 @@ impl App {
                 crypto::derive(&config.session.csrf_key, b"doorman code hashes")
             }
         };
-        let epoch_key = crypto::derive(&config.session.csrf_key, b"doorman credential epochs");
         let store = store::Store::new(
             &config.store,
             store::Lifetimes {
@@ -183,7 +180,6 @@ impl App {
             templates,
             clock,
             code_key,
-            epoch_key,
             hsts: config.tls.and_then(|tls| tls.hsts),
             draining: AtomicBool::new(false),
         })
@@ -250,13 +246,17 @@ impl App {
             user.ntfy_topic.as_deref().unwrap_or(""),
             &groups.join(","),
         ];
-        let mut message = Vec::new();
+        // Unkeyed: it travels only inside the encrypted cookie, and must
+        // stay the same when the session secret rotates.
+        use sha2::{Digest, Sha256};
+        let mut digest = Sha256::new();
+        digest.update(b"doorman credential epoch");
         for field in fields {
             // Length-prefixed, so no two lists of fields read the same.
-            message.extend_from_slice(&(field.len() as u64).to_be_bytes());
-            message.extend_from_slice(field.as_bytes());
+            digest.update((field.len() as u64).to_be_bytes());
+            digest.update(field.as_bytes());
         }
-        crypto::hex(&crypto::hmac(&self.epoch_key, &message)[..8])
+        crypto::hex(&digest.finalize()[..8])
     }
 
     /// A fresh session for `user` at `level`, carrying their credential epoch.
