@@ -720,7 +720,7 @@ pub(super) async fn signed_in(
         .end_session(&session.id, session.expires_at, visit.now)
         .await;
     let upgraded = app.start_session(
-        &user,
+        user,
         FactorLevel::TwoFactor,
         session.authenticated_at,
         visit.now,

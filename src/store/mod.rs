@@ -33,7 +33,7 @@ use tokio::sync::Notify;
 
 /// One of the backends, chosen by `store.kind`.
 pub enum AnyBackend {
-    Memory(MemoryBackend),
+    Memory(Box<MemoryBackend>),
     File(FileBackend),
     Redis(RedisBackend),
 }
@@ -119,7 +119,7 @@ pub struct Store {
 
 impl Store {
     pub fn memory(lifetimes: Lifetimes) -> Store {
-        Store::with_backend(AnyBackend::Memory(MemoryBackend::default()), lifetimes)
+        Store::with_backend(AnyBackend::Memory(Box::default()), lifetimes)
     }
 
     /// The store `settings` ask for, holding at most `capacity` entries in
@@ -130,7 +130,9 @@ impl Store {
         capacity: usize,
     ) -> Result<Store, String> {
         let backend = match settings {
-            StoreSettings::Memory => AnyBackend::Memory(MemoryBackend::with_capacity(capacity)),
+            StoreSettings::Memory => {
+                AnyBackend::Memory(Box::new(MemoryBackend::with_capacity(capacity)))
+            }
             StoreSettings::File(file) => AnyBackend::File(
                 FileBackend::open(&file.path, capacity).map_err(|err| format!("path: {err}"))?,
             ),

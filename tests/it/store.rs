@@ -449,5 +449,5 @@ async fn a_user_revocation_on_one_redis_replica_reaches_the_others() {
         late.user_revoked_at("ALICE") == Some(1234)
     })
     .await;
-    assert!(late.is_revoked("nothing-else") == false);
+    assert!(!late.is_revoked("nothing-else"));
 }
