@@ -135,7 +135,7 @@ impl App {
             },
             config.store_max_entries,
         )
-        .map_err(|err| Error::Startup(format!("store.{err}")))?;
+        .map_err(Error::Startup)?;
         let public_origin = config
             .public_url
             .as_ref()

@@ -123,7 +123,8 @@ impl Store {
     }
 
     /// The store `settings` ask for, holding at most `capacity` entries in
-    /// memory per map; Redis is connected in the background.
+    /// memory per map; Redis is connected in the background. The error
+    /// starts with the config key it is about.
     pub fn new(
         settings: &StoreSettings,
         lifetimes: Lifetimes,
@@ -134,11 +135,13 @@ impl Store {
                 AnyBackend::Memory(Box::new(MemoryBackend::with_capacity(capacity)))
             }
             StoreSettings::File(file) => AnyBackend::File(
-                FileBackend::open(&file.path, capacity).map_err(|err| format!("path: {err}"))?,
+                FileBackend::open(&file.path, capacity)
+                    .map_err(|err| format!("store.path: {err}"))?,
             ),
-            StoreSettings::Redis(redis) => {
-                AnyBackend::Redis(RedisBackend::start_with_capacity(redis, capacity)?)
-            }
+            StoreSettings::Redis(redis) => AnyBackend::Redis(
+                RedisBackend::start_with_capacity(redis, capacity)
+                    .map_err(|err| format!("store: {err}"))?,
+            ),
         };
         Ok(Store::with_backend(backend, lifetimes))
     }
@@ -232,12 +235,6 @@ impl Store {
         self.backend
             .user_revoked_at(user)
             .is_some_and(|not_before| authenticated_at <= not_before)
-    }
-
-    /// Ends every session of `user` authenticated at or before `now`, on
-    /// every replica; kept for `keep` (past which they expired anyway).
-    pub async fn revoke_user(&self, user: &str, now: u64, keep: Duration) -> StoreResult<()> {
-        self.backend.revoke_user(user, now, keep + SLACK).await
     }
 
     /// `Err` when an in-memory map is full: a new sign-in is refused (and

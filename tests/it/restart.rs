@@ -249,3 +249,23 @@ async fn an_unusable_store_path_stops_serve_naming_store_path() {
     let line = serve.wait_for("store.path");
     assert!(line.contains("make it writable for doorman"), "{line}");
 }
+
+#[tokio::test]
+async fn a_gateway_shut_down_in_process_lets_the_next_one_open_the_same_file() {
+    let mut env = Env::with(Setup {
+        extra: "store: { kind: file, path: \"state.redb\" }\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = env.signed_in("alice").await;
+    let cookie = browser.session_cookie().expect("cookie");
+    assert_eq!(browser.get("/.doorman/logout").await.status, 200);
+    env.doorman.take().expect("running").shutdown().await;
+
+    let config =
+        doorman::config::Config::load_from(Some(&env.config_path()), &|_| None).expect("valid");
+    let again = doorman::Gateway::start_with_clock(config, env.clock.clone())
+        .await
+        .expect("the store file was let go");
+    assert!(!accepted(again.addr(), &cookie).await);
+}
