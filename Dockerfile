@@ -4,7 +4,7 @@
 # (glibc, CA certificates, no shell, no package manager) as a non-root user.
 #
 #   docker build -t doorman .
-#   docker run --rm -p 8080:8080 \
+#   docker run --rm -p 8080:8080 -v doorman-state:/var/lib/doorman \
 #     -v ./config.yaml:/etc/doorman/config.yaml:ro -v ./users.yaml:/etc/doorman/users.yaml:ro \
 #     doorman
 #
@@ -26,12 +26,16 @@ COPY templates templates
 COPY tests/it tests/it
 RUN cargo build --release --locked --bin doorman \
     && install -D -m 0755 target/release/doorman /out/doorman \
-    && mkdir -p /out/etc/doorman
+    && mkdir -p /out/etc/doorman /out/var/lib/doorman
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/doorman /usr/local/bin/doorman
 # The default config location (mount a file here, or use DOORMAN_* variables).
 COPY --from=build --chown=65532:65532 /out/etc/doorman /etc/doorman
+# The file store (`store.path`'s default, /var/lib/doorman/state.redb):
+# sign-outs, locks and used codes survive a restart when this is a volume.
+COPY --from=build --chown=65532:65532 /out/var/lib/doorman /var/lib/doorman
+VOLUME ["/var/lib/doorman"]
 USER 65532:65532
 EXPOSE 8080
 # Asks the configured listener's health endpoint; no curl in this image.

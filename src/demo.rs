@@ -62,6 +62,7 @@ channels:
   voice: {{ provider: log }}
 providers:
   log: {{}}
+store: {{ kind: memory }}
 "#,
         secret = crate::crypto::random_hex(32),
     );

@@ -103,7 +103,7 @@ pub struct App {
     pub templates: pages::Templates,
     pub clock: SharedClock,
     /// Keys code hashes and push answer tokens: random per process with the
-    /// memory store; from the session secret when replicas share a store.
+    /// memory store; from the session secret with a file or shared store.
     pub code_key: [u8; 32],
     /// `Strict-Transport-Security` for answers sent over TLS, when configured.
     pub hsts: Option<HeaderValue>,
@@ -126,11 +126,12 @@ impl App {
         let templates = pages::Templates::load(config.templates_dir.as_deref())?;
         let csrf = csrf::Csrf::new(config.session.csrf_key, &config.session.cookie_name);
         // Replicas sharing a store must agree on it (a code sent by one is
-        // checked by another), so then it comes from the session secret;
-        // alone, a random key means no code outlives a restart.
+        // checked by another), and a file store keeps pending codes across
+        // a restart, so then it comes from the session secret; in memory, a
+        // random key means no code outlives a restart.
         let code_key = match config.store {
             config::StoreSettings::Memory => crypto::random_bytes::<32>(),
-            config::StoreSettings::Redis(_) => {
+            config::StoreSettings::File(_) | config::StoreSettings::Redis(_) => {
                 crypto::derive(&config.session.csrf_key, b"doorman code hashes")
             }
         };
@@ -141,8 +142,9 @@ impl App {
                 code: config.codes.lifetime,
                 cooldown: config.codes.resend_cooldown,
             },
+            config.store_max_entries,
         )
-        .map_err(|err| Error::Startup(format!("store: {err}")))?;
+        .map_err(Error::Startup)?;
         let public_origin = config
             .public_url
             .as_ref()
@@ -221,14 +223,69 @@ impl App {
     }
 
     /// The session in `headers` if it decrypts, is current, is not revoked,
-    /// and its user still exists.
+    /// and its user still exists with the credentials it signed in with.
     pub fn signed_in(&self, headers: &HeaderMap, now: u64) -> Option<(Session, Arc<User>)> {
         let session = self.sessions.read(headers, now).ok().flatten()?;
-        if self.store.is_revoked(&session.id) {
+        let user = self.session_holds(&session)?;
+        Some((session, user))
+    }
+
+    /// `session`'s user, if the session was not revoked (by itself or with
+    /// all of its user's) and the user's credentials have not changed since.
+    /// Memory only: it runs on every authenticated request.
+    pub fn session_holds(&self, session: &Session) -> Option<Arc<User>> {
+        if self.store.is_revoked(&session.id)
+            || self
+                .store
+                .is_user_revoked(&session.user, session.authenticated_at)
+        {
             return None;
         }
         let user = self.users.load().get(&session.user)?.clone();
-        Some((session, user))
+        let current = self.credential_epoch(&user);
+        crypto::equal(session.epoch.as_bytes(), current.as_bytes()).then_some(user)
+    }
+
+    /// A short digest of what `user` signs in with: password hash,
+    /// authenticator secret (page-enrolled or from the file), phone, push
+    /// topic and groups. Any change to them ends the user's sessions.
+    pub fn credential_epoch(&self, user: &User) -> String {
+        let totp = self.totp_secret(user).map(|secret| secret.to_base32());
+        let mut groups: Vec<&str> = user.groups.iter().map(String::as_str).collect();
+        groups.sort_unstable();
+        let fields = [
+            user.password_hash.as_str(),
+            totp.as_deref().unwrap_or(""),
+            user.phone.as_deref().unwrap_or(""),
+            user.ntfy_topic.as_deref().unwrap_or(""),
+            &groups.join(","),
+        ];
+        // Unkeyed: it travels only inside the encrypted cookie, and must
+        // stay the same when the session secret rotates.
+        use sha2::{Digest, Sha256};
+        let mut digest = Sha256::new();
+        digest.update(b"doorman credential epoch");
+        for field in fields {
+            // Length-prefixed, so no two lists of fields read the same.
+            digest.update((field.len() as u64).to_be_bytes());
+            digest.update(field.as_bytes());
+        }
+        crypto::hex(&digest.finalize()[..8])
+    }
+
+    /// A fresh session for `user` at `level`, carrying their credential epoch.
+    pub fn start_session(
+        &self,
+        user: &User,
+        level: session::FactorLevel,
+        authenticated_at: u64,
+        now: u64,
+    ) -> Session {
+        let mut session = self
+            .sessions
+            .start(&user.name, level, authenticated_at, now);
+        session.epoch = self.credential_epoch(user);
+        session
     }
 }
 

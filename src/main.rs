@@ -54,6 +54,24 @@ enum Command {
         #[command(subcommand)]
         command: TotpCommand,
     },
+    /// Signed-in sessions.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// End every session of one user, on the configured store (`file` or
+    /// `redis`): running doorman processes refuse them within a second.
+    Revoke {
+        /// The user, as named in the users file (letter case ignored).
+        #[arg(long)]
+        user: String,
+        #[arg(long, env = "DOORMAN_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,6 +111,9 @@ fn main() -> ExitCode {
                     write,
                 },
         } => totp_enroll(&user, &config, write),
+        Command::Sessions {
+            command: SessionsCommand::Revoke { user, config },
+        } => sessions_revoke(&user, config_source(config).as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -332,6 +353,73 @@ fn totp_enroll(user: &str, path: &std::path::Path, write: bool) -> Result<ExitCo
         println!(
             "Add this line to {user} in the users file (or run again with --write):\n\n    {line}"
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How long `sessions revoke` waits for a running doorman to pick up its
+/// request from the file store's requests directory.
+const PICKUP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn sessions_revoke(user: &str, path: Option<&Path>) -> Result<ExitCode> {
+    use doorman::clock::Clock;
+    use doorman::config::StoreSettings;
+    let config = load(path)?;
+    let name = match config.users.find(user) {
+        Some(found) => found.name.clone(),
+        None => {
+            eprintln!("doorman: note: there is no user `{user}` in the users file; revoking the name anyway");
+            user.to_owned()
+        }
+    };
+    let now = doorman::clock::SystemClock.now();
+    // Kept past any session it can end: those expire by their lifetime.
+    let keep = config
+        .session
+        .lifetime
+        .max(std::time::Duration::from_secs(31 * 24 * 3600))
+        + std::time::Duration::from_secs(60);
+    match &config.store {
+        StoreSettings::Memory => bail!(
+            "store.kind is `memory`: revocations live only inside the running doorman, so this              command cannot reach them. Use `store: {{ kind: file }}` (the default) or `kind: redis`;              changing session.secret ends every session of everyone"
+        ),
+        StoreSettings::File(file) => {
+            use doorman::store::file_backend::{queue_user_revocation, UserRevocation};
+            let request = UserRevocation {
+                user: name.clone(),
+                not_before: now,
+                keep_until: now + keep.as_secs(),
+            };
+            let queued = queue_user_revocation(&file.path, &request).with_context(|| {
+                format!(
+                    "store.path: cannot leave a request next to {}",
+                    file.path.display()
+                )
+            })?;
+            let deadline = std::time::Instant::now() + PICKUP_WAIT;
+            while queued.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            if queued.exists() {
+                println!(
+                    "Every session of {name} is revoked from the next start of doorman: no doorman                      using {} picked the request up within {} s (it is queued in {}).",
+                    file.path.display(),
+                    PICKUP_WAIT.as_secs(),
+                    queued.parent().map_or_else(String::new, |dir| dir.display().to_string())
+                );
+            } else {
+                println!("Every session of {name} is revoked: the running doorman refuses them now.");
+            }
+        }
+        StoreSettings::Redis(redis) => {
+            use doorman::store::backend::Backend;
+            let backend = doorman::store::redis_backend::RedisBackend::start(redis)
+                .map_err(|err| anyhow::anyhow!("store: {err}"))?;
+            runtime()?
+                .block_on(backend.revoke_user(&name, now, keep))
+                .map_err(|err| anyhow::anyhow!("cannot reach the store: {err}"))?;
+            println!("Every session of {name} is revoked: every replica refuses them within a second.");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

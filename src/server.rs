@@ -352,12 +352,10 @@ fn replace_path(request: &mut Request<Incoming>, path: &str) -> Result<(), http:
 }
 
 /// Whether `session` still holds: not revoked, not past its lifetime, and
-/// its user still exists.
+/// its user still exists with the same credentials.
 fn tunnel_guard(app: Arc<App>, session: crate::session::Session) -> crate::proxy::TunnelGuard {
     Box::new(move || {
-        session.expires_at > app.clock.now()
-            && !app.store.is_revoked(&session.id)
-            && app.users.load().get(&session.user).is_some()
+        app.sessions.current(&session, app.clock.now()) && app.session_holds(&session).is_some()
     })
 }
 

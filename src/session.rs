@@ -55,6 +55,12 @@ pub struct Session {
     pub last_seen: u64,
     #[serde(rename = "e")]
     pub expires_at: u64,
+    /// The user's credential epoch when the session began (see
+    /// `App::credential_epoch`): a changed password, authenticator, phone
+    /// or groups ends it. Cookies from before epochs carry none, so they
+    /// are refused: the upgrade signs everyone out once.
+    #[serde(rename = "c", default)]
+    pub epoch: String,
 }
 
 /// Seconds between re-issues of a cookie for the sliding idle timeout.
@@ -106,7 +112,18 @@ impl SessionCodec {
             },
             last_seen: now,
             expires_at: authenticated_at + self.settings.lifetime.as_secs(),
+            epoch: String::new(),
         }
+    }
+
+    /// Whether `session` is within its lifetime: the one it was issued with
+    /// and the one configured now (lowering `session.lifetime` shortens the
+    /// sessions already out).
+    pub fn current(&self, session: &Session, now: u64) -> bool {
+        let configured = session
+            .authenticated_at
+            .saturating_add(self.settings.lifetime.as_secs());
+        now < session.expires_at.min(configured)
     }
 
     /// The session in the request's cookies, if one decrypts and is neither
@@ -135,7 +152,7 @@ impl SessionCodec {
             })
             .and_then(|cookie| serde_json::from_str(cookie.value()).ok())
             .ok_or(Rejected::Undecryptable)?;
-        if now >= session.expires_at {
+        if !self.current(&session, now) {
             return Err(Rejected::Expired);
         }
         if now.saturating_sub(session.last_seen) > self.settings.idle_timeout.as_secs() {
@@ -296,6 +313,34 @@ mod tests {
         late.last_seen = 1000 + 3599;
         let headers = request_with(&codec.set_cookie(&late, false));
         assert_eq!(codec.read(&headers, 1000 + 3600), Err(Rejected::Expired));
+    }
+
+    #[test]
+    fn a_lowered_lifetime_shortens_sessions_already_issued() {
+        let long = SessionCodec::new(SessionSettings {
+            lifetime: Duration::from_secs(7200),
+            ..codec(&[NEW]).settings
+        });
+        let session = long.start("alice", FactorLevel::TwoFactor, 1000, 1000);
+        let mut active = session.clone();
+        active.last_seen = 1000 + 3500;
+        let headers = request_with(&long.set_cookie(&active, false));
+        assert!(long.read(&headers, 1000 + 3600).is_ok());
+        assert_eq!(
+            codec(&[NEW]).read(&headers, 1000 + 3600),
+            Err(Rejected::Expired)
+        );
+        assert!(codec(&[NEW]).read(&headers, 1000 + 3599).is_ok());
+    }
+
+    #[test]
+    fn a_cookie_from_before_credential_epochs_reads_with_none() {
+        let codec = codec(&[NEW]);
+        let session = codec.start("alice", FactorLevel::TwoFactor, 1000, 1000);
+        let mut json: serde_json::Value = serde_json::to_value(&session).unwrap();
+        json.as_object_mut().unwrap().remove("c");
+        let old: Session = serde_json::from_value(json).unwrap();
+        assert_eq!(old.epoch, "");
     }
 
     #[test]

@@ -97,7 +97,8 @@ fn seal(plaintext: &str) -> HeaderMap {
 }
 
 fn expected(session: Session, now: u64) -> Result<Option<Session>, Rejected> {
-    if now >= session.expires_at {
+    // Past its own expiry, or past the configured lifetime from the password.
+    if now >= session.expires_at.min(session.authenticated_at.saturating_add(LIFETIME)) {
         Err(Rejected::Expired)
     } else if now.saturating_sub(session.last_seen) > IDLE {
         Err(Rejected::Idle)
@@ -129,8 +130,8 @@ fn plaintext(text: &str) {
 
 fn fields(bytes: &[u8]) {
     let mut input = Unstructured::new(bytes);
-    let Ok((id, user, level, times, now)) =
-        <(String, String, bool, [u64; 4], u64)>::arbitrary(&mut input)
+    let Ok((id, user, level, times, now, epoch)) =
+        <(String, String, bool, [u64; 4], u64, String)>::arbitrary(&mut input)
     else {
         return;
     };
@@ -150,6 +151,7 @@ fn fields(bytes: &[u8]) {
         second_factor_at,
         last_seen,
         expires_at,
+        epoch,
     };
     let json = serde_json::to_string(&session).expect("a session serializes");
     let read = fixture().codec.read(&seal(&json), now);
@@ -160,7 +162,7 @@ fn check_current(session: &Session, now: u64) {
     let level = u8::from(session.level);
     assert!(level == 1 || level == 2, "level {level}");
     assert!(
-        now < session.expires_at,
+        now < session.expires_at && now < session.authenticated_at.saturating_add(LIFETIME),
         "expired session accepted: {session:?}"
     );
     assert!(

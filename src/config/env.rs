@@ -98,6 +98,7 @@ pub const VARIABLES: &[(&str, &str, Kind)] = &[
         Kind::Text,
     ),
     ("DOORMAN_STORE_KEY_PREFIX", "store.key_prefix", Kind::Text),
+    ("DOORMAN_STORE_PATH", "store.path", Kind::Text),
     ("DOORMAN_LOG_LEVEL", "log.level", Kind::Text),
     ("DOORMAN_LOG_FORMAT", "log.format", Kind::Text),
     ("DOORMAN_LOG_AUDIT", "log.audit", Kind::Text),

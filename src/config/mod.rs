@@ -113,6 +113,9 @@ pub struct Config {
     pub forwarding: ForwardingSettings,
     /// Where shared state lives.
     pub store: StoreSettings,
+    /// `store.max_entries`: entries each in-memory map holds before new
+    /// sign-ins are refused (nothing is ever evicted).
+    pub store_max_entries: usize,
     pub limits: Limits,
     pub log: LogSettings,
     /// TLS on the listener; `None` serves plain HTTP.
@@ -578,7 +581,15 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     let limits = limits(&raw.limits, problems);
     let trusted_proxies = networks(&raw.trusted_proxies, "trusted_proxies", problems);
     let forwarding = forwarding::forwarding(&raw.forwarding, &identity_headers, problems);
-    let store = store(&raw.store, problems);
+    let store = store(&raw.store, base, problems);
+    let store_max_entries = match raw.store.max_entries {
+        Some(0) => {
+            problems.push("store.max_entries", "must be at least 1");
+            1
+        }
+        Some(entries) => entries,
+        None => crate::store::bounded::DEFAULT_CAPACITY,
+    };
     let log = LogSettings {
         level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
         format: match raw.log.format.as_deref() {
@@ -665,6 +676,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         trusted_proxies: TrustedProxies::new(trusted_proxies),
         forwarding,
         store,
+        store_max_entries,
         limits,
         log,
         tls,
@@ -931,14 +943,21 @@ pub fn duration(
 /// Where challenges, revocations and counters live.
 #[derive(Debug, Clone, Default)]
 pub enum StoreSettings {
-    /// In this process (moka): one replica.
+    /// In this process: one replica, forgetting everything on restart.
     #[default]
     Memory,
+    /// A redb file: one replica, keeping sign-outs, locks and used codes
+    /// across restarts. What `serve` uses when `store` is not set.
+    File(crate::store::file_backend::FileSettings),
     /// Redis or Valkey, shared by every replica.
     Redis(RedisSettings),
 }
 
-fn store(raw: &raw::RawStore, problems: &mut Problems) -> StoreSettings {
+/// Where the file store lives unless `store.path` says otherwise (the
+/// container image declares it a volume).
+pub const DEFAULT_STORE_PATH: &str = "/var/lib/doorman/state.redb";
+
+fn store(raw: &raw::RawStore, base: &Path, problems: &mut Problems) -> StoreSettings {
     let redis_only = [
         ("url", raw.url.is_some()),
         ("password", raw.password.is_some()),
@@ -948,14 +967,44 @@ fn store(raw: &raw::RawStore, problems: &mut Problems) -> StoreSettings {
         ("connect_timeout", raw.connect_timeout.is_some()),
         ("command_timeout", raw.command_timeout.is_some()),
     ];
-    match raw.kind.as_deref() {
-        None | Some("memory") => {
-            for (key, given) in redis_only {
-                if given {
-                    problems.push(&format!("store.{key}"), "only for `kind: redis`");
-                }
+    let not_redis = |problems: &mut Problems| {
+        for (key, given) in redis_only {
+            if given {
+                problems.push(&format!("store.{key}"), "only for `kind: redis`");
             }
+        }
+    };
+    if raw.path.is_some() && !matches!(raw.kind.as_deref(), None | Some("file")) {
+        problems.push("store.path", "only for `kind: file`");
+    }
+    match raw.kind.as_deref() {
+        Some("memory") => {
+            not_redis(problems);
             StoreSettings::Memory
+        }
+        None | Some("file") => {
+            not_redis(problems);
+            let path = match raw.path.as_deref().map(str::trim) {
+                Some("") => {
+                    problems.push(
+                        "store.path",
+                        "must name a file, like /var/lib/doorman/state.redb",
+                    );
+                    PathBuf::from(DEFAULT_STORE_PATH)
+                }
+                Some(path) => base.join(path),
+                None => PathBuf::from(DEFAULT_STORE_PATH),
+            };
+            if path.is_dir() {
+                problems.push(
+                    "store.path",
+                    format!(
+                        "{} is a directory; name a file in it, like state.redb",
+                        path.display()
+                    ),
+                );
+            }
+            StoreSettings::File(crate::store::file_backend::FileSettings { path })
         }
         Some("redis" | "valkey") => {
             let sentinel = raw.sentinel.as_ref().map(|sentinel| {
@@ -1046,7 +1095,7 @@ fn store(raw: &raw::RawStore, problems: &mut Problems) -> StoreSettings {
         Some(other) => {
             problems.push(
                 "store.kind",
-                format!("expected `memory` or `redis`, not `{other}`"),
+                format!("expected `file`, `memory` or `redis`, not `{other}`"),
             );
             StoreSettings::Memory
         }

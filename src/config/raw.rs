@@ -281,6 +281,10 @@ pub struct RawStore {
     pub pool_size: Option<usize>,
     pub connect_timeout: Option<String>,
     pub command_timeout: Option<String>,
+    /// `kind: file`: the database file.
+    pub path: Option<String>,
+    /// Entries held in memory per map before new sign-ins are refused.
+    pub max_entries: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

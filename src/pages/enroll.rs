@@ -179,6 +179,13 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .insert(user.name.clone(), secret);
+    // A new authenticator is a new credential epoch: this session carries
+    // on with it, the user's other sessions end.
+    if let Some((session, _)) = &visit.session {
+        let mut renewed = session.clone();
+        renewed.epoch = visit.app.credential_epoch(&user);
+        visit.set_cookie(visit.app.sessions.set_cookie(&renewed, visit.tls));
+    }
     tracing::info!(event = "totp_enrolled", user = %user.name, "authenticator app enrolled");
     visit.message(
         StatusCode::OK,

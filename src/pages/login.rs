@@ -92,9 +92,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             .end_session(&old.id, old.expires_at, visit.now)
             .await;
     }
-    let session = app
-        .sessions
-        .start(&user.name, FactorLevel::Password, visit.now, visit.now);
+    let session = app.start_session(&user, FactorLevel::Password, visit.now, visit.now);
     visit.set_cookie(app.sessions.set_cookie(&session, visit.tls));
     tracing::info!(event = "password_accepted", user = %user.name, client = %visit.client, "password accepted");
     visit.audit(

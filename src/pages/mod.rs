@@ -90,7 +90,12 @@ pub async fn handle(
         (&Method::POST, route) if ROUTES.contains(&route) => match visit.form(request).await {
             Err(err) => Err(err),
             Ok(form) => match route {
-                "login" => login::submit(&mut visit, &form).await,
+                // Full in-memory maps refuse new sign-ins rather than forget
+                // a revocation or a lock to make room.
+                "login" => match app.store.has_room() {
+                    Err(full) => Err(full.into()),
+                    Ok(()) => login::submit(&mut visit, &form).await,
+                },
                 "2fa/send" => second_factor::send(&mut visit, &form, false).await,
                 "2fa/resend" => second_factor::send(&mut visit, &form, true).await,
                 "2fa/verify" => second_factor::verify(&mut visit, &form).await,

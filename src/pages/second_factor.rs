@@ -719,8 +719,8 @@ pub(super) async fn signed_in(
     app.store
         .end_session(&session.id, session.expires_at, visit.now)
         .await;
-    let upgraded = app.sessions.start(
-        &user.name,
+    let upgraded = app.start_session(
+        user,
         FactorLevel::TwoFactor,
         session.authenticated_at,
         visit.now,

@@ -1,7 +1,7 @@
 //! What a store backend offers: bytes under keys, each with a time to live,
 //! an atomic compare-and-set, one-time reads, and revocations that every
-//! replica hears about. Memory and Redis implement the same trait and pass
-//! the same conformance suite (`tests/it/store.rs`).
+//! replica hears about. Memory, file (redb) and Redis implement the same
+//! trait and pass the same conformance suite (`tests/it/store.rs`).
 //!
 //! Values carry their own expiry times, checked against doorman's clock;
 //! the backend's time to live only reclaims space.
@@ -55,6 +55,23 @@ pub trait Backend: Send + Sync {
     /// Whether `id` is revoked, from memory: the hot path never waits on
     /// the network.
     fn is_revoked(&self, id: &str) -> bool;
+
+    /// Revokes every session of `user` authenticated at or before
+    /// `not_before` (Unix seconds), for `ttl`, here and on every replica.
+    fn revoke_user(
+        &self,
+        user: &str,
+        not_before: u64,
+        ttl: Duration,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The latest `not_before` revoked for `user` (letter case ignored),
+    /// from memory.
+    fn user_revoked_at(&self, user: &str) -> Option<u64>;
+
+    /// `Err` when a bounded in-memory set is full: a new sign-in must wait
+    /// rather than have a revocation or a lock evicted to make room.
+    fn has_room(&self) -> StoreResult<()>;
 
     fn health(&self) -> Health;
 }

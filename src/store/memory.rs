@@ -1,91 +1,51 @@
-//! The single-replica backend: moka caches, bounded in size, entries
-//! expiring after their own time to live.
+//! The single-replica backend that forgets on restart: bounded maps in this
+//! process, entries expiring after their own time to live. When a map is
+//! full, a new key is refused (sign-ins fail closed) rather than an old one
+//! evicted: a lock counter or a used code step is never silently dropped.
 
 use super::backend::{Backend, Health, StoreResult};
-use moka::ops::compute::{CompResult, Op};
-use moka::sync::Cache;
-use moka::Expiry;
+use super::bounded::{until_ms, BoundedMap, Revocations, DEFAULT_CAPACITY};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// Upper bounds, so that a flood cannot exhaust memory.
-const MAX_ENTRIES: u64 = 1_000_000;
-const MAX_REVOKED: u64 = 1_000_000;
-
-#[derive(Clone)]
-struct Entry {
-    value: Arc<Vec<u8>>,
-    ttl: Duration,
-}
-
-struct OwnTtl;
-
-impl Expiry<String, Entry> for OwnTtl {
-    fn expire_after_create(&self, _: &String, entry: &Entry, _: Instant) -> Option<Duration> {
-        Some(entry.ttl)
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        entry: &Entry,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(entry.ttl)
-    }
-}
+use std::time::Duration;
 
 pub struct MemoryBackend {
-    entries: Cache<String, Entry>,
-    revoked: Cache<String, Duration>,
+    entries: BoundedMap<Arc<Vec<u8>>>,
+    revoked: Revocations,
 }
 
 impl Default for MemoryBackend {
     fn default() -> Self {
-        MemoryBackend {
-            entries: Cache::builder()
-                .max_capacity(MAX_ENTRIES)
-                .expire_after(OwnTtl)
-                .build(),
-            revoked: Cache::builder()
-                .max_capacity(MAX_REVOKED)
-                .expire_after(RevokedTtl)
-                .build(),
-        }
+        MemoryBackend::with_capacity(DEFAULT_CAPACITY)
     }
 }
 
-struct RevokedTtl;
-
-impl Expiry<String, Duration> for RevokedTtl {
-    fn expire_after_create(&self, _: &String, ttl: &Duration, _: Instant) -> Option<Duration> {
-        Some(*ttl)
+impl MemoryBackend {
+    /// At most `capacity` entries, and as many revocations.
+    pub fn with_capacity(capacity: usize) -> MemoryBackend {
+        MemoryBackend {
+            entries: BoundedMap::new(capacity),
+            revoked: Revocations::new(capacity),
+        }
     }
 }
 
 impl Backend for MemoryBackend {
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        Ok(self.entries.get(key).map(|entry| entry.value.to_vec()))
+        Ok(self.entries.get(key).map(|value| value.to_vec()))
     }
 
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> StoreResult<()> {
-        self.entries.insert(
-            key.to_owned(),
-            Entry {
-                value: Arc::new(value),
-                ttl,
-            },
-        );
-        Ok(())
+        self.entries
+            .write()
+            .insert(key, Arc::new(value), until_ms(ttl))
     }
 
     async fn take(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        Ok(self.entries.remove(key).map(|entry| entry.value.to_vec()))
+        Ok(self.entries.write().remove(key).map(|value| value.to_vec()))
     }
 
     async fn remove(&self, key: &str) -> StoreResult<()> {
-        self.entries.invalidate(key);
+        self.entries.write().remove(key);
         Ok(())
     }
 
@@ -96,35 +56,48 @@ impl Backend for MemoryBackend {
         new: Option<Vec<u8>>,
         ttl: Duration,
     ) -> StoreResult<bool> {
-        let mut new = new;
-        let result = self.entries.entry_by_ref(key).and_compute_with(|current| {
-            let holds = current.as_ref().map(|entry| entry.value().value.as_slice());
-            if holds != expected {
-                return Op::Nop;
+        let mut entries = self.entries.write();
+        if entries.get(key).map(|value| value.as_slice()) != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(value) => entries.insert(key, Arc::new(value), until_ms(ttl))?,
+            None => {
+                entries.remove(key);
             }
-            match new.take() {
-                Some(value) => Op::Put(Entry {
-                    value: Arc::new(value),
-                    ttl,
-                }),
-                None => Op::Remove,
-            }
-        });
-        Ok(match result {
-            CompResult::Inserted(_) | CompResult::ReplacedWith(_) | CompResult::Removed(_) => true,
-            // Removing what was already absent, as asked.
-            CompResult::StillNone(_) => expected.is_none(),
-            CompResult::Unchanged(_) => false,
-        })
+        }
+        Ok(true)
     }
 
     async fn revoke(&self, id: &str, ttl: Duration) -> StoreResult<()> {
-        self.revoked.insert(id.to_owned(), ttl);
+        self.revoked.revoke(id, until_ms(ttl));
         Ok(())
     }
 
     fn is_revoked(&self, id: &str) -> bool {
-        self.revoked.contains_key(id)
+        self.revoked.is_revoked(id)
+    }
+
+    async fn revoke_user(&self, user: &str, not_before: u64, ttl: Duration) -> StoreResult<()> {
+        self.revoked.revoke_user(user, not_before, until_ms(ttl));
+        Ok(())
+    }
+
+    fn user_revoked_at(&self, user: &str) -> Option<u64> {
+        self.revoked.user_revoked_at(user)
+    }
+
+    fn has_room(&self) -> StoreResult<()> {
+        self.revoked.has_room()?;
+        if self.entries.has_room() {
+            Ok(())
+        } else {
+            Err(super::backend::Unavailable(format!(
+                "the in-memory store is full ({} entries, store.max_entries): new sign-ins \
+                 are refused until entries expire, rather than forgetting a lock or a used code",
+                self.entries.capacity()
+            )))
+        }
     }
 
     fn health(&self) -> Health {

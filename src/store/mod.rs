@@ -2,14 +2,16 @@
 //! the counters behind [`crate::limits`], push answer tokens and the last
 //! authenticator-app step used per user.
 //!
-//! One typed layer over a [`Backend`]: memory (one replica) or Redis
-//! (several). Values are JSON; each carries its own expiry times, checked
+//! One typed layer over a [`Backend`]: memory (one replica, forgets on
+//! restart), file (one replica, survives restarts) or Redis (several). Values are JSON; each carries its own expiry times, checked
 //! against doorman's clock, so an injected clock in tests stays
 //! authoritative and the backend's time to live only reclaims space.
 //! Every change is a compare-and-set, so replicas never lose each other's
 //! updates (five wrong codes spread over two replicas are five).
 
 pub mod backend;
+pub mod bounded;
+pub mod file_backend;
 pub mod memory;
 pub mod redis_backend;
 
@@ -19,6 +21,7 @@ use crate::otp::push::PushToken;
 use crate::otp::Challenge;
 use backend::Backend;
 pub use backend::{Health, StoreResult, Unavailable};
+use file_backend::FileBackend;
 use memory::MemoryBackend;
 use moka::sync::Cache;
 use redis_backend::RedisBackend;
@@ -28,9 +31,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Either backend, chosen by `store.kind`.
+/// One of the backends, chosen by `store.kind`.
 pub enum AnyBackend {
-    Memory(MemoryBackend),
+    Memory(Box<MemoryBackend>),
+    File(FileBackend),
     Redis(RedisBackend),
 }
 
@@ -38,6 +42,7 @@ macro_rules! delegate {
     ($self:ident, $backend:ident => $call:expr) => {
         match $self {
             AnyBackend::Memory($backend) => $call,
+            AnyBackend::File($backend) => $call,
             AnyBackend::Redis($backend) => $call,
         }
     };
@@ -70,6 +75,15 @@ impl Backend for AnyBackend {
     }
     fn is_revoked(&self, id: &str) -> bool {
         delegate!(self, b => b.is_revoked(id))
+    }
+    async fn revoke_user(&self, user: &str, not_before: u64, ttl: Duration) -> StoreResult<()> {
+        delegate!(self, b => b.revoke_user(user, not_before, ttl).await)
+    }
+    fn user_revoked_at(&self, user: &str) -> Option<u64> {
+        delegate!(self, b => b.user_revoked_at(user))
+    }
+    fn has_room(&self) -> StoreResult<()> {
+        delegate!(self, b => b.has_room())
     }
     fn health(&self) -> Health {
         delegate!(self, b => b.health())
@@ -105,17 +119,31 @@ pub struct Store {
 
 impl Store {
     pub fn memory(lifetimes: Lifetimes) -> Store {
-        Store::with_backend(AnyBackend::Memory(MemoryBackend::default()), lifetimes)
+        Store::with_backend(AnyBackend::Memory(Box::default()), lifetimes)
     }
 
-    /// The store `settings` ask for; Redis is connected in the background.
-    pub fn new(settings: &StoreSettings, lifetimes: Lifetimes) -> Result<Store, String> {
-        Ok(match settings {
-            StoreSettings::Memory => Store::memory(lifetimes),
-            StoreSettings::Redis(redis) => {
-                Store::with_backend(AnyBackend::Redis(RedisBackend::start(redis)?), lifetimes)
+    /// The store `settings` ask for, holding at most `capacity` entries in
+    /// memory per map; Redis is connected in the background. The error
+    /// starts with the config key it is about.
+    pub fn new(
+        settings: &StoreSettings,
+        lifetimes: Lifetimes,
+        capacity: usize,
+    ) -> Result<Store, String> {
+        let backend = match settings {
+            StoreSettings::Memory => {
+                AnyBackend::Memory(Box::new(MemoryBackend::with_capacity(capacity)))
             }
-        })
+            StoreSettings::File(file) => AnyBackend::File(
+                FileBackend::open(&file.path, capacity)
+                    .map_err(|err| format!("store.path: {err}"))?,
+            ),
+            StoreSettings::Redis(redis) => AnyBackend::Redis(
+                RedisBackend::start_with_capacity(redis, capacity)
+                    .map_err(|err| format!("store: {err}"))?,
+            ),
+        };
+        Ok(Store::with_backend(backend, lifetimes))
     }
 
     fn with_backend(backend: AnyBackend, lifetimes: Lifetimes) -> Store {
@@ -199,6 +227,20 @@ impl Store {
     /// From memory only: the hot path never waits on the network.
     pub fn is_revoked(&self, session_id: &str) -> bool {
         self.backend.is_revoked(session_id)
+    }
+
+    /// Whether a session of `user` authenticated at `authenticated_at` was
+    /// ended by `doorman sessions revoke`; from memory only.
+    pub fn is_user_revoked(&self, user: &str, authenticated_at: u64) -> bool {
+        self.backend
+            .user_revoked_at(user)
+            .is_some_and(|not_before| authenticated_at <= not_before)
+    }
+
+    /// `Err` when an in-memory map is full: a new sign-in is refused (and
+    /// says so) rather than a revocation or a lock being forgotten.
+    pub fn has_room(&self) -> StoreResult<()> {
+        self.backend.has_room()
     }
 
     // Challenges, by the id of the level-1 session they belong to.

@@ -8,15 +8,14 @@
 //! path reads only that cache.
 
 use super::backend::{Backend, Health, StoreResult, Unavailable};
+use super::bounded::{unix_ms, Revocations, DEFAULT_CAPACITY};
 use arc_swap::ArcSwapOption;
 use futures_util::StreamExt;
-use moka::sync::Cache;
-use moka::Expiry;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, IntoConnectionInfo, Script};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How to reach Redis.
 #[derive(Debug, Clone)]
@@ -51,7 +50,6 @@ pub fn check_url(url: &str) -> Result<(), String> {
         .map_err(|err| err.to_string())
 }
 
-const MAX_REVOKED: u64 = 1_000_000;
 /// Between reconnection attempts of the subscription.
 const RETRY: Duration = Duration::from_millis(500);
 
@@ -79,6 +77,16 @@ const REVOKE: &str = r"
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('PUBLISH', KEYS[2], ARGV[1] .. ' ' .. ARGV[2])
+return 1
+";
+
+/// Revokes a user's sessions: member "ARGV[2] ARGV[1]" (not-before second,
+/// name) until ARGV[3] in Unix ms; drops the ones past ARGV[4]; tells every
+/// replica ("u until not_before name": older replicas ignore it).
+const REVOKE_USER: &str = r"
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2] .. ' ' .. ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+redis.call('PUBLISH', KEYS[2], 'u ' .. ARGV[3] .. ' ' .. ARGV[2] .. ' ' .. ARGV[1])
 return 1
 ";
 
@@ -112,8 +120,8 @@ struct Inner {
     next: std::sync::atomic::AtomicUsize,
     prefix: String,
     command_timeout: Duration,
-    /// Revoked session ids, and until when (Unix ms).
-    revoked: Cache<String, u64>,
+    /// Revoked session ids and users; never evicted (full: sign-ins wait).
+    revoked: Revocations,
     /// Revocations made while Redis was away, sent when it is back.
     pending: Mutex<Vec<(String, u64)>>,
     /// The last command succeeded.
@@ -122,40 +130,26 @@ struct Inner {
     listening: AtomicBool,
     swap: Script,
     revoke: Script,
+    revoke_user: Script,
 }
 
 pub struct RedisBackend {
     inner: Arc<Inner>,
 }
 
-struct UntilExpiry;
-
-impl Expiry<String, u64> for UntilExpiry {
-    fn expire_after_create(&self, _: &String, until_ms: &u64, _: Instant) -> Option<Duration> {
-        Some(Duration::from_millis(until_ms.saturating_sub(unix_ms())))
-    }
-
-    fn expire_after_update(
-        &self,
-        key: &String,
-        until_ms: &u64,
-        now: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        self.expire_after_create(key, until_ms, now)
-    }
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
-}
-
 impl RedisBackend {
     /// Connects (lazily: start-up does not wait for Redis) and starts the
     /// revocation listener on a thread of its own.
     pub fn start(settings: &RedisSettings) -> Result<RedisBackend, String> {
+        RedisBackend::start_with_capacity(settings, DEFAULT_CAPACITY)
+    }
+
+    /// As [`RedisBackend::start`], holding at most `capacity` revocations
+    /// in memory before new sign-ins are refused.
+    pub fn start_with_capacity(
+        settings: &RedisSettings,
+        capacity: usize,
+    ) -> Result<RedisBackend, String> {
         let mut info = settings
             .url
             .as_str()
@@ -198,15 +192,13 @@ impl RedisBackend {
             pool_size: settings.pool_size.max(1),
             next: Default::default(),
             command_timeout: settings.command_timeout,
-            revoked: Cache::builder()
-                .max_capacity(MAX_REVOKED)
-                .expire_after(UntilExpiry)
-                .build(),
+            revoked: Revocations::new(capacity),
             pending: Mutex::new(Vec::new()),
             reachable: AtomicBool::new(true),
             listening: AtomicBool::new(false),
             swap: Script::new(SWAP),
             revoke: Script::new(REVOKE),
+            revoke_user: Script::new(REVOKE_USER),
             prefix: settings.key_prefix.clone(),
         });
         let (ready, started) = std::sync::mpsc::channel();
@@ -300,6 +292,10 @@ impl Inner {
 
     fn revoked_key(&self) -> String {
         format!("{}revoked", self.prefix)
+    }
+
+    fn revoked_users_key(&self) -> String {
+        format!("{}revoked_users", self.prefix)
     }
 
     fn channel(&self) -> String {
@@ -398,9 +394,41 @@ impl Inner {
             })
             .await?;
         for (id, until_ms) in all {
-            self.revoked.insert(id, until_ms);
+            self.revoked.revoke(&id, until_ms);
+        }
+        let key = &self.revoked_users_key();
+        let users: Vec<(String, u64)> = self
+            .run(|mut connection| async move {
+                connection.zrangebyscore_withscores(key, now, "+inf").await
+            })
+            .await?;
+        for (member, until_ms) in users {
+            if let Some((not_before, user)) = member.split_once(' ') {
+                if let Ok(not_before) = not_before.parse() {
+                    self.revoked.revoke_user(user, not_before, until_ms);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Applies a revocation another replica published.
+    fn heard(&self, payload: &str) {
+        if let Some(rest) = payload.strip_prefix("u ") {
+            let mut parts = rest.splitn(3, ' ');
+            let (Some(until), Some(not_before), Some(user)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return;
+            };
+            if let (Ok(until_ms), Ok(not_before)) = (until.parse(), not_before.parse()) {
+                self.revoked.revoke_user(user, not_before, until_ms);
+            }
+        } else if let Some((id, until)) = payload.split_once(' ') {
+            if let Ok(until_ms) = until.parse::<u64>() {
+                self.revoked.revoke(id, until_ms);
+            }
+        }
     }
 }
 
@@ -446,11 +474,7 @@ async fn listen(inner: Arc<Inner>) {
                 message = messages.next() => {
                     let Some(message) = message else { break };
                     let payload: String = message.get_payload().unwrap_or_default();
-                    if let Some((id, until)) = payload.split_once(' ') {
-                        if let Ok(until_ms) = until.parse::<u64>() {
-                            inner.revoked.insert(id.to_owned(), until_ms);
-                        }
-                    }
+                    inner.heard(&payload);
                 }
                 _ = check.tick() => {
                     // A failover can leave the old master up, as a replica:
@@ -528,7 +552,7 @@ impl Backend for RedisBackend {
     async fn revoke(&self, id: &str, ttl: Duration) -> StoreResult<()> {
         let until_ms = unix_ms() + ttl.as_millis() as u64;
         // Here at once, whatever Redis says.
-        self.inner.revoked.insert(id.to_owned(), until_ms);
+        self.inner.revoked.revoke(id, until_ms);
         let sent = self.inner.send_revocation(id, until_ms).await;
         if sent.is_err() {
             self.inner
@@ -541,7 +565,34 @@ impl Backend for RedisBackend {
     }
 
     fn is_revoked(&self, id: &str) -> bool {
-        self.inner.revoked.contains_key(id)
+        self.inner.revoked.is_revoked(id)
+    }
+
+    async fn revoke_user(&self, user: &str, not_before: u64, ttl: Duration) -> StoreResult<()> {
+        let now = unix_ms();
+        let until_ms = now + ttl.as_millis() as u64;
+        self.inner.revoked.revoke_user(user, not_before, until_ms);
+        let mut script = self.inner.revoke_user.prepare_invoke();
+        script
+            .key(self.inner.revoked_users_key())
+            .key(self.inner.channel())
+            .arg(super::bounded::fold(user))
+            .arg(not_before)
+            .arg(until_ms)
+            .arg(now);
+        let script = &script;
+        self.inner
+            .run(|mut connection| async move { script.invoke_async::<i64>(&mut connection).await })
+            .await
+            .map(|_| ())
+    }
+
+    fn user_revoked_at(&self, user: &str) -> Option<u64> {
+        self.inner.revoked.user_revoked_at(user)
+    }
+
+    fn has_room(&self) -> StoreResult<()> {
+        self.inner.revoked.has_room()
     }
 
     fn health(&self) -> Health {

@@ -108,6 +108,7 @@ session:
   secret: "{SECRET}"
 codes:
   resend_cooldown: "1s"   # three sign-ins in a few seconds
+store: {{ kind: memory }}
 channels:
   sms: {{ provider: webhook }}
   totp: {{}}

@@ -175,7 +175,7 @@ async fn healthcheck_exits_0_while_serving_and_1_when_nothing_answers() {
     std::fs::write(
         &path,
         format!(
-            "listen: \"0.0.0.0:{port}\"\nupstream: \"http://127.0.0.1:3000\"\nusers_file: users.yaml\nsession:\n  secret_file: \"{}\"\nchannels:\n  sms: {{ provider: log }}\nproviders:\n  log: {{}}\n",
+            "listen: \"0.0.0.0:{port}\"\nupstream: \"http://127.0.0.1:3000\"\nusers_file: users.yaml\nsession:\n  secret_file: \"{}\"\nchannels:\n  sms: {{ provider: log }}\nproviders:\n  log: {{}}\nstore: {{ kind: memory }}\n",
             dir.path().join("session_secret").display()
         ),
     )
@@ -334,7 +334,8 @@ fn skipping_upstream_verification_is_warned_about_at_every_start() {
                     "DOORMAN_SESSION_SECRET_FILE",
                     dir.path().join("session_secret"),
                 )
-                .env("DOORMAN_CHANNELS", "totp"),
+                .env("DOORMAN_CHANNELS", "totp")
+                .env("DOORMAN_STORE_KIND", "memory"),
         );
         let warning = serve.wait_for("upstream_insecure_skip_verify is on");
         assert!(warning.contains("WARN"), "{warning}");

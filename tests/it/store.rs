@@ -1,8 +1,10 @@
-//! One conformance suite for every store backend: memory, and Redis (a
-//! real `redis-server`, started by the test).
+//! One conformance suite for every store backend: memory, file (redb, in
+//! a temporary directory) and Redis (a real `redis-server`, started by the
+//! test); then what each promises beyond it.
 
 use crate::support::redis::{self, RedisServer};
 use doorman::store::backend::{Backend, Health};
+use doorman::store::file_backend::FileBackend;
 use doorman::store::memory::MemoryBackend;
 use doorman::store::redis_backend::{RedisBackend, RedisSettings, SentinelSettings};
 use std::sync::Arc;
@@ -127,11 +129,35 @@ async fn conformance<B: Backend + 'static>(backend: Arc<B>) {
     backend.revoke("session-1", TTL).await.expect("revoke");
     assert!(backend.is_revoked("session-1"));
     assert!(!backend.is_revoked("session-2"));
+
+    // a user's sessions, up to a second, letter case ignored; the latest wins
+    assert_eq!(backend.user_revoked_at("Carol"), None);
+    backend
+        .revoke_user("Carol", 2_000, TTL)
+        .await
+        .expect("revoke user");
+    backend
+        .revoke_user("carol", 1_000, TTL)
+        .await
+        .expect("an earlier one");
+    assert_eq!(backend.user_revoked_at("CAROL"), Some(2_000));
+    assert_eq!(backend.user_revoked_at("dave"), None);
+    assert!(backend.has_room().is_ok());
 }
 
 #[tokio::test]
 async fn the_memory_backend_conforms() {
     let backend = Arc::new(MemoryBackend::default());
+    assert_eq!(backend.health(), Health::Ok);
+    conformance(backend).await;
+}
+
+#[tokio::test]
+async fn the_file_backend_conforms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = Arc::new(
+        FileBackend::open(&dir.path().join("state.redb"), 1_000).expect("open the file store"),
+    );
     assert_eq!(backend.health(), Health::Ok);
     conformance(backend).await;
 }
@@ -276,4 +302,152 @@ async fn with_sentinel_the_store_follows_the_master_through_a_failover() {
         b.is_revoked("after-failover")
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_file_backend_keeps_everything_across_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested/state.redb");
+    {
+        let backend = FileBackend::open(&path, 1_000).expect("open");
+        backend.put("k", b"v".to_vec(), TTL).await.expect("put");
+        backend.revoke("sid", TTL).await.expect("revoke");
+        backend
+            .revoke_user("alice", 77, TTL)
+            .await
+            .expect("revoke user");
+        backend
+            .put("gone", b"x".to_vec(), Duration::from_millis(1))
+            .await
+            .expect("put");
+    }
+    let backend = FileBackend::open(&path, 1_000).expect("reopen once the first is closed");
+    assert_eq!(backend.get("k").await.expect("get"), Some(b"v".to_vec()));
+    assert!(backend.is_revoked("sid"));
+    assert!(!backend.is_revoked("other"));
+    assert_eq!(backend.user_revoked_at("Alice"), Some(77));
+    assert_eq!(backend.get("gone").await.expect("get"), None, "expired");
+    assert_eq!(
+        backend.prune_now().await.expect("prune"),
+        1,
+        "the expired row is deleted"
+    );
+    assert_eq!(backend.get("k").await.expect("get"), Some(b"v".to_vec()));
+}
+
+#[test]
+fn a_file_store_in_use_or_not_writable_is_refused_with_a_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state.redb");
+    let _first = FileBackend::open(&path, 10).expect("open");
+    let err = FileBackend::open(&path, 10)
+        .err()
+        .expect("a second open fails");
+    assert!(err.contains("in use by another doorman process"), "{err}");
+
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "not a directory").expect("file");
+    let err = FileBackend::open(&blocker.join("state.redb"), 10)
+        .err()
+        .expect("no directory can be made under a file");
+    assert!(err.contains("make it writable for doorman"), "{err}");
+    let err = FileBackend::open(&blocker, 10)
+        .err()
+        .expect("not a database");
+    assert!(err.contains("cannot open"), "{err}");
+}
+
+/// What a full in-memory map must do: keep every revocation, refuse room.
+async fn fills_up_without_forgetting<B: Backend>(backend: &B, capacity: usize) {
+    assert!(backend.has_room().is_ok());
+    let ids: Vec<String> = (0..capacity + 3).map(|n| format!("full-{n}")).collect();
+    for id in &ids {
+        backend
+            .revoke(id, TTL)
+            .await
+            .expect("a revocation is always kept");
+    }
+    assert!(
+        ids.iter().all(|id| backend.is_revoked(id)),
+        "none forgotten"
+    );
+    let refused = backend.has_room().expect_err("full");
+    assert!(refused.0.contains("store.max_entries"), "{}", refused.0);
+}
+
+#[tokio::test]
+async fn a_full_memory_store_refuses_new_keys_and_forgets_nothing() {
+    let backend = MemoryBackend::with_capacity(3);
+    for key in ["a", "b", "c"] {
+        backend.put(key, b"1".to_vec(), TTL).await.expect("room");
+    }
+    let refused = backend
+        .put("d", b"1".to_vec(), TTL)
+        .await
+        .expect_err("full");
+    assert!(refused.0.contains("store.max_entries"), "{}", refused.0);
+    assert!(!backend
+        .swap("e", None, Some(b"1".to_vec()), TTL)
+        .await
+        .is_ok_and(|swapped| swapped));
+    assert!(backend.has_room().is_err());
+    // What is held stays held and can still change.
+    assert!(backend
+        .swap("a", Some(b"1"), Some(b"2".to_vec()), TTL)
+        .await
+        .expect("swap"));
+    for key in ["a", "b", "c"] {
+        assert!(backend.get(key).await.expect("get").is_some(), "{key} kept");
+    }
+    backend.remove("c").await.expect("remove");
+    backend
+        .put("d", b"1".to_vec(), TTL)
+        .await
+        .expect("room again");
+
+    fills_up_without_forgetting(&MemoryBackend::with_capacity(3), 3).await;
+}
+
+#[tokio::test]
+async fn a_full_revocation_list_refuses_room_on_the_file_and_redis_stores() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = FileBackend::open(&dir.path().join("state.redb"), 3).expect("open");
+    fills_up_without_forgetting(&file, 3).await;
+    drop(file);
+    let reopened = FileBackend::open(&dir.path().join("state.redb"), 3).expect("reopen");
+    assert!(
+        reopened.is_revoked("full-5"),
+        "loaded past the capacity too"
+    );
+    assert!(reopened.has_room().is_err());
+
+    if !redis::available() {
+        return;
+    }
+    let server = RedisServer::start().await;
+    let backend =
+        RedisBackend::start_with_capacity(&settings(&server, "full:"), 3).expect("backend");
+    eventually("a healthy connection", || backend.health() == Health::Ok).await;
+    fills_up_without_forgetting(&backend, 3).await;
+}
+
+#[tokio::test]
+async fn a_user_revocation_on_one_redis_replica_reaches_the_others() {
+    if !redis::available() {
+        return;
+    }
+    let server = RedisServer::start().await;
+    let a = RedisBackend::start(&settings(&server, "users:")).expect("a");
+    let b = RedisBackend::start(&settings(&server, "users:")).expect("b");
+    eventually("b subscribed", || b.health() == Health::Ok).await;
+    a.revoke_user("Alice", 1234, TTL)
+        .await
+        .expect("revoke user");
+    eventually("b hears of it", || b.user_revoked_at("alice") == Some(1234)).await;
+    let late = RedisBackend::start(&settings(&server, "users:")).expect("late");
+    eventually("a later replica loads it", || {
+        late.user_revoked_at("ALICE") == Some(1234)
+    })
+    .await;
+    assert!(!late.is_revoked("nothing-else"));
 }

@@ -96,6 +96,16 @@ pub fn default_users() -> String {
     )
 }
 
+/// `extra` with `store: { kind: memory }` unless it names a store: tests
+/// start on the memory store explicitly (`serve` defaults to the file one).
+fn with_store(extra: &str) -> String {
+    if extra.lines().any(|line| line.starts_with("store:")) {
+        extra.to_owned()
+    } else {
+        format!("{extra}\nstore: {{ kind: memory }}\n")
+    }
+}
+
 /// `text` with every line indented by two spaces, to nest it under a key.
 fn indent(text: &str) -> String {
     text.lines().map(|line| format!("  {line}\n")).collect()
@@ -168,7 +178,7 @@ public:
                 .unwrap_or_else(|| format!("http://{}", upstream.addr)),
             secret = setup.secret,
             session = indent(&setup.session),
-            extra = setup.extra,
+            extra = with_store(&setup.extra),
         );
         let path = dir.path().join("doorman.yaml");
         std::fs::write(&path, yaml).expect("config file");

@@ -1,0 +1,365 @@
+//! Sessions end when what they were granted on changes: the user's
+//! credentials in the users file (at reload), the configured lifetime (at
+//! restart), `doorman sessions revoke --user` (on the file store, Redis
+//! replicas), and a full in-memory store refuses new sign-ins instead of
+//! forgetting a sign-out. Also the store's defaults and key checks.
+
+use crate::restart::{accepted, file_config, start};
+use crate::support::process::doorman;
+use crate::support::redis::{self, RedisServer};
+use crate::support::{default_users, logs, Env, Setup, PASSWORD, SECRET};
+use doorman::config::{Config, StoreSettings};
+use std::time::Duration;
+
+fn reload(env: &Env) {
+    let config = Config::load_from(Some(&env.config_path()), &|_| None).expect("valid");
+    env.doorman.as_ref().expect("running").reload(config);
+}
+
+fn system_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
+}
+
+#[tokio::test]
+async fn a_credential_change_in_the_users_file_ends_that_users_sessions_at_reload() {
+    let other_hash = doorman::users::hash_password("a different password").expect("hash");
+    let alice_phone = "phone: \"+14155550100\"";
+    let changes: Vec<(&str, String)> = vec![
+        (
+            "password",
+            default_users().replacen(crate::support::password_hash(), &other_hash, 1),
+        ),
+        (
+            "authenticator",
+            default_users().replace(
+                alice_phone,
+                &format!("{alice_phone}\n    totp_secret: \"JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\""),
+            ),
+        ),
+        (
+            "phone",
+            default_users().replace(alice_phone, "phone: \"+14155550101\""),
+        ),
+        (
+            "groups to none",
+            default_users().replace("groups: [\"admins\", \"ops\"]", "groups: []"),
+        ),
+        (
+            "one group less",
+            default_users().replace("groups: [\"admins\", \"ops\"]", "groups: [\"ops\"]"),
+        ),
+    ];
+    for (what, users) in changes {
+        assert_ne!(users, default_users(), "{what}: the change applies");
+        let env = Env::start().await;
+        let alice = env
+            .signed_in("alice")
+            .await
+            .session_cookie()
+            .expect("cookie");
+        let bob = env.signed_in("bob").await.session_cookie().expect("cookie");
+        std::fs::write(env.dir.path().join("users.yaml"), users).expect("users file");
+        reload(&env);
+        assert_eq!(
+            env.api_get("/app", Some(&alice)).await.status,
+            401,
+            "{what}: alice's session ended"
+        );
+        assert_eq!(
+            env.api_get("/app", Some(&bob)).await.status,
+            200,
+            "{what}: bob's session stays"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_reload_that_changes_no_credential_keeps_the_session() {
+    let env = Env::start().await;
+    let alice = env
+        .signed_in("alice")
+        .await
+        .session_cookie()
+        .expect("cookie");
+    let users = default_users().replace("Alice Example", "Alice Renamed");
+    std::fs::write(env.dir.path().join("users.yaml"), users).expect("users file");
+    reload(&env);
+    let page = env.api_get("/app", Some(&alice)).await;
+    assert_eq!(page.status, 200, "{page:?}");
+}
+
+#[tokio::test]
+async fn lowering_session_lifetime_shortens_the_sessions_already_issued() {
+    let env = Env::with(Setup {
+        session: "lifetime: \"12h\"\nidle_timeout: \"12h\"".into(),
+        ..Setup::default()
+    })
+    .await;
+    let cookie = env
+        .signed_in("alice")
+        .await
+        .session_cookie()
+        .expect("cookie");
+    // The restart with a shorter lifetime: same secret and clock.
+    let text = std::fs::read_to_string(env.config_path()).expect("config");
+    std::fs::write(
+        env.config_path(),
+        text.replace("lifetime: \"12h\"", "lifetime: \"1h\""),
+    )
+    .expect("config");
+    let shorter = env.replica().await;
+    env.advance(Duration::from_secs(59 * 60));
+    assert!(accepted(shorter.addr(), &cookie).await, "within the hour");
+    env.advance(Duration::from_secs(2 * 60));
+    assert!(
+        !accepted(shorter.addr(), &cookie).await,
+        "past the new lifetime"
+    );
+    assert!(
+        accepted(env.addr, &cookie).await,
+        "the old config's twelve hours still hold there"
+    );
+}
+
+fn revoke(config: &std::path::Path, user: &str) -> std::process::Output {
+    doorman()
+        .args(["sessions", "revoke", "--user", user, "--config"])
+        .arg(config)
+        .output()
+        .expect("run sessions revoke")
+}
+
+#[tokio::test]
+async fn sessions_revoke_ends_every_session_of_one_user_on_a_running_file_store() {
+    let env = Env::start().await;
+    let config = file_config(&env);
+    let (_serve, addr) = start(&config);
+    let mut alice = crate::support::Browser::new(addr);
+    alice.sign_in(&env, "alice").await;
+    let alice = alice.session_cookie().expect("cookie");
+    let mut bob = crate::support::Browser::new(addr);
+    bob.sign_in(&env, "bob").await;
+    let bob = bob.session_cookie().expect("cookie");
+    // A second session of alice's, still at the password step.
+    let mut halfway = crate::support::Browser::new(addr);
+    halfway.sign_in_password("alice").await;
+    assert_eq!(halfway.get("/.doorman/2fa").await.status, 200);
+
+    let output = revoke(&config, "ALICE");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("the running doorman refuses them now"),
+        "{stdout}"
+    );
+    assert!(!accepted(addr, &alice).await);
+    let page = halfway.get("/.doorman/2fa").await;
+    assert_eq!(
+        page.location(),
+        Some("/.doorman/login"),
+        "the half-done sign-in ended too: {page:?}"
+    );
+    assert!(accepted(addr, &bob).await, "bob is not alice");
+}
+
+#[tokio::test]
+async fn sessions_revoke_on_a_stopped_file_store_applies_at_the_next_start() {
+    let env = Env::start().await;
+    let config = file_config(&env);
+    let (mut serve, addr) = start(&config);
+    let mut browser = crate::support::Browser::new(addr);
+    browser.sign_in(&env, "alice").await;
+    let cookie = browser.session_cookie().expect("cookie");
+    serve.signal(libc::SIGTERM);
+    assert_eq!(serve.wait().code(), Some(0));
+
+    let output = revoke(&config, "alice");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("from the next start"), "{stdout}");
+    let (_serve, addr) = start(&config);
+    assert!(!accepted(addr, &cookie).await);
+}
+
+#[tokio::test]
+async fn sessions_revoke_on_redis_reaches_every_replica() {
+    if !redis::available() {
+        return;
+    }
+    let server = RedisServer::start().await;
+    let env = Env::with(Setup {
+        extra: format!(
+            "store: {{ kind: redis, url: \"{}\", key_prefix: \"revoke:\" }}\n",
+            server.url()
+        ),
+        ..Setup::default()
+    })
+    .await;
+    let b = env.replica().await;
+    let alice = env
+        .signed_in("alice")
+        .await
+        .session_cookie()
+        .expect("cookie");
+    let bob = env.signed_in("bob").await.session_cookie().expect("cookie");
+    // A second session of alice's, still at the password step, on B.
+    let mut halfway = env.browser();
+    halfway.switch_to(b.addr());
+    halfway.sign_in_password("alice").await;
+    assert_eq!(halfway.get("/.doorman/2fa").await.status, 200);
+    assert!(accepted(b.addr(), &alice).await);
+
+    let output = revoke(&env.config_path(), "alice");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for addr in [env.addr, b.addr()] {
+        let mut refused = false;
+        for _ in 0..100 {
+            if !accepted(addr, &alice).await {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(refused, "{addr} still accepts alice's session after 5 s");
+        assert!(accepted(addr, &bob).await);
+    }
+    let page = halfway.get("/.doorman/2fa").await;
+    assert_eq!(page.location(), Some("/.doorman/login"), "{page:?}");
+    // A sign-in after the revocation holds.
+    // (Past the revocation's second and the resend cooldown.)
+    env.advance(Duration::from_secs(
+        system_now().saturating_sub(env.now()) + 31,
+    ));
+    let again = env
+        .signed_in("alice")
+        .await
+        .session_cookie()
+        .expect("cookie");
+    assert!(accepted(b.addr(), &again).await);
+}
+
+#[tokio::test]
+async fn sessions_revoke_on_the_memory_store_says_why_it_cannot() {
+    let env = Env::start().await;
+    let output = revoke(&env.config_path(), "alice");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("store.kind is `memory`"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_full_store_refuses_new_sign_ins_with_a_clear_page_and_forgets_no_sign_out() {
+    logs::capture();
+    let env = Env::with(Setup {
+        extra: "store: { kind: memory, max_entries: 4 }\ncodes:\n  resend_cooldown: \"1s\"\n"
+            .into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut signed_out = Vec::new();
+    let mut refused = None;
+    for _ in 0..10 {
+        env.advance(Duration::from_secs(2));
+        let mut browser = env.browser();
+        browser.get("/.doorman/login").await;
+        let page = browser
+            .post(
+                "/.doorman/login",
+                &[("username", "alice"), ("password", PASSWORD)],
+            )
+            .await;
+        if page.status != 303 {
+            refused = Some(page);
+            break;
+        }
+        browser.get("/.doorman/2fa").await;
+        let page = browser
+            .post("/.doorman/2fa/send", &[("channel", "sms")])
+            .await;
+        if page.status != 303 {
+            refused = Some(page);
+            break;
+        }
+        let code = env.webhook.last_code().expect("a code");
+        browser.get("/.doorman/2fa").await;
+        let page = browser.enter_code(&code).await;
+        assert_eq!(page.status, 303, "{page:?}");
+        let cookie = browser.session_cookie().expect("cookie");
+        assert_eq!(browser.get("/.doorman/logout").await.status, 200);
+        signed_out.push(cookie);
+    }
+    let page = refused.expect("a store of 4 entries fills up within 10 sign-ins");
+    assert_eq!(page.status, 503, "{page:?}");
+    assert!(
+        page.body.contains("temporarily unavailable"),
+        "{}",
+        page.body
+    );
+    assert!(!signed_out.is_empty());
+    for cookie in &signed_out {
+        assert_eq!(
+            env.api_get("/app", Some(cookie)).await.status,
+            401,
+            "a sign-out was forgotten"
+        );
+    }
+    assert!(
+        logs::text().contains("store.max_entries"),
+        "the log says why"
+    );
+}
+
+#[test]
+fn serve_defaults_to_the_file_store_and_store_keys_are_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("users.yaml"), default_users()).expect("users");
+    let base = format!(
+        "listen: \"127.0.0.1:0\"\nupstream: \"http://127.0.0.1:9\"\nusers_file: users.yaml\nsession:\n  secret: \"{SECRET}\"\nchannels:\n  sms: {{ provider: log }}\nproviders:\n  log: {{}}\n"
+    );
+    let config = Config::from_yaml(&base, dir.path()).expect("valid");
+    match &config.store {
+        StoreSettings::File(file) => assert_eq!(
+            file.path,
+            std::path::Path::new(doorman::config::DEFAULT_STORE_PATH)
+        ),
+        other => panic!("{other:?}"),
+    }
+    let config = Config::from_yaml(
+        &format!("{base}store: {{ kind: file, path: \"data/state.redb\" }}\n"),
+        dir.path(),
+    )
+    .expect("valid");
+    match &config.store {
+        StoreSettings::File(file) => assert_eq!(file.path, dir.path().join("data/state.redb")),
+        other => panic!("{other:?}"),
+    }
+    let problems = |store: &str| {
+        Config::from_yaml(&format!("{base}store: {store}\n"), dir.path())
+            .err()
+            .map(|problems| problems.to_string())
+            .unwrap_or_default()
+    };
+    assert!(problems("{ kind: memory, path: \"x\" }").contains("store.path: only for `kind: file`"));
+    assert!(problems("{ kind: file, path: \"\" }").contains("store.path"));
+    assert!(problems("{ kind: file, path: \".\" }").contains("store.path"));
+    assert!(problems("{ kind: memory, max_entries: 0 }").contains("store.max_entries"));
+    assert!(problems("{ kind: file, url: \"redis://x\" }").contains("store.url"));
+    let config = Config::from_sources(&base, dir.path(), &|name| {
+        (name == "DOORMAN_STORE_PATH").then(|| "/tmp/elsewhere.redb".to_owned())
+    })
+    .expect("valid");
+    assert!(
+        matches!(&config.store, StoreSettings::File(file) if file.path == std::path::Path::new("/tmp/elsewhere.redb"))
+    );
+}
