@@ -207,14 +207,38 @@ impl App {
     }
 
     /// The session in `headers` if it decrypts, is current, is not revoked,
-    /// and its user still exists.
-    pub fn signed_in(&self, headers: &HeaderMap, now: u64) -> Option<(Session, Arc<User>)> {
-        let session = self.sessions.read(headers, now).ok().flatten()?;
-        if self.store.is_revoked(&session.id) {
-            return None;
+    /// and its user still exists. Of several such cookies the newest of one
+    /// person's wins; cookies of different people are all refused
+    /// ([`session::choose`]). `tls` picks the cookie's name (`__Host-`).
+    pub fn signed_in(
+        &self,
+        headers: &HeaderMap,
+        now: u64,
+        tls: bool,
+    ) -> Option<(Session, Arc<User>)> {
+        let users = self.users.load();
+        let valid = self
+            .sessions
+            .candidates(headers, now, tls)
+            .into_iter()
+            .filter(|session| !self.store.is_revoked(&session.id))
+            .filter(|session| users.get(&session.user).is_some())
+            .collect();
+        match session::choose(valid) {
+            session::Choice::One(session) => {
+                let user = users.get(&session.user)?.clone();
+                Some((session, user))
+            }
+            session::Choice::None => None,
+            session::Choice::Conflict => {
+                tracing::warn!(
+                    event = "session_cookie_conflict",
+                    "a request carries session cookies of different users (one was planted, \
+                     e.g. from a sibling subdomain): none is believed"
+                );
+                None
+            }
         }
-        let user = self.users.load().get(&session.user)?.clone();
-        Some((session, user))
     }
 }
 

@@ -374,10 +374,7 @@ async fn forward(
     tunnel_guard: Option<crate::proxy::TunnelGuard>,
     outcome: RequestOutcome,
 ) -> Response<Body> {
-    headers::strip_cookies(
-        request.headers_mut(),
-        &[app.sessions.cookie_name(), app.csrf.cookie_name()],
-    );
+    headers::strip_cookies(request.headers_mut(), &app.sessions.own_cookie_names());
     let browser = gate::is_browser_navigation(request.method(), request.headers());
     let trusted = app.trusts_proxy(peer.ip());
     let started = Instant::now();

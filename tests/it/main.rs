@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod codes;
 mod config;
+mod cookies;
 mod deploy;
 mod duo;
 mod flow;
