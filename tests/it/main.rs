@@ -11,6 +11,7 @@ mod config;
 mod cookies;
 mod deploy;
 mod duo;
+mod enroll;
 mod flow;
 mod forward_auth;
 mod limits;
