@@ -103,8 +103,8 @@ impl FileLock {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(lock_path)?;
-        // SAFETY: `file` owns a valid descriptor for the whole call.
         loop {
+            // SAFETY: `file` owns a valid descriptor for the whole call.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
                 return Ok(FileLock(file));
             }
@@ -344,5 +344,82 @@ mod tests {
             with_totp_secret(flow, "alice", "JBSWY3DPEHPK3PXP"),
             Err(EditError::Unsupported(..))
         ));
+    }
+
+    const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+    #[test]
+    fn no_edit_error_carries_the_secret_or_a_yaml_line() {
+        let cases = [
+            "users:\n  alice: { password: \"x\" }\n",
+            "users: { alice: { password: \"x\" } }\n",
+            "users:\n  alice: &a\n    password: \"x\"\n",
+            "users:\n  bob:\n    password: \"x\"\n",
+            "nobody: here\n",
+        ];
+        for text in cases {
+            let err = with_totp_secret(text, "alice", SECRET).expect_err(text);
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains(SECRET), "{shown}");
+            assert!(!shown.contains("totp_secret"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_check_failure_does_not_quote_the_edited_text() {
+        let secret = TotpSecret::from_base32(SECRET).unwrap();
+        let broken = format!("users:\n  alice:\n    password: [\n    totp_secret: \"{SECRET}\"\n");
+        let err = check("", &broken, "alice", &secret).unwrap_err();
+        assert!(!format!("{err} {err:?}").contains(SECRET));
+    }
+
+    fn users_dir(names: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.yaml");
+        let hash = crate::users::hash_password("pw").unwrap();
+        let mut text = String::from("users:\n");
+        for name in names {
+            text.push_str(&format!("  {name}:\n    password: \"{hash}\"\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn the_file_is_replaced_private_and_no_temp_file_remains() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, path) = users_dir(&["alice"]);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let secret = TotpSecret::generate();
+        set_totp_secret(&path, "alice", &secret).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(unchanged_since_our_write(&path));
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".users.yaml.doorman-lock", "users.yaml"]);
+        // Someone else's edit is noticed.
+        std::fs::write(&path, "users:\n  alice:\n    password: \"y\"\n").unwrap();
+        assert!(!unchanged_since_our_write(&path));
+    }
+
+    #[test]
+    fn writers_at_the_same_time_keep_every_secret() {
+        let names = ["u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7"];
+        let (_dir, path) = users_dir(&names);
+        let secrets: Vec<TotpSecret> = names.iter().map(|_| TotpSecret::generate()).collect();
+        std::thread::scope(|scope| {
+            for (name, secret) in names.iter().zip(&secrets) {
+                let path = &path;
+                scope.spawn(move || set_totp_secret(path, name, secret).unwrap());
+            }
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        for secret in &secrets {
+            assert!(text.contains(&secret.to_base32()), "{text}");
+        }
     }
 }
