@@ -62,7 +62,9 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
         Policy::Bypass => return Decision::Public,
         Policy::Deny => {
             // Only to name who it was in the audit trail.
-            let user = app.signed_in(request.headers, now).map(|(_, user)| user);
+            let user = app
+                .signed_in(request.headers, now, tls)
+                .map(|(_, user)| user);
             return Decision::Denied {
                 rule: rule_name(&rules, anonymous.rule),
                 user,
@@ -70,7 +72,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
         }
         Policy::TwoFactor => {}
     }
-    if let Some((session, user)) = fully_signed_in(app, request.headers, now) {
+    if let Some((session, user)) = fully_signed_in(app, request.headers, now, tls) {
         let answer = if anonymous.needs_user {
             rules.evaluate(&target, Some(&user))
         } else {
@@ -104,8 +106,13 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
 }
 
 /// The session in `headers` when both factors are done.
-pub fn fully_signed_in(app: &App, headers: &HeaderMap, now: u64) -> Option<(Session, Arc<User>)> {
-    app.signed_in(headers, now)
+pub fn fully_signed_in(
+    app: &App,
+    headers: &HeaderMap,
+    now: u64,
+    tls: bool,
+) -> Option<(Session, Arc<User>)> {
+    app.signed_in(headers, now, tls)
         .filter(|(session, _)| session.level == FactorLevel::TwoFactor)
 }
 

@@ -18,6 +18,7 @@
 //! - [`tls`]: certificates for the listener and `https://` upstreams.
 //! - [`metrics`]: Prometheus counters and their exposition.
 //! - [`control`]: the side thread serving metrics and watching certificates.
+//! - [`notify`]: account notices (authenticator changes) to audit and webhook.
 
 pub mod audit;
 pub mod clock;
@@ -32,6 +33,7 @@ pub mod healthcheck;
 pub mod limits;
 pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod otp;
 pub mod pages;
 pub mod path;
@@ -222,12 +224,97 @@ impl App {
             .or_else(|| user.totp.clone())
     }
 
+    /// Swaps in a reloaded users file, which is the truth about
+    /// authenticators from now on: a page-enrolled secret the file does not
+    /// have is dropped (an administrator removed it), unless the file is
+    /// still exactly as the page's write left it (then `users` was read
+    /// before that write, and dropping would bring back the old secret).
+    /// Every authenticator added, replaced or removed is audited and sent
+    /// to the webhook as an account notice.
+    fn replace_users(&self, users: Users, same_file: bool) {
+        let now = self.clock.now();
+        let pending_write = same_file
+            && self
+                .users_file
+                .as_deref()
+                .is_some_and(users_file::unchanged_since_our_write);
+        let mut enrolled = self
+            .enrolled
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before: std::collections::HashMap<String, Option<otp::totp::TotpSecret>> = self
+            .users
+            .load()
+            .iter()
+            .map(|user| {
+                let secret = enrolled.get(&user.name).cloned().or(user.totp.clone());
+                (user.name.clone(), secret)
+            })
+            .collect();
+        enrolled.retain(|name, secret| {
+            let in_file = users.get(name).and_then(|user| user.totp.as_ref());
+            pending_write && users.get(name).is_some() && in_file != Some(secret)
+        });
+        let mut notices = Vec::new();
+        for user in users.iter() {
+            let Some(old) = before.get(&user.name) else {
+                continue;
+            };
+            let new = enrolled.get(&user.name).or(user.totp.as_ref());
+            let event = match (old, new) {
+                (None, Some(_)) => "totp_enrolled",
+                (Some(old), Some(new)) if old != new => "totp_replaced",
+                (Some(_), None) => "totp_removed",
+                _ => continue,
+            };
+            notices.push(notify::Notice::new(
+                event,
+                &user.name,
+                "users_file",
+                None,
+                now,
+            ));
+        }
+        self.users.store(Arc::new(users));
+        drop(enrolled);
+        for notice in notices {
+            notice.audit(self, now, None);
+            notice.send_later(self);
+        }
+    }
+
     /// The session in `headers` if it decrypts, is current, is not revoked,
-    /// and its user still exists with the credentials it signed in with.
-    pub fn signed_in(&self, headers: &HeaderMap, now: u64) -> Option<(Session, Arc<User>)> {
-        let session = self.sessions.read(headers, now).ok().flatten()?;
-        let user = self.session_holds(&session)?;
-        Some((session, user))
+    /// and its user still exists with the credentials it signed in with
+    /// ([`App::session_holds`]). Of several such cookies the newest of one
+    /// person's wins; cookies of different people are all refused
+    /// ([`session::choose`]). `tls` picks the cookie's name (`__Host-`).
+    pub fn signed_in(
+        &self,
+        headers: &HeaderMap,
+        now: u64,
+        tls: bool,
+    ) -> Option<(Session, Arc<User>)> {
+        let valid = self
+            .sessions
+            .candidates(headers, now, tls)
+            .into_iter()
+            .filter(|session| self.session_holds(session).is_some())
+            .collect();
+        match session::choose(valid) {
+            session::Choice::One(session) => {
+                let user = self.session_holds(&session)?;
+                Some((session, user))
+            }
+            session::Choice::None => None,
+            session::Choice::Conflict => {
+                tracing::warn!(
+                    event = "session_cookie_conflict",
+                    "a request carries session cookies of different users (one was planted, \
+                     e.g. from a sibling subdomain): none is believed"
+                );
+                None
+            }
+        }
     }
 
     /// `session`'s user, if the session was not revoked (by itself or with
@@ -477,7 +564,8 @@ impl Gateway {
             certificate: false,
             needs_restart,
         };
-        self.app.users.store(Arc::new(config.users));
+        let same_file = config.users_path == self.app.users_file;
+        self.app.replace_users(config.users, same_file);
         self.app.rules.store(Arc::new(config.rules));
         if let (Some(certs), Some(tls)) = (&self.certs, config.tls) {
             certs.replace(tls.cert_file, tls.key_file, tls.certified);

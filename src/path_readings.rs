@@ -177,7 +177,10 @@ mod tests {
         assert_eq!(express("/ADMIN/x").as_deref(), Some("/admin/x"));
         assert_eq!(werkzeug("/a%2Fb").as_deref(), Some("/a/b"));
         assert_eq!(windows_static("/Admin./x").as_deref(), Some("/admin/x"));
-        assert_eq!(servlet("/admin;jsessionid=1/x").as_deref(), Some("/admin/x"));
+        assert_eq!(
+            servlet("/admin;jsessionid=1/x").as_deref(),
+            Some("/admin/x")
+        );
         assert_eq!(double_decoding("/%2561dmin").as_deref(), Some("/admin"));
         assert!(lands_under("/Admin", "/admin/"));
         assert!(!lands_under("/administrator", "/admin/"));

@@ -377,10 +377,7 @@ async fn forward(
     let upgrade = headers::allowed_upgrade(request.headers(), &app.forwarding.upgrades);
     let request_headers = request.headers_mut();
     app.client_headers.clean_request(request_headers);
-    headers::strip_cookies(
-        request_headers,
-        &[app.sessions.cookie_name(), app.csrf.cookie_name()],
-    );
+    headers::strip_cookies(request_headers, &app.sessions.own_cookie_names());
     // A WebSocket (or other upgrade) lives only as long as its session.
     let tunnel_guard = match signed_in {
         Some((user, session)) => {

@@ -77,11 +77,30 @@ pub enum Rejected {
 /// Encrypts sessions into cookies and back.
 pub struct SessionCodec {
     settings: SessionSettings,
+    /// Every name doorman's cookies may carry (session and CSRF, each with
+    /// and without `__Host-`), built once: none of them reaches the upstream.
+    own_cookies: [String; 4],
 }
 
 impl SessionCodec {
     pub fn new(settings: SessionSettings) -> SessionCodec {
-        SessionCodec { settings }
+        let base = &settings.cookie_name;
+        let csrf = format!("{base}_csrf");
+        let own_cookies = [
+            prefixed_name(base, false),
+            prefixed_name(base, true),
+            prefixed_name(&csrf, false),
+            prefixed_name(&csrf, true),
+        ];
+        SessionCodec {
+            settings,
+            own_cookies,
+        }
+    }
+
+    /// The names of doorman's own cookies, to keep from the upstream.
+    pub fn own_cookie_names(&self) -> [&str; 4] {
+        self.own_cookies.each_ref().map(String::as_str)
     }
 
     pub fn settings(&self) -> &SessionSettings {
@@ -126,17 +145,57 @@ impl SessionCodec {
         now < session.expires_at.min(configured)
     }
 
+    /// Whether doorman's cookies are `Secure` on this request.
+    pub fn secure(&self, tls: bool) -> bool {
+        match self.settings.secure {
+            Secure::Auto => tls,
+            Secure::Always => true,
+            Secure::Never => false,
+        }
+    }
+
+    /// The name doorman's cookie `base` carries on this request: with the
+    /// `__Host-` prefix whenever the cookie is `Secure` and host-only, so a
+    /// sibling subdomain can neither set nor shadow it (browsers refuse such
+    /// a cookie unless it is `Secure`, `Path=/` and without `Domain`).
+    pub fn name_for(&self, base: &str, tls: bool) -> String {
+        prefixed_name(base, self.secure(tls) && self.settings.domain.is_none())
+    }
+
+    /// The session cookie's name on this request.
+    pub fn session_cookie_name(&self, tls: bool) -> String {
+        self.name_for(&self.settings.cookie_name, tls)
+    }
+
     /// The session in the request's cookies, if one decrypts and is neither
-    /// expired nor idle. Revocation is the caller's check.
+    /// expired nor idle; when several do, the newest. Revocation is the
+    /// caller's check (and the caller must choose among survivors with
+    /// [`choose`]; this is for tests and tools that hold one cookie).
     pub fn read(&self, headers: &HeaderMap, now: u64) -> Result<Option<Session>, Rejected> {
         let mut rejected = None;
+        let mut found = Vec::new();
         for value in cookie_values(headers, &self.settings.cookie_name) {
             match self.decode(value, now) {
-                Ok(session) => return Ok(Some(session)),
+                Ok(session) => found.push(session),
                 Err(why) => rejected = Some(why),
             }
         }
-        rejected.map_or(Ok(None), Err)
+        match choose(found) {
+            Choice::One(session) => Ok(Some(session)),
+            Choice::Conflict => Ok(None),
+            Choice::None => rejected.map_or(Ok(None), Err),
+        }
+    }
+
+    /// Every session cookie of this request's name that decrypts and is
+    /// current, in the order sent. Only the name doorman sets on this
+    /// request is read: over TLS with the `__Host-` prefix in use, a plain
+    /// `doorman_session` can only have been planted, and is ignored.
+    pub fn candidates(&self, headers: &HeaderMap, now: u64, tls: bool) -> Vec<Session> {
+        let name = self.session_cookie_name(tls);
+        cookie_values(headers, &name)
+            .filter_map(|value| self.decode(value, now).ok())
+            .collect()
     }
 
     fn decode(&self, value: &str, now: u64) -> Result<Session, Rejected> {
@@ -173,6 +232,8 @@ impl SessionCodec {
     }
 
     /// A `Set-Cookie` value carrying `session`, encrypted with the newest key.
+    /// (The name inside the encryption is the base name, whatever name the
+    /// cookie travels under, so the prefix never changes what decrypts.)
     pub fn set_cookie(&self, session: &Session, tls: bool) -> HeaderValue {
         let json = serde_json::to_string(session).unwrap_or_default();
         let mut jar = CookieJar::new();
@@ -194,7 +255,7 @@ impl SessionCodec {
     }
 
     fn build(&self, value: String, max_age: Option<u64>, tls: bool) -> HeaderValue {
-        let mut cookie = Cookie::new(self.settings.cookie_name.clone(), value);
+        let mut cookie = Cookie::new(self.session_cookie_name(tls), value);
         self.attributes(&mut cookie, tls);
         if let Some(seconds) = max_age {
             cookie.set_max_age(cookie::time::Duration::seconds(
@@ -209,14 +270,59 @@ impl SessionCodec {
         cookie.set_http_only(true);
         cookie.set_same_site(SameSite::Lax);
         cookie.set_path("/");
-        cookie.set_secure(match self.settings.secure {
-            Secure::Auto => tls,
-            Secure::Always => true,
-            Secure::Never => false,
-        });
+        cookie.set_secure(self.secure(tls));
         if let Some(domain) = &self.settings.domain {
             cookie.set_domain(domain.clone());
         }
+    }
+}
+
+/// What a browser is taken to be signed in as, from the valid, unrevoked
+/// sessions its cookies carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// No session.
+    None,
+    /// One person's session: the newest of theirs.
+    One(Session),
+    /// Sessions of different people: a cookie was planted (cookie tossing,
+    /// from a sibling subdomain or a more specific path). Neither is
+    /// believed, since the planted one may be the newer or the older.
+    Conflict,
+}
+
+/// Chooses among the valid sessions a request carries. Several cookies of
+/// one name come from different paths or domains, and a browser sends the
+/// most specific and then the oldest first: taking the first would let a
+/// planted or stale cookie win. So the newest session wins among one
+/// person's, and sessions of different people are refused together.
+pub fn choose(candidates: Vec<Session>) -> Choice {
+    let mut candidates = candidates.into_iter();
+    let Some(mut best) = candidates.next() else {
+        return Choice::None;
+    };
+    for session in candidates {
+        if session.user != best.user {
+            return Choice::Conflict;
+        }
+        let age = |s: &Session| (s.authenticated_at, s.second_factor_at, s.last_seen);
+        if age(&session) > age(&best) {
+            best = session;
+        }
+    }
+    Choice::One(best)
+}
+
+/// The `__Host-` prefix: a browser keeps a cookie so named only when it is
+/// `Secure`, has `Path=/` and no `Domain`.
+pub const HOST_PREFIX: &str = "__Host-";
+
+/// `base`, with the `__Host-` prefix when `prefixed`.
+pub fn prefixed_name(base: &str, prefixed: bool) -> String {
+    if prefixed {
+        format!("{HOST_PREFIX}{base}")
+    } else {
+        base.to_owned()
     }
 }
 
@@ -250,18 +356,22 @@ mod tests {
     use std::time::Duration;
 
     fn codec(secrets: &[&str]) -> SessionCodec {
-        SessionCodec::new(SessionSettings {
+        SessionCodec::new(settings(secrets, Secure::Auto, None))
+    }
+
+    fn settings(secrets: &[&str], secure: Secure, domain: Option<&str>) -> SessionSettings {
+        SessionSettings {
             keys: secrets
                 .iter()
                 .map(|s| Key::derive_from(s.as_bytes()))
                 .collect(),
             csrf_key: [0; 32],
             cookie_name: "doorman_session".into(),
-            secure: Secure::Auto,
-            domain: None,
+            secure,
+            domain: domain.map(str::to_owned),
             lifetime: Duration::from_secs(3600),
             idle_timeout: Duration::from_secs(600),
-        })
+        }
     }
 
     fn request_with(set_cookie: &HeaderValue) -> HeaderMap {
@@ -373,5 +483,107 @@ mod tests {
             .to_str()
             .unwrap()
             .contains("Secure"));
+    }
+
+    fn session(user: &str, id: &str, authenticated_at: u64, last_seen: u64) -> Session {
+        Session {
+            id: id.into(),
+            user: user.into(),
+            level: FactorLevel::TwoFactor,
+            authenticated_at,
+            second_factor_at: authenticated_at,
+            last_seen,
+            expires_at: authenticated_at + 3600,
+            epoch: String::new(),
+        }
+    }
+
+    #[test]
+    fn of_one_persons_sessions_the_newest_wins_whatever_the_order() {
+        let old = session("alice", "a", 1000, 1000);
+        let new = session("alice", "b", 2000, 2000);
+        assert_eq!(
+            choose(vec![old.clone(), new.clone()]),
+            Choice::One(new.clone())
+        );
+        assert_eq!(choose(vec![new.clone(), old]), Choice::One(new));
+    }
+
+    #[test]
+    fn of_two_copies_of_one_session_the_latest_activity_wins() {
+        let earlier = session("alice", "a", 1000, 1100);
+        let later = session("alice", "a", 1000, 1200);
+        assert_eq!(choose(vec![earlier, later.clone()]), Choice::One(later));
+    }
+
+    #[test]
+    fn sessions_of_different_people_are_a_conflict_in_either_order() {
+        let victim = session("alice", "a", 1000, 1000);
+        let planted = session("mallory", "m", 2000, 2000);
+        assert_eq!(
+            choose(vec![victim.clone(), planted.clone()]),
+            Choice::Conflict
+        );
+        assert_eq!(choose(vec![planted, victim]), Choice::Conflict);
+        assert_eq!(choose(Vec::new()), Choice::None);
+    }
+
+    #[test]
+    fn a_secure_host_only_cookie_carries_the_host_prefix() {
+        let plain = codec(&[NEW]);
+        assert_eq!(plain.session_cookie_name(false), "doorman_session");
+        assert_eq!(plain.session_cookie_name(true), "__Host-doorman_session");
+        assert_eq!(
+            plain.name_for("doorman_session_csrf", true),
+            "__Host-doorman_session_csrf"
+        );
+        let session = plain.start("alice", FactorLevel::TwoFactor, 1000, 1000);
+        let set = plain.set_cookie(&session, true);
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with("__Host-doorman_session="), "{set}");
+        assert!(set.contains("Secure") && set.contains("Path=/") && !set.contains("Domain"));
+    }
+
+    #[test]
+    fn a_cookie_with_a_domain_or_not_secure_has_no_prefix() {
+        let name = |secure, domain, tls| {
+            SessionCodec::new(settings(&[NEW], secure, domain)).session_cookie_name(tls)
+        };
+        assert_eq!(
+            name(Secure::Auto, Some("example.com"), true),
+            "doorman_session"
+        );
+        assert_eq!(name(Secure::Never, None, true), "doorman_session");
+        assert_eq!(name(Secure::Always, None, false), "__Host-doorman_session");
+        assert_eq!(
+            name(Secure::Always, Some("example.com"), false),
+            "doorman_session"
+        );
+    }
+
+    #[test]
+    fn only_the_name_in_use_on_the_request_is_read() {
+        let codec = codec(&[NEW]);
+        let session = codec.start("alice", FactorLevel::TwoFactor, 1000, 1000);
+        let plain = request_with(&codec.set_cookie(&session, false));
+        let secure = request_with(&codec.set_cookie(&session, true));
+        assert_eq!(codec.candidates(&plain, 1001, false), vec![session.clone()]);
+        assert_eq!(codec.candidates(&secure, 1001, true), vec![session]);
+        // Over TLS a plain-named cookie can only have been planted.
+        assert!(codec.candidates(&plain, 1001, true).is_empty());
+        assert!(codec.candidates(&secure, 1001, false).is_empty());
+    }
+
+    #[test]
+    fn every_own_cookie_name_is_kept_from_the_upstream() {
+        assert_eq!(
+            codec(&[NEW]).own_cookie_names(),
+            [
+                "doorman_session",
+                "__Host-doorman_session",
+                "doorman_session_csrf",
+                "__Host-doorman_session_csrf"
+            ]
+        );
     }
 }

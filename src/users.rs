@@ -165,6 +165,11 @@ impl Users {
     }
 
     /// The user named exactly `name` (as sessions carry it).
+    /// Every user, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<User>> {
+        self.by_name.values()
+    }
+
     pub fn get(&self, name: &str) -> Option<&Arc<User>> {
         self.by_name.get(name)
     }

@@ -4,6 +4,12 @@
 //! users file only once the person types a correct code from the app. The
 //! secret travels in the form with an HMAC bound to the session, so the
 //! server keeps nothing until then and accepts only secrets it handed out.
+//!
+//! Replacing an authenticator takes a code from the one there is now: a
+//! fresh sign-in by SMS alone (a swapped SIM, a phone left unlocked) must
+//! not be enough to move someone's authenticator to another device. Who
+//! lost theirs asks an administrator. Every change is audited and sent to
+//! the webhook as an account notice; the secret itself is never logged.
 
 use super::{redirect, Form, Reply, Visit};
 use crate::error::Error;
@@ -102,6 +108,18 @@ fn page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<Reply, Error> {
+    page_with(visit, session_id, user, secret, status, error, None)
+}
+
+fn page_with(
+    visit: &Visit<'_>,
+    session_id: &str,
+    user: &User,
+    secret: &TotpSecret,
+    status: StatusCode,
+    error: Option<&str>,
+    current_error: Option<&str>,
+) -> Result<Reply, Error> {
     let base32 = secret.to_base32();
     let uri = secret.otpauth_uri(&visit.app.app_name, &user.name);
     let grouped: Vec<String> = base32
@@ -118,6 +136,7 @@ fn page(
             secret_grouped => grouped.join(" "),
             signature => signature(visit, session_id, &base32),
             replacing => visit.app.totp_secret(user).is_some(),
+            current_error => current_error,
             error => error,
         },
     )
@@ -145,8 +164,41 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     let Ok(secret) = TotpSecret::from_base32(base32) else {
         return Err(Error::BadRequest("enrollment form"));
     };
-    let code: String = field("code").chars().filter(char::is_ascii_digit).collect();
-    let Some(step) = secret.matching_step(&code, visit.now) else {
+    let digits =
+        |name: &str| -> String { field(name).chars().filter(char::is_ascii_digit).collect() };
+    let app = visit.app;
+    let current = app.totp_secret(&user);
+    // Replacing: first a code from the authenticator there is now. It is a
+    // guess like any other code, so it counts against the account.
+    let mut current_step = None;
+    if let Some(current) = &current {
+        let standing = app
+            .limiter
+            .standing(&app.store, Some(&user.name), visit.client, visit.now)
+            .await?;
+        if let Some(until) = standing.locked_until {
+            let text = format!(
+                "Too many failed attempts. Try again in {}.",
+                crate::limits::wait_text(visit.now, until)
+            );
+            return page(
+                visit,
+                &session_id,
+                &user,
+                &secret,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&text),
+            );
+        }
+        match current.matching_step(&digits("current_code"), visit.now) {
+            Some(step) => current_step = Some(step),
+            None => {
+                visit.count_failure(&user.name, Some(&user.name)).await?;
+                return refuse_current(visit, &session_id, &user, &secret);
+            }
+        }
+    }
+    let Some(step) = secret.matching_step(&digits("code"), visit.now) else {
         let text = "That code is not right. Check the app shows a code for this account, and try the current one.";
         return page(
             visit,
@@ -157,11 +209,35 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             Some(text),
         );
     };
-    let Some(path) = visit.app.users_file.clone() else {
+    // Both codes are right: only now is the current one used up, so a
+    // mistyped new code does not cost the person a time step.
+    if let Some(step) = current_step {
+        if !app.store.accept_totp_step(&user.name, step).await? {
+            tracing::warn!(event = "totp_replayed", user = %user.name, client = %visit.client, "an authenticator code was used again");
+            visit.count_failure(&user.name, Some(&user.name)).await?;
+            return refuse_current(visit, &session_id, &user, &secret);
+        }
+    }
+    let Some(path) = app.users_file.clone() else {
         return ask_an_administrator(visit);
     };
-    if let Err(err) = crate::users_file::set_totp_secret(&path, &user.name, &secret) {
-        tracing::error!(user = %user.name, error = %err, "cannot save an authenticator secret");
+    let (name, saved) = (user.name.clone(), secret.clone());
+    let written = tokio::task::spawn_blocking(move || {
+        crate::users_file::set_totp_secret(&path, &name, &saved).map_err(|err| error_chain(&err))
+    })
+    .await
+    .unwrap_or_else(|_| Err("the writer stopped".to_owned()));
+    if let Err(why) = written {
+        // `why` names the file and the cause, never the secret.
+        tracing::error!(user = %user.name, error = %why, "cannot save an authenticator secret");
+        visit.audit(
+            "totp_enroll_failed",
+            crate::audit::Record {
+                user: Some(&user.name),
+                reason: Some("not_saved"),
+                ..Default::default()
+            },
+        );
         return visit.message(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Not saved",
@@ -170,12 +246,10 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         );
     }
     // This code signed nothing in yet, but it must not sign in either.
-    if let Err(err) = visit.app.store.accept_totp_step(&user.name, step).await {
+    if let Err(err) = app.store.accept_totp_step(&user.name, step).await {
         tracing::warn!(error = %err, "could not mark the enrollment code as used");
     }
-    visit
-        .app
-        .enrolled
+    app.enrolled
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .insert(user.name.clone(), secret);
@@ -186,11 +260,72 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         renewed.epoch = visit.app.credential_epoch(&user);
         visit.set_cookie(visit.app.sessions.set_cookie(&renewed, visit.tls));
     }
-    tracing::info!(event = "totp_enrolled", user = %user.name, "authenticator app enrolled");
+    let event = if current.is_some() {
+        "totp_replaced"
+    } else {
+        "totp_enrolled"
+    };
+    let notice =
+        crate::notify::Notice::new(event, &user.name, "page", Some(visit.client), visit.now);
+    notice.audit(
+        app,
+        visit.now,
+        Some(visit.user_agent()).filter(|agent| !agent.is_empty()),
+    );
+    notice.send(app).await;
+    let (title, text) = if current.is_some() {
+        (
+            "Authenticator replaced",
+            "From now on only codes from the new authenticator app work.",
+        )
+    } else {
+        (
+            "Authenticator added",
+            "From now on you can sign in with a code from your authenticator app.",
+        )
+    };
     visit.message(
         StatusCode::OK,
-        "Authenticator added",
-        "From now on you can sign in with a code from your authenticator app.",
+        title,
+        text,
         Some(("/", "Back to the application")),
     )
+}
+
+/// The current authenticator's code was wrong (or used before).
+fn refuse_current(
+    visit: &Visit<'_>,
+    session_id: &str,
+    user: &User,
+    secret: &TotpSecret,
+) -> Result<Reply, Error> {
+    visit.audit(
+        "totp_enroll_failed",
+        crate::audit::Record {
+            user: Some(&user.name),
+            reason: Some("current_code"),
+            ..Default::default()
+        },
+    );
+    page_with(
+        visit,
+        session_id,
+        user,
+        secret,
+        StatusCode::UNAUTHORIZED,
+        None,
+        Some("That is not the current code of the authenticator you have now."),
+    )
+}
+
+/// An error and its causes, one line: for the log.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -280,7 +280,7 @@ fn decide_one(
 
 /// Without a believable original request: signed in, or not.
 fn session_only(app: &App, headers: &HeaderMap, now: u64, tls: bool) -> Decision {
-    if let Some((session, user)) = gate::fully_signed_in(app, headers, now) {
+    if let Some((session, user)) = gate::fully_signed_in(app, headers, now, tls) {
         return gate::pass(app, session, user, now, tls);
     }
     if gate::accepts_html(headers) {

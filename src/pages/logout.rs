@@ -1,8 +1,23 @@
-//! Signing out: revoke the session server-side and clear the cookie.
+//! Signing out: `GET logout` asks, `POST logout` (CSRF-checked like every
+//! POST) revokes the session server-side and clears the cookie.
+//!
+//! A GET changes nothing: a link or an `<img>` on another site, or a
+//! browser prefetching the page, must sign nobody out.
 
 use super::{redirect, Reply, Visit};
 use crate::error::Error;
 use http::StatusCode;
+use minijinja::context;
+
+/// The confirmation form; `rd` travels in it to the POST.
+pub fn confirm(visit: &mut Visit<'_>) -> Result<Reply, Error> {
+    let user = visit.session.as_ref().map(|(_, user)| {
+        user.display_name
+            .clone()
+            .unwrap_or_else(|| user.name.clone())
+    });
+    visit.render(StatusCode::OK, "logout.html", context! { user => user })
+}
 
 pub async fn logout(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     let app = visit.app;

@@ -69,7 +69,7 @@ pub async fn handle(
     let result = match (&method, route.as_str()) {
         (&Method::GET | &Method::HEAD, "login") => login::show(&mut visit),
         (&Method::GET | &Method::HEAD, "2fa") => second_factor::show(&mut visit).await,
-        (&Method::GET | &Method::HEAD, "logout") => logout::logout(&mut visit).await,
+        (&Method::GET | &Method::HEAD, "logout") => logout::confirm(&mut visit),
         (&Method::GET | &Method::HEAD, "health") => Ok(health(app)),
         (&Method::GET | &Method::HEAD, "static/doorman.css") => Ok(app.templates.stylesheet()),
         (&Method::GET | &Method::HEAD, "static/push.js") => Ok(templates::push_script()),
@@ -138,6 +138,8 @@ pub struct Visit<'a> {
     user_agent: String,
     nonce: String,
     new_nonce: bool,
+    /// The CSRF cookie's name on this request (`__Host-` when Secure).
+    csrf_cookie: String,
     set_cookies: Vec<HeaderValue>,
 }
 
@@ -152,7 +154,8 @@ impl<'a> Visit<'a> {
         tls: bool,
     ) -> Visit<'a> {
         let headers = request.headers();
-        let (nonce, new_nonce) = match app.csrf.nonce(headers) {
+        let csrf_cookie = app.sessions.name_for(app.csrf.cookie_name(), tls);
+        let (nonce, new_nonce) = match app.csrf.nonce(headers, &csrf_cookie) {
             Some(nonce) => (nonce, false),
             None => (crate::csrf::Csrf::new_nonce(), true),
         };
@@ -173,7 +176,7 @@ impl<'a> Visit<'a> {
             client: app.client_ip(peer.ip(), headers),
             browser: gate::accepts_html(headers),
             host: request_host(request).and_then(|host| host.to_str().ok().map(str::to_owned)),
-            session: app.signed_in(headers, now),
+            session: app.signed_in(headers, now, tls),
             rd,
             user_agent: headers
                 .get(http::header::USER_AGENT)
@@ -184,6 +187,7 @@ impl<'a> Visit<'a> {
                 .collect(),
             nonce,
             new_nonce,
+            csrf_cookie,
             set_cookies: Vec::new(),
         }
     }
@@ -198,7 +202,16 @@ impl<'a> Visit<'a> {
             .to_bytes();
         let form: Form = form_urlencoded::parse(&body).into_owned().collect();
         let token = form.get("csrf").map(String::as_str).unwrap_or("");
-        if token.is_empty() || !self.app.csrf.verify(&headers, token) {
+        let session = self
+            .session
+            .as_ref()
+            .map(|(session, _)| session.id.as_str());
+        if token.is_empty()
+            || !self
+                .app
+                .csrf
+                .verify(&headers, &self.csrf_cookie, session, token)
+        {
             return Err(Error::Csrf);
         }
         if let Some(rd) = form.get("rd") {
@@ -278,6 +291,16 @@ impl<'a> Visit<'a> {
         Some(without_port.unwrap_or_else(|| host.to_owned()))
     }
 
+    /// The token this visit's forms carry: bound to the session once there
+    /// is one, to the browser's nonce before.
+    pub fn csrf_token(&self) -> String {
+        let binding = match &self.session {
+            Some((session, _)) => crate::csrf::Binding::Session(&session.id),
+            None => crate::csrf::Binding::Nonce(&self.nonce),
+        };
+        self.app.csrf.token(binding)
+    }
+
     pub fn set_cookie(&mut self, cookie: HeaderValue) {
         self.set_cookies.push(cookie);
     }
@@ -292,7 +315,7 @@ impl<'a> Visit<'a> {
         let context = minijinja::context! {
             app_name => &self.app.app_name,
             prefix => &self.app.prefix,
-            csrf => self.app.csrf.token(&self.nonce),
+            csrf => self.csrf_token(),
             rd => &self.rd,
             ..values
         };
@@ -348,8 +371,7 @@ impl<'a> Visit<'a> {
                 .get(CONTENT_TYPE)
                 .is_some_and(|v| v.as_bytes() == HTML.as_bytes())
         {
-            let mut cookie =
-                cookie::Cookie::new(self.app.csrf.cookie_name().to_owned(), self.nonce.clone());
+            let mut cookie = cookie::Cookie::new(self.csrf_cookie.clone(), self.nonce.clone());
             self.app.sessions.attributes(&mut cookie, self.tls);
             headers.append(SET_COOKIE, header_value(&cookie));
         }

@@ -17,6 +17,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("message.html", include_str!("../../templates/message.html")),
     ("push.html", include_str!("../../templates/push.html")),
     ("enroll.html", include_str!("../../templates/enroll.html")),
+    ("logout.html", include_str!("../../templates/logout.html")),
 ];
 
 const PUSH_SCRIPT: &str = include_str!("../../templates/push.js");

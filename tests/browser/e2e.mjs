@@ -106,6 +106,9 @@ async function at_the_app(screenshot) {
 
 async function sign_out() {
   await page.goto(`${base}/.doorman/logout`);
+  // GET only asks; the form signs out.
+  await page.click("button[type=submit]");
+  await page.waitForSelector("text=You have signed out.");
 }
 
 async function choose(channel) {

@@ -150,7 +150,12 @@ async fn ask(env: &Env, headers: &[(&str, &str)], session: Option<&str>) -> Page
         request = request.header(*name, *value);
     }
     if let Some(value) = session {
-        request = request.header("cookie", format!("{SESSION_COOKIE}={value}"));
+        // Under both names: a front proxy that says https (X-Forwarded-Proto
+        // from a trusted peer) makes doorman read the `__Host-` one.
+        request = request.header(
+            "cookie",
+            format!("{SESSION_COOKIE}={value}; __Host-{SESSION_COOKIE}={value}"),
+        );
     }
     into_page(request.send().await.expect("auth request")).await
 }

@@ -296,7 +296,7 @@ async fn a_full_store_refuses_new_sign_ins_with_a_clear_page_and_forgets_no_sign
         let page = browser.enter_code(&code).await;
         assert_eq!(page.status, 303, "{page:?}");
         let cookie = browser.session_cookie().expect("cookie");
-        assert_eq!(browser.get("/.doorman/logout").await.status, 200);
+        assert_eq!(browser.sign_out().await.status, 200);
         signed_out.push(cookie);
     }
     let page = refused.expect("a store of 4 entries fills up within 10 sign-ins");

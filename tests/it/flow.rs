@@ -240,6 +240,9 @@ async fn signing_in_as_someone_else_ends_the_previous_session_in_that_browser() 
     let env = Env::start().await;
     let mut browser = env.signed_in("alice").await;
     let alice = browser.session_cookie().expect("alice's cookie");
+    // Form tokens are bound to the session: any page of alice's session
+    // gives the browser one (the sign-out confirmation is such a page).
+    browser.get("/.doorman/logout").await;
     let page = browser
         .post(
             "/.doorman/login",
@@ -261,7 +264,7 @@ async fn signing_in_as_someone_else_ends_the_previous_session_in_that_browser() 
 async fn signing_out_and_in_again_works() {
     let env = Env::start().await;
     let mut browser = env.signed_in("alice").await;
-    let page = browser.get("/.doorman/logout").await;
+    let page = browser.sign_out().await;
     assert_eq!(page.status, 200);
     assert!(
         page.body.contains("Sign in again"),

@@ -365,7 +365,7 @@ rules:
     try_password(&mut browser, "alice", "hunter2").await;
     browser.sign_in(&env, "alice").await;
     browser.get("/secret/x").await;
-    browser.get("/.doorman/logout").await;
+    browser.sign_out().await;
 
     let events: Vec<String> = env
         .audit_events()

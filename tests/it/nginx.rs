@@ -195,7 +195,7 @@ async fn nginx_auth_request_in_front_of_the_app_signs_in_end_to_end() {
     assert_eq!(page.status, 302);
 
     // Signing out through nginx ends it.
-    let page = browser.get("/.doorman/logout").await;
+    let page = browser.sign_out().await;
     assert_eq!(page.status, 200, "{page:?}");
     let page = browser.get("/reports").await;
     assert_eq!(page.status, 302, "{page:?}");

@@ -27,7 +27,11 @@ fn rule(path: PathMatch, policy: Policy, groups: &[&str]) -> Rule {
 /// decide what is protected.
 fn rules() -> Rules {
     Rules::new(vec![
-        rule(PathMatch::Prefix("/admin/".into()), Policy::TwoFactor, &["admins"]),
+        rule(
+            PathMatch::Prefix("/admin/".into()),
+            Policy::TwoFactor,
+            &["admins"],
+        ),
         rule(PathMatch::Prefix("/admin/".into()), Policy::Deny, &[]),
         rule(
             PathMatch::Regex(regex::Regex::new("^/internal/").expect("regex")),
@@ -42,7 +46,18 @@ fn rules() -> Rules {
 /// Paths that a server may read as one under `/admin/`, `/internal/` or
 /// `/metrics`, and many that it may not.
 fn table() -> Vec<String> {
-    let targets = ["admin/x", "Admin/x", "ADMIN", "admin", "internal/x", "INTERNAL/x", "internal", "metrics", "Metrics/", "metrics/"];
+    let targets = [
+        "admin/x",
+        "Admin/x",
+        "ADMIN",
+        "admin",
+        "internal/x",
+        "INTERNAL/x",
+        "internal",
+        "metrics",
+        "Metrics/",
+        "metrics/",
+    ];
     let ways_in = [
         "/{t}",
         "//{t}",
@@ -101,9 +116,9 @@ fn whenever_any_server_reads_a_path_as_protected_doormans_answer_is_protected() 
             .iter()
             .filter_map(|reader| Some((reader.name, (reader.read)(&path)?)))
             .collect();
-        let denied = readings
-            .iter()
-            .find(|(_, reading)| lands_under(reading, "/internal/") || is_exactly(reading, "/metrics"));
+        let denied = readings.iter().find(|(_, reading)| {
+            lands_under(reading, "/internal/") || is_exactly(reading, "/metrics")
+        });
         let admins = readings
             .iter()
             .find(|(_, reading)| lands_under(reading, "/admin/"));
@@ -138,12 +153,23 @@ fn whenever_any_server_reads_a_path_as_protected_doormans_answer_is_protected() 
 fn paths_no_server_reads_as_protected_stay_public() {
     let rules = rules();
     let client = "192.0.2.1".parse().expect("address");
-    for path in ["/public/x", "/administrator", "/admins/x", "/internals", "/metricsx", "/a/%2Fb", "/Public/x"] {
-        let protected = READERS.iter().filter_map(|r| (r.read)(path)).any(|reading| {
-            lands_under(&reading, "/admin/")
-                || lands_under(&reading, "/internal/")
-                || is_exactly(&reading, "/metrics")
-        });
+    for path in [
+        "/public/x",
+        "/administrator",
+        "/admins/x",
+        "/internals",
+        "/metricsx",
+        "/a/%2Fb",
+        "/Public/x",
+    ] {
+        let protected = READERS
+            .iter()
+            .filter_map(|r| (r.read)(path))
+            .any(|reading| {
+                lands_under(&reading, "/admin/")
+                    || lands_under(&reading, "/internal/")
+                    || is_exactly(&reading, "/metrics")
+            });
         assert!(!protected, "{path}");
         let canonical = doorman::path::normalize(path).expect("canonical");
         let answer = rules.evaluate(&Target::new(&Method::GET, &canonical, client), None);

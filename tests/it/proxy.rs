@@ -248,7 +248,7 @@ async fn a_websocket_is_closed_when_its_session_is_revoked() {
     let mut other_socket =
         open_socket(&env, &other.cookie("doorman_session").expect("cookie")).await;
 
-    let page = browser.get("/.doorman/logout").await;
+    let page = browser.sign_out().await;
     assert_eq!(page.status, 200);
     assert_closed_soon(&mut socket).await;
 

@@ -66,7 +66,7 @@ async fn a_logout_on_one_replica_is_refused_by_the_other() {
     assert_eq!(env.api_get("/app", Some(&cookie)).await.status, 200);
 
     browser.switch_to(b.addr());
-    assert_eq!(browser.get("/.doorman/logout").await.status, 200);
+    assert_eq!(browser.sign_out().await.status, 200);
     // Replica A learns of it through Redis, within moments.
     eventually("A refuses the signed-out cookie", || async {
         env.api_get("/app", Some(&cookie)).await.status == 401

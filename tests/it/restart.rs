@@ -82,7 +82,7 @@ async fn a_sign_out_survives_a_restart_and_a_crash() {
     let signed_out = alice.session_cookie().expect("alice's cookie");
     let kept = bob.session_cookie().expect("bob's cookie");
     assert!(accepted(addr, &signed_out).await);
-    assert_eq!(alice.get("/.doorman/logout").await.status, 200);
+    assert_eq!(alice.sign_out().await.status, 200);
     assert!(!accepted(addr, &signed_out).await);
 
     stop(serve);
@@ -95,7 +95,7 @@ async fn a_sign_out_survives_a_restart_and_a_crash() {
 
     // Signed out just before a kill: the answer came after the write.
     let mut bob = with_cookie(addr, &kept);
-    assert_eq!(bob.get("/.doorman/logout").await.status, 200);
+    assert_eq!(bob.sign_out().await.status, 200);
     crash(serve);
     let (_serve, addr) = start(&config);
     assert!(!accepted(addr, &signed_out).await, "after a crash");
@@ -259,7 +259,7 @@ async fn a_gateway_shut_down_in_process_lets_the_next_one_open_the_same_file() {
     .await;
     let mut browser = env.signed_in("alice").await;
     let cookie = browser.session_cookie().expect("cookie");
-    assert_eq!(browser.get("/.doorman/logout").await.status, 200);
+    assert_eq!(browser.sign_out().await.status, 200);
     env.doorman.take().expect("running").shutdown().await;
 
     let config =

@@ -307,7 +307,9 @@ async fn assert_sign_in_with_rd_leads_to(env: &Env, query: &str, expected: &str)
         "after the code, rd={query}"
     );
 
-    let page = browser.get(&format!("/.doorman/logout?rd={query}")).await;
+    let page = browser
+        .sign_out_from(&format!("/.doorman/logout?rd={query}"))
+        .await;
     assert_eq!(page.status, 303, "rd={query}: {page:?}");
     assert_eq!(page.location(), Some(expected), "at logout, rd={query}");
     assert_eq!(browser.session_cookie(), None);
@@ -329,6 +331,8 @@ async fn assert_signed_in_rd_leads_to(browser: &mut Browser, query: &str, expect
     let decoded: String = form_urlencoded::parse(format!("rd={query}").as_bytes())
         .map(|(_, value)| value.into_owned())
         .collect();
+    // A form token of this (level-2) session: tokens are bound to it.
+    browser.get("/.doorman/logout").await;
     let answer = browser
         .post(
             "/.doorman/2fa/verify",
@@ -381,7 +385,9 @@ async fn logout_sends_hostile_targets_to_the_root() {
         .map(|t| encode(t))
         .collect();
     for query in encoded.iter().map(String::as_str).chain(HOSTILE_QUERIES) {
-        let page = browser.get(&format!("/.doorman/logout?rd={query}")).await;
+        let page = browser
+            .sign_out_from(&format!("/.doorman/logout?rd={query}"))
+            .await;
         assert_eq!(page.status, 303, "rd={query}: {page:?}");
         assert_eq!(page.location(), Some("/"), "rd={query}");
     }

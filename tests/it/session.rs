@@ -1,6 +1,8 @@
 //! The session cookie: what it takes to be let in, and for how long.
 
-use crate::support::{decrypt_session, Browser, Env, Setup, CSRF_COOKIE, SECRET};
+use crate::support::{
+    decrypt_session, host_prefixed, Browser, Env, Setup, CSRF_COOKIE, SECRET, SESSION_COOKIE,
+};
 use doorman::session::FactorLevel;
 use std::time::Duration;
 
@@ -131,12 +133,12 @@ async fn a_password_only_session_is_refused_by_forward_auth() {
 }
 
 #[tokio::test]
-async fn after_get_logout_the_old_cookie_is_refused_everywhere() {
+async fn after_confirming_the_logout_page_the_old_cookie_is_refused_everywhere() {
     let env = Env::start().await;
     let mut browser = env.signed_in("alice").await;
     let cookie = browser.session_cookie().expect("a session cookie");
 
-    let page = browser.get("/.doorman/logout").await;
+    let page = browser.sign_out().await;
     assert_eq!(page.status, 200, "{page:?}");
     assert!(page.body.contains("signed out"), "{}", page.body);
     let cleared = page
@@ -158,6 +160,8 @@ async fn after_post_logout_the_old_cookie_is_refused_everywhere() {
     let mut browser = env.signed_in("alice").await;
     let cookie = browser.session_cookie().expect("a session cookie");
 
+    // The confirmation page gives the form token of this session.
+    browser.get("/.doorman/logout").await;
     let page = browser.post("/.doorman/logout", &[]).await;
     assert_eq!(page.status, 200, "{page:?}");
     assert_eq!(browser.session_cookie(), None);
@@ -174,7 +178,7 @@ async fn logout_ends_only_its_own_session() {
     env.advance(MINUTE);
     let second = env.signed_in("alice").await;
 
-    first.get("/.doorman/logout").await;
+    first.sign_out().await;
     let cookie = second.session_cookie().expect("a session cookie");
     assert_accepted(&env, &cookie, "alice").await;
 }
@@ -393,7 +397,8 @@ async fn cookies_are_secure_when_the_config_says_so() {
     // carries the cookies itself.
     let mut browser = env.browser();
     let login = browser.get("/.doorman/login").await;
-    let csrf = cookie_named(&login.set_cookies(), CSRF_COOKIE).to_owned();
+    // Secure and host-only: both cookies carry the `__Host-` prefix.
+    let csrf = cookie_named(&login.set_cookies(), &host_prefixed(CSRF_COOKIE)).to_owned();
     assert!(attributes(&csrf).iter().any(|a| a == "secure"), "{csrf}");
     let nonce = csrf.split(';').next().unwrap().to_owned();
     let token = login.field("csrf").expect("a CSRF token");
@@ -410,7 +415,10 @@ async fn cookies_are_secure_when_the_config_says_so() {
         .expect("POST");
     let page = crate::support::into_page(response).await;
     assert_eq!(page.status, 303, "{page:?}");
-    let session = attributes(cookie_named(&page.set_cookies(), "doorman_session"));
+    let session = attributes(cookie_named(
+        &page.set_cookies(),
+        &host_prefixed(SESSION_COOKIE),
+    ));
     for wanted in ["secure", "httponly", "samesite=lax", "path=/"] {
         assert!(
             session.iter().any(|a| a == wanted),

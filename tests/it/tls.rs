@@ -111,7 +111,7 @@ async fn over_tls_the_session_cookie_is_secure_and_a_browser_signs_in() {
     let session = page
         .set_cookies()
         .into_iter()
-        .find(|cookie| cookie.starts_with("doorman_session="))
+        .find(|cookie| cookie.starts_with("__Host-doorman_session="))
         .expect("a session cookie");
     assert!(session.contains("; Secure"), "{session}");
 

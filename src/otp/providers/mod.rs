@@ -154,11 +154,18 @@ impl Provider {
 #[derive(Clone, Default)]
 pub struct Providers {
     all: Vec<Provider>,
+    /// The webhook, when configured: it also hears account notices.
+    webhook: Option<Arc<WebhookProvider>>,
     /// Those that can carry a push approval.
     push: Vec<Arc<dyn PushSender>>,
 }
 
 impl Providers {
+    /// The webhook provider, for account notices.
+    pub fn webhook(&self) -> Option<Arc<WebhookProvider>> {
+        self.webhook.clone()
+    }
+
     pub fn from_settings(settings: &ProviderSettings) -> Providers {
         let mut all: Vec<Provider> = Vec::new();
         let mut push: Vec<Arc<dyn PushSender>> = Vec::new();
@@ -169,10 +176,12 @@ impl Providers {
             );
             all.push(Provider::Message(Arc::new(LogProvider)));
         }
+        let mut hook = None;
         if let Some(webhook) = &settings.webhook {
             let webhook = Arc::new(WebhookProvider::new(webhook.clone()));
             all.push(Provider::Message(webhook.clone()));
-            push.push(webhook);
+            push.push(webhook.clone());
+            hook = Some(webhook);
         }
         if let Some(ntfy) = &settings.ntfy {
             push.push(Arc::new(Ntfy::new(ntfy.clone())));
@@ -209,7 +218,11 @@ impl Providers {
                 telnyx_sms.clone(),
             ))));
         }
-        Providers { all, push }
+        Providers {
+            all,
+            webhook: hook,
+            push,
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&Provider> {

@@ -120,6 +120,14 @@ impl PushSender for WebhookProvider {
 }
 
 impl WebhookProvider {
+    /// POSTs an account notice (README: "Account notices"): a JSON object
+    /// with an `event` field and no code, signed like a code delivery.
+    pub async fn notify(&self, notice: &impl Serialize) -> Result<(), ProviderError> {
+        let body =
+            serde_json::to_vec(notice).map_err(|err| ProviderError::Refused(err.to_string()))?;
+        self.post(body).await
+    }
+
     /// POSTs a JSON body, signed when a secret is set; any 2xx is success.
     async fn post(&self, body: Vec<u8>) -> Result<(), ProviderError> {
         let mut request = self

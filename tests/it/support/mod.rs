@@ -287,9 +287,16 @@ public:
     }
 }
 
-/// The session cookie's default name, and the CSRF cookie's.
+/// The session cookie's default name, and the CSRF cookie's, as doorman
+/// sets them over plain http; a `Secure` cookie carries the `__Host-`
+/// prefix as well ([`host_prefixed`]).
 pub const SESSION_COOKIE: &str = "doorman_session";
 pub const CSRF_COOKIE: &str = "doorman_session_csrf";
+
+/// `name` as doorman names a `Secure`, host-only cookie.
+pub fn host_prefixed(name: &str) -> String {
+    format!("__Host-{name}")
+}
 
 /// Decrypts a session cookie value the way doorman does, with `secret`.
 pub fn decrypt_session(value: &str, secret: &str, now: u64) -> Option<doorman::session::Session> {
@@ -490,11 +497,31 @@ impl Browser {
         self.read(response).await
     }
 
-    /// Stores cookie `name=value` for doorman's address, as if doorman had set it.
+    /// Stores cookie `name=value` for doorman's address, as if doorman had
+    /// set it (over https, under its `__Host-` name).
     pub fn set_cookie(&self, name: &str, value: &str) {
         let url = self.base.parse().expect("base URL");
-        self.jar
-            .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+        let cookie = if self.base.starts_with("https:") {
+            format!("{}={value}; Path=/; Secure", host_prefixed(name))
+        } else {
+            format!("{name}={value}; Path=/")
+        };
+        self.jar.add_cookie_str(&cookie, &url);
+    }
+
+    /// Signs out the way a person does: the confirmation page at `path`
+    /// (`/.doorman/logout`, perhaps with `?rd=`), then its form. Returns
+    /// the answer to the form.
+    pub async fn sign_out_from(&mut self, path: &str) -> Page {
+        let page = self.get(path).await;
+        assert_eq!(page.status, 200, "the sign-out confirmation: {page:?}");
+        let rd = page.field("rd").unwrap_or_default();
+        self.post("/.doorman/logout", &[("rd", &rd)]).await
+    }
+
+    /// Signs out through the confirmation page.
+    pub async fn sign_out(&mut self) -> Page {
+        self.sign_out_from("/.doorman/logout").await
     }
 
     /// The CSRF token of the last page with a form.
@@ -586,16 +613,16 @@ impl Browser {
             .await
     }
 
-    /// The value of cookie `name` as this browser would send it.
+    /// The value of cookie `name` as this browser would send it, under
+    /// its plain or its `__Host-` name.
     pub fn cookie(&self, name: &str) -> Option<String> {
         use reqwest::cookie::CookieStore;
         let url = self.base.parse().ok()?;
         let header = self.jar.cookies(&url)?;
-        header
-            .to_str()
-            .ok()?
-            .split("; ")
-            .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
+        header.to_str().ok()?.split("; ").find_map(|pair| {
+            let pair = pair.strip_prefix("__Host-").unwrap_or(pair);
+            pair.strip_prefix(&format!("{name}=")).map(str::to_owned)
+        })
     }
 
     /// Password, then an SMS code from the webhook; ends fully signed in.

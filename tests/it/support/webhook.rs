@@ -74,10 +74,22 @@ impl Webhook {
     }
 
     /// The code in the most recent delivery.
+    /// The code of the last code delivery (account notices carry none).
     pub fn last_code(&self) -> Option<String> {
         let deliveries = self.deliveries();
-        let last = deliveries.last()?;
+        let last = deliveries
+            .iter()
+            .rev()
+            .find(|delivery| delivery.json.get("event").is_none())?;
         last.json["code"].as_str().map(str::to_owned)
+    }
+
+    /// The account notices received: deliveries with an `event` field.
+    pub fn notices(&self) -> Vec<Delivery> {
+        self.deliveries()
+            .into_iter()
+            .filter(|delivery| delivery.json.get("event").is_some())
+            .collect()
     }
 }
 
