@@ -377,11 +377,16 @@ async fn forward(
     outcome: RequestOutcome,
 ) -> Response<Body> {
     let upgrade = headers::allowed_upgrade(request.headers(), &app.forwarding.upgrades);
+    let device_cookie = crate::pages::device_cookie_name(app);
     let request_headers = request.headers_mut();
     app.client_headers.clean_request(request_headers);
     headers::strip_cookies(
         request_headers,
-        &[app.sessions.cookie_name(), app.csrf.cookie_name()],
+        &[
+            app.sessions.cookie_name(),
+            app.csrf.cookie_name(),
+            &device_cookie,
+        ],
     );
     // A WebSocket (or other upgrade) lives only as long as its session.
     let tunnel_guard = match signed_in {

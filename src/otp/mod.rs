@@ -90,6 +90,21 @@ pub struct Challenge {
     pub proof: Proof,
     /// Set once the code was accepted, so a racing second use fails.
     used: bool,
+    /// Which challenge this is: an attempt reserved on one never settles
+    /// on the one that replaced it.
+    #[serde(default)]
+    id: String,
+    /// Ended by a provider (too many attempts) or a refused push: no
+    /// later answer, not even an approval, signs in.
+    #[serde(default)]
+    ended: bool,
+}
+
+/// An attempt taken on a challenge whose code is checked elsewhere (the
+/// user's authenticator app, a Verify provider), before it is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    challenge: String,
 }
 
 /// How a challenge's code is checked.
@@ -172,7 +187,7 @@ impl Challenge {
                 let answered = proof.answer(answer);
                 if matches!(answered, push::Answered::Refused { .. }) {
                     // A refused push ends the challenge.
-                    self.attempts_left = 0;
+                    self.end();
                 }
                 answered
             }
@@ -185,7 +200,7 @@ impl Challenge {
         let state = self.push_proof()?.state;
         match state {
             push::PushState::Approved if self.is_live(now) => {
-                Some(self.record(CheckOutcome::Approved))
+                Some(self.record(CheckOutcome::Approved, now))
             }
             push::PushState::Waiting if self.is_live(now) => None,
             push::PushState::Denied => Some(Verdict::Exhausted),
@@ -209,11 +224,74 @@ impl Challenge {
             attempts_left: spec.max_attempts,
             proof,
             used: false,
+            id: crypto::random_hex(8),
+            ended: false,
         }
     }
 
     pub fn is_live(&self, now: u64) -> bool {
-        !self.used && now < self.expires_at && self.attempts_left > 0
+        !self.used && !self.ended && now < self.expires_at && self.attempts_left > 0
+    }
+
+    /// Takes one of the attempts left, in the same step that checks the
+    /// challenge is still open; the verdict instead when it is not. The
+    /// attempt is counted now, before the code is checked, so attempts in
+    /// flight together never exceed those allowed.
+    pub fn reserve(&mut self, now: u64) -> Result<Attempt, Verdict> {
+        if self.used || now >= self.expires_at {
+            return Err(Verdict::Expired);
+        }
+        if self.ended || self.attempts_left == 0 {
+            return Err(Verdict::Exhausted);
+        }
+        self.attempts_left -= 1;
+        Ok(Attempt {
+            challenge: self.id.clone(),
+        })
+    }
+
+    /// Applies the outcome of a reserved attempt. An approval counts only
+    /// if this challenge is still the one reserved on, unused, unexpired
+    /// and not ended meanwhile.
+    pub fn settle(&mut self, attempt: &Attempt, outcome: CheckOutcome, now: u64) -> Verdict {
+        if attempt.challenge != self.id {
+            return Verdict::Expired;
+        }
+        match outcome {
+            CheckOutcome::Approved if self.used || now >= self.expires_at => {
+                self.used = true;
+                Verdict::Expired
+            }
+            CheckOutcome::Approved if self.ended => Verdict::Exhausted,
+            CheckOutcome::Approved => {
+                self.used = true;
+                Verdict::Accepted
+            }
+            CheckOutcome::Expired => {
+                self.used = true;
+                Verdict::Expired
+            }
+            CheckOutcome::Exhausted => {
+                self.end();
+                Verdict::Exhausted
+            }
+            CheckOutcome::Wrong if self.ended || self.attempts_left == 0 => Verdict::Exhausted,
+            CheckOutcome::Wrong => Verdict::Wrong {
+                attempts_left: self.attempts_left,
+            },
+        }
+    }
+
+    /// Gives back a reserved attempt that was never checked.
+    pub fn refund(&mut self, attempt: &Attempt) {
+        if attempt.challenge == self.id && !self.used && !self.ended {
+            self.attempts_left += 1;
+        }
+    }
+
+    fn end(&mut self) {
+        self.ended = true;
+        self.attempts_left = 0;
     }
 
     /// The provider and its request id, when the provider checks this
@@ -239,13 +317,14 @@ impl Challenge {
         } else {
             CheckOutcome::Wrong
         };
-        self.record(outcome)
+        self.record(outcome, now)
     }
 
-    /// Applies a verdict (a provider's, or doorman's own) to this challenge.
-    pub fn record(&mut self, outcome: CheckOutcome) -> Verdict {
+    /// Applies an outcome checked in the same step as this call (doorman's
+    /// own code, a push); an approval re-checks that the challenge is open.
+    fn record(&mut self, outcome: CheckOutcome, now: u64) -> Verdict {
         match outcome {
-            CheckOutcome::Approved if !self.used => {
+            CheckOutcome::Approved if self.is_live(now) => {
                 self.used = true;
                 Verdict::Accepted
             }
@@ -254,7 +333,7 @@ impl Challenge {
                 Verdict::Expired
             }
             CheckOutcome::Exhausted => {
-                self.attempts_left = 0;
+                self.end();
                 Verdict::Exhausted
             }
             CheckOutcome::Wrong => {
