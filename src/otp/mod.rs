@@ -418,6 +418,76 @@ mod tests {
         assert!(!format!("{challenge:?}").contains("123456"));
     }
 
+    fn totp_challenge(max_attempts: u32) -> Challenge {
+        Challenge::totp(ChallengeSpec {
+            user: "alice",
+            channel: Channel::Totp,
+            to: "",
+            provider: "totp",
+            now: 1000,
+            lifetime_secs: 300,
+            max_attempts,
+        })
+    }
+
+    #[test]
+    fn attempts_in_flight_together_never_exceed_those_allowed() {
+        let mut challenge = totp_challenge(3);
+        let taken: Vec<_> = (0..10).map(|_| challenge.reserve(1001)).collect();
+        assert_eq!(taken.iter().filter(|t| t.is_ok()).count(), 3);
+        assert!(taken[3..].iter().all(|t| *t == Err(Verdict::Exhausted)));
+        // The last reserved attempt may still be the right one.
+        let attempt = taken[2].clone().expect("reserved");
+        let verdict = challenge.settle(&attempt, CheckOutcome::Approved, 1001);
+        assert_eq!(verdict, Verdict::Accepted);
+    }
+
+    #[test]
+    fn an_approval_that_comes_back_late_re_checks_the_challenge() {
+        // Expired while the code was being checked.
+        let mut challenge = totp_challenge(3);
+        let attempt = challenge.reserve(1299).expect("reserved");
+        let verdict = challenge.settle(&attempt, CheckOutcome::Approved, 1300);
+        assert_eq!(verdict, Verdict::Expired);
+        // Ended by a provider meanwhile.
+        let mut challenge = totp_challenge(3);
+        let first = challenge.reserve(1001).expect("reserved");
+        let second = challenge.reserve(1001).expect("reserved");
+        challenge.settle(&first, CheckOutcome::Exhausted, 1001);
+        let verdict = challenge.settle(&second, CheckOutcome::Approved, 1001);
+        assert_eq!(verdict, Verdict::Exhausted);
+        // Replaced by another challenge.
+        let mut old = totp_challenge(3);
+        let attempt = old.reserve(1001).expect("reserved");
+        let mut new = totp_challenge(3);
+        assert_eq!(
+            new.settle(&attempt, CheckOutcome::Approved, 1001),
+            Verdict::Expired
+        );
+        // Already used by a racing right code.
+        let mut challenge = totp_challenge(3);
+        let one = challenge.reserve(1001).expect("reserved");
+        let two = challenge.reserve(1001).expect("reserved");
+        assert_eq!(
+            challenge.settle(&one, CheckOutcome::Approved, 1001),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            challenge.settle(&two, CheckOutcome::Approved, 1001),
+            Verdict::Expired
+        );
+    }
+
+    #[test]
+    fn an_attempt_never_checked_is_given_back() {
+        let mut challenge = totp_challenge(1);
+        let attempt = challenge.reserve(1001).expect("reserved");
+        assert!(!challenge.is_live(1001));
+        challenge.refund(&attempt);
+        assert!(challenge.is_live(1001));
+        assert_eq!(challenge.attempts_left, 1);
+    }
+
     #[test]
     fn phones_are_masked_to_their_last_four_digits() {
         assert_eq!(mask_phone("+14155550100"), "••0100");
