@@ -649,8 +649,19 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     };
     let (verdict, after) = match checked {
         Checked::Verdict(verdict, after) => (verdict, after),
-        Checked::Gone => {
-            app.limiter.refund(&app.store, &reservation).await?;
+        Checked::Gone { failed } => {
+            if failed {
+                visit.audit(
+                    "challenge_failed",
+                    Record {
+                        user: Some(&user.name),
+                        reason: Some("wrong_code"),
+                        ..Record::default()
+                    },
+                );
+            } else {
+                app.limiter.refund(&app.store, &reservation).await?;
+            }
             let text = "That code has expired. Ask for a new one.".to_owned();
             return choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text));
         }
@@ -711,9 +722,10 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             )
         }
         Verdict::Exhausted => {
-            app.store.remove_challenge(&session.id).await?;
-            // Audited once, by the code that used the last attempt up.
+            // Ended by the code that used the last attempt up, once it is
+            // checked (attempts still in flight must settle on it).
             if checked {
+                app.store.remove_challenge(&session.id).await?;
                 visit.audit(
                     "challenge_failed",
                     Record {
@@ -780,8 +792,9 @@ pub(super) async fn signed_in(
 enum Checked {
     /// The verdict, and the challenge as it stands after it.
     Verdict(Verdict, After),
-    /// The session has no challenge that takes a code (any more).
-    Gone,
+    /// The session has no challenge that takes a code (any more);
+    /// `failed` when the code was checked first, and was wrong.
+    Gone { failed: bool },
     /// The provider could not be asked; nothing was counted.
     Unanswered,
 }
@@ -830,10 +843,10 @@ async fn check_code(
         })
         .await?;
     let Some((first, current)) = first else {
-        return Ok(Checked::Gone);
+        return Ok(Checked::Gone { failed: false });
     };
     let attempt = match first {
-        FirstStep::NotACode => return Ok(Checked::Gone),
+        FirstStep::NotACode => return Ok(Checked::Gone { failed: false }),
         FirstStep::Verified { verdict, live } => {
             let after = After {
                 challenge: current,
@@ -877,7 +890,11 @@ async fn check_code(
                 checked: true,
             },
         ),
-        None => Checked::Gone,
+        // Ended meanwhile: a wrong code still counts, a right one no longer
+        // signs in.
+        None => Checked::Gone {
+            failed: matches!(outcome, CheckOutcome::Wrong | CheckOutcome::Exhausted),
+        },
     })
 }
 

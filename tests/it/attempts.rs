@@ -453,3 +453,46 @@ async fn a_request_through_a_proxy_nobody_trusts_is_warned_about() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn a_burst_of_wrong_codes_reaches_a_verify_provider_no_more_often_than_the_challenge_allows()
+{
+    let twilio = crate::support::twilio::TwilioVerify::start().await;
+    let env = Env::with_providers("  sms: { provider: twilio }", &[twilio.config()], LIMITS).await;
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    assert_eq!(browser.ask_for_code("sms").await.status, 303);
+    browser.get("/.doorman/2fa").await;
+    let right = twilio.code_for("+14155550100").expect("a verification");
+    let burst: Vec<_> = (0..30)
+        .map(|n| format!("{:06}", 200_000 + n))
+        .filter(|code| *code != right)
+        .map(|code| post(&browser, "/.doorman/2fa/verify", &[("code", &code)]))
+        .collect();
+    for answer in burst {
+        let status = answer.await.expect("task");
+        assert!([400, 401].contains(&status), "{status}");
+    }
+    let checks = twilio
+        .api
+        .requests()
+        .iter()
+        .filter(|request| request.path.ends_with("/VerificationCheck"))
+        .count();
+    let paths: Vec<String> = twilio
+        .api
+        .requests()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        checks, 5,
+        "codes.max_attempts, however many at once: {paths:?}"
+    );
+    let events: Vec<String> = env
+        .audit_events()
+        .iter()
+        .map(|e| format!("{} {}", e["event"], e["reason"]))
+        .collect();
+    assert_eq!(env.audited("challenge_failed").len(), 5, "{events:?}");
+}
