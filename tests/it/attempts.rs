@@ -33,13 +33,13 @@ fn store(server: Option<&RedisServer>) -> String {
 
 /// Waits (bounded) until `check` holds.
 async fn eventually(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..400 {
         if check() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("{what} did not happen within 5 s");
+    panic!("{what} did not happen within 10 s");
 }
 
 /// POSTs `fields` (with `browser`'s CSRF token) on its own connection, in
@@ -479,20 +479,8 @@ async fn a_burst_of_wrong_codes_reaches_a_verify_provider_no_more_often_than_the
         .iter()
         .filter(|request| request.path.ends_with("/VerificationCheck"))
         .count();
-    let paths: Vec<String> = twilio
-        .api
-        .requests()
-        .iter()
-        .map(|r| r.path.clone())
-        .collect();
-    assert_eq!(
-        checks, 5,
-        "codes.max_attempts, however many at once: {paths:?}"
-    );
-    let events: Vec<String> = env
-        .audit_events()
-        .iter()
-        .map(|e| format!("{} {}", e["event"], e["reason"]))
-        .collect();
-    assert_eq!(env.audited("challenge_failed").len(), 5, "{events:?}");
+    assert_eq!(checks, 5, "codes.max_attempts, however many at once");
+    // Every code the provider found wrong counted against the account,
+    // even those whose challenge ended while they were being checked.
+    assert_eq!(env.audited("challenge_failed").len(), 5);
 }
