@@ -1,13 +1,23 @@
 //! Brute-force and abuse limits: failed sign-ins per account and per client
-//! address (a growing delay, then a lock), and caps on codes sent and push
-//! prompts. Time comes from doorman's clock, so tests drive it.
+//! address (a growing delay, then a lock), and caps on codes sent, push
+//! prompts and authenticator-app challenges. Time comes from doorman's
+//! clock, so tests drive it.
 //!
 //! The counters live in the [`Store`](crate::store::Store); this module
 //! holds the policy: what is counted, when it locks, when to try again.
+//!
+//! An attempt is *reserved* before its password or code is looked at: one
+//! compare-and-set checks the lock and counts the attempt as a failure, so
+//! attempts in flight at the same time (on any replica) are counted before
+//! any of them is checked, and none slips past a lock another one set. A
+//! success hands its reservation back.
 
 use crate::store::{Store, StoreResult};
+use moka::sync::Cache;
 use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How failed sign-ins (passwords and codes alike) are answered.
@@ -79,10 +89,30 @@ pub struct Refusal {
     pub cap: &'static str,
 }
 
+/// One attempt taken from a failure log: what it met, and what it changed
+/// (so that a success can hand it back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// The standing before this attempt: its delay, and the lock that
+    /// refused it (a refused attempt changes nothing).
+    pub standing: Standing,
+    /// The lock this attempt set, counted as a failure.
+    pub locked: Option<u64>,
+    /// When it was counted; `None` when it was refused and not counted.
+    counted_at: Option<u64>,
+    /// The lock's end before this attempt set a new one.
+    previous_lock: u64,
+}
+
 impl FailurePolicy {
     fn standing(&self, log: &FailureLog, now: u64) -> Standing {
         let locked_until = (log.locked_until > now).then_some(log.locked_until);
-        let delay = if log.consecutive >= self.delay_after && self.delay > Duration::ZERO {
+        let delay = if self.delay.is_zero() {
+            Duration::ZERO
+        } else if locked_until.is_some() {
+            // Locked: every answer as slow as they get.
+            MAX_DELAY
+        } else if log.consecutive >= self.delay_after {
             let doublings = (log.consecutive - self.delay_after).min(16);
             self.delay.saturating_mul(1 << doublings).min(MAX_DELAY)
         } else {
@@ -91,6 +121,48 @@ impl FailurePolicy {
         Standing {
             locked_until,
             delay,
+        }
+    }
+
+    /// Takes one attempt in one step: refused while locked (and then not
+    /// counted), otherwise counted as a failure at once, before anything is
+    /// checked, so that concurrent attempts see each other.
+    fn reserve(&self, log: &mut FailureLog, now: u64) -> Taken {
+        let standing = self.standing(log, now);
+        if standing.locked_until.is_some() {
+            return Taken {
+                standing,
+                locked: None,
+                counted_at: None,
+                previous_lock: log.locked_until,
+            };
+        }
+        let previous_lock = log.locked_until;
+        let locked = self.fail(log, now);
+        Taken {
+            standing,
+            locked,
+            counted_at: Some(now),
+            previous_lock,
+        }
+    }
+
+    /// Hands back a reservation that turned out a success (or was never
+    /// checked): its failure is uncounted, and a lock it set is lifted
+    /// unless the failures left still call for it. Nothing else changes: a
+    /// success never lifts a lock that other failures set.
+    fn refund(&self, log: &mut FailureLog, taken: &Taken) {
+        let Some(at) = taken.counted_at else {
+            return;
+        };
+        if let Some(index) = log.times.iter().rposition(|&t| t == at) {
+            log.times.remove(index);
+            log.consecutive = log.consecutive.saturating_sub(1);
+        }
+        if taken.locked.is_some_and(|until| log.locked_until == until)
+            && self.lock_end(log, at).is_none()
+        {
+            log.locked_until = taken.previous_lock;
         }
     }
 
@@ -111,13 +183,22 @@ impl FailurePolicy {
         while log.times.len() > bound {
             log.times.pop_front();
         }
+        let until = self.lock_end(log, now);
+        if let Some(until) = until {
+            log.locked_until = until;
+        }
+        until
+    }
+
+    /// The end of the lock that the failures in `log` call for at `now`.
+    fn lock_end(&self, log: &FailureLog, now: u64) -> Option<u64> {
         let in_window = log
             .times
             .iter()
             .filter(|&&t| t + self.window.as_secs() > now)
             .count();
         let in_hour = log.times.iter().filter(|&&t| t + HOUR > now).count();
-        let until = if in_hour >= self.per_hour as usize {
+        if in_hour >= self.per_hour as usize {
             // Until the oldest failure of the hour ages out.
             log.times
                 .iter()
@@ -129,11 +210,7 @@ impl FailurePolicy {
             Some(now + self.lock_for.as_secs())
         } else {
             None
-        };
-        if let Some(until) = until {
-            log.locked_until = until;
         }
-        until
     }
 }
 
@@ -161,7 +238,25 @@ pub struct Limiter {
     pub sends_per_number: RatePolicy,
     pub sends_per_account: RatePolicy,
     pub push_prompts: RatePolicy,
+    /// Authenticator-app challenges started per account.
+    pub totp_starts: RatePolicy,
+    /// Failures for names no account has, by folded name: the same delays
+    /// as a real account's, so the delay tells nobody which names exist.
+    /// Kept here, bounded, so a flood of made-up names never reaches the
+    /// store.
+    unknown: Cache<String, FailureLog>,
+    /// Signs the device marks that spare a browser the address counter.
+    device_key: [u8; 32],
+    /// Whether the "behind a proxy nobody trusts" warning was given.
+    proxy_warned: Arc<AtomicBool>,
 }
+
+/// Unknown names remembered at most (each a few hundred bytes).
+const UNKNOWN_NAMES: u64 = 100_000;
+/// Open challenges one account may hold; starting another ends the oldest.
+pub const OPEN_CHALLENGES: usize = 5;
+/// How long a device mark spares its browser the address counter.
+pub const DEVICE_MARK_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// A lock that a failure just set, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,8 +266,44 @@ pub struct Locked {
     pub until: u64,
 }
 
+/// Who a sign-in attempt is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Account<'a> {
+    /// An account that exists, by its name.
+    Known(&'a str),
+    /// A name no account has, as typed.
+    Unknown(&'a str),
+}
+
+/// An attempt reserved before its password or code is checked. Dropping
+/// it keeps it counted as a failure; [`Limiter::refund`] hands it back.
+#[derive(Debug, Clone)]
+#[must_use = "a reservation is a failure unless it is refunded"]
+pub struct Reservation {
+    /// Until when the account is locked: the attempt must be answered as a
+    /// failure without looking at what was typed.
+    pub refused: Option<u64>,
+    /// How long to wait before answering.
+    pub delay: Duration,
+    /// The locks this attempt set.
+    pub locked: Vec<Locked>,
+    account: Option<(AccountKey, Taken)>,
+    client: Option<(String, Taken)>,
+}
+
+#[derive(Debug, Clone)]
+enum AccountKey {
+    Store(String),
+    Unknown(String),
+}
+
+/// A name as the counters know it: trimmed, lower-cased.
+pub fn fold(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
 fn account_key(user: &str) -> String {
-    format!("account:{}", user.to_lowercase())
+    format!("account:{}", fold(user))
 }
 
 fn client_key(client: IpAddr) -> String {
@@ -180,68 +311,149 @@ fn client_key(client: IpAddr) -> String {
 }
 
 impl Limiter {
-    /// Where a sign-in attempt stands: the stricter of its account (when it
-    /// names one that exists) and its client address.
-    pub async fn standing(
-        &self,
-        store: &Store,
-        account: Option<&str>,
-        client: IpAddr,
-        now: u64,
-    ) -> StoreResult<Standing> {
-        let by_client = self
-            .clients
-            .standing(&store.failures(&client_key(client)).await?, now);
-        let by_account = match account {
-            Some(name) => self
-                .accounts
-                .standing(&store.failures(&account_key(name)).await?, now),
-            None => Standing::default(),
-        };
-        let standing = Standing {
-            locked_until: by_client.locked_until.max(by_account.locked_until),
-            delay: by_client.delay.max(by_account.delay),
-        };
-        if standing.locked_until.is_some() {
-            crate::metrics::limit_hit("locked");
-        } else if !standing.delay.is_zero() {
-            crate::metrics::limit_hit("delayed");
+    /// The limits of `config`, with marks signed by a key from `secret`.
+    pub fn new(
+        accounts: FailurePolicy,
+        clients: FailurePolicy,
+        sends: (RatePolicy, RatePolicy),
+        push_prompts: RatePolicy,
+        totp_starts: RatePolicy,
+        secret: &[u8],
+    ) -> Limiter {
+        let idle = accounts.window.max(Duration::from_secs(HOUR));
+        Limiter {
+            unknown: Cache::builder()
+                .max_capacity(UNKNOWN_NAMES)
+                .time_to_idle(idle)
+                .build(),
+            accounts,
+            clients,
+            sends_per_number: sends.0,
+            sends_per_account: sends.1,
+            push_prompts,
+            totp_starts,
+            device_key: crate::crypto::derive(secret, b"doorman device marks"),
+            proxy_warned: Arc::new(AtomicBool::new(false)),
         }
-        Ok(standing)
     }
 
-    /// Counts a failed password or code; the locks it set.
-    pub async fn failed(
+    /// Reserves one sign-in attempt for `account` and, unless the browser
+    /// is exempt (`None`), its client address, before the password or code
+    /// is looked at. The account's lock refuses; the address's lock only
+    /// slows: a crowd behind one address must not lock each other out.
+    pub async fn reserve(
         &self,
         store: &Store,
-        account: Option<&str>,
-        client: IpAddr,
+        account: Account<'_>,
+        client: Option<IpAddr>,
         now: u64,
-    ) -> StoreResult<Vec<Locked>> {
+    ) -> StoreResult<Reservation> {
+        let (key, by_account) = match account {
+            Account::Known(name) => {
+                let key = account_key(name);
+                let taken = store
+                    .update_failures(&key, |log| self.accounts.reserve(log, now))
+                    .await?;
+                (AccountKey::Store(key), taken)
+            }
+            Account::Unknown(typed) => {
+                let name = fold(typed);
+                let taken = self.reserve_unknown(&name, now);
+                (AccountKey::Unknown(name), taken)
+            }
+        };
         let mut locked = Vec::new();
-        let by_client = store
-            .update_failures(&client_key(client), |log| self.clients.fail(log, now))
-            .await?;
-        if let Some(until) = by_client {
-            crate::metrics::limit_hit("lock_client");
+        if let (AccountKey::Store(_), Some(until)) = (&key, by_account.locked) {
+            crate::metrics::limit_hit("lock_account");
             locked.push(Locked {
-                scope: "client",
+                scope: "account",
                 until,
             });
         }
-        if let Some(name) = account {
-            let by_account = store
-                .update_failures(&account_key(name), |log| self.accounts.fail(log, now))
-                .await?;
-            if let Some(until) = by_account {
-                crate::metrics::limit_hit("lock_account");
-                locked.push(Locked {
-                    scope: "account",
-                    until,
-                });
+        let by_client = match client {
+            Some(client) => {
+                let key = client_key(client);
+                let taken = store
+                    .update_failures(&key, |log| self.clients.reserve(log, now))
+                    .await?;
+                if let Some(until) = taken.locked {
+                    crate::metrics::limit_hit("lock_client");
+                    locked.push(Locked {
+                        scope: "client",
+                        until,
+                    });
+                }
+                Some((key, taken))
             }
+            None => None,
+        };
+        let refused = by_account.standing.locked_until;
+        let delay = by_account.standing.delay.max(
+            by_client
+                .as_ref()
+                .map_or(Duration::ZERO, |(_, taken)| taken.standing.delay),
+        );
+        if refused.is_some() {
+            crate::metrics::limit_hit("locked");
+        } else if !delay.is_zero() {
+            crate::metrics::limit_hit("delayed");
         }
-        Ok(locked)
+        Ok(Reservation {
+            refused,
+            delay,
+            locked,
+            account: Some((key, by_account)),
+            client: by_client,
+        })
+    }
+
+    /// The unknown-name counterpart of a store reservation, in one step on
+    /// the local cache.
+    fn reserve_unknown(&self, name: &str, now: u64) -> Taken {
+        let mut taken = None;
+        self.unknown.entry_by_ref(name).and_compute_with(|entry| {
+            let mut log = entry.map(|entry| entry.into_value()).unwrap_or_default();
+            taken = Some(self.accounts.reserve(&mut log, now));
+            moka::ops::compute::Op::Put(log)
+        });
+        taken.unwrap_or_else(|| self.accounts.reserve(&mut FailureLog::default(), now))
+    }
+
+    /// Hands a reservation back: the password or code was right, or was
+    /// never checked (a provider that could not be asked).
+    pub async fn refund(&self, store: &Store, reservation: &Reservation) -> StoreResult<()> {
+        match &reservation.account {
+            Some((AccountKey::Store(key), taken)) => {
+                store
+                    .update_failures(key, |log| self.accounts.refund(log, taken))
+                    .await?
+            }
+            Some((AccountKey::Unknown(name), taken)) => {
+                if let Some(mut log) = self.unknown.get(name) {
+                    self.accounts.refund(&mut log, taken);
+                    self.unknown.insert(name.clone(), log);
+                }
+            }
+            None => {}
+        }
+        if let Some((key, taken)) = &reservation.client {
+            store
+                .update_failures(key, |log| self.clients.refund(log, taken))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Where an account stands, without taking an attempt (for pages that
+    /// only show it).
+    pub async fn account_standing(
+        &self,
+        store: &Store,
+        account: &str,
+        now: u64,
+    ) -> StoreResult<Standing> {
+        let log = store.failures(&account_key(account)).await?;
+        Ok(self.accounts.standing(&log, now))
     }
 
     /// A complete sign-in ends the account's run of failures (not a lock,
@@ -250,6 +462,86 @@ impl Limiter {
         store
             .update_failures(&account_key(account), |log| log.consecutive = 0)
             .await
+    }
+
+    /// Takes the start of an authenticator-app challenge by `user` in
+    /// session `session_id`: one per session per `cooldown`, and
+    /// `totp_starts` per window for the account, so restarting a challenge
+    /// (for fresh attempts) is slow and bounded however many sessions ask.
+    pub async fn take_totp_start(
+        &self,
+        store: &Store,
+        user: &str,
+        session_id: &str,
+        cooldown: Duration,
+        now: u64,
+    ) -> StoreResult<Result<(), Refusal>> {
+        let session_key = format!("totp_start:{session_id}");
+        if let Err(retry_at) = store.take_cooldown(&session_key, cooldown, now).await? {
+            crate::metrics::limit_hit("totp_cooldown");
+            return Ok(Err(Refusal {
+                retry_at,
+                cap: "totp_cooldown",
+            }));
+        }
+        let key = format!("totp_starts:{}", fold(user));
+        let took = store
+            .update_events(&key, |log| self.totp_starts.take(log, now))
+            .await?;
+        Ok(took.map_err(|retry_at| {
+            crate::metrics::limit_hit("totp_starts");
+            Refusal {
+                retry_at,
+                cap: "totp_starts",
+            }
+        }))
+    }
+
+    /// A device mark for `user`'s browser, valid from `now`.
+    pub fn device_mark(&self, user: &str, now: u64) -> String {
+        use base64::Engine;
+        let user = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(fold(user));
+        let signed = format!("{now}.{user}");
+        let mac = crate::crypto::hex(&crate::crypto::hmac(&self.device_key, signed.as_bytes()));
+        format!("{signed}.{mac}")
+    }
+
+    /// The (folded) user a device mark stands for, if it is ours and not
+    /// older than [`DEVICE_MARK_LIFETIME`].
+    pub fn device_mark_user(&self, mark: &str, now: u64) -> Option<String> {
+        use base64::Engine;
+        let (signed, mac) = mark.rsplit_once('.')?;
+        let expected =
+            crate::crypto::hex(&crate::crypto::hmac(&self.device_key, signed.as_bytes()));
+        if !crate::crypto::equal(expected.as_bytes(), mac.as_bytes()) {
+            return None;
+        }
+        let (issued, user) = signed.split_once('.')?;
+        let issued: u64 = issued.parse().ok()?;
+        if issued > now.saturating_add(300)
+            || now.saturating_sub(issued) >= DEVICE_MARK_LIFETIME.as_secs()
+        {
+            return None;
+        }
+        let user = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(user)
+            .ok()?;
+        String::from_utf8(user).ok()
+    }
+
+    /// Warns, once, when a request looks proxied but no proxy is trusted:
+    /// then every client has the proxy's address, and the address counter
+    /// slows all of them together.
+    pub fn notice_proxy(&self, trusted_proxies_empty: bool, peer: IpAddr, forwarded: bool) {
+        if looks_proxied(trusted_proxies_empty, peer, forwarded)
+            && !self.proxy_warned.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                event = "untrusted_proxy",
+                %peer,
+                "requests come through a proxy (X-Forwarded-For from a private address) but trusted_proxies is empty: every client is counted as {peer}; set trusted_proxies to the proxy's address"
+            );
+        }
     }
 
     /// Takes a send of a code to `number` for `user` on `channel`, whose
@@ -320,6 +612,26 @@ impl Limiter {
                 cap: "push_prompts",
             }
         }))
+    }
+}
+
+/// Whether a request from `peer` reads as sent by a proxy doorman does not
+/// trust: none is trusted, the peer is a private (or loopback, or CGNAT)
+/// address, and it says whom it forwards for.
+pub fn looks_proxied(trusted_proxies_empty: bool, peer: IpAddr, forwarded: bool) -> bool {
+    if !trusted_proxies_empty || !forwarded {
+        return false;
+    }
+    match crate::net::canonical(peer) {
+        IpAddr::V4(v4) => {
+            let cgnat = v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64;
+            v4.is_private() || v4.is_loopback() || v4.is_link_local() || cgnat
+        }
+        IpAddr::V6(v6) => {
+            let unique_local = (v6.segments()[0] & 0xfe00) == 0xfc00;
+            let link_local = (v6.segments()[0] & 0xffc0) == 0xfe80;
+            v6.is_loopback() || unique_local || link_local
+        }
     }
 }
 
@@ -407,6 +719,217 @@ mod tests {
         }
         assert_eq!(policy.take(&mut log, 200), Err(100 + 10 * MIN));
         assert_eq!(policy.take(&mut log, 100 + 10 * MIN), Ok(()));
+    }
+
+    fn limiter() -> Limiter {
+        let rate = RatePolicy {
+            max: 3,
+            window: Duration::from_secs(10 * MIN),
+        };
+        Limiter::new(
+            FailurePolicy::default(),
+            FailurePolicy::default(),
+            (rate, rate),
+            rate,
+            rate,
+            b"a secret for device marks",
+        )
+    }
+
+    fn store() -> Store {
+        Store::memory(crate::store::Lifetimes {
+            session: Duration::from_secs(HOUR),
+            code: Duration::from_secs(5 * MIN),
+            cooldown: Duration::from_secs(30),
+        })
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    /// The delays twelve failed attempts meet, one after another.
+    async fn delays(limiter: &Limiter, store: &Store, account: Account<'_>) -> Vec<Duration> {
+        let mut delays = Vec::new();
+        for n in 0..12 {
+            let reservation = limiter
+                .reserve(store, account, None, 1_000 + n)
+                .await
+                .expect("reserved");
+            delays.push(reservation.delay);
+        }
+        delays
+    }
+
+    #[tokio::test]
+    async fn an_unknown_name_meets_exactly_the_delays_of_a_real_account() {
+        let (limiter, store) = (limiter(), store());
+        let real = delays(&limiter, &store, Account::Known("alice")).await;
+        let unknown = delays(&limiter, &store, Account::Unknown("nobody")).await;
+        assert_eq!(real, unknown);
+        let seconds: Vec<u64> = real.iter().map(Duration::as_secs).collect();
+        assert_eq!(seconds, [0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 30, 30]);
+        // The name is folded: spaces and case make no new name.
+        let again = limiter
+            .reserve(&store, Account::Unknown("  NoBody "), None, 1_020)
+            .await
+            .expect("reserved");
+        assert_eq!(again.delay, MAX_DELAY);
+        assert!(again.refused.is_some(), "locked like a real account");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn attempts_reserved_at_the_same_time_never_pass_the_lock() {
+        let limiter = Arc::new(limiter());
+        let store = Arc::new(store());
+        let tasks: Vec<_> = (0..150)
+            .map(|_| {
+                let (limiter, store) = (limiter.clone(), store.clone());
+                tokio::spawn(async move {
+                    limiter
+                        .reserve(
+                            &store,
+                            Account::Known("alice"),
+                            Some(ip("192.0.2.1")),
+                            5_000,
+                        )
+                        .await
+                        .expect("reserved")
+                })
+            })
+            .collect();
+        let mut allowed = 0;
+        let mut locks = Vec::new();
+        for task in tasks {
+            let reservation = task.await.expect("task");
+            allowed += usize::from(reservation.refused.is_none());
+            locks.extend(reservation.locked);
+        }
+        assert_eq!(allowed, 10, "lock_after attempts, not one more");
+        let scopes: Vec<&str> = locks.iter().map(|lock| lock.scope).collect();
+        assert_eq!(scopes.iter().filter(|s| **s == "account").count(), 1);
+        assert_eq!(scopes.iter().filter(|s| **s == "client").count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_success_hands_its_attempt_back_and_lifts_only_the_lock_it_set() {
+        let (limiter, store) = (limiter(), store());
+        let alice = Account::Known("alice");
+        for n in 0..9 {
+            let _failed = limiter.reserve(&store, alice, None, 100 + n).await;
+        }
+        // The tenth attempt locks at once, before it is checked...
+        let tenth = limiter.reserve(&store, alice, None, 110).await.expect("ok");
+        assert_eq!(tenth.locked.len(), 1);
+        let meanwhile = limiter.reserve(&store, alice, None, 110).await.expect("ok");
+        assert!(
+            meanwhile.refused.is_some(),
+            "no attempt while it is in flight"
+        );
+        // ...and a right password hands it back: nine failures do not lock.
+        limiter.refund(&store, &tenth).await.expect("refunded");
+        let after = limiter.reserve(&store, alice, None, 111).await.expect("ok");
+        assert_eq!(after.refused, None);
+        assert_eq!(after.locked.len(), 1, "this one is the tenth failure now");
+
+        // A success reserved before another attempt locked does not lift
+        // that lock.
+        let carol = Account::Known("carol");
+        for n in 0..8 {
+            let _failed = limiter.reserve(&store, carol, None, 100 + n).await;
+        }
+        let right = limiter.reserve(&store, carol, None, 110).await.expect("ok");
+        let wrong = limiter.reserve(&store, carol, None, 110).await.expect("ok");
+        assert!(right.locked.is_empty() && wrong.locked.len() == 1);
+        limiter.refund(&store, &right).await.expect("refunded");
+        let still = limiter.reserve(&store, carol, None, 112).await.expect("ok");
+        assert!(still.refused.is_some());
+    }
+
+    #[tokio::test]
+    async fn an_address_lock_slows_but_never_refuses() {
+        let (limiter, store) = (limiter(), store());
+        let crowd = ip("203.0.113.9");
+        for n in 0..10 {
+            let name = format!("made-up-{n}");
+            let _failed = limiter
+                .reserve(&store, Account::Unknown(&name), Some(crowd), 200)
+                .await;
+        }
+        let bob = limiter
+            .reserve(&store, Account::Known("bob"), Some(crowd), 201)
+            .await
+            .expect("reserved");
+        assert_eq!(bob.refused, None, "bob's password is still checked");
+        assert_eq!(bob.delay, MAX_DELAY, "but slowly");
+        // A browser bob signed in with before skips the address counter.
+        let marked = limiter
+            .reserve(&store, Account::Known("bob"), None, 201)
+            .await
+            .expect("reserved");
+        assert_eq!((marked.refused, marked.delay), (None, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_device_mark_names_its_user_until_it_expires_and_cannot_be_forged() {
+        let limiter = limiter();
+        let mark = limiter.device_mark("Alice", 1_000);
+        assert_eq!(
+            limiter.device_mark_user(&mark, 1_000).as_deref(),
+            Some("alice")
+        );
+        let lifetime = DEVICE_MARK_LIFETIME.as_secs();
+        assert!(limiter.device_mark_user(&mark, 1_000 + lifetime).is_none());
+        let (signed, mac) = mark.rsplit_once('.').expect("three parts");
+        let (issued, _) = signed.split_once('.').expect("issued");
+        use base64::Engine;
+        let bob = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("bob");
+        for forged in [
+            format!("{issued}.{bob}.{mac}"),
+            format!("99999.{}", &mark[mark.find('.').map_or(0, |i| i + 1)..]),
+            format!("{signed}.{}", "0".repeat(64)),
+            signed.to_owned(),
+            String::new(),
+            "...".to_owned(),
+        ] {
+            assert!(
+                limiter.device_mark_user(&forged, 1_000).is_none(),
+                "{forged}"
+            );
+        }
+        let other = Limiter::new(
+            FailurePolicy::default(),
+            FailurePolicy::default(),
+            (limiter.sends_per_number, limiter.sends_per_account),
+            limiter.push_prompts,
+            limiter.totp_starts,
+            b"another secret",
+        );
+        assert!(other.device_mark_user(&mark, 1_000).is_none());
+    }
+
+    #[test]
+    fn a_private_peer_that_forwards_for_someone_reads_as_an_untrusted_proxy() {
+        for peer in [
+            "10.0.0.5",
+            "172.16.3.4",
+            "192.168.1.1",
+            "127.0.0.1",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "::ffff:10.1.2.3",
+        ] {
+            assert!(looks_proxied(true, ip(peer), true), "{peer}");
+            assert!(!looks_proxied(false, ip(peer), true), "{peer} trusted");
+            assert!(
+                !looks_proxied(true, ip(peer), false),
+                "{peer} without the header"
+            );
+        }
+        for peer in ["203.0.113.7", "100.128.0.1", "2001:db8::1", "8.8.8.8"] {
+            assert!(!looks_proxied(true, ip(peer), true), "{peer}");
+        }
     }
 
     #[test]

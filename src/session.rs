@@ -77,20 +77,24 @@ pub enum Rejected {
 /// Encrypts sessions into cookies and back.
 pub struct SessionCodec {
     settings: SessionSettings,
-    /// Every name doorman's cookies may carry (session and CSRF, each with
-    /// and without `__Host-`), built once: none of them reaches the upstream.
-    own_cookies: [String; 4],
+    /// Every name doorman's cookies may carry (session, CSRF and device
+    /// mark, each with and without `__Host-`), built once: none of them
+    /// reaches the upstream.
+    own_cookies: [String; 6],
 }
 
 impl SessionCodec {
     pub fn new(settings: SessionSettings) -> SessionCodec {
         let base = &settings.cookie_name;
         let csrf = format!("{base}_csrf");
+        let device = format!("{base}_device");
         let own_cookies = [
             prefixed_name(base, false),
             prefixed_name(base, true),
             prefixed_name(&csrf, false),
             prefixed_name(&csrf, true),
+            prefixed_name(&device, false),
+            prefixed_name(&device, true),
         ];
         SessionCodec {
             settings,
@@ -99,7 +103,7 @@ impl SessionCodec {
     }
 
     /// The names of doorman's own cookies, to keep from the upstream.
-    pub fn own_cookie_names(&self) -> [&str; 4] {
+    pub fn own_cookie_names(&self) -> [&str; 6] {
         self.own_cookies.each_ref().map(String::as_str)
     }
 
@@ -582,7 +586,9 @@ mod tests {
                 "doorman_session",
                 "__Host-doorman_session",
                 "doorman_session_csrf",
-                "__Host-doorman_session_csrf"
+                "__Host-doorman_session_csrf",
+                "doorman_session_device",
+                "__Host-doorman_session_device"
             ]
         );
     }

@@ -420,6 +420,8 @@ pub struct Limits {
     pub sends_per_number: RatePolicy,
     pub sends_per_account: RatePolicy,
     pub push_prompts: RatePolicy,
+    /// Authenticator-app challenges started per account.
+    pub totp_starts: RatePolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1731,6 +1733,7 @@ fn limits(raw: &raw::RawLimits, problems: &mut Problems) -> Limits {
             (3, "10m"),
             problems,
         ),
+        totp_starts: rate(&raw.totp_starts, "limits.totp_starts", (10, "1h"), problems),
     }
 }
 

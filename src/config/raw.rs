@@ -252,6 +252,8 @@ pub struct RawLimits {
     pub sends_per_account: RawRate,
     #[serde(default)]
     pub push_prompts: RawRate,
+    #[serde(default)]
+    pub totp_starts: RawRate,
 }
 
 #[derive(Debug, Default, Deserialize)]

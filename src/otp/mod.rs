@@ -90,6 +90,21 @@ pub struct Challenge {
     pub proof: Proof,
     /// Set once the code was accepted, so a racing second use fails.
     used: bool,
+    /// Which challenge this is: an attempt reserved on one never settles
+    /// on the one that replaced it.
+    #[serde(default)]
+    id: String,
+    /// Ended by a provider (too many attempts) or a refused push: no
+    /// later answer, not even an approval, signs in.
+    #[serde(default)]
+    ended: bool,
+}
+
+/// An attempt taken on a challenge whose code is checked elsewhere (the
+/// user's authenticator app, a Verify provider), before it is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    challenge: String,
 }
 
 /// How a challenge's code is checked.
@@ -172,7 +187,7 @@ impl Challenge {
                 let answered = proof.answer(answer);
                 if matches!(answered, push::Answered::Refused { .. }) {
                     // A refused push ends the challenge.
-                    self.attempts_left = 0;
+                    self.end();
                 }
                 answered
             }
@@ -185,7 +200,7 @@ impl Challenge {
         let state = self.push_proof()?.state;
         match state {
             push::PushState::Approved if self.is_live(now) => {
-                Some(self.record(CheckOutcome::Approved))
+                Some(self.record(CheckOutcome::Approved, now))
             }
             push::PushState::Waiting if self.is_live(now) => None,
             push::PushState::Denied => Some(Verdict::Exhausted),
@@ -209,11 +224,74 @@ impl Challenge {
             attempts_left: spec.max_attempts,
             proof,
             used: false,
+            id: crypto::random_hex(8),
+            ended: false,
         }
     }
 
     pub fn is_live(&self, now: u64) -> bool {
-        !self.used && now < self.expires_at && self.attempts_left > 0
+        !self.used && !self.ended && now < self.expires_at && self.attempts_left > 0
+    }
+
+    /// Takes one of the attempts left, in the same step that checks the
+    /// challenge is still open; the verdict instead when it is not. The
+    /// attempt is counted now, before the code is checked, so attempts in
+    /// flight together never exceed those allowed.
+    pub fn reserve(&mut self, now: u64) -> Result<Attempt, Verdict> {
+        if self.used || now >= self.expires_at {
+            return Err(Verdict::Expired);
+        }
+        if self.ended || self.attempts_left == 0 {
+            return Err(Verdict::Exhausted);
+        }
+        self.attempts_left -= 1;
+        Ok(Attempt {
+            challenge: self.id.clone(),
+        })
+    }
+
+    /// Applies the outcome of a reserved attempt. An approval counts only
+    /// if this challenge is still the one reserved on, unused, unexpired
+    /// and not ended meanwhile.
+    pub fn settle(&mut self, attempt: &Attempt, outcome: CheckOutcome, now: u64) -> Verdict {
+        if attempt.challenge != self.id {
+            return Verdict::Expired;
+        }
+        match outcome {
+            CheckOutcome::Approved if self.used || now >= self.expires_at => {
+                self.used = true;
+                Verdict::Expired
+            }
+            CheckOutcome::Approved if self.ended => Verdict::Exhausted,
+            CheckOutcome::Approved => {
+                self.used = true;
+                Verdict::Accepted
+            }
+            CheckOutcome::Expired => {
+                self.used = true;
+                Verdict::Expired
+            }
+            CheckOutcome::Exhausted => {
+                self.end();
+                Verdict::Exhausted
+            }
+            CheckOutcome::Wrong if self.ended || self.attempts_left == 0 => Verdict::Exhausted,
+            CheckOutcome::Wrong => Verdict::Wrong {
+                attempts_left: self.attempts_left,
+            },
+        }
+    }
+
+    /// Gives back a reserved attempt that was never checked.
+    pub fn refund(&mut self, attempt: &Attempt) {
+        if attempt.challenge == self.id && !self.used && !self.ended {
+            self.attempts_left += 1;
+        }
+    }
+
+    fn end(&mut self) {
+        self.ended = true;
+        self.attempts_left = 0;
     }
 
     /// The provider and its request id, when the provider checks this
@@ -239,13 +317,14 @@ impl Challenge {
         } else {
             CheckOutcome::Wrong
         };
-        self.record(outcome)
+        self.record(outcome, now)
     }
 
-    /// Applies a verdict (a provider's, or doorman's own) to this challenge.
-    pub fn record(&mut self, outcome: CheckOutcome) -> Verdict {
+    /// Applies an outcome checked in the same step as this call (doorman's
+    /// own code, a push); an approval re-checks that the challenge is open.
+    fn record(&mut self, outcome: CheckOutcome, now: u64) -> Verdict {
         match outcome {
-            CheckOutcome::Approved if !self.used => {
+            CheckOutcome::Approved if self.is_live(now) => {
                 self.used = true;
                 Verdict::Accepted
             }
@@ -254,7 +333,7 @@ impl Challenge {
                 Verdict::Expired
             }
             CheckOutcome::Exhausted => {
-                self.attempts_left = 0;
+                self.end();
                 Verdict::Exhausted
             }
             CheckOutcome::Wrong => {
@@ -337,6 +416,76 @@ mod tests {
         let key = [7u8; 32];
         let challenge = challenge("123456", &key);
         assert!(!format!("{challenge:?}").contains("123456"));
+    }
+
+    fn totp_challenge(max_attempts: u32) -> Challenge {
+        Challenge::totp(ChallengeSpec {
+            user: "alice",
+            channel: Channel::Totp,
+            to: "",
+            provider: "totp",
+            now: 1000,
+            lifetime_secs: 300,
+            max_attempts,
+        })
+    }
+
+    #[test]
+    fn attempts_in_flight_together_never_exceed_those_allowed() {
+        let mut challenge = totp_challenge(3);
+        let taken: Vec<_> = (0..10).map(|_| challenge.reserve(1001)).collect();
+        assert_eq!(taken.iter().filter(|t| t.is_ok()).count(), 3);
+        assert!(taken[3..].iter().all(|t| *t == Err(Verdict::Exhausted)));
+        // The last reserved attempt may still be the right one.
+        let attempt = taken[2].clone().expect("reserved");
+        let verdict = challenge.settle(&attempt, CheckOutcome::Approved, 1001);
+        assert_eq!(verdict, Verdict::Accepted);
+    }
+
+    #[test]
+    fn an_approval_that_comes_back_late_re_checks_the_challenge() {
+        // Expired while the code was being checked.
+        let mut challenge = totp_challenge(3);
+        let attempt = challenge.reserve(1299).expect("reserved");
+        let verdict = challenge.settle(&attempt, CheckOutcome::Approved, 1300);
+        assert_eq!(verdict, Verdict::Expired);
+        // Ended by a provider meanwhile.
+        let mut challenge = totp_challenge(3);
+        let first = challenge.reserve(1001).expect("reserved");
+        let second = challenge.reserve(1001).expect("reserved");
+        challenge.settle(&first, CheckOutcome::Exhausted, 1001);
+        let verdict = challenge.settle(&second, CheckOutcome::Approved, 1001);
+        assert_eq!(verdict, Verdict::Exhausted);
+        // Replaced by another challenge.
+        let mut old = totp_challenge(3);
+        let attempt = old.reserve(1001).expect("reserved");
+        let mut new = totp_challenge(3);
+        assert_eq!(
+            new.settle(&attempt, CheckOutcome::Approved, 1001),
+            Verdict::Expired
+        );
+        // Already used by a racing right code.
+        let mut challenge = totp_challenge(3);
+        let one = challenge.reserve(1001).expect("reserved");
+        let two = challenge.reserve(1001).expect("reserved");
+        assert_eq!(
+            challenge.settle(&one, CheckOutcome::Approved, 1001),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            challenge.settle(&two, CheckOutcome::Approved, 1001),
+            Verdict::Expired
+        );
+    }
+
+    #[test]
+    fn an_attempt_never_checked_is_given_back() {
+        let mut challenge = totp_challenge(1);
+        let attempt = challenge.reserve(1001).expect("reserved");
+        assert!(!challenge.is_live(1001));
+        challenge.refund(&attempt);
+        assert!(challenge.is_live(1001));
+        assert_eq!(challenge.attempts_left, 1);
     }
 
     #[test]

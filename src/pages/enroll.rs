@@ -171,12 +171,12 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     // Replacing: first a code from the authenticator there is now. It is a
     // guess like any other code, so it counts against the account.
     let mut current_step = None;
+    // The attempt, reserved before the current code is checked; handed
+    // back only once it proves to be right and unused.
+    let mut held = None;
     if let Some(current) = &current {
-        let standing = app
-            .limiter
-            .standing(&app.store, Some(&user.name), visit.client, visit.now)
-            .await?;
-        if let Some(until) = standing.locked_until {
+        let reservation = visit.reserve_attempt(&user.name, Some(&user.name)).await?;
+        if let Some(until) = reservation.refused {
             let text = format!(
                 "Too many failed attempts. Try again in {}.",
                 crate::limits::wait_text(visit.now, until)
@@ -191,14 +191,18 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             );
         }
         match current.matching_step(&digits("current_code"), visit.now) {
-            Some(step) => current_step = Some(step),
-            None => {
-                visit.count_failure(&user.name, Some(&user.name)).await?;
-                return refuse_current(visit, &session_id, &user, &secret);
+            Some(step) => {
+                current_step = Some(step);
+                held = Some(reservation);
             }
+            // The reserved attempt stays: a wrong current code is a failure.
+            None => return refuse_current(visit, &session_id, &user, &secret),
         }
     }
     let Some(step) = secret.matching_step(&digits("code"), visit.now) else {
+        if let Some(reservation) = &held {
+            app.limiter.refund(&app.store, reservation).await?;
+        }
         let text = "That code is not right. Check the app shows a code for this account, and try the current one.";
         return page(
             visit,
@@ -214,9 +218,11 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     if let Some(step) = current_step {
         if !app.store.accept_totp_step(&user.name, step).await? {
             tracing::warn!(event = "totp_replayed", user = %user.name, client = %visit.client, "an authenticator code was used again");
-            visit.count_failure(&user.name, Some(&user.name)).await?;
             return refuse_current(visit, &session_id, &user, &secret);
         }
+    }
+    if let Some(reservation) = &held {
+        app.limiter.refund(&app.store, reservation).await?;
     }
     let Some(path) = app.users_file.clone() else {
         return ask_an_administrator(visit);

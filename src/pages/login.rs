@@ -29,22 +29,23 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         );
     }
     let app = visit.app;
-    // Only accounts that exist are counted, so a flood of made-up names
-    // cannot crowd real ones out of the counters; the client always is.
+    // Accounts that exist are counted in the store; made-up names in a
+    // bounded cache of this replica, so a flood of them cannot crowd real
+    // ones out, yet they are slowed exactly alike. The client always is,
+    // unless this browser carries the account's device mark.
     let account = app
         .users
         .load()
         .find(username)
         .map(|user| user.name.clone());
-    // Without the shared counters a lock cannot be checked: fail closed.
-    let standing = app
-        .limiter
-        .standing(&app.store, account.as_deref(), visit.client, visit.now)
-        .await?;
-    if !standing.delay.is_zero() {
-        tokio::time::sleep(standing.delay).await;
+    // Taken before the password is looked at, so that attempts in flight
+    // together are all counted; without the store a lock cannot be
+    // checked: fail closed.
+    let reservation = visit.reserve_attempt(username, account.as_deref()).await?;
+    if !reservation.delay.is_zero() {
+        tokio::time::sleep(reservation.delay).await;
     }
-    let locked = standing.locked_until.is_some();
+    let locked = reservation.refused.is_some();
     let checked = app.passwords.check(username, password, locked).await;
     let Some(user) = checked else {
         crate::metrics::password_check("failed");
@@ -56,7 +57,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             visit.audit(
                 "signin_locked",
                 Record {
-                    until: standing.locked_until,
+                    until: reservation.refused,
                     ..record()
                 },
             );
@@ -77,7 +78,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             locked,
             "wrong username or password"
         );
-        visit.count_failure(username, account.as_deref()).await?;
+        // The reservation stays: it was this failure, counted already.
         // A locked account reads exactly like a wrong password.
         return visit.render(
             StatusCode::UNAUTHORIZED,
@@ -86,6 +87,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         );
     };
     crate::metrics::password_check("ok");
+    app.limiter.refund(&app.store, &reservation).await?;
     // A previous session (of anyone) in this browser ends here: no fixation.
     if let Some((old, _)) = visit.session.take() {
         app.store

@@ -135,6 +135,8 @@ pub struct Visit<'a> {
     pub session: Option<(Session, Arc<User>)>,
     /// `rd` as sent (query or form); checked only when used.
     pub rd: String,
+    /// The (folded) user whose valid device mark this browser carries.
+    pub device: Option<String>,
     user_agent: String,
     nonce: String,
     new_nonce: bool,
@@ -168,11 +170,20 @@ impl<'a> Visit<'a> {
                     .map(|(_, value)| value.into_owned())
             })
             .unwrap_or_default();
+        app.limiter.notice_proxy(
+            app.trusted_proxies.is_empty(),
+            peer.ip(),
+            headers.contains_key("x-forwarded-for"),
+        );
+        let device_cookie = device_cookie_name(app, tls);
+        let device = crate::session::cookie_values(headers, &device_cookie)
+            .find_map(|mark| app.limiter.device_mark_user(mark, now));
         Visit {
             app,
             now,
             tls,
             peer,
+            device,
             client: app.client_ip(peer.ip(), headers),
             browser: gate::accepts_html(headers),
             host: request_host(request).and_then(|host| host.to_str().ok().map(str::to_owned)),
@@ -224,16 +235,41 @@ impl<'a> Visit<'a> {
         &self.user_agent
     }
 
-    /// Counts a failed password or code against `account` (an existing
-    /// user; `typed` is what was typed, for the log) and this client, and
-    /// records any lock that sets.
-    pub async fn count_failure(&self, typed: &str, account: Option<&str>) -> Result<(), Error> {
+    /// The client address an attempt for `user` is counted under: none
+    /// when this browser carries `user`'s device mark (it signed in here
+    /// before, so it is not the stranger the address counter slows).
+    pub fn counted_client(&self, user: &str) -> Option<std::net::IpAddr> {
+        let exempt = self
+            .device
+            .as_deref()
+            .is_some_and(|marked| marked == crate::limits::fold(user));
+        (!exempt).then_some(self.client)
+    }
+
+    /// Reserves a sign-in attempt for `account` (before anything typed is
+    /// checked) and audits any lock that sets; `typed` is what was typed,
+    /// for the log.
+    pub async fn reserve_attempt(
+        &self,
+        typed: &str,
+        account: Option<&str>,
+    ) -> Result<crate::limits::Reservation, Error> {
         let app = self.app;
-        let locks = app
+        let (counted, client) = match account {
+            Some(name) => (
+                crate::limits::Account::Known(name),
+                self.counted_client(name),
+            ),
+            None => (
+                crate::limits::Account::Unknown(typed),
+                self.counted_client(typed),
+            ),
+        };
+        let reservation = app
             .limiter
-            .failed(&app.store, account, self.client, self.now)
+            .reserve(&app.store, counted, client, self.now)
             .await?;
-        for lock in locks {
+        for lock in &reservation.locked {
             self.audit(
                 "lock",
                 crate::audit::Record {
@@ -245,7 +281,21 @@ impl<'a> Visit<'a> {
             );
             tracing::warn!(event = "lock", scope = lock.scope, user = ?typed, client = %self.client, until = lock.until, "too many failed sign-ins: locked");
         }
-        Ok(())
+        Ok(reservation)
+    }
+
+    /// After a complete sign-in: marks this browser as `user`'s device.
+    pub fn set_device_mark(&mut self, user: &str) {
+        let app = self.app;
+        let mut cookie = cookie::Cookie::new(
+            device_cookie_name(app, self.tls),
+            app.limiter.device_mark(user, self.now),
+        );
+        app.sessions.attributes(&mut cookie, self.tls);
+        cookie.set_max_age(cookie::time::Duration::seconds(
+            crate::limits::DEVICE_MARK_LIFETIME.as_secs() as i64,
+        ));
+        self.set_cookie(header_value(&cookie));
     }
 
     /// Writes an audit event with this visit's client and user agent.
@@ -380,6 +430,14 @@ impl<'a> Visit<'a> {
         }
         reply
     }
+}
+
+/// `<session cookie>_device` (with `__Host-` where the session cookie has
+/// it): the signed mark of a browser that completed a sign-in, which spares
+/// it the client-address counter.
+pub fn device_cookie_name(app: &App, tls: bool) -> String {
+    let base = format!("{}_device", app.sessions.cookie_name());
+    app.sessions.name_for(&base, tls)
 }
 
 /// 200 when serving; 503 once shutdown has begun, so load balancers and

@@ -7,7 +7,9 @@ use crate::error::Error;
 use crate::otp::providers::{
     message_text, CheckOutcome, CodeMessage, Provider, ProviderError, VerifyStart,
 };
-use crate::otp::{generate_code, mask_phone, Challenge, ChallengeSpec, Channel, Verdict};
+use crate::otp::{
+    generate_code, mask_phone, Attempt, Challenge, ChallengeSpec, Channel, Proof, Verdict,
+};
 use crate::session::{FactorLevel, Session};
 use crate::users::User;
 use http::StatusCode;
@@ -98,7 +100,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         );
     };
     if settings.channel == Channel::Totp {
-        return start_totp(visit, &session, &user).await;
+        return start_totp(visit, &session, &user, current.as_ref()).await;
     }
 
     let cooldown = app.codes.resend_cooldown.as_secs();
@@ -242,11 +244,55 @@ pub(super) async fn replace_challenge(
         }
     }
     app.store.put_challenge(&session.id, &challenge).await?;
+    // A user holds a bounded number of open challenges: the oldest beyond
+    // the bound end here.
+    let ended = app
+        .store
+        .open_challenge(
+            &challenge.user,
+            &session.id,
+            challenge.expires_at,
+            visit.now,
+            crate::limits::OPEN_CHALLENGES,
+        )
+        .await?;
+    for session_id in ended {
+        if let Some(dropped) = app.store.challenge(&session_id).await? {
+            cancel_remote(visit, &dropped);
+        }
+        app.store.remove_challenge(&session_id).await?;
+        tracing::info!(event = "challenge_ended", user = %challenge.user, "too many open challenges: the oldest ended");
+    }
     Ok(())
 }
 
 /// An authenticator-app challenge: nothing is sent, the app has the code.
-async fn start_totp(visit: &Visit<'_>, session: &Session, user: &User) -> Result<Reply, Error> {
+/// A session's open one is kept as it is (asking again gives no fresh
+/// attempts); a new one waits out a cooldown and counts toward a cap.
+async fn start_totp(
+    visit: &Visit<'_>,
+    session: &Session,
+    user: &User,
+    current: Option<&Pending>,
+) -> Result<Reply, Error> {
+    let app = visit.app;
+    if current.is_some_and(|pending| pending.channel == Channel::Totp) {
+        return Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")));
+    }
+    let cooldown = app.codes.resend_cooldown;
+    if let Err(refusal) = app
+        .limiter
+        .take_totp_start(&app.store, &user.name, &session.id, cooldown, visit.now)
+        .await?
+    {
+        if refusal.cap == "totp_cooldown" {
+            let wait = refusal.retry_at.saturating_sub(visit.now).max(1);
+            let text = format!("Please wait {wait} seconds before starting again.");
+            return refuse(visit, user, current, StatusCode::TOO_MANY_REQUESTS, text);
+        }
+        let text = "Too many sign-ins with your authenticator app.";
+        return cap_reached(visit, user, current, "totp", refusal, text);
+    }
     let spec = ChallengeSpec {
         user: &user.name,
         channel: Channel::Totp,
@@ -558,11 +604,12 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     if !challenge.takes_code() {
         return Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")));
     }
-    let standing = app
-        .limiter
-        .standing(&app.store, Some(&user.name), visit.client, visit.now)
-        .await?;
-    if let Some(until) = standing.locked_until {
+    // The attempt is taken from the account (across all its sessions and
+    // challenges) and the client before the code is looked at, so codes
+    // in flight together are all counted and none passes a lock another
+    // one set.
+    let reservation = visit.reserve_attempt(&user.name, Some(&user.name)).await?;
+    if let Some(until) = reservation.refused {
         // Past the password, saying so is no oracle, and it spares the
         // owner guessing why a right code fails.
         visit.audit(
@@ -589,46 +636,53 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             None => choose_page(visit, &user, StatusCode::TOO_MANY_REQUESTS, Some(text)),
         };
     }
-    if !standing.delay.is_zero() {
-        tokio::time::sleep(standing.delay).await;
+    if !reservation.delay.is_zero() {
+        tokio::time::sleep(reservation.delay).await;
     }
-    let outcome = if matches!(challenge.proof, crate::otp::Proof::Totp) {
-        Some(totp_check(visit, &user, &challenge, &code).await?)
-    } else {
-        match remote_check(visit, &challenge, &code).await {
-            RemoteCheck::NotRemote => None,
-            RemoteCheck::Done(outcome) => Some(outcome),
-            RemoteCheck::Failed => {
-                let pending = pending(visit, &session).await?;
-                let text =
-                    "We could not check the code right now. Try again in a moment.".to_owned();
-                return match pending {
-                    Some(pending) => {
-                        code_page(visit, &user, &pending, StatusCode::BAD_GATEWAY, Some(text))
-                    }
-                    None => choose_page(visit, &user, StatusCode::BAD_GATEWAY, Some(text)),
-                };
-            }
+    let checked = match check_code(visit, &session, &user, &code).await {
+        Ok(checked) => checked,
+        Err(err) => {
+            // Not checked: the attempt does not count.
+            app.limiter.refund(&app.store, &reservation).await?;
+            return Err(err);
         }
     };
-    // Counted in one step against the stored challenge, so attempts made
-    // at the same time, on any replica, are all counted.
-    let code_key = &app.code_key;
-    let now = visit.now;
-    let counted = app
-        .store
-        .update_challenge(&session.id, |challenge| {
-            let verdict = match outcome {
-                Some(outcome) => challenge.record(outcome),
-                None => challenge.verify(&code, code_key, now),
+    let (verdict, after) = match checked {
+        Checked::Verdict(verdict, after) => (verdict, after),
+        Checked::Gone { failed } => {
+            if failed {
+                visit.audit(
+                    "challenge_failed",
+                    Record {
+                        user: Some(&user.name),
+                        reason: Some("wrong_code"),
+                        ..Record::default()
+                    },
+                );
+            } else {
+                app.limiter.refund(&app.store, &reservation).await?;
+            }
+            let text = "That code has expired. Ask for a new one.".to_owned();
+            return choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text));
+        }
+        Checked::Unanswered => {
+            app.limiter.refund(&app.store, &reservation).await?;
+            let pending = pending(visit, &session).await?;
+            let text = "We could not check the code right now. Try again in a moment.".to_owned();
+            return match pending {
+                Some(pending) => {
+                    code_page(visit, &user, &pending, StatusCode::BAD_GATEWAY, Some(text))
+                }
+                None => choose_page(visit, &user, StatusCode::BAD_GATEWAY, Some(text)),
             };
-            (verdict, challenge.clone())
-        })
-        .await?;
-    let Some((verdict, after)) = counted else {
-        let text = "That code has expired. Ask for a new one.".to_owned();
-        return choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text));
+        }
     };
+    // Only a code checked and found wrong keeps its reservation.
+    let checked = after.checked;
+    if !matches!(verdict, Verdict::Wrong { .. } | Verdict::Exhausted) || !checked {
+        app.limiter.refund(&app.store, &reservation).await?;
+    }
+    let after = after.challenge;
     let snapshot = snapshot(visit, &after).await?;
     let client = visit.client;
     let channel = snapshot.channel.name();
@@ -637,9 +691,6 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         channel: Some(channel),
         ..Record::default()
     };
-    if matches!(verdict, Verdict::Wrong { .. } | Verdict::Exhausted) {
-        visit.count_failure(&user.name, Some(&user.name)).await?;
-    }
     let outcome = match verdict {
         Verdict::Accepted => "ok",
         Verdict::Wrong { .. } => "wrong_code",
@@ -671,15 +722,19 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             )
         }
         Verdict::Exhausted => {
-            app.store.remove_challenge(&session.id).await?;
-            visit.audit(
-                "challenge_failed",
-                Record {
-                    reason: Some("exhausted"),
-                    ..record()
-                },
-            );
-            tracing::warn!(event = "challenge_exhausted", user = %user.name, %client, "too many wrong codes");
+            // Ended by the code that used the last attempt up, once it is
+            // checked (attempts still in flight must settle on it).
+            if checked {
+                app.store.remove_challenge(&session.id).await?;
+                visit.audit(
+                    "challenge_failed",
+                    Record {
+                        reason: Some("exhausted"),
+                        ..record()
+                    },
+                );
+                tracing::warn!(event = "challenge_exhausted", user = %user.name, %client, "too many wrong codes");
+            }
             let text = "Too many wrong codes. Ask for a new code.".to_owned();
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
         }
@@ -726,10 +781,121 @@ pub(super) async fn signed_in(
         visit.now,
     );
     visit.set_cookie(app.sessions.set_cookie(&upgraded, visit.tls));
+    visit.set_device_mark(&user.name);
     crate::metrics::session_started(upgraded.expires_at);
     let client = visit.client;
     tracing::info!(event = "challenge_verified", user = %user.name, channel = channel.name(), %client, "signed in");
     redirect(StatusCode::SEE_OTHER, &visit.destination())
+}
+
+/// What checking a typed code came to.
+enum Checked {
+    /// The verdict, and the challenge as it stands after it.
+    Verdict(Verdict, After),
+    /// The session has no challenge that takes a code (any more);
+    /// `failed` when the code was checked first, and was wrong.
+    Gone { failed: bool },
+    /// The provider could not be asked; nothing was counted.
+    Unanswered,
+}
+
+struct After {
+    challenge: Challenge,
+    /// Whether the code was compared at all (not for a challenge already
+    /// over): only then does a failure count.
+    checked: bool,
+}
+
+/// The first step on the stored challenge: doorman's own code is checked
+/// and counted in it; any other kind only has an attempt taken.
+enum FirstStep {
+    Verified { verdict: Verdict, live: bool },
+    Reserved(Result<Attempt, Verdict>),
+    NotACode,
+}
+
+/// Checks `code` against the session's challenge. Each step is one
+/// compare-and-set on the stored challenge, so attempts at the same time,
+/// on any replica, never exceed those it allows; an approval that comes
+/// back from an app or a provider counts only if the challenge is still
+/// open when it does.
+async fn check_code(
+    visit: &Visit<'_>,
+    session: &Session,
+    user: &User,
+    code: &str,
+) -> Result<Checked, Error> {
+    let app = visit.app;
+    let now = visit.now;
+    let code_key = &app.code_key;
+    let first = app
+        .store
+        .update_challenge(&session.id, |challenge| {
+            let step = match challenge.proof {
+                Proof::Hashed { .. } => FirstStep::Verified {
+                    live: challenge.is_live(now),
+                    verdict: challenge.verify(code, code_key, now),
+                },
+                Proof::Push(_) => FirstStep::NotACode,
+                Proof::Totp | Proof::Remote { .. } => FirstStep::Reserved(challenge.reserve(now)),
+            };
+            (step, challenge.clone())
+        })
+        .await?;
+    let Some((first, current)) = first else {
+        return Ok(Checked::Gone { failed: false });
+    };
+    let attempt = match first {
+        FirstStep::NotACode => return Ok(Checked::Gone { failed: false }),
+        FirstStep::Verified { verdict, live } => {
+            let after = After {
+                challenge: current,
+                checked: live,
+            };
+            return Ok(Checked::Verdict(verdict, after));
+        }
+        FirstStep::Reserved(Err(verdict)) => {
+            let after = After {
+                challenge: current,
+                checked: false,
+            };
+            return Ok(Checked::Verdict(verdict, after));
+        }
+        FirstStep::Reserved(Ok(attempt)) => attempt,
+    };
+    let outcome = match &current.proof {
+        Proof::Totp => totp_check(visit, user, code).await,
+        _ => remote_check(visit, &current, code).await,
+    };
+    let outcome = match outcome {
+        Ok(Some(outcome)) => outcome,
+        unanswered => {
+            app.store
+                .update_challenge(&session.id, |challenge| challenge.refund(&attempt))
+                .await?;
+            return unanswered.map(|_| Checked::Unanswered);
+        }
+    };
+    let settled = app
+        .store
+        .update_challenge(&session.id, |challenge| {
+            (challenge.settle(&attempt, outcome, now), challenge.clone())
+        })
+        .await?;
+    Ok(match settled {
+        Some((verdict, challenge)) => Checked::Verdict(
+            verdict,
+            After {
+                challenge,
+                checked: true,
+            },
+        ),
+        // Ended meanwhile: a wrong code still counts, a right one no longer
+        // signs in.
+        None => Checked::Gone {
+            failed: matches!(outcome, CheckOutcome::Wrong | CheckOutcome::Exhausted),
+        },
+    })
 }
 
 /// Checks an authenticator-app code: one of the accepted time steps, and
@@ -737,13 +903,9 @@ pub(super) async fn signed_in(
 async fn totp_check(
     visit: &Visit<'_>,
     user: &User,
-    challenge: &Challenge,
     code: &str,
-) -> Result<CheckOutcome, Error> {
-    if !challenge.is_live(visit.now) {
-        return Ok(CheckOutcome::Expired);
-    }
-    Ok(match visit.app.totp_secret(user) {
+) -> Result<Option<CheckOutcome>, Error> {
+    Ok(Some(match visit.app.totp_secret(user) {
         None => CheckOutcome::Expired,
         Some(secret) => match secret.matching_step(code, visit.now) {
             Some(step) => {
@@ -756,27 +918,21 @@ async fn totp_check(
             }
             None => CheckOutcome::Wrong,
         },
-    })
+    }))
 }
 
-enum RemoteCheck {
-    /// doorman holds this code's hash: check it locally.
-    NotRemote,
-    Done(CheckOutcome),
-    /// The provider could not be asked; the attempt does not count.
-    Failed,
-}
-
-/// Asks the Verify provider about `code`.
-async fn remote_check(visit: &Visit<'_>, challenge: &Challenge, code: &str) -> RemoteCheck {
+/// Asks the Verify provider about `code`; `None` when it could not be
+/// asked (the attempt does not count).
+async fn remote_check(
+    visit: &Visit<'_>,
+    challenge: &Challenge,
+    code: &str,
+) -> Result<Option<CheckOutcome>, Error> {
     let Some((provider, request_id)) = challenge.remote_request() else {
-        return RemoteCheck::NotRemote;
+        return Ok(Some(CheckOutcome::Expired));
     };
-    if !challenge.is_live(visit.now) {
-        return RemoteCheck::Done(CheckOutcome::Expired);
-    }
     let Some(Provider::Verify(verifier)) = visit.app.providers.get(provider) else {
-        return RemoteCheck::Done(CheckOutcome::Expired);
+        return Ok(Some(CheckOutcome::Expired));
     };
     let began = Instant::now();
     let outcome = verifier.check(request_id, &challenge.to, code).await;
@@ -784,11 +940,11 @@ async fn remote_check(visit: &Visit<'_>, challenge: &Challenge, code: &str) -> R
     match outcome {
         Ok(outcome) => {
             tracing::info!(provider, request_id, outcome = ?outcome, latency_ms, "provider checked a code");
-            RemoteCheck::Done(outcome)
+            Ok(Some(outcome))
         }
         Err(err) => {
             tracing::warn!(provider, request_id, error = %err, latency_ms, "provider could not check a code");
-            RemoteCheck::Failed
+            Ok(None)
         }
     }
 }

@@ -200,6 +200,9 @@ impl Store {
             if self.backend.swap(key, current.as_deref(), new, ttl).await? {
                 return Ok(result);
             }
+            // Lost the race: let the winner finish before reading again, so
+            // a burst on one key settles instead of spinning.
+            tokio::task::yield_now().await;
         }
         Err(Unavailable(format!("{key} is changing too fast")))
     }
@@ -264,6 +267,32 @@ impl Store {
         self.backend.remove(&Store::challenge_key(session_id)).await
     }
 
+    /// Notes that `user` holds an open challenge on `session_id` until
+    /// `expires_at`, in one step; the sessions whose challenges are the
+    /// oldest beyond `max` open ones, for the caller to end.
+    pub async fn open_challenge(
+        &self,
+        user: &str,
+        session_id: &str,
+        expires_at: u64,
+        now: u64,
+        max: usize,
+    ) -> StoreResult<Vec<String>> {
+        let ttl = self.lifetimes.code + SLACK;
+        self.update(
+            &format!("open:{}", user.trim().to_lowercase()),
+            ttl,
+            |open: &mut Option<Vec<(String, u64)>>| {
+                let open = open.get_or_insert_with(Vec::new);
+                open.retain(|(id, until)| *until > now && id != session_id);
+                open.push((session_id.to_owned(), expires_at));
+                let beyond = open.len().saturating_sub(max);
+                open.drain(..beyond).map(|(id, _)| id).collect::<Vec<_>>()
+            },
+        )
+        .await
+    }
+
     /// Changes the session's challenge in one step; `None` when it has none.
     pub async fn update_challenge<R>(
         &self,
@@ -298,6 +327,29 @@ impl Store {
         let ttl = self.lifetimes.cooldown + SLACK;
         self.write(&format!("sent:{}", user.to_lowercase()), &at, ttl)
             .await
+    }
+
+    /// Starts `cooldown` under `key` unless one is running; when it ends,
+    /// if one is. One step, so of two at once one starts it.
+    pub async fn take_cooldown(
+        &self,
+        key: &str,
+        cooldown: Duration,
+        now: u64,
+    ) -> StoreResult<Result<(), u64>> {
+        let ends = |at: u64| at.saturating_add(cooldown.as_secs());
+        self.update(
+            &format!("cooldown:{key}"),
+            cooldown + SLACK,
+            |last: &mut Option<u64>| match *last {
+                Some(at) if ends(at) > now => Err(ends(at)),
+                _ => {
+                    *last = Some(now);
+                    Ok(())
+                }
+            },
+        )
+        .await
     }
 
     // Limit counters.

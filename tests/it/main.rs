@@ -5,6 +5,7 @@ mod support;
 
 mod adversarial;
 mod adversarial_gate;
+mod attempts;
 mod browser;
 mod cli;
 mod codes;
