@@ -1,7 +1,8 @@
 //! doorman: a two-factor reverse proxy.
 //!
 //! Module map, in the order a request meets them:
-//! - [`server`]: listeners, HTTP/1.1 + HTTP/2, connection limits, graceful shutdown.
+//! - [`server`]: listeners, HTTP/1.1 + HTTP/2, idle connections, graceful shutdown;
+//!   [`connections`] holds the connection slots and [`stall`] the stall timeouts.
 //! - [`gate`]: the per-request decision (pages, public, signed in, or stopped).
 //! - [`pages`]: doorman's own routes: login, second factor, logout, forward-auth, health.
 //! - [`proxy`]: forwarding to the upstream, streaming, upgrades, header rewrites.
@@ -19,6 +20,7 @@
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod control;
 pub mod crypto;
 pub mod csrf;
@@ -37,6 +39,7 @@ pub mod redirect;
 pub mod rules;
 pub mod server;
 pub mod session;
+pub mod stall;
 pub mod store;
 pub mod tls;
 pub mod users;
