@@ -599,3 +599,44 @@ async fn open_tunnels_are_closed_when_doorman_shuts_down() {
     }
     assert!(logs::text().contains("tunnel closed: doorman is shutting down"));
 }
+
+#[test]
+fn connection_limit_settings_name_their_keys_and_default_sensibly() {
+    use doorman::config::Config;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("users.yaml"),
+        crate::support::default_users(),
+    )
+    .expect("users file");
+    let base = format!(
+        "listen: \"127.0.0.1:0\"\nupstream: \"http://127.0.0.1:3000\"\nusers_file: \"users.yaml\"\nsession:\n  secret: \"{}\"\nchannels:\n  sms: {{ provider: log }}\nproviders:\n  log: {{}}\n",
+        crate::support::SECRET
+    );
+    let problems = Config::from_yaml(
+        &format!("{base}limits: {{ idle_timeout: \"0s\", body_idle_timeout: soon, max_connections_per_client: 0 }}\n"),
+        dir.path(),
+    )
+    .expect_err("three problems")
+    .to_string();
+    for key in [
+        "limits.idle_timeout: must be longer than zero",
+        "limits.body_idle_timeout: `soon` is not a duration",
+        "limits.max_connections_per_client: must be at least 1",
+    ] {
+        assert!(problems.contains(key), "{key} missing from:\n{problems}");
+    }
+
+    let defaults = Config::from_yaml(&base, dir.path()).expect("valid").limits;
+    assert_eq!(defaults.idle_timeout, Duration::from_secs(30));
+    assert_eq!(defaults.body_idle_timeout, Duration::from_secs(60));
+    assert_eq!(defaults.max_connections_per_client, 256);
+    // A small instance: one address never gets more than half of it.
+    let small = Config::from_yaml(
+        &format!("{base}limits: {{ max_connections: 30 }}\n"),
+        dir.path(),
+    )
+    .expect("valid")
+    .limits;
+    assert_eq!(small.max_connections_per_client, 15);
+}
