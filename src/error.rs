@@ -8,6 +8,8 @@ pub enum Error {
     BadRequest(&'static str),
     #[error("request body over the limit")]
     TooLarge,
+    #[error("the request body stopped arriving")]
+    BodyTimeout,
     #[error("missing or invalid CSRF token")]
     Csrf,
     #[error("no such page")]
@@ -41,6 +43,7 @@ impl Error {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::Csrf => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -60,6 +63,7 @@ impl Error {
         match self {
             Error::BadRequest(_) => "The request could not be understood.",
             Error::TooLarge => "The request was too large.",
+            Error::BodyTimeout => "The request took too long to arrive. Try again.",
             Error::Csrf => "The form expired or did not come from this site. Go back, reload the page and try again.",
             Error::NotFound => "There is no such page.",
             Error::Unavailable(_) => "Sign-in is temporarily unavailable. Try again in a minute.",
@@ -77,6 +81,7 @@ impl Error {
         match self {
             Error::BadRequest(_) => "bad_request",
             Error::TooLarge => "too_large",
+            Error::BodyTimeout => "request_timeout",
             Error::Csrf => "csrf",
             Error::NotFound => "not_found",
             Error::Unavailable(_) => "temporarily_unavailable",

@@ -1,7 +1,8 @@
 //! doorman: a two-factor reverse proxy.
 //!
 //! Module map, in the order a request meets them:
-//! - [`server`]: listeners, HTTP/1.1 + HTTP/2, connection limits, graceful shutdown.
+//! - [`server`]: listeners, HTTP/1.1 + HTTP/2, idle connections, graceful shutdown;
+//!   [`connections`] holds the connection slots and [`stall`] the stall timeouts.
 //! - [`gate`]: the per-request decision (pages, public, signed in, or stopped).
 //! - [`path`] and [`rules`]: the canonical and lenient readings of a path,
 //!   and the access rules judged on both; [`path_readings`]: how other
@@ -23,6 +24,7 @@
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod control;
 pub mod crypto;
 pub mod csrf;
@@ -43,6 +45,7 @@ pub mod redirect;
 pub mod rules;
 pub mod server;
 pub mod session;
+pub mod stall;
 pub mod store;
 pub mod tls;
 pub mod users;

@@ -1,32 +1,42 @@
 //! Listeners and connections: HTTP/1.1 and HTTP/2 on one port (over TLS
 //! when configured, HTTP/2 through ALPN), a bounded number of connections,
-//! header-read timeouts and graceful shutdown.
+//! header-read, idle and stall timeouts, and graceful shutdown.
 
 use crate::config::Limits;
+use crate::connections::{Activity, Busy, Slot, Slots};
 use crate::gate::{self, Decision};
 use crate::metrics::{self, RequestOutcome};
 use crate::proxy::{headers, Proxy};
+use crate::stall::TimedBody;
 use crate::{pages, App, Body};
 use http::header::{CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY};
 use http::{HeaderValue, Request, Response};
 use http_body_util::Either;
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch, Semaphore};
+use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection asked to close, with nothing in flight, gets to
+/// finish (an HTTP/2 GOAWAY to flush) before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs the future `task` makes on a thread of its own (`name`), with a
 /// single-threaded runtime; the receiver resolves when it has ended. One
@@ -65,7 +75,11 @@ pub fn spawn_workers(
     tls: Option<TlsAcceptor>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<Vec<oneshot::Receiver<()>>> {
-    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let connections = Slots::new(
+        limits.max_connections,
+        limits.max_connections_per_client,
+        app.trusted_proxies.clone(),
+    );
     let mut workers = Vec::with_capacity(limits.worker_threads);
     for index in 0..limits.worker_threads {
         let listener = listener.try_clone()?;
@@ -89,13 +103,13 @@ pub fn spawn_workers(
 }
 
 /// One worker's accept loop: serves `listener` until `shutdown` resolves,
-/// then drains its connections.
+/// then drains its connections and tunnels.
 async fn run(
     listener: TcpListener,
     app: Arc<App>,
     limits: Limits,
     tls: Option<TlsAcceptor>,
-    connections: Arc<Semaphore>,
+    slots: Arc<Slots>,
     shutdown: impl Future<Output = ()>,
 ) {
     let proxy = Arc::new(Proxy::new(app.upstream.clone(), &limits));
@@ -106,19 +120,28 @@ async fn run(
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes)
         .max_headers(limits.max_headers);
+    // A peer silent for the idle timeout is pinged, and dropped when the
+    // ping goes unanswered as long: a dead client does not keep its
+    // streams (and their upstream requests) open.
     builder
         .http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(limits.idle_timeout)
+        .keep_alive_timeout(limits.idle_timeout)
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
-    let graceful = GracefulShutdown::new();
+    let worker = Arc::new(Worker {
+        app,
+        proxy,
+        builder,
+        limits,
+        draining: CancellationToken::new(),
+    });
+    let connections = TaskTracker::new();
     tokio::pin!(shutdown);
 
     loop {
         let permit = tokio::select! {
-            permit = connections.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
+            permit = slots.vacancy() => permit,
             () = &mut shutdown => break,
         };
         let (stream, peer) = tokio::select! {
@@ -133,59 +156,143 @@ async fn run(
             },
             () = &mut shutdown => break,
         };
+        let slot = match slots.admit(permit, peer.ip()) {
+            Ok(slot) => slot,
+            Err(refused) => {
+                slots.note(&refused);
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let proxy = proxy.clone();
+        // A client that stops reading fails its writes instead of holding
+        // the connection (and the response behind it) forever.
+        let stream = crate::stall::TimedSocket::new(stream, worker.limits.body_idle_timeout);
+        let worker = worker.clone();
         let Some(acceptor) = &tls else {
-            let service = service_fn(move |request| {
-                let app = app.clone();
-                let proxy = proxy.clone();
-                async move { Ok::<_, Infallible>(handle(&app, &proxy, request, peer, false).await) }
-            });
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let connection = graceful.watch(connection.into_owned());
-            tokio::spawn(async move {
-                if let Err(err) = connection.await {
-                    tracing::debug!(error = %err, %peer, "connection ended with an error");
-                }
-                drop(permit);
-            });
+            connections.spawn(worker.serve(stream, peer, slot, false));
             continue;
         };
         // The handshake runs in the connection's task, so a slow client
         // holds up nobody else; it gets the header-read timeout to finish.
-        let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
-        let handshake_timeout = limits.header_read_timeout;
-        tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(err)) => {
-                        tracing::debug!(error = %err, %peer, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let service = service_fn(move |request| {
-                let app = app.clone();
-                let proxy = proxy.clone();
-                async move { Ok::<_, Infallible>(handle(&app, &proxy, request, peer, true).await) }
-            });
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(err) = watcher.watch(connection.into_owned()).await {
-                tracing::debug!(error = %err, %peer, "connection ended with an error");
+        let acceptor = acceptor.clone();
+        connections.spawn(async move {
+            let handshake_timeout = worker.limits.header_read_timeout;
+            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => worker.serve(stream, peer, slot, true).await,
+                Ok(Err(err)) => tracing::debug!(error = %err, %peer, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
-            drop(permit);
         });
     }
 
     drop(listener);
+    worker.draining.cancel();
+    connections.close();
+    let drained = async {
+        tokio::join!(connections.wait(), worker.proxy.tunnels().close());
+    };
     tokio::select! {
-        () = graceful.shutdown() => tracing::debug!("worker drained"),
+        () = drained => tracing::debug!("worker drained"),
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining connections"),
+    }
+}
+
+/// What every connection of one worker shares.
+struct Worker {
+    app: Arc<App>,
+    proxy: Arc<Proxy>,
+    builder: auto::Builder<TokioExecutor>,
+    limits: Limits,
+    /// Cancelled when shutdown begins: connections finish what is in
+    /// flight and close.
+    draining: CancellationToken,
+}
+
+impl Worker {
+    /// Serves one connection until the client closes it, it has had
+    /// nothing in flight for `limits.idle_timeout` (hyper closes neither an
+    /// HTTP/2 connection with no streams nor one still choosing between
+    /// HTTP/1 and HTTP/2), or the worker drains. `slot` is held throughout
+    /// and lent to each request, for a tunnel to keep.
+    async fn serve<S>(self: Arc<Self>, stream: S, peer: SocketAddr, slot: Slot, tls: bool)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let activity = Activity::default();
+        let service = {
+            let (worker, activity, slot) = (self.clone(), activity.clone(), slot.clone());
+            service_fn(move |mut request: Request<Incoming>| {
+                let busy = activity.busy();
+                request.extensions_mut().insert(slot.clone());
+                let worker = worker.clone();
+                async move {
+                    let response = handle(&worker.app, &worker.proxy, request, peer, tls).await;
+                    let stall = worker.limits.body_idle_timeout;
+                    Ok::<_, Infallible>(response.map(|body| InFlight {
+                        body: TimedBody::new(body, stall),
+                        _busy: busy,
+                    }))
+                }
+            })
+        };
+        let connection = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        let ended = tokio::select! {
+            ended = connection.as_mut() => Some(ended),
+            () = activity.idle(self.limits.idle_timeout) => {
+                tracing::debug!(%peer, "closing an idle connection");
+                None
+            }
+            () = self.draining.cancelled() => None,
+        };
+        // Requests in flight finish under their own timeouts (the worker's
+        // drain bounds them at shutdown). hyper closes an HTTP/1 connection
+        // halfway through a request head only at `header_read_timeout`, so
+        // one that stays open with nothing in flight is dropped after a grace.
+        let ended = match ended {
+            Some(ended) => ended,
+            None => {
+                connection.as_mut().graceful_shutdown();
+                tokio::select! {
+                    ended = connection.as_mut() => ended,
+                    () = activity.idle(CLOSE_GRACE) => Ok(()),
+                }
+            }
+        };
+        if let Err(err) = ended {
+            tracing::debug!(error = %err, %peer, "connection ended with an error");
+        }
+        drop(slot);
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it
+/// has been sent (or dropped), and fails when its source — the upstream —
+/// delivers nothing for `limits.body_idle_timeout`.
+struct InFlight {
+    body: TimedBody<Body>,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for InFlight {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -405,6 +405,13 @@ pub struct Limits {
     /// Threads serving requests, each with its own event loop.
     pub worker_threads: usize,
     pub max_connections: usize,
+    /// Open connections one client address (IPv6: one /64) may hold;
+    /// trusted proxies are not capped.
+    pub max_connections_per_client: usize,
+    /// How long a connection may stay open with no request in flight.
+    pub idle_timeout: Duration,
+    /// How long a body (either way) or a client's socket may make no progress.
+    pub body_idle_timeout: Duration,
     pub concurrent_password_checks: usize,
     pub header_read_timeout: Duration,
     pub auth_body_bytes: usize,
@@ -1675,9 +1682,29 @@ fn limits(raw: &raw::RawLimits, problems: &mut Problems) -> Limits {
             Some(value) => value,
             None => default,
         };
+    let max_connections = positive(raw.max_connections, "max_connections", 10_000, problems);
     Limits {
         worker_threads: positive(raw.worker_threads, "worker_threads", cores, problems),
-        max_connections: positive(raw.max_connections, "max_connections", 10_000, problems),
+        max_connections,
+        // One address may never take more than half of every slot.
+        max_connections_per_client: positive(
+            raw.max_connections_per_client,
+            "max_connections_per_client",
+            (max_connections / 2).clamp(1, 256),
+            problems,
+        ),
+        idle_timeout: duration(
+            raw.idle_timeout.as_deref(),
+            "limits.idle_timeout",
+            "30s",
+            problems,
+        ),
+        body_idle_timeout: duration(
+            raw.body_idle_timeout.as_deref(),
+            "limits.body_idle_timeout",
+            "60s",
+            problems,
+        ),
         concurrent_password_checks: positive(
             raw.concurrent_password_checks,
             "concurrent_password_checks",

@@ -235,6 +235,9 @@ pub struct RawIdentityHeaders {
 pub struct RawLimits {
     pub worker_threads: Option<usize>,
     pub max_connections: Option<usize>,
+    pub max_connections_per_client: Option<usize>,
+    pub idle_timeout: Option<String>,
+    pub body_idle_timeout: Option<String>,
     pub concurrent_password_checks: Option<usize>,
     pub header_read_timeout: Option<String>,
     pub auth_body_bytes: Option<usize>,

@@ -203,12 +203,16 @@ impl<'a> Visit<'a> {
         }
     }
 
-    /// Reads a bounded urlencoded body and checks its CSRF token.
+    /// Reads a bounded urlencoded body and checks its CSRF token. The
+    /// whole form must arrive within `limits.body_idle_timeout`: it is
+    /// small, so a client dripping it a byte at a time is holding a slot.
     async fn form(&mut self, request: Request<Incoming>) -> Result<Form, Error> {
         let headers = request.headers().clone();
-        let body = Limited::new(request.into_body(), self.app.limits.auth_body_bytes)
-            .collect()
+        let limits = &self.app.limits;
+        let read = Limited::new(request.into_body(), limits.auth_body_bytes).collect();
+        let body = tokio::time::timeout(limits.body_idle_timeout, read)
             .await
+            .map_err(|_| Error::BodyTimeout)?
             .map_err(|_| Error::TooLarge)?
             .to_bytes();
         let form: Form = form_urlencoded::parse(&body).into_owned().collect();

@@ -6,7 +6,9 @@
 pub mod headers;
 
 use crate::config::{Limits, Upstream};
+use crate::connections::Slot;
 use crate::error::Error;
+use crate::stall::{Stalled, TimedBody};
 use bytes::Bytes;
 use http::header::{CONNECTION, HOST, UPGRADE};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
@@ -22,6 +24,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub struct Proxy {
     /// Pooled keep-alive connections to the upstream, shared by all requests
@@ -30,6 +34,27 @@ pub struct Proxy {
     upstream: Upstream,
     /// How long the upstream may take to answer with headers.
     timeout: Duration,
+    /// How long a body on its way through may deliver nothing.
+    body_idle_timeout: Duration,
+    /// The upgraded connections this worker is splicing.
+    tunnels: Tunnels,
+}
+
+/// Open tunnels, so shutdown can close them and wait until they have.
+#[derive(Default)]
+pub struct Tunnels {
+    tracker: TaskTracker,
+    closing: CancellationToken,
+}
+
+impl Tunnels {
+    /// Closes every open tunnel (and any opened from now on) and resolves
+    /// once they have all ended.
+    pub async fn close(&self) {
+        self.closing.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
 }
 
 impl Proxy {
@@ -71,13 +96,21 @@ impl Proxy {
             client,
             upstream,
             timeout: limits.upstream_timeout,
+            body_idle_timeout: limits.body_idle_timeout,
+            tunnels: Tunnels::default(),
         }
+    }
+
+    pub fn tunnels(&self) -> &Tunnels {
+        &self.tunnels
     }
 
     /// Sends `request` upstream and returns its response, bodies streaming.
     /// Its headers are already clean (see
     /// [`headers::ClientHeaders::clean_request`]); `upgrade` is the protocol
     /// to tunnel, already checked against the allowed ones.
+    /// A request may carry its connection's [`Slot`] as an extension: a
+    /// tunnel it becomes then holds that slot while it is open.
     pub async fn forward(
         &self,
         mut request: Request<Incoming>,
@@ -106,7 +139,9 @@ impl Proxy {
         parts.uri = self.upstream_uri(&parts.uri)?;
         parts.version = Version::HTTP_11;
 
-        let (body, uploaded) = Upload::watch(body);
+        // Only a tunnel keeps the connection's slot; the upstream never sees it.
+        let slot = parts.extensions.remove::<Slot>();
+        let (body, uploaded) = Upload::watch(body, self.body_idle_timeout);
         let answer = self.client.request(Request::from_parts(parts, body));
         // The upstream's time to answer counts from the end of the upload,
         // so a large body on a slow link is not cut off halfway.
@@ -122,6 +157,8 @@ impl Proxy {
         };
         let mut response = match answered {
             Err(_) => return Err(Error::UpstreamTimeout),
+            // The client stopped sending its body: its fault, not the upstream's.
+            Ok(Err(err)) if Stalled::is_in(&err) => return Err(Error::BodyTimeout),
             Ok(Err(err)) => return Err(Error::Upstream(describe(&err))),
             Ok(Ok(response)) => response,
         };
@@ -137,20 +174,27 @@ impl Proxy {
                     ));
                 }
                 let upstream_side = hyper::upgrade::on(&mut response);
-                tokio::spawn(async move {
-                    match tokio::try_join!(client_side, upstream_side) {
-                        Ok((client, upstream)) => {
-                            let (mut client, mut upstream) =
-                                (TokioIo::new(client), TokioIo::new(upstream));
-                            let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
-                            tokio::select! {
-                                _ = copy => {}
-                                () = session_ends(tunnel_guard) => {
-                                    tracing::info!("tunnel closed: its session ended");
-                                }
+                let closing = self.tunnels.closing.clone();
+                let linger = self.body_idle_timeout;
+                self.tunnels.tracker.spawn(async move {
+                    // Held until the tunnel ends: it counts in max_connections.
+                    let _slot = slot;
+                    let splice = async {
+                        match tokio::try_join!(client_side, upstream_side) {
+                            Ok((client, upstream)) => {
+                                splice(TokioIo::new(client), TokioIo::new(upstream), linger).await;
                             }
+                            Err(err) => tracing::debug!(error = %err, "upgrade failed"),
                         }
-                        Err(err) => tracing::debug!(error = %err, "upgrade failed"),
+                    };
+                    tokio::select! {
+                        () = splice => {}
+                        () = session_ends(tunnel_guard) => {
+                            tracing::info!("tunnel closed: its session ended");
+                        }
+                        () = closing.cancelled() => {
+                            tracing::info!("tunnel closed: doorman is shutting down");
+                        }
                     }
                 });
                 return Ok(response);
@@ -174,6 +218,32 @@ impl Proxy {
     }
 }
 
+/// Copies both ways until both sides have finished. Once one side has
+/// closed, the other gets `linger` to finish too: a peer that never closes
+/// its half would otherwise keep the tunnel, and its slot, forever.
+async fn splice<C, U>(client: C, upstream: U, linger: Duration)
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    U: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    use tokio::io::AsyncWriteExt;
+    let (mut client_read, mut client_write) = tokio::io::split(client);
+    let (mut upstream_read, mut upstream_write) = tokio::io::split(upstream);
+    let up = async {
+        let _ = tokio::io::copy(&mut client_read, &mut upstream_write).await;
+        let _ = upstream_write.shutdown().await;
+    };
+    let down = async {
+        let _ = tokio::io::copy(&mut upstream_read, &mut client_write).await;
+        let _ = client_write.shutdown().await;
+    };
+    tokio::pin!(up, down);
+    tokio::select! {
+        () = &mut up => { let _ = tokio::time::timeout(linger, down).await; }
+        () = &mut down => { let _ = tokio::time::timeout(linger, up).await; }
+    }
+}
+
 /// Says whether the session a tunnel was opened with still holds.
 pub type TunnelGuard = Box<dyn Fn() -> bool + Send + Sync>;
 
@@ -194,16 +264,18 @@ async fn session_ends(guard: Option<TunnelGuard>) {
     }
 }
 
-/// The request body on its way upstream; says when it has been sent whole.
+/// The request body on its way upstream; says when it has been sent whole,
+/// and fails with [`Stalled`] when the client stops sending it.
 pub struct Upload {
-    inner: Incoming,
+    inner: TimedBody<Incoming>,
     /// Fired at the end of the body (or its error); `None` once fired, and
     /// from the start for bodies that are already complete (most GETs).
     done: Option<oneshot::Sender<()>>,
 }
 
 impl Upload {
-    fn watch(inner: Incoming) -> (Upload, Option<oneshot::Receiver<()>>) {
+    fn watch(inner: Incoming, idle: Duration) -> (Upload, Option<oneshot::Receiver<()>>) {
+        let inner = TimedBody::new(inner, idle);
         if inner.is_end_stream() {
             return (Upload { inner, done: None }, None);
         }
@@ -220,12 +292,12 @@ impl Upload {
 
 impl Body for Upload {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         let finished = match &polled {
             Poll::Ready(None | Some(Err(_))) => true,

@@ -4,6 +4,7 @@
 mod support;
 
 mod adversarial;
+mod adversarial_connections;
 mod adversarial_gate;
 mod attempts;
 mod browser;
