@@ -1,7 +1,7 @@
 //! Issue 11: nobody walks around the gate. One regression test per class
 //! of attack, each with several variants, against a running doorman in
 //! proxy mode and its forward-auth endpoint called directly. (The same
-//! classes through a real nginx and a real Caddy are in `front_proxies.rs`;
+//! classes through a real nginx and a real Caddy are in `adversarial_front_proxies.rs`;
 //! connection slots in `adversarial_connections.rs`.)
 
 use crate::support::{api_client, into_page, raw_request, Env, Page, Setup, SESSION_COOKIE};
@@ -552,5 +552,66 @@ async fn a_trusted_proxys_https_reaches_the_app_and_makes_cookies_secure() {
         )
         .await;
         assert!(page.set_cookies().iter().all(|c| !c.contains("Secure")));
+    }
+}
+
+/// Asks for an SMS code with the request's `Host` set to `host` (the
+/// password is known, the rest is the attacker's); the message sent.
+async fn sms_sent_with_host(env: &Env, host: &str) -> (String, String) {
+    // Past the resend cooldown and the per-number cap of the last one.
+    env.advance(std::time::Duration::from_secs(11 * 60));
+    let mut browser = env.browser();
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    let before = env.webhook.deliveries().len();
+    let page = browser
+        .post_with(
+            "/.doorman/2fa/send",
+            &[("channel", "sms")],
+            &[("host", host)],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    assert_eq!(env.webhook.deliveries().len(), before + 1);
+    let delivery = env.webhook.deliveries().pop().expect("a delivery");
+    let message = delivery.json["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned();
+    (message, env.webhook.last_code().expect("a code"))
+}
+
+#[tokio::test]
+async fn the_sms_ends_with_the_webotp_line_for_public_url_whatever_the_host() {
+    let env = Env::with(Setup {
+        extra: "public_url: \"https://app.example.com\"\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    for host in [
+        "phish.example",
+        "app.example.com.evil",
+        "127.0.0.1",
+        "evil:8080",
+    ] {
+        let (message, code) = sms_sent_with_host(&env, host).await;
+        assert!(message.contains(&code), "{message}");
+        assert_eq!(
+            message.lines().last(),
+            Some(format!("@app.example.com #{code}").as_str()),
+            "{host}: {message:?}"
+        );
+        assert!(!message.contains(host), "{host}: {message:?}");
+    }
+}
+
+#[tokio::test]
+async fn without_public_url_the_sms_names_no_host_and_has_no_webotp_line() {
+    let env = Env::start().await;
+    for host in ["phish.example", "127.0.0.1"] {
+        let (message, code) = sms_sent_with_host(&env, host).await;
+        assert!(message.contains(&code), "{message}");
+        assert!(!message.contains('@'), "{host}: {message:?}");
+        assert!(!message.contains(host), "{host}: {message:?}");
     }
 }

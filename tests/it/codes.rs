@@ -2,7 +2,7 @@
 //! the webhook receives.
 
 use crate::support::webhook::Mode;
-use crate::support::{parse_raw_response, Browser, Env, Page, Setup, CSRF_COOKIE, SESSION_COOKIE};
+use crate::support::{parse_raw_response, Browser, Env, Page, CSRF_COOKIE, SESSION_COOKIE};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::time::Duration;
@@ -406,67 +406,6 @@ async fn the_webhook_body_is_signed_with_the_shared_secret() {
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(hex, expected);
-}
-
-/// Asks for an SMS code with the request's `Host` set to `host` (the
-/// password is known, the rest is the attacker's); the message sent.
-async fn sms_sent_with_host(env: &Env, host: &str) -> (String, String) {
-    // Past the resend cooldown and the per-number cap of the last one.
-    env.advance(Duration::from_secs(11 * 60));
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    browser.get("/.doorman/2fa").await;
-    let before = env.webhook.deliveries().len();
-    let page = browser
-        .post_with(
-            "/.doorman/2fa/send",
-            &[("channel", "sms")],
-            &[("host", host)],
-        )
-        .await;
-    assert_eq!(page.status, 303, "{page:?}");
-    assert_eq!(env.webhook.deliveries().len(), before + 1);
-    let delivery = env.webhook.deliveries().pop().expect("a delivery");
-    let message = delivery.json["message"]
-        .as_str()
-        .expect("a message")
-        .to_owned();
-    (message, env.webhook.last_code().expect("a code"))
-}
-
-#[tokio::test]
-async fn the_sms_ends_with_the_webotp_line_for_public_url_whatever_the_host() {
-    let env = Env::with(Setup {
-        extra: "public_url: \"https://app.example.com\"\n".into(),
-        ..Setup::default()
-    })
-    .await;
-    for host in [
-        "phish.example",
-        "app.example.com.evil",
-        "127.0.0.1",
-        "evil:8080",
-    ] {
-        let (message, code) = sms_sent_with_host(&env, host).await;
-        assert!(message.contains(&code), "{message}");
-        assert_eq!(
-            message.lines().last(),
-            Some(format!("@app.example.com #{code}").as_str()),
-            "{host}: {message:?}"
-        );
-        assert!(!message.contains(host), "{host}: {message:?}");
-    }
-}
-
-#[tokio::test]
-async fn without_public_url_the_sms_names_no_host_and_has_no_webotp_line() {
-    let env = Env::start().await;
-    for host in ["phish.example", "127.0.0.1"] {
-        let (message, code) = sms_sent_with_host(&env, host).await;
-        assert!(message.contains(&code), "{message}");
-        assert!(!message.contains('@'), "{host}: {message:?}");
-        assert!(!message.contains(host), "{host}: {message:?}");
-    }
 }
 
 #[tokio::test]

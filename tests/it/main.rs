@@ -5,6 +5,7 @@ mod support;
 
 mod adversarial;
 mod adversarial_connections;
+mod adversarial_front_proxies;
 mod adversarial_gate;
 mod attempts;
 mod browser;
@@ -18,7 +19,6 @@ mod duo;
 mod enroll;
 mod flow;
 mod forward_auth;
-mod front_proxies;
 mod limits;
 mod metrics;
 mod nginx;
