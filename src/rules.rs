@@ -95,9 +95,14 @@ impl Loose {
                         .strip_suffix('/')
                         .is_some_and(|directory| without_trailing_slash(folded) == directory)
             }
+            // The trailing slash either way: `^/admin/` holds `/admin`,
+            // `^/admin$` holds `/admin/`.
             Loose::Regex(regex) => {
                 regex.is_match(folded)
-                    || (!folded.ends_with('/') && regex.is_match(&format!("{folded}/")))
+                    || match folded.strip_suffix('/') {
+                        Some(_) => regex.is_match(without_trailing_slash(folded)),
+                        None => regex.is_match(&format!("{folded}/")),
+                    }
             }
             Loose::Strict => strict.matches(folded),
         }
@@ -426,6 +431,69 @@ mod tests {
         assert_eq!(answer.policy, Policy::Deny);
         let answer = rules.evaluate(&target("/public/a%2Fb"), None);
         assert_eq!(answer.policy, Policy::Bypass);
+    }
+
+    #[test]
+    fn restricting_rules_hold_for_every_spelling_a_lenient_app_reads() {
+        let rules = Rules::new(vec![
+            rule(PathMatch::Prefix("/admin/".into()), Policy::Deny),
+            rule(PathMatch::Exact("/metrics".into()), Policy::Deny),
+            rule(
+                PathMatch::Regex(Regex::new("^/internal$").unwrap()),
+                Policy::Deny,
+            ),
+        ]);
+        for path in [
+            "/admin",
+            "/admin/",
+            "/Admin",
+            "/ADMIN/x",
+            "/aDmIn/",
+            "/metrics/",
+            "/Metrics",
+            "/internal/",
+            "/INTERNAL",
+            "/Admin./x",
+            "/admin%20/x",
+        ] {
+            let canonical = crate::path::normalize(path).unwrap();
+            assert_eq!(
+                rules.evaluate(&target(&canonical), None).policy,
+                Policy::Deny,
+                "{path}"
+            );
+        }
+        for path in ["/administrator", "/metricsx", "/internals", "/admins/x"] {
+            assert_eq!(
+                rules.evaluate(&target(path), None).policy,
+                Policy::TwoFactor,
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bypass_matches_only_as_written_and_methods_loosen_only_for_restrictions() {
+        let mut public = rule(PathMatch::Prefix("/assets/".into()), Policy::Bypass);
+        public.methods = Some(vec![Method::GET]);
+        let mut deletes = rule(PathMatch::Prefix("/records/".into()), Policy::Deny);
+        deletes.methods = Some(vec![Method::DELETE, Method::GET]);
+        let rules = Rules::new(vec![public, deletes]);
+        let client = "192.0.2.1".parse().unwrap();
+        let judge = |method: &str, path: &str| {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            rules
+                .evaluate(&Target::new(&method, path, client), None)
+                .policy
+        };
+        assert_eq!(judge("GET", "/assets/x"), Policy::Bypass);
+        assert_eq!(judge("get", "/assets/x"), Policy::TwoFactor);
+        assert_eq!(judge("GET", "/ASSETS/x"), Policy::TwoFactor);
+        assert_eq!(judge("GET", "/assets"), Policy::TwoFactor);
+        for method in ["DELETE", "delete", "Delete", "HEAD", "head", "get"] {
+            assert_eq!(judge(method, "/records/1"), Policy::Deny, "{method}");
+        }
+        assert_eq!(judge("POST", "/records/1"), Policy::TwoFactor);
     }
 
     #[test]

@@ -328,6 +328,24 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// neither set, an error when it sent both or only part of one (then a
 /// client wrote some of them, and no reading can be trusted).
 fn original(headers: &HeaderMap) -> Result<Option<Original>, &'static str> {
+    // A front proxy that appends instead of overwriting leaves the client's
+    // copy beside its own: with two values, no reading can be trusted.
+    let repeated = [
+        "x-original-url",
+        "x-original-method",
+        "x-forwarded-uri",
+        "x-forwarded-method",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+    ]
+    .iter()
+    .any(|name| headers.get_all(*name).iter().nth(1).is_some());
+    if repeated {
+        return Err(
+            "a header describing the original request was sent twice; the front \
+                    proxy must overwrite the client's copy",
+        );
+    }
     let nginx_url = header(headers, "x-original-url");
     let nginx_method = header(headers, "x-original-method");
     let forwarded_uri = header(headers, "x-forwarded-uri");
@@ -491,6 +509,19 @@ mod tests {
             ],
         ] {
             assert!(original(&headers(pairs)).is_err(), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn a_header_of_the_set_sent_twice_is_refused() {
+        for name in ["x-forwarded-uri", "x-forwarded-method", "x-forwarded-host"] {
+            let mut map = headers(&[
+                ("x-forwarded-method", "GET"),
+                ("x-forwarded-uri", "/assets/x"),
+                ("x-forwarded-host", "app"),
+            ]);
+            map.append(name, HeaderValue::from_static("/admin"));
+            assert!(original(&map).is_err(), "{name}");
         }
     }
 
