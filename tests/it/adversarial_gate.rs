@@ -145,6 +145,16 @@ async fn ask(env: &Env, headers: &[(&str, &str)], session: Option<&str>) -> Page
         .local_address(Some("127.0.0.2".parse().expect("address")))
         .build()
         .expect("client");
+    ask_from(&client, env, headers, session).await
+}
+
+/// Asks forward-auth through `client`, with `headers` and the session.
+async fn ask_from(
+    client: &reqwest::Client,
+    env: &Env,
+    headers: &[(&str, &str)],
+    session: Option<&str>,
+) -> Page {
     let mut request = client.get(env.url("/.doorman/auth"));
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -254,18 +264,7 @@ async fn forward_auth_without_the_original_request_refuses_when_rules_could_refu
         .session_cookie()
         .expect("alice");
     for headers in [traefik("GET", "/internal/x"), Vec::new()] {
-        let mut request = api_client().get(env.url("/.doorman/auth"));
-        for (name, value) in &headers {
-            request = request.header(*name, *value);
-        }
-        let page = into_page(
-            request
-                .header("cookie", format!("{SESSION_COOKIE}={alice}"))
-                .send()
-                .await
-                .expect("auth"),
-        )
-        .await;
+        let page = ask_from(&api_client(), &env, &headers, Some(&alice)).await;
         assert_eq!(page.status, 403, "{headers:?}: {page:?}");
         assert_eq!(page.header("remote-user"), None);
     }
