@@ -54,6 +54,8 @@ def ratio(a, b):
 
 
 TARGETS = ("direct", "nginx", "doorman", "doorman-redis")
+# Shown beside them when measured: Caddy `reverse_proxy` and the floor.
+OTHERS = ("caddy", "floor")
 REDIS_TARGET = 0.05  # issue 7: doorman-redis req/s within 5% of doorman's
 
 
@@ -121,6 +123,8 @@ def main():
     w(f"| nginx | {meta['nginx']} |")
     if meta.get("redis"):
         w(f"| redis | {meta['redis']} |")
+    if meta.get("caddy"):
+        w(f"| caddy | {meta['caddy']} |")
     w(f"| wrk | {meta['wrk']} |")
     w(f"| python | {meta['python']} (webhook receiver and login storm) |")
     w(f"| load average at the end | {meta['loadavg']} |")
@@ -136,6 +140,12 @@ def main():
     w("- **direct**: wrk straight to the upstream.")
     w("- **nginx**: a second nginx, `proxy_pass` to an `upstream {}` block with `keepalive 64`, "
       "`proxy_http_version 1.1`, `proxy_set_header Connection \"\"`.")
+    w("- **caddy**: Caddy (Debian package) `reverse_proxy` to the upstream, admin endpoint and "
+      "automatic HTTPS off.")
+    w("- **floor**: `bench/floor`, a bare reverse proxy on doorman's own stack (hyper 1, "
+      "hyper-util's pooled client, one single-threaded tokio runtime per core, as doorman), "
+      "with no auth and no header rewrites: doorman − floor is doorman's own work, "
+      "floor − nginx belongs to the stack.")
     w("- **doorman**: `doorman serve` (release build, `log.level: warn`, `store: { kind: memory }`) "
       "with a fully signed-in session cookie obtained through the real flow (password, SMS code "
       "via the `webhook` provider to a local receiver, code). Each doorman run signs in afresh so "
@@ -165,7 +175,9 @@ def main():
     w("| target | req/s (median) | req/s (min–max) | p50 ms | p99 ms | proxy CPU µs/req | upstream CPU µs/req | errors |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|")
     main_rows = {t: runs.get(("main", t), []) for t in TARGETS}
-    for target, rows in main_rows.items():
+    shown = dict(main_rows)
+    shown.update({t: runs.get(("main", t), []) for t in OTHERS})
+    for target, rows in shown.items():
         if not rows:
             continue
         errors = sum(r["bad"] + r["errs"] for r in rows)
@@ -179,6 +191,11 @@ def main():
         w("| ratio | req/s | p50 | p99 | proxy CPU per request |")
         w("|---|---:|---:|---:|---:|")
         pairs = [("doorman / nginx", g, n), ("doorman / direct", g, d), ("nginx / direct", n, d)]
+        c, f = shown["caddy"], shown["floor"]
+        if f:
+            pairs += [("doorman / floor", g, f), ("floor / nginx", f, n)]
+        if c:
+            pairs += [("doorman / caddy", g, c)]
         if r:
             pairs = [("**doorman-redis / doorman**", r, g), ("doorman-redis / nginx", r, n)] + pairs
         for label, a, b in pairs:
@@ -201,9 +218,10 @@ def main():
         w("")
 
     # ------------------------------------------------------------ paced
-    paced = {t: runs.get(("paced", t), []) for t in TARGETS}
-    if not paced["doorman-redis"]:
-        del paced["doorman-redis"]
+    paced = {t: runs.get(("paced", t), []) for t in TARGETS + ("floor",)}
+    for optional in ("doorman-redis", "floor"):
+        if not paced[optional]:
+            del paced[optional]
     if all(paced.values()):
         w("## Latency at a fixed moderate rate")
         w("")

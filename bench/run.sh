@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: authenticated GET throughput and latency through doorman,
-# compared in one run with the same upstream reached directly and through
-# nginx `proxy_pass`, and with a second doorman on the Redis store (whose
+# compared in one run with the same upstream reached directly, through nginx
+# `proxy_pass`, Caddy `reverse_proxy` and the floor (bench/floor: a bare
+# hyper proxy on doorman's own stack, no auth), and with a second doorman on the Redis store (whose
 # authenticated hot path must not touch Redis); plus a login storm (argon2
 # flood) next to proxied traffic, and the cost of a stale cookie that doorman
 # re-issues on every response (these two on the memory-store doorman only).
@@ -98,6 +99,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server)
+command -v caddy >/dev/null || missing+=(caddy)
 if ((${#missing[@]})); then
     say "installing ${missing[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
@@ -106,6 +108,7 @@ if ((${#missing[@]})); then
 fi
 NGINX="$(command -v nginx)"
 REDIS_SERVER="$(command -v redis-server)"
+CADDY="$(command -v caddy)"
 
 # ---------------------------------------------------------------- cleanup
 
@@ -259,6 +262,37 @@ EOF
 start_nginx "$NX/nginx.conf" "$NX"
 NX_MASTER="${PIDS[-1]}"
 
+# ---------------------------------------------------------------- Caddy proxy
+
+CD_PORT="$(free_port)"
+CD="$TMP/caddy"
+mkdir -p "$CD"
+cat >"$CD/Caddyfile" <<EOF
+{
+	admin off
+	auto_https off
+}
+http://127.0.0.1:$CD_PORT {
+	reverse_proxy 127.0.0.1:$UP_PORT
+}
+EOF
+HOME="$CD" XDG_DATA_HOME="$CD" XDG_CONFIG_HOME="$CD" \
+    "$CADDY" run --adapter caddyfile --config "$CD/Caddyfile" >"$CD/caddy.log" 2>&1 &
+CD_PID=$!
+PIDS+=("$CD_PID")
+
+# ---------------------------------------------------------------- floor
+
+# The bare proxy on doorman's crates: the distance doorman-floor is
+# doorman's own work, floor-nginx belongs to the stack.
+say "building the floor (bench/floor, cargo build --release)"
+(cd "$BENCH/floor" && cargo build --release --quiet) || die "cargo build --release in bench/floor failed"
+FL_PORT="$(free_port)"
+"$BENCH/floor/target/release/doorman-bench-floor" "127.0.0.1:$FL_PORT" "127.0.0.1:$UP_PORT" \
+    2>"$TMP/floor.log" &
+FL_PID=$!
+PIDS+=("$FL_PID")
+
 # ---------------------------------------------------------------- doorman
 
 if [[ -n "${DOORMAN_BIN:-}" ]]; then
@@ -377,10 +411,14 @@ DMR_PID="$STARTED_PID"
 
 DIRECT="http://127.0.0.1:$UP_PORT"
 NGINX_URL="http://127.0.0.1:$NX_PORT"
+CADDY_URL="http://127.0.0.1:$CD_PORT"
+FLOOR_URL="http://127.0.0.1:$FL_PORT"
 DOORMAN_URL="http://127.0.0.1:$DM_PORT"
 DOORMAN_REDIS_URL="http://127.0.0.1:$DMR_PORT"
 wait_http "$DIRECT$FILE" "$UP/error.log"
 wait_http "$NGINX_URL$FILE" "$NX/error.log"
+wait_http "$CADDY_URL$FILE" "$CD/caddy.log"
+wait_http "$FLOOR_URL$FILE" "$TMP/floor.log"
 wait_http "http://127.0.0.1:$HOOK_PORT/" "$TMP/hook.log"
 wait_http "$DOORMAN_URL$PREFIX/health" "$DM/doorman.log"
 wait_http "$DOORMAN_REDIS_URL$PREFIX/health" "$DMR/doorman.log"
@@ -463,6 +501,8 @@ REDIS_COOKIE="$COOKIE"
     die "doorman-redis signed in without writing any doorman-bench:* key to Redis: is it on the Redis store?"
 check_target direct "$DIRECT" "$STALE_COOKIE"
 check_target nginx "$NGINX_URL" "$STALE_COOKIE"
+check_target caddy "$CADDY_URL" "$STALE_COOKIE"
+check_target floor "$FLOOR_URL" "$STALE_COOKIE"
 check_target doorman "$DOORMAN_URL" "$STALE_COOKIE"
 check_target doorman-redis "$DOORMAN_REDIS_URL" "$REDIS_COOKIE"
 # ...and that both doormans really gate: no cookie, no file.
@@ -470,7 +510,7 @@ for url in "$DOORMAN_URL" "$DOORMAN_REDIS_URL"; do
     status="$(curl -sS -o /dev/null -w '%{http_code}' "$url$FILE")"
     [[ "$status" == 401 ]] || die "doorman at $url answered $status without a cookie, expected 401: is it gating?"
 done
-say "setup OK: all four targets return the 1 KiB file; the doormans only with a session"
+say "setup OK: all six targets return the 1 KiB file; the doormans only with a session"
 
 # ---------------------------------------------------------------- measuring
 
@@ -521,6 +561,8 @@ measure() {
     [[ -n "$lua" ]] && args+=(-s "$lua")
     case "$url" in
         "$NGINX_URL") proxy=("${NX_PIDS[@]}") ;;
+        "$CADDY_URL") proxy=("$CD_PID") ;;
+        "$FLOOR_URL") proxy=("$FL_PID") ;;
         "$DOORMAN_URL") proxy=("$DM_PID") ;;
         "$DOORMAN_REDIS_URL") proxy=("$DMR_PID") ;;
     esac
@@ -533,12 +575,12 @@ measure() {
     # whole machine's. Whatever is left is someone else's: other engineers
     # compiling, say.
     wall0="$EPOCHREALTIME" all0="$(machine_ticks)"
-    ours0="$(cpu_ticks "${UP_PIDS[@]}" "${NX_PIDS[@]}" "$DM_PID" "$DMR_PID" "$REDIS_PID" ${STORM_PID:+"$STORM_PID"})"
+    ours0="$(cpu_ticks "${UP_PIDS[@]}" "${NX_PIDS[@]}" "$CD_PID" "$FL_PID" "$DM_PID" "$DMR_PID" "$REDIS_PID" ${STORM_PID:+"$STORM_PID"})"
     proxy0="$(cpu_ticks "${proxy[@]}")" up0="$(cpu_ticks "${UP_PIDS[@]}")" rd0="$(cpu_ticks "$REDIS_PID")"
     { time wrk "${args[@]}" "$url$FILE" >"$raw" 2>&1; } 2>"$raw.time" ||
         { cat "$raw" >&2; die "wrk failed against $url"; }
     proxy1="$(cpu_ticks "${proxy[@]}")" up1="$(cpu_ticks "${UP_PIDS[@]}")" rd1="$(cpu_ticks "$REDIS_PID")"
-    ours1="$(cpu_ticks "${UP_PIDS[@]}" "${NX_PIDS[@]}" "$DM_PID" "$DMR_PID" "$REDIS_PID" ${STORM_PID:+"$STORM_PID"})"
+    ours1="$(cpu_ticks "${UP_PIDS[@]}" "${NX_PIDS[@]}" "$CD_PID" "$FL_PID" "$DM_PID" "$DMR_PID" "$REDIS_PID" ${STORM_PID:+"$STORM_PID"})"
     wall1="$EPOCHREALTIME" all1="$(machine_ticks)"
     cmds1="$(redis_commands)" || die "redis-server stopped answering (see $RD/redis.log)"
     wrk_cpu="$(cat "$raw.time")" # "user system" in seconds, see TIMEFORMAT
@@ -604,7 +646,7 @@ run_doormans() {
 started_at="$SECONDS"
 say "warm-up: ${WARMUP}s per target"
 if ((WARMUP > 0)); then
-    for url in "$DIRECT" "$NGINX_URL" "$DOORMAN_URL" "$DOORMAN_REDIS_URL"; do
+    for url in "$DIRECT" "$NGINX_URL" "$CADDY_URL" "$FLOOR_URL" "$DOORMAN_URL" "$DOORMAN_REDIS_URL"; do
         cookie="$STALE_COOKIE"
         [[ "$url" == "$DOORMAN_REDIS_URL" ]] && cookie="$REDIS_COOKIE"
         wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -H "Cookie: $cookie" "$url$FILE" >/dev/null 2>&1 ||
@@ -616,6 +658,8 @@ fi
 for round in $(seq 1 "$ROUNDS"); do
     run_wrk main direct "$round" "$DIRECT" "$STALE_COOKIE"
     run_wrk main nginx "$round" "$NGINX_URL" "$STALE_COOKIE"
+    run_wrk main caddy "$round" "$CADDY_URL" "$STALE_COOKIE"
+    run_wrk main floor "$round" "$FLOOR_URL" "$STALE_COOKIE"
     run_doormans main "$round"
 done
 
@@ -625,6 +669,7 @@ done
 for round in $(seq 1 "$PACED_ROUNDS"); do
     run_wrk paced direct "$round" "$DIRECT" "$STALE_COOKIE" "$TMP/paced.lua"
     run_wrk paced nginx "$round" "$NGINX_URL" "$STALE_COOKIE" "$TMP/paced.lua"
+    run_wrk paced floor "$round" "$FLOOR_URL" "$STALE_COOKIE" "$TMP/paced.lua"
     run_doormans paced "$round" "$TMP/paced.lua"
 done
 
@@ -689,6 +734,7 @@ command_line="${GIVEN}bench/run.sh"
     printf 'memory\t%s\n' "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
     printf 'nginx\t%s\n' "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
     printf 'redis\t%s\n' "$("$REDIS_SERVER" --version | awk '{ print $1, $2, $3 }')"
+    printf 'caddy\t%s\n' "$("$CADDY" version | awk '{ print $1 }')"
     printf 'wrk\t%s\n' "$( (wrk -v 2>&1 || true) | head -n 1 | awk '{ print $1, $2 }')"
     printf 'python\t%s\n' "$(python3 --version 2>&1)"
     printf 'rustc\t%s\n' "$(rustc --version 2>/dev/null || echo unknown)"
