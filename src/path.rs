@@ -62,6 +62,23 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, Malformed> {
 /// How the most lenient upstream could read a canonical `path`, when that
 /// differs from `path` itself.
 pub fn lenient(path: &str) -> Option<String> {
+    lenient_views(path).map(|views| views.resolved)
+}
+
+/// The two lenient readings of a path: with dot segments resolved (nginx,
+/// Go, a file server), and with them left in place — an app that decodes
+/// `%2F` but never resolves dots (a WSGI app, many routers) reads
+/// `/admin/x/..%2F..%2Fb` as a path under `/admin/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LenientViews {
+    /// Dots resolved; differs from the path it was made from.
+    pub resolved: String,
+    /// Dots kept, when there are any (else `None`: it is `resolved`).
+    pub unresolved: Option<String>,
+}
+
+/// Both lenient readings of `path`, when they differ from it.
+pub fn lenient_views(path: &str) -> Option<LenientViews> {
     let suspicious = path.bytes().any(|b| matches!(b, b'%' | b'\\' | b';'))
         || path.contains("//")
         || path.contains("./")
@@ -101,8 +118,25 @@ pub fn lenient(path: &str) -> Option<String> {
     if text.ends_with('/') || cleaned.is_empty() {
         cleaned.push('/');
     }
-    let view = resolve_dots_clamped(&cleaned);
-    (view != path).then_some(view)
+    let resolved = resolve_dots_clamped(&cleaned);
+    let unresolved = (has_dot_segment(&cleaned) && cleaned != path).then_some(cleaned);
+    if resolved == path && unresolved.is_none() {
+        return None;
+    }
+    Some(LenientViews {
+        resolved,
+        unresolved,
+    })
+}
+
+/// Whether `path`, once its unreserved escapes are decoded, has a `.` or
+/// `..` segment: [`normalize`] resolves them, but an app that gets the
+/// path as sent (behind a front proxy in forward-auth mode) may not.
+pub fn has_dot_segments(path: &str) -> bool {
+    match decode_unreserved(path) {
+        Ok(decoded) => has_dot_segment(&decoded),
+        Err(_) => has_dot_segment(path),
+    }
 }
 
 fn has_dot_segment(path: &str) -> bool {
@@ -293,6 +327,24 @@ mod tests {
         assert_eq!(lenient("/admin./x;").as_deref(), Some("/admin/x"));
         assert_eq!(lenient("/admin%20/x").as_deref(), Some("/admin/x"));
         assert_eq!(lenient("/a/...;/x").as_deref(), Some("/a/.../x"));
+    }
+
+    #[test]
+    fn the_unresolved_view_keeps_the_dots_an_app_may_not_resolve() {
+        let views = lenient_views("/admin/x/..%2F..%2Fb").expect("views");
+        assert_eq!(views.resolved, "/b");
+        assert_eq!(views.unresolved.as_deref(), Some("/admin/x/../../b"));
+        assert_eq!(
+            lenient_views("/public/..%2Fadmin")
+                .and_then(|v| v.unresolved)
+                .as_deref(),
+            Some("/public/../admin")
+        );
+        assert_eq!(lenient_views("/a%2Fb").and_then(|v| v.unresolved), None);
+        assert!(has_dot_segments("/admin/x/../../b"));
+        assert!(has_dot_segments("/admin/%2e%2E/b"));
+        assert!(!has_dot_segments("/admin/..%2Fb"));
+        assert!(!has_dot_segments("/a..b/.c"));
         assert_eq!(lenient("/plain/path"), None);
         assert_eq!(lenient("/a/"), None);
     }

@@ -225,8 +225,8 @@ pub struct Target<'a> {
     pub method: &'a Method,
     /// Canonical path.
     pub path: &'a str,
-    /// The lenient view, when it differs.
-    lenient: Option<String>,
+    /// The lenient views, when they differ.
+    lenient: Option<crate::path::LenientViews>,
     pub client: IpAddr,
 }
 
@@ -237,7 +237,7 @@ impl<'a> Target<'a> {
         Target {
             method,
             path,
-            lenient: crate::path::lenient(path),
+            lenient: crate::path::lenient_views(path),
             client,
         }
     }
@@ -245,9 +245,12 @@ impl<'a> Target<'a> {
     /// Whether the lenient view is `prefix` or below it (so doorman's own
     /// page only when every reading says so).
     pub fn lenient_is_under(&self, prefix: &str) -> bool {
-        self.lenient.as_deref().is_none_or(|view| {
+        let under = |view: &str| {
             view.strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        self.lenient.as_ref().is_none_or(|views| {
+            under(&views.resolved) && views.unresolved.as_deref().is_none_or(under)
         })
     }
 }
@@ -306,17 +309,27 @@ impl Rules {
             return DEFAULT;
         }
         let written = self.first_match(target, Reading::Written(target.path), user);
-        let view = target.lenient.as_deref().unwrap_or(target.path);
+        let views = target.lenient.as_ref();
+        let view = views.map_or(target.path, |views| views.resolved.as_str());
+        let lenient = self.lenient_match(target, view, user);
+        let answer = stricter(written, lenient);
+        match views.and_then(|views| views.unresolved.as_deref()) {
+            Some(unresolved) => stricter(answer, self.lenient_match(target, unresolved, user)),
+            None => answer,
+        }
+    }
+
+    /// The first match on a lenient `view` of the request's path.
+    fn lenient_match(&self, target: &Target<'_>, view: &str, user: Option<&User>) -> Answer {
         let folded = fold_case(view);
-        let lenient = self.first_match(
+        self.first_match(
             target,
             Reading::Lenient {
                 view,
                 folded: &folded,
             },
             user,
-        );
-        stricter(written, lenient)
+        )
     }
 
     fn first_match(

@@ -193,9 +193,29 @@ fn rules() -> &'static Rules {
 }
 
 fn check_at_least_as_strict_as_every_server(input: &str, canonical: &str) {
-    let Some(server) = READERS.iter().find(|reader| {
-        (reader.read)(input).is_some_and(|reading| lands_under(&reading, "/admin/"))
-    }) else {
+    // Only what can arrive as a request's path: hyper parses the target
+    // with the `http` crate first (no control bytes, `?` and `#` end the
+    // path), and doorman never sees anything else.
+    let arrives = input
+        .parse::<http::uri::PathAndQuery>()
+        .is_ok_and(|target| target.path() == input && target.query().is_none());
+    if !arrives {
+        return;
+    }
+    // Proxy mode: the app gets the canonical path. Forward-auth mode: it
+    // gets the path as sent, and doorman refuses one with dot segments
+    // before any rule (`pages::forward_auth`).
+    let under_admin = |path: &str| {
+        READERS.iter().find(|reader| {
+            (reader.read)(path).is_some_and(|reading| lands_under(&reading, "/admin/"))
+        })
+    };
+    let server = under_admin(canonical).or_else(|| {
+        (!doorman::path::has_dot_segments(input))
+            .then(|| under_admin(input))
+            .flatten()
+    });
+    let Some(server) = server else {
         return;
     };
     let method = http::Method::GET;

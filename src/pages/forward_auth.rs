@@ -258,6 +258,12 @@ fn decide_one(
     if path.is_empty() {
         return unjudged("not an origin-form request target");
     }
+    // The app behind the front proxy gets the path as sent, and may not
+    // resolve dot segments (`/admin/x/../../public` is under /admin/ to it):
+    // browsers never send them, so such a request is refused unjudged.
+    if crate::path::has_dot_segments(path) {
+        return unjudged("dot segments in a forwarded path");
+    }
     let canonical = match crate::path::normalize(path) {
         Ok(canonical) => canonical,
         Err(malformed) => return unjudged(&format!("malformed path: {}", malformed.reason())),

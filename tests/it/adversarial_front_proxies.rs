@@ -41,6 +41,12 @@ const INTO_THE_APP: &[&str] = &[
     "/.doorman/./..%2Finternal/x",
     "/.doorman//..%2F/admin/x",
     "/.doorman/..%2F%2561dmin/x",
+    // The protected directory first: the front proxy resolves the dots to
+    // a public path, but passes the path on as sent, and an app that does
+    // not resolve dots routes it under /admin/.
+    "/admin/x/../../assets/x",
+    "/admin/x/%2e%2e/%2e%2e/assets/x",
+    "/internal/..%2F/assets/x",
 ];
 
 /// What the app received, if the request got there.

@@ -444,6 +444,41 @@ async fn deny_and_group_rules_hold_for_every_spelling_a_lenient_app_reads() {
 }
 
 #[tokio::test]
+async fn dot_segments_after_a_protected_directory_never_lead_out_of_it() {
+    let env = env().await;
+    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+    // Proxy mode: the app gets the canonical path, in which `..%2F` is
+    // still there for an app that decodes it but resolves no dots.
+    for path in [
+        "/admin/x/..%2F..%2Fassets/x",
+        "/Admin/x/..%2f..%2fassets/x",
+        "/internal/..%5C..%5Cassets/x",
+        "/admin/x/%252e%252e/%252e%252e/assets/x",
+    ] {
+        for cookie in [String::new(), format!("\nCookie: {SESSION_COOKIE}={bob}")] {
+            let head = format!("GET {path} HTTP/1.1\nHost: app.test{cookie}");
+            let answer = raw_request(env.addr, &head).await;
+            assert!(
+                answer.status == 401 || answer.status == 403,
+                "{path}: {answer:?}"
+            );
+        }
+    }
+    assert_eq!(env.upstream.hits(), 0);
+    // Forward-auth: the app gets the path as sent, dots and all.
+    for uri in [
+        "/admin/x/../../assets/x",
+        "/internal/./../assets/x",
+        "/admin/%2e%2e/assets/x",
+    ] {
+        for headers in [traefik("GET", uri), nginx("GET", uri)] {
+            let page = ask(&env, &headers, Some(&bob)).await;
+            assert_eq!(page.status, 403, "{uri}: {page:?}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_bypass_rule_is_never_loosened() {
     let env = env().await;
     // /assets/ is public for GET and HEAD as written: not for another

@@ -79,6 +79,14 @@ fn table() -> Vec<String> {
         "/.doorman/..%2F{t}",
         "/x/y/..%2F..%2F{t}",
         "/public/.%2E/{t}",
+        // The protected directory first, then a way back out that only
+        // some servers take.
+        "/{t}/../public",
+        "/{t}/x/../../public",
+        "/{t}/..%2F..%2Fpublic",
+        "/{t}/%2e%2e/public",
+        "/{t}/x/..%2F..%2Fpublic/",
+        "/{t}/..;/public",
     ];
     let endings = ["", ";jsessionid=1", ".", "%20", "/", "%2F", "/.", "%3B"];
     let mut paths = Vec::new();
@@ -106,41 +114,64 @@ fn is_exactly(reading: &str, exact: &str) -> bool {
     trimmed == exact || (trimmed.is_empty() && exact == "/")
 }
 
+/// What the strictest server makes of `path`: `Deny` when a reading lands
+/// under a deny rule, `needs a user` when under the admins' rule, `None`
+/// when no server reads it as protected.
+fn protected_by_some_server(path: &str) -> Option<(bool, &'static str, String)> {
+    let readings: Vec<(&'static str, String)> = READERS
+        .iter()
+        .filter_map(|reader| Some((reader.name, (reader.read)(path)?)))
+        .collect();
+    if let Some((server, reading)) = readings
+        .iter()
+        .find(|(_, reading)| lands_under(reading, "/internal/") || is_exactly(reading, "/metrics"))
+    {
+        return Some((true, server, reading.clone()));
+    }
+    readings
+        .into_iter()
+        .find(|(_, reading)| lands_under(reading, "/admin/"))
+        .map(|(server, reading)| (false, server, reading))
+}
+
 #[test]
 fn whenever_any_server_reads_a_path_as_protected_doormans_answer_is_protected() {
     let rules = rules();
     let client = "192.0.2.1".parse().expect("address");
     let mut protected_somewhere = 0;
     for path in table() {
-        let readings: Vec<(&str, String)> = READERS
-            .iter()
-            .filter_map(|reader| Some((reader.name, (reader.read)(&path)?)))
-            .collect();
-        let denied = readings.iter().find(|(_, reading)| {
-            lands_under(reading, "/internal/") || is_exactly(reading, "/metrics")
-        });
-        let admins = readings
-            .iter()
-            .find(|(_, reading)| lands_under(reading, "/admin/"));
-        if denied.is_none() && admins.is_none() {
-            continue;
-        }
-        protected_somewhere += 1;
         let Ok(canonical) = doorman::path::normalize(&path) else {
-            continue; // 400: never forwarded
+            continue; // 400 in both modes: never forwarded
         };
-        for method in [Method::GET, Method::HEAD, Method::POST] {
-            let answer = rules.evaluate(&Target::new(&method, &canonical, client), None);
-            if let Some((server, reading)) = denied {
-                assert_eq!(
-                    answer.policy,
-                    Policy::Deny,
-                    "{path} (canonical {canonical}) is {reading} to {server}: {answer:?}"
-                );
-            } else if let Some((server, reading)) = admins {
+        // Proxy mode: the app receives the canonical path; forward-auth
+        // mode: it receives the path as sent, and doorman refuses one with
+        // dot segments (`pages::forward_auth`) before the rules.
+        let modes = [
+            ("proxy", protected_by_some_server(&canonical), false),
+            (
+                "forward-auth",
+                protected_by_some_server(&path),
+                doorman::path::has_dot_segments(&path),
+            ),
+        ];
+        for (mode, protected, refused_first) in modes {
+            let Some((deny, server, reading)) = protected else {
+                continue;
+            };
+            protected_somewhere += 1;
+            if refused_first {
+                continue;
+            }
+            for method in [Method::GET, Method::HEAD, Method::POST] {
+                let answer = rules.evaluate(&Target::new(&method, &canonical, client), None);
+                let held = if deny {
+                    answer.policy == Policy::Deny
+                } else {
+                    answer.needs_user || answer.policy == Policy::Deny
+                };
                 assert!(
-                    answer.needs_user || answer.policy == Policy::Deny,
-                    "{path} (canonical {canonical}) is {reading} to {server}: {answer:?}"
+                    held,
+                    "{mode}: {path} (canonical {canonical}) is {reading} to {server}: {answer:?}"
                 );
             }
         }
