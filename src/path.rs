@@ -75,6 +75,9 @@ pub struct LenientViews {
     pub resolved: String,
     /// Dots kept, when there are any (else `None`: it is `resolved`).
     pub unresolved: Option<String>,
+    /// Resolved, with `;params` dropped before `\` is read as `/`, when
+    /// that differs.
+    pub params_first: Option<String>,
 }
 
 /// Both lenient readings of `path`, when they differ from it.
@@ -99,8 +102,40 @@ pub fn lenient_views(path: &str) -> Option<LenientViews> {
     if let Some(end) = text.find(['#', '?']) {
         text.truncate(end);
     }
-    let text = text.replace('\\', "/");
-    // `;params` end a segment for servlet containers and others.
+    let cleaned = clean_segments(&text, false);
+    let resolved = resolve_dots_clamped(&cleaned);
+    // A servlet container drops `;params` before anything reads `\` as a
+    // separator: `/;x\y/admin` is `/admin` to it, `/y/admin` to IIS.
+    let params_first = text
+        .contains(';')
+        .then(|| resolve_dots_clamped(&clean_segments(&text, true)))
+        .filter(|view| *view != resolved && view != path);
+    let unresolved = (has_dot_segment(&cleaned) && cleaned != path).then_some(cleaned);
+    if resolved == path && unresolved.is_none() && params_first.is_none() {
+        return None;
+    }
+    Some(LenientViews {
+        resolved,
+        unresolved,
+        params_first,
+    })
+}
+
+/// A decoded path's segments as a lenient server cleans them: `\` as `/`,
+/// `;params` dropped (before or after `\` is read, `params_first`), empty
+/// segments merged, trailing dots and spaces dropped.
+fn clean_segments(text: &str, params_first: bool) -> String {
+    let without_params = |text: &str| {
+        text.split('/')
+            .map(|segment| segment.split(';').next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let text = if params_first {
+        without_params(text).replace('\\', "/")
+    } else {
+        text.replace('\\', "/")
+    };
     let mut cleaned = String::with_capacity(text.len() + 1);
     for segment in text.split('/') {
         // `;params` end a segment; a segment of only params is no segment.
@@ -118,15 +153,7 @@ pub fn lenient_views(path: &str) -> Option<LenientViews> {
     if text.ends_with('/') || cleaned.is_empty() {
         cleaned.push('/');
     }
-    let resolved = resolve_dots_clamped(&cleaned);
-    let unresolved = (has_dot_segment(&cleaned) && cleaned != path).then_some(cleaned);
-    if resolved == path && unresolved.is_none() {
-        return None;
-    }
-    Some(LenientViews {
-        resolved,
-        unresolved,
-    })
+    cleaned
 }
 
 /// Whether `path`, once its unreserved escapes are decoded, has a `.` or
@@ -341,6 +368,9 @@ mod tests {
             Some("/public/../admin")
         );
         assert_eq!(lenient_views("/a%2Fb").and_then(|v| v.unresolved), None);
+        // Found by fuzzing: params before a backslash, as a servlet reads them.
+        let views = lenient_views("/;js-\\%A0/admin///bo/e").expect("views");
+        assert_eq!(views.params_first.as_deref(), Some("/admin/bo/e"));
         assert!(has_dot_segments("/admin/x/../../b"));
         assert!(has_dot_segments("/admin/%2e%2E/b"));
         assert!(!has_dot_segments("/admin/..%2Fb"));

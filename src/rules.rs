@@ -250,7 +250,9 @@ impl<'a> Target<'a> {
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         };
         self.lenient.as_ref().is_none_or(|views| {
-            under(&views.resolved) && views.unresolved.as_deref().is_none_or(under)
+            under(&views.resolved)
+                && views.unresolved.as_deref().is_none_or(under)
+                && views.params_first.as_deref().is_none_or(under)
         })
     }
 }
@@ -313,10 +315,13 @@ impl Rules {
         let view = views.map_or(target.path, |views| views.resolved.as_str());
         let lenient = self.lenient_match(target, view, user);
         let answer = stricter(written, lenient);
-        match views.and_then(|views| views.unresolved.as_deref()) {
-            Some(unresolved) => stricter(answer, self.lenient_match(target, unresolved, user)),
-            None => answer,
-        }
+        let others = views
+            .into_iter()
+            .flat_map(|views| [views.unresolved.as_deref(), views.params_first.as_deref()])
+            .flatten();
+        others.fold(answer, |answer, view| {
+            stricter(answer, self.lenient_match(target, view, user))
+        })
     }
 
     /// The first match on a lenient `view` of the request's path.
