@@ -47,6 +47,7 @@ pub mod server;
 pub mod session;
 pub mod stall;
 pub mod store;
+pub mod threads;
 pub mod tls;
 pub mod users;
 pub mod users_file;

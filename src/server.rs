@@ -8,6 +8,7 @@ use crate::gate::{self, Decision};
 use crate::metrics::{self, RequestOutcome};
 use crate::proxy::{headers, Proxy};
 use crate::stall::TimedBody;
+use crate::threads::spawn_thread;
 use crate::{pages, App, Body};
 use http::header::{CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY};
 use http::{HeaderValue, Request, Response};
@@ -37,32 +38,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection asked to close, with nothing in flight, gets to
 /// finish (an HTTP/2 GOAWAY to flush) before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-
-/// Runs the future `task` makes on a thread of its own (`name`), with a
-/// single-threaded runtime; the receiver resolves when it has ended. One
-/// event loop per thread, as doorman's workers, control and Redis threads use.
-pub fn spawn_thread<F>(
-    name: String,
-    task: impl FnOnce() -> F + Send + 'static,
-) -> std::io::Result<oneshot::Receiver<()>>
-where
-    F: Future<Output = ()>,
-{
-    let (finished, stopped) = oneshot::channel();
-    std::thread::Builder::new()
-        .name(name.clone())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime.block_on(task()),
-                Err(err) => tracing::error!(error = %err, thread = %name, "cannot start a runtime"),
-            }
-            let _ = finished.send(());
-        })?;
-    Ok(stopped)
-}
 
 /// Starts `limits.worker_threads` threads, each serving the shared listening
 /// socket on its own single-threaded runtime until `shutdown` turns true (or
