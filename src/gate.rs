@@ -2,9 +2,9 @@
 //! session, or no way through.
 
 use crate::rules::{Policy, Rules, Target};
-use crate::session::{FactorLevel, Session};
+use crate::session::{self, FactorLevel, Session};
 use crate::users::User;
-use crate::App;
+use crate::{crypto, App};
 use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, Method};
 use std::net::IpAddr;
@@ -62,9 +62,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
         Policy::Bypass => return Decision::Public,
         Policy::Deny => {
             // Only to name who it was in the audit trail.
-            let user = app
-                .signed_in(request.headers, now, tls)
-                .map(|(_, user)| user);
+            let user = signed_in(app, request.headers, now, tls).map(|(_, user)| user);
             return Decision::Denied {
                 rule: rule_name(&rules, anonymous.rule),
                 user,
@@ -105,6 +103,62 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
     }
 }
 
+/// The session in `headers` if it decrypts, is current, is not revoked,
+/// and its user still exists with the credentials it signed in with
+/// ([`session_holds`]). Of several such cookies the newest of one
+/// person's wins; cookies of different people are all refused
+/// ([`session::choose`]). `tls` picks the cookie's name (`__Host-`).
+pub fn signed_in(
+    app: &App,
+    headers: &HeaderMap,
+    now: u64,
+    tls: bool,
+) -> Option<(Session, Arc<User>)> {
+    let valid = app
+        .sessions
+        .candidates(headers, now, tls)
+        .into_iter()
+        .filter(|session| session_holds(app, session).is_some())
+        .collect();
+    match session::choose(valid) {
+        session::Choice::One(session) => {
+            let user = session_holds(app, &session)?;
+            Some((session, user))
+        }
+        session::Choice::None => None,
+        session::Choice::Conflict => {
+            tracing::warn!(
+                event = "session_cookie_conflict",
+                "a request carries session cookies of different users (one was planted, \
+                 e.g. from a sibling subdomain): none is believed"
+            );
+            None
+        }
+    }
+}
+
+/// `session`'s user, if the session was not revoked (by itself or with
+/// all of its user's) and the user's credentials have not changed since.
+/// Memory only: it runs on every authenticated request.
+pub fn session_holds(app: &App, session: &Session) -> Option<Arc<User>> {
+    if app.store.is_revoked(&session.id)
+        || app
+            .store
+            .is_user_revoked(&session.user, session.authenticated_at)
+    {
+        return None;
+    }
+    let user = app.users.load().get(&session.user)?.clone();
+    let current = app.credential_epoch(&user);
+    crypto::equal(session.epoch.as_bytes(), current.as_bytes()).then_some(user)
+}
+
+/// Whether a session that let a long-lived exchange (a tunnel) through
+/// still holds at `now`: not past its lifetime, and as [`session_holds`].
+pub fn still_holds(app: &App, session: &Session, now: u64) -> bool {
+    app.sessions.current(session, now) && session_holds(app, session).is_some()
+}
+
 /// The session in `headers` when both factors are done.
 pub fn fully_signed_in(
     app: &App,
@@ -112,8 +166,7 @@ pub fn fully_signed_in(
     now: u64,
     tls: bool,
 ) -> Option<(Session, Arc<User>)> {
-    app.signed_in(headers, now, tls)
-        .filter(|(session, _)| session.level == FactorLevel::TwoFactor)
+    signed_in(app, headers, now, tls).filter(|(session, _)| session.level == FactorLevel::TwoFactor)
 }
 
 /// Through, re-issuing the cookie when the idle window should slide.

@@ -436,9 +436,7 @@ fn replace_path(request: &mut Request<Incoming>, path: &str) -> Result<(), http:
 /// Whether `session` still holds: not revoked, not past its lifetime, and
 /// its user still exists with the same credentials.
 fn tunnel_guard(app: Arc<App>, session: crate::session::Session) -> crate::proxy::TunnelGuard {
-    Box::new(move || {
-        app.sessions.current(&session, app.clock.now()) && app.session_holds(&session).is_some()
-    })
+    Box::new(move || gate::still_holds(&app, &session, app.clock.now()))
 }
 
 /// Forwards a request the gate let through; `signed_in` is who it was

@@ -187,7 +187,7 @@ impl<'a> Visit<'a> {
             client: app.client_ip(peer.ip(), headers),
             browser: gate::accepts_html(headers),
             host: request_host(request).and_then(|host| host.to_str().ok().map(str::to_owned)),
-            session: app.signed_in(headers, now, tls),
+            session: crate::gate::signed_in(app, headers, now, tls),
             rd,
             user_agent: headers
                 .get(http::header::USER_AGENT)
