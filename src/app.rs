@@ -10,14 +10,9 @@ use crate::{
     audit, crypto, csrf, limits, net, notify, otp, pages, proxy, rules, store, users_file, Error,
 };
 use arc_swap::ArcSwap;
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
-use http_body_util::{Either, Full};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-
-/// Every response doorman sends: the upstream's streamed body, or its own.
-pub type Body = Either<hyper::body::Incoming, Full<Bytes>>;
 
 /// Everything a request may need, built once at start-up.
 pub struct App {

@@ -1,10 +1,11 @@
 //! The per-request decision: doorman's pages, an access rule, a signed-in
 //! session, or no way through.
 
+use crate::app::App;
+use crate::crypto;
 use crate::rules::{Policy, Rules, Target};
 use crate::session::{self, FactorLevel, Session};
 use crate::users::User;
-use crate::{crypto, App};
 use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, Method};
 use std::net::IpAddr;

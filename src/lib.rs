@@ -7,6 +7,8 @@
 //! - [`server`]: listeners, HTTP/1.1 + HTTP/2, idle connections, graceful shutdown;
 //!   [`connections`] holds the connection slots and [`stall`] the stall timeouts;
 //!   [`net`]: client addresses and trusted proxies.
+//! - [`request`]: one request top to bottom: canonical path, gate, pages or
+//!   the upstream, response filters, and the audit of rule stops.
 //! - [`gate`]: the per-request decision (pages, public, signed in, or stopped)
 //!   and whether a session still holds.
 //! - [`path`] and [`rules`]: the canonical and lenient readings of a path,
@@ -55,6 +57,7 @@ pub mod path;
 pub mod path_readings;
 pub mod proxy;
 pub mod redirect;
+pub mod request;
 pub mod rules;
 pub mod server;
 pub mod session;
@@ -65,6 +68,7 @@ pub mod tls;
 pub mod users;
 pub mod users_file;
 
-pub use app::{App, Body};
+pub use app::App;
 pub use error::Error;
 pub use gateway::{Gateway, Reloaded};
+pub use request::Body;

@@ -15,6 +15,7 @@
 
 use super::{json, redirect, respond, security_headers, Reply, JSON};
 use crate::gate::{self, Decision};
+use crate::request::{audit_stop, user_agent, Stop, Stopped};
 use crate::App;
 use http::header::{LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -86,19 +87,8 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
         }
         Decision::Denied { rule, user } => {
             let user = user.as_ref().map(|user| user.name.as_str());
-            let path = original.as_ref().map(|original| original.path.as_str());
-            tracing::warn!(event = "rule_denied", rule, user, %client, path, "forward-auth: request denied by rule");
-            app.audit.event(
-                now,
-                "rule_denied",
-                crate::audit::Record {
-                    user,
-                    client: Some(client),
-                    rule: Some(&rule),
-                    path,
-                    ..Default::default()
-                },
-            );
+            let stop = stop(Stopped::Denied, &rule, user, client, &original, headers);
+            audit_stop(app, now, &stop);
             respond(
                 StatusCode::FORBIDDEN,
                 JSON,
@@ -106,7 +96,15 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
             )
         }
         Decision::StepUp { rule, user } => {
-            tracing::info!(event = "step_up_required", rule, user = %user.name, %client, "forward-auth: a recent second factor is required");
+            let stop = stop(
+                Stopped::StepUp,
+                &rule,
+                Some(&user.name),
+                client,
+                &original,
+                headers,
+            );
+            audit_stop(app, now, &stop);
             let method = original.as_ref().map_or(Method::GET, |o| o.method.clone());
             let page = sign_in_url(app, "2fa", rd);
             if gate::is_browser_navigation(&method, headers) && !nginx {
@@ -128,6 +126,26 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
     // session is never kept by a cache.
     security_headers(reply.headers_mut());
     reply
+}
+
+/// A stop of the request the front proxy asked about, for [`audit_stop`].
+fn stop<'a>(
+    why: Stopped,
+    rule: &'a str,
+    user: Option<&'a str>,
+    client: IpAddr,
+    original: &'a Option<Original>,
+    headers: &'a HeaderMap,
+) -> Stop<'a> {
+    Stop {
+        why,
+        rule,
+        user,
+        client,
+        path: original.as_ref().map(|original| original.path.as_str()),
+        user_agent: user_agent(headers),
+        asked_by: Some("forward-auth"),
+    }
 }
 
 /// Every identity header, empty, for the user's values to replace: a front
