@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::otp::providers::{
     message_text, CheckOutcome, CodeMessage, Provider, ProviderError, VerifyStart,
 };
+use crate::otp::send::{self, Recipient, Sent};
 use crate::otp::{
     generate_code, mask_phone, Attempt, Challenge, ChallengeSpec, Channel, Proof, Verdict,
 };
@@ -348,28 +349,40 @@ enum Started {
     Remote(String),
 }
 
-/// Tries the channel's providers in order, never one twice; what the first
-/// that succeeded delivered, or every error on the way.
-async fn start(
-    visit: &Visit<'_>,
-    settings: &ChannelSettings,
-    user: &str,
-    phone: &str,
+impl Sent for Started {
+    fn request_id(&self) -> &str {
+        match self {
+            Started::Remote(id) => id,
+            Started::Code(_) => "",
+        }
+    }
+}
+
+/// Sends a code (or starts a provider's verification) on the channel's
+/// providers, the first that delivers winning.
+async fn start<'a>(
+    visit: &'a Visit<'_>,
+    settings: &'a ChannelSettings,
+    user: &'a str,
+    phone: &'a str,
 ) -> Result<Delivered, Vec<ProviderError>> {
     let app = visit.app;
-    let mut errors = Vec::new();
-    for name in &settings.providers {
-        let Some(provider) = app.providers.get(name) else {
-            continue;
-        };
-        let record = Record {
-            user: Some(user),
-            channel: Some(settings.channel.name()),
-            provider: Some(provider.name()),
-            ..Record::default()
-        };
-        let began = Instant::now();
-        let outcome = match provider {
+    let masked = mask_phone(phone);
+    let to = Recipient {
+        user,
+        channel: settings.channel,
+        to: &masked,
+        client: visit.client,
+    };
+    // Collected: a lazy iterator held across the sends would keep its
+    // closures' lifetimes in the future, which then is not `Send`.
+    let candidates: Vec<&Provider> = settings
+        .providers
+        .iter()
+        .filter_map(|name| app.providers.get(name))
+        .collect();
+    let send = |provider: &'a Provider| async move {
+        match provider {
             Provider::Message(delivery) => {
                 let code = generate_code(app.codes.length);
                 let message = CodeMessage {
@@ -404,71 +417,15 @@ async fn start(
                     other => other.map(Started::Remote),
                 }
             }
-        };
-        let latency_ms = began.elapsed().as_millis() as u64;
-        let to = mask_phone(phone);
-        match outcome {
-            Ok(proof) => {
-                let request_id = match &proof {
-                    Started::Remote(id) => id.as_str(),
-                    Started::Code(_) => "",
-                };
-                tracing::info!(
-                    event = "challenge_sent",
-                    user,
-                    channel = settings.channel.name(),
-                    provider = provider.name(),
-                    request_id,
-                    %to,
-                    latency_ms,
-                    client = %visit.client,
-                    "code sent"
-                );
-                crate::metrics::delivery(settings.channel.name(), provider.name(), "ok");
-                visit.audit("challenge_sent", record);
-                return Ok(Delivered {
-                    provider: provider.name(),
-                    proof,
-                });
-            }
-            Err(err) => {
-                tracing::warn!(
-                    event = "delivery_failed",
-                    user,
-                    channel = settings.channel.name(),
-                    provider = provider.name(),
-                    %to,
-                    latency_ms,
-                    error = %err,
-                    "could not send code"
-                );
-                crate::metrics::delivery(
-                    settings.channel.name(),
-                    provider.name(),
-                    delivery_outcome(&err),
-                );
-                visit.audit("delivery_failed", record);
-                let go_on = err.try_next();
-                errors.push(err);
-                if !go_on {
-                    break;
-                }
-            }
         }
-    }
-    Err(errors)
-}
-
-/// A provider error as a metrics label.
-pub(super) fn delivery_outcome(err: &ProviderError) -> &'static str {
-    match err {
-        ProviderError::InvalidNumber(_) => "invalid_number",
-        ProviderError::Throttled { .. } => "throttled",
-        ProviderError::Concurrent { .. } => "concurrent",
-        ProviderError::LowBalance => "low_balance",
-        ProviderError::Unavailable(_) => "unavailable",
-        ProviderError::Refused(_) => "refused",
-    }
+    };
+    let audit = |event: &str, record: Record<'_>| visit.audit(event, record);
+    let (provider, proof) =
+        send::first_delivered(candidates, |provider| provider.name(), &to, send, audit).await?;
+    Ok(Delivered {
+        provider: provider.name(),
+        proof,
+    })
 }
 
 /// What the person reads when no provider could send a code.
