@@ -10,6 +10,7 @@ use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, Method};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What happens to a request.
 pub enum Decision {
@@ -87,13 +88,11 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
             }
             Policy::TwoFactor => {}
         }
-        if let Some(max_age) = answer.max_age {
-            if now.saturating_sub(session.second_factor_at) > max_age.as_secs() {
-                return Decision::StepUp {
-                    rule: rule_name(&rules, answer.rule),
-                    user,
-                };
-            }
+        if needs_step_up(answer.max_age, &session, now) {
+            return Decision::StepUp {
+                rule: rule_name(&rules, answer.rule),
+                user,
+            };
         }
         return pass(app, session, user, now, tls);
     }
@@ -158,6 +157,28 @@ pub fn session_holds(app: &App, session: &Session) -> Option<Arc<User>> {
 /// still holds at `now`: not past its lifetime, and as [`session_holds`].
 pub fn still_holds(app: &App, session: &Session, now: u64) -> bool {
     app.sessions.current(session, now) && session_holds(app, session).is_some()
+}
+
+/// Whether a rule's `max_age` asks for a second factor more recent than
+/// `session`'s at `now`: the one step-up check, for the gate, the second
+/// factor page (see [`destination_needs_step_up`]) and enrollment.
+pub fn needs_step_up(max_age: Option<Duration>, session: &Session, now: u64) -> bool {
+    max_age.is_some_and(|max_age| now.saturating_sub(session.second_factor_at) > max_age.as_secs())
+}
+
+/// Whether the rule for a browser going to `path` (already canonical) as
+/// `user` asks for a more recent second factor than `session`'s.
+pub fn destination_needs_step_up(
+    app: &App,
+    path: &str,
+    client: IpAddr,
+    session: &Session,
+    user: &User,
+    now: u64,
+) -> bool {
+    let target = Target::new(&Method::GET, path, client);
+    let answer = app.rules.load().evaluate(&target, Some(user));
+    needs_step_up(answer.max_age, session, now)
 }
 
 /// The session in `headers` when both factors are done.
@@ -271,6 +292,40 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    fn session_with_second_factor_at(second_factor_at: u64) -> Session {
+        Session {
+            id: "s".into(),
+            user: "alice".into(),
+            level: FactorLevel::TwoFactor,
+            authenticated_at: 0,
+            second_factor_at,
+            last_seen: 0,
+            expires_at: u64::MAX,
+            epoch: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_second_factor_older_than_max_age_needs_a_step_up() {
+        let session = session_with_second_factor_at(1_000);
+        let ten_minutes = Some(Duration::from_secs(600));
+        assert!(!needs_step_up(ten_minutes, &session, 1_000));
+        assert!(!needs_step_up(ten_minutes, &session, 1_600));
+        assert!(needs_step_up(ten_minutes, &session, 1_601));
+    }
+
+    #[test]
+    fn without_max_age_no_second_factor_is_too_old() {
+        let session = session_with_second_factor_at(0);
+        assert!(!needs_step_up(None, &session, u64::MAX));
+    }
+
+    #[test]
+    fn a_clock_behind_the_second_factor_never_asks_for_a_step_up() {
+        let session = session_with_second_factor_at(5_000);
+        assert!(!needs_step_up(Some(Duration::ZERO), &session, 4_000));
     }
 
     #[test]

@@ -46,13 +46,15 @@ fn signed_in(visit: &Visit<'_>) -> Result<(String, Arc<User>), String> {
 
 /// How recent the second factor must be to add an authenticator: a session
 /// cookie that leaked later cannot plant a second factor of its own.
-const FRESH_SECS: u64 = 15 * 60;
+const FRESH: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Whether the session proved its second factor recently enough.
+/// Whether the session proved its second factor recently enough: as if
+/// the page had a rule with `max_age: 15m`.
 fn fresh(visit: &Visit<'_>) -> bool {
-    visit.session.as_ref().is_some_and(|(session, _)| {
-        visit.now.saturating_sub(session.second_factor_at) <= FRESH_SECS
-    })
+    visit
+        .session
+        .as_ref()
+        .is_some_and(|(session, _)| !crate::gate::needs_step_up(Some(FRESH), session, visit.now))
 }
 
 /// Asks for a new sign-in, which comes back to this page.

@@ -2,6 +2,7 @@
 //! small JSON endpoints proxies call. Every POST is CSRF-checked here, in
 //! one place, before any handler runs.
 
+mod challenge;
 mod enroll;
 mod forward_auth;
 mod login;
@@ -9,6 +10,7 @@ mod logout;
 mod push;
 mod second_factor;
 mod templates;
+mod verify;
 
 pub use templates::Templates;
 
@@ -98,7 +100,7 @@ pub async fn handle(
                 },
                 "2fa/send" => second_factor::send(&mut visit, &form, false).await,
                 "2fa/resend" => second_factor::send(&mut visit, &form, true).await,
-                "2fa/verify" => second_factor::verify(&mut visit, &form).await,
+                "2fa/verify" => verify::verify(&mut visit, &form).await,
                 "2fa/cancel" => second_factor::cancel(&mut visit).await,
                 "logout" => logout::logout(&mut visit).await,
                 "totp/enroll" => enroll::submit(&mut visit, &form).await,

@@ -5,9 +5,9 @@
 //! the phone, not the browser, so they carry no CSRF token: each is a
 //! signed, one-time, expiring token that stands for one answer to one push.
 
-use super::second_factor::{
-    choose_page, offer, offered, signed_in, signed_in_with_password, Offer, Pending,
-};
+use super::challenge::{choose_page, offer, offered, Offer, Pending};
+use super::second_factor::signed_in_with_password;
+use super::verify::signed_in;
 use super::{json, Reply, Visit};
 use crate::config::ChannelSettings;
 use crate::error::Error;
