@@ -128,7 +128,6 @@ pub struct Visit<'a> {
     pub app: &'a App,
     pub now: u64,
     pub tls: bool,
-    pub peer: SocketAddr,
     /// The client's address: the peer, or what a trusted proxy reports.
     pub client: std::net::IpAddr,
     /// A person at a browser, as opposed to a script.
@@ -186,7 +185,6 @@ impl<'a> Visit<'a> {
             app,
             now,
             tls,
-            peer,
             device,
             client: app.client_ip(peer.ip(), headers),
             browser: gate::accepts_html(headers),
