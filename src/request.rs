@@ -82,6 +82,14 @@ async fn answer(
         now,
         secure,
     );
+    let path = Some(request.uri().path());
+    let stopped = |why, rule: &str, user: Option<&str>| {
+        audit_stop(
+            app,
+            now,
+            &Stop::new(why, rule, user, client, path, request.headers()),
+        );
+    };
     match decision {
         Decision::Pages => {
             metrics::request(RequestOutcome::Pages);
@@ -104,14 +112,12 @@ async fn answer(
         Decision::Denied { rule, user } => {
             metrics::request(RequestOutcome::Denied);
             let user = user.as_ref().map(|user| user.name.as_str());
-            let stop = Stop::of(Stopped::Denied, &rule, user, client, &request);
-            audit_stop(app, now, &stop);
+            stopped(Stopped::Denied, &rule, user);
             pages::forbidden(app, &request)
         }
         Decision::StepUp { rule, user } => {
             metrics::request(RequestOutcome::StepUp);
-            let stop = Stop::of(Stopped::StepUp, &rule, Some(&user.name), client, &request);
-            audit_stop(app, now, &stop);
+            stopped(Stopped::StepUp, &rule, Some(&user.name));
             pages::step_up(app, &request)
         }
         Decision::Login => {
@@ -159,28 +165,38 @@ pub struct Stop<'a> {
 }
 
 impl<'a> Stop<'a> {
-    /// A stop of a request doorman was forwarding itself.
-    fn of(
+    /// A stop of a request doorman was forwarding itself; `headers` are
+    /// the client's.
+    pub fn new(
         why: Stopped,
         rule: &'a str,
         user: Option<&'a str>,
         client: IpAddr,
-        request: &'a Request<Incoming>,
+        path: Option<&'a str>,
+        headers: &'a HeaderMap,
     ) -> Stop<'a> {
+        let user_agent = user_agent(headers);
+        let asked_by = None;
         Stop {
             why,
             rule,
             user,
             client,
-            path: Some(request.uri().path()),
-            user_agent: user_agent(request.headers()),
-            asked_by: None,
+            path,
+            user_agent,
+            asked_by,
         }
+    }
+
+    /// The same stop, of a request a front proxy asked about.
+    pub fn asked_by_front_proxy(self) -> Stop<'a> {
+        let asked_by = Some("forward-auth");
+        Stop { asked_by, ..self }
     }
 }
 
 /// The client's `User-Agent`, when it is text.
-pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
+fn user_agent(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(USER_AGENT)
         .and_then(|value| value.to_str().ok())
@@ -189,17 +205,9 @@ pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
 /// Logs and audits a request a rule stopped; the one place both proxy mode
 /// and forward-auth write these events, so they read alike.
 pub fn audit_stop(app: &App, now: u64, stop: &Stop<'_>) {
-    let Stop {
-        why,
-        rule,
-        user,
-        client,
-        path,
-        user_agent,
-        asked_by,
-    } = *stop;
-    let event = why.event();
-    match why {
+    let (event, rule, user, path) = (stop.why.event(), stop.rule, stop.user, stop.path);
+    let (client, asked_by) = (stop.client, stop.asked_by);
+    match stop.why {
         Stopped::Denied => {
             tracing::warn!(event, rule, user, %client, path, asked_by, "request denied by rule")
         }
@@ -207,18 +215,15 @@ pub fn audit_stop(app: &App, now: u64, stop: &Stop<'_>) {
             tracing::info!(event, rule, user, %client, path, asked_by, "a recent second factor is required")
         }
     }
-    app.audit.event(
-        now,
-        event,
-        crate::audit::Record {
-            user,
-            client: Some(client),
-            user_agent,
-            rule: Some(rule),
-            path,
-            ..Default::default()
-        },
-    );
+    let record = crate::audit::Record {
+        user,
+        client: Some(client),
+        user_agent: stop.user_agent,
+        rule: Some(rule),
+        path,
+        ..Default::default()
+    };
+    app.audit.event(now, event, record);
 }
 
 /// `Strict-Transport-Security` on every answer sent over TLS, when configured.
@@ -315,30 +320,29 @@ mod tests {
     }
 
     #[test]
-    fn hsts_is_sent_over_tls_when_configured() {
-        let mut headers = HeaderMap::new();
-        add_hsts(&mut headers, true, Some(&hsts()));
-        assert_eq!(headers.get(STRICT_TRANSPORT_SECURITY), Some(&hsts()));
-    }
-
-    #[test]
-    fn hsts_is_never_sent_over_plain_http_or_when_not_configured() {
-        let mut headers = HeaderMap::new();
-        add_hsts(&mut headers, false, Some(&hsts()));
-        add_hsts(&mut headers, true, None);
-        assert!(headers.is_empty());
-    }
-
-    #[test]
-    fn an_upstream_hsts_header_is_replaced_by_doormans() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=0"),
-        );
-        add_hsts(&mut headers, true, Some(&hsts()));
-        assert_eq!(headers.get_all(STRICT_TRANSPORT_SECURITY).iter().count(), 1);
-        assert_eq!(headers.get(STRICT_TRANSPORT_SECURITY), Some(&hsts()));
+    fn hsts_is_sent_over_tls_when_configured_and_replaces_the_upstreams() {
+        let upstream = HeaderValue::from_static("max-age=0");
+        // (over TLS, configured, the upstream's own) → what the client gets
+        let cases = [
+            (true, true, None, Some(hsts())),
+            (true, true, Some(upstream.clone()), Some(hsts())),
+            (false, true, None, None),
+            (true, false, None, None),
+            (false, true, Some(upstream.clone()), Some(upstream.clone())),
+        ];
+        for (tls, configured, theirs, expected) in cases {
+            let mut headers = HeaderMap::new();
+            if let Some(theirs) = theirs {
+                headers.insert(STRICT_TRANSPORT_SECURITY, theirs);
+            }
+            add_hsts(&mut headers, tls, configured.then(hsts).as_ref());
+            let sent: Vec<_> = headers.get_all(STRICT_TRANSPORT_SECURITY).iter().collect();
+            assert_eq!(
+                sent,
+                expected.iter().collect::<Vec<_>>(),
+                "{tls} {configured}"
+            );
+        }
     }
 
     #[test]

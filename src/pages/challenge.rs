@@ -175,6 +175,16 @@ pub(super) fn offer(settings: &ChannelSettings, user: &User) -> Offer {
     }
 }
 
+/// The channels the page offers `user`, but for `except` (the one already
+/// pending).
+pub(super) fn offers(visit: &Visit<'_>, user: &User, except: Option<Channel>) -> Vec<Offer> {
+    offered(visit, user)
+        .into_iter()
+        .filter(|settings| Some(settings.channel) != except)
+        .map(|settings| offer(settings, user))
+        .collect()
+}
+
 /// Answers a refused send on the page the user came from.
 pub(super) fn refuse(
     visit: &Visit<'_>,
@@ -195,10 +205,7 @@ pub(super) fn choose_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Reply, Error> {
-    let offers: Vec<Offer> = offered(visit, user)
-        .into_iter()
-        .map(|settings| offer(settings, user))
-        .collect();
+    let offers = offers(visit, user, None);
     if offers.is_empty() {
         return visit.message(
             StatusCode::FORBIDDEN,
@@ -224,11 +231,7 @@ pub(super) fn code_page(
     if pending.channel == Channel::Push {
         return super::push::waiting_page(visit, user, pending, status, error);
     }
-    let others: Vec<Offer> = offered(visit, user)
-        .into_iter()
-        .filter(|settings| settings.channel != pending.channel)
-        .map(|settings| offer(settings, user))
-        .collect();
+    let others = offers(visit, user, Some(pending.channel));
     let resend_wait = pending.resend_wait;
     visit.render(
         status,

@@ -15,7 +15,7 @@
 
 use super::{json, redirect, respond, security_headers, Reply, JSON};
 use crate::gate::{self, Decision};
-use crate::request::{audit_stop, user_agent, Stop, Stopped};
+use crate::request::{audit_stop, Stop, Stopped};
 use crate::App;
 use http::header::{LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -64,6 +64,11 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
     let rd = original
         .as_ref()
         .map_or("", |original| original.url.as_str());
+    let path = original.as_ref().map(|original| original.path.as_str());
+    let stopped = |why, rule: &str, user: Option<&str>| {
+        let stop = Stop::new(why, rule, user, client, path, headers);
+        audit_stop(app, now, &stop.asked_by_front_proxy());
+    };
     let mut reply = match decision {
         Decision::Pages | Decision::Public => {
             let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
@@ -87,7 +92,8 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
         }
         Decision::Denied { rule, user } => {
             let user = user.as_ref().map(|user| user.name.as_str());
-            let stop = stop(Stopped::Denied, &rule, user, client, &original, headers);
+            let stop = Stop::new(Stopped::Denied, &rule, user, client, path, headers);
+            let stop = stop.asked_by_front_proxy();
             audit_stop(app, now, &stop);
             respond(
                 StatusCode::FORBIDDEN,
@@ -96,15 +102,7 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
             )
         }
         Decision::StepUp { rule, user } => {
-            let stop = stop(
-                Stopped::StepUp,
-                &rule,
-                Some(&user.name),
-                client,
-                &original,
-                headers,
-            );
-            audit_stop(app, now, &stop);
+            stopped(Stopped::StepUp, &rule, Some(&user.name));
             let method = original.as_ref().map_or(Method::GET, |o| o.method.clone());
             let page = sign_in_url(app, "2fa", rd);
             if gate::is_browser_navigation(&method, headers) && !nginx {
@@ -126,26 +124,6 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
     // session is never kept by a cache.
     security_headers(reply.headers_mut());
     reply
-}
-
-/// A stop of the request the front proxy asked about, for [`audit_stop`].
-fn stop<'a>(
-    why: Stopped,
-    rule: &'a str,
-    user: Option<&'a str>,
-    client: IpAddr,
-    original: &'a Option<Original>,
-    headers: &'a HeaderMap,
-) -> Stop<'a> {
-    Stop {
-        why,
-        rule,
-        user,
-        client,
-        path: original.as_ref().map(|original| original.path.as_str()),
-        user_agent: user_agent(headers),
-        asked_by: Some("forward-auth"),
-    }
 }
 
 /// Every identity header, empty, for the user's values to replace: a front

@@ -5,7 +5,7 @@
 //! the phone, not the browser, so they carry no CSRF token: each is a
 //! signed, one-time, expiring token that stands for one answer to one push.
 
-use super::challenge::{choose_page, offer, offered, Offer, Pending};
+use super::challenge::{choose_page, offers, Pending};
 use super::second_factor::signed_in_with_password;
 use super::verify::signed_in;
 use super::{json, Reply, Visit};
@@ -266,11 +266,7 @@ pub fn waiting_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Reply, Error> {
-    let others: Vec<Offer> = offered(visit, user)
-        .into_iter()
-        .filter(|settings| settings.channel != Channel::Push)
-        .map(|settings| offer(settings, user))
-        .collect();
+    let others = offers(visit, user, Some(Channel::Push));
     let seconds_left = pending.expires_at.saturating_sub(visit.now);
     visit.render(
         status,

@@ -18,6 +18,12 @@ use crate::users::User;
 use http::StatusCode;
 use std::sync::Arc;
 
+/// A send for a channel this user is not offered.
+fn not_offered(visit: &Visit<'_>, user: &User, current: Option<&Pending>) -> Result<Reply, Error> {
+    let text = "Choose one of the methods offered.".to_owned();
+    refuse(visit, user, current, StatusCode::BAD_REQUEST, text)
+}
+
 pub async fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     let (session, user) = match signed_in_with_password(visit) {
         Ok(found) => found,
@@ -53,13 +59,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         .into_iter()
         .find(|settings| settings.channel.name() == requested)
     else {
-        return refuse(
-            visit,
-            &user,
-            current.as_ref(),
-            StatusCode::BAD_REQUEST,
-            "Choose one of the methods offered.".into(),
-        );
+        return not_offered(visit, &user, current.as_ref());
     };
     if settings.channel == Channel::Totp {
         return start_totp(visit, &session, &user, current.as_ref()).await;
@@ -104,13 +104,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
     }
 
     let Some(phone) = user.phone.as_deref() else {
-        return refuse(
-            visit,
-            &user,
-            current.as_ref(),
-            StatusCode::BAD_REQUEST,
-            "Choose one of the methods offered.".into(),
-        );
+        return not_offered(visit, &user, current.as_ref());
     };
 
     if !app.allowed_countries.is_empty()
