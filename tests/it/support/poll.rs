@@ -28,3 +28,25 @@ pub async fn eventually(what: &str, within: Duration, check: impl AsyncFnMut() -
         "{what} did not happen within {within:?}"
     );
 }
+
+/// Waits, blocking, until the server `child` started listens on `addr`;
+/// fails the test with `log()` if it exits first or takes over 10 s.
+pub fn wait_until_listening(
+    name: &str,
+    child: &mut std::process::Child,
+    addr: std::net::SocketAddr,
+    log: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{name} exited ({status}):\n{}", log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not listen in time:\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
