@@ -25,7 +25,7 @@ pub fn spawn(
     certs: Option<Arc<CertStore>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<oneshot::Receiver<()>> {
-    crate::server::spawn_thread("doorman-control".into(), move || async move {
+    crate::threads::spawn_thread("doorman-control".into(), move || async move {
         let stop = async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         };

@@ -1,14 +1,16 @@
 //! The per-request decision: doorman's pages, an access rule, a signed-in
 //! session, or no way through.
 
+use crate::app::App;
+use crate::crypto;
 use crate::rules::{Policy, Rules, Target};
-use crate::session::{FactorLevel, Session};
+use crate::session::{self, FactorLevel, Session};
 use crate::users::User;
-use crate::App;
 use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, Method};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What happens to a request.
 pub enum Decision {
@@ -62,9 +64,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
         Policy::Bypass => return Decision::Public,
         Policy::Deny => {
             // Only to name who it was in the audit trail.
-            let user = app
-                .signed_in(request.headers, now, tls)
-                .map(|(_, user)| user);
+            let user = signed_in(app, request.headers, now, tls).map(|(_, user)| user);
             return Decision::Denied {
                 rule: rule_name(&rules, anonymous.rule),
                 user,
@@ -88,13 +88,11 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
             }
             Policy::TwoFactor => {}
         }
-        if let Some(max_age) = answer.max_age {
-            if now.saturating_sub(session.second_factor_at) > max_age.as_secs() {
-                return Decision::StepUp {
-                    rule: rule_name(&rules, answer.rule),
-                    user,
-                };
-            }
+        if needs_step_up(answer.max_age, &session, now) {
+            return Decision::StepUp {
+                rule: rule_name(&rules, answer.rule),
+                user,
+            };
         }
         return pass(app, session, user, now, tls);
     }
@@ -105,6 +103,84 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
     }
 }
 
+/// The session in `headers` if it decrypts, is current, is not revoked,
+/// and its user still exists with the credentials it signed in with
+/// ([`session_holds`]). Of several such cookies the newest of one
+/// person's wins; cookies of different people are all refused
+/// ([`session::choose`]). `tls` picks the cookie's name (`__Host-`).
+pub fn signed_in(
+    app: &App,
+    headers: &HeaderMap,
+    now: u64,
+    tls: bool,
+) -> Option<(Session, Arc<User>)> {
+    let valid = app
+        .sessions
+        .candidates(headers, now, tls)
+        .into_iter()
+        .filter(|session| session_holds(app, session).is_some())
+        .collect();
+    match session::choose(valid) {
+        session::Choice::One(session) => {
+            let user = session_holds(app, &session)?;
+            Some((session, user))
+        }
+        session::Choice::None => None,
+        session::Choice::Conflict => {
+            tracing::warn!(
+                event = "session_cookie_conflict",
+                "a request carries session cookies of different users (one was planted, \
+                 e.g. from a sibling subdomain): none is believed"
+            );
+            None
+        }
+    }
+}
+
+/// `session`'s user, if the session was not revoked (by itself or with
+/// all of its user's) and the user's credentials have not changed since.
+/// Memory only: it runs on every authenticated request.
+pub fn session_holds(app: &App, session: &Session) -> Option<Arc<User>> {
+    if app.store.is_revoked(&session.id)
+        || app
+            .store
+            .is_user_revoked(&session.user, session.authenticated_at)
+    {
+        return None;
+    }
+    let user = app.users.load().get(&session.user)?.clone();
+    let current = app.credential_epoch(&user);
+    crypto::equal(session.epoch.as_bytes(), current.as_bytes()).then_some(user)
+}
+
+/// Whether a session that let a long-lived exchange (a tunnel) through
+/// still holds at `now`: not past its lifetime, and as [`session_holds`].
+pub fn still_holds(app: &App, session: &Session, now: u64) -> bool {
+    app.sessions.current(session, now) && session_holds(app, session).is_some()
+}
+
+/// Whether a rule's `max_age` asks for a second factor more recent than
+/// `session`'s at `now`: the one step-up check, for the gate, the second
+/// factor page (see [`destination_needs_step_up`]) and enrollment.
+pub fn needs_step_up(max_age: Option<Duration>, session: &Session, now: u64) -> bool {
+    max_age.is_some_and(|max_age| now.saturating_sub(session.second_factor_at) > max_age.as_secs())
+}
+
+/// Whether the rule for a browser going to `path` (already canonical) as
+/// `user` asks for a more recent second factor than `session`'s.
+pub fn destination_needs_step_up(
+    app: &App,
+    path: &str,
+    client: IpAddr,
+    session: &Session,
+    user: &User,
+    now: u64,
+) -> bool {
+    let target = Target::new(&Method::GET, path, client);
+    let answer = app.rules.load().evaluate(&target, Some(user));
+    needs_step_up(answer.max_age, session, now)
+}
+
 /// The session in `headers` when both factors are done.
 pub fn fully_signed_in(
     app: &App,
@@ -112,8 +188,7 @@ pub fn fully_signed_in(
     now: u64,
     tls: bool,
 ) -> Option<(Session, Arc<User>)> {
-    app.signed_in(headers, now, tls)
-        .filter(|(session, _)| session.level == FactorLevel::TwoFactor)
+    signed_in(app, headers, now, tls).filter(|(session, _)| session.level == FactorLevel::TwoFactor)
 }
 
 /// Through, re-issuing the cookie when the idle window should slide.
@@ -217,6 +292,40 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    fn session_with_second_factor_at(second_factor_at: u64) -> Session {
+        Session {
+            id: "s".into(),
+            user: "alice".into(),
+            level: FactorLevel::TwoFactor,
+            authenticated_at: 0,
+            second_factor_at,
+            last_seen: 0,
+            expires_at: u64::MAX,
+            epoch: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_second_factor_older_than_max_age_needs_a_step_up() {
+        let session = session_with_second_factor_at(1_000);
+        let ten_minutes = Some(Duration::from_secs(600));
+        assert!(!needs_step_up(ten_minutes, &session, 1_000));
+        assert!(!needs_step_up(ten_minutes, &session, 1_600));
+        assert!(needs_step_up(ten_minutes, &session, 1_601));
+    }
+
+    #[test]
+    fn without_max_age_no_second_factor_is_too_old() {
+        let session = session_with_second_factor_at(0);
+        assert!(!needs_step_up(None, &session, u64::MAX));
+    }
+
+    #[test]
+    fn a_clock_behind_the_second_factor_never_asks_for_a_step_up() {
+        let session = session_with_second_factor_at(5_000);
+        assert!(!needs_step_up(Some(Duration::ZERO), &session, 4_000));
     }
 
     #[test]

@@ -4,26 +4,23 @@
 
 use crate::config::Limits;
 use crate::connections::{Activity, Busy, Slot, Slots};
-use crate::gate::{self, Decision};
-use crate::metrics::{self, RequestOutcome};
-use crate::proxy::{headers, Proxy};
+use crate::proxy::Proxy;
+use crate::request::handle;
 use crate::stall::TimedBody;
-use crate::{pages, App, Body};
-use http::header::{CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY};
-use http::{HeaderValue, Request, Response};
-use http_body_util::Either;
+use crate::threads::spawn_thread;
+use crate::{App, Body};
+use http::Request;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
@@ -37,32 +34,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection asked to close, with nothing in flight, gets to
 /// finish (an HTTP/2 GOAWAY to flush) before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-
-/// Runs the future `task` makes on a thread of its own (`name`), with a
-/// single-threaded runtime; the receiver resolves when it has ended. One
-/// event loop per thread, as doorman's workers, control and Redis threads use.
-pub fn spawn_thread<F>(
-    name: String,
-    task: impl FnOnce() -> F + Send + 'static,
-) -> std::io::Result<oneshot::Receiver<()>>
-where
-    F: Future<Output = ()>,
-{
-    let (finished, stopped) = oneshot::channel();
-    std::thread::Builder::new()
-        .name(name.clone())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime.block_on(task()),
-                Err(err) => tracing::error!(error = %err, thread = %name, "cannot start a runtime"),
-            }
-            let _ = finished.send(());
-        })?;
-    Ok(stopped)
-}
 
 /// Starts `limits.worker_threads` threads, each serving the shared listening
 /// socket on its own single-threaded runtime until `shutdown` turns true (or
@@ -293,224 +264,5 @@ impl hyper::body::Body for InFlight {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
-    }
-}
-
-/// One request, from the gate's decision to a response.
-pub async fn handle(
-    app: &Arc<App>,
-    proxy: &Proxy,
-    request: Request<Incoming>,
-    peer: SocketAddr,
-    tls: bool,
-) -> Response<Body> {
-    let mut response = answer(app, proxy, request, peer, tls).await;
-    if let (true, Some(hsts)) = (tls, &app.hsts) {
-        response
-            .headers_mut()
-            .insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
-    }
-    response
-}
-
-async fn answer(
-    app: &Arc<App>,
-    proxy: &Proxy,
-    mut request: Request<Incoming>,
-    peer: SocketAddr,
-    tls: bool,
-) -> Response<Body> {
-    let now = app.clock.now();
-    // Rules, pages and the upstream all see the one canonical path.
-    match crate::path::normalize(request.uri().path()) {
-        Err(malformed) => {
-            metrics::request(RequestOutcome::BadRequest);
-            return pages::bad_request(malformed.reason());
-        }
-        Ok(Cow::Owned(canonical)) => {
-            if let Err(err) = replace_path(&mut request, &canonical) {
-                tracing::debug!(error = %err, "cannot rewrite the request path");
-                metrics::request(RequestOutcome::BadRequest);
-                return pages::bad_request("the request target is not valid");
-            }
-        }
-        Ok(Cow::Borrowed(_)) => {}
-    }
-    let client = app.client_ip(peer.ip(), request.headers());
-    // Behind a TLS-terminating proxy that doorman trusts, the client's
-    // connection is HTTPS even though this one is not: cookies follow it.
-    let secure =
-        tls || (app.trusts_proxy(peer.ip()) && headers::forwarded_https(request.headers()));
-    let decision = gate::decide(
-        app,
-        &gate::Request {
-            method: request.method(),
-            path: request.uri().path(),
-            headers: request.headers(),
-            client,
-            own_pages: true,
-        },
-        now,
-        secure,
-    );
-    match decision {
-        Decision::Pages => {
-            metrics::request(RequestOutcome::Pages);
-            pages::handle(app, request, peer, now, secure).await
-        }
-        Decision::Public => {
-            forward(app, proxy, request, peer, tls, None, RequestOutcome::Public).await
-        }
-        Decision::Pass {
-            user,
-            session,
-            refreshed_cookie,
-        } => {
-            let mut response = forward(
-                app,
-                proxy,
-                request,
-                peer,
-                tls,
-                Some((user, session)),
-                RequestOutcome::Proxied,
-            )
-            .await;
-            if let Some(cookie) = refreshed_cookie {
-                let headers = response.headers_mut();
-                headers.append(SET_COOKIE, cookie);
-                // A shared cache must never keep one person's session cookie
-                // for the next; this is at most one response a minute.
-                headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-            }
-            response
-        }
-        Decision::Denied { rule, user } => {
-            metrics::request(RequestOutcome::Denied);
-            let user = user.as_ref().map(|u| u.name.as_str());
-            tracing::warn!(event = "rule_denied", rule, user, %client, path = request.uri().path(), "request denied by rule");
-            audit(app, now, "rule_denied", &request, client, user, &rule);
-            pages::forbidden(app, &request)
-        }
-        Decision::StepUp { rule, user } => {
-            metrics::request(RequestOutcome::StepUp);
-            tracing::info!(event = "step_up_required", rule, user = %user.name, %client, "a recent second factor is required");
-            audit(
-                app,
-                now,
-                "step_up_required",
-                &request,
-                client,
-                Some(&user.name),
-                &rule,
-            );
-            pages::step_up(app, &request)
-        }
-        Decision::Login => {
-            metrics::request(RequestOutcome::Login);
-            pages::login_redirect(app, &request)
-        }
-        Decision::Unauthorized => {
-            metrics::request(RequestOutcome::Unauthorized);
-            pages::unauthorized(app)
-        }
-    }
-}
-
-/// An audit event about a proxied request that a rule stopped.
-fn audit(
-    app: &App,
-    now: u64,
-    event: &str,
-    request: &Request<Incoming>,
-    client: std::net::IpAddr,
-    user: Option<&str>,
-    rule: &str,
-) {
-    let user_agent = request
-        .headers()
-        .get(http::header::USER_AGENT)
-        .and_then(|value| value.to_str().ok());
-    app.audit.event(
-        now,
-        event,
-        crate::audit::Record {
-            user,
-            client: Some(client),
-            user_agent,
-            rule: Some(rule),
-            path: Some(request.uri().path()),
-            ..Default::default()
-        },
-    );
-}
-
-/// Puts the canonical `path` (with the original query) into the request.
-fn replace_path(request: &mut Request<Incoming>, path: &str) -> Result<(), http::Error> {
-    let uri = request.uri();
-    let path_and_query = match uri.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path.to_owned(),
-    };
-    let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(path_and_query.parse()?);
-    *request.uri_mut() = http::Uri::from_parts(parts)?;
-    Ok(())
-}
-
-/// Whether `session` still holds: not revoked, not past its lifetime, and
-/// its user still exists with the same credentials.
-fn tunnel_guard(app: Arc<App>, session: crate::session::Session) -> crate::proxy::TunnelGuard {
-    Box::new(move || {
-        app.sessions.current(&session, app.clock.now()) && app.session_holds(&session).is_some()
-    })
-}
-
-/// Forwards a request the gate let through; `signed_in` is who it was
-/// let through as (`None` for a public route). The one place that readies
-/// headers for the app, in this order: hop-by-hop headers and every client
-/// copy of a header doorman owns or apps route by are removed, then
-/// doorman's own values are set — so nothing a client sends, `Connection`
-/// tokens included, can remove or replace them.
-async fn forward(
-    app: &Arc<App>,
-    proxy: &Proxy,
-    mut request: Request<Incoming>,
-    peer: SocketAddr,
-    tls: bool,
-    signed_in: Option<(Arc<crate::users::User>, crate::session::Session)>,
-    outcome: RequestOutcome,
-) -> Response<Body> {
-    let upgrade = headers::allowed_upgrade(request.headers(), &app.forwarding.upgrades);
-    let request_headers = request.headers_mut();
-    app.client_headers.clean_request(request_headers);
-    headers::strip_cookies(request_headers, &app.sessions.own_cookie_names());
-    // A WebSocket (or other upgrade) lives only as long as its session.
-    let tunnel_guard = match signed_in {
-        Some((user, session)) => {
-            user.headers.insert_into(&app.identity, request_headers);
-            upgrade
-                .is_some()
-                .then(|| tunnel_guard(app.clone(), session))
-        }
-        None => None,
-    };
-    let browser = gate::is_browser_navigation(request.method(), request.headers());
-    let trusted = app.trusts_proxy(peer.ip());
-    let started = Instant::now();
-    let forwarded = proxy
-        .forward(request, peer.ip(), trusted, tls, upgrade, tunnel_guard)
-        .await;
-    metrics::upstream_latency(started.elapsed());
-    match forwarded {
-        Ok(response) => {
-            metrics::request(outcome);
-            response.map(Either::Left)
-        }
-        Err(err) => {
-            metrics::request(RequestOutcome::UpstreamError);
-            tracing::warn!(error = %err, %peer, "upstream request failed");
-            pages::error_response(app, &err, browser)
-        }
     }
 }

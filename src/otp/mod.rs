@@ -3,6 +3,7 @@
 pub mod providers;
 pub mod push;
 pub mod qr;
+pub mod send;
 pub mod totp;
 
 use crate::crypto;

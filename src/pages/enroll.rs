@@ -29,6 +29,40 @@ fn signature(visit: &Visit<'_>, session_id: &str, secret: &str) -> String {
     ))
 }
 
+/// Who may use the page: signed in fully and recently, with a users file
+/// doorman can write.
+fn admitted(visit: &Visit<'_>) -> Result<(String, Arc<User>), Refused> {
+    let found = signed_in(visit).map_err(Refused::SignIn)?;
+    if !writable(visit) {
+        return Err(Refused::ReadOnly);
+    }
+    if !fresh(visit) {
+        return Err(Refused::Stale);
+    }
+    Ok(found)
+}
+
+/// Why the page is not for this visit.
+enum Refused {
+    /// Not fully signed in: where to sign in.
+    SignIn(String),
+    /// No users file doorman can write.
+    ReadOnly,
+    /// The second factor is not recent enough.
+    Stale,
+}
+
+impl Refused {
+    /// The answer that says what to do instead.
+    fn answer(self, visit: &Visit<'_>) -> Result<Reply, Error> {
+        match self {
+            Refused::SignIn(login) => Ok(redirect(StatusCode::SEE_OTHER, &login)),
+            Refused::ReadOnly => ask_an_administrator(visit),
+            Refused::Stale => sign_in_again(visit),
+        }
+    }
+}
+
 /// The fully signed-in session's id and user, or where to send the browser.
 fn signed_in(visit: &Visit<'_>) -> Result<(String, Arc<User>), String> {
     match &visit.session {
@@ -46,13 +80,15 @@ fn signed_in(visit: &Visit<'_>) -> Result<(String, Arc<User>), String> {
 
 /// How recent the second factor must be to add an authenticator: a session
 /// cookie that leaked later cannot plant a second factor of its own.
-const FRESH_SECS: u64 = 15 * 60;
+const FRESH: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Whether the session proved its second factor recently enough.
+/// Whether the session proved its second factor recently enough: as if
+/// the page had a rule with `max_age: 15m`.
 fn fresh(visit: &Visit<'_>) -> bool {
-    visit.session.as_ref().is_some_and(|(session, _)| {
-        visit.now.saturating_sub(session.second_factor_at) <= FRESH_SECS
-    })
+    visit
+        .session
+        .as_ref()
+        .is_some_and(|(session, _)| !crate::gate::needs_step_up(Some(FRESH), session, visit.now))
 }
 
 /// Asks for a new sign-in, which comes back to this page.
@@ -86,16 +122,10 @@ fn ask_an_administrator(visit: &Visit<'_>) -> Result<Reply, Error> {
 }
 
 pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
-    let (session_id, user) = match signed_in(visit) {
-        Ok(found) => found,
-        Err(login) => return Ok(redirect(StatusCode::SEE_OTHER, &login)),
+    let (session_id, user) = match admitted(visit) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.answer(visit),
     };
-    if !writable(visit) {
-        return ask_an_administrator(visit);
-    }
-    if !fresh(visit) {
-        return sign_in_again(visit);
-    }
     let secret = TotpSecret::generate();
     page(visit, &session_id, &user, &secret, StatusCode::OK, None)
 }
@@ -143,16 +173,10 @@ fn page_with(
 }
 
 pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
-    let (session_id, user) = match signed_in(visit) {
-        Ok(found) => found,
-        Err(login) => return Ok(redirect(StatusCode::SEE_OTHER, &login)),
+    let (session_id, user) = match admitted(visit) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.answer(visit),
     };
-    if !writable(visit) {
-        return ask_an_administrator(visit);
-    }
-    if !fresh(visit) {
-        return sign_in_again(visit);
-    }
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
     let base32 = field("secret");
     if !crate::crypto::equal(

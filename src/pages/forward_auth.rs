@@ -15,6 +15,7 @@
 
 use super::{json, redirect, respond, security_headers, Reply, JSON};
 use crate::gate::{self, Decision};
+use crate::request::{audit_stop, Stop, Stopped};
 use crate::App;
 use http::header::{LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -63,6 +64,11 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
     let rd = original
         .as_ref()
         .map_or("", |original| original.url.as_str());
+    let path = original.as_ref().map(|original| original.path.as_str());
+    let stopped = |why, rule: &str, user: Option<&str>| {
+        let stop = Stop::new(why, rule, user, client, path, headers);
+        audit_stop(app, now, &stop.asked_by_front_proxy());
+    };
     let mut reply = match decision {
         Decision::Pages | Decision::Public => {
             let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
@@ -86,19 +92,9 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
         }
         Decision::Denied { rule, user } => {
             let user = user.as_ref().map(|user| user.name.as_str());
-            let path = original.as_ref().map(|original| original.path.as_str());
-            tracing::warn!(event = "rule_denied", rule, user, %client, path, "forward-auth: request denied by rule");
-            app.audit.event(
-                now,
-                "rule_denied",
-                crate::audit::Record {
-                    user,
-                    client: Some(client),
-                    rule: Some(&rule),
-                    path,
-                    ..Default::default()
-                },
-            );
+            let stop = Stop::new(Stopped::Denied, &rule, user, client, path, headers);
+            let stop = stop.asked_by_front_proxy();
+            audit_stop(app, now, &stop);
             respond(
                 StatusCode::FORBIDDEN,
                 JSON,
@@ -106,7 +102,7 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
             )
         }
         Decision::StepUp { rule, user } => {
-            tracing::info!(event = "step_up_required", rule, user = %user.name, %client, "forward-auth: a recent second factor is required");
+            stopped(Stopped::StepUp, &rule, Some(&user.name));
             let method = original.as_ref().map_or(Method::GET, |o| o.method.clone());
             let page = sign_in_url(app, "2fa", rd);
             if gate::is_browser_navigation(&method, headers) && !nginx {

@@ -2,14 +2,18 @@
 //! small JSON endpoints proxies call. Every POST is CSRF-checked here, in
 //! one place, before any handler runs.
 
+mod challenge;
 mod enroll;
 mod forward_auth;
 mod login;
 mod logout;
 mod push;
+mod refusals;
 mod second_factor;
 mod templates;
+mod verify;
 
+pub use refusals::{bad_request, error_response, forbidden, login_redirect, step_up, unauthorized};
 pub use templates::Templates;
 
 use crate::error::Error;
@@ -98,7 +102,7 @@ pub async fn handle(
                 },
                 "2fa/send" => second_factor::send(&mut visit, &form, false).await,
                 "2fa/resend" => second_factor::send(&mut visit, &form, true).await,
-                "2fa/verify" => second_factor::verify(&mut visit, &form).await,
+                "2fa/verify" => verify::verify(&mut visit, &form).await,
                 "2fa/cancel" => second_factor::cancel(&mut visit).await,
                 "logout" => logout::logout(&mut visit).await,
                 "totp/enroll" => enroll::submit(&mut visit, &form).await,
@@ -124,7 +128,6 @@ pub struct Visit<'a> {
     pub app: &'a App,
     pub now: u64,
     pub tls: bool,
-    pub peer: SocketAddr,
     /// The client's address: the peer, or what a trusted proxy reports.
     pub client: std::net::IpAddr,
     /// A person at a browser, as opposed to a script.
@@ -182,12 +185,11 @@ impl<'a> Visit<'a> {
             app,
             now,
             tls,
-            peer,
             device,
             client: app.client_ip(peer.ip(), headers),
             browser: gate::accepts_html(headers),
             host: request_host(request).and_then(|host| host.to_str().ok().map(str::to_owned)),
-            session: app.signed_in(headers, now, tls),
+            session: crate::gate::signed_in(app, headers, now, tls),
             rd,
             user_agent: headers
                 .get(http::header::USER_AGENT)
@@ -515,87 +517,4 @@ fn security_headers(headers: &mut http::HeaderMap) {
         http::header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-}
-
-/// 302 to the login page, remembering where the browser was going.
-pub fn login_redirect<B>(app: &App, request: &Request<B>) -> Response<Body> {
-    let original = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let mut location = format!("{}/login?rd=", app.prefix);
-    location.extend(form_urlencoded::byte_serialize(original.as_bytes()));
-    let mut reply = redirect(StatusCode::FOUND, &location);
-    security_headers(reply.headers_mut());
-    reply.map(Either::Right)
-}
-
-/// 302 to the second-factor page: the rule wants a more recent proof.
-/// A script gets 401 `step_up_required` instead.
-pub fn step_up<B>(app: &App, request: &Request<B>) -> Response<Body> {
-    if !gate::is_browser_navigation(request.method(), request.headers()) {
-        let body = serde_json::json!({
-            "error": "step_up_required",
-            "message": "This needs a recent second factor; sign in again in a browser.",
-            "login": format!("{}/2fa", app.prefix),
-        });
-        let mut reply = respond(StatusCode::UNAUTHORIZED, JSON, body.to_string());
-        security_headers(reply.headers_mut());
-        return reply.map(Either::Right);
-    }
-    let original = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let mut location = format!("{}/2fa?rd=", app.prefix);
-    location.extend(form_urlencoded::byte_serialize(original.as_bytes()));
-    let mut reply = redirect(StatusCode::FOUND, &location);
-    security_headers(reply.headers_mut());
-    reply.map(Either::Right)
-}
-
-/// 403 from a deny rule, as a page or JSON.
-pub fn forbidden<B>(app: &App, request: &Request<B>) -> Response<Body> {
-    error_response(
-        app,
-        &Error::Forbidden,
-        gate::accepts_html(request.headers()),
-    )
-}
-
-/// 400 for a request target doorman will not interpret.
-pub fn bad_request(reason: &'static str) -> Response<Body> {
-    let body = serde_json::json!({ "error": "bad_request", "message": reason });
-    let mut reply = respond(StatusCode::BAD_REQUEST, JSON, body.to_string());
-    security_headers(reply.headers_mut());
-    reply.map(Either::Right)
-}
-
-/// 401 for a client that is not a browser; it is never forwarded.
-pub fn unauthorized(app: &App) -> Response<Body> {
-    let body = serde_json::json!({
-        "error": "unauthorized",
-        "message": "Sign in first.",
-        "login": format!("{}/login", app.prefix),
-    });
-    let mut reply = respond(StatusCode::UNAUTHORIZED, JSON, body.to_string());
-    security_headers(reply.headers_mut());
-    reply.map(Either::Right)
-}
-
-/// An error on the proxied path (upstream down, timeout) as a page or JSON.
-pub fn error_response(app: &App, err: &Error, browser: bool) -> Response<Body> {
-    let mut reply = if browser {
-        let context = minijinja::context! {
-            app_name => &app.app_name,
-            prefix => &app.prefix,
-            title => match err {
-                Error::Forbidden => "Access denied",
-                _ => "The application is unavailable",
-            },
-            message => err.public_message(),
-        };
-        match app.templates.render("message.html", context) {
-            Ok(html) => respond(err.status(), HTML, html),
-            Err(_) => json_error(err),
-        }
-    } else {
-        json_error(err)
-    };
-    security_headers(reply.headers_mut());
-    reply.map(Either::Right)
 }

@@ -5,23 +5,22 @@
 //! the phone, not the browser, so they carry no CSRF token: each is a
 //! signed, one-time, expiring token that stands for one answer to one push.
 
-use super::second_factor::{
-    choose_page, offer, offered, signed_in, signed_in_with_password, Offer, Pending,
-};
+use super::challenge::{choose_page, offers, Pending};
+use super::second_factor::signed_in_with_password;
+use super::verify::signed_in;
 use super::{json, Reply, Visit};
 use crate::config::ChannelSettings;
 use crate::error::Error;
-use crate::otp::providers::{ProviderError, PushAction, PushMessage, PushStarted, RemoteStatus};
+use crate::otp::providers::{ProviderError, PushAction, PushMessage, PushStarted};
 use crate::otp::push::{self, Answer, Answered, PushProof, PushState, PushToken};
+use crate::otp::send::{self, Recipient};
 use crate::otp::{Challenge, ChallengeSpec, Channel, Verdict};
 use crate::session::Session;
-use crate::store::Store;
 use crate::users::User;
 use crate::App;
 use http::StatusCode;
 use minijinja::context;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The longest a status request waits for a change before answering.
 const LONG_POLL: Duration = Duration::from_secs(20);
@@ -76,193 +75,63 @@ pub async fn start(
         client_ip: client.clone(),
         expires_at,
     };
-    let mut errors = Vec::new();
-    for name in &settings.providers {
-        let Some(provider) = app.providers.get_push(name) else {
-            continue;
-        };
-        if !provider.reaches(user) {
-            continue;
-        }
-        let began = Instant::now();
-        let outcome = provider.send(&message).await;
-        let latency_ms = began.elapsed().as_millis() as u64;
-        match outcome {
-            Ok(started) => {
-                tracing::info!(event = "challenge_sent", user = %user.name, channel = "push", provider = provider.name(), latency_ms, %client, "push sent");
-                crate::metrics::delivery("push", provider.name(), "ok");
-                crate::metrics::challenge("push", provider.name(), "started");
-                if let PushStarted::Remote { txid } = &started {
-                    proof.txid = Some(txid.clone());
-                }
-                let spec = ChallengeSpec {
-                    user: &user.name,
-                    channel: Channel::Push,
-                    to: "",
-                    provider: provider.name(),
-                    now: visit.now,
-                    lifetime_secs: app.codes.lifetime.as_secs(),
-                    max_attempts: 1,
-                };
-                let remote = proof.txid.clone();
-                let push_id = proof.id.clone();
-                super::second_factor::replace_challenge(
-                    visit,
-                    session,
-                    Challenge::push(spec, proof),
-                )
-                .await?;
-                if let Some(txid) = remote {
-                    watch_remote(app, provider.clone(), txid, session.id.clone(), push_id);
-                }
-                return Ok(Ok(()));
-            }
-            Err(err) => {
-                tracing::warn!(event = "delivery_failed", user = %user.name, channel = "push", provider = provider.name(), latency_ms, error = %err, "could not send push");
-                crate::metrics::delivery(
-                    "push",
-                    provider.name(),
-                    super::second_factor::delivery_outcome(&err),
-                );
-                errors.push(err);
-            }
-        }
-    }
-    if errors.is_empty() {
-        errors.push(ProviderError::Refused(
-            "no push provider reaches this user".into(),
-        ));
-    }
-    Ok(Err(errors))
-}
-
-/// Asks a provider that holds the answer (Duo) until the person answers,
-/// the push expires, or the challenge is replaced.
-fn watch_remote(
-    app: &App,
-    provider: Arc<dyn crate::otp::providers::PushSender>,
-    txid: String,
-    session_id: String,
-    push_id: String,
-) {
-    let clock = app.clock.clone();
-    let audit = app.audit.clone();
-    let store: Arc<Store> = app.store.clone();
-    tokio::spawn(async move {
-        let mut failures = 0u32;
-        loop {
-            // Stop once the push is answered, expired or replaced.
-            let waiting = match store.challenge(&session_id).await {
-                Ok(Some(challenge)) => {
-                    challenge.is_live(clock.now())
-                        && challenge.push_proof().is_some_and(|proof| {
-                            proof.id == push_id && proof.state == PushState::Waiting
-                        })
-                }
-                Ok(None) => false,
-                // The store is away: keep asking until the push expires.
-                Err(_) => true,
-            };
-            if !waiting {
-                return;
-            }
-            match provider.status(&txid).await {
-                Ok(RemoteStatus::Waiting) => {}
-                Ok(status) => {
-                    let answer = if status == RemoteStatus::Allow {
-                        Answer::Allow
-                    } else {
-                        Answer::Deny
-                    };
-                    let now = clock.now();
-                    let answered = store
-                        .update_challenge(&session_id, |challenge| {
-                            if challenge.push_proof().map(|proof| proof.id.as_str())
-                                != Some(push_id.as_str())
-                            {
-                                return (Answered::NotWaiting, String::new());
-                            }
-                            (challenge.answer_push(answer, now), challenge.user.clone())
-                        })
-                        .await;
-                    match answered {
-                        Ok(Some((answered, user))) => {
-                            log_answer(&audit, now, &user, provider.name(), answered);
-                            return;
-                        }
-                        Ok(None) => return,
-                        Err(err) => {
-                            tracing::warn!(error = %err, "cannot record the push's answer yet");
-                        }
-                    }
-                }
-                Err(err) => {
-                    failures += 1;
-                    tracing::warn!(provider = provider.name(), error = %err, "cannot ask for the push's state");
-                    if failures >= 5 {
-                        return;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
-}
-
-fn log_answer(
-    audit: &crate::audit::Audit,
-    now: u64,
-    user: &str,
-    provider: &str,
-    answered: Answered,
-) {
-    let event = match answered {
-        Answered::Approved => Some(("push_approved", None)),
-        Answered::Refused { wrong_number } => Some((
-            "push_denied",
-            Some(if wrong_number {
-                "wrong_number"
-            } else {
-                "denied"
-            }),
-        )),
-        Answered::NotWaiting => None,
+    let to = Recipient {
+        user: &user.name,
+        channel: Channel::Push,
+        to: "",
+        client: visit.client,
     };
-    if let Some((event, reason)) = event {
-        // The phone, not the browser, answered: no client address to give.
-        audit.event(
-            now,
-            event,
-            crate::audit::Record {
-                user: Some(user),
-                provider: Some(provider),
-                reason,
-                ..Default::default()
-            },
-        );
-    }
-    match answered {
-        Answered::Approved => {
-            tracing::info!(event = "push_approved", user, provider, "push approved")
+    let candidates = settings
+        .providers
+        .iter()
+        .filter_map(|name| app.providers.get_push(name))
+        .filter(|provider| provider.reaches(user))
+        .collect::<Vec<_>>();
+    let sent = send::first_delivered(
+        candidates,
+        |provider| provider.name(),
+        &to,
+        |provider| provider.send(&message),
+        |event, record| visit.audit(event, record),
+    )
+    .await;
+    let (provider, started) = match sent {
+        Ok(sent) => sent,
+        Err(mut errors) => {
+            if errors.is_empty() {
+                errors.push(ProviderError::Refused(
+                    "no push provider reaches this user".into(),
+                ));
+            }
+            return Ok(Err(errors));
         }
-        Answered::Refused { wrong_number: true } => tracing::warn!(
-            event = "push_refused",
-            user,
-            provider,
-            reason = "wrong_number",
-            "possible attack: a push was answered with the wrong number; the sign-in was stopped"
-        ),
-        Answered::Refused {
-            wrong_number: false,
-        } => tracing::warn!(
-            event = "push_refused",
-            user,
-            provider,
-            reason = "denied",
-            "possible attack: a sign-in was denied on the phone; the sign-in was stopped"
-        ),
-        Answered::NotWaiting => {}
+    };
+    crate::metrics::challenge("push", provider.name(), "started");
+    if let PushStarted::Remote { txid } = &started {
+        proof.txid = Some(txid.clone());
     }
+    let spec = ChallengeSpec {
+        user: &user.name,
+        channel: Channel::Push,
+        to: "",
+        provider: provider.name(),
+        now: visit.now,
+        lifetime_secs: app.codes.lifetime.as_secs(),
+        max_attempts: 1,
+    };
+    let remote = proof.txid.clone();
+    let push_id = proof.id.clone();
+    super::second_factor::replace_challenge(visit, session, Challenge::push(spec, proof)).await?;
+    if let Some(txid) = remote {
+        let watched = send::Watched {
+            txid,
+            session_id: session.id.clone(),
+            push_id,
+        };
+        let (store, clock, audit) = (app.store.clone(), app.clock.clone(), app.audit.clone());
+        send::watch_remote(store, clock, audit, provider.clone(), watched);
+    }
+    Ok(Ok(()))
 }
 
 /// `POST {prefix}/2fa/push/answer/<token>`: the phone's answer.
@@ -327,7 +196,7 @@ pub async fn answer(app: &App, token: &str, now: u64) -> Reply {
             );
         }
     };
-    log_answer(&app.audit, now, &user, &provider, answered);
+    send::log_answer(&app.audit, now, &user, &provider, answered);
     match answered {
         Answered::Approved => json(
             StatusCode::OK,
@@ -397,11 +266,7 @@ pub fn waiting_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Reply, Error> {
-    let others: Vec<Offer> = offered(visit, user)
-        .into_iter()
-        .filter(|settings| settings.channel != Channel::Push)
-        .map(|settings| offer(settings, user))
-        .collect();
+    let others = offers(visit, user, Some(Channel::Push));
     let seconds_left = pending.expires_at.saturating_sub(visit.now);
     visit.render(
         status,

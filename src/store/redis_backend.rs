@@ -204,7 +204,7 @@ impl RedisBackend {
         let (ready, started) = std::sync::mpsc::channel();
         let listener = inner.clone();
         // The connections' drivers live on this thread's runtime.
-        crate::server::spawn_thread("doorman-redis".into(), move || async move {
+        crate::threads::spawn_thread("doorman-redis".into(), move || async move {
             if let Source::Direct(client) = &listener.source {
                 if let Err(err) = listener.connect_to(client.clone()) {
                     let _ = ready.send(Err(err));

@@ -7,11 +7,11 @@
 //! fails its tests unless DOORMAN_SKIP_NGINX=1 / DOORMAN_SKIP_CADDY=1.
 
 use crate::nginx::{nginx_binary, replace_once, Nginx};
+use crate::support::poll::wait_until_listening;
 use crate::support::{raw_request, Env, RawResponse, Setup, SESSION_COOKIE};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const RULES: &str = r#"
 trusted_proxies: ["127.0.0.1"]
@@ -280,22 +280,9 @@ impl Caddy {
             .spawn()
             .expect("start caddy");
         let mut caddy = Caddy { child, addr, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(addr).is_err() {
-            if let Ok(Some(status)) = caddy.child.try_wait() {
-                panic!("caddy exited ({status}):\n{}", caddy.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "caddy did not listen:\n{}",
-                caddy.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = caddy.dir.path().join("caddy.log");
+        let caddy_log = || std::fs::read_to_string(&log).unwrap_or_default();
+        wait_until_listening("caddy", &mut caddy.child, addr, caddy_log);
         caddy
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("caddy.log")).unwrap_or_default()
     }
 }

@@ -6,9 +6,12 @@
 //! authenticator-app restarts.
 
 use crate::support::redis::{self, RedisServer};
-use crate::support::{password_hash, Browser, Env, Setup, PASSWORD};
+use crate::support::{eventually, password_hash, Browser, Env, Setup, PASSWORD};
 use doorman::otp::totp::TotpSecret;
 use std::time::Duration;
+
+/// How long the account lock may take to reach the store.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -29,17 +32,6 @@ fn store(server: Option<&RedisServer>) -> String {
             server.url()
         )
     })
-}
-
-/// Waits (bounded) until `check` holds.
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..400 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{what} did not happen within 10 s");
 }
 
 /// POSTs `fields` (with `browser`'s CSRF token) on its own connection, in
@@ -91,7 +83,7 @@ async fn a_burst_of_wrong_passwords(server: Option<&RedisServer>) {
             )
         })
         .collect();
-    eventually("the account lock", || account_locked(&env)).await;
+    eventually("the account lock", LOCK_WAIT, async || account_locked(&env)).await;
     let right = attacker
         .post(
             "/.doorman/login",
@@ -224,7 +216,7 @@ async fn a_burst_of_wrong_codes(server: Option<&RedisServer>) {
         .enumerate()
         .map(|(n, code)| post(&sessions[n % 4], "/.doorman/2fa/verify", &[("code", &code)]))
         .collect();
-    eventually("the account lock", || account_locked(&env)).await;
+    eventually("the account lock", LOCK_WAIT, async || account_locked(&env)).await;
     let page = sessions[4].enter_code(&valid[1]).await;
     assert_eq!(page.status, 429, "{page:?}");
     assert!(

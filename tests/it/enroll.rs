@@ -3,12 +3,12 @@
 //! one, changes are audited and notified, the secret never reaches a log,
 //! and the users file is rewritten safely.
 
-use crate::support::{logs, password_hash, Browser, Env, Page, Setup};
+use crate::support::{holds_within, logs, password_hash, Browser, Env, Page, Setup};
 use doorman::otp::totp::TotpSecret;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// alice's authenticator in the users file of [`replacing_env`].
 const CURRENT: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -87,14 +87,11 @@ async fn submit(
 
 /// Waits (bounded) until the webhook has `count` account notices.
 async fn notices(env: &Env, count: usize) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let notices = env.webhook.notices();
-        if notices.len() >= count || Instant::now() > deadline {
-            return notices.into_iter().map(|n| n.json).collect();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    holds_within(Duration::from_secs(10), async || {
+        env.webhook.notices().len() >= count
+    })
+    .await;
+    env.webhook.notices().into_iter().map(|n| n.json).collect()
 }
 
 /// Whether `user` is offered the authenticator app and `secret`'s current

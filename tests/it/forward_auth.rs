@@ -266,3 +266,42 @@ async fn a_request_target_that_is_not_a_path_is_refused() {
     .await;
     assert_eq!(page.status, 403, "{page:?}");
 }
+
+#[tokio::test]
+async fn rule_stops_are_audited_alike_whether_proxied_or_asked_about_by_a_front_proxy() {
+    let env = env_with_rules().await;
+    let mut alice = env.signed_in("alice").await;
+    let cookie = alice.session_cookie().expect("alice");
+    let agent = ("user-agent", "stop-audit-test/1");
+    let page = alice.get_with("/internal/metrics", &[agent]).await;
+    assert_eq!(page.status, 403, "{page:?}");
+    let mut headers = traefik("GET", "/internal/metrics");
+    headers.push(agent);
+    let page = ask(&env, &headers, Some(&cookie)).await;
+    assert_eq!(page.status, 403, "{page:?}");
+
+    env.advance(std::time::Duration::from_secs(11 * 60));
+    let page = alice.get_with("/admin/users", &[agent, BROWSER]).await;
+    assert_eq!(page.status, 302, "{page:?}");
+    let mut headers = traefik("GET", "/admin/users");
+    headers.extend([agent, BROWSER]);
+    let page = ask(&env, &headers, Some(&cookie)).await;
+    assert_eq!(page.status, 302, "{page:?}");
+
+    for (event, rule, path) in [
+        ("rule_denied", "rules[2]", "/internal/metrics"),
+        ("step_up_required", "rules[0]", "/admin/users"),
+    ] {
+        let stops = env.audited(event);
+        assert_eq!(stops.len(), 2, "one proxied, one asked about: {stops:?}");
+        for stop in &stops {
+            assert_eq!(stop["rule"], rule, "{stop}");
+            assert_eq!(stop["user"], "alice", "{stop}");
+            assert_eq!(stop["path"], path, "{stop}");
+            assert_eq!(stop["user_agent"], "stop-audit-test/1", "{stop}");
+        }
+        // The front proxy's client is the one it reports.
+        assert_eq!(stops[0]["client"], "127.0.0.1", "{stops:?}");
+        assert_eq!(stops[1]["client"], "203.0.113.9", "{stops:?}");
+    }
+}

@@ -5,11 +5,11 @@
 //! Needs `nginx` (`apt-get install nginx`; `.ci/run` installs it). The test
 //! fails when nginx is missing, unless DOORMAN_SKIP_NGINX=1 says to skip it.
 
+use crate::support::poll::wait_until_listening;
 use crate::support::{Browser, Env, Setup};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The nginx binary, or `None` when the environment says to skip.
 pub(crate) fn nginx_binary() -> Option<PathBuf> {
@@ -115,21 +115,9 @@ impl Nginx {
     }
 
     fn wait_until_listening(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if std::net::TcpStream::connect(self.addr).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("nginx exited ({status}):\n{}", self.error_log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen in time:\n{}",
-                self.error_log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = self.dir.path().join("error.log");
+        let error_log = || std::fs::read_to_string(&log).unwrap_or_default();
+        wait_until_listening("nginx", &mut self.child, self.addr, error_log);
     }
 
     pub(crate) fn error_log(&self) -> String {

@@ -2,7 +2,7 @@
 //! documented answer means for the person signing in.
 
 use crate::support::twilio::{TwilioVerify, ACCOUNT_SID, AUTH_TOKEN, SERVICE_SID};
-use crate::support::{Browser, Env};
+use crate::support::{holds_within, Browser, Env};
 use std::time::Duration;
 
 async fn env_with(twilio: &TwilioVerify, channels: &str, extra: &str) -> Env {
@@ -121,7 +121,7 @@ async fn call_me_instead_starts_a_twilio_call_and_cancels_the_sms_verification()
     assert!(page.body.contains("voice call"), "{}", page.body);
     let start = &twilio.api.requests()[1];
     assert_eq!(start.form()["Channel"], "call");
-    let cancelled = wait_for(|| {
+    let cancelled = holds_within(Duration::from_secs(2), async || {
         twilio
             .api
             .requests()
@@ -226,15 +226,4 @@ async fn allowed_countries_refuses_other_numbers_before_any_provider_is_called()
     assert_eq!(page.status, 403);
     assert!(page.body.contains("cannot receive codes"), "{}", page.body);
     assert!(twilio.api.requests().is_empty());
-}
-
-/// Polls `done` for up to two seconds: for work doorman does in the background.
-async fn wait_for(done: impl Fn() -> bool) -> bool {
-    for _ in 0..200 {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
 }

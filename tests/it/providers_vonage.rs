@@ -8,7 +8,7 @@ use crate::support::vonage::{
     BRAND,
 };
 use crate::support::webhook::Mode;
-use crate::support::{Browser, Env, Page};
+use crate::support::{holds_within, Browser, Env, Page};
 use serde_json::json;
 use std::time::Duration;
 
@@ -48,13 +48,8 @@ fn is_v1_cancel(request: &Recorded) -> bool {
 /// Whether `api` receives a request that `matches` within half a second:
 /// doorman cancels replaced verifications in the background.
 async fn received_soon(api: &FakeApi, matches: fn(&Recorded) -> bool) -> bool {
-    for _ in 0..50 {
-        if api.requests().iter().any(matches) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
+    let within = Duration::from_millis(500);
+    holds_within(within, async || api.requests().iter().any(matches)).await
 }
 
 /// Asks for an SMS code with `provider` failing as scripted (the webhook

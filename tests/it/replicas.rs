@@ -3,8 +3,11 @@
 //! across both, and an outage fails closed and heals by itself.
 
 use crate::support::redis::{self, RedisServer};
-use crate::support::{Env, Setup, SESSION_COOKIE};
+use crate::support::{eventually, Env, Setup, SESSION_COOKIE};
 use std::time::Duration;
+
+/// How long a change may take to reach the other replica.
+const WAIT: Duration = Duration::from_secs(5);
 
 /// Replica A (the env's own doorman) and replica B, both on `server`.
 async fn replicas(server: &RedisServer, extra: &str) -> (Env, doorman::Gateway) {
@@ -18,21 +21,6 @@ async fn replicas(server: &RedisServer, extra: &str) -> (Env, doorman::Gateway) 
     .await;
     let b = env.replica().await;
     (env, b)
-}
-
-/// Waits (bounded) until `check` holds.
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen within 5 s");
 }
 
 #[tokio::test]
@@ -68,7 +56,7 @@ async fn a_logout_on_one_replica_is_refused_by_the_other() {
     browser.switch_to(b.addr());
     assert_eq!(browser.sign_out().await.status, 200);
     // Replica A learns of it through Redis, within moments.
-    eventually("A refuses the signed-out cookie", || async {
+    eventually("A refuses the signed-out cookie", WAIT, || async {
         env.api_get("/app", Some(&cookie)).await.status == 401
     })
     .await;
@@ -162,7 +150,10 @@ async fn when_redis_is_down_sign_ins_fail_closed_sessions_go_on_and_it_heals() {
     let browser = env.signed_in("alice").await;
     let cookie = browser.session_cookie().expect("session");
     let health = || async { env.api_get("/.doorman/health", None).await.body };
-    eventually("healthy", || async { health().await.contains("\"ok\"") }).await;
+    eventually("healthy", WAIT, || async {
+        health().await.contains("\"ok\"")
+    })
+    .await;
 
     server.stop();
     // A session keeps working from its cookie, on both replicas.
@@ -191,13 +182,13 @@ async fn when_redis_is_down_sign_ins_fail_closed_sessions_go_on_and_it_heals() {
         page.body
     );
     assert_eq!(newcomer.session_cookie(), None);
-    eventually("health says degraded", || async {
+    eventually("health says degraded", WAIT, || async {
         health().await.contains("degraded")
     })
     .await;
 
     server.resume().await;
-    eventually("healthy again", || async {
+    eventually("healthy again", WAIT, || async {
         health().await.contains("\"ok\"")
     })
     .await;

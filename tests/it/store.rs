@@ -3,12 +3,16 @@
 //! test); then what each promises beyond it.
 
 use crate::support::redis::{self, RedisServer};
+use crate::support::{eventually, holds_within};
 use doorman::store::backend::{Backend, Health};
 use doorman::store::file_backend::FileBackend;
 use doorman::store::memory::MemoryBackend;
 use doorman::store::redis_backend::{RedisBackend, RedisSettings, SentinelSettings};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long a background change (a connection, a subscription) may take.
+const WAIT: Duration = Duration::from_secs(5);
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -22,17 +26,6 @@ fn settings(server: &RedisServer, prefix: &str) -> RedisSettings {
         connect_timeout: Duration::from_secs(1),
         command_timeout: Duration::from_secs(1),
     }
-}
-
-/// Waits (bounded) for `check` to hold.
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{what} did not happen within 5 s");
 }
 
 /// What every backend must do.
@@ -170,7 +163,10 @@ async fn the_redis_backend_conforms() {
     let server = RedisServer::start().await;
     let backend =
         Arc::new(RedisBackend::start(&settings(&server, "conformance:")).expect("backend"));
-    eventually("a healthy connection", || backend.health() == Health::Ok).await;
+    eventually("a healthy connection", WAIT, async || {
+        backend.health() == Health::Ok
+    })
+    .await;
     conformance(backend).await;
 }
 
@@ -183,11 +179,17 @@ async fn a_revocation_on_one_replica_reaches_the_others_and_prefixes_keep_deploy
     let a = RedisBackend::start(&settings(&server, "one:")).expect("a");
     let b = RedisBackend::start(&settings(&server, "one:")).expect("b");
     let other = RedisBackend::start(&settings(&server, "two:")).expect("other");
-    eventually("b subscribed", || b.health() == Health::Ok).await;
-    eventually("other subscribed", || other.health() == Health::Ok).await;
+    eventually("b subscribed", WAIT, async || b.health() == Health::Ok).await;
+    eventually("other subscribed", WAIT, async || {
+        other.health() == Health::Ok
+    })
+    .await;
 
     a.revoke("sid", TTL).await.expect("revoke");
-    eventually("b hears of the revocation", || b.is_revoked("sid")).await;
+    eventually("b hears of the revocation", WAIT, async || {
+        b.is_revoked("sid")
+    })
+    .await;
     a.put("k", b"v".to_vec(), TTL).await.expect("put");
     assert_eq!(b.get("k").await.expect("get"), Some(b"v".to_vec()));
     assert_eq!(other.get("k").await.expect("get"), None);
@@ -199,7 +201,7 @@ async fn a_revocation_on_one_replica_reaches_the_others_and_prefixes_keep_deploy
 
     // A replica that starts later loads the revocations already made.
     let late = RedisBackend::start(&settings(&server, "one:")).expect("late");
-    eventually("the late replica loads revocations", || {
+    eventually("the late replica loads revocations", WAIT, async || {
         late.is_revoked("sid")
     })
     .await;
@@ -213,15 +215,18 @@ async fn when_redis_goes_away_calls_fail_cleanly_and_recover_by_themselves() {
     let mut server = RedisServer::start().await;
     let a = RedisBackend::start(&settings(&server, "f:")).expect("a");
     let b = RedisBackend::start(&settings(&server, "f:")).expect("b");
-    eventually("a connected", || a.health() == Health::Ok).await;
-    eventually("b connected", || b.health() == Health::Ok).await;
+    eventually("a connected", WAIT, async || a.health() == Health::Ok).await;
+    eventually("b connected", WAIT, async || b.health() == Health::Ok).await;
     a.revoke("before", TTL).await.expect("revoke");
-    eventually("b has it", || b.is_revoked("before")).await;
+    eventually("b has it", WAIT, async || b.is_revoked("before")).await;
 
     server.stop();
     let failed = a.get("k").await;
     assert!(failed.is_err(), "{failed:?}");
-    eventually("a reports degraded", || a.health() == Health::Degraded).await;
+    eventually("a reports degraded", WAIT, async || {
+        a.health() == Health::Degraded
+    })
+    .await;
     // What is known stays known; a logout here holds here at once.
     assert!(a.is_revoked("before"));
     assert!(a.revoke("during", TTL).await.is_err());
@@ -229,11 +234,11 @@ async fn when_redis_goes_away_calls_fail_cleanly_and_recover_by_themselves() {
 
     server.resume().await;
     // The revocation made while Redis was away reaches the other replica.
-    eventually("b hears of the queued revocation", || {
+    eventually("b hears of the queued revocation", WAIT, async || {
         b.is_revoked("during")
     })
     .await;
-    eventually("a healthy again", || a.health() == Health::Ok).await;
+    eventually("a healthy again", WAIT, async || a.health() == Health::Ok).await;
     a.put("k", b"v".to_vec(), TTL)
         .await
         .expect("put after recovery");
@@ -258,22 +263,25 @@ async fn with_sentinel_the_store_follows_the_master_through_a_failover() {
     };
     let a = RedisBackend::start(&through_sentinel()).expect("a");
     let b = RedisBackend::start(&through_sentinel()).expect("b");
-    eventually("a finds the master", || a.health() == Health::Ok).await;
-    eventually("b finds the master", || b.health() == Health::Ok).await;
+    eventually("a finds the master", WAIT, async || {
+        a.health() == Health::Ok
+    })
+    .await;
+    eventually("b finds the master", WAIT, async || {
+        b.health() == Health::Ok
+    })
+    .await;
     a.put("k", b"before".to_vec(), TTL)
         .await
         .expect("put on the master");
 
     master.stop();
     // Sentinel promotes the replica; both replicas of doorman move there.
-    let mut moved = false;
-    for _ in 0..150 {
-        if a.put("k", b"after".to_vec(), TTL).await.is_ok() {
-            moved = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let within = Duration::from_secs(15);
+    let moved = holds_within(within, async || {
+        a.put("k", b"after".to_vec(), TTL).await.is_ok()
+    })
+    .await;
     assert!(
         moved,
         "no write succeeded within 15 s of the master going away"
@@ -296,11 +304,16 @@ async fn with_sentinel_the_store_follows_the_master_through_a_failover() {
         replication.contains("role:master"),
         "the replica was promoted: {replication}"
     );
-    eventually("b listens on the new master", || b.health() == Health::Ok).await;
-    a.revoke("after-failover", TTL).await.expect("revoke");
-    eventually("b hears of a revocation on the new master", || {
-        b.is_revoked("after-failover")
+    eventually("b listens on the new master", WAIT, async || {
+        b.health() == Health::Ok
     })
+    .await;
+    a.revoke("after-failover", TTL).await.expect("revoke");
+    eventually(
+        "b hears of a revocation on the new master",
+        WAIT,
+        async || b.is_revoked("after-failover"),
+    )
     .await;
 }
 
@@ -427,7 +440,10 @@ async fn a_full_revocation_list_refuses_room_on_the_file_and_redis_stores() {
     let server = RedisServer::start().await;
     let backend =
         RedisBackend::start_with_capacity(&settings(&server, "full:"), 3).expect("backend");
-    eventually("a healthy connection", || backend.health() == Health::Ok).await;
+    eventually("a healthy connection", WAIT, async || {
+        backend.health() == Health::Ok
+    })
+    .await;
     fills_up_without_forgetting(&backend, 3).await;
 }
 
@@ -439,13 +455,16 @@ async fn a_user_revocation_on_one_redis_replica_reaches_the_others() {
     let server = RedisServer::start().await;
     let a = RedisBackend::start(&settings(&server, "users:")).expect("a");
     let b = RedisBackend::start(&settings(&server, "users:")).expect("b");
-    eventually("b subscribed", || b.health() == Health::Ok).await;
+    eventually("b subscribed", WAIT, async || b.health() == Health::Ok).await;
     a.revoke_user("Alice", 1234, TTL)
         .await
         .expect("revoke user");
-    eventually("b hears of it", || b.user_revoked_at("alice") == Some(1234)).await;
+    eventually("b hears of it", WAIT, async || {
+        b.user_revoked_at("alice") == Some(1234)
+    })
+    .await;
     let late = RedisBackend::start(&settings(&server, "users:")).expect("late");
-    eventually("a later replica loads it", || {
+    eventually("a later replica loads it", WAIT, async || {
         late.user_revoked_at("ALICE") == Some(1234)
     })
     .await;

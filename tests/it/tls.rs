@@ -3,7 +3,7 @@
 //! `https://` upstreams checked against a CA file.
 
 use crate::support::certs::{served_certificate, Ca, Leaf};
-use crate::support::{Browser, Env, Setup};
+use crate::support::{holds_within, Browser, Env, Setup};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
@@ -11,7 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn tls_block(leaf: &Leaf, hsts: bool) -> String {
     let hsts = if hsts {
@@ -125,17 +125,11 @@ async fn over_tls_the_session_cookie_is_secure_and_a_browser_signs_in() {
 
 /// Polls until a new handshake presents `expected`, or fails.
 async fn wait_for_certificate(ca: &Ca, addr: SocketAddr, expected: &[u8]) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if served_certificate(ca, addr).await == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the new certificate was not served in time"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let within = Duration::from_secs(15);
+    let served = holds_within(within, async || {
+        served_certificate(ca, addr).await == expected
+    });
+    assert!(served.await, "the new certificate was not served in time");
 }
 
 #[tokio::test]

@@ -100,20 +100,8 @@ impl RedisServer {
             .expect("start redis-server");
         self.child = Some(child);
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        for _ in 0..200 {
-            if let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut answer = [0u8; 7];
-                if stream.write_all(b"PING\r\n").await.is_ok()
-                    && stream.read_exact(&mut answer).await.is_ok()
-                    && &answer == b"+PONG\r\n"
-                {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("redis-server did not come up on port {}", self.port);
+        let what = format!("redis-server coming up on port {}", self.port);
+        super::eventually(&what, Duration::from_secs(5), async || pong(addr).await).await;
     }
 
     /// Stops the server (its data is lost: nothing is saved).
@@ -129,4 +117,16 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Whether a Redis server answers `PING` at `addr`.
+async fn pong(addr: SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return false;
+    };
+    let mut answer = [0u8; 7];
+    stream.write_all(b"PING\r\n").await.is_ok()
+        && stream.read_exact(&mut answer).await.is_ok()
+        && &answer == b"+PONG\r\n"
 }

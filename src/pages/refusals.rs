@@ -1,0 +1,93 @@
+//! What doorman answers in the app's place when a request does not get
+//! through: sign in, step up, denied, malformed, unauthorized, or the
+//! upstream failed; a page for a browser, JSON for anything else.
+
+use super::{json_error, redirect, respond, security_headers, HTML, JSON};
+use crate::error::Error;
+use crate::{gate, App, Body};
+use http::{Request, Response, StatusCode};
+use http_body_util::Either;
+
+/// 302 to the login page, remembering where the browser was going.
+pub fn login_redirect<B>(app: &App, request: &Request<B>) -> Response<Body> {
+    sign_in_redirect(app, "login", request)
+}
+
+/// 302 to doorman's `page`, which comes back to the request's path and query.
+fn sign_in_redirect<B>(app: &App, page: &str, request: &Request<B>) -> Response<Body> {
+    let original = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let mut location = format!("{}/{page}?rd=", app.prefix);
+    location.extend(form_urlencoded::byte_serialize(original.as_bytes()));
+    let mut reply = redirect(StatusCode::FOUND, &location);
+    security_headers(reply.headers_mut());
+    reply.map(Either::Right)
+}
+
+/// 302 to the second-factor page: the rule wants a more recent proof.
+/// A script gets 401 `step_up_required` instead.
+pub fn step_up<B>(app: &App, request: &Request<B>) -> Response<Body> {
+    if !gate::is_browser_navigation(request.method(), request.headers()) {
+        let body = serde_json::json!({
+            "error": "step_up_required",
+            "message": "This needs a recent second factor; sign in again in a browser.",
+            "login": format!("{}/2fa", app.prefix),
+        });
+        return stopped(StatusCode::UNAUTHORIZED, &body);
+    }
+    sign_in_redirect(app, "2fa", request)
+}
+
+/// 403 from a deny rule, as a page or JSON.
+pub fn forbidden<B>(app: &App, request: &Request<B>) -> Response<Body> {
+    error_response(
+        app,
+        &Error::Forbidden,
+        gate::accepts_html(request.headers()),
+    )
+}
+
+/// 400 for a request target doorman will not interpret.
+pub fn bad_request(reason: &'static str) -> Response<Body> {
+    let body = serde_json::json!({ "error": "bad_request", "message": reason });
+    stopped(StatusCode::BAD_REQUEST, &body)
+}
+
+/// 401 for a client that is not a browser; it is never forwarded.
+pub fn unauthorized(app: &App) -> Response<Body> {
+    let body = serde_json::json!({
+        "error": "unauthorized",
+        "message": "Sign in first.",
+        "login": format!("{}/login", app.prefix),
+    });
+    stopped(StatusCode::UNAUTHORIZED, &body)
+}
+
+/// A request doorman stops, answered in JSON.
+fn stopped(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    let mut reply = respond(status, JSON, body.to_string());
+    security_headers(reply.headers_mut());
+    reply.map(Either::Right)
+}
+
+/// An error on the proxied path (upstream down, timeout) as a page or JSON.
+pub fn error_response(app: &App, err: &Error, browser: bool) -> Response<Body> {
+    let mut reply = if browser {
+        let context = minijinja::context! {
+            app_name => &app.app_name,
+            prefix => &app.prefix,
+            title => match err {
+                Error::Forbidden => "Access denied",
+                _ => "The application is unavailable",
+            },
+            message => err.public_message(),
+        };
+        match app.templates.render("message.html", context) {
+            Ok(html) => respond(err.status(), HTML, html),
+            Err(_) => json_error(err),
+        }
+    } else {
+        json_error(err)
+    };
+    security_headers(reply.headers_mut());
+    reply.map(Either::Right)
+}

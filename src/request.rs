@@ -1,0 +1,385 @@
+//! One request, top to bottom: the canonical path, the gate's decision,
+//! doorman's pages or the upstream, then the response filters (HSTS, the
+//! refreshed session cookie). Stops by a rule are logged and audited by
+//! [`audit_stop`], which forward-auth shares.
+
+use crate::gate::{self, Decision};
+use crate::metrics::{self, RequestOutcome};
+use crate::proxy::{headers, Proxy, TunnelGuard};
+use crate::session::Session;
+use crate::users::User;
+use crate::{pages, App};
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, SET_COOKIE, STRICT_TRANSPORT_SECURITY, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Every response doorman sends: the upstream's streamed body, or its own.
+pub type Body = Either<Incoming, Full<Bytes>>;
+
+/// One request, from its canonical path to the response sent.
+pub async fn handle(
+    app: &Arc<App>,
+    proxy: &Proxy,
+    mut request: Request<Incoming>,
+    peer: SocketAddr,
+    tls: bool,
+) -> Response<Body> {
+    let now = app.clock.now();
+    // Rules, pages and the upstream all see the one canonical path.
+    let mut response = match canonical_path(&mut request) {
+        Ok(()) => answer(app, proxy, request, peer, now, tls).await,
+        Err(reason) => {
+            metrics::request(RequestOutcome::BadRequest);
+            pages::bad_request(reason)
+        }
+    };
+    add_hsts(response.headers_mut(), tls, app.hsts.as_ref());
+    response
+}
+
+/// Puts the canonical reading of the request's path into it, or says why
+/// there is none (for the 400 page).
+fn canonical_path(request: &mut Request<Incoming>) -> Result<(), &'static str> {
+    match crate::path::normalize(request.uri().path()) {
+        Err(malformed) => Err(malformed.reason()),
+        Ok(Cow::Owned(canonical)) => replace_path(request, &canonical).map_err(|err| {
+            tracing::debug!(error = %err, "cannot rewrite the request path");
+            "the request target is not valid"
+        }),
+        Ok(Cow::Borrowed(_)) => Ok(()),
+    }
+}
+
+/// The gate's decision for a request with a canonical path, carried out.
+async fn answer(
+    app: &Arc<App>,
+    proxy: &Proxy,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    now: u64,
+    tls: bool,
+) -> Response<Body> {
+    let client = app.client_ip(peer.ip(), request.headers());
+    // Behind a TLS-terminating proxy that doorman trusts, the client's
+    // connection is HTTPS even though this one is not: cookies follow it.
+    let secure =
+        tls || (app.trusts_proxy(peer.ip()) && headers::forwarded_https(request.headers()));
+    let decision = gate::decide(
+        app,
+        &gate::Request {
+            method: request.method(),
+            path: request.uri().path(),
+            headers: request.headers(),
+            client,
+            own_pages: true,
+        },
+        now,
+        secure,
+    );
+    let path = Some(request.uri().path());
+    let stopped = |why, rule: &str, user: Option<&str>| {
+        audit_stop(
+            app,
+            now,
+            &Stop::new(why, rule, user, client, path, request.headers()),
+        );
+    };
+    match decision {
+        Decision::Pages => {
+            metrics::request(RequestOutcome::Pages);
+            pages::handle(app, request, peer, now, secure).await
+        }
+        Decision::Public => {
+            forward(app, proxy, request, peer, tls, None, RequestOutcome::Public).await
+        }
+        Decision::Pass {
+            user,
+            session,
+            refreshed_cookie,
+        } => {
+            let signed_in = Some((user, session));
+            let outcome = RequestOutcome::Proxied;
+            let mut response = forward(app, proxy, request, peer, tls, signed_in, outcome).await;
+            add_refreshed_cookie(response.headers_mut(), refreshed_cookie);
+            response
+        }
+        Decision::Denied { rule, user } => {
+            metrics::request(RequestOutcome::Denied);
+            let user = user.as_ref().map(|user| user.name.as_str());
+            stopped(Stopped::Denied, &rule, user);
+            pages::forbidden(app, &request)
+        }
+        Decision::StepUp { rule, user } => {
+            metrics::request(RequestOutcome::StepUp);
+            stopped(Stopped::StepUp, &rule, Some(&user.name));
+            pages::step_up(app, &request)
+        }
+        Decision::Login => {
+            metrics::request(RequestOutcome::Login);
+            pages::login_redirect(app, &request)
+        }
+        Decision::Unauthorized => {
+            metrics::request(RequestOutcome::Unauthorized);
+            pages::unauthorized(app)
+        }
+    }
+}
+
+/// Why a rule stopped a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// A deny rule matched.
+    Denied,
+    /// The rule wants a more recent second factor.
+    StepUp,
+}
+
+impl Stopped {
+    /// The event's name in the log and the audit trail.
+    pub fn event(self) -> &'static str {
+        match self {
+            Stopped::Denied => "rule_denied",
+            Stopped::StepUp => "step_up_required",
+        }
+    }
+}
+
+/// A request a rule stopped, as the log and the audit trail tell it.
+pub struct Stop<'a> {
+    pub why: Stopped,
+    pub rule: &'a str,
+    pub user: Option<&'a str>,
+    pub client: IpAddr,
+    /// The canonical path; forward-auth without the original request has none.
+    pub path: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    /// Who asked: `None` when doorman was forwarding the request itself,
+    /// `Some("forward-auth")` when a front proxy asked about it.
+    pub asked_by: Option<&'static str>,
+}
+
+impl<'a> Stop<'a> {
+    /// A stop of a request doorman was forwarding itself; `headers` are
+    /// the client's.
+    pub fn new(
+        why: Stopped,
+        rule: &'a str,
+        user: Option<&'a str>,
+        client: IpAddr,
+        path: Option<&'a str>,
+        headers: &'a HeaderMap,
+    ) -> Stop<'a> {
+        let user_agent = user_agent(headers);
+        let asked_by = None;
+        Stop {
+            why,
+            rule,
+            user,
+            client,
+            path,
+            user_agent,
+            asked_by,
+        }
+    }
+
+    /// The same stop, of a request a front proxy asked about.
+    pub fn asked_by_front_proxy(self) -> Stop<'a> {
+        let asked_by = Some("forward-auth");
+        Stop { asked_by, ..self }
+    }
+}
+
+/// The client's `User-Agent`, when it is text.
+fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// Logs and audits a request a rule stopped; the one place both proxy mode
+/// and forward-auth write these events, so they read alike.
+pub fn audit_stop(app: &App, now: u64, stop: &Stop<'_>) {
+    let (event, rule, user, path) = (stop.why.event(), stop.rule, stop.user, stop.path);
+    let (client, asked_by) = (stop.client, stop.asked_by);
+    match stop.why {
+        Stopped::Denied => {
+            tracing::warn!(event, rule, user, %client, path, asked_by, "request denied by rule")
+        }
+        Stopped::StepUp => {
+            tracing::info!(event, rule, user, %client, path, asked_by, "a recent second factor is required")
+        }
+    }
+    let record = crate::audit::Record {
+        user,
+        client: Some(client),
+        user_agent: stop.user_agent,
+        rule: Some(rule),
+        path,
+        ..Default::default()
+    };
+    app.audit.event(now, event, record);
+}
+
+/// `Strict-Transport-Security` on every answer sent over TLS, when configured.
+fn add_hsts(headers: &mut HeaderMap, tls: bool, hsts: Option<&HeaderValue>) {
+    if let (true, Some(hsts)) = (tls, hsts) {
+        headers.insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
+}
+
+/// The session cookie re-issued when the idle window slides, and then
+/// never cached.
+fn add_refreshed_cookie(headers: &mut HeaderMap, cookie: Option<HeaderValue>) {
+    if let Some(cookie) = cookie {
+        headers.append(SET_COOKIE, cookie);
+        // A shared cache must never keep one person's session cookie for
+        // the next; this is at most one response a minute.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    }
+}
+
+/// Puts the canonical `path` (with the original query) into the request.
+fn replace_path(request: &mut Request<Incoming>, path: &str) -> Result<(), http::Error> {
+    let uri = request.uri();
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse()?);
+    *request.uri_mut() = http::Uri::from_parts(parts)?;
+    Ok(())
+}
+
+/// Whether `session` still holds, asked again while its tunnel is open.
+fn tunnel_guard(app: Arc<App>, session: Session) -> TunnelGuard {
+    Box::new(move || gate::still_holds(&app, &session, app.clock.now()))
+}
+
+/// Forwards a request the gate let through; `signed_in` is who it was
+/// let through as (`None` for a public route). The one place that readies
+/// headers for the app, in this order: hop-by-hop headers and every client
+/// copy of a header doorman owns or apps route by are removed, then
+/// doorman's own values are set — so nothing a client sends, `Connection`
+/// tokens included, can remove or replace them.
+async fn forward(
+    app: &Arc<App>,
+    proxy: &Proxy,
+    mut request: Request<Incoming>,
+    peer: SocketAddr,
+    tls: bool,
+    signed_in: Option<(Arc<User>, Session)>,
+    outcome: RequestOutcome,
+) -> Response<Body> {
+    let upgrade = headers::allowed_upgrade(request.headers(), &app.forwarding.upgrades);
+    let request_headers = request.headers_mut();
+    app.client_headers.clean_request(request_headers);
+    headers::strip_cookies(request_headers, &app.sessions.own_cookie_names());
+    // A WebSocket (or other upgrade) lives only as long as its session.
+    let tunnel_guard = match signed_in {
+        Some((user, session)) => {
+            user.headers.insert_into(&app.identity, request_headers);
+            upgrade
+                .is_some()
+                .then(|| tunnel_guard(app.clone(), session))
+        }
+        None => None,
+    };
+    let browser = gate::is_browser_navigation(request.method(), request.headers());
+    let trusted = app.trusts_proxy(peer.ip());
+    let started = Instant::now();
+    let forwarded = proxy
+        .forward(request, peer.ip(), trusted, tls, upgrade, tunnel_guard)
+        .await;
+    metrics::upstream_latency(started.elapsed());
+    match forwarded {
+        Ok(response) => {
+            metrics::request(outcome);
+            response.map(Either::Left)
+        }
+        Err(err) => {
+            metrics::request(RequestOutcome::UpstreamError);
+            tracing::warn!(error = %err, %peer, "upstream request failed");
+            pages::error_response(app, &err, browser)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hsts() -> HeaderValue {
+        HeaderValue::from_static("max-age=31536000")
+    }
+
+    #[test]
+    fn hsts_is_sent_over_tls_when_configured_and_replaces_the_upstreams() {
+        let upstream = HeaderValue::from_static("max-age=0");
+        // (over TLS, configured, the upstream's own) → what the client gets
+        let cases = [
+            (true, true, None, Some(hsts())),
+            (true, true, Some(upstream.clone()), Some(hsts())),
+            (false, true, None, None),
+            (true, false, None, None),
+            (false, true, Some(upstream.clone()), Some(upstream.clone())),
+        ];
+        for (tls, configured, theirs, expected) in cases {
+            let mut headers = HeaderMap::new();
+            if let Some(theirs) = theirs {
+                headers.insert(STRICT_TRANSPORT_SECURITY, theirs);
+            }
+            add_hsts(&mut headers, tls, configured.then(hsts).as_ref());
+            let sent: Vec<_> = headers.get_all(STRICT_TRANSPORT_SECURITY).iter().collect();
+            assert_eq!(
+                sent,
+                expected.iter().collect::<Vec<_>>(),
+                "{tls} {configured}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refreshed_cookie_is_added_beside_the_upstreams_and_never_cached() {
+        let mut headers = HeaderMap::new();
+        headers.insert(SET_COOKIE, HeaderValue::from_static("app=1"));
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
+        add_refreshed_cookie(&mut headers, Some(HeaderValue::from_static("s=2")));
+        let cookies: Vec<_> = headers.get_all(SET_COOKIE).iter().collect();
+        assert_eq!(cookies, ["app=1", "s=2"]);
+        assert_eq!(
+            headers.get(CACHE_CONTROL),
+            Some(&HeaderValue::from_static("private, no-store"))
+        );
+    }
+
+    #[test]
+    fn without_a_refreshed_cookie_the_upstreams_caching_stands() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
+        add_refreshed_cookie(&mut headers, None);
+        assert_eq!(
+            headers.get(CACHE_CONTROL),
+            Some(&HeaderValue::from_static("public, max-age=60"))
+        );
+        assert!(headers.get(SET_COOKIE).is_none());
+    }
+
+    #[test]
+    fn stops_are_named_as_the_audit_trail_names_them() {
+        assert_eq!(Stopped::Denied.event(), "rule_denied");
+        assert_eq!(Stopped::StepUp.event(), "step_up_required");
+    }
+}
