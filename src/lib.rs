@@ -43,6 +43,7 @@ pub mod path_readings;
 pub mod proxy;
 pub mod redirect;
 pub mod rules;
+pub mod secret;
 pub mod server;
 pub mod session;
 pub mod stall;
@@ -54,14 +55,17 @@ pub mod users_file;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use clock::SharedClock;
-use config::{ChannelSettings, CodeSettings, Config, IdentityHeaders, Limits};
+use config::Config;
 use http::{HeaderMap, HeaderValue};
 use http_body_util::{Either, Full};
+use limits::Limits;
+use otp::{ChannelSettings, CodeSettings};
 use session::{Session, SessionCodec};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use users::IdentityHeaders;
 use users::{PasswordChecker, User, Users};
 
 pub use error::Error;
@@ -104,7 +108,7 @@ pub struct App {
     pub store: Arc<store::Store>,
     pub providers: otp::providers::Providers,
     /// Where requests go; each worker thread builds its own pooled client.
-    pub upstream: config::Upstream,
+    pub upstream: proxy::Upstream,
     pub templates: pages::Templates,
     pub clock: SharedClock,
     /// Keys code hashes and push answer tokens: random per process with the
@@ -135,8 +139,8 @@ impl App {
         // a restart, so then it comes from the session secret; in memory, a
         // random key means no code outlives a restart.
         let code_key = match config.store {
-            config::StoreSettings::Memory => crypto::random_bytes::<32>(),
-            config::StoreSettings::File(_) | config::StoreSettings::Redis(_) => {
+            store::StoreSettings::Memory => crypto::random_bytes::<32>(),
+            store::StoreSettings::File(_) | store::StoreSettings::Redis(_) => {
                 crypto::derive(&config.session.csrf_key, b"doorman code hashes")
             }
         };

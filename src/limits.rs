@@ -20,6 +20,38 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `limits:`: every bound doorman keeps.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Threads serving requests, each with its own event loop.
+    pub worker_threads: usize,
+    pub max_connections: usize,
+    /// Open connections one client address (IPv6: one /64) may hold;
+    /// trusted proxies are not capped.
+    pub max_connections_per_client: usize,
+    /// How long a connection may stay open with no request in flight.
+    pub idle_timeout: Duration,
+    /// How long a body (either way) or a client's socket may make no progress.
+    pub body_idle_timeout: Duration,
+    pub concurrent_password_checks: usize,
+    pub header_read_timeout: Duration,
+    pub auth_body_bytes: usize,
+    pub upstream_connect_timeout: Duration,
+    /// How long the upstream may take to send its response headers.
+    pub upstream_timeout: Duration,
+    /// Request head size and header count a client may send.
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    /// Failed sign-ins per account, and per client address.
+    pub failures: FailurePolicy,
+    pub client_failures: FailurePolicy,
+    pub sends_per_number: RatePolicy,
+    pub sends_per_account: RatePolicy,
+    pub push_prompts: RatePolicy,
+    /// Authenticator-app challenges started per account.
+    pub totp_starts: RatePolicy,
+}
+
 /// How failed sign-ins (passwords and codes alike) are answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailurePolicy {

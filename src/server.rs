@@ -2,9 +2,9 @@
 //! when configured, HTTP/2 through ALPN), a bounded number of connections,
 //! header-read, idle and stall timeouts, and graceful shutdown.
 
-use crate::config::Limits;
 use crate::connections::{Activity, Busy, Slot, Slots};
 use crate::gate::{self, Decision};
+use crate::limits::Limits;
 use crate::metrics::{self, RequestOutcome};
 use crate::proxy::{headers, Proxy};
 use crate::stall::TimedBody;

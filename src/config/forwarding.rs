@@ -2,8 +2,9 @@
 //! headers doorman removes an app may still receive.
 
 use super::raw::RawForwarding;
-use super::{IdentityHeaders, Problems};
+use super::Problems;
 use crate::proxy::headers::{fold_name, ROUTING_HEADERS};
+use crate::users::IdentityHeaders;
 use http::header::HeaderName;
 
 /// What the forwarder lets through besides plain requests.

@@ -9,10 +9,10 @@ use super::second_factor::{
     choose_page, offer, offered, signed_in, signed_in_with_password, Offer, Pending,
 };
 use super::{json, Reply, Visit};
-use crate::config::ChannelSettings;
 use crate::error::Error;
 use crate::otp::providers::{ProviderError, PushAction, PushMessage, PushStarted, RemoteStatus};
 use crate::otp::push::{self, Answer, Answered, PushProof, PushState, PushToken};
+use crate::otp::ChannelSettings;
 use crate::otp::{Challenge, ChallengeSpec, Channel, Verdict};
 use crate::session::Session;
 use crate::store::Store;

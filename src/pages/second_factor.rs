@@ -2,11 +2,11 @@
 
 use super::{redirect, Form, Reply, Visit};
 use crate::audit::Record;
-use crate::config::ChannelSettings;
 use crate::error::Error;
 use crate::otp::providers::{
     message_text, CheckOutcome, CodeMessage, Provider, ProviderError, VerifyStart,
 };
+use crate::otp::ChannelSettings;
 use crate::otp::{
     generate_code, mask_phone, Attempt, Challenge, ChallengeSpec, Channel, Proof, Verdict,
 };

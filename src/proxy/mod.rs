@@ -5,9 +5,9 @@
 
 pub mod headers;
 
-use crate::config::{Limits, Upstream};
 use crate::connections::Slot;
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::stall::{Stalled, TimedBody};
 use bytes::Bytes;
 use http::header::{CONNECTION, HOST, UPGRADE};
@@ -26,6 +26,21 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use http::uri::{Authority, Scheme};
+
+/// The protected app.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub scheme: Scheme,
+    pub authority: Authority,
+    /// Replaces the client's `Host` when set.
+    pub host_header: Option<HeaderValue>,
+    /// For `https://` upstreams: how their certificate is checked.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `upstream_insecure_skip_verify` is on: warned about at every start.
+    pub insecure_skip_verify: bool,
+}
 
 pub struct Proxy {
     /// Pooled keep-alive connections to the upstream, shared by all requests

@@ -15,7 +15,6 @@ pub mod file_backend;
 pub mod memory;
 pub mod redis_backend;
 
-use crate::config::StoreSettings;
 use crate::limits::{EventLog, FailureLog};
 use crate::otp::push::PushToken;
 use crate::otp::Challenge;
@@ -25,11 +24,29 @@ use file_backend::FileBackend;
 use memory::MemoryBackend;
 use moka::sync::Cache;
 use redis_backend::RedisBackend;
+use redis_backend::RedisSettings;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// Where challenges, revocations and counters live.
+#[derive(Debug, Clone, Default)]
+pub enum StoreSettings {
+    /// In this process: one replica, forgetting everything on restart.
+    #[default]
+    Memory,
+    /// A redb file: one replica, keeping sign-outs, locks and used codes
+    /// across restarts. What `serve` uses when `store` is not set.
+    File(file_backend::FileSettings),
+    /// Redis or Valkey, shared by every replica.
+    Redis(RedisSettings),
+}
+
+/// Where the file store lives unless `store.path` says otherwise (the
+/// container image declares it a volume).
+pub const DEFAULT_STORE_PATH: &str = "/var/lib/doorman/state.redb";
 
 /// One of the backends, chosen by `store.kind`.
 pub enum AnyBackend {

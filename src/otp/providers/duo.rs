@@ -8,11 +8,20 @@
 use super::http::{by_status, client, scrub, send};
 use super::push::{PushMessage, PushSender, PushStarted, RemoteStatus};
 use super::{BoxFuture, ProviderError};
-use crate::config::DuoSettings;
+use crate::secret::Secret;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha512;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `duo`: Duo Auth API push.
+#[derive(Debug, Clone)]
+pub struct DuoSettings {
+    pub base_url: reqwest::Url,
+    pub integration_key: String,
+    pub secret_key: Secret,
+    pub timeout: Duration,
+}
 
 pub struct Duo {
     settings: DuoSettings,

@@ -15,24 +15,75 @@ mod vonage_sms;
 mod webhook;
 
 pub use self::log::LogProvider;
-pub use duo::Duo;
-pub use ntfy::Ntfy;
+pub use duo::{Duo, DuoSettings};
+pub use ntfy::{Ntfy, NtfyAuth, NtfySettings};
 pub use push::{PushAction, PushMessage, PushSender, PushStarted, RemoteStatus};
-pub use telnyx::Telnyx;
-pub use telnyx_sms::TelnyxSms;
-pub use twilio::Twilio;
-pub use twilio_sms::TwilioSms;
-pub use vonage::Vonage;
+pub use telnyx::{Telnyx, TelnyxSettings};
+pub use telnyx_sms::{TelnyxSms, TelnyxSmsSettings};
+pub use twilio::{Twilio, TwilioSettings};
+pub use twilio_sms::{TwilioSms, TwilioSmsSettings};
+pub use vonage::{Vonage, VonageSettings};
 pub use vonage_legacy::VonageLegacy;
-pub use vonage_sms::VonageSms;
-pub use webhook::WebhookProvider;
+pub use vonage_sms::{VonageSms, VonageSmsSettings};
+pub use webhook::{WebhookProvider, WebhookSettings};
 
 use super::Channel;
-use crate::config::ProviderSettings;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    pub log: bool,
+    pub webhook: Option<WebhookSettings>,
+    pub vonage: Option<VonageSettings>,
+    pub vonage_legacy: Option<VonageSettings>,
+    pub twilio: Option<TwilioSettings>,
+    pub telnyx: Option<TelnyxSettings>,
+    pub twilio_sms: Option<TwilioSmsSettings>,
+    pub vonage_sms: Option<VonageSmsSettings>,
+    pub telnyx_sms: Option<TelnyxSmsSettings>,
+    pub ntfy: Option<NtfySettings>,
+    pub duo: Option<DuoSettings>,
+}
+
+/// Providers that can carry a push approval.
+pub const PUSH_PROVIDERS: &[&str] = &["ntfy", "duo", "webhook"];
+
+/// Every provider name doorman knows, and whether it can place voice calls.
+pub const PROVIDERS: &[(&str, bool)] = &[
+    ("log", true),
+    ("webhook", true),
+    ("vonage", true),
+    ("vonage_legacy", true),
+    ("twilio", true),
+    ("telnyx", true),
+    ("twilio_sms", false),
+    ("vonage_sms", false),
+    ("telnyx_sms", false),
+    ("ntfy", false),
+    ("duo", false),
+];
+
+impl ProviderSettings {
+    pub fn is_configured(&self, name: &str) -> bool {
+        match name {
+            "log" => self.log,
+            "webhook" => self.webhook.is_some(),
+            "vonage" => self.vonage.is_some(),
+            "vonage_legacy" => self.vonage_legacy.is_some(),
+            "twilio" => self.twilio.is_some(),
+            "telnyx" => self.telnyx.is_some(),
+            "twilio_sms" => self.twilio_sms.is_some(),
+            "vonage_sms" => self.vonage_sms.is_some(),
+            "telnyx_sms" => self.telnyx_sms.is_some(),
+            "ntfy" => self.ntfy.is_some(),
+            "duo" => self.duo.is_some(),
+            _ => false,
+        }
+    }
+}
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

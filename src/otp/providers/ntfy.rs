@@ -4,9 +4,27 @@
 use super::http::{by_status, client, scrub, send};
 use super::push::{PushMessage, PushSender, PushStarted};
 use super::{BoxFuture, ProviderError};
-use crate::config::{NtfyAuth, NtfySettings};
+use crate::secret::Secret;
 use serde::Deserialize;
 use serde_json::json;
+use std::time::Duration;
+
+/// `ntfy`: push notifications through an ntfy server.
+#[derive(Debug, Clone)]
+pub struct NtfySettings {
+    pub base_url: reqwest::Url,
+    pub auth: NtfyAuth,
+    /// 1–5; default 4 ("high"), so the phone shows it at once.
+    pub priority: u8,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum NtfyAuth {
+    None,
+    Token(Secret),
+    Basic { username: String, password: Secret },
+}
 
 pub struct Ntfy {
     settings: NtfySettings,

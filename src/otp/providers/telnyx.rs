@@ -7,9 +7,18 @@
 
 use super::http::{by_status, client, scrub, send, Answer};
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use crate::config::{Secret, TelnyxSettings};
 use crate::otp::Channel;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct TelnyxSettings {
+    pub api_key: Secret,
+    pub verify_profile_id: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct Telnyx {
     settings: TelnyxSettings,

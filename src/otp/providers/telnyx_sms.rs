@@ -4,8 +4,19 @@
 use super::http::{client, send};
 use super::telnyx::{error, post};
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use crate::config::TelnyxSmsSettings;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Exactly one of `from` and `messaging_profile_id` is set.
+#[derive(Debug, Clone)]
+pub struct TelnyxSmsSettings {
+    pub api_key: Secret,
+    pub from: Option<String>,
+    pub messaging_profile_id: Option<String>,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct TelnyxSms {
     settings: TelnyxSmsSettings,

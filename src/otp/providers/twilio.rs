@@ -7,9 +7,20 @@
 
 use super::http::{by_status, client, scrub, send, Answer};
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use crate::config::TwilioSettings;
 use crate::otp::Channel;
+use crate::secret::Secret;
 use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    pub service_sid: String,
+    pub locale: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct Twilio {
     settings: TwilioSettings,

@@ -5,8 +5,20 @@
 use super::http::{client, send};
 use super::twilio::error;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use crate::config::TwilioSmsSettings;
+use crate::secret::Secret;
 use serde::Deserialize;
+use std::time::Duration;
+
+/// Exactly one of `from` and `messaging_service_sid` is set.
+#[derive(Debug, Clone)]
+pub struct TwilioSmsSettings {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct TwilioSms {
     settings: TwilioSmsSettings,

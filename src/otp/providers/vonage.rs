@@ -8,9 +8,22 @@
 
 use super::http::{by_status, client, scrub, send, Answer};
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use crate::config::VonageSettings;
 use crate::otp::Channel;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
+#[derive(Debug, Clone)]
+pub struct VonageSettings {
+    pub api_key: String,
+    pub api_secret: Secret,
+    /// Names the app in Vonage's message: 1–16 characters, none of `/{}:$`.
+    pub brand: String,
+    pub locale: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct Vonage {
     settings: VonageSettings,

@@ -8,8 +8,8 @@
 //! refused as concurrent (status 10).
 
 use super::http::{by_status, client, scrub, send};
+use super::vonage::VonageSettings;
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use crate::config::VonageSettings;
 use crate::otp::Channel;
 use serde::Deserialize;
 use std::time::Duration;

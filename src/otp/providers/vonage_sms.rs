@@ -7,9 +7,18 @@
 
 use super::http::{by_status, client, scrub, send, Answer};
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use crate::config::VonageSmsSettings;
+use crate::secret::Secret;
 use serde::Deserialize;
 use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct VonageSmsSettings {
+    pub api_key: String,
+    pub api_secret: Secret,
+    pub from: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct VonageSms {
     settings: VonageSmsSettings,

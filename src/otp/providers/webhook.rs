@@ -2,9 +2,26 @@
 
 use super::push::{PushMessage, PushSender, PushStarted};
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use crate::config::WebhookSettings;
 use serde::Serialize;
+use std::fmt;
 use std::time::{Duration, UNIX_EPOCH};
+
+#[derive(Clone)]
+pub struct WebhookSettings {
+    pub url: reqwest::Url,
+    pub secret: Option<String>,
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url.as_str())
+            .field("secret", &self.secret.as_ref().map(|_| "redacted"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
 
 pub struct WebhookProvider {
     settings: WebhookSettings,
