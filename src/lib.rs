@@ -42,6 +42,7 @@ pub mod path;
 pub mod path_readings;
 pub mod proxy;
 pub mod redirect;
+pub mod report;
 pub mod rules;
 pub mod secret;
 pub mod server;

@@ -2,7 +2,8 @@
 
 use super::raw::{self, RawCodes};
 use super::{duration, Problems};
-use crate::otp::providers::{ProviderSettings, PROVIDERS, PUSH_PROVIDERS};
+use crate::otp::providers::registry::{self, Kind, CATALOG};
+use crate::otp::providers::ProviderSettings;
 use crate::otp::{Channel, ChannelSettings, CodeSettings};
 
 pub(super) fn channels(
@@ -52,29 +53,34 @@ pub(super) fn channels(
             } else {
                 format!("{path}.fallback[{}]", index - 1)
             };
-            let Some((_, calls)) = PROVIDERS.iter().find(|(known, _)| known == provider) else {
-                let known: Vec<&str> = PROVIDERS.iter().map(|(name, _)| *name).collect();
+            let Some(entry) = registry::find(provider) else {
+                let known: Vec<&str> = CATALOG.iter().map(|entry| entry.name).collect();
                 problems.push(
                     &key,
                     format!("unknown provider `{provider}`; known: {}", known.join(", ")),
                 );
                 continue;
             };
-            let pushes = PUSH_PROVIDERS.contains(&provider.as_str());
-            if kind == Channel::Push && !pushes {
+            if kind == Channel::Push && !entry.pushes {
                 problems.push(
                     &key,
-                    format!("`{provider}` cannot send push approvals; use ntfy, duo or webhook"),
+                    format!(
+                        "`{provider}` cannot send push approvals; use {}",
+                        registry::suggest(|entry| entry.pushes)
+                    ),
                 );
-            } else if kind != Channel::Push && pushes && provider != "webhook" {
+            } else if kind != Channel::Push && entry.kind == Kind::Push {
                 problems.push(
                     &key,
                     format!("`{provider}` sends push approvals only; use it under channels.push"),
                 );
-            } else if kind == Channel::Voice && !calls {
+            } else if kind == Channel::Voice && !entry.calls {
                 problems.push(
                     &key,
-                    format!("`{provider}` sends text messages only; for voice use vonage, vonage_legacy, twilio, telnyx or webhook"),
+                    format!(
+                        "`{provider}` sends text messages only; for voice use {}",
+                        registry::suggest(|entry| entry.calls)
+                    ),
                 );
             } else if !providers.is_configured(provider) {
                 problems.push(

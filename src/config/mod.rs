@@ -20,6 +20,7 @@ mod store;
 mod upstream;
 pub mod users;
 
+pub use crate::report::duration;
 pub use forwarding::ForwardingSettings;
 pub use problems::Problems;
 pub use source::parse as parse_yaml;
@@ -334,29 +335,5 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         tls,
         metrics_listen,
         shutdown_delay,
-    }
-}
-
-/// Parses `30s`, `5m`, `12h`, `1h30m`; zero is refused.
-pub fn duration(
-    text: Option<&str>,
-    path: &str,
-    default: &str,
-    problems: &mut Problems,
-) -> Duration {
-    let text = text.unwrap_or(default);
-    match humantime::parse_duration(text) {
-        Ok(value) if !value.is_zero() => value,
-        Ok(_) => {
-            problems.push(path, "must be longer than zero");
-            humantime::parse_duration(default).unwrap_or(Duration::from_secs(1))
-        }
-        Err(_) => {
-            problems.push(
-                path,
-                format!("`{text}` is not a duration like 30s, 5m or 12h"),
-            );
-            humantime::parse_duration(default).unwrap_or(Duration::from_secs(1))
-        }
     }
 }

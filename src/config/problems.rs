@@ -51,3 +51,9 @@ impl fmt::Display for Problems {
 }
 
 impl std::error::Error for Problems {}
+
+impl crate::report::Report for Problems {
+    fn report(&mut self, path: &str, message: String) {
+        self.push(path, message);
+    }
+}

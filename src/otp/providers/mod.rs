@@ -5,6 +5,7 @@ mod http;
 mod log;
 mod ntfy;
 pub mod push;
+pub mod registry;
 mod telnyx;
 mod telnyx_sms;
 mod twilio;
@@ -32,56 +33,18 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-
+/// The configured providers' settings, in `providers:` order; only those
+/// whose block is present and valid.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderSettings {
-    pub log: bool,
+    pub configured: Vec<(&'static str, Arc<dyn registry::Configured>)>,
+    /// The webhook's, when configured: it also hears account notices.
     pub webhook: Option<WebhookSettings>,
-    pub vonage: Option<VonageSettings>,
-    pub vonage_legacy: Option<VonageSettings>,
-    pub twilio: Option<TwilioSettings>,
-    pub telnyx: Option<TelnyxSettings>,
-    pub twilio_sms: Option<TwilioSmsSettings>,
-    pub vonage_sms: Option<VonageSmsSettings>,
-    pub telnyx_sms: Option<TelnyxSmsSettings>,
-    pub ntfy: Option<NtfySettings>,
-    pub duo: Option<DuoSettings>,
 }
-
-/// Providers that can carry a push approval.
-pub const PUSH_PROVIDERS: &[&str] = &["ntfy", "duo", "webhook"];
-
-/// Every provider name doorman knows, and whether it can place voice calls.
-pub const PROVIDERS: &[(&str, bool)] = &[
-    ("log", true),
-    ("webhook", true),
-    ("vonage", true),
-    ("vonage_legacy", true),
-    ("twilio", true),
-    ("telnyx", true),
-    ("twilio_sms", false),
-    ("vonage_sms", false),
-    ("telnyx_sms", false),
-    ("ntfy", false),
-    ("duo", false),
-];
 
 impl ProviderSettings {
     pub fn is_configured(&self, name: &str) -> bool {
-        match name {
-            "log" => self.log,
-            "webhook" => self.webhook.is_some(),
-            "vonage" => self.vonage.is_some(),
-            "vonage_legacy" => self.vonage_legacy.is_some(),
-            "twilio" => self.twilio.is_some(),
-            "telnyx" => self.telnyx.is_some(),
-            "twilio_sms" => self.twilio_sms.is_some(),
-            "vonage_sms" => self.vonage_sms.is_some(),
-            "telnyx_sms" => self.telnyx_sms.is_some(),
-            "ntfy" => self.ntfy.is_some(),
-            "duo" => self.duo.is_some(),
-            _ => false,
-        }
+        self.configured.iter().any(|(known, _)| *known == name)
     }
 }
 
@@ -218,62 +181,11 @@ impl Providers {
     }
 
     pub fn from_settings(settings: &ProviderSettings) -> Providers {
-        let mut all: Vec<Provider> = Vec::new();
-        let mut push: Vec<Arc<dyn PushSender>> = Vec::new();
-        if settings.log {
-            tracing::warn!(
-                "the `log` provider is configured: one-time codes are written to this log. \
-                 Use it only for trials, never in production"
-            );
-            all.push(Provider::Message(Arc::new(LogProvider)));
+        let mut providers = Providers::default();
+        for (_, configured) in &settings.configured {
+            configured.build(&mut providers);
         }
-        let mut hook = None;
-        if let Some(webhook) = &settings.webhook {
-            let webhook = Arc::new(WebhookProvider::new(webhook.clone()));
-            all.push(Provider::Message(webhook.clone()));
-            push.push(webhook.clone());
-            hook = Some(webhook);
-        }
-        if let Some(ntfy) = &settings.ntfy {
-            push.push(Arc::new(Ntfy::new(ntfy.clone())));
-        }
-        if let Some(duo) = &settings.duo {
-            push.push(Arc::new(Duo::new(duo.clone())));
-        }
-        if let Some(vonage) = &settings.vonage {
-            all.push(Provider::Verify(Arc::new(Vonage::new(vonage.clone()))));
-        }
-        if let Some(vonage_legacy) = &settings.vonage_legacy {
-            all.push(Provider::Verify(Arc::new(VonageLegacy::new(
-                vonage_legacy.clone(),
-            ))));
-        }
-        if let Some(twilio) = &settings.twilio {
-            all.push(Provider::Verify(Arc::new(Twilio::new(twilio.clone()))));
-        }
-        if let Some(telnyx) = &settings.telnyx {
-            all.push(Provider::Verify(Arc::new(Telnyx::new(telnyx.clone()))));
-        }
-        if let Some(twilio_sms) = &settings.twilio_sms {
-            all.push(Provider::Message(Arc::new(TwilioSms::new(
-                twilio_sms.clone(),
-            ))));
-        }
-        if let Some(vonage_sms) = &settings.vonage_sms {
-            all.push(Provider::Message(Arc::new(VonageSms::new(
-                vonage_sms.clone(),
-            ))));
-        }
-        if let Some(telnyx_sms) = &settings.telnyx_sms {
-            all.push(Provider::Message(Arc::new(TelnyxSms::new(
-                telnyx_sms.clone(),
-            ))));
-        }
-        Providers {
-            all,
-            webhook: hook,
-            push,
-        }
+        providers
     }
 
     pub fn get(&self, name: &str) -> Option<&Provider> {

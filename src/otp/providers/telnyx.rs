@@ -6,10 +6,13 @@
 //! request shape are shared with Telnyx Messages (`telnyx_sms`).
 
 use super::http::{by_status, client, scrub, send, Answer};
+use super::registry::{usable_url, Block, Context, ProviderConfig};
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
+use super::{Provider, Providers};
 use crate::otp::Channel;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -213,6 +216,38 @@ impl Verifier for Telnyx {
     /// `timeout_secs`. Nothing to do, and nothing failed.
     fn cancel<'a>(&'a self, _request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// `providers.telnyx` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTelnyx {
+    pub api_key: Option<String>,
+    pub verify_profile_id: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for TelnyxSettings {
+    type Raw = RawTelnyx;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        Some(TelnyxSettings {
+            api_key: Secret::new(block.required("api_key", &raw.api_key)?),
+            verify_profile_id: block.required("verify_profile_id", &raw.verify_profile_id)?,
+            base_url: block.url("base_url", &raw.base_url, Some("https://api.telnyx.com"))?,
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers
+            .all
+            .push(Provider::Verify(Arc::new(Telnyx::new(self.clone()))));
+    }
+
+    fn startup_check(&self) -> Result<(), String> {
+        usable_url(&self.base_url)
     }
 }
 

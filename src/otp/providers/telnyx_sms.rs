@@ -2,10 +2,13 @@
 //! Messages. Requests and error bodies are Telnyx Verify's (`telnyx`).
 
 use super::http::{client, send};
+use super::registry::{usable_url, Block, Context, ProviderConfig};
 use super::telnyx::{error, post};
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
+use super::{Provider, Providers};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Exactly one of `from` and `messaging_profile_id` is set.
@@ -85,6 +88,44 @@ impl Delivery for TelnyxSms {
                 )),
             }
         })
+    }
+}
+
+/// `providers.telnyx_sms` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTelnyxSms {
+    pub api_key: Option<String>,
+    pub from: Option<String>,
+    pub messaging_profile_id: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for TelnyxSmsSettings {
+    type Raw = RawTelnyxSms;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        block.one_of(
+            ("from", &raw.from),
+            ("messaging_profile_id", &raw.messaging_profile_id),
+        )?;
+        Some(TelnyxSmsSettings {
+            api_key: Secret::new(block.required("api_key", &raw.api_key)?),
+            from: raw.from.clone(),
+            messaging_profile_id: raw.messaging_profile_id.clone(),
+            base_url: block.url("base_url", &raw.base_url, Some("https://api.telnyx.com"))?,
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers
+            .all
+            .push(Provider::Message(Arc::new(TelnyxSms::new(self.clone()))));
+    }
+
+    fn startup_check(&self) -> Result<(), String> {
+        usable_url(&self.base_url)
     }
 }
 

@@ -3,10 +3,13 @@
 //! body is Twilio Verify's (`twilio`).
 
 use super::http::{client, send};
+use super::registry::{usable_url, Block, Context, ProviderConfig};
 use super::twilio::error;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
+use super::{Provider, Providers};
 use crate::secret::Secret;
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Exactly one of `from` and `messaging_service_sid` is set.
@@ -88,6 +91,46 @@ impl Delivery for TwilioSms {
                 )),
             }
         })
+    }
+}
+
+/// `providers.twilio_sms` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTwilioSms {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for TwilioSmsSettings {
+    type Raw = RawTwilioSms;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        block.one_of(
+            ("from", &raw.from),
+            ("messaging_service_sid", &raw.messaging_service_sid),
+        )?;
+        Some(TwilioSmsSettings {
+            account_sid: block.required("account_sid", &raw.account_sid)?,
+            auth_token: Secret::new(block.required("auth_token", &raw.auth_token)?),
+            from: raw.from.clone(),
+            messaging_service_sid: raw.messaging_service_sid.clone(),
+            base_url: block.url("base_url", &raw.base_url, Some("https://api.twilio.com"))?,
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers
+            .all
+            .push(Provider::Message(Arc::new(TwilioSms::new(self.clone()))));
+    }
+
+    fn startup_check(&self) -> Result<(), String> {
+        usable_url(&self.base_url)
     }
 }
 

@@ -8,11 +8,35 @@
 //! refused as concurrent (status 10).
 
 use super::http::{by_status, client, scrub, send};
+use super::registry::{Block, Context, ProviderConfig};
 use super::vonage::VonageSettings;
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
+use super::{Provider, Providers};
 use crate::otp::Channel;
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// `providers.vonage_legacy`: the same block as `vonage`'s.
+#[derive(Debug, Clone)]
+pub struct VonageLegacySettings(pub VonageSettings);
+
+impl ProviderConfig for VonageLegacySettings {
+    type Raw = super::vonage::RawVonage;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, context: &Context) -> Option<Self> {
+        VonageSettings::read(raw, block, context).map(VonageLegacySettings)
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        let legacy = VonageLegacy::new(self.0.clone());
+        providers.all.push(Provider::Verify(Arc::new(legacy)));
+    }
+
+    fn startup_check(&self) -> Result<(), String> {
+        self.0.startup_check()
+    }
+}
 
 pub struct VonageLegacy {
     settings: VonageSettings,
