@@ -4,6 +4,7 @@ pub mod providers;
 pub mod push;
 pub mod qr;
 mod settings;
+mod stored;
 pub mod totp;
 
 use crate::crypto;

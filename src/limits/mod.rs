@@ -12,6 +12,8 @@
 //! any of them is checked, and none slips past a lock another one set. A
 //! success hands its reservation back.
 
+mod stored;
+
 use crate::store::{Store, StoreResult};
 use moka::sync::Cache;
 use std::collections::VecDeque;
