@@ -251,3 +251,122 @@ impl<'p> Block<'p> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each problem: its path and message.
+    type Found = Vec<(String, String)>;
+
+    #[derive(Default)]
+    struct Collected(Found);
+
+    impl Report for Collected {
+        fn report(&mut self, path: &str, message: String) {
+            self.0.push((path.to_owned(), message));
+        }
+    }
+
+    fn context() -> Context {
+        Context {
+            app_name: "Example".to_owned(),
+        }
+    }
+
+    fn read_block(name: &str, yaml: &str) -> (Option<Arc<dyn Configured>>, Found) {
+        let entry = find(name).expect("in the catalog");
+        let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
+        let mut problems = Collected::default();
+        let path = format!("providers.{name}");
+        let read = (entry.read)(&value, &mut Block::new(&path, &mut problems), &context());
+        (read, problems.0)
+    }
+
+    #[test]
+    fn every_name_in_the_catalog_is_there_once() {
+        for entry in CATALOG {
+            let count = CATALOG.iter().filter(|e| e.name == entry.name).count();
+            assert_eq!(count, 1, "{}", entry.name);
+        }
+    }
+
+    #[test]
+    fn push_only_providers_neither_call_nor_carry_codes() {
+        for entry in CATALOG.iter().filter(|e| e.kind == Kind::Push) {
+            assert!(entry.pushes && !entry.calls, "{}", entry.name);
+        }
+    }
+
+    #[test]
+    fn suggestions_name_dedicated_providers_first_and_never_a_trial_one() {
+        assert_eq!(suggest(|e| e.pushes), "ntfy, duo or webhook");
+        assert_eq!(
+            suggest(|e| e.calls),
+            "vonage, vonage_legacy, twilio, telnyx or webhook"
+        );
+    }
+
+    #[test]
+    fn an_empty_block_reports_each_missing_key_under_the_provider() {
+        let (read, problems) = read_block("twilio", "{}");
+        assert!(read.is_none());
+        assert_eq!(
+            problems,
+            [(
+                "providers.twilio.account_sid".to_owned(),
+                "required".to_owned()
+            )]
+        );
+        let (read, problems) = read_block("log", "{}");
+        assert!(read.is_some() && problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn an_unknown_key_and_a_wrong_type_are_reported_at_their_path() {
+        let (_, problems) = read_block("ntfy", "{ tokn: x }");
+        assert!(problems.contains(&("providers.ntfy.tokn".to_owned(), "unknown key".to_owned())));
+        let (read, problems) = read_block("ntfy", "{ priority: loud }");
+        assert!(read.is_none());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].0 == "providers.ntfy.priority", "{problems:?}");
+    }
+
+    #[test]
+    fn every_provider_that_reads_a_complete_block_passes_its_startup_check() {
+        let blocks = [
+            ("webhook", "{ url: \"http://127.0.0.1:9/hook\" }"),
+            ("vonage", "{ api_key: k, api_secret: s }"),
+            ("vonage_legacy", "{ api_key: k, api_secret: s }"),
+            ("twilio", "{ account_sid: AC1, auth_token: t, service_sid: VA1 }"),
+            ("telnyx", "{ api_key: k, verify_profile_id: p }"),
+            ("twilio_sms", "{ account_sid: AC1, auth_token: t, from: \"+15550000\" }"),
+            ("vonage_sms", "{ api_key: k, api_secret: s, from: Example }"),
+            ("telnyx_sms", "{ api_key: k, from: \"+15550000\" }"),
+            ("ntfy", "{}"),
+            ("duo", "{ base_url: \"https://api-1.duosecurity.com\", integration_key: i, secret_key: s }"),
+            ("log", "{}"),
+        ];
+        assert_eq!(blocks.len(), CATALOG.len(), "a block for every provider");
+        for (name, yaml) in blocks {
+            let (read, problems) = read_block(name, yaml);
+            let configured = read.unwrap_or_else(|| panic!("{name}: {problems:?}"));
+            assert!(problems.is_empty(), "{name}: {problems:?}");
+            assert_eq!(configured.startup_check(), Ok(()), "{name}");
+            let mut providers = Providers::default();
+            configured.build(&mut providers);
+            let built = providers.get(name).is_some() || providers.get_push(name).is_some();
+            assert!(built, "{name} built itself");
+        }
+    }
+
+    #[test]
+    fn settings_made_in_code_with_an_unusable_url_fail_the_startup_check() {
+        let settings = super::super::WebhookSettings {
+            url: reqwest::Url::parse("ftp://example.com/hook").expect("url"),
+            secret: None,
+            timeout: Duration::from_secs(5),
+        };
+        assert!(ProviderConfig::startup_check(&settings).is_err());
+    }
+}
