@@ -92,7 +92,7 @@ pub struct App {
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: net::TrustedProxies,
     /// Upgrades tunnelled and client headers passed to the upstream.
-    pub forwarding: config::ForwardingSettings,
+    pub forwarding: proxy::ForwardingSettings,
     /// The client headers removed before forwarding (built from
     /// `identity` and `forwarding`).
     pub client_headers: proxy::headers::ClientHeaders,

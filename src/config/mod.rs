@@ -21,7 +21,6 @@ mod upstream;
 pub mod users;
 
 pub use crate::report::duration;
-pub use forwarding::ForwardingSettings;
 pub use problems::Problems;
 pub use source::parse as parse_yaml;
 
@@ -29,7 +28,7 @@ use crate::limits::Limits;
 use crate::net::TrustedProxies;
 use crate::otp::providers::ProviderSettings;
 use crate::otp::{ChannelSettings, CodeSettings};
-use crate::proxy::Upstream;
+use crate::proxy::{ForwardingSettings, Upstream};
 use crate::rules::Rules;
 use crate::session::SessionSettings;
 use crate::store::StoreSettings;

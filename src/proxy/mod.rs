@@ -10,7 +10,8 @@ use crate::error::Error;
 use crate::limits::Limits;
 use crate::stall::{Stalled, TimedBody};
 use bytes::Bytes;
-use http::header::{CONNECTION, HOST, UPGRADE};
+use http::header::{HeaderName, CONNECTION, HOST, UPGRADE};
+use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::body::{Body, Frame, SizeHint};
@@ -27,7 +28,24 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use http::uri::{Authority, Scheme};
+/// What the forwarder lets through besides plain requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardingSettings {
+    /// `Upgrade` protocols tunnelled to the upstream (lower case);
+    /// `websocket` by default, never `h2c`.
+    pub upgrades: Vec<String>,
+    /// Routing or client-address headers the app needs from its clients.
+    pub pass_headers: Vec<HeaderName>,
+}
+
+impl Default for ForwardingSettings {
+    fn default() -> Self {
+        ForwardingSettings {
+            upgrades: vec!["websocket".to_owned()],
+            pass_headers: Vec::new(),
+        }
+    }
+}
 
 /// The protected app.
 #[derive(Debug, Clone)]
