@@ -7,14 +7,13 @@
 
 use super::http::{by_status, client, scrub, send};
 use super::push::{PushMessage, PushSender, PushStarted, RemoteStatus};
-use super::registry::{usable_url, Block, Context, ProviderConfig};
+use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError};
 use crate::secret::Secret;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha512;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `duo`: Duo Auth API push.
@@ -300,11 +299,11 @@ impl ProviderConfig for DuoSettings {
     }
 
     fn build(&self, providers: &mut Providers) {
-        providers.push.push(Arc::new(Duo::new(self.clone())));
+        providers.add_push(Duo::new(self.clone()));
     }
 
-    fn startup_check(&self) -> Result<(), String> {
-        usable_url(&self.base_url)
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

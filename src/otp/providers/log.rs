@@ -1,9 +1,8 @@
 //! The `log` provider: writes codes to doorman's log, for demos and trials.
 
 use super::registry::{Block, Context, ProviderConfig};
-use super::{BoxFuture, CodeMessage, Delivery, Provider, ProviderError, Providers};
+use super::{BoxFuture, CodeMessage, Delivery, ProviderError, Providers};
 use serde::Deserialize;
-use std::sync::Arc;
 
 /// `providers.log: {}`: nothing to set.
 #[derive(Debug, Clone)]
@@ -25,7 +24,7 @@ impl ProviderConfig for LogSettings {
             "the `log` provider is configured: one-time codes are written to this log. \
              Use it only for trials, never in production"
         );
-        providers.all.push(Provider::Message(Arc::new(LogProvider)));
+        providers.add_message(LogProvider);
     }
 }
 

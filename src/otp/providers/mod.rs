@@ -188,6 +188,18 @@ impl Providers {
         providers
     }
 
+    fn add_message(&mut self, provider: impl Delivery + 'static) {
+        self.all.push(Provider::Message(Arc::new(provider)));
+    }
+
+    fn add_verify(&mut self, provider: impl Verifier + 'static) {
+        self.all.push(Provider::Verify(Arc::new(provider)));
+    }
+
+    fn add_push(&mut self, provider: impl PushSender + 'static) {
+        self.push.push(Arc::new(provider));
+    }
+
     pub fn get(&self, name: &str) -> Option<&Provider> {
         self.all.iter().find(|provider| provider.name() == name)
     }

@@ -3,13 +3,12 @@
 
 use super::http::{by_status, client, scrub, send};
 use super::push::{PushMessage, PushSender, PushStarted};
-use super::registry::{usable_url, Block, Context, ProviderConfig};
+use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError};
 use crate::secret::Secret;
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// `ntfy`: push notifications through an ntfy server.
@@ -176,10 +175,10 @@ impl ProviderConfig for NtfySettings {
     }
 
     fn build(&self, providers: &mut Providers) {
-        providers.push.push(Arc::new(Ntfy::new(self.clone())));
+        providers.add_push(Ntfy::new(self.clone()));
     }
 
-    fn startup_check(&self) -> Result<(), String> {
-        usable_url(&self.base_url)
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }

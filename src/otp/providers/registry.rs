@@ -111,11 +111,17 @@ pub trait ProviderConfig: fmt::Debug + Send + Sync + Sized + 'static {
     fn read(raw: Self::Raw, block: &mut Block<'_>, context: &Context) -> Option<Self>;
     /// Adds the running provider(s) to `providers`.
     fn build(&self, providers: &mut Providers);
+    /// Where the provider is reached, if anywhere: the default start-up
+    /// check says whether it can be.
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        None
+    }
     /// Whether the settings are complete and usable, said before doorman
-    /// serves (as Authelia's notifiers do). Never a network call: `check-config`
-    /// and the tests run it too.
+    /// serves (as Authelia's notifiers do); settings made in code, not read
+    /// from a block, meet it too. Never a network call: `check-config` and
+    /// the tests run it.
     fn startup_check(&self) -> Result<(), String> {
-        Ok(())
+        self.endpoint().map_or(Ok(()), usable_url)
     }
 }
 

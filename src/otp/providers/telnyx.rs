@@ -6,13 +6,12 @@
 //! request shape are shared with Telnyx Messages (`telnyx_sms`).
 
 use super::http::{by_status, client, scrub, send, Answer};
-use super::registry::{usable_url, Block, Context, ProviderConfig};
+use super::registry::{Block, Context, ProviderConfig};
+use super::Providers;
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use super::{Provider, Providers};
 use crate::otp::Channel;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -241,13 +240,11 @@ impl ProviderConfig for TelnyxSettings {
     }
 
     fn build(&self, providers: &mut Providers) {
-        providers
-            .all
-            .push(Provider::Verify(Arc::new(Telnyx::new(self.clone()))));
+        providers.add_verify(Telnyx::new(self.clone()));
     }
 
-    fn startup_check(&self) -> Result<(), String> {
-        usable_url(&self.base_url)
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

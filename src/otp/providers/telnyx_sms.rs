@@ -2,13 +2,12 @@
 //! Messages. Requests and error bodies are Telnyx Verify's (`telnyx`).
 
 use super::http::{client, send};
-use super::registry::{usable_url, Block, Context, ProviderConfig};
+use super::registry::{Block, Context, ProviderConfig};
 use super::telnyx::{error, post};
+use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use super::{Provider, Providers};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Exactly one of `from` and `messaging_profile_id` is set.
@@ -119,13 +118,11 @@ impl ProviderConfig for TelnyxSmsSettings {
     }
 
     fn build(&self, providers: &mut Providers) {
-        providers
-            .all
-            .push(Provider::Message(Arc::new(TelnyxSms::new(self.clone()))));
+        providers.add_message(TelnyxSms::new(self.clone()));
     }
 
-    fn startup_check(&self) -> Result<(), String> {
-        usable_url(&self.base_url)
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

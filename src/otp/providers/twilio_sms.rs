@@ -3,13 +3,12 @@
 //! body is Twilio Verify's (`twilio`).
 
 use super::http::{client, send};
-use super::registry::{usable_url, Block, Context, ProviderConfig};
+use super::registry::{Block, Context, ProviderConfig};
 use super::twilio::error;
+use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use super::{Provider, Providers};
 use crate::secret::Secret;
 use serde::Deserialize;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Exactly one of `from` and `messaging_service_sid` is set.
@@ -124,13 +123,11 @@ impl ProviderConfig for TwilioSmsSettings {
     }
 
     fn build(&self, providers: &mut Providers) {
-        providers
-            .all
-            .push(Provider::Message(Arc::new(TwilioSms::new(self.clone()))));
+        providers.add_message(TwilioSms::new(self.clone()));
     }
 
-    fn startup_check(&self) -> Result<(), String> {
-        usable_url(&self.base_url)
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

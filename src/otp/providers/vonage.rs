@@ -7,13 +7,12 @@
 //! refuse as concurrent.
 
 use super::http::{by_status, client, scrub, send, Answer};
-use super::registry::{usable_url, Block, Context, ProviderConfig};
+use super::registry::{Block, Context, ProviderConfig};
+use super::Providers;
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use super::{Provider, Providers};
 use crate::otp::Channel;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
@@ -275,13 +274,11 @@ impl ProviderConfig for VonageSettings {
     }
 
     fn build(&self, providers: &mut Providers) {
-        providers
-            .all
-            .push(Provider::Verify(Arc::new(Vonage::new(self.clone()))));
+        providers.add_verify(Vonage::new(self.clone()));
     }
 
-    fn startup_check(&self) -> Result<(), String> {
-        usable_url(&self.base_url)
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

@@ -10,11 +10,10 @@
 use super::http::{by_status, client, scrub, send};
 use super::registry::{Block, Context, ProviderConfig};
 use super::vonage::VonageSettings;
+use super::Providers;
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use super::{Provider, Providers};
 use crate::otp::Channel;
 use serde::Deserialize;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// `providers.vonage_legacy`: the same block as `vonage`'s.
@@ -29,12 +28,11 @@ impl ProviderConfig for VonageLegacySettings {
     }
 
     fn build(&self, providers: &mut Providers) {
-        let legacy = VonageLegacy::new(self.0.clone());
-        providers.all.push(Provider::Verify(Arc::new(legacy)));
+        providers.add_verify(VonageLegacy::new(self.0.clone()));
     }
 
-    fn startup_check(&self) -> Result<(), String> {
-        self.0.startup_check()
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.0.base_url)
     }
 }
 

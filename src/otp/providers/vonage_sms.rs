@@ -6,12 +6,11 @@
 //! `status`, and only `"0"` means sent.
 
 use super::http::{by_status, client, scrub, send, Answer};
-use super::registry::{usable_url, Block, Context, ProviderConfig};
+use super::registry::{Block, Context, ProviderConfig};
+use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use super::{Provider, Providers};
 use crate::secret::Secret;
 use serde::Deserialize;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -139,13 +138,11 @@ impl ProviderConfig for VonageSmsSettings {
     }
 
     fn build(&self, providers: &mut Providers) {
-        providers
-            .all
-            .push(Provider::Message(Arc::new(VonageSms::new(self.clone()))));
+        providers.add_message(VonageSms::new(self.clone()));
     }
 
-    fn startup_check(&self) -> Result<(), String> {
-        usable_url(&self.base_url)
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `webhook` provider: POSTs the code as signed JSON to a URL of yours.
 
 use super::push::{PushMessage, PushSender, PushStarted};
-use super::registry::{usable_url, Block, Context, ProviderConfig};
+use super::registry::{Block, Context, ProviderConfig};
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use super::{Provider, Providers};
 use serde::Deserialize;
@@ -209,8 +209,8 @@ impl ProviderConfig for WebhookSettings {
         providers.webhook = Some(webhook);
     }
 
-    fn startup_check(&self) -> Result<(), String> {
-        usable_url(&self.url)
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.url)
     }
 }
 
