@@ -3,8 +3,11 @@
 //! [`Config`] at start-up; a reload swaps only the users and rules in it.
 
 use crate::clock::SharedClock;
-use crate::config::{self, ChannelSettings, CodeSettings, Config, IdentityHeaders, Limits};
+use crate::config::Config;
+use crate::limits::Limits;
+use crate::otp::{ChannelSettings, CodeSettings};
 use crate::session::{self, Session, SessionCodec};
+use crate::users::IdentityHeaders;
 use crate::users::{PasswordChecker, User, Users};
 use crate::{
     audit, crypto, csrf, limits, net, notify, otp, pages, proxy, rules, store, users_file, Error,
@@ -32,7 +35,7 @@ pub struct App {
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: net::TrustedProxies,
     /// Upgrades tunnelled and client headers passed to the upstream.
-    pub forwarding: config::ForwardingSettings,
+    pub forwarding: crate::proxy::ForwardingSettings,
     /// The client headers removed before forwarding (built from
     /// `identity` and `forwarding`).
     pub client_headers: proxy::headers::ClientHeaders,
@@ -49,7 +52,7 @@ pub struct App {
     pub store: Arc<store::Store>,
     pub providers: otp::providers::Providers,
     /// Where requests go; each worker thread builds its own pooled client.
-    pub upstream: config::Upstream,
+    pub upstream: crate::proxy::Upstream,
     pub templates: pages::Templates,
     pub clock: SharedClock,
     /// Keys code hashes and push answer tokens: random per process with the
@@ -80,8 +83,8 @@ impl App {
         // a restart, so then it comes from the session secret; in memory, a
         // random key means no code outlives a restart.
         let code_key = match config.store {
-            config::StoreSettings::Memory => crypto::random_bytes::<32>(),
-            config::StoreSettings::File(_) | config::StoreSettings::Redis(_) => {
+            crate::store::StoreSettings::Memory => crypto::random_bytes::<32>(),
+            crate::store::StoreSettings::File(_) | crate::store::StoreSettings::Redis(_) => {
                 crypto::derive(&config.session.csrf_key, b"doorman code hashes")
             }
         };

@@ -3,7 +3,7 @@
 
 use crate::config::raw::{OrderedMap, RawUser, RawUsersFile};
 use crate::config::{Config, Problems};
-use crate::users::{hash_password, Users};
+use crate::users::hash_password;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -45,7 +45,7 @@ pub fn config(listen: SocketAddr, app: SocketAddr) -> Result<Demo, Problems> {
         )]),
     };
     let mut problems = Problems::default();
-    let users = Users::from_raw(raw, "demo users: ", &mut problems);
+    let users = crate::config::users::users(raw, "demo users: ", &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }

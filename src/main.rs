@@ -363,7 +363,7 @@ const PICKUP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn sessions_revoke(user: &str, path: Option<&Path>) -> Result<ExitCode> {
     use doorman::clock::Clock;
-    use doorman::config::StoreSettings;
+    use doorman::store::StoreSettings;
     let config = load(path)?;
     let name = match config.users.find(user) {
         Some(found) => found.name.clone(),

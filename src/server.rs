@@ -2,8 +2,8 @@
 //! when configured, HTTP/2 through ALPN), a bounded number of connections,
 //! header-read, idle and stall timeouts, and graceful shutdown.
 
-use crate::config::Limits;
 use crate::connections::{Activity, Busy, Slot, Slots};
+use crate::limits::Limits;
 use crate::proxy::Proxy;
 use crate::request::handle;
 use crate::stall::TimedBody;

@@ -2,6 +2,7 @@
 //! the client settings for `https://` upstreams.
 
 use arc_swap::ArcSwap;
+use http::HeaderValue;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
@@ -9,9 +10,31 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
+
+/// The listener's certificate and what to say about HTTPS.
+#[derive(Clone)]
+pub struct TlsSettings {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// Loaded and checked at validation, so `check-config` catches a bad pair.
+    pub certified: rustls::sign::CertifiedKey,
+    /// `Strict-Transport-Security` for every answer, when set.
+    pub hsts: Option<HeaderValue>,
+}
+
+impl fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .field("hsts", &self.hsts)
+            .finish()
+    }
+}
 
 /// The one crypto provider doorman uses (ring: no C toolchain beyond cc).
 pub fn provider() -> Arc<CryptoProvider> {

@@ -1,15 +1,28 @@
 //! The users file, and password checks on the blocking pool behind a limit.
 
-use crate::config::raw::RawUsersFile;
-use crate::config::IdentityHeaders;
-use crate::config::Problems;
 use crate::otp::totp::TotpSecret;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
+
+/// `identity_headers:`: the names of the headers the app reads the user from.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    pub user: HeaderName,
+    pub email: HeaderName,
+    pub groups: HeaderName,
+    pub name: HeaderName,
+}
+
+impl IdentityHeaders {
+    pub fn all(&self) -> [&HeaderName; 4] {
+        [&self.user, &self.email, &self.groups, &self.name]
+    }
+}
 
 /// One person who may sign in.
 #[derive(Debug)]
@@ -66,102 +79,13 @@ pub struct Users {
 }
 
 impl Users {
-    pub fn from_raw(raw: RawUsersFile, prefix: &str, problems: &mut Problems) -> Users {
-        let mut by_name = HashMap::new();
-        let mut folded = HashMap::new();
-        for (name, raw) in raw.users.0 {
-            let path = format!("{prefix}users.{name}");
-            if name.is_empty() || name.chars().any(|c| c.is_control() || c == ',') {
-                problems.push(
-                    &path,
-                    "a user name must not be empty or hold commas or control characters",
-                );
-                continue;
-            }
-            let password_hash = match raw.password {
-                None => {
-                    problems.push(
-                        &format!("{path}.password"),
-                        "required: an argon2id hash from `doorman hash-password`",
-                    );
-                    continue;
-                }
-                Some(hash) => hash,
-            };
-            match PasswordHash::new(&password_hash) {
-                Ok(parsed) if parsed.algorithm.as_str() == "argon2id" => {}
-                _ => problems.push(
-                    &format!("{path}.password"),
-                    "not an argon2id PHC string ($argon2id$v=19$...); make one with `doorman hash-password`",
-                ),
-            }
-            let country = match raw.phone.as_deref().map(phone_country) {
-                Some(Err(why)) => {
-                    let phone = raw.phone.as_deref().unwrap_or_default();
-                    problems.push(&format!("{path}.phone"), format!("`{phone}` {why}"));
-                    None
-                }
-                Some(Ok(country)) => country,
-                None => None,
-            };
-            let totp = raw.totp_secret.as_deref().and_then(|text| {
-                TotpSecret::from_base32(text)
-                    .map_err(|why| problems.push(&format!("{path}.totp_secret"), why))
-                    .ok()
-            });
-            if let Some(topic) = &raw.ntfy_topic {
-                if !valid_topic(topic) {
-                    problems.push(
-                        &format!("{path}.ntfy_topic"),
-                        "1 to 64 letters, digits, `-` or `_` (ntfy's topic names)",
-                    );
-                }
-            }
-            let header = |value: &str, key: &str, problems: &mut Problems| {
-                HeaderValue::from_str(value)
-                    .map_err(|_| {
-                        problems.push(
-                            &format!("{path}.{key}"),
-                            "holds characters that cannot go in a header",
-                        )
-                    })
-                    .ok()
-            };
-            let headers = IdentityValues {
-                user: header(&name, "name", problems).unwrap_or(HeaderValue::from_static("")),
-                email: raw
-                    .email
-                    .as_deref()
-                    .and_then(|v| header(v, "email", problems)),
-                groups: (!raw.groups.is_empty())
-                    .then(|| raw.groups.join(","))
-                    .and_then(|v| header(&v, "groups", problems)),
-                name: raw
-                    .display_name
-                    .as_deref()
-                    .and_then(|v| header(v, "display_name", problems)),
-            };
-            let user = User {
-                name: name.clone(),
-                password_hash,
-                display_name: raw.display_name,
-                email: raw.email,
-                groups: raw.groups,
-                phone: raw.phone,
-                country,
-                totp,
-                ntfy_topic: raw.ntfy_topic,
-                headers,
-            };
-            if let Some(other) = folded.insert(name.to_lowercase(), name.clone()) {
-                problems.push(
-                    &path,
-                    format!("same name as `{other}` but for letter case; sign-in ignores case"),
-                );
-            }
-            by_name.insert(name.clone(), Arc::new(user));
-        }
-        Users { by_name, folded }
+    /// Adds `user`; the name of one already there that differs from it
+    /// only in letter case (which sign-in ignores), if any.
+    pub fn insert(&mut self, user: User) -> Option<String> {
+        let name = user.name.clone();
+        let other = self.folded.insert(name.to_lowercase(), name.clone());
+        self.by_name.insert(name, Arc::new(user));
+        other
     }
 
     /// The user named exactly `name` (as sessions carry it).

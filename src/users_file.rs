@@ -287,7 +287,7 @@ fn check(before: &str, after: &str, user: &str, secret: &TotpSecret) -> Result<(
     let parse = |text: &str| -> Option<crate::users::Users> {
         let mut problems = Problems::default();
         let raw: RawUsersFile = crate::config::parse_yaml(text, "", &mut problems)?;
-        let users = crate::users::Users::from_raw(raw, "", &mut problems);
+        let users = crate::config::users::users(raw, "", &mut problems);
         problems.is_empty().then_some(users)
     };
     let old = parse(before);

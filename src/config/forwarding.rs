@@ -2,30 +2,13 @@
 //! headers doorman removes an app may still receive.
 
 use super::raw::RawForwarding;
-use super::{IdentityHeaders, Problems};
+use super::Problems;
 use crate::proxy::headers::{fold_name, ROUTING_HEADERS};
+use crate::proxy::ForwardingSettings;
+use crate::users::IdentityHeaders;
 use http::header::HeaderName;
 
-/// What the forwarder lets through besides plain requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ForwardingSettings {
-    /// `Upgrade` protocols tunnelled to the upstream (lower case);
-    /// `websocket` by default, never `h2c`.
-    pub upgrades: Vec<String>,
-    /// Routing or client-address headers the app needs from its clients.
-    pub pass_headers: Vec<HeaderName>,
-}
-
-impl Default for ForwardingSettings {
-    fn default() -> Self {
-        ForwardingSettings {
-            upgrades: vec!["websocket".to_owned()],
-            pass_headers: Vec::new(),
-        }
-    }
-}
-
-pub fn forwarding(
+pub(super) fn forwarding(
     raw: &RawForwarding,
     identity: &IdentityHeaders,
     problems: &mut Problems,

@@ -4,12 +4,15 @@ pub mod providers;
 pub mod push;
 pub mod qr;
 pub mod send;
+mod settings;
+mod stored;
 pub mod totp;
 
 use crate::crypto;
 use providers::CheckOutcome;
 use rand::rngs::OsRng;
 use rand::Rng;
+pub use settings::{ChannelSettings, CodeSettings};
 
 /// A way to reach the user with a second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

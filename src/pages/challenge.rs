@@ -4,9 +4,9 @@
 
 use super::{Reply, Visit};
 use crate::audit::Record;
-use crate::config::ChannelSettings;
 use crate::error::Error;
 use crate::otp::providers::ProviderError;
+use crate::otp::ChannelSettings;
 use crate::otp::{mask_phone, Challenge, Channel};
 use crate::session::Session;
 use crate::users::User;

@@ -8,10 +8,10 @@ use super::challenge::{
 };
 use super::{redirect, Form, Reply, Visit};
 use crate::audit::Record;
-use crate::config::ChannelSettings;
 use crate::error::Error;
 use crate::otp::providers::{message_text, CodeMessage, Provider, ProviderError, VerifyStart};
 use crate::otp::send::{self, Recipient, Sent};
+use crate::otp::ChannelSettings;
 use crate::otp::{generate_code, mask_phone, Challenge, ChallengeSpec, Channel};
 use crate::session::{FactorLevel, Session};
 use crate::users::User;

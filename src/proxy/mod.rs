@@ -5,12 +5,13 @@
 
 pub mod headers;
 
-use crate::config::{Limits, Upstream};
 use crate::connections::Slot;
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::stall::{Stalled, TimedBody};
 use bytes::Bytes;
-use http::header::{CONNECTION, HOST, UPGRADE};
+use http::header::{HeaderName, CONNECTION, HOST, UPGRADE};
+use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::body::{Body, Frame, SizeHint};
@@ -26,6 +27,38 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// What the forwarder lets through besides plain requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardingSettings {
+    /// `Upgrade` protocols tunnelled to the upstream (lower case);
+    /// `websocket` by default, never `h2c`.
+    pub upgrades: Vec<String>,
+    /// Routing or client-address headers the app needs from its clients.
+    pub pass_headers: Vec<HeaderName>,
+}
+
+impl Default for ForwardingSettings {
+    fn default() -> Self {
+        ForwardingSettings {
+            upgrades: vec!["websocket".to_owned()],
+            pass_headers: Vec::new(),
+        }
+    }
+}
+
+/// The protected app.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub scheme: Scheme,
+    pub authority: Authority,
+    /// Replaces the client's `Host` when set.
+    pub host_header: Option<HeaderValue>,
+    /// For `https://` upstreams: how their certificate is checked.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `upstream_insecure_skip_verify` is on: warned about at every start.
+    pub insecure_skip_verify: bool,
+}
 
 pub struct Proxy {
     /// Pooled keep-alive connections to the upstream, shared by all requests

@@ -26,7 +26,7 @@ pub struct RedisSettings {
     pub url: String,
     /// Ask these Sentinels which server is master, again after a failover.
     pub sentinel: Option<SentinelSettings>,
-    pub password: Option<crate::config::Secret>,
+    pub password: Option<crate::secret::Secret>,
     /// Prepended to every key, so several deployments can share a server.
     pub key_prefix: String,
     /// Multiplexed connections commands are spread over.

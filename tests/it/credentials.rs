@@ -8,7 +8,8 @@ use crate::restart::{accepted, file_config, start};
 use crate::support::process::doorman;
 use crate::support::redis::{self, RedisServer};
 use crate::support::{default_users, holds_within, logs, Env, Setup, PASSWORD, SECRET};
-use doorman::config::{Config, StoreSettings};
+use doorman::config::Config;
+use doorman::store::StoreSettings;
 use std::time::Duration;
 
 fn reload(env: &Env) {
@@ -326,7 +327,7 @@ fn serve_defaults_to_the_file_store_and_store_keys_are_checked() {
     match &config.store {
         StoreSettings::File(file) => assert_eq!(
             file.path,
-            std::path::Path::new(doorman::config::DEFAULT_STORE_PATH)
+            std::path::Path::new(doorman::store::DEFAULT_STORE_PATH)
         ),
         other => panic!("{other:?}"),
     }

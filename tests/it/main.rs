@@ -38,3 +38,4 @@ mod session;
 mod store;
 mod tls;
 mod totp;
+mod verify;

@@ -1,5 +1,6 @@
 //! Telnyx Verify against its emulation: the exact requests, and what each
 //! documented answer means for the person signing in.
+//! What every Verify provider does alike is in `verify.rs`.
 
 use crate::support::sms::code_in;
 use crate::support::telnyx::{error, Telnyx, API_KEY, FROM, VERIFY_PROFILE_ID};
@@ -79,56 +80,6 @@ async fn the_verification_lasts_as_long_as_doormans_codes() {
     .await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(telnyx.verifications()[0].timeout_secs, 600);
-}
-
-#[tokio::test]
-async fn a_wrong_code_answered_with_http_200_rejected_leaves_attempts() {
-    let telnyx = Telnyx::start().await;
-    let (_env, mut browser, _) =
-        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
-    browser.get("/.doorman/2fa").await;
-    let page = browser.enter_code("000000").await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("4 attempts left"), "{}", page.body);
-    assert_eq!(telnyx.verifications()[0].wrong, 1, "Telnyx was asked");
-    let code = telnyx.code_for(ALICE).expect("still pending");
-    assert_eq!(browser.enter_code(&code).await.status, 303);
-}
-
-#[tokio::test]
-async fn doorman_ends_the_challenge_after_five_codes_telnyx_rejected() {
-    let telnyx = Telnyx::start().await;
-    let (_env, mut browser, _) =
-        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
-    browser.get("/.doorman/2fa").await;
-    let code = telnyx.code_for(ALICE).expect("a verification");
-    for _ in 0..4 {
-        browser.enter_code("000000").await;
-    }
-    let page = browser.enter_code("000000").await;
-    assert!(page.body.contains("Too many wrong codes"), "{}", page.body);
-    let asked = telnyx.api.requests().len();
-    let page = browser.enter_code(&code).await;
-    assert_ne!(page.status, 303, "the challenge is over: {page:?}");
-    assert_eq!(
-        telnyx.api.requests().len(),
-        asked,
-        "Telnyx is not asked about an ended challenge"
-    );
-}
-
-#[tokio::test]
-async fn a_verification_telnyx_no_longer_knows_is_over() {
-    let telnyx = Telnyx::start().await;
-    let (_env, mut browser, _) =
-        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
-    browser.get("/.doorman/2fa").await;
-    let code = telnyx.code_for(ALICE).expect("a verification");
-    // A timed-out verification is gone: the check answers 404, error 10005.
-    telnyx.clear_verifications();
-    let page = browser.enter_code(&code).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("expired"), "{}", page.body);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Vonage Verify v2 (`vonage`) and v1 (`vonage_legacy`) against their
 //! emulations: the exact requests, and what each documented answer means for
-//! the person signing in.
+//! the person signing in. What every Verify provider does alike is in
+//! `verify.rs`.
 
 use crate::support::fake_api::{FakeApi, Recorded};
 use crate::support::vonage::{
@@ -149,57 +150,6 @@ async fn a_vonage_call_is_a_voice_only_workflow_shaped_by_the_code_settings() {
         assert_eq!(code.len(), code_length as usize);
         assert_eq!(browser.enter_code(&code).await.status, 303, "{codes}");
     }
-}
-
-#[tokio::test]
-async fn a_wrong_code_vonage_answers_400_leaves_attempts() {
-    let vonage = VonageVerify::start().await;
-    let env = Env::with_providers(&both_channels("vonage"), &[vonage.config()], "").await;
-    let mut browser = code_sent(&env, "sms").await;
-    let page = browser.enter_code("000000").await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("4 attempts left"), "{}", page.body);
-    let code = vonage.code_for(ALICE).expect("still running");
-    assert_eq!(browser.enter_code(&code).await.status, 303);
-}
-
-#[tokio::test]
-async fn three_wrong_codes_at_vonage_end_the_challenge() {
-    let vonage = VonageVerify::start().await;
-    let env = Env::with_providers(&both_channels("vonage"), &[vonage.config()], "").await;
-    let mut browser = code_sent(&env, "sms").await;
-    let code = vonage.code_for(ALICE).expect("a verification");
-    assert!(browser
-        .enter_code("000000")
-        .await
-        .body
-        .contains("4 attempts left"));
-    assert!(browser
-        .enter_code("000000")
-        .await
-        .body
-        .contains("3 attempts left"));
-    // Vonage's third wrong code ends its verification: 410.
-    let page = browser.enter_code("000000").await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("Too many wrong codes"), "{}", page.body);
-    assert_eq!(vonage.verifications()[0].status, Status::Terminated);
-    let page = browser.enter_code(&code).await;
-    assert_ne!(page.status, 303, "the challenge is over: {page:?}");
-    assert_eq!(vonage.api.requests().len(), 4, "start and three checks");
-}
-
-#[tokio::test]
-async fn a_verification_vonage_no_longer_knows_is_over() {
-    let vonage = VonageVerify::start().await;
-    let env = Env::with_providers(&both_channels("vonage"), &[vonage.config()], "").await;
-    let mut browser = code_sent(&env, "sms").await;
-    let code = vonage.code_for(ALICE).expect("a verification");
-    // Expired at Vonage: a check answers 404.
-    vonage.forget_all();
-    let page = browser.enter_code(&code).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("That code has expired"), "{}", page.body);
 }
 
 #[tokio::test]
@@ -364,23 +314,6 @@ async fn a_check_vonage_cannot_take_now_costs_no_attempt() {
     }
     let page = browser.enter_code("000000").await;
     assert!(page.body.contains("4 attempts left"), "{}", page.body);
-    assert_eq!(browser.enter_code(&code).await.status, 303);
-}
-
-#[tokio::test]
-async fn when_vonage_is_down_the_fallback_provider_delivers() {
-    let vonage = VonageVerify::start().await;
-    let env = Env::with_providers(&with_fallback("vonage"), &[vonage.config()], "").await;
-    vonage.fail_starts(problem(
-        503,
-        "Service Unavailable",
-        "Try again later",
-        json!({}),
-    ));
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    let code = browser.request_code(&env, "sms").await;
-    assert_eq!(vonage.api.requests().len(), 1, "vonage was tried once");
     assert_eq!(browser.enter_code(&code).await.status, 303);
 }
 
@@ -577,48 +510,6 @@ async fn a_vonage_legacy_call_is_workflow_7_with_the_codes_v1_can_make() {
 }
 
 #[tokio::test]
-async fn a_wrong_code_vonage_legacy_answers_status_16_leaves_attempts() {
-    let vonage = VonageLegacyVerify::start().await;
-    let env = Env::with_providers(&both_channels("vonage_legacy"), &[vonage.config()], "").await;
-    let mut browser = code_sent(&env, "sms").await;
-    let page = browser.enter_code("000000").await;
-    assert_eq!(page.status, 401, "an HTTP 200 with status 16: {page:?}");
-    assert!(page.body.contains("4 attempts left"), "{}", page.body);
-    let code = vonage.code_for(ALICE).expect("still running");
-    assert_eq!(browser.enter_code(&code).await.status, 303);
-}
-
-#[tokio::test]
-async fn three_wrong_codes_at_vonage_legacy_end_the_challenge() {
-    let vonage = VonageLegacyVerify::start().await;
-    let env = Env::with_providers(&both_channels("vonage_legacy"), &[vonage.config()], "").await;
-    let mut browser = code_sent(&env, "sms").await;
-    let code = vonage.code_for(ALICE).expect("a verification");
-    browser.enter_code("000000").await;
-    browser.enter_code("000000").await;
-    // The third wrong code is status 17: the workflow is over.
-    let page = browser.enter_code("000000").await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("Too many wrong codes"), "{}", page.body);
-    assert_eq!(vonage.verifications()[0].status, Status::Terminated);
-    let page = browser.enter_code(&code).await;
-    assert_ne!(page.status, 303, "the challenge is over: {page:?}");
-}
-
-#[tokio::test]
-async fn a_verification_vonage_legacy_no_longer_knows_is_over() {
-    let vonage = VonageLegacyVerify::start().await;
-    let env = Env::with_providers(&both_channels("vonage_legacy"), &[vonage.config()], "").await;
-    let mut browser = code_sent(&env, "sms").await;
-    let code = vonage.code_for(ALICE).expect("a verification");
-    // Expired at Vonage: a check answers status 6.
-    vonage.forget_all();
-    let page = browser.enter_code(&code).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("That code has expired"), "{}", page.body);
-}
-
-#[tokio::test]
 async fn call_me_instead_moves_the_same_vonage_legacy_verification_to_a_call() {
     let vonage = VonageLegacyVerify::start().await;
     let env = Env::with_providers(&both_channels("vonage_legacy"), &[vonage.config()], "").await;
@@ -693,22 +584,6 @@ async fn a_concurrent_vonage_legacy_verification_is_reused_and_its_code_signs_in
         vonage.api.requests()[2].form()["request_id"],
         vonage.verifications()[0].request_id
     );
-}
-
-#[tokio::test]
-async fn when_vonage_legacy_is_down_the_fallback_provider_delivers() {
-    let vonage = VonageLegacyVerify::start().await;
-    let env = Env::with_providers(&with_fallback("vonage_legacy"), &[vonage.config()], "").await;
-    vonage.fail_starts("5", "Internal Error");
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    let code = browser.request_code(&env, "sms").await;
-    assert_eq!(
-        vonage.api.requests().len(),
-        1,
-        "vonage_legacy was tried once"
-    );
-    assert_eq!(browser.enter_code(&code).await.status, 303);
 }
 
 #[tokio::test]

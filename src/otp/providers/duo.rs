@@ -7,12 +7,23 @@
 
 use super::http::{by_status, client, scrub, send};
 use super::push::{PushMessage, PushSender, PushStarted, RemoteStatus};
+use super::registry::{Block, Context, ProviderConfig};
+use super::Providers;
 use super::{BoxFuture, ProviderError};
-use crate::config::DuoSettings;
+use crate::secret::Secret;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha512;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `duo`: Duo Auth API push.
+#[derive(Debug, Clone)]
+pub struct DuoSettings {
+    pub base_url: reqwest::Url,
+    pub integration_key: String,
+    pub secret_key: Secret,
+    pub timeout: Duration,
+}
 
 pub struct Duo {
     settings: DuoSettings,
@@ -264,6 +275,36 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// `providers.duo` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawDuo {
+    pub base_url: Option<String>,
+    pub integration_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for DuoSettings {
+    type Raw = RawDuo;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        Some(DuoSettings {
+            base_url: block.url("base_url", &raw.base_url, None)?,
+            integration_key: block.required("integration_key", &raw.integration_key)?,
+            secret_key: Secret::new(block.required("secret_key", &raw.secret_key)?),
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers.add_push(Duo::new(self.clone()));
+    }
+
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,32 @@
 //! The `log` provider: writes codes to doorman's log, for demos and trials.
 
-use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
+use super::registry::{Block, Context, ProviderConfig};
+use super::{BoxFuture, CodeMessage, Delivery, ProviderError, Providers};
+use serde::Deserialize;
+
+/// `providers.log: {}`: nothing to set.
+#[derive(Debug, Clone)]
+pub struct LogSettings;
+
+/// `providers.log` as written: an empty block.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLog {}
+
+impl ProviderConfig for LogSettings {
+    type Raw = RawLog;
+
+    fn read(_raw: RawLog, _block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        Some(LogSettings)
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        tracing::warn!(
+            "the `log` provider is configured: one-time codes are written to this log. \
+             Use it only for trials, never in production"
+        );
+        providers.add_message(LogProvider);
+    }
+}
 
 pub struct LogProvider;
 

@@ -5,6 +5,7 @@ mod http;
 mod log;
 mod ntfy;
 pub mod push;
+pub mod registry;
 mod telnyx;
 mod telnyx_sms;
 mod twilio;
@@ -15,24 +16,37 @@ mod vonage_sms;
 mod webhook;
 
 pub use self::log::LogProvider;
-pub use duo::Duo;
-pub use ntfy::Ntfy;
+pub use duo::{Duo, DuoSettings};
+pub use ntfy::{Ntfy, NtfyAuth, NtfySettings};
 pub use push::{PushAction, PushMessage, PushSender, PushStarted, RemoteStatus};
-pub use telnyx::Telnyx;
-pub use telnyx_sms::TelnyxSms;
-pub use twilio::Twilio;
-pub use twilio_sms::TwilioSms;
-pub use vonage::Vonage;
+pub use telnyx::{Telnyx, TelnyxSettings};
+pub use telnyx_sms::{TelnyxSms, TelnyxSmsSettings};
+pub use twilio::{Twilio, TwilioSettings};
+pub use twilio_sms::{TwilioSms, TwilioSmsSettings};
+pub use vonage::{Vonage, VonageSettings};
 pub use vonage_legacy::VonageLegacy;
-pub use vonage_sms::VonageSms;
-pub use webhook::WebhookProvider;
+pub use vonage_sms::{VonageSms, VonageSmsSettings};
+pub use webhook::{WebhookProvider, WebhookSettings};
 
 use super::Channel;
-use crate::config::ProviderSettings;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+/// The configured providers' settings, in `providers:` order; only those
+/// whose block is present and valid.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    pub configured: Vec<(&'static str, Arc<dyn registry::Configured>)>,
+    /// The webhook's, when configured: it also hears account notices.
+    pub webhook: Option<WebhookSettings>,
+}
+
+impl ProviderSettings {
+    pub fn is_configured(&self, name: &str) -> bool {
+        self.configured.iter().any(|(known, _)| *known == name)
+    }
+}
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -167,62 +181,23 @@ impl Providers {
     }
 
     pub fn from_settings(settings: &ProviderSettings) -> Providers {
-        let mut all: Vec<Provider> = Vec::new();
-        let mut push: Vec<Arc<dyn PushSender>> = Vec::new();
-        if settings.log {
-            tracing::warn!(
-                "the `log` provider is configured: one-time codes are written to this log. \
-                 Use it only for trials, never in production"
-            );
-            all.push(Provider::Message(Arc::new(LogProvider)));
+        let mut providers = Providers::default();
+        for (_, configured) in &settings.configured {
+            configured.build(&mut providers);
         }
-        let mut hook = None;
-        if let Some(webhook) = &settings.webhook {
-            let webhook = Arc::new(WebhookProvider::new(webhook.clone()));
-            all.push(Provider::Message(webhook.clone()));
-            push.push(webhook.clone());
-            hook = Some(webhook);
-        }
-        if let Some(ntfy) = &settings.ntfy {
-            push.push(Arc::new(Ntfy::new(ntfy.clone())));
-        }
-        if let Some(duo) = &settings.duo {
-            push.push(Arc::new(Duo::new(duo.clone())));
-        }
-        if let Some(vonage) = &settings.vonage {
-            all.push(Provider::Verify(Arc::new(Vonage::new(vonage.clone()))));
-        }
-        if let Some(vonage_legacy) = &settings.vonage_legacy {
-            all.push(Provider::Verify(Arc::new(VonageLegacy::new(
-                vonage_legacy.clone(),
-            ))));
-        }
-        if let Some(twilio) = &settings.twilio {
-            all.push(Provider::Verify(Arc::new(Twilio::new(twilio.clone()))));
-        }
-        if let Some(telnyx) = &settings.telnyx {
-            all.push(Provider::Verify(Arc::new(Telnyx::new(telnyx.clone()))));
-        }
-        if let Some(twilio_sms) = &settings.twilio_sms {
-            all.push(Provider::Message(Arc::new(TwilioSms::new(
-                twilio_sms.clone(),
-            ))));
-        }
-        if let Some(vonage_sms) = &settings.vonage_sms {
-            all.push(Provider::Message(Arc::new(VonageSms::new(
-                vonage_sms.clone(),
-            ))));
-        }
-        if let Some(telnyx_sms) = &settings.telnyx_sms {
-            all.push(Provider::Message(Arc::new(TelnyxSms::new(
-                telnyx_sms.clone(),
-            ))));
-        }
-        Providers {
-            all,
-            webhook: hook,
-            push,
-        }
+        providers
+    }
+
+    fn add_message(&mut self, provider: impl Delivery + 'static) {
+        self.all.push(Provider::Message(Arc::new(provider)));
+    }
+
+    fn add_verify(&mut self, provider: impl Verifier + 'static) {
+        self.all.push(Provider::Verify(Arc::new(provider)));
+    }
+
+    fn add_push(&mut self, provider: impl PushSender + 'static) {
+        self.push.push(Arc::new(provider));
     }
 
     pub fn get(&self, name: &str) -> Option<&Provider> {

@@ -3,10 +3,30 @@
 
 use super::http::{by_status, client, scrub, send};
 use super::push::{PushMessage, PushSender, PushStarted};
+use super::registry::{Block, Context, ProviderConfig};
+use super::Providers;
 use super::{BoxFuture, ProviderError};
-use crate::config::{NtfyAuth, NtfySettings};
+use crate::secret::Secret;
 use serde::Deserialize;
 use serde_json::json;
+use std::time::Duration;
+
+/// `ntfy`: push notifications through an ntfy server.
+#[derive(Debug, Clone)]
+pub struct NtfySettings {
+    pub base_url: reqwest::Url,
+    pub auth: NtfyAuth,
+    /// 1–5; default 4 ("high"), so the phone shows it at once.
+    pub priority: u8,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum NtfyAuth {
+    None,
+    Token(Secret),
+    Basic { username: String, password: Secret },
+}
 
 pub struct Ntfy {
     settings: NtfySettings,
@@ -103,5 +123,62 @@ impl PushSender for Ntfy {
                 _ => by_status(&answer, detail),
             })
         })
+    }
+}
+
+/// `providers.ntfy` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawNtfy {
+    pub base_url: Option<String>,
+    /// An access token (`tk_...`), sent as a Bearer token.
+    pub token: Option<String>,
+    /// Or Basic auth: user name and password.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub priority: Option<u8>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for NtfySettings {
+    type Raw = RawNtfy;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        let auth = match (&raw.token, &raw.username, &raw.password) {
+            (None, None, None) => NtfyAuth::None,
+            (Some(token), None, None) => NtfyAuth::Token(Secret::new(token.trim().to_owned())),
+            (None, Some(username), Some(password)) => NtfyAuth::Basic {
+                username: username.clone(),
+                password: Secret::new(password.clone()),
+            },
+            (Some(_), _, _) => {
+                block.problem(
+                    "token",
+                    "set `token` or `username` and `password`, not both",
+                );
+                return None;
+            }
+            (None, _, _) => {
+                block.problem("username", "`username` and `password` go together");
+                return None;
+            }
+        };
+        let priority = raw.priority.unwrap_or(4);
+        if !(1..=5).contains(&priority) {
+            block.problem("priority", "expected 1 (min) to 5 (max)");
+        }
+        Some(NtfySettings {
+            base_url: block.url("base_url", &raw.base_url, Some("https://ntfy.sh"))?,
+            auth,
+            priority: priority.clamp(1, 5),
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers.add_push(Ntfy::new(self.clone()));
+    }
+
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }

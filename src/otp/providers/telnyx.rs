@@ -6,10 +6,21 @@
 //! request shape are shared with Telnyx Messages (`telnyx_sms`).
 
 use super::http::{by_status, client, scrub, send, Answer};
+use super::registry::{Block, Context, ProviderConfig};
+use super::Providers;
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use crate::config::{Secret, TelnyxSettings};
 use crate::otp::Channel;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct TelnyxSettings {
+    pub api_key: Secret,
+    pub verify_profile_id: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct Telnyx {
     settings: TelnyxSettings,
@@ -204,6 +215,36 @@ impl Verifier for Telnyx {
     /// `timeout_secs`. Nothing to do, and nothing failed.
     fn cancel<'a>(&'a self, _request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// `providers.telnyx` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTelnyx {
+    pub api_key: Option<String>,
+    pub verify_profile_id: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for TelnyxSettings {
+    type Raw = RawTelnyx;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        Some(TelnyxSettings {
+            api_key: Secret::new(block.required("api_key", &raw.api_key)?),
+            verify_profile_id: block.required("verify_profile_id", &raw.verify_profile_id)?,
+            base_url: block.url("base_url", &raw.base_url, Some("https://api.telnyx.com"))?,
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers.add_verify(Telnyx::new(self.clone()));
+    }
+
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

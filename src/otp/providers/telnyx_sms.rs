@@ -2,10 +2,23 @@
 //! Messages. Requests and error bodies are Telnyx Verify's (`telnyx`).
 
 use super::http::{client, send};
+use super::registry::{Block, Context, ProviderConfig};
 use super::telnyx::{error, post};
+use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use crate::config::TelnyxSmsSettings;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Exactly one of `from` and `messaging_profile_id` is set.
+#[derive(Debug, Clone)]
+pub struct TelnyxSmsSettings {
+    pub api_key: Secret,
+    pub from: Option<String>,
+    pub messaging_profile_id: Option<String>,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct TelnyxSms {
     settings: TelnyxSmsSettings,
@@ -74,6 +87,42 @@ impl Delivery for TelnyxSms {
                 )),
             }
         })
+    }
+}
+
+/// `providers.telnyx_sms` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTelnyxSms {
+    pub api_key: Option<String>,
+    pub from: Option<String>,
+    pub messaging_profile_id: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for TelnyxSmsSettings {
+    type Raw = RawTelnyxSms;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        block.one_of(
+            ("from", &raw.from),
+            ("messaging_profile_id", &raw.messaging_profile_id),
+        )?;
+        Some(TelnyxSmsSettings {
+            api_key: Secret::new(block.required("api_key", &raw.api_key)?),
+            from: raw.from.clone(),
+            messaging_profile_id: raw.messaging_profile_id.clone(),
+            base_url: block.url("base_url", &raw.base_url, Some("https://api.telnyx.com"))?,
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers.add_message(TelnyxSms::new(self.clone()));
+    }
+
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

@@ -6,10 +6,23 @@
 //! it again is a 404 (error 20404).
 
 use super::http::{by_status, client, scrub, send, Answer};
+use super::registry::{Block, Context, ProviderConfig};
+use super::Providers;
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use crate::config::TwilioSettings;
 use crate::otp::Channel;
+use crate::secret::Secret;
 use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    pub service_sid: String,
+    pub locale: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct Twilio {
     settings: TwilioSettings,
@@ -145,6 +158,40 @@ impl Verifier for Twilio {
                 _ => Err(error(&answer)),
             }
         })
+    }
+}
+
+/// `providers.twilio` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTwilio {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    pub service_sid: Option<String>,
+    pub locale: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for TwilioSettings {
+    type Raw = RawTwilio;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        Some(TwilioSettings {
+            account_sid: block.required("account_sid", &raw.account_sid)?,
+            auth_token: Secret::new(block.required("auth_token", &raw.auth_token)?),
+            service_sid: block.required("service_sid", &raw.service_sid)?,
+            locale: raw.locale.clone().unwrap_or_else(|| "en".to_owned()),
+            base_url: block.url("base_url", &raw.base_url, Some("https://verify.twilio.com"))?,
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers.add_verify(Twilio::new(self.clone()));
+    }
+
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

@@ -3,10 +3,24 @@
 //! body is Twilio Verify's (`twilio`).
 
 use super::http::{client, send};
+use super::registry::{Block, Context, ProviderConfig};
 use super::twilio::error;
+use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use crate::config::TwilioSmsSettings;
+use crate::secret::Secret;
 use serde::Deserialize;
+use std::time::Duration;
+
+/// Exactly one of `from` and `messaging_service_sid` is set.
+#[derive(Debug, Clone)]
+pub struct TwilioSmsSettings {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct TwilioSms {
     settings: TwilioSmsSettings,
@@ -76,6 +90,44 @@ impl Delivery for TwilioSms {
                 )),
             }
         })
+    }
+}
+
+/// `providers.twilio_sms` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTwilioSms {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for TwilioSmsSettings {
+    type Raw = RawTwilioSms;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        block.one_of(
+            ("from", &raw.from),
+            ("messaging_service_sid", &raw.messaging_service_sid),
+        )?;
+        Some(TwilioSmsSettings {
+            account_sid: block.required("account_sid", &raw.account_sid)?,
+            auth_token: Secret::new(block.required("auth_token", &raw.auth_token)?),
+            from: raw.from.clone(),
+            messaging_service_sid: raw.messaging_service_sid.clone(),
+            base_url: block.url("base_url", &raw.base_url, Some("https://api.twilio.com"))?,
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers.add_message(TwilioSms::new(self.clone()));
+    }
+
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

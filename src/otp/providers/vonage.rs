@@ -7,10 +7,25 @@
 //! refuse as concurrent.
 
 use super::http::{by_status, client, scrub, send, Answer};
+use super::registry::{Block, Context, ProviderConfig};
+use super::Providers;
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use crate::config::VonageSettings;
 use crate::otp::Channel;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
+#[derive(Debug, Clone)]
+pub struct VonageSettings {
+    pub api_key: String,
+    pub api_secret: Secret,
+    /// Names the app in Vonage's message: 1–16 characters, none of `/{}:$`.
+    pub brand: String,
+    pub locale: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct Vonage {
     settings: VonageSettings,
@@ -219,6 +234,51 @@ impl Verifier for Vonage {
                 _ => Err(error(&answer)),
             }
         }))
+    }
+}
+
+/// `providers.vonage` as written.
+/// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawVonage {
+    pub api_key: Option<String>,
+    pub api_secret: Option<String>,
+    pub brand: Option<String>,
+    pub locale: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for VonageSettings {
+    type Raw = RawVonage;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, context: &Context) -> Option<Self> {
+        let brand = raw
+            .brand
+            .clone()
+            .unwrap_or_else(|| context.app_name.chars().take(16).collect());
+        if brand.is_empty()
+            || brand.chars().count() > 16
+            || brand.contains(['/', '{', '}', ':', '$'])
+        {
+            block.problem("brand", "1 to 16 characters, none of / { } : $");
+        }
+        Some(VonageSettings {
+            api_key: block.required("api_key", &raw.api_key)?,
+            api_secret: Secret::new(block.required("api_secret", &raw.api_secret)?),
+            brand,
+            locale: raw.locale.clone().unwrap_or_else(|| "en-us".to_owned()),
+            base_url: block.url("base_url", &raw.base_url, Some("https://api.nexmo.com"))?,
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers.add_verify(Vonage::new(self.clone()));
+    }
+
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

@@ -8,11 +8,33 @@
 //! refused as concurrent (status 10).
 
 use super::http::{by_status, client, scrub, send};
+use super::registry::{Block, Context, ProviderConfig};
+use super::vonage::VonageSettings;
+use super::Providers;
 use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
-use crate::config::VonageSettings;
 use crate::otp::Channel;
 use serde::Deserialize;
 use std::time::Duration;
+
+/// `providers.vonage_legacy`: the same block as `vonage`'s.
+#[derive(Debug, Clone)]
+pub struct VonageLegacySettings(pub VonageSettings);
+
+impl ProviderConfig for VonageLegacySettings {
+    type Raw = super::vonage::RawVonage;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, context: &Context) -> Option<Self> {
+        VonageSettings::read(raw, block, context).map(VonageLegacySettings)
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers.add_verify(VonageLegacy::new(self.0.clone()));
+    }
+
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.0.base_url)
+    }
+}
 
 pub struct VonageLegacy {
     settings: VonageSettings,

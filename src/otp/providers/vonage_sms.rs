@@ -6,10 +6,21 @@
 //! `status`, and only `"0"` means sent.
 
 use super::http::{by_status, client, scrub, send, Answer};
+use super::registry::{Block, Context, ProviderConfig};
+use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use crate::config::VonageSmsSettings;
+use crate::secret::Secret;
 use serde::Deserialize;
 use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct VonageSmsSettings {
+    pub api_key: String,
+    pub api_secret: Secret,
+    pub from: String,
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
 
 pub struct VonageSms {
     settings: VonageSmsSettings,
@@ -100,6 +111,38 @@ fn outcome(answer: &Answer) -> Result<(), ProviderError> {
             part.error_text.as_deref().unwrap_or_default(),
         )),
         None => Ok(()),
+    }
+}
+
+/// `providers.vonage_sms` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawVonageSms {
+    pub api_key: Option<String>,
+    pub api_secret: Option<String>,
+    pub from: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for VonageSmsSettings {
+    type Raw = RawVonageSms;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        Some(VonageSmsSettings {
+            api_key: block.required("api_key", &raw.api_key)?,
+            api_secret: Secret::new(block.required("api_secret", &raw.api_secret)?),
+            from: block.required("from", &raw.from)?,
+            base_url: block.url("base_url", &raw.base_url, Some("https://rest.nexmo.com"))?,
+            timeout: block.timeout(&raw.timeout, "10s"),
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        providers.add_message(VonageSms::new(self.clone()));
+    }
+
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.base_url)
     }
 }
 

@@ -1,10 +1,31 @@
 //! The `webhook` provider: POSTs the code as signed JSON to a URL of yours.
 
 use super::push::{PushMessage, PushSender, PushStarted};
+use super::registry::{Block, Context, ProviderConfig};
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
-use crate::config::WebhookSettings;
+use super::{Provider, Providers};
+use serde::Deserialize;
 use serde::Serialize;
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+
+#[derive(Clone)]
+pub struct WebhookSettings {
+    pub url: reqwest::Url,
+    pub secret: Option<String>,
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url.as_str())
+            .field("secret", &self.secret.as_ref().map(|_| "redacted"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
 
 pub struct WebhookProvider {
     settings: WebhookSettings,
@@ -158,6 +179,39 @@ impl WebhookProvider {
 /// reqwest errors print their URL, which may carry a token in its query.
 fn without_url(err: reqwest::Error) -> reqwest::Error {
     err.without_url()
+}
+
+/// `providers.webhook` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWebhook {
+    pub url: Option<String>,
+    pub secret: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl ProviderConfig for WebhookSettings {
+    type Raw = RawWebhook;
+
+    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
+        let url = block.url("url", &raw.url, None)?;
+        let timeout = block.timeout(&raw.timeout, "5s");
+        Some(WebhookSettings {
+            url,
+            secret: raw.secret.filter(|secret| !secret.is_empty()),
+            timeout,
+        })
+    }
+
+    fn build(&self, providers: &mut Providers) {
+        let webhook = Arc::new(WebhookProvider::new(self.clone()));
+        providers.all.push(Provider::Message(webhook.clone()));
+        providers.push.push(webhook.clone());
+        providers.webhook = Some(webhook);
+    }
+
+    fn endpoint(&self) -> Option<&reqwest::Url> {
+        Some(&self.url)
+    }
 }
 
 #[cfg(test)]

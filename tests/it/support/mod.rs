@@ -302,7 +302,7 @@ pub fn host_prefixed(name: &str) -> String {
 
 /// Decrypts a session cookie value the way doorman does, with `secret`.
 pub fn decrypt_session(value: &str, secret: &str, now: u64) -> Option<doorman::session::Session> {
-    use doorman::config::{Secure, SessionSettings};
+    use doorman::session::{Secure, SessionSettings};
     let codec = doorman::session::SessionCodec::new(SessionSettings {
         keys: vec![cookie::Key::derive_from(secret.as_bytes())],
         csrf_key: [0; 32],

@@ -1,10 +1,13 @@
 //! The session cookie: what it carries, and its encrypted codec.
 
-use crate::config::{Secure, SessionSettings};
+mod settings;
+mod stored;
+
 use cookie::{Cookie, CookieJar, SameSite};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
+pub use settings::{Secure, SessionSettings};
 
 /// How far a session has come through sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
