@@ -16,6 +16,7 @@ pub mod bounded;
 pub mod file_backend;
 pub mod memory;
 pub mod redis_backend;
+mod redis_settings;
 
 use backend::Backend;
 pub use backend::{Health, StoreResult, Unavailable};
