@@ -134,9 +134,14 @@ fn werkzeug(path: &str) -> Option<String> {
 }
 
 /// IIS or a static server on NTFS: `\` is a separator, trailing dots and
-/// spaces vanish, letter case does not matter.
+/// spaces vanish, letter case does not matter, and a name with a character
+/// Windows forbids (`?`, `*`, `:`, ...) is refused.
 fn windows_static(path: &str) -> Option<String> {
     let decoded = decode(path)?.replace('\\', "/");
+    // Characters no Windows file name holds: IIS answers 400.
+    if decoded.contains(['<', '>', ':', '"', '|', '?', '*', '#']) {
+        return None;
+    }
     let trimmed: Vec<&str> = decoded
         .split('/')
         .map(|segment| {
