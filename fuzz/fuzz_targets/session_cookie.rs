@@ -19,7 +19,7 @@
 #![no_main]
 
 use cookie::{Cookie, CookieJar, Key};
-use doorman::config::{Secure, SessionSettings};
+use doorman::session::{Secure, SessionSettings};
 use doorman::session::{FactorLevel, Rejected, Session, SessionCodec};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
