@@ -75,9 +75,11 @@ pub struct LenientViews {
     pub resolved: String,
     /// Dots kept, when there are any (else `None`: it is `resolved`).
     pub unresolved: Option<String>,
-    /// Resolved, with `;params` dropped before `\` is read as `/`, when
-    /// that differs.
-    pub params_first: Option<String>,
+    /// Resolved, as servers that treat `;` differently read it: with
+    /// `;params` dropped before `\` is read as `/` (servlet containers),
+    /// and with `;` an ordinary character (Windows file servers); each only
+    /// when it differs.
+    pub others: Vec<String>,
 }
 
 /// Both lenient readings of `path`, when they differ from it.
@@ -102,36 +104,52 @@ pub fn lenient_views(path: &str) -> Option<LenientViews> {
     if let Some(end) = text.find(['#', '?']) {
         text.truncate(end);
     }
-    let cleaned = clean_segments(&text, false);
+    let cleaned = clean_segments(&text, Params::After);
     let resolved = resolve_dots_clamped(&cleaned);
     // A servlet container drops `;params` before anything reads `\` as a
     // separator: `/;x\y/admin` is `/admin` to it, `/y/admin` to IIS.
-    let params_first = text
-        .contains(';')
-        .then(|| resolve_dots_clamped(&clean_segments(&text, true)))
-        .filter(|view| *view != resolved && view != path);
+    let mut others: Vec<String> = Vec::new();
+    if text.contains(';') {
+        for params in [Params::First, Params::Kept] {
+            let view = resolve_dots_clamped(&clean_segments(&text, params));
+            if view != resolved && view != path && !others.contains(&view) {
+                others.push(view);
+            }
+        }
+    }
     let unresolved = (has_dot_segment(&cleaned) && cleaned != path).then_some(cleaned);
-    if resolved == path && unresolved.is_none() && params_first.is_none() {
+    if resolved == path && unresolved.is_none() && others.is_empty() {
         return None;
     }
     Some(LenientViews {
         resolved,
         unresolved,
-        params_first,
+        others,
     })
 }
 
+/// When a server drops `;params` from a segment, if at all.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Params {
+    /// After `\` is read as `/` (most lenient readers).
+    After,
+    /// Before (servlet containers).
+    First,
+    /// Never: `;` is a character like any other (Windows file servers).
+    Kept,
+}
+
 /// A decoded path's segments as a lenient server cleans them: `\` as `/`,
-/// `;params` dropped (before or after `\` is read, `params_first`), empty
-/// segments merged, trailing dots and spaces dropped.
-fn clean_segments(text: &str, params_first: bool) -> String {
+/// `;params` dropped as `params` says, empty segments merged, trailing dots
+/// and spaces dropped.
+fn clean_segments(text: &str, params: Params) -> String {
     let without_params = |text: &str| {
         text.split('/')
             .map(|segment| segment.split(';').next().unwrap_or(""))
             .collect::<Vec<_>>()
             .join("/")
     };
-    let text = if params_first {
+    let text = if params == Params::First {
         without_params(text).replace('\\', "/")
     } else {
         text.replace('\\', "/")
@@ -139,7 +157,10 @@ fn clean_segments(text: &str, params_first: bool) -> String {
     let mut cleaned = String::with_capacity(text.len() + 1);
     for segment in text.split('/') {
         // `;params` end a segment; a segment of only params is no segment.
-        let segment = segment.split(';').next().unwrap_or("");
+        let segment = match params {
+            Params::Kept => segment,
+            _ => segment.split(';').next().unwrap_or(""),
+        };
         // Windows file systems (IIS, a static server on NTFS) drop trailing
         // dots and spaces: `admin.` and `admin ` are `admin`.
         let trimmed = segment.trim_end_matches(['.', ' ']);
@@ -370,7 +391,16 @@ mod tests {
         assert_eq!(lenient_views("/a%2Fb").and_then(|v| v.unresolved), None);
         // Found by fuzzing: params before a backslash, as a servlet reads them.
         let views = lenient_views("/;js-\\%A0/admin///bo/e").expect("views");
-        assert_eq!(views.params_first.as_deref(), Some("/admin/bo/e"));
+        assert!(
+            views.others.contains(&"/admin/bo/e".to_owned()),
+            "{views:?}"
+        );
+        // ... and `;` as a plain character, as a Windows file server reads it.
+        let views = lenient_views("/%3bic\\..\\admin/%3bic\\..\\admi").expect("views");
+        assert!(
+            views.others.contains(&"/admin/admi".to_owned()),
+            "{views:?}"
+        );
         assert!(has_dot_segments("/admin/x/../../b"));
         assert!(has_dot_segments("/admin/%2e%2E/b"));
         assert!(!has_dot_segments("/admin/..%2Fb"));

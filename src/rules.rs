@@ -252,7 +252,7 @@ impl<'a> Target<'a> {
         self.lenient.as_ref().is_none_or(|views| {
             under(&views.resolved)
                 && views.unresolved.as_deref().is_none_or(under)
-                && views.params_first.as_deref().is_none_or(under)
+                && views.others.iter().all(|view| under(view))
         })
     }
 }
@@ -317,8 +317,7 @@ impl Rules {
         let answer = stricter(written, lenient);
         let others = views
             .into_iter()
-            .flat_map(|views| [views.unresolved.as_deref(), views.params_first.as_deref()])
-            .flatten();
+            .flat_map(|views| views.unresolved.iter().chain(&views.others));
         others.fold(answer, |answer, view| {
             stricter(answer, self.lenient_match(target, view, user))
         })
