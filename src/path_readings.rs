@@ -156,8 +156,12 @@ fn windows_static(path: &str) -> Option<String> {
     Some(resolve(&trimmed.join("/"), true, true)?.to_lowercase())
 }
 
-/// Servlet containers drop `;params` from each segment before decoding.
+/// Servlet containers drop `;params` from each segment before decoding;
+/// Tomcat answers 400 for a backslash (`ALLOW_BACKSLASH` is off by default).
 fn servlet(path: &str) -> Option<String> {
+    if path.contains('\\') || decode(path)?.contains('\\') {
+        return None;
+    }
     let stripped: Vec<&str> = path
         .split('/')
         .map(|segment| segment.split(';').next().unwrap_or(""))
