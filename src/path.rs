@@ -109,12 +109,21 @@ pub fn lenient_views(path: &str) -> Option<LenientViews> {
     // A servlet container drops `;params` before anything reads `\` as a
     // separator: `/;x\y/admin` is `/admin` to it, `/y/admin` to IIS.
     let mut others: Vec<String> = Vec::new();
+    let mut variants = Vec::new();
     if text.contains(';') {
-        for params in [Params::First, Params::Kept] {
-            let view = resolve_dots_clamped(&clean_segments(&text, params));
-            if view != resolved && view != path && !others.contains(&view) {
-                others.push(view);
-            }
+        variants.push(clean_segments(&text, Params::First));
+        variants.push(clean_segments(&text, Params::Kept));
+    }
+    // nginx and Go on Linux keep `\` as a character: `/x/..\` is `/x/..\`.
+    if text.contains('\\') {
+        variants.push(
+            clean_segments(&text.replace('\\', "\u{0}"), Params::After).replace('\u{0}', "\\"),
+        );
+    }
+    for variant in variants {
+        let view = resolve_dots_clamped(&variant);
+        if view != resolved && view != path && !others.contains(&view) {
+            others.push(view);
         }
     }
     let unresolved = (has_dot_segment(&cleaned) && cleaned != path).then_some(cleaned);
@@ -399,6 +408,12 @@ mod tests {
         let views = lenient_views("/%3bic\\..\\admin/%3bic\\..\\admi").expect("views");
         assert!(
             views.others.contains(&"/admin/admi".to_owned()),
+            "{views:?}"
+        );
+        // ... and `\\` as a plain character, as nginx on Linux reads it.
+        let views = lenient_views("/.%2Fadmin/..\\").expect("views");
+        assert!(
+            views.others.contains(&"/admin/..\\".to_owned()),
             "{views:?}"
         );
         assert!(has_dot_segments("/admin/x/../../b"));
