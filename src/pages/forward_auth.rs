@@ -70,6 +70,8 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
         audit_stop(app, now, &stop.asked_by_front_proxy());
     };
     let mut reply = match decision {
+        // `Pages` cannot come back (`own_pages: false`); it shares the arm
+        // only so the match stays exhaustive.
         Decision::Pages | Decision::Public => {
             let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
             every_identity_header(app, reply.headers_mut());

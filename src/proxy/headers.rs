@@ -83,6 +83,11 @@ fn folds_to(name: &[u8], folded: &[u8]) -> bool {
         })
 }
 
+/// Whether a header name folds to `x_forwarded_…`: one of doorman's own.
+fn is_x_forwarded(name: &[u8]) -> bool {
+    name.len() >= 12 && folds_to(&name[..12], b"x_forwarded_")
+}
+
 /// Which client headers doorman removes, built once from the config.
 #[derive(Debug, Clone)]
 pub struct ClientHeaders {
@@ -120,7 +125,7 @@ impl ClientHeaders {
         let bytes = name.as_str().as_bytes();
         ALWAYS_OWNED.contains(&name.as_str())
             || self.identity.iter().any(|folded| folds_to(bytes, folded))
-            || fold_name(bytes).starts_with(b"x_forwarded_")
+            || is_x_forwarded(bytes)
     }
 
     /// Whether a client's header called `name` must not reach the app.
@@ -138,8 +143,7 @@ impl ClientHeaders {
         if self.passed.iter().any(|kept| kept == name) {
             return false;
         }
-        let folded_prefix = bytes.len() >= 12 && folds_to(&bytes[..12], b"x_forwarded_");
-        folded_prefix
+        is_x_forwarded(bytes)
             || folds_to(bytes, b"forwarded")
             || self.routing.iter().any(|folded| folds_to(bytes, folded))
     }
