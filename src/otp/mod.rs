@@ -9,7 +9,6 @@ mod stored;
 pub mod totp;
 
 use crate::crypto;
-use providers::CheckOutcome;
 use rand::rngs::OsRng;
 use rand::Rng;
 pub use settings::{ChannelSettings, CodeSettings};
@@ -126,16 +125,17 @@ pub enum Proof {
     Push(push::PushProof),
 }
 
-/// The result of checking a code.
+/// The verdict on a code or an approval: a provider's answer, and the
+/// challenge's once it is applied (the attempts left are the challenge's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Accepted,
-    Wrong {
-        attempts_left: u32,
-    },
-    /// The last allowed attempt failed; the challenge is over.
+    /// Wrong code; the person may try again.
+    Wrong,
+    /// The last allowed attempt failed, or the provider ended the
+    /// verification: the challenge is over.
     Exhausted,
-    /// Past its lifetime, or already used.
+    /// Past its lifetime, already used, or unknown to the provider.
     Expired,
 }
 
@@ -204,7 +204,7 @@ impl Challenge {
         let state = self.push_proof()?.state;
         match state {
             push::PushState::Approved if self.is_live(now) => {
-                Some(self.record(CheckOutcome::Approved, now))
+                Some(self.record(Verdict::Accepted, now))
             }
             push::PushState::Waiting if self.is_live(now) => None,
             push::PushState::Denied => Some(Verdict::Exhausted),
@@ -257,32 +257,30 @@ impl Challenge {
     /// Applies the outcome of a reserved attempt. An approval counts only
     /// if this challenge is still the one reserved on, unused, unexpired
     /// and not ended meanwhile.
-    pub fn settle(&mut self, attempt: &Attempt, outcome: CheckOutcome, now: u64) -> Verdict {
+    pub fn settle(&mut self, attempt: &Attempt, outcome: Verdict, now: u64) -> Verdict {
         if attempt.challenge != self.id {
             return Verdict::Expired;
         }
         match outcome {
-            CheckOutcome::Approved if self.used || now >= self.expires_at => {
+            Verdict::Accepted if self.used || now >= self.expires_at => {
                 self.used = true;
                 Verdict::Expired
             }
-            CheckOutcome::Approved if self.ended => Verdict::Exhausted,
-            CheckOutcome::Approved => {
+            Verdict::Accepted if self.ended => Verdict::Exhausted,
+            Verdict::Accepted => {
                 self.used = true;
                 Verdict::Accepted
             }
-            CheckOutcome::Expired => {
+            Verdict::Expired => {
                 self.used = true;
                 Verdict::Expired
             }
-            CheckOutcome::Exhausted => {
+            Verdict::Exhausted => {
                 self.end();
                 Verdict::Exhausted
             }
-            CheckOutcome::Wrong if self.ended || self.attempts_left == 0 => Verdict::Exhausted,
-            CheckOutcome::Wrong => Verdict::Wrong {
-                attempts_left: self.attempts_left,
-            },
+            Verdict::Wrong if self.ended || self.attempts_left == 0 => Verdict::Exhausted,
+            Verdict::Wrong => Verdict::Wrong,
         }
     }
 
@@ -317,34 +315,34 @@ impl Challenge {
         };
         let candidate = hash_code(key, salt, code.trim());
         let outcome = if crypto::equal(&candidate, code_hash) {
-            CheckOutcome::Approved
+            Verdict::Accepted
         } else {
-            CheckOutcome::Wrong
+            Verdict::Wrong
         };
         self.record(outcome, now)
     }
 
     /// Applies an outcome checked in the same step as this call (doorman's
     /// own code, a push); an approval re-checks that the challenge is open.
-    fn record(&mut self, outcome: CheckOutcome, now: u64) -> Verdict {
+    fn record(&mut self, outcome: Verdict, now: u64) -> Verdict {
         match outcome {
-            CheckOutcome::Approved if self.is_live(now) => {
+            Verdict::Accepted if self.is_live(now) => {
                 self.used = true;
                 Verdict::Accepted
             }
-            CheckOutcome::Approved | CheckOutcome::Expired => {
+            Verdict::Accepted | Verdict::Expired => {
                 self.used = true;
                 Verdict::Expired
             }
-            CheckOutcome::Exhausted => {
+            Verdict::Exhausted => {
                 self.end();
                 Verdict::Exhausted
             }
-            CheckOutcome::Wrong => {
+            Verdict::Wrong => {
                 self.attempts_left = self.attempts_left.saturating_sub(1);
                 match self.attempts_left {
                     0 => Verdict::Exhausted,
-                    attempts_left => Verdict::Wrong { attempts_left },
+                    _ => Verdict::Wrong,
                 }
             }
         }
@@ -396,14 +394,10 @@ mod tests {
     fn wrong_codes_count_down_to_exhaustion() {
         let key = [7u8; 32];
         let mut challenge = challenge("123456", &key);
-        assert_eq!(
-            challenge.verify("000000", &key, 1001),
-            Verdict::Wrong { attempts_left: 2 }
-        );
-        assert_eq!(
-            challenge.verify("000001", &key, 1001),
-            Verdict::Wrong { attempts_left: 1 }
-        );
+        assert_eq!(challenge.verify("000000", &key, 1001), Verdict::Wrong);
+        assert_eq!(challenge.attempts_left, 2);
+        assert_eq!(challenge.verify("000001", &key, 1001), Verdict::Wrong);
+        assert_eq!(challenge.attempts_left, 1);
         assert_eq!(challenge.verify("000002", &key, 1001), Verdict::Exhausted);
         assert_eq!(challenge.verify("123456", &key, 1001), Verdict::Expired);
     }
@@ -442,7 +436,7 @@ mod tests {
         assert!(taken[3..].iter().all(|t| *t == Err(Verdict::Exhausted)));
         // The last reserved attempt may still be the right one.
         let attempt = taken[2].clone().expect("reserved");
-        let verdict = challenge.settle(&attempt, CheckOutcome::Approved, 1001);
+        let verdict = challenge.settle(&attempt, Verdict::Accepted, 1001);
         assert_eq!(verdict, Verdict::Accepted);
     }
 
@@ -451,21 +445,21 @@ mod tests {
         // Expired while the code was being checked.
         let mut challenge = totp_challenge(3);
         let attempt = challenge.reserve(1299).expect("reserved");
-        let verdict = challenge.settle(&attempt, CheckOutcome::Approved, 1300);
+        let verdict = challenge.settle(&attempt, Verdict::Accepted, 1300);
         assert_eq!(verdict, Verdict::Expired);
         // Ended by a provider meanwhile.
         let mut challenge = totp_challenge(3);
         let first = challenge.reserve(1001).expect("reserved");
         let second = challenge.reserve(1001).expect("reserved");
-        challenge.settle(&first, CheckOutcome::Exhausted, 1001);
-        let verdict = challenge.settle(&second, CheckOutcome::Approved, 1001);
+        challenge.settle(&first, Verdict::Exhausted, 1001);
+        let verdict = challenge.settle(&second, Verdict::Accepted, 1001);
         assert_eq!(verdict, Verdict::Exhausted);
         // Replaced by another challenge.
         let mut old = totp_challenge(3);
         let attempt = old.reserve(1001).expect("reserved");
         let mut new = totp_challenge(3);
         assert_eq!(
-            new.settle(&attempt, CheckOutcome::Approved, 1001),
+            new.settle(&attempt, Verdict::Accepted, 1001),
             Verdict::Expired
         );
         // Already used by a racing right code.
@@ -473,11 +467,11 @@ mod tests {
         let one = challenge.reserve(1001).expect("reserved");
         let two = challenge.reserve(1001).expect("reserved");
         assert_eq!(
-            challenge.settle(&one, CheckOutcome::Approved, 1001),
+            challenge.settle(&one, Verdict::Accepted, 1001),
             Verdict::Accepted
         );
         assert_eq!(
-            challenge.settle(&two, CheckOutcome::Approved, 1001),
+            challenge.settle(&two, Verdict::Accepted, 1001),
             Verdict::Expired
         );
     }

@@ -8,7 +8,7 @@ use super::second_factor::signed_in_with_password;
 use super::{redirect, Form, Reply, Visit};
 use crate::audit::Record;
 use crate::error::Error;
-use crate::otp::providers::{CheckOutcome, Provider};
+use crate::otp::providers::Provider;
 use crate::otp::{Attempt, Challenge, Channel, Proof, Verdict};
 use crate::session::{FactorLevel, Session};
 use crate::users::User;
@@ -124,7 +124,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     };
     // Only a code checked and found wrong keeps its reservation.
     let checked = after.checked;
-    if !matches!(verdict, Verdict::Wrong { .. } | Verdict::Exhausted) || !checked {
+    if !matches!(verdict, Verdict::Wrong | Verdict::Exhausted) || !checked {
         app.limiter.refund(&app.store, &reservation).await?;
     }
     let after = after.challenge;
@@ -138,14 +138,15 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     };
     let outcome = match verdict {
         Verdict::Accepted => "ok",
-        Verdict::Wrong { .. } => "wrong_code",
+        Verdict::Wrong => "wrong_code",
         Verdict::Exhausted => "too_many_attempts",
         Verdict::Expired => "expired",
     };
     crate::metrics::sign_in(channel, &snapshot.provider, outcome);
     match verdict {
         Verdict::Accepted => Ok(signed_in(visit, &session, &user, snapshot.channel).await),
-        Verdict::Wrong { attempts_left } => {
+        Verdict::Wrong => {
+            let attempts_left = after.attempts_left;
             visit.audit(
                 "challenge_failed",
                 Record {
@@ -338,30 +339,26 @@ async fn check_code(
         // Ended meanwhile: a wrong code still counts, a right one no longer
         // signs in.
         None => Checked::Gone {
-            failed: matches!(outcome, CheckOutcome::Wrong | CheckOutcome::Exhausted),
+            failed: matches!(outcome, Verdict::Wrong | Verdict::Exhausted),
         },
     })
 }
 
 /// Checks an authenticator-app code: one of the accepted time steps, and
 /// later than the last step this user signed in with (a code works once).
-async fn totp_check(
-    visit: &Visit<'_>,
-    user: &User,
-    code: &str,
-) -> Result<Option<CheckOutcome>, Error> {
+async fn totp_check(visit: &Visit<'_>, user: &User, code: &str) -> Result<Option<Verdict>, Error> {
     Ok(Some(match visit.app.totp_secret(user) {
-        None => CheckOutcome::Expired,
+        None => Verdict::Expired,
         Some(secret) => match secret.matching_step(code, visit.now) {
             Some(step) => {
                 if visit.app.store.accept_totp_step(&user.name, step).await? {
-                    CheckOutcome::Approved
+                    Verdict::Accepted
                 } else {
                     tracing::warn!(event = "totp_replayed", user = %user.name, client = %visit.client, "an authenticator code was used again");
-                    CheckOutcome::Wrong
+                    Verdict::Wrong
                 }
             }
-            None => CheckOutcome::Wrong,
+            None => Verdict::Wrong,
         },
     }))
 }
@@ -372,12 +369,12 @@ async fn remote_check(
     visit: &Visit<'_>,
     challenge: &Challenge,
     code: &str,
-) -> Result<Option<CheckOutcome>, Error> {
+) -> Result<Option<Verdict>, Error> {
     let Some((provider, request_id)) = challenge.remote_request() else {
-        return Ok(Some(CheckOutcome::Expired));
+        return Ok(Some(Verdict::Expired));
     };
     let Some(Provider::Verify(verifier)) = visit.app.providers.get(provider) else {
-        return Ok(Some(CheckOutcome::Expired));
+        return Ok(Some(Verdict::Expired));
     };
     let began = Instant::now();
     let outcome = verifier.check(request_id, &challenge.to, code).await;

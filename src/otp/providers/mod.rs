@@ -29,6 +29,7 @@ pub use vonage_sms::{VonageSms, VonageSmsSettings};
 pub use webhook::{WebhookProvider, WebhookSettings};
 
 use super::Channel;
+use crate::otp::Verdict;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -111,18 +112,6 @@ pub struct VerifyStart {
     pub lifetime: Duration,
 }
 
-/// The provider's verdict on a code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckOutcome {
-    Approved,
-    /// Wrong code; the person may try again.
-    Wrong,
-    /// Too many wrong codes: the provider ended the verification.
-    Exhausted,
-    /// Expired, already used or unknown to the provider.
-    Expired,
-}
-
 /// A service that generates, sends and checks codes itself (Verify APIs).
 pub trait Verifier: Send + Sync {
     fn name(&self) -> &'static str;
@@ -134,7 +123,7 @@ pub trait Verifier: Send + Sync {
         request_id: &'a str,
         to: &'a str,
         code: &'a str,
-    ) -> BoxFuture<'a, Result<CheckOutcome, ProviderError>>;
+    ) -> BoxFuture<'a, Result<Verdict, ProviderError>>;
     /// Ends a verification early; best effort.
     fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>>;
     /// Moves a running SMS verification on to a voice call, for providers

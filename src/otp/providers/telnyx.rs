@@ -8,8 +8,9 @@
 use super::http::{by_status, client, scrub, send, Answer};
 use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
-use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
+use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
 use crate::otp::Channel;
+use crate::otp::Verdict;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -183,7 +184,7 @@ impl Verifier for Telnyx {
         _request_id: &'a str,
         to: &'a str,
         code: &'a str,
-    ) -> BoxFuture<'a, Result<CheckOutcome, ProviderError>> {
+    ) -> BoxFuture<'a, Result<Verdict, ProviderError>> {
         Box::pin(async move {
             let number = number_segment(to)
                 .ok_or_else(|| ProviderError::InvalidNumber("not +E.164".into()))?;
@@ -198,14 +199,14 @@ impl Verifier for Telnyx {
                     ProviderError::Unavailable("unreadable Telnyx verify answer".into())
                 })?;
                 return Ok(match check.data.response_code.as_str() {
-                    "accepted" => CheckOutcome::Approved,
-                    "rejected" => CheckOutcome::Wrong,
+                    "accepted" => Verdict::Accepted,
+                    "rejected" => Verdict::Wrong,
                     // Undocumented: never a sign-in.
-                    _ => CheckOutcome::Expired,
+                    _ => Verdict::Expired,
                 });
             }
             match (answer.status, failure(&answer).0) {
-                (404, _) | (_, Some(10005)) => Ok(CheckOutcome::Expired),
+                (404, _) | (_, Some(10005)) => Ok(Verdict::Expired),
                 _ => Err(error(&answer)),
             }
         })

@@ -8,8 +8,9 @@
 use super::http::{by_status, client, scrub, send, Answer};
 use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
-use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
+use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
 use crate::otp::Channel;
+use crate::otp::Verdict;
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::time::Duration;
@@ -123,7 +124,7 @@ impl Verifier for Twilio {
         request_id: &'a str,
         _to: &'a str,
         code: &'a str,
-    ) -> BoxFuture<'a, Result<CheckOutcome, ProviderError>> {
+    ) -> BoxFuture<'a, Result<Verdict, ProviderError>> {
         Box::pin(async move {
             let form = [("VerificationSid", request_id), ("Code", code)];
             let answer = send(self.post("VerificationCheck", &form)).await?;
@@ -132,15 +133,15 @@ impl Verifier for Twilio {
                     ProviderError::Unavailable("unreadable VerificationCheck answer".into())
                 })?;
                 return Ok(match (check.status.as_str(), check.valid) {
-                    ("approved", true) => CheckOutcome::Approved,
-                    ("pending", _) => CheckOutcome::Wrong,
-                    _ => CheckOutcome::Expired,
+                    ("approved", true) => Verdict::Accepted,
+                    ("pending", _) => Verdict::Wrong,
+                    _ => Verdict::Expired,
                 });
             }
             let failure: Option<Failure> = answer.json();
             match (answer.status, failure.and_then(|f| f.code)) {
-                (404, _) | (_, Some(20404)) => Ok(CheckOutcome::Expired),
-                (_, Some(60202)) => Ok(CheckOutcome::Exhausted),
+                (404, _) | (_, Some(20404)) => Ok(Verdict::Expired),
+                (_, Some(60202)) => Ok(Verdict::Exhausted),
                 _ => Err(error(&answer)),
             }
         })

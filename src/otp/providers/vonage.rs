@@ -9,8 +9,9 @@
 use super::http::{by_status, client, scrub, send, Answer};
 use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
-use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
+use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
 use crate::otp::Channel;
+use crate::otp::Verdict;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -138,21 +139,21 @@ fn started(answer: &Answer) -> Result<String, ProviderError> {
 }
 
 /// Vonage's verdict on a code.
-fn checked(answer: &Answer) -> Result<CheckOutcome, ProviderError> {
+fn checked(answer: &Answer) -> Result<Verdict, ProviderError> {
     match answer.status {
         200..=299 => {
             let checked: Checked = answer
                 .json()
                 .ok_or_else(|| ProviderError::Unavailable("unreadable check answer".into()))?;
             Ok(match checked.status.as_str() {
-                "completed" => CheckOutcome::Approved,
-                _ => CheckOutcome::Expired,
+                "completed" => Verdict::Accepted,
+                _ => Verdict::Expired,
             })
         }
-        400 => Ok(CheckOutcome::Wrong),
-        410 => Ok(CheckOutcome::Exhausted),
+        400 => Ok(Verdict::Wrong),
+        410 => Ok(Verdict::Exhausted),
         // Unknown, already verified or expired.
-        404 => Ok(CheckOutcome::Expired),
+        404 => Ok(Verdict::Expired),
         // The current step takes no code, so the code was not judged.
         // Calling it wrong would cost the person an attempt for nothing;
         // calling it expired would end a verification that may yet take it.
@@ -201,7 +202,7 @@ impl Verifier for Vonage {
         request_id: &'a str,
         _to: &'a str,
         code: &'a str,
-    ) -> BoxFuture<'a, Result<CheckOutcome, ProviderError>> {
+    ) -> BoxFuture<'a, Result<Verdict, ProviderError>> {
         Box::pin(async move {
             let body = serde_json::json!({ "code": code });
             let request = self.request(reqwest::Method::POST, &format!("/{request_id}"));
@@ -372,12 +373,12 @@ mod tests {
         let completed = json!({"request_id": "r", "status": "completed"});
         assert_eq!(
             checked(&answer(200, completed)).ok(),
-            Some(CheckOutcome::Approved)
+            Some(Verdict::Accepted)
         );
         let cases = [
-            (400, "Invalid Code", CheckOutcome::Wrong),
-            (410, "Invalid Code", CheckOutcome::Exhausted),
-            (404, "Not Found", CheckOutcome::Expired),
+            (400, "Invalid Code", Verdict::Wrong),
+            (410, "Invalid Code", Verdict::Exhausted),
+            (404, "Not Found", Verdict::Expired),
         ];
         for (status, title, expected) in cases {
             let got = checked(&answer(status, problem(title, json!({}))));
@@ -386,7 +387,7 @@ mod tests {
         let pending = json!({"request_id": "r", "status": "in_progress"});
         assert_eq!(
             checked(&answer(200, pending)).ok(),
-            Some(CheckOutcome::Expired),
+            Some(Verdict::Expired),
             "only `completed` approves"
         );
     }

@@ -11,8 +11,9 @@ use super::http::{by_status, client, scrub, send};
 use super::registry::{Block, Context, ProviderConfig};
 use super::vonage::VonageSettings;
 use super::Providers;
-use super::{BoxFuture, CheckOutcome, ProviderError, Verifier, VerifyStart};
+use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
 use crate::otp::Channel;
+use crate::otp::Verdict;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -133,13 +134,13 @@ fn error(outcome: &Outcome) -> ProviderError {
 }
 
 /// Vonage's verdict on a code.
-fn verdict(outcome: &Outcome) -> Result<CheckOutcome, ProviderError> {
+fn verdict(outcome: &Outcome) -> Result<Verdict, ProviderError> {
     match outcome.status() {
-        Some(0) => Ok(CheckOutcome::Approved),
-        Some(16) => Ok(CheckOutcome::Wrong),
-        Some(17) => Ok(CheckOutcome::Exhausted),
+        Some(0) => Ok(Verdict::Accepted),
+        Some(16) => Ok(Verdict::Wrong),
+        Some(17) => Ok(Verdict::Exhausted),
         // Not found, no longer active, or expired.
-        Some(6) => Ok(CheckOutcome::Expired),
+        Some(6) => Ok(Verdict::Expired),
         _ => Err(error(outcome)),
     }
 }
@@ -185,7 +186,7 @@ impl Verifier for VonageLegacy {
         request_id: &'a str,
         _to: &'a str,
         code: &'a str,
-    ) -> BoxFuture<'a, Result<CheckOutcome, ProviderError>> {
+    ) -> BoxFuture<'a, Result<Verdict, ProviderError>> {
         Box::pin(async move {
             let fields = [("request_id", request_id), ("code", code)];
             verdict(&self.post("/verify/check/json", &fields).await?)
@@ -293,10 +294,10 @@ mod tests {
     #[test]
     fn documented_check_statuses_are_verdicts() {
         let cases = [
-            ("0", Some(CheckOutcome::Approved)),
-            ("16", Some(CheckOutcome::Wrong)),
-            ("17", Some(CheckOutcome::Exhausted)),
-            ("6", Some(CheckOutcome::Expired)),
+            ("0", Some(Verdict::Accepted)),
+            ("16", Some(Verdict::Wrong)),
+            ("17", Some(Verdict::Exhausted)),
+            ("6", Some(Verdict::Expired)),
             ("5", None),
             ("1", None),
         ];
@@ -309,7 +310,7 @@ mod tests {
     fn a_numeric_status_is_read_too() {
         let body = br#"{"status": 16, "error_text": "The code provided does not match the expected value"}"#;
         let outcome: Outcome = serde_json::from_slice(body).unwrap_or_default();
-        assert_eq!(verdict(&outcome).ok(), Some(CheckOutcome::Wrong));
+        assert_eq!(verdict(&outcome).ok(), Some(Verdict::Wrong));
     }
 
     #[test]
