@@ -5,7 +5,7 @@
 //! Duo's Auth API push carries no number to match; Duo shows the request
 //! on the enrolled device and reports allow or deny.
 
-use super::http::{by_status, client, scrub, send};
+use super::http::{by_status, client, scrub, send, Endpoint};
 use super::push::{PushMessage, PushSender, PushStarted, RemoteStatus};
 use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
@@ -19,10 +19,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// `duo`: Duo Auth API push.
 #[derive(Debug, Clone)]
 pub struct DuoSettings {
-    pub base_url: reqwest::Url,
+    pub endpoint: Endpoint,
     pub integration_key: String,
     pub secret_key: Secret,
-    pub timeout: Duration,
 }
 
 pub struct Duo {
@@ -49,8 +48,8 @@ struct AuthResponse {
 
 impl Duo {
     pub fn new(settings: DuoSettings) -> Duo {
-        let client = client(settings.timeout);
-        let status_client = self::client(settings.timeout + Duration::from_secs(60));
+        let client = settings.endpoint.client();
+        let status_client = self::client(settings.endpoint.timeout + Duration::from_secs(60));
         Duo {
             settings,
             client,
@@ -59,7 +58,7 @@ impl Duo {
     }
 
     fn host(&self) -> String {
-        let url = &self.settings.base_url;
+        let url = &self.settings.endpoint.base_url;
         match (url.host_str(), url.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_owned(),
@@ -76,16 +75,19 @@ impl Duo {
         params: &[(&str, &str)],
     ) -> reqwest::RequestBuilder {
         let date = rfc2822(SystemTime::now());
-        let authorization = sign(
-            &date,
+        let host = self.host();
+        let signed = Signed {
+            date: &date,
             method,
-            &self.host(),
+            host: &host,
             path,
             params,
+        };
+        let authorization = signed.sign(
             &self.settings.integration_key,
             self.settings.secret_key.expose(),
         );
-        let mut url = self.settings.base_url.clone();
+        let mut url = self.settings.endpoint.base_url.clone();
         url.set_path(path);
         let body = canon_params(params);
         let request = if method == "GET" {
@@ -168,33 +170,38 @@ impl PushSender for Duo {
     }
 }
 
-/// Duo's request signature (canonicalization v2): HMAC-SHA512 of
-/// `date\nMETHOD\nhost\npath\nparams`, hex, as `Basic base64(ikey:sig)`.
-pub fn sign(
-    date: &str,
-    method: &str,
-    host: &str,
-    path: &str,
-    params: &[(&str, &str)],
-    ikey: &str,
-    skey: &str,
-) -> String {
-    let canon = canonicalize(date, method, host, path, params);
-    basic(ikey, &hex_mac::<Hmac<Sha512>>(skey, &canon))
+/// What a Duo request signature covers (canonicalization v2).
+pub struct Signed<'a> {
+    pub date: &'a str,
+    pub method: &'a str,
+    pub host: &'a str,
+    pub path: &'a str,
+    pub params: &'a [(&'a str, &'a str)],
 }
 
-/// As [`sign`] with HMAC-SHA1, which older Duo integrations use.
-pub fn sign_sha1(
-    date: &str,
-    method: &str,
-    host: &str,
-    path: &str,
-    params: &[(&str, &str)],
-    ikey: &str,
-    skey: &str,
-) -> String {
-    let canon = canonicalize(date, method, host, path, params);
-    basic(ikey, &hex_mac::<Hmac<sha1::Sha1>>(skey, &canon))
+impl Signed<'_> {
+    /// The text Duo signs: `date\nMETHOD\nhost\npath\nparams`.
+    pub fn canonical(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}\n{}",
+            self.date,
+            self.method.to_ascii_uppercase(),
+            self.host.to_ascii_lowercase(),
+            self.path,
+            canon_params(self.params)
+        )
+    }
+
+    /// The signature: HMAC-SHA512 of [`Signed::canonical`], hex, as
+    /// `Basic base64(ikey:sig)`.
+    pub fn sign(&self, ikey: &str, skey: &str) -> String {
+        basic(ikey, &hex_mac::<Hmac<Sha512>>(skey, &self.canonical()))
+    }
+
+    /// As [`Signed::sign`] with HMAC-SHA1, which older Duo integrations use.
+    pub fn sign_sha1(&self, ikey: &str, skey: &str) -> String {
+        basic(ikey, &hex_mac::<Hmac<sha1::Sha1>>(skey, &self.canonical()))
+    }
 }
 
 fn hex_mac<M: Mac + hmac::digest::KeyInit>(key: &str, text: &str) -> String {
@@ -209,22 +216,6 @@ fn basic(ikey: &str, sig: &str) -> String {
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{ikey}:{sig}"))
-    )
-}
-
-/// The text Duo signs.
-pub fn canonicalize(
-    date: &str,
-    method: &str,
-    host: &str,
-    path: &str,
-    params: &[(&str, &str)],
-) -> String {
-    format!(
-        "{date}\n{}\n{}\n{path}\n{}",
-        method.to_ascii_uppercase(),
-        host.to_ascii_lowercase(),
-        canon_params(params)
     )
 }
 
@@ -291,10 +282,9 @@ impl ProviderConfig for DuoSettings {
 
     fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
         Some(DuoSettings {
-            base_url: block.url("base_url", &raw.base_url, None)?,
+            endpoint: block.endpoint(&raw.base_url, &raw.timeout, None)?,
             integration_key: block.required("integration_key", &raw.integration_key)?,
             secret_key: Secret::new(block.required("secret_key", &raw.secret_key)?),
-            timeout: block.timeout(&raw.timeout, "10s"),
         })
     }
 
@@ -303,13 +293,24 @@ impl ProviderConfig for DuoSettings {
     }
 
     fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.base_url)
+        Some(&self.endpoint.base_url)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The request of Duo's published signature vectors.
+    fn vector<'a>(params: &'a [(&'a str, &'a str)]) -> Signed<'a> {
+        Signed {
+            date: DATE,
+            method: "PoSt",
+            host: "foO.BAr52.cOm",
+            path: "/Foo/BaR2/qux",
+            params,
+        }
+    }
 
     /// duo_client_python's fuzzing parameters (tests/test_client_sign.py).
     fn fuzz_params() -> Vec<(&'static str, &'static str)> {
@@ -360,42 +361,23 @@ mod tests {
 
     #[test]
     fn the_canonical_text_matches_duos_v2_vector() {
-        let canon = canonicalize(
-            DATE,
-            "PoSt",
-            "foO.BAr52.cOm",
-            "/Foo/BaR2/qux",
-            &fuzz_params(),
-        );
+        let params = fuzz_params();
+        let canon = vector(&params).canonical();
         assert!(canon.starts_with("Fri, 07 Dec 2012 17:18:00 -0000\nPOST\nfoo.bar52.com\n/Foo/BaR2/qux\n%E4%9A%9A%E2%A1%BB%E3%97%90%E8%BB%B3%E6%9C%A7%E5%80%AA%E0%A0%90%ED%82%91%C3%88%EC%85%B0=%E0%BD%85"), "{canon}");
         assert!(canon.ends_with("&%EC%8B%85%E2%B0%9D%E2%98%A0%E3%98%97%E9%9A%B3F%E8%98%85%E2%83%A8%EA%B0%A1%E5%A4%B4=%EF%AE%A9%E4%86%AA%EB%B6%83%E8%90%8B%E2%98%95%E3%B9%AE%E6%94%AD%EA%A2%B5%ED%95%ABU"), "{canon}");
     }
 
     #[test]
     fn hmac_sha1_signature_matches_duos_published_vector() {
-        let signed = sign_sha1(
-            DATE,
-            "PoSt",
-            "foO.BAr52.cOm",
-            "/Foo/BaR2/qux",
-            &fuzz_params(),
-            "test_ikey",
-            SKEY,
-        );
+        let params = fuzz_params();
+        let signed = vector(&params).sign_sha1("test_ikey", SKEY);
         assert_eq!(signed, expected("f01811cbbf9561623ab45b893096267fd46a5178"));
     }
 
     #[test]
     fn hmac_sha512_signature_matches_duos_published_vector() {
-        let signed = sign(
-            DATE,
-            "PoSt",
-            "foO.BAr52.cOm",
-            "/Foo/BaR2/qux",
-            &fuzz_params(),
-            "test_ikey",
-            SKEY,
-        );
+        let params = fuzz_params();
+        let signed = vector(&params).sign("test_ikey", SKEY);
         assert_eq!(signed, expected("0508065035a03b2a1de2f453e629e791d180329e157f65df6b3e0f08299d4321e1c5c7a7c7ee6b9e5fc80d1fb6fbf3ad5eb7c44dd3b3985a02c37aca53ec3698"));
     }
 

@@ -16,6 +16,27 @@ pub fn client(timeout: Duration) -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// Where an HTTP provider is reached (`base_url`) and how long it may take
+/// to answer (`timeout`): the two keys every HTTP provider's block has.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub base_url: reqwest::Url,
+    pub timeout: Duration,
+}
+
+impl Endpoint {
+    /// `path` under the base URL, whether or not that ends in `/`.
+    pub fn url(&self, path: &str) -> String {
+        let base = self.base_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    /// A client with this endpoint's timeout.
+    pub fn client(&self) -> reqwest::Client {
+        client(self.timeout)
+    }
+}
+
 /// A provider's answer, read whole (they are small JSON documents).
 #[derive(Debug)]
 pub struct Answer {

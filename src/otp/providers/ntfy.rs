@@ -1,7 +1,7 @@
 //! The `ntfy` provider: publishes a notification with three numbered
 //! `http` actions to the user's topic on an ntfy server.
 
-use super::http::{by_status, client, scrub, send};
+use super::http::{by_status, scrub, send, Endpoint};
 use super::push::{PushMessage, PushSender, PushStarted};
 use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
@@ -9,16 +9,14 @@ use super::{BoxFuture, ProviderError};
 use crate::secret::Secret;
 use serde::Deserialize;
 use serde_json::json;
-use std::time::Duration;
 
 /// `ntfy`: push notifications through an ntfy server.
 #[derive(Debug, Clone)]
 pub struct NtfySettings {
-    pub base_url: reqwest::Url,
+    pub endpoint: Endpoint,
     pub auth: NtfyAuth,
     /// 1–5; default 4 ("high"), so the phone shows it at once.
     pub priority: u8,
-    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -42,7 +40,7 @@ struct NtfyError {
 
 impl Ntfy {
     pub fn new(settings: NtfySettings) -> Ntfy {
-        let client = client(settings.timeout);
+        let client = settings.endpoint.client();
         Ntfy { settings, client }
     }
 
@@ -92,7 +90,7 @@ impl PushSender for Ntfy {
             // Publishing as JSON goes to the server's root, the topic in the body.
             let mut request = self
                 .client
-                .post(self.settings.base_url.clone())
+                .post(self.settings.endpoint.base_url.clone())
                 .json(&self.body(push, topic));
             request = match &self.settings.auth {
                 NtfyAuth::None => request,
@@ -167,10 +165,9 @@ impl ProviderConfig for NtfySettings {
             block.problem("priority", "expected 1 (min) to 5 (max)");
         }
         Some(NtfySettings {
-            base_url: block.url("base_url", &raw.base_url, Some("https://ntfy.sh"))?,
+            endpoint: block.endpoint(&raw.base_url, &raw.timeout, Some("https://ntfy.sh"))?,
             auth,
             priority: priority.clamp(1, 5),
-            timeout: block.timeout(&raw.timeout, "10s"),
         })
     }
 
@@ -179,6 +176,6 @@ impl ProviderConfig for NtfySettings {
     }
 
     fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.base_url)
+        Some(&self.endpoint.base_url)
     }
 }

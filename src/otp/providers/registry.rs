@@ -5,6 +5,7 @@
 //! start-up check and delivery) plus one row in [`CATALOG`]: channel checks,
 //! `check-config` messages and start-up all read this table.
 
+use super::http::Endpoint;
 use super::Providers;
 use crate::report::{duration, Report};
 use serde::de::DeserializeOwned;
@@ -235,6 +236,18 @@ impl<'p> Block<'p> {
                 None
             }
         }
+    }
+
+    /// `base_url` (`default` when absent) and `timeout` (10 s when absent).
+    pub fn endpoint(
+        &mut self,
+        base_url: &Option<String>,
+        timeout: &Option<String>,
+        default: Option<&str>,
+    ) -> Option<Endpoint> {
+        let timeout = self.timeout(timeout, "10s");
+        let base_url = self.url("base_url", base_url, default)?;
+        Some(Endpoint { base_url, timeout })
     }
 
     pub fn timeout(&mut self, value: &Option<String>, default: &str) -> Duration {

@@ -5,7 +5,7 @@
 //! is HTTP 200 with `response_code: rejected`. The error body and the
 //! request shape are shared with Telnyx Messages (`telnyx_sms`).
 
-use super::http::{by_status, client, scrub, send, Answer};
+use super::http::{by_status, scrub, send, Answer, Endpoint};
 use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
@@ -13,14 +13,12 @@ use crate::otp::Channel;
 use crate::otp::Verdict;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct TelnyxSettings {
     pub api_key: Secret,
     pub verify_profile_id: String,
-    pub base_url: reqwest::Url,
-    pub timeout: Duration,
+    pub endpoint: Endpoint,
 }
 
 pub struct Telnyx {
@@ -75,14 +73,14 @@ struct CheckBody<'a> {
 
 impl Telnyx {
     pub fn new(settings: TelnyxSettings) -> Telnyx {
-        let client = client(settings.timeout);
+        let client = settings.endpoint.client();
         Telnyx { settings, client }
     }
 
     fn post(&self, path: &str, body: &impl Serialize) -> reqwest::RequestBuilder {
         post(
             &self.client,
-            &self.settings.base_url,
+            &self.settings.endpoint,
             &self.settings.api_key,
             path,
             body,
@@ -93,14 +91,13 @@ impl Telnyx {
 /// A JSON POST to Telnyx's API with the key as Bearer token.
 pub(super) fn post(
     client: &reqwest::Client,
-    base_url: &reqwest::Url,
+    endpoint: &Endpoint,
     api_key: &Secret,
     path: &str,
     body: &impl Serialize,
 ) -> reqwest::RequestBuilder {
-    let base = base_url.as_str().trim_end_matches('/');
     client
-        .post(format!("{base}{path}"))
+        .post(endpoint.url(path))
         .bearer_auth(api_key.expose())
         .json(body)
 }
@@ -235,8 +232,11 @@ impl ProviderConfig for TelnyxSettings {
         Some(TelnyxSettings {
             api_key: Secret::new(block.required("api_key", &raw.api_key)?),
             verify_profile_id: block.required("verify_profile_id", &raw.verify_profile_id)?,
-            base_url: block.url("base_url", &raw.base_url, Some("https://api.telnyx.com"))?,
-            timeout: block.timeout(&raw.timeout, "10s"),
+            endpoint: block.endpoint(
+                &raw.base_url,
+                &raw.timeout,
+                Some("https://api.telnyx.com"),
+            )?,
         })
     }
 
@@ -245,17 +245,13 @@ impl ProviderConfig for TelnyxSettings {
     }
 
     fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.base_url)
+        Some(&self.endpoint.base_url)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn answer(status: u16, body: &str) -> Answer {
-        Answer::canned(status, body)
-    }
 
     #[test]
     fn documented_errors_map_to_what_the_person_can_do() {
@@ -279,7 +275,7 @@ mod tests {
                 }
                 None => String::new(),
             };
-            let got = format!("{:?}", error(&answer(status, &body)));
+            let got = format!("{:?}", error(&Answer::canned(status, &body)));
             assert!(got.starts_with(expected), "{status}/{code:?}: {got}");
         }
     }
@@ -288,7 +284,7 @@ mod tests {
     fn a_numeric_error_code_is_read_too() {
         let body = r#"{"errors": [{"code": 10016, "title": "Invalid phone number"}]}"#;
         assert!(matches!(
-            error(&answer(400, body)),
+            error(&Answer::canned(400, body)),
             ProviderError::InvalidNumber(_)
         ));
     }
@@ -296,7 +292,7 @@ mod tests {
     #[test]
     fn the_error_text_never_carries_the_number() {
         let body = r#"{"errors": [{"code": "10016", "title": "Invalid phone number", "detail": "+14155550100 is not E.164"}]}"#;
-        let text = error(&answer(400, body)).to_string();
+        let text = error(&Answer::canned(400, body)).to_string();
         assert!(!text.contains("4155550100"), "{text}");
         assert!(text.contains("Telnyx error 10016"), "{text}");
     }

@@ -1,14 +1,13 @@
 //! `telnyx_sms`: sends doorman's code as a text message through Telnyx
 //! Messages. Requests and error bodies are Telnyx Verify's (`telnyx`).
 
-use super::http::{client, send};
+use super::http::{send, Endpoint};
 use super::registry::{Block, Context, ProviderConfig};
 use super::telnyx::{error, post};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
 /// Exactly one of `from` and `messaging_profile_id` is set.
 #[derive(Debug, Clone)]
@@ -16,8 +15,7 @@ pub struct TelnyxSmsSettings {
     pub api_key: Secret,
     pub from: Option<String>,
     pub messaging_profile_id: Option<String>,
-    pub base_url: reqwest::Url,
-    pub timeout: Duration,
+    pub endpoint: Endpoint,
 }
 
 pub struct TelnyxSms {
@@ -49,7 +47,7 @@ struct Message {
 
 impl TelnyxSms {
     pub fn new(settings: TelnyxSmsSettings) -> TelnyxSms {
-        let client = client(settings.timeout);
+        let client = settings.endpoint.client();
         TelnyxSms { settings, client }
     }
 }
@@ -69,7 +67,7 @@ impl Delivery for TelnyxSms {
             };
             let request = post(
                 &self.client,
-                &self.settings.base_url,
+                &self.settings.endpoint,
                 &self.settings.api_key,
                 "/v2/messages",
                 &body,
@@ -112,8 +110,11 @@ impl ProviderConfig for TelnyxSmsSettings {
             api_key: Secret::new(block.required("api_key", &raw.api_key)?),
             from: raw.from.clone(),
             messaging_profile_id: raw.messaging_profile_id.clone(),
-            base_url: block.url("base_url", &raw.base_url, Some("https://api.telnyx.com"))?,
-            timeout: block.timeout(&raw.timeout, "10s"),
+            endpoint: block.endpoint(
+                &raw.base_url,
+                &raw.timeout,
+                Some("https://api.telnyx.com"),
+            )?,
         })
     }
 
@@ -122,7 +123,7 @@ impl ProviderConfig for TelnyxSmsSettings {
     }
 
     fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.base_url)
+        Some(&self.endpoint.base_url)
     }
 }
 
@@ -153,11 +154,7 @@ mod tests {
             (503, "", "Unavailable"),
         ];
         for (status, body, expected) in cases {
-            let answer = Answer {
-                status,
-                retry_after: None,
-                body: bytes::Bytes::from(body),
-            };
+            let answer = Answer::canned(status, body);
             let got = format!("{:?}", error(&answer));
             assert!(got.starts_with(expected), "{status} {body}: {got}");
         }

@@ -5,7 +5,7 @@
 //! an approved, expired or exhausted verification is deleted, so checking
 //! it again is a 404 (error 20404).
 
-use super::http::{by_status, client, scrub, send, Answer};
+use super::http::{by_status, scrub, send, Answer, Endpoint};
 use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
@@ -13,7 +13,6 @@ use crate::otp::Channel;
 use crate::otp::Verdict;
 use crate::secret::Secret;
 use serde::Deserialize;
-use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct TwilioSettings {
@@ -21,8 +20,7 @@ pub struct TwilioSettings {
     pub auth_token: Secret,
     pub service_sid: String,
     pub locale: String,
-    pub base_url: reqwest::Url,
-    pub timeout: Duration,
+    pub endpoint: Endpoint,
 }
 
 pub struct Twilio {
@@ -51,13 +49,15 @@ struct Check {
 
 impl Twilio {
     pub fn new(settings: TwilioSettings) -> Twilio {
-        let client = client(settings.timeout);
+        let client = settings.endpoint.client();
         Twilio { settings, client }
     }
 
     fn url(&self, tail: &str) -> String {
-        let base = self.settings.base_url.as_str().trim_end_matches('/');
-        format!("{base}/v2/Services/{}/{tail}", self.settings.service_sid)
+        let service = &self.settings.service_sid;
+        self.settings
+            .endpoint
+            .url(&format!("/v2/Services/{service}/{tail}"))
     }
 
     fn post(&self, tail: &str, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
@@ -182,8 +182,11 @@ impl ProviderConfig for TwilioSettings {
             auth_token: Secret::new(block.required("auth_token", &raw.auth_token)?),
             service_sid: block.required("service_sid", &raw.service_sid)?,
             locale: raw.locale.clone().unwrap_or_else(|| "en".to_owned()),
-            base_url: block.url("base_url", &raw.base_url, Some("https://verify.twilio.com"))?,
-            timeout: block.timeout(&raw.timeout, "10s"),
+            endpoint: block.endpoint(
+                &raw.base_url,
+                &raw.timeout,
+                Some("https://verify.twilio.com"),
+            )?,
         })
     }
 
@@ -192,17 +195,13 @@ impl ProviderConfig for TwilioSettings {
     }
 
     fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.base_url)
+        Some(&self.endpoint.base_url)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn answer(status: u16, body: &str) -> Answer {
-        Answer::canned(status, body)
-    }
 
     #[test]
     fn documented_errors_map_to_what_the_person_can_do() {
@@ -220,7 +219,7 @@ mod tests {
             let body = format!(
                 r#"{{"code": {code}, "message": "m", "more_info": "", "status": {status}}}"#
             );
-            let got = format!("{:?}", error(&answer(status, &body)));
+            let got = format!("{:?}", error(&Answer::canned(status, &body)));
             assert!(got.starts_with(expected), "{status}/{code}: {got}");
         }
     }

@@ -2,14 +2,13 @@
 //! Messages API. Form-encoded, Basic auth `AccountSid:AuthToken`; the error
 //! body is Twilio Verify's (`twilio`).
 
-use super::http::{client, send};
+use super::http::{send, Endpoint};
 use super::registry::{Block, Context, ProviderConfig};
 use super::twilio::error;
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
 use serde::Deserialize;
-use std::time::Duration;
 
 /// Exactly one of `from` and `messaging_service_sid` is set.
 #[derive(Debug, Clone)]
@@ -18,8 +17,7 @@ pub struct TwilioSmsSettings {
     pub auth_token: Secret,
     pub from: Option<String>,
     pub messaging_service_sid: Option<String>,
-    pub base_url: reqwest::Url,
-    pub timeout: Duration,
+    pub endpoint: Endpoint,
 }
 
 pub struct TwilioSms {
@@ -34,16 +32,15 @@ struct Sent {
 
 impl TwilioSms {
     pub fn new(settings: TwilioSmsSettings) -> TwilioSms {
-        let client = client(settings.timeout);
+        let client = settings.endpoint.client();
         TwilioSms { settings, client }
     }
 
     fn url(&self) -> String {
-        let base = self.settings.base_url.as_str().trim_end_matches('/');
-        format!(
-            "{base}/2010-04-01/Accounts/{}/Messages.json",
-            self.settings.account_sid
-        )
+        let account = &self.settings.account_sid;
+        self.settings
+            .endpoint
+            .url(&format!("/2010-04-01/Accounts/{account}/Messages.json"))
     }
 
     /// `From` (a Twilio number or sender id) or `MessagingServiceSid`
@@ -117,8 +114,11 @@ impl ProviderConfig for TwilioSmsSettings {
             auth_token: Secret::new(block.required("auth_token", &raw.auth_token)?),
             from: raw.from.clone(),
             messaging_service_sid: raw.messaging_service_sid.clone(),
-            base_url: block.url("base_url", &raw.base_url, Some("https://api.twilio.com"))?,
-            timeout: block.timeout(&raw.timeout, "10s"),
+            endpoint: block.endpoint(
+                &raw.base_url,
+                &raw.timeout,
+                Some("https://api.twilio.com"),
+            )?,
         })
     }
 
@@ -127,7 +127,7 @@ impl ProviderConfig for TwilioSmsSettings {
     }
 
     fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.base_url)
+        Some(&self.endpoint.base_url)
     }
 }
 
@@ -153,11 +153,7 @@ mod tests {
             let body = format!(
                 r#"{{"code": {code}, "message": "m", "more_info": "", "status": {status}}}"#
             );
-            let answer = Answer {
-                status,
-                retry_after: None,
-                body: bytes::Bytes::from(body),
-            };
+            let answer = Answer::canned(status, &body);
             let got = format!("{:?}", error(&answer));
             assert!(got.starts_with(expected), "{status}/{code}: {got}");
         }
@@ -166,11 +162,7 @@ mod tests {
     #[test]
     fn the_error_text_never_carries_the_number() {
         let body = r#"{"code": 21211, "message": "The 'To' number +14155550100 is not a valid phone number.", "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}"#;
-        let answer = Answer {
-            status: 400,
-            retry_after: None,
-            body: bytes::Bytes::from(body),
-        };
+        let answer = Answer::canned(400, body);
         let text = error(&answer).to_string();
         assert!(!text.contains("4155550100"), "{text}");
         assert!(text.contains("Twilio error 21211"), "{text}");

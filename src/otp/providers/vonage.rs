@@ -6,7 +6,7 @@
 //! (`next_workflow`) instead of starting a second one, which Vonage would
 //! refuse as concurrent.
 
-use super::http::{by_status, client, scrub, send, Answer};
+use super::http::{by_status, scrub, send, Answer, Endpoint};
 use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
@@ -14,7 +14,6 @@ use crate::otp::Channel;
 use crate::otp::Verdict;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
 /// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
 #[derive(Debug, Clone)]
@@ -24,8 +23,7 @@ pub struct VonageSettings {
     /// Names the app in Vonage's message: 1–16 characters, none of `/{}:$`.
     pub brand: String,
     pub locale: String,
-    pub base_url: reqwest::Url,
-    pub timeout: Duration,
+    pub endpoint: Endpoint,
 }
 
 pub struct Vonage {
@@ -78,18 +76,16 @@ struct Checked {
 
 impl Vonage {
     pub fn new(settings: VonageSettings) -> Vonage {
-        let client = client(settings.timeout);
+        let client = settings.endpoint.client();
         Vonage { settings, client }
     }
 
     fn request(&self, method: reqwest::Method, tail: &str) -> reqwest::RequestBuilder {
-        let base = self.settings.base_url.as_str().trim_end_matches('/');
-        self.client
-            .request(method, format!("{base}/v2/verify{tail}"))
-            .basic_auth(
-                &self.settings.api_key,
-                Some(self.settings.api_secret.expose()),
-            )
+        let url = self.settings.endpoint.url(&format!("/v2/verify{tail}"));
+        self.client.request(method, url).basic_auth(
+            &self.settings.api_key,
+            Some(self.settings.api_secret.expose()),
+        )
     }
 }
 
@@ -269,8 +265,7 @@ impl ProviderConfig for VonageSettings {
             api_secret: Secret::new(block.required("api_secret", &raw.api_secret)?),
             brand,
             locale: raw.locale.clone().unwrap_or_else(|| "en-us".to_owned()),
-            base_url: block.url("base_url", &raw.base_url, Some("https://api.nexmo.com"))?,
-            timeout: block.timeout(&raw.timeout, "10s"),
+            endpoint: block.endpoint(&raw.base_url, &raw.timeout, Some("https://api.nexmo.com"))?,
         })
     }
 
@@ -279,7 +274,7 @@ impl ProviderConfig for VonageSettings {
     }
 
     fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.base_url)
+        Some(&self.endpoint.base_url)
     }
 }
 

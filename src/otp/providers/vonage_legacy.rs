@@ -7,7 +7,7 @@
 //! (`trigger_next_event`): a second verification to the same number would be
 //! refused as concurrent (status 10).
 
-use super::http::{by_status, client, scrub, send};
+use super::http::{by_status, scrub, send};
 use super::registry::{Block, Context, ProviderConfig};
 use super::vonage::VonageSettings;
 use super::Providers;
@@ -33,7 +33,7 @@ impl ProviderConfig for VonageLegacySettings {
     }
 
     fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.0.base_url)
+        Some(&self.0.endpoint.base_url)
     }
 }
 
@@ -90,19 +90,23 @@ fn timings(lifetime: Duration) -> (u64, u64) {
 
 impl VonageLegacy {
     pub fn new(settings: VonageSettings) -> VonageLegacy {
-        let client = client(settings.timeout);
+        let client = settings.endpoint.client();
         VonageLegacy { settings, client }
     }
 
     /// POSTs `fields` with the credentials; the answer's `Outcome`.
     async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Result<Outcome, ProviderError> {
-        let base = self.settings.base_url.as_str().trim_end_matches('/');
         let mut form = vec![
             ("api_key", self.settings.api_key.as_str()),
             ("api_secret", self.settings.api_secret.expose()),
         ];
         form.extend_from_slice(fields);
-        let answer = send(self.client.post(format!("{base}{path}")).form(&form)).await?;
+        let answer = send(
+            self.client
+                .post(self.settings.endpoint.url(path))
+                .form(&form),
+        )
+        .await?;
         // v1 answers 200 to everything it understood; anything else came
         // from in front of it.
         if !answer.is_success() {

@@ -5,7 +5,7 @@
 //! answer is HTTP 200 whatever happened: each message part carries its own
 //! `status`, and only `"0"` means sent.
 
-use super::http::{by_status, client, scrub, send, Answer};
+use super::http::{by_status, scrub, send, Answer, Endpoint};
 use super::registry::{Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
@@ -18,8 +18,7 @@ pub struct VonageSmsSettings {
     pub api_key: String,
     pub api_secret: Secret,
     pub from: String,
-    pub base_url: reqwest::Url,
-    pub timeout: Duration,
+    pub endpoint: Endpoint,
 }
 
 pub struct VonageSms {
@@ -43,7 +42,7 @@ struct Part {
 
 impl VonageSms {
     pub fn new(settings: VonageSmsSettings) -> VonageSms {
-        let client = client(settings.timeout);
+        let client = settings.endpoint.client();
         VonageSms { settings, client }
     }
 }
@@ -84,8 +83,8 @@ impl Delivery for VonageSms {
                 ("to", to),
                 ("text", message.message.as_str()),
             ];
-            let base = self.settings.base_url.as_str().trim_end_matches('/');
-            let request = self.client.post(format!("{base}/sms/json")).form(&form);
+            let url = self.settings.endpoint.url("/sms/json");
+            let request = self.client.post(url).form(&form);
             outcome(&send(request).await?)
         })
     }
@@ -132,8 +131,11 @@ impl ProviderConfig for VonageSmsSettings {
             api_key: block.required("api_key", &raw.api_key)?,
             api_secret: Secret::new(block.required("api_secret", &raw.api_secret)?),
             from: block.required("from", &raw.from)?,
-            base_url: block.url("base_url", &raw.base_url, Some("https://rest.nexmo.com"))?,
-            timeout: block.timeout(&raw.timeout, "10s"),
+            endpoint: block.endpoint(
+                &raw.base_url,
+                &raw.timeout,
+                Some("https://rest.nexmo.com"),
+            )?,
         })
     }
 
@@ -142,17 +144,13 @@ impl ProviderConfig for VonageSmsSettings {
     }
 
     fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.base_url)
+        Some(&self.endpoint.base_url)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn answer(status: u16, body: &str) -> Answer {
-        Answer::canned(status, body)
-    }
 
     #[test]
     fn documented_statuses_in_an_http_200_map_to_what_the_person_can_do() {
@@ -173,7 +171,7 @@ mod tests {
             let body = format!(
                 r#"{{"message-count": "1", "messages": [{{"status": "{status}", "error-text": "e"}}]}}"#
             );
-            let got = format!("{:?}", outcome(&answer(200, &body)));
+            let got = format!("{:?}", outcome(&Answer::canned(200, &body)));
             assert!(
                 got.starts_with(&format!("Err({expected}")),
                 "{status}: {got}"
@@ -184,19 +182,19 @@ mod tests {
     #[test]
     fn only_every_part_sent_is_success() {
         let sent = r#"{"message-count": "2", "messages": [{"status": "0", "message-id": "a"}, {"status": "0", "message-id": "b"}]}"#;
-        assert!(outcome(&answer(200, sent)).is_ok());
+        assert!(outcome(&Answer::canned(200, sent)).is_ok());
         let half = r#"{"message-count": "2", "messages": [{"status": "0", "message-id": "a"}, {"status": "5", "error-text": "Internal Error"}]}"#;
         assert!(matches!(
-            outcome(&answer(200, half)),
+            outcome(&Answer::canned(200, half)),
             Err(ProviderError::Unavailable(_))
         ));
         let none = r#"{"message-count": "0", "messages": []}"#;
         assert!(matches!(
-            outcome(&answer(200, none)),
+            outcome(&Answer::canned(200, none)),
             Err(ProviderError::Unavailable(_))
         ));
         assert!(matches!(
-            outcome(&answer(200, "<html>")),
+            outcome(&Answer::canned(200, "<html>")),
             Err(ProviderError::Unavailable(_))
         ));
     }
@@ -204,11 +202,11 @@ mod tests {
     #[test]
     fn http_errors_are_read_by_status() {
         assert!(matches!(
-            outcome(&answer(503, "")),
+            outcome(&Answer::canned(503, "")),
             Err(ProviderError::Unavailable(_))
         ));
         assert!(matches!(
-            outcome(&answer(401, "")),
+            outcome(&Answer::canned(401, "")),
             Err(ProviderError::Refused(_))
         ));
     }

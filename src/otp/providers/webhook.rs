@@ -45,11 +45,7 @@ struct Body<'a> {
 
 impl WebhookProvider {
     pub fn new(settings: WebhookSettings) -> WebhookProvider {
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+        let client = super::http::client(settings.timeout);
         WebhookProvider { settings, client }
     }
 }
