@@ -4,7 +4,7 @@
 //! address taking every slot. Timeouts are configured small (1s); tests
 //! wait for outcomes with a generous bound, never for a speed.
 
-use crate::support::{logs, raw_request, Env, Setup, SESSION_COOKIE};
+use crate::support::{logs, raw_request, Env, SESSION_COOKIE};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -26,11 +26,7 @@ async fn doorman(limits: &str, more: &str) -> Env {
         .lines()
         .map(|l| format!("  {}\n", l.trim()))
         .collect();
-    Env::with(Setup {
-        extra: format!("limits:\n{limits}{more}"),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra(&format!("limits:\n{limits}{more}")).await
 }
 
 /// Short idle and stall timeouts; header reads get far longer, so what

@@ -8,7 +8,7 @@
 
 use crate::nginx::{nginx_binary, replace_once, Nginx};
 use crate::support::poll::wait_until_listening;
-use crate::support::{raw_request, Env, RawResponse, Setup, SESSION_COOKIE};
+use crate::support::{raw_request, Env, RawResponse, SESSION_COOKIE};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,11 +23,7 @@ rules:
 "#;
 
 async fn env() -> Env {
-    Env::with(Setup {
-        extra: RULES.into(),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra(RULES).await
 }
 
 /// Paths the front proxy resolves to /admin/x or /internal/x while they
@@ -186,7 +182,7 @@ async fn nobody_walks_around_doorman_behind_nginx_with_either_proxy_pass_form() 
         return;
     };
     let env = env().await;
-    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+    let bob = env.session_of("bob").await;
     for form in ["proxy_pass http://app;", "proxy_pass http://app/;"] {
         let nginx = Nginx::start_with(&binary, env.upstream.addr, env.addr, |site| {
             replace_once(&site, "proxy_pass http://app;", form)
@@ -202,7 +198,7 @@ async fn nobody_walks_around_doorman_behind_caddy() {
         return;
     };
     let env = env().await;
-    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+    let bob = env.session_of("bob").await;
     let caddy = Caddy::start(&binary, env.upstream.addr, env.addr);
     attack(&env, caddy.addr, &bob, "caddy").await;
     drop(caddy);

@@ -284,12 +284,7 @@ async fn demo_prints_how_to_sign_in_and_a_browser_can_sign_in_with_the_logged_co
     let page = browser.get("/").await;
     assert_eq!(page.status, 302);
     browser.get("/.doorman/login").await;
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "demo"), ("password", &password)],
-        )
-        .await;
+    let page = browser.post_password("demo", &password).await;
     assert_eq!(page.status, 303, "password step: {page:?}");
     browser.get("/.doorman/2fa").await;
     let page = browser
@@ -313,5 +308,5 @@ async fn demo_prints_how_to_sign_in_and_a_browser_can_sign_in_with_the_logged_co
 
     let page = browser.get("/").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("Signed in as demo"), "{}", page.body);
+    page.assert_shows("Signed in as demo");
 }

@@ -12,8 +12,7 @@ const COOLDOWN: Duration = Duration::from_secs(30);
 /// A browser past the password step with an SMS code on its way; returns
 /// the browser and the code.
 async fn waiting_for_code(env: &Env) -> (Browser, String) {
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let code = browser.request_code(env, "sms").await;
     (browser, code)
 }
@@ -59,10 +58,9 @@ async fn the_page_says_how_many_attempts_are_left() {
     let env = Env::start().await;
     let (mut browser, code) = waiting_for_code(&env).await;
     let page = browser.enter_code(&wrong(&code, 0)).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("4 attempts left"), "{}", page.body);
+    page.assert_says(401, "4 attempts left");
     let page = browser.enter_code(&wrong(&code, 1)).await;
-    assert!(page.body.contains("3 attempts left"), "{}", page.body);
+    page.assert_shows("3 attempts left");
 }
 
 #[tokio::test]
@@ -75,8 +73,7 @@ async fn five_wrong_codes_end_the_challenge() {
         assert!(!signed_in_by(&page));
     }
     let page = browser.enter_code(&wrong(&code, 4)).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("Too many wrong codes"), "{}", page.body);
+    page.assert_says(401, "Too many wrong codes");
 
     let page = browser.enter_code(&code).await;
     assert!(
@@ -102,8 +99,7 @@ async fn the_right_code_on_the_fifth_try_still_works() {
 #[tokio::test]
 async fn a_code_works_only_once() {
     let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
     let page = browser.enter_code(&code).await;
@@ -132,8 +128,7 @@ async fn a_code_works_only_once() {
 async fn a_code_sent_twice_at_once_signs_in_only_one_of_them() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
     let nonce = browser.cookie(CSRF_COOKIE).expect("a CSRF cookie");
@@ -188,8 +183,7 @@ async fn a_code_expires_after_five_minutes() {
     env.advance(Duration::from_secs(5 * 60));
     let page = browser.enter_code(&code).await;
     assert!(!signed_in_by(&page), "an expired code worked: {page:?}");
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("expired"), "{}", page.body);
+    page.assert_says(401, "expired");
 }
 
 #[tokio::test]
@@ -208,14 +202,12 @@ async fn an_immediate_resend_is_refused_and_the_page_says_how_long_to_wait() {
     let page = browser
         .post("/.doorman/2fa/resend", &[("channel", "sms")])
         .await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(page.body.contains("wait 30 seconds"), "{}", page.body);
+    page.assert_says(429, "wait 30 seconds");
     env.advance(Duration::from_secs(10));
     let page = browser
         .post("/.doorman/2fa/resend", &[("channel", "sms")])
         .await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(page.body.contains("wait 20 seconds"), "{}", page.body);
+    page.assert_says(429, "wait 20 seconds");
     assert_eq!(
         env.webhook.deliveries().len(),
         1,
@@ -253,7 +245,7 @@ async fn call_me_instead_delivers_the_code_by_voice() {
     let env = Env::start().await;
     let (mut browser, _) = waiting_for_code(&env).await;
     let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("Call me instead"), "{}", page.body);
+    page.assert_shows("Call me instead");
     env.advance(COOLDOWN);
     let page = browser
         .post("/.doorman/2fa/resend", &[("channel", "voice")])
@@ -265,7 +257,7 @@ async fn call_me_instead_delivers_the_code_by_voice() {
     let code = delivery.json["code"].as_str().expect("a code").to_owned();
 
     let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("voice call"), "{}", page.body);
+    page.assert_shows("voice call");
     assert!(signed_in_by(&browser.enter_code(&code).await));
 }
 
@@ -293,8 +285,7 @@ async fn cancel_drops_the_challenge() {
 async fn send_with_webhook(mode: Mode) -> Page {
     let env = Env::start().await;
     env.webhook.set_mode(mode);
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     browser.get("/.doorman/2fa").await;
     let page = browser
         .post("/.doorman/2fa/send", &[("channel", "sms")])
@@ -308,12 +299,7 @@ async fn send_with_webhook(mode: Mode) -> Page {
 }
 
 fn assert_could_not_send(page: &Page) {
-    assert_eq!(page.status, 502, "{page:?}");
-    assert!(
-        page.body.contains("could not send the code"),
-        "{}",
-        page.body
-    );
+    page.assert_says(502, "could not send the code");
     assert!(
         !page.body.contains("We sent"),
         "a failure shown as success: {}",
@@ -338,8 +324,7 @@ async fn a_webhook_that_never_answers_is_a_failure_shown_as_such() {
 async fn after_a_failed_send_no_code_is_waiting() {
     let env = Env::start().await;
     env.webhook.set_mode(Mode::Fail(503));
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     browser.get("/.doorman/2fa").await;
     browser
         .post("/.doorman/2fa/send", &[("channel", "sms")])
@@ -411,11 +396,9 @@ async fn the_webhook_body_is_signed_with_the_shared_secret() {
 #[tokio::test]
 async fn a_user_without_a_phone_is_told_there_is_no_second_factor() {
     let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("nophone").await;
+    let mut browser = env.past_password("nophone").await;
     let page = browser.get("/.doorman/2fa").await;
-    assert_eq!(page.status, 403, "{page:?}");
-    assert!(page.body.contains("No second factor"), "{}", page.body);
+    page.assert_says(403, "No second factor");
 
     let page = browser
         .post("/.doorman/2fa/send", &[("channel", "sms")])
@@ -433,12 +416,7 @@ async fn a_failed_resend_says_so_and_keeps_the_earlier_code() {
     let page = browser
         .post("/.doorman/2fa/resend", &[("channel", "voice")])
         .await;
-    assert_eq!(page.status, 502, "{page:?}");
-    assert!(
-        page.body.contains("could not send the code"),
-        "{}",
-        page.body
-    );
+    page.assert_says(502, "could not send the code");
     assert_eq!(
         env.webhook.deliveries().len(),
         2,

@@ -229,13 +229,9 @@ async fn where_the_prefix_is_in_use_a_plain_named_session_cookie_is_ignored() {
 async fn a_planted_session_of_another_user_never_wins_in_any_order_or_header() {
     // Plain http without a prefix: the deployment where planting works.
     let env = Env::start().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("alice");
+    let alice = env.session_of("alice").await;
     env.advance(Duration::from_secs(60));
-    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+    let bob = env.session_of("bob").await;
     for cookie in [
         format!("{SESSION_COOKIE}={alice}; {SESSION_COOKIE}={bob}"),
         format!("{SESSION_COOKIE}={bob}; {SESSION_COOKIE}={alice}"),
@@ -277,11 +273,10 @@ async fn a_planted_session_of_another_user_never_wins_in_any_order_or_header() {
 #[tokio::test]
 async fn of_one_users_sessions_the_older_never_wins() {
     let env = Env::start().await;
-    let old = env.signed_in("alice").await.session_cookie().expect("old");
+    let old = env.session_of("alice").await;
     env.advance(Duration::from_secs(120));
     // A newer session of the same person, only past the password.
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let browser = env.past_password("alice").await;
     let newer = browser.session_cookie().expect("level-1");
     // The older level-2 cookie must not carry the request, in either order.
     for cookie in [
@@ -299,11 +294,7 @@ async fn a_signed_out_cookie_sent_alongside_never_wins_nor_hides_the_current_one
     let revoked = first.session_cookie().expect("first");
     assert_eq!(first.sign_out().await.status, 200);
     env.advance(Duration::from_secs(60));
-    let current = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("current");
+    let current = env.session_of("alice").await;
     for cookie in [
         format!("{SESSION_COOKIE}={revoked}; {SESSION_COOKIE}={current}"),
         format!("{SESSION_COOKIE}={current}; {SESSION_COOKIE}={revoked}"),

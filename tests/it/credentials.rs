@@ -6,7 +6,7 @@
 
 use crate::restart::{accepted, file_config, start};
 use crate::support::process::doorman;
-use crate::support::redis::{self, RedisServer};
+use crate::support::redis::redis_or_skip;
 use crate::support::{default_users, holds_within, logs, Env, Setup, PASSWORD, SECRET};
 use doorman::config::Config;
 use doorman::store::StoreSettings;
@@ -56,12 +56,8 @@ async fn a_credential_change_in_the_users_file_ends_that_users_sessions_at_reloa
     for (what, users) in changes {
         assert_ne!(users, default_users(), "{what}: the change applies");
         let env = Env::start().await;
-        let alice = env
-            .signed_in("alice")
-            .await
-            .session_cookie()
-            .expect("cookie");
-        let bob = env.signed_in("bob").await.session_cookie().expect("cookie");
+        let alice = env.session_of("alice").await;
+        let bob = env.session_of("bob").await;
         std::fs::write(env.dir.path().join("users.yaml"), users).expect("users file");
         reload(&env);
         assert_eq!(
@@ -80,11 +76,7 @@ async fn a_credential_change_in_the_users_file_ends_that_users_sessions_at_reloa
 #[tokio::test]
 async fn a_reload_that_changes_no_credential_keeps_the_session() {
     let env = Env::start().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("cookie");
+    let alice = env.session_of("alice").await;
     let users = default_users().replace("Alice Example", "Alice Renamed");
     std::fs::write(env.dir.path().join("users.yaml"), users).expect("users file");
     reload(&env);
@@ -99,11 +91,7 @@ async fn lowering_session_lifetime_shortens_the_sessions_already_issued() {
         ..Setup::default()
     })
     .await;
-    let cookie = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("cookie");
+    let cookie = env.session_of("alice").await;
     // The restart with a shorter lifetime: same secret and clock.
     let text = std::fs::read_to_string(env.config_path()).expect("config");
     std::fs::write(
@@ -191,10 +179,7 @@ async fn sessions_revoke_on_a_stopped_file_store_applies_at_the_next_start() {
 
 #[tokio::test]
 async fn sessions_revoke_on_redis_reaches_every_replica() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
+    let server = redis_or_skip!();
     let env = Env::with(Setup {
         extra: format!(
             "store: {{ kind: redis, url: \"{}\", key_prefix: \"revoke:\" }}\n",
@@ -204,12 +189,8 @@ async fn sessions_revoke_on_redis_reaches_every_replica() {
     })
     .await;
     let b = env.replica().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("cookie");
-    let bob = env.signed_in("bob").await.session_cookie().expect("cookie");
+    let alice = env.session_of("alice").await;
+    let bob = env.session_of("bob").await;
     // A second session of alice's, still at the password step, on B.
     let mut halfway = env.browser();
     halfway.switch_to(b.addr());
@@ -236,11 +217,7 @@ async fn sessions_revoke_on_redis_reaches_every_replica() {
     env.advance(Duration::from_secs(
         system_now().saturating_sub(env.now()) + 31,
     ));
-    let again = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("cookie");
+    let again = env.session_of("alice").await;
     assert!(accepted(b.addr(), &again).await);
 }
 
@@ -269,12 +246,7 @@ async fn a_full_store_refuses_new_sign_ins_with_a_clear_page_and_forgets_no_sign
         env.advance(Duration::from_secs(11 * 60));
         let mut browser = env.browser();
         browser.get("/.doorman/login").await;
-        let page = browser
-            .post(
-                "/.doorman/login",
-                &[("username", "alice"), ("password", PASSWORD)],
-            )
-            .await;
+        let page = browser.post_password("alice", PASSWORD).await;
         if page.status != 303 {
             refused = Some(page);
             break;
@@ -296,12 +268,7 @@ async fn a_full_store_refuses_new_sign_ins_with_a_clear_page_and_forgets_no_sign
         signed_out.push(cookie);
     }
     let page = refused.expect("a store of 8 entries fills up within 10 sign-ins");
-    assert_eq!(page.status, 503, "{page:?}");
-    assert!(
-        page.body.contains("temporarily unavailable"),
-        "{}",
-        page.body
-    );
+    page.assert_says(503, "temporarily unavailable");
     assert!(!signed_out.is_empty());
     for cookie in &signed_out {
         assert_eq!(

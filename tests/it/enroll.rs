@@ -171,7 +171,7 @@ async fn replacing_an_authenticator_takes_a_code_from_the_current_one() {
     let current = TotpSecret::from_base32(CURRENT).expect("secret");
     let mut browser = env.signed_in("alice").await;
     let (secret, signature, page) = enrollment_form(&mut browser).await;
-    assert!(page.body.contains("name=\"current_code\""), "{}", page.body);
+    page.assert_shows("name=\"current_code\"");
     let new_code = secret.code_at(env.now());
     let wrong = format!(
         "{:06}",
@@ -202,12 +202,7 @@ async fn replacing_an_authenticator_takes_a_code_from_the_current_one() {
         Some(&current.code_at(env.now())),
     )
     .await;
-    assert_eq!(page.status, 200, "{page:?}");
-    assert!(
-        page.body.contains("Authenticator replaced"),
-        "{}",
-        page.body
-    );
+    page.assert_says(200, "Authenticator replaced");
     let file = users_file(&env);
     assert!(
         file.contains(&secret.to_base32()) && !file.contains(CURRENT),
@@ -298,7 +293,7 @@ async fn a_failed_enrollment_logs_no_secret_whatever_the_users_file_looks_like()
         )
         .await;
         assert_eq!(page.status, 500, "{users}: {page:?}");
-        assert!(page.body.contains("Not saved"), "{}", page.body);
+        page.assert_shows("Not saved");
         assert!(!page.body.contains(&secret.to_base32()));
         assert_eq!(users_file(&env), users, "the file is unchanged");
         let failed = env.audited("totp_enroll_failed");

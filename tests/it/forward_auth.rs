@@ -5,11 +5,7 @@
 use crate::support::{api_client, into_page, Env, Page, Setup, SESSION_COOKIE};
 
 async fn trusting_env() -> Env {
-    Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.0/8\"]\n".into(),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra("trusted_proxies: [\"127.0.0.0/8\"]\n").await
 }
 
 /// Asks the auth endpoint as a front proxy would, with `headers` and the
@@ -61,8 +57,7 @@ async fn traefik_a_browser_without_a_session_is_sent_to_sign_in_with_the_origina
 async fn traefik_a_script_without_a_session_gets_401_not_a_redirect() {
     let env = trusting_env().await;
     let page = ask(&env, &traefik("POST", "/api/items"), None).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("/.doorman/login"), "{}", page.body);
+    page.assert_says(401, "/.doorman/login");
 }
 
 #[tokio::test]
@@ -193,22 +188,14 @@ async fn with_public_url_the_login_redirect_is_absolute() {
 }
 
 async fn env_with_rules() -> Env {
-    Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.1\"]\nrules:\n  - { path_prefix: \"/admin/\", groups: [\"admins\"], policy: two_factor, max_age: \"10m\" }\n  - { path_prefix: \"/admin/\", policy: deny }\n  - { path_regex: \"^/internal/\", policy: deny }\n".into(),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra("trusted_proxies: [\"127.0.0.1\"]\nrules:\n  - { path_prefix: \"/admin/\", groups: [\"admins\"], policy: two_factor, max_age: \"10m\" }\n  - { path_prefix: \"/admin/\", policy: deny }\n  - { path_regex: \"^/internal/\", policy: deny }\n").await
 }
 
 #[tokio::test]
 async fn access_rules_apply_to_the_forwarded_request() {
     let env = env_with_rules().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("alice");
-    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+    let alice = env.session_of("alice").await;
+    let bob = env.session_of("bob").await;
 
     let page = ask(&env, &traefik("GET", "/internal/metrics"), Some(&alice)).await;
     assert_eq!(page.status, 403, "a deny rule: {page:?}");
@@ -227,11 +214,7 @@ async fn access_rules_apply_to_the_forwarded_request() {
 #[tokio::test]
 async fn a_stale_second_factor_for_a_max_age_rule_is_sent_to_step_up() {
     let env = env_with_rules().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("alice");
+    let alice = env.session_of("alice").await;
     env.advance(std::time::Duration::from_secs(11 * 60));
     let mut headers = traefik("GET", "/admin/users");
     headers.push(BROWSER);

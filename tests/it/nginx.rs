@@ -6,7 +6,7 @@
 //! fails when nginx is missing, unless DOORMAN_SKIP_NGINX=1 says to skip it.
 
 use crate::support::poll::wait_until_listening;
-use crate::support::{Browser, Env, Setup};
+use crate::support::{Browser, Env};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -135,11 +135,7 @@ async fn nginx_auth_request_in_front_of_the_app_signs_in_end_to_end() {
     let Some(binary) = nginx_binary() else {
         return;
     };
-    let env = Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.1\"]\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("trusted_proxies: [\"127.0.0.1\"]\n").await;
     let nginx = Nginx::start(&binary, env.upstream.addr, env.addr);
     let origin = format!("http://{}", nginx.addr);
     let mut browser = Browser::new(nginx.addr);

@@ -2,7 +2,7 @@
 //! WebSockets, header rewrites, HTTP/2, a down upstream, public routes and
 //! draining on shutdown.
 
-use crate::support::{api_client, upstream::pattern, Env, Setup};
+use crate::support::{api_client, upstream::pattern, Env};
 use futures_util::{SinkExt, StreamExt};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -77,11 +77,7 @@ async fn an_8_mib_upload_reaches_the_upstream_whole() {
 #[tokio::test]
 async fn an_upload_slower_than_the_upstream_timeout_is_not_cut_off() {
     // The upstream's time to answer counts from the end of the upload.
-    let env = Env::with(Setup {
-        extra: "limits:\n  upstream_timeout: \"1s\"".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("limits:\n  upstream_timeout: \"1s\"").await;
     let browser = env.signed_in("alice").await;
     let chunks = futures_util::stream::unfold(0u8, |sent| async move {
         if sent == 5 {
@@ -385,11 +381,7 @@ async fn forwarding_headers_are_set_and_the_host_is_kept() {
 
 #[tokio::test]
 async fn a_trusted_proxys_forwarded_chain_is_kept() {
-    let env = Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.0/8\"]".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("trusted_proxies: [\"127.0.0.0/8\"]").await;
     let browser = env.signed_in("alice").await;
     let response = browser
         .client
@@ -507,12 +499,7 @@ async fn a_down_upstream_gives_502_as_a_page_or_json_and_doorman_keeps_serving()
         page.header("content-type"),
         Some("text/html; charset=utf-8")
     );
-    assert!(
-        page.body
-            .contains("The application is not reachable right now."),
-        "{}",
-        page.body
-    );
+    page.assert_shows("The application is not reachable right now.");
 
     let response = browser
         .client

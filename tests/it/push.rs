@@ -192,7 +192,7 @@ async fn a_wrong_number_ends_the_challenge_and_the_right_one_no_longer_works() {
     let page = browser.get("/.doorman/2fa").await;
     assert_eq!(page.status, 401, "{page:?}");
     assert!(!signed_in_by(&page));
-    assert!(page.body.contains("denied on your phone"), "{}", page.body);
+    page.assert_shows("denied on your phone");
     assert_eq!(browser.get("/private").await.status, 302);
 }
 
@@ -219,7 +219,7 @@ async fn an_answer_link_past_the_challenge_lifetime_is_refused() {
     assert_eq!(answer.status, 410, "{answer:?}");
     let page = browser.get("/.doorman/2fa").await;
     assert!(!signed_in_by(&page), "{page:?}");
-    assert!(page.body.contains("expired"), "{}", page.body);
+    page.assert_shows("expired");
 }
 
 #[tokio::test]
@@ -307,14 +307,10 @@ async fn the_waiting_page_works_without_javascript_and_offers_other_ways() {
     let mut browser = env.browser();
     waiting_for_push(&mut browser, "alice").await;
     let page = browser.get("/.doorman/2fa").await;
-    assert!(
-        page.body.contains("<noscript><meta http-equiv=\"refresh\""),
-        "{}",
-        page.body
-    );
-    assert!(page.body.contains(">5:00</span> left"), "{}", page.body);
-    assert!(page.body.contains("Send again"), "{}", page.body);
-    assert!(page.body.contains("value=\"sms\""), "{}", page.body);
+    page.assert_shows("<noscript><meta http-equiv=\"refresh\"");
+    page.assert_shows(">5:00</span> left");
+    page.assert_shows("Send again");
+    page.assert_shows("value=\"sms\"");
     let script = browser.get("/.doorman/static/push.js").await;
     assert_eq!(script.status, 200);
     assert!(script.body.contains("wait=1"));
@@ -331,8 +327,7 @@ async fn a_failed_publish_is_never_shown_as_sent() {
     let env = with_ntfy(&ntfy).await;
     for status in [500, 401, 429] {
         ntfy.fail_with(status);
-        let mut browser = env.browser();
-        browser.sign_in_password("alice").await;
+        let mut browser = env.past_password("alice").await;
         let page = browser.ask_for_code("push").await;
         assert_ne!(page.status, 303, "{status}: {page:?}");
         assert!(!page.body.contains("push-number"), "{}", page.body);
@@ -344,8 +339,7 @@ async fn a_failed_publish_is_never_shown_as_sent() {
 async fn push_is_offered_only_to_users_with_a_topic() {
     let ntfy = Ntfy::start().await;
     let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    browser.sign_in_password("bob").await;
+    let mut browser = env.past_password("bob").await;
     let page = browser.get("/.doorman/2fa").await;
     assert!(!page.body.contains("value=\"push\""), "{}", page.body);
     let page = browser
@@ -434,11 +428,9 @@ async fn deny_ends_the_challenge() {
 async fn a_failing_push_webhook_is_not_shown_as_sent() {
     let env = with_push_webhook().await;
     env.webhook.set_mode(Mode::Fail(500));
-    let mut browser = env.browser();
-    browser.sign_in_password("bob").await;
+    let mut browser = env.past_password("bob").await;
     let page = browser.ask_for_code("push").await;
-    assert_eq!(page.status, 502, "{page:?}");
-    assert!(page.body.contains("could not send"), "{}", page.body);
+    page.assert_says(502, "could not send");
 }
 
 #[test]
@@ -523,8 +515,7 @@ async fn wrong_numbers_and_denials_are_logged_as_possible_attacks_without_secret
 async fn channels_are_offered_in_the_order_the_config_lists_them() {
     let ntfy = Ntfy::start().await;
     let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let page = browser.get("/.doorman/2fa").await;
     let push = page.body.find("value=\"push\"").expect("push offered");
     let sms = page.body.find("value=\"sms\"").expect("sms offered");
@@ -576,12 +567,7 @@ async fn at_most_three_push_prompts_in_ten_minutes() {
     let page = browser
         .post("/.doorman/2fa/resend", &[("channel", "push")])
         .await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(
-        page.body.contains("Try again in 9 minutes"),
-        "{}",
-        page.body
-    );
+    page.assert_says(429, "Try again in 9 minutes");
     assert_eq!(
         ntfy.publishes().len(),
         3,

@@ -2,7 +2,7 @@
 //! `Gateway::reload` in process; health during shutdown.
 
 use crate::support::process::{doorman, Process};
-use crate::support::{default_users, password_hash, Browser, Env, Setup, PASSWORD};
+use crate::support::{default_users, password_hash, Browser, Env, PASSWORD};
 use std::time::Duration;
 
 fn with_carol() -> String {
@@ -16,13 +16,7 @@ fn with_carol() -> String {
 async fn password_step(addr: std::net::SocketAddr, user: &str) -> u16 {
     let mut browser = Browser::new(addr);
     browser.get("/.doorman/login").await;
-    browser
-        .post(
-            "/.doorman/login",
-            &[("username", user), ("password", PASSWORD)],
-        )
-        .await
-        .status
+    browser.post_password(user, PASSWORD).await.status
 }
 
 #[tokio::test]
@@ -113,11 +107,7 @@ async fn a_user_removed_by_a_reload_loses_their_session() {
 
 #[tokio::test]
 async fn health_reports_503_while_shutdown_drains() {
-    let mut env = Env::with(Setup {
-        extra: "shutdown_delay: \"2s\"\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let mut env = Env::with_extra("shutdown_delay: \"2s\"\n").await;
     let health = format!("http://{}/.doorman/health", env.addr);
     assert_eq!(reqwest::get(&health).await.expect("health").status(), 200);
 

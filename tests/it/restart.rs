@@ -61,13 +61,7 @@ pub async fn accepted(addr: SocketAddr, cookie: &str) -> bool {
 async fn password_step(addr: SocketAddr, user: &str, password: &str) -> u16 {
     let mut browser = Browser::new(addr);
     browser.get("/.doorman/login").await;
-    browser
-        .post(
-            "/.doorman/login",
-            &[("username", user), ("password", password)],
-        )
-        .await
-        .status
+    browser.post_password(user, password).await.status
 }
 
 #[tokio::test]
@@ -252,11 +246,7 @@ async fn an_unusable_store_path_stops_serve_naming_store_path() {
 
 #[tokio::test]
 async fn a_gateway_shut_down_in_process_lets_the_next_one_open_the_same_file() {
-    let mut env = Env::with(Setup {
-        extra: "store: { kind: file, path: \"state.redb\" }\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let mut env = Env::with_extra("store: { kind: file, path: \"state.redb\" }\n").await;
     let mut browser = env.signed_in("alice").await;
     let cookie = browser.session_cookie().expect("cookie");
     assert_eq!(browser.sign_out().await.status, 200);

@@ -18,11 +18,7 @@ rules:
 "#;
 
 async fn env() -> Env {
-    Env::with(Setup {
-        extra: RULES.into(),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra(RULES).await
 }
 
 #[tokio::test]
@@ -168,7 +164,7 @@ async fn max_age_asks_for_the_second_factor_again_and_then_lets_through() {
     let session = alice.session_cookie().expect("session");
     let api = env.api_get("/admin/panel", Some(&session)).await;
     assert_eq!(api.status, 401);
-    assert!(api.body.contains("step_up_required"), "{}", api.body);
+    api.assert_shows("step_up_required");
 
     // The second-factor page now offers a code to a level-2 session going
     // there; each form carries `rd` on.

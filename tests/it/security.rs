@@ -2,7 +2,7 @@
 //! give away, and the small endpoints proxies rely on.
 
 use crate::support::{
-    api_client, into_page, raw_request, Browser, Env, Page, Setup, PASSWORD, SESSION_COOKIE,
+    api_client, into_page, raw_request, Browser, Env, Page, PASSWORD, SESSION_COOKIE,
 };
 use std::time::Duration;
 
@@ -149,8 +149,7 @@ fn fields_for(route: &str, code: &str) -> Vec<(&'static str, String)> {
 #[tokio::test]
 async fn every_post_route_refuses_a_missing_wrong_or_foreign_csrf_token() {
     let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let code = browser.request_code(&env, "sms").await;
     let own = browser.csrf.clone().expect("a token");
     let mut other = env.browser();
@@ -408,11 +407,7 @@ async fn redirect_targets_on_this_site_are_honoured() {
 
 #[tokio::test]
 async fn allowed_redirect_domains_admit_their_subdomains_only() {
-    let env = Env::with(Setup {
-        extra: "allowed_redirect_domains: [\".example.org\"]".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("allowed_redirect_domains: [\".example.org\"]").await;
     let wiki = "https://wiki.example.org/";
     assert_sign_in_with_rd_leads_to(&env, &encode(wiki), wiki).await;
 
@@ -440,12 +435,7 @@ async fn an_unknown_user_and_a_wrong_password_get_the_same_page() {
         let mut browser: Browser = env.browser();
         async move {
             browser.get("/.doorman/login").await;
-            let page = browser
-                .post(
-                    "/.doorman/login",
-                    &[("username", user), ("password", password)],
-                )
-                .await;
+            let page = browser.post_password(user, password).await;
             let token = page.field("csrf").expect("a CSRF token");
             let body = page.body.replace(&token, "TOKEN").replace(user, "USER");
             (page, body)
@@ -457,11 +447,7 @@ async fn an_unknown_user_and_a_wrong_password_get_the_same_page() {
     assert_eq!(unknown.status, 401, "{unknown:?}");
     assert_eq!(wrong.status, unknown.status);
     assert_eq!(wrong_body, unknown_body);
-    assert!(
-        unknown.body.contains("Incorrect username or password"),
-        "{}",
-        unknown.body
-    );
+    unknown.assert_shows("Incorrect username or password");
     let names = |page: &Page| {
         let mut names: Vec<String> = page
             .headers
@@ -517,12 +503,7 @@ async fn doormans_pages_forbid_framing_and_caching() {
     let mut browser = env.browser();
     assert_protective_headers("redirect to login", &browser.get("/private").await);
     assert_protective_headers("login page", &browser.get("/.doorman/login").await);
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "alice"), ("password", "nope")],
-        )
-        .await;
+    let page = browser.post_password("alice", "nope").await;
     assert_protective_headers("failed login", &page);
     let page = browser
         .post_exact("/.doorman/login", &[("username", "alice")])
@@ -592,12 +573,7 @@ async fn a_form_body_over_the_limit_gets_413() {
     let mut browser = env.browser();
     browser.get("/.doorman/login").await;
     let huge = "x".repeat(16 * 1024 + 1);
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "alice"), ("password", &huge)],
-        )
-        .await;
+    let page = browser.post_password("alice", &huge).await;
     assert_eq!(page.status, 413, "{page:?}");
     assert!(page
         .set_cookies()
@@ -608,12 +584,7 @@ async fn a_form_body_over_the_limit_gets_413() {
     let token = browser.csrf.clone().expect("a token");
     let overhead = "username=alice&password=&csrf=".len() + token.len();
     let fits = "x".repeat(16 * 1024 - overhead);
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "alice"), ("password", &fits)],
-        )
-        .await;
+    let page = browser.post_password("alice", &fits).await;
     assert_eq!(page.status, 401, "{page:?}");
 }
 
@@ -633,12 +604,7 @@ async fn rd_and_the_username_are_escaped_in_the_login_page() {
         "rd is kept, escaped"
     );
 
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", script), ("password", "x")],
-        )
-        .await;
+    let page = browser.post_password(script, "x").await;
     assert_eq!(page.status, 401);
     assert!(!page.body.contains("<script>"), "{}", page.body);
 }

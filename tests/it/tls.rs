@@ -28,11 +28,7 @@ fn tls_block(leaf: &Leaf, hsts: bool) -> String {
 
 async fn tls_env(dir: &std::path::Path, ca: &Ca, hsts: bool) -> (Env, Leaf) {
     let leaf = ca.leaf(dir, "server", "first");
-    let env = Env::with(Setup {
-        extra: tls_block(&leaf, hsts),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra(&tls_block(&leaf, hsts)).await;
     (env, leaf)
 }
 

@@ -11,6 +11,7 @@ pub mod ntfy;
 pub mod poll;
 pub mod process;
 pub mod redis;
+pub mod signin;
 pub mod sms;
 pub mod telnyx;
 pub mod twilio;
@@ -121,6 +122,15 @@ impl Env {
     pub async fn with(setup: Setup) -> Env {
         let webhook = Webhook::start().await;
         Env::start_with(webhook, setup).await
+    }
+
+    /// doorman with `extra` appended to the default config.
+    pub async fn with_extra(extra: &str) -> Env {
+        Env::with(Setup {
+            extra: extra.to_owned(),
+            ..Setup::default()
+        })
+        .await
     }
 
     /// As [`Env::with`], for a setup that needs the webhook receiver's URL.
@@ -264,6 +274,22 @@ public:
         browser
     }
 
+    /// A browser past `user`'s password: a level-1 session, no code yet.
+    pub async fn past_password(&self, user: &str) -> Browser {
+        let mut browser = self.browser();
+        browser.sign_in_password(user).await;
+        browser
+    }
+
+    /// The session cookie of `user`, signed in all the way in a browser
+    /// of its own.
+    pub async fn session_of(&self, user: &str) -> String {
+        self.signed_in(user)
+            .await
+            .session_cookie()
+            .unwrap_or_else(|| panic!("a session cookie for {user}"))
+    }
+
     /// A new browser whose only cookie is `value` as the session cookie: a
     /// replayed or forged cookie, sent from somewhere else.
     pub fn browser_with_session(&self, value: &str) -> Browser {
@@ -361,6 +387,20 @@ impl Page {
         let start = self.body.find(&marker)? + marker.len();
         let end = self.body[start..].find('"')? + start;
         Some(html_unescape(&self.body[start..end]))
+    }
+
+    /// Asserts that the body shows `text` (the body is the message).
+    #[track_caller]
+    pub fn assert_shows(&self, text: &str) {
+        assert!(self.body.contains(text), "{}", self.body);
+    }
+
+    /// Asserts the status (the page is the message) and that the body
+    /// shows `text`.
+    #[track_caller]
+    pub fn assert_says(&self, status: u16, text: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        self.assert_shows(text);
     }
 
     /// The upstream's echo of the request, when the upstream answered.
@@ -537,16 +577,27 @@ impl Browser {
             .filter(|value| !value.is_empty())
     }
 
+    /// POSTs the login form with `user` and `password` (and the CSRF
+    /// token): the answer.
+    pub async fn post_password(&mut self, user: &str, password: &str) -> Page {
+        self.post(
+            "/.doorman/login",
+            &[("username", user), ("password", password)],
+        )
+        .await
+    }
+
+    /// Opens the login page and submits `user` and `password`: the answer.
+    pub async fn try_password(&mut self, user: &str, password: &str) -> Page {
+        self.get("/.doorman/login").await;
+        self.post_password(user, password).await
+    }
+
     /// The password step only: ends with a level-1 session (no code yet).
     pub async fn sign_in_password(&mut self, user: &str) {
         let page = self.get("/.doorman/login").await;
         assert_eq!(page.status, 200, "{page:?}");
-        let page = self
-            .post(
-                "/.doorman/login",
-                &[("username", user), ("password", PASSWORD)],
-            )
-            .await;
+        let page = self.post_password(user, PASSWORD).await;
         assert_eq!(page.status, 303, "password step: {page:?}");
     }
 
@@ -629,15 +680,7 @@ impl Browser {
 
     /// Password, then an SMS code from the webhook; ends fully signed in.
     pub async fn sign_in(&mut self, env: &Env, user: &str) {
-        let page = self.get("/.doorman/login").await;
-        assert_eq!(page.status, 200, "{page:?}");
-        let page = self
-            .post(
-                "/.doorman/login",
-                &[("username", user), ("password", PASSWORD)],
-            )
-            .await;
-        assert_eq!(page.status, 303, "password step: {page:?}");
+        self.sign_in_password(user).await;
         let page = self.get("/.doorman/2fa").await;
         assert_eq!(page.status, 200, "{page:?}");
         let page = self.post("/.doorman/2fa/send", &[("channel", "sms")]).await;
