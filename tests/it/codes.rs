@@ -1,10 +1,11 @@
 //! One-time codes: how many tries, how long they live, resends, and what
 //! the webhook receives.
 
+use crate::support::webhook::hook_signature;
 use crate::support::webhook::Mode;
-use crate::support::{parse_raw_response, Browser, Env, Page, CSRF_COOKIE, SESSION_COOKIE};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::support::{
+    parse_raw_response, signed_in_by, Browser, Env, Page, CSRF_COOKIE, SESSION_COOKIE,
+};
 use std::time::Duration;
 
 const COOLDOWN: Duration = Duration::from_secs(30);
@@ -21,14 +22,6 @@ async fn waiting_for_code(env: &Env) -> (Browser, String) {
 fn wrong(code: &str, nth: u32) -> String {
     let n: u32 = code.parse().expect("a numeric code");
     format!("{:06}", (n + 1 + nth) % 1_000_000)
-}
-
-fn signed_in_by(page: &Page) -> bool {
-    page.status == 303
-        && page
-            .set_cookies()
-            .iter()
-            .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
 }
 
 #[tokio::test]
@@ -382,14 +375,7 @@ async fn the_webhook_body_is_signed_with_the_shared_secret() {
     let signature = delivery.signature.expect("an X-Doorman-Signature header");
     let hex = signature.strip_prefix("sha256=").expect("sha256= prefix");
 
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"hook-secret").unwrap();
-    mac.update(&delivery.body);
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let expected = hook_signature(&delivery.body);
     assert_eq!(hex, expected);
 }
 

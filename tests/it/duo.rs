@@ -1,8 +1,9 @@
 //! Duo push through the Duo Auth API emulation, which checks every
 //! request's signature.
 
-use crate::push::{signed_in_by, status, users};
+use crate::push::{status, users};
 use crate::support::duo::{DuoApi, Outcome};
+use crate::support::signed_in_by;
 use crate::support::{Browser, Env, Setup};
 use std::time::{Duration, Instant};
 

@@ -3,10 +3,9 @@
 //! can be used or refused.
 
 use crate::support::ntfy::{self, Ntfy};
+use crate::support::webhook::hook_signature;
 use crate::support::webhook::Mode;
-use crate::support::{password_hash, Browser, Env, Page, Setup};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::support::{password_hash, signed_in_by, Browser, Env, Page, Setup};
 use std::time::Duration;
 
 pub const TOPIC: &str = "alice-7f3b9c2e41d0";
@@ -84,15 +83,6 @@ pub async fn status(browser: &Browser, wait: bool) -> serde_json::Value {
         .expect("status");
     assert_eq!(response.status(), 200);
     response.json().await.expect("JSON")
-}
-
-/// Whether `page` finished a sign-in: a redirect that sets a live session cookie.
-pub fn signed_in_by(page: &Page) -> bool {
-    page.status == 303
-        && page
-            .set_cookies()
-            .iter()
-            .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
 }
 
 #[tokio::test]
@@ -372,14 +362,7 @@ async fn the_push_webhook_gets_a_signed_body_with_numbered_links_and_a_deny_link
     let mut browser = env.browser();
     let number = waiting_for_push(&mut browser, "bob").await;
     let delivery = env.webhook.deliveries().pop().expect("a delivery");
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"hook-secret").unwrap();
-    mac.update(&delivery.body);
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let expected = hook_signature(&delivery.body);
     assert_eq!(
         delivery.signature.as_deref(),
         Some(format!("sha256={expected}").as_str())

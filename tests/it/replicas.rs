@@ -209,7 +209,7 @@ async fn a_push_answered_through_one_replica_signs_in_the_browser_waiting_on_the
     assert_eq!(answer, 200);
     assert_eq!(state["state"], "approved");
     let page = browser.get("/.doorman/2fa").await;
-    assert!(crate::push::signed_in_by(&page), "{page:?}");
+    assert!(crate::support::signed_in_by(&page), "{page:?}");
 
     // The link was used: neither replica takes it again.
     for addr in [env.addr, b.addr()] {

@@ -2,7 +2,7 @@
 //! accepted, replays, the users file key, the enrollment page and the
 //! `totp enroll` command.
 
-use crate::push::signed_in_by;
+use crate::support::signed_in_by;
 use crate::support::{password_hash, Browser, Env, Page, Setup};
 use doorman::otp::totp::TotpSecret;
 use std::time::Duration;
@@ -221,13 +221,8 @@ async fn a_signed_in_user_enrolls_after_one_correct_code_and_signs_in_with_the_a
     .await;
     assert_eq!(page.status, 400, "{page:?}");
 
-    let page = enroll(
-        &mut browser,
-        &base32,
-        &signature,
-        &secret.code_at(env.now()),
-    )
-    .await;
+    let now_code = secret.code_at(env.now());
+    let page = enroll(&mut browser, &base32, &signature, &now_code).await;
     page.assert_says(200, "Authenticator added");
     let users = std::fs::read_to_string(env.dir.path().join("users.yaml")).unwrap();
     assert!(
@@ -391,13 +386,8 @@ async fn enrollment_asks_for_a_fresh_sign_in_after_fifteen_minutes() {
     page.assert_shows("Sign in again");
     assert!(!page.body.contains("<svg"));
     let secret = TotpSecret::from_base32(&base32).unwrap();
-    let page = enroll(
-        &mut browser,
-        &base32,
-        &signature,
-        &secret.code_at(env.now()),
-    )
-    .await;
+    let now_code = secret.code_at(env.now());
+    let page = enroll(&mut browser, &base32, &signature, &now_code).await;
     page.assert_shows("Sign in again");
     let users = std::fs::read_to_string(env.dir.path().join("users.yaml")).unwrap();
     assert!(!users.contains("totp_secret"), "{users}");

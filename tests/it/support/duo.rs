@@ -43,9 +43,7 @@ fn fail(status: u16, code: u32, message: &str) -> Reply {
 
 impl DuoApi {
     pub async fn start() -> DuoApi {
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        let api = FakeApi::start(move |request| handle(&shared, request)).await;
+        let (api, state) = FakeApi::with_state(handle).await;
         DuoApi { api, state }
     }
 
@@ -141,7 +139,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn handle(state: &Arc<Mutex<State>>, request: &Recorded) -> Reply {
+fn handle(state: &Mutex<State>, request: &Recorded) -> Reply {
     if !signed(request) {
         state.lock().unwrap().bad_signatures += 1;
         return fail(401, 40103, "Invalid signature in request credentials");

@@ -133,6 +133,19 @@ impl FakeApi {
         FakeApi { addr, requests }
     }
 
+    /// Serves `handler` over a fresh `S` that it shares with the caller:
+    /// the API, and that state.
+    pub async fn with_state<S: Default + Send + 'static>(
+        handler: fn(&Mutex<S>, &Recorded) -> Reply,
+    ) -> (FakeApi, Arc<Mutex<S>>) {
+        let state = Arc::new(Mutex::new(S::default()));
+        let shared = state.clone();
+        (
+            FakeApi::start(move |request| handler(&shared, request)).await,
+            state,
+        )
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }

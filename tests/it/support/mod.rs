@@ -344,6 +344,15 @@ pub fn decrypt_session(value: &str, secret: &str, now: u64) -> Option<doorman::s
     codec.read(&headers, now).ok().flatten()
 }
 
+/// Whether `page` finished a sign-in: a redirect that sets a live session cookie.
+pub fn signed_in_by(page: &Page) -> bool {
+    page.status == 303
+        && page
+            .set_cookies()
+            .iter()
+            .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
+}
+
 /// Reads a response into a [`Page`].
 pub async fn into_page(response: reqwest::Response) -> Page {
     let status = response.status().as_u16();

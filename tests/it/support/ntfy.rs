@@ -31,9 +31,7 @@ fn error(status: u16, code: u32, message: &str) -> Reply {
 
 impl Ntfy {
     pub async fn start() -> Ntfy {
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        let api = FakeApi::start(move |request| handle(&shared, request)).await;
+        let (api, state) = FakeApi::with_state(handle).await;
         Ntfy { api, state }
     }
 
@@ -111,7 +109,7 @@ pub fn path_of(url: &str) -> String {
         .map_or("/".to_owned(), |at| after_scheme[at..].to_owned())
 }
 
-fn handle(state: &Arc<Mutex<State>>, request: &Recorded) -> Reply {
+fn handle(state: &Mutex<State>, request: &Recorded) -> Reply {
     if request.method != "POST" || request.path != "/" {
         return error(404, 40401, "page not found");
     }

@@ -60,9 +60,7 @@ pub fn error(status: u16, code: Option<&str>, title: &str) -> Reply {
 
 impl Telnyx {
     pub async fn start() -> Telnyx {
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        let api = FakeApi::start(move |request| handle(&shared, request)).await;
+        let (api, state) = FakeApi::with_state(handle).await;
         Telnyx { api, state }
     }
 

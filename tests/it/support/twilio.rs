@@ -42,9 +42,7 @@ fn error(status: u16, code: u32, message: &str) -> Reply {
 
 impl TwilioVerify {
     pub async fn start() -> TwilioVerify {
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        let api = FakeApi::start(move |request| handle(&shared, request)).await;
+        let (api, state) = FakeApi::with_state(handle).await;
         TwilioVerify { api, state }
     }
 

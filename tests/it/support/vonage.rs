@@ -99,12 +99,13 @@ impl Ledger {
     }
 }
 
-/// What both emulations offer a test.
+/// What both emulations offer a test (each derefs to it).
 #[derive(Clone)]
-struct Shared(Arc<Mutex<Ledger>>);
+pub struct Shared(Arc<Mutex<Ledger>>);
 
 impl Shared {
-    fn code_for(&self, to: &str) -> Option<String> {
+    /// The code of the latest verification to `to` (with or without `+`).
+    pub fn code_for(&self, to: &str) -> Option<String> {
         let to = to.trim_start_matches('+');
         let ledger = self.0.lock().unwrap();
         ledger
@@ -115,12 +116,13 @@ impl Shared {
             .map(|v| v.code.clone())
     }
 
-    fn verifications(&self) -> Vec<Verification> {
+    pub fn verifications(&self) -> Vec<Verification> {
         self.0.lock().unwrap().verifications.clone()
     }
 
-    /// What Vonage does when a step's wait runs out: the next step goes out.
-    fn run_next_steps(&self) {
+    /// Lets every running verification's step wait run out: the next step
+    /// goes out, as Vonage does.
+    pub fn run_next_steps(&self) {
         let mut ledger = self.0.lock().unwrap();
         for verification in &mut ledger.verifications {
             if verification.status == Status::Active {
@@ -129,7 +131,8 @@ impl Shared {
         }
     }
 
-    fn forget_all(&self) {
+    /// Lets every running verification expire.
+    pub fn forget_all(&self) {
         let mut ledger = self.0.lock().unwrap();
         for verification in &mut ledger.verifications {
             if verification.status == Status::Active {
@@ -190,11 +193,26 @@ fn not_found(request_id: &str) -> Reply {
     )
 }
 
+impl std::ops::Deref for VonageVerify {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl std::ops::Deref for VonageLegacyVerify {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
 impl VonageVerify {
     pub async fn start() -> VonageVerify {
-        let shared = Shared(Arc::new(Mutex::new(Ledger::default())));
-        let ledger = shared.0.clone();
-        let api = FakeApi::start(move |request| handle_v2(&ledger, request)).await;
+        let (api, ledger) = FakeApi::with_state(handle_v2).await;
+        let shared = Shared(ledger);
         VonageVerify { api, shared }
     }
 
@@ -214,25 +232,6 @@ impl VonageVerify {
     /// Makes the next check answer `reply`.
     pub fn fail_next_check(&self, reply: Reply) {
         self.shared.0.lock().unwrap().check_failure = Some(reply);
-    }
-
-    /// The code of the latest verification to `to` (with or without `+`).
-    pub fn code_for(&self, to: &str) -> Option<String> {
-        self.shared.code_for(to)
-    }
-
-    pub fn verifications(&self) -> Vec<Verification> {
-        self.shared.verifications()
-    }
-
-    /// Lets every running verification expire.
-    pub fn forget_all(&self) {
-        self.shared.forget_all()
-    }
-
-    /// Lets every running verification's step wait run out.
-    pub fn run_next_steps(&self) {
-        self.shared.run_next_steps()
     }
 }
 
@@ -457,9 +456,8 @@ fn legacy_workflow(id: &str) -> Option<Vec<String>> {
 
 impl VonageLegacyVerify {
     pub async fn start() -> VonageLegacyVerify {
-        let shared = Shared(Arc::new(Mutex::new(Ledger::default())));
-        let ledger = shared.0.clone();
-        let api = FakeApi::start(move |request| handle_v1(&ledger, request)).await;
+        let (api, ledger) = FakeApi::with_state(handle_v1).await;
+        let shared = Shared(ledger);
         VonageLegacyVerify { api, shared }
     }
 
@@ -479,25 +477,6 @@ impl VonageLegacyVerify {
     /// Makes the next check answer `status` with `error_text`.
     pub fn fail_next_check(&self, status: &str, error_text: &str) {
         self.shared.0.lock().unwrap().check_failure = Some(legacy_error(status, error_text));
-    }
-
-    /// The code of the latest verification to `to` (with or without `+`).
-    pub fn code_for(&self, to: &str) -> Option<String> {
-        self.shared.code_for(to)
-    }
-
-    pub fn verifications(&self) -> Vec<Verification> {
-        self.shared.verifications()
-    }
-
-    /// Lets every running verification expire.
-    pub fn forget_all(&self) {
-        self.shared.forget_all()
-    }
-
-    /// Lets every running verification's step wait run out.
-    pub fn run_next_steps(&self) {
-        self.shared.run_next_steps()
     }
 }
 
