@@ -314,29 +314,18 @@ async fn made_up_names_from_one_address_never_stop_another_users_right_password(
 
 #[tokio::test]
 async fn a_device_mark_spares_its_browser_the_address_counter_for_its_own_user_only() {
-    let env = Env::with(Setup {
-        extra: r#"
-limits:
-  failures: { delay: "0s", lock_after: 100, per_hour: 1000 }
-  client_failures: { delay: "0s", lock_after: 3 }
-"#
-        .into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra(r#" limits: failures: { delay: "0s", lock_after: 100, per_hour: 1000 } client_failures: { delay: "0s", lock_after: 3 } "#).await;
     let mut bob = env.browser();
     bob.get("/.doorman/login").await;
     bob.post_password("bob", PASSWORD).await;
     bob.get("/.doorman/2fa").await;
-    bob.post("/.doorman/2fa/send", &[("channel", "sms")]).await;
+    bob.send_code("sms").await;
     let code = env.webhook.last_code().expect("a code");
     bob.get("/.doorman/2fa").await;
     let page = bob.post("/.doorman/2fa/verify", &[("code", &code)]).await;
     assert_eq!(page.status, 303);
     let set = page
-        .set_cookies()
-        .into_iter()
-        .find(|cookie| cookie.starts_with("doorman_session_device="))
+        .set_cookie_starting("doorman_session_device=")
         .expect("a device mark after a completed sign-in");
     assert!(set.contains("HttpOnly"), "{set}");
     let mark = bob.cookie("doorman_session_device").expect("kept");

@@ -287,9 +287,7 @@ async fn demo_prints_how_to_sign_in_and_a_browser_can_sign_in_with_the_logged_co
     let page = browser.post_password("demo", &password).await;
     assert_eq!(page.status, 303, "password step: {page:?}");
     browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(page.status, 303, "send step: {page:?}");
     let logged = demo.stderr.line_with("one-time code ");
     let code: String = logged

@@ -192,14 +192,10 @@ async fn a_code_still_works_just_before_five_minutes() {
 async fn an_immediate_resend_is_refused_and_the_page_says_how_long_to_wait() {
     let env = Env::start().await;
     let (mut browser, _) = waiting_for_code(&env).await;
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "sms")])
-        .await;
+    let page = browser.resend_code("sms").await;
     page.assert_says(429, "wait 30 seconds");
     env.advance(Duration::from_secs(10));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "sms")])
-        .await;
+    let page = browser.resend_code("sms").await;
     page.assert_says(429, "wait 20 seconds");
     assert_eq!(
         env.webhook.deliveries().len(),
@@ -213,9 +209,7 @@ async fn a_resend_after_the_cooldown_replaces_the_previous_code() {
     let env = Env::start().await;
     let (mut browser, first) = waiting_for_code(&env).await;
     env.advance(COOLDOWN);
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "sms")])
-        .await;
+    let page = browser.resend_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(env.webhook.deliveries().len(), 2);
     let second = env.webhook.last_code().expect("a second code");
@@ -240,9 +234,7 @@ async fn call_me_instead_delivers_the_code_by_voice() {
     let page = browser.get("/.doorman/2fa").await;
     page.assert_shows("Call me instead");
     env.advance(COOLDOWN);
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "voice")])
-        .await;
+    let page = browser.resend_code("voice").await;
     assert_eq!(page.status, 303, "{page:?}");
     let delivery = env.webhook.deliveries().pop().expect("a delivery");
     assert_eq!(delivery.json["channel"], "voice");
@@ -280,9 +272,7 @@ async fn send_with_webhook(mode: Mode) -> Page {
     env.webhook.set_mode(mode);
     let mut browser = env.past_password("alice").await;
     browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(
         env.webhook.deliveries().len(),
         1,
@@ -319,9 +309,7 @@ async fn after_a_failed_send_no_code_is_waiting() {
     env.webhook.set_mode(Mode::Fail(503));
     let mut browser = env.past_password("alice").await;
     browser.get("/.doorman/2fa").await;
-    browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    browser.send_code("sms").await;
     let code = env
         .webhook
         .last_code()
@@ -331,9 +319,7 @@ async fn after_a_failed_send_no_code_is_waiting() {
 
     // Nothing was sent, so there is no cooldown to wait out.
     env.webhook.set_mode(Mode::Accept);
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
 }
 
@@ -386,9 +372,7 @@ async fn a_user_without_a_phone_is_told_there_is_no_second_factor() {
     let page = browser.get("/.doorman/2fa").await;
     page.assert_says(403, "No second factor");
 
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(page.status, 403, "{page:?}");
     assert!(env.webhook.deliveries().is_empty());
 }
@@ -399,9 +383,7 @@ async fn a_failed_resend_says_so_and_keeps_the_earlier_code() {
     let (mut browser, code) = waiting_for_code(&env).await;
     env.advance(COOLDOWN);
     env.webhook.set_mode(Mode::Fail(500));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "voice")])
-        .await;
+    let page = browser.resend_code("voice").await;
     page.assert_says(502, "could not send the code");
     assert_eq!(
         env.webhook.deliveries().len(),

@@ -179,11 +179,7 @@ async fn secure_cookies_without_a_domain_carry_the_host_prefix_and_its_attribute
 
 #[tokio::test]
 async fn with_a_session_domain_cookies_keep_their_plain_names_and_carry_the_domain() {
-    let env = Env::with(Setup {
-        session: "secure: true\ndomain: \"localhost.test\"".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_session("secure: true\ndomain: \"localhost.test\"").await;
     let mut browser = SecureBrowser::new(&env);
     let seen = browser.sign_in(&env, "alice").await;
     assert!(

@@ -7,7 +7,7 @@
 use crate::restart::{accepted, file_config, start};
 use crate::support::process::doorman;
 use crate::support::redis::redis_or_skip;
-use crate::support::{default_users, holds_within, logs, Env, Setup, PASSWORD, SECRET};
+use crate::support::{default_users, holds_within, logs, Env, PASSWORD, SECRET};
 use doorman::config::Config;
 use doorman::store::StoreSettings;
 use std::time::Duration;
@@ -86,11 +86,7 @@ async fn a_reload_that_changes_no_credential_keeps_the_session() {
 
 #[tokio::test]
 async fn lowering_session_lifetime_shortens_the_sessions_already_issued() {
-    let env = Env::with(Setup {
-        session: "lifetime: \"12h\"\nidle_timeout: \"12h\"".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_session("lifetime: \"12h\"\nidle_timeout: \"12h\"").await;
     let cookie = env.session_of("alice").await;
     // The restart with a shorter lifetime: same secret and clock.
     let text = std::fs::read_to_string(env.config_path()).expect("config");
@@ -180,13 +176,10 @@ async fn sessions_revoke_on_a_stopped_file_store_applies_at_the_next_start() {
 #[tokio::test]
 async fn sessions_revoke_on_redis_reaches_every_replica() {
     let server = redis_or_skip!();
-    let env = Env::with(Setup {
-        extra: format!(
-            "store: {{ kind: redis, url: \"{}\", key_prefix: \"revoke:\" }}\n",
-            server.url()
-        ),
-        ..Setup::default()
-    })
+    let env = Env::with_extra(&format!(
+        "store: {{ kind: redis, url: \"{}\", key_prefix: \"revoke:\" }}\n",
+        server.url()
+    ))
     .await;
     let b = env.replica().await;
     let alice = env.session_of("alice").await;
@@ -233,11 +226,9 @@ async fn sessions_revoke_on_the_memory_store_says_why_it_cannot() {
 #[tokio::test]
 async fn a_full_store_refuses_new_sign_ins_with_a_clear_page_and_forgets_no_sign_out() {
     logs::capture();
-    let env = Env::with(Setup {
-        extra: "store: { kind: memory, max_entries: 8 }\ncodes:\n  resend_cooldown: \"1s\"\n"
-            .into(),
-        ..Setup::default()
-    })
+    let env = Env::with_extra(
+        "store: { kind: memory, max_entries: 8 }\ncodes:\n resend_cooldown: \"1s\"\n",
+    )
     .await;
     let mut signed_out = Vec::new();
     let mut refused = None;
@@ -252,9 +243,7 @@ async fn a_full_store_refuses_new_sign_ins_with_a_clear_page_and_forgets_no_sign
             break;
         }
         browser.get("/.doorman/2fa").await;
-        let page = browser
-            .post("/.doorman/2fa/send", &[("channel", "sms")])
-            .await;
+        let page = browser.send_code("sms").await;
         if page.status != 303 {
             refused = Some(page);
             break;

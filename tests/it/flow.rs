@@ -116,9 +116,7 @@ async fn a_channel_that_is_not_offered_is_refused() {
     let env = Env::start().await;
     let mut browser = env.past_password("alice").await;
     browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "push")])
-        .await;
+    let page = browser.send_code("push").await;
     page.assert_says(400, "Choose one of the methods offered");
     assert!(env.webhook.deliveries().is_empty());
 }
@@ -195,9 +193,7 @@ async fn the_second_factor_pages_send_a_browser_without_a_session_to_sign_in() {
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.location(), Some("/.doorman/login?rd=%2Freports"));
     browser.get("/.doorman/login").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.location(), Some("/.doorman/login"));
     assert!(env.webhook.deliveries().is_empty());

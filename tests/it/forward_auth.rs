@@ -2,7 +2,7 @@
 //! nginx `auth_request` call it: the original request comes in headers,
 //! believed only from `trusted_proxies`.
 
-use crate::support::{api_client, into_page, Env, Page, Setup, SESSION_COOKIE};
+use crate::support::{api_client, into_page, Env, Page, SESSION_COOKIE};
 
 async fn trusting_env() -> Env {
     Env::with_extra("trusted_proxies: [\"127.0.0.0/8\"]\n").await
@@ -172,11 +172,9 @@ async fn forwarded_headers_from_an_untrusted_peer_are_not_believed() {
 
 #[tokio::test]
 async fn with_public_url_the_login_redirect_is_absolute() {
-    let env = Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.1\"]\npublic_url: \"https://auth.example.com\"\n"
-            .into(),
-        ..Setup::default()
-    })
+    let env = Env::with_extra(
+        "trusted_proxies: [\"127.0.0.1\"]\npublic_url: \"https://auth.example.com\"\n",
+    )
     .await;
     let mut headers = traefik("GET", "/");
     headers.push(BROWSER);

@@ -235,9 +235,7 @@ async fn a_completed_sign_in_ends_the_run_of_failures() {
 /// status of the send.
 async fn send_sms(browser: &mut Browser) -> crate::support::Page {
     browser.get("/.doorman/2fa").await;
-    browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await
+    browser.send_code("sms").await
 }
 
 #[tokio::test]
@@ -297,9 +295,7 @@ async fn a_channel_stops_at_its_daily_ceiling_for_everyone() {
     page.assert_shows("Try again in 24 hours");
     assert_eq!(env.audited("send_refused")[0]["reason"], "channel_per_day");
     // Voice has no ceiling here, and the refused SMS counted for nobody.
-    let page = alice
-        .post("/.doorman/2fa/send", &[("channel", "voice")])
-        .await;
+    let page = alice.send_code("voice").await;
     assert_eq!(page.status, 303);
     assert_eq!(env.webhook.deliveries().len(), 3);
 }

@@ -123,9 +123,7 @@ async fn a_refused_resend_counts_as_a_limit_hit() {
     let before = scrape(&env).await.get(series).copied().unwrap_or(0.0);
     let mut browser = env.past_password("bob").await;
     assert_eq!(browser.ask_for_code("sms").await.status, 303);
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "sms")])
-        .await;
+    let page = browser.resend_code("sms").await;
     assert_eq!(page.status, 429, "{page:?}");
     assert!(get(&scrape(&env).await, series) >= before + 1.0);
 }

@@ -194,9 +194,7 @@ async fn telnyx_errors_are_told_as_what_the_person_can_do() {
         assert!(page.body.contains(text), "{case}: {}", page.body);
         assert!(!page.body.contains("We sent"), "{case}");
 
-        let page = browser
-            .post("/.doorman/2fa/send", &[("channel", "voice")])
-            .await;
+        let page = browser.send_code("voice").await;
         let delivered = !env.webhook.deliveries().is_empty();
         assert_eq!(delivered, tries_next, "{case}: fallback");
         assert_eq!(page.status == 303, tries_next, "{case}: {}", page.body);

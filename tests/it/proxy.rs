@@ -104,11 +104,8 @@ async fn an_8_mib_download_arrives_whole_and_correct() {
     let browser = env.signed_in("alice").await;
 
     let response = browser
-        .client
-        .get(env.url(&format!("/download?bytes={EIGHT_MIB}")))
-        .send()
-        .await
-        .expect("download");
+        .get_plain(&format!("/download?bytes={EIGHT_MIB}"), &[])
+        .await;
     assert_eq!(response.status(), 200);
 
     let mut stream = response.bytes_stream();
@@ -307,19 +304,20 @@ async fn hop_by_hop_request_headers_do_not_reach_the_upstream() {
     let browser = env.signed_in("alice").await;
 
     let response = browser
-        .client
-        .get(env.url("/echo"))
-        .header("connection", "x-client-hop")
-        .header("x-client-hop", "1")
-        .header("keep-alive", "timeout=5")
-        .header("te", "trailers")
-        .header("trailer", "x-checksum")
-        .header("proxy-connection", "keep-alive")
-        .header("proxy-authorization", "Basic Zm9vOmJhcg==")
-        .header("x-client-kept", "1")
-        .send()
-        .await
-        .expect("request");
+        .get_plain(
+            "/echo",
+            &[
+                ("connection", "x-client-hop"),
+                ("x-client-hop", "1"),
+                ("keep-alive", "timeout=5"),
+                ("te", "trailers"),
+                ("trailer", "x-checksum"),
+                ("proxy-connection", "keep-alive"),
+                ("proxy-authorization", "Basic Zm9vOmJhcg=="),
+                ("x-client-kept", "1"),
+            ],
+        )
+        .await;
 
     assert_eq!(response.status(), 200);
     let echo: serde_json::Value = response.json().await.expect("echo");
@@ -357,14 +355,15 @@ async fn forwarding_headers_are_set_and_the_host_is_kept() {
     let browser = env.signed_in("alice").await;
 
     let response = browser
-        .client
-        .get(env.url("/echo"))
-        .header("x-forwarded-for", "203.0.113.9")
-        .header("x-forwarded-proto", "https")
-        .header("x-forwarded-host", "spoofed.example")
-        .send()
-        .await
-        .expect("request");
+        .get_plain(
+            "/echo",
+            &[
+                ("x-forwarded-for", "203.0.113.9"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "spoofed.example"),
+            ],
+        )
+        .await;
 
     let echo: serde_json::Value = response.json().await.expect("echo");
     let doorman = env.addr.to_string();
@@ -384,12 +383,8 @@ async fn a_trusted_proxys_forwarded_chain_is_kept() {
     let env = Env::with_extra("trusted_proxies: [\"127.0.0.0/8\"]").await;
     let browser = env.signed_in("alice").await;
     let response = browser
-        .client
-        .get(env.url("/echo"))
-        .header("x-forwarded-for", "203.0.113.9")
-        .send()
-        .await
-        .expect("request");
+        .get_plain("/echo", &[("x-forwarded-for", "203.0.113.9")])
+        .await;
     let echo: serde_json::Value = response.json().await.expect("echo");
     assert_eq!(
         echoed(&echo, "x-forwarded-for"),

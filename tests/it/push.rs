@@ -75,12 +75,8 @@ pub async fn waiting_for_push(browser: &mut Browser, user: &str) -> String {
 /// `GET 2fa/push/status` as the page's script asks it.
 pub async fn status(browser: &Browser, wait: bool) -> serde_json::Value {
     let query = if wait { "?wait=1" } else { "" };
-    let response = browser
-        .client
-        .get(browser.url(&format!("/.doorman/2fa/push/status{query}")))
-        .send()
-        .await
-        .expect("status");
+    let path = format!("/.doorman/2fa/push/status{query}");
+    let response = browser.get_plain(&path, &[]).await;
     assert_eq!(response.status(), 200);
     response.json().await.expect("JSON")
 }
@@ -220,9 +216,7 @@ async fn after_send_again_the_first_notifications_links_are_dead() {
     let number = waiting_for_push(&mut browser, "alice").await;
     let old = ntfy.action_url(&number);
     env.advance(Duration::from_secs(31));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "push")])
-        .await;
+    let page = browser.resend_code("push").await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(ntfy.publishes().len(), 2);
     assert_eq!(ntfy::press(&env, &old).await.status, 410);
@@ -332,9 +326,7 @@ async fn push_is_offered_only_to_users_with_a_topic() {
     let mut browser = env.past_password("bob").await;
     let page = browser.get("/.doorman/2fa").await;
     assert!(!page.body.contains("value=\"push\""), "{}", page.body);
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "push")])
-        .await;
+    let page = browser.send_code("push").await;
     assert_eq!(page.status, 400, "{page:?}");
     assert!(ntfy.publishes().is_empty());
 }
@@ -541,15 +533,11 @@ async fn at_most_three_push_prompts_in_ten_minutes() {
     waiting_for_push(&mut browser, "alice").await;
     for _ in 0..2 {
         env.advance(Duration::from_secs(31));
-        let page = browser
-            .post("/.doorman/2fa/resend", &[("channel", "push")])
-            .await;
+        let page = browser.resend_code("push").await;
         assert_eq!(page.status, 303, "{page:?}");
     }
     env.advance(Duration::from_secs(31));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "push")])
-        .await;
+    let page = browser.resend_code("push").await;
     page.assert_says(429, "Try again in 9 minutes");
     assert_eq!(
         ntfy.publishes().len(),
@@ -560,13 +548,9 @@ async fn at_most_three_push_prompts_in_ten_minutes() {
     assert_eq!(refused[0]["reason"], "push_prompts");
 
     // A code by SMS is another matter.
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
     env.advance(Duration::from_secs(9 * 60));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "push")])
-        .await;
+    let page = browser.resend_code("push").await;
     assert_eq!(page.status, 303, "{page:?}");
 }

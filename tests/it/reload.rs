@@ -14,9 +14,7 @@ fn with_carol() -> String {
 }
 
 async fn password_step(addr: std::net::SocketAddr, user: &str) -> u16 {
-    let mut browser = Browser::new(addr);
-    browser.get("/.doorman/login").await;
-    browser.post_password(user, PASSWORD).await.status
+    Browser::new(addr).try_password(user, PASSWORD).await.status
 }
 
 #[tokio::test]

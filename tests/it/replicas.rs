@@ -12,14 +12,7 @@ const WAIT: Duration = Duration::from_secs(5);
 
 /// Replica A (the env's own doorman) and replica B, both on `server`.
 async fn replicas(server: &RedisServer, extra: &str) -> (Env, doorman::Gateway) {
-    let env = Env::with(Setup {
-        extra: format!(
-            "store: {{ kind: redis, url: \"{}\", key_prefix: \"it:\", command_timeout: \"500ms\" }}\n{extra}",
-            server.url()
-        ),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra(&format!( "store: {{ kind: redis, url: \"{}\", key_prefix: \"it:\", command_timeout: \"500ms\" }}\n{extra}", server.url() )).await;
     let b = env.replica().await;
     (env, b)
 }
@@ -109,15 +102,7 @@ async fn failed_passwords_on_both_replicas_count_toward_one_lock() {
         let mut owner = env.browser();
         owner.switch_to(addr);
         owner.get("/.doorman/login").await;
-        let page = owner
-            .post(
-                "/.doorman/login",
-                &[
-                    ("username", "alice"),
-                    ("password", crate::support::PASSWORD),
-                ],
-            )
-            .await;
+        let page = owner.post_password("alice", crate::support::PASSWORD).await;
         assert_eq!(page.status, 401, "locked on every replica");
     }
 }

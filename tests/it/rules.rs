@@ -1,7 +1,7 @@
 //! Access rules: bypass, deny, subjects, networks, step-up, and the one
 //! canonical path every rule and the upstream see.
 
-use crate::support::{api_client, raw_request, Env, Setup};
+use crate::support::{api_client, raw_request, Env};
 use std::time::Duration;
 
 const RULES: &str = r#"
@@ -118,16 +118,7 @@ async fn networks_use_the_peer_address_unless_a_trusted_proxy_reports_another() 
 
 #[tokio::test]
 async fn a_trusted_proxy_reports_the_client_for_network_rules() {
-    let env = Env::with(Setup {
-        extra: r#"
-trusted_proxies: ["127.0.0.1"]
-rules:
-  - { path_prefix: "/office/", networks: ["10.1.0.0/16"], policy: bypass }
-"#
-        .into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra(r#" trusted_proxies: ["127.0.0.1"] rules: - { path_prefix: "/office/", networks: ["10.1.0.0/16"], policy: bypass } "#).await;
     let inside = raw_request(
         env.addr,
         "GET /office/printer HTTP/1.1\nHost: x\nX-Forwarded-For: 10.1.2.3",

@@ -30,18 +30,23 @@ fn echo_of(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|_| panic!("not an upstream echo: {body}"))
 }
 
-#[tokio::test]
-async fn spoofed_identity_headers_are_replaced_on_a_private_route() {
+/// `user`, signed in, GETs a private route with [`SPOOFED`] headers: what
+/// the upstream echoes.
+async fn spoofing_as(user: &str) -> serde_json::Value {
     let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
-    let cookie = browser.session_cookie().expect("a session cookie");
+    let cookie = env.session_of(user).await;
     let head = format!(
         "GET /private HTTP/1.1\nHost: {}\nCookie: {SESSION_COOKIE}={cookie}\n{SPOOFED}",
         env.addr
     );
     let answer = raw_request(env.addr, &head).await;
     assert_eq!(answer.status, 200, "{answer:?}");
-    let headers = &echo_of(&answer.body)["headers"];
+    echo_of(&answer.body)
+}
+
+#[tokio::test]
+async fn spoofed_identity_headers_are_replaced_on_a_private_route() {
+    let headers = &spoofing_as("alice").await["headers"];
     assert_eq!(headers["remote-user"], serde_json::json!(["alice"]));
     assert_eq!(headers["remote-groups"], serde_json::json!(["admins,ops"]));
     assert_eq!(
@@ -55,16 +60,7 @@ async fn spoofed_identity_headers_are_replaced_on_a_private_route() {
 
 #[tokio::test]
 async fn spoofed_identity_headers_are_removed_for_a_user_without_those_fields() {
-    let env = Env::start().await;
-    let browser = env.signed_in("bob").await;
-    let cookie = browser.session_cookie().expect("a session cookie");
-    let head = format!(
-        "GET /private HTTP/1.1\nHost: {}\nCookie: {SESSION_COOKIE}={cookie}\n{SPOOFED}",
-        env.addr
-    );
-    let answer = raw_request(env.addr, &head).await;
-    assert_eq!(answer.status, 200, "{answer:?}");
-    let headers = &echo_of(&answer.body)["headers"];
+    let headers = &spoofing_as("bob").await["headers"];
     assert_eq!(headers["remote-user"], serde_json::json!(["bob"]));
     for name in [
         "remote_user",

@@ -29,6 +29,20 @@ async fn assert_refused(env: &Env, value: &str) {
     );
 }
 
+/// alice, signed in: her browser and its session cookie.
+async fn alice_and_her_cookie(env: &Env) -> (Browser, String) {
+    let browser = env.signed_in("alice").await;
+    let cookie = browser.session_cookie().expect("a session cookie");
+    (browser, cookie)
+}
+
+/// As [`assert_refused`], and forward auth refuses it too.
+async fn assert_refused_everywhere(env: &Env, value: &str) {
+    assert_refused(env, value).await;
+    let page = env.api_get("/.doorman/auth", Some(value)).await;
+    assert_eq!(page.status, 401, "{page:?}");
+}
+
 /// Whether `value` as the session cookie reaches the app as `user`.
 async fn assert_accepted(env: &Env, value: &str, user: &str) {
     let page = env.api_get("/private", Some(value)).await;
@@ -130,29 +144,23 @@ async fn a_password_only_session_is_refused_by_forward_auth() {
 #[tokio::test]
 async fn after_confirming_the_logout_page_the_old_cookie_is_refused_everywhere() {
     let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
-    let cookie = browser.session_cookie().expect("a session cookie");
+    let (mut browser, cookie) = alice_and_her_cookie(&env).await;
 
     let page = browser.sign_out().await;
     page.assert_says(200, "signed out");
     let cleared = page
-        .set_cookies()
-        .into_iter()
-        .find(|c| c.starts_with("doorman_session="))
+        .set_cookie_starting("doorman_session=")
         .expect("the session cookie is cleared");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert_eq!(browser.session_cookie(), None);
 
-    assert_refused(&env, &cookie).await;
-    let page = env.api_get("/.doorman/auth", Some(&cookie)).await;
-    assert_eq!(page.status, 401, "{page:?}");
+    assert_refused_everywhere(&env, &cookie).await;
 }
 
 #[tokio::test]
 async fn after_post_logout_the_old_cookie_is_refused_everywhere() {
     let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
-    let cookie = browser.session_cookie().expect("a session cookie");
+    let (mut browser, cookie) = alice_and_her_cookie(&env).await;
 
     // The confirmation page gives the form token of this session.
     browser.get("/.doorman/logout").await;
@@ -160,9 +168,7 @@ async fn after_post_logout_the_old_cookie_is_refused_everywhere() {
     assert_eq!(page.status, 200, "{page:?}");
     assert_eq!(browser.session_cookie(), None);
 
-    assert_refused(&env, &cookie).await;
-    let page = env.api_get("/.doorman/auth", Some(&cookie)).await;
-    assert_eq!(page.status, 401, "{page:?}");
+    assert_refused_everywhere(&env, &cookie).await;
 }
 
 #[tokio::test]
@@ -197,11 +203,7 @@ async fn a_session_is_refused_past_its_absolute_lifetime_even_with_activity() {
 
 #[tokio::test]
 async fn a_session_is_refused_after_12_hours_when_idle_time_is_not_the_limit() {
-    let env = Env::with(Setup {
-        session: "idle_timeout: \"24h\"".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_session("idle_timeout: \"24h\"").await;
     let cookie = signed_in_cookie(&env).await;
     env.advance(Duration::from_secs(12 * 3600 - 1));
     assert_accepted(&env, &cookie, "alice").await;
@@ -311,7 +313,7 @@ async fn the_level_1_cookie_is_dead_after_the_upgrade() {
     let page = copy.get("/.doorman/login").await;
     assert_eq!(page.status, 200, "a dead session is no session: {page:?}");
     env.advance(MINUTE);
-    let page = copy.post("/.doorman/2fa/send", &[("channel", "sms")]).await;
+    let page = copy.send_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.location(), Some("/.doorman/login"));
     assert_eq!(
@@ -341,13 +343,7 @@ fn attributes(cookie: &str) -> Vec<String> {
 async fn cookies_set_while_signing_in(env: &Env, browser: &mut Browser) -> Vec<Vec<String>> {
     let login = browser.get("/.doorman/login").await;
     let password = browser
-        .post(
-            "/.doorman/login",
-            &[
-                ("username", "alice"),
-                ("password", crate::support::PASSWORD),
-            ],
-        )
+        .post_password("alice", crate::support::PASSWORD)
         .await;
     let code = browser.request_code(env, "sms").await;
     let verify = browser.enter_code(&code).await;
@@ -380,11 +376,7 @@ async fn cookies_are_http_only_same_site_lax_path_root_and_not_secure_by_default
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_config_says_so() {
-    let env = Env::with(Setup {
-        session: "secure: true".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_session("secure: true").await;
     // reqwest's jar would not send a Secure cookie over http, so the test
     // carries the cookies itself.
     let mut browser = env.browser();

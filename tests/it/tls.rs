@@ -95,19 +95,11 @@ async fn over_tls_the_session_cookie_is_secure_and_a_browser_signs_in() {
     let page = browser.get("/.doorman/login").await;
     assert_eq!(page.status, 200);
     let page = browser
-        .post(
-            "/.doorman/login",
-            &[
-                ("username", "alice"),
-                ("password", crate::support::PASSWORD),
-            ],
-        )
+        .post_password("alice", crate::support::PASSWORD)
         .await;
     assert_eq!(page.status, 303, "{page:?}");
     let session = page
-        .set_cookies()
-        .into_iter()
-        .find(|cookie| cookie.starts_with("__Host-doorman_session="))
+        .set_cookie_starting("__Host-doorman_session=")
         .expect("a session cookie");
     assert!(session.contains("; Secure"), "{session}");
 

@@ -130,9 +130,7 @@ async fn the_authenticator_is_offered_only_to_users_with_a_secret() {
     let mut browser = env.past_password("phoneonly").await;
     let page = browser.get("/.doorman/2fa").await;
     assert!(!page.body.contains("value=\"totp\""), "{}", page.body);
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "totp")])
-        .await;
+    let page = browser.send_code("totp").await;
     assert_eq!(page.status, 400, "{page:?}");
 }
 

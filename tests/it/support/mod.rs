@@ -133,6 +133,15 @@ impl Env {
         .await
     }
 
+    /// doorman with more keys under `session:` (see [`Setup::session`]).
+    pub async fn with_session(session: &str) -> Env {
+        Env::with(Setup {
+            session: session.to_owned(),
+            ..Setup::default()
+        })
+        .await
+    }
+
     /// As [`Env::with`], for a setup that needs the webhook receiver's URL.
     pub async fn with_delivery(setup: impl FnOnce(String) -> Setup) -> Env {
         let webhook = Webhook::start().await;
@@ -390,6 +399,14 @@ impl Page {
             .collect()
     }
 
+    /// The first `Set-Cookie` that starts with `prefix` (a cookie's
+    /// `name=`).
+    pub fn set_cookie_starting(&self, prefix: &str) -> Option<String> {
+        self.set_cookies()
+            .into_iter()
+            .find(|cookie| cookie.starts_with(prefix))
+    }
+
     /// The value of the hidden form field `name`, from the first form that has it.
     pub fn field(&self, name: &str) -> Option<String> {
         let marker = format!("name=\"{name}\" value=\"");
@@ -522,6 +539,16 @@ impl Browser {
         page
     }
 
+    /// GETs `path` with this browser's cookies and only `headers` (no
+    /// `Accept`): the response as it came.
+    pub async fn get_plain(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("GET")
+    }
+
     /// As [`Browser::get`], with more request headers.
     pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
         let mut request = self
@@ -636,6 +663,18 @@ impl Browser {
         let page = self.get("/.doorman/2fa").await;
         assert_eq!(page.status, 200, "{page:?}");
         env.webhook.last_code().expect("a code was delivered")
+    }
+
+    /// Asks, from the 2FA page, for a code on `channel`: the answer.
+    pub async fn send_code(&mut self, channel: &str) -> Page {
+        self.post("/.doorman/2fa/send", &[("channel", channel)])
+            .await
+    }
+
+    /// Asks, from the code page, for a new code on `channel`: the answer.
+    pub async fn resend_code(&mut self, channel: &str) -> Page {
+        self.post("/.doorman/2fa/resend", &[("channel", channel)])
+            .await
     }
 
     /// Types `code` into the code page.
