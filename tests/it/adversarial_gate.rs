@@ -4,7 +4,7 @@
 //! classes through a real nginx and a real Caddy are in `adversarial_front_proxies.rs`;
 //! connection slots in `adversarial_connections.rs`.)
 
-use crate::support::{api_client, into_page, raw_request, Env, Page, SESSION_COOKIE};
+use crate::support::{api_client, ask_auth, into_page, raw_request, Env, Page, SESSION_COOKIE};
 
 /// The README's example rules, plus a method deny and a preflight bypass.
 const RULES: &str = r#"
@@ -141,29 +141,7 @@ async fn ask(env: &Env, headers: &[(&str, &str)], session: Option<&str>) -> Page
         .local_address(Some("127.0.0.2".parse().expect("address")))
         .build()
         .expect("client");
-    ask_from(&client, env, headers, session).await
-}
-
-/// Asks forward-auth through `client`, with `headers` and the session.
-async fn ask_from(
-    client: &reqwest::Client,
-    env: &Env,
-    headers: &[(&str, &str)],
-    session: Option<&str>,
-) -> Page {
-    let mut request = client.get(env.url("/.doorman/auth"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some(value) = session {
-        // Under both names: a front proxy that says https (X-Forwarded-Proto
-        // from a trusted peer) makes doorman read the `__Host-` one.
-        request = request.header(
-            "cookie",
-            format!("{SESSION_COOKIE}={value}; __Host-{SESSION_COOKIE}={value}"),
-        );
-    }
-    into_page(request.send().await.expect("auth request")).await
+    ask_auth(&client, env, headers, session).await
 }
 
 #[tokio::test]
@@ -252,7 +230,7 @@ async fn forward_auth_without_the_original_request_refuses_when_rules_could_refu
     let env = env().await;
     let alice = env.session_of("alice").await;
     for headers in [traefik("GET", "/internal/x"), Vec::new()] {
-        let page = ask_from(&api_client(), &env, &headers, Some(&alice)).await;
+        let page = ask_auth(&api_client(), &env, &headers, Some(&alice)).await;
         assert_eq!(page.status, 403, "{headers:?}: {page:?}");
         assert_eq!(page.header("remote-user"), None);
     }

@@ -2,10 +2,11 @@
 //! serve and demo, each a real child process.
 
 use crate::config::example_env;
+use crate::support::process::forward_lines;
 use crate::support::{default_users, Browser, Env};
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -36,14 +37,7 @@ struct Output {
 impl Output {
     fn read(pipe: impl std::io::Read + Send + 'static) -> Output {
         let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        forward_lines(pipe, sender);
         Output {
             lines,
             seen: Vec::new(),

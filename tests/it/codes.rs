@@ -91,8 +91,7 @@ async fn the_right_code_on_the_fifth_try_still_works() {
 
 #[tokio::test]
 async fn a_code_works_only_once() {
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
     let page = browser.enter_code(&code).await;
@@ -120,8 +119,7 @@ async fn a_code_works_only_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_code_sent_twice_at_once_signs_in_only_one_of_them() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
     let nonce = browser.cookie(CSRF_COOKIE).expect("a CSRF cookie");

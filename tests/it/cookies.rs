@@ -285,8 +285,7 @@ async fn of_one_users_sessions_the_older_never_wins() {
 
 #[tokio::test]
 async fn a_signed_out_cookie_sent_alongside_never_wins_nor_hides_the_current_one() {
-    let env = Env::start().await;
-    let mut first = env.signed_in("alice").await;
+    let (env, mut first) = Env::alice_signed_in().await;
     let revoked = first.session_cookie().expect("first");
     assert_eq!(first.sign_out().await.status, 200);
     env.advance(Duration::from_secs(60));
@@ -323,8 +322,7 @@ async fn no_doorman_cookie_under_either_name_reaches_the_upstream() {
 
 #[tokio::test]
 async fn a_form_token_from_another_session_is_refused() {
-    let env = Env::start().await;
-    let mut alice = env.signed_in("alice").await;
+    let (env, mut alice) = Env::alice_signed_in().await;
     let mut bob = env.signed_in("bob").await;
     alice.get("/.doorman/logout").await;
     bob.get("/.doorman/logout").await;
@@ -376,8 +374,7 @@ async fn the_token_from_before_the_session_is_refused_once_there_is_one() {
 
 #[tokio::test]
 async fn a_cross_site_link_to_logout_signs_nobody_out() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let cookie = browser.session_cookie().expect("a session");
     for path in [
         "/.doorman/logout",

@@ -73,8 +73,7 @@ async fn a_browser_signs_in_with_password_and_sms_and_reaches_the_app() {
 
 #[tokio::test]
 async fn a_browser_signs_in_with_a_voice_call() {
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let code = browser.request_code(&env, "voice").await;
     let delivery = env.webhook.deliveries().pop().expect("delivered");
     assert_eq!(delivery.json["channel"], "voice");
@@ -91,8 +90,7 @@ async fn a_browser_signs_in_with_a_voice_call() {
 
 #[tokio::test]
 async fn the_choice_page_offers_the_channels_in_config_order() {
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (_env, mut browser) = Env::alice_past_password().await;
     let page = browser.get("/.doorman/2fa").await;
     assert_eq!(page.status, 200);
     let sms = page
@@ -113,8 +111,7 @@ async fn the_choice_page_offers_the_channels_in_config_order() {
 
 #[tokio::test]
 async fn a_channel_that_is_not_offered_is_refused() {
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     browser.get("/.doorman/2fa").await;
     let page = browser.send_code("push").await;
     page.assert_says(400, "Choose one of the methods offered");
@@ -169,8 +166,7 @@ async fn an_empty_username_or_password_is_asked_for_again() {
 
 #[tokio::test]
 async fn the_login_page_sends_a_half_signed_in_browser_to_the_second_factor() {
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (_env, mut browser) = Env::alice_past_password().await;
     let page = browser.get("/.doorman/login?rd=%2Freports").await;
     assert_eq!(page.status, 302, "{page:?}");
     assert_eq!(page.location(), Some("/.doorman/2fa?rd=%2Freports"));
@@ -178,8 +174,7 @@ async fn the_login_page_sends_a_half_signed_in_browser_to_the_second_factor() {
 
 #[tokio::test]
 async fn the_login_page_sends_a_signed_in_browser_on_to_rd() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (_env, mut browser) = Env::alice_signed_in().await;
     let page = browser.get("/.doorman/login?rd=%2Freports").await;
     assert_eq!(page.status, 302, "{page:?}");
     assert_eq!(page.location(), Some("/reports"));
@@ -201,8 +196,7 @@ async fn the_second_factor_pages_send_a_browser_without_a_session_to_sign_in() {
 
 #[tokio::test]
 async fn signing_in_as_someone_else_ends_the_previous_session_in_that_browser() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let alice = browser.session_cookie().expect("alice's cookie");
     // Form tokens are bound to the session: any page of alice's session
     // gives the browser one (the sign-out confirmation is such a page).
@@ -221,8 +215,7 @@ async fn signing_in_as_someone_else_ends_the_previous_session_in_that_browser() 
 
 #[tokio::test]
 async fn signing_out_and_in_again_works() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let page = browser.sign_out().await;
     assert_eq!(page.status, 200);
     assert!(

@@ -2,7 +2,7 @@
 //! nginx `auth_request` call it: the original request comes in headers,
 //! believed only from `trusted_proxies`.
 
-use crate::support::{api_client, into_page, Env, Page, SESSION_COOKIE};
+use crate::support::{api_client, ask_auth, Env, Page};
 
 async fn trusting_env() -> Env {
     Env::with_extra("trusted_proxies: [\"127.0.0.0/8\"]\n").await
@@ -11,19 +11,7 @@ async fn trusting_env() -> Env {
 /// Asks the auth endpoint as a front proxy would, with `headers` and the
 /// session cookie `session` (the proxy copies the browser's cookies).
 async fn ask(env: &Env, headers: &[(&str, &str)], session: Option<&str>) -> Page {
-    let mut request = api_client().get(env.url("/.doorman/auth"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some(value) = session {
-        // Under both names: a front proxy that says https (X-Forwarded-Proto
-        // from a trusted peer) makes doorman read the `__Host-` one.
-        request = request.header(
-            "cookie",
-            format!("{SESSION_COOKIE}={value}; __Host-{SESSION_COOKIE}={value}"),
-        );
-    }
-    into_page(request.send().await.expect("auth request")).await
+    ask_auth(&api_client(), env, headers, session).await
 }
 
 /// What Traefik sends: X-Forwarded-Method/-Proto/-Host/-Uri (and -For).

@@ -66,8 +66,7 @@ async fn sighup_rereads_the_users_file_and_a_broken_config_keeps_the_running_one
 
 #[tokio::test]
 async fn gateway_reload_swaps_users_without_dropping_sessions() {
-    let env = Env::start().await;
-    let mut alice = env.signed_in("alice").await;
+    let (env, mut alice) = Env::alice_signed_in().await;
     assert_eq!(password_step(env.addr, "carol").await, 401);
 
     std::fs::write(env.dir.path().join("users.yaml"), with_carol()).expect("users file");
@@ -131,8 +130,7 @@ async fn health_reports_503_while_shutdown_drains() {
 
 #[tokio::test]
 async fn a_reload_applies_new_access_rules_and_names_what_needs_a_restart() {
-    let env = Env::start().await;
-    let mut alice = env.signed_in("alice").await;
+    let (env, mut alice) = Env::alice_signed_in().await;
     assert_eq!(alice.get("/reports/q3").await.status, 200);
 
     let config = std::fs::read_to_string(env.config_path()).expect("config");

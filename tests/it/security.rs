@@ -144,8 +144,7 @@ fn fields_for(route: &str, code: &str) -> Vec<(&'static str, String)> {
 
 #[tokio::test]
 async fn every_post_route_refuses_a_missing_wrong_or_foreign_csrf_token() {
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let code = browser.request_code(&env, "sms").await;
     let own = browser.csrf.clone().expect("a token");
     let mut other = env.browser();
@@ -539,8 +538,7 @@ async fn forward_auth_sends_a_browser_to_sign_in() {
 
 #[tokio::test]
 async fn forward_auth_answers_200_with_identity_when_signed_in() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let hits = env.upstream.hits();
     let page = browser.get("/.doorman/auth").await;
     assert_eq!(page.status, 200, "{page:?}");

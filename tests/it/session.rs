@@ -105,16 +105,14 @@ async fn a_random_cookie_is_refused() {
 
 #[tokio::test]
 async fn the_csrf_cookie_value_under_the_session_name_is_refused() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (env, browser) = Env::alice_signed_in().await;
     let csrf = browser.cookie(CSRF_COOKIE).expect("a CSRF cookie");
     assert_refused(&env, &csrf).await;
 }
 
 #[tokio::test]
 async fn a_password_only_session_is_refused_on_proxied_routes() {
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
 
     let page = browser.get("/private").await;
@@ -125,8 +123,7 @@ async fn a_password_only_session_is_refused_on_proxied_routes() {
 
 #[tokio::test]
 async fn a_password_only_session_is_refused_by_forward_auth() {
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
 
     let page = env.api_get("/.doorman/auth", Some(&level1)).await;
@@ -173,8 +170,7 @@ async fn after_post_logout_the_old_cookie_is_refused_everywhere() {
 
 #[tokio::test]
 async fn logout_ends_only_its_own_session() {
-    let env = Env::start().await;
-    let mut first = env.signed_in("alice").await;
+    let (env, mut first) = Env::alice_signed_in().await;
     env.advance(MINUTE);
     let second = env.signed_in("alice").await;
 
@@ -185,8 +181,7 @@ async fn logout_ends_only_its_own_session() {
 
 #[tokio::test]
 async fn a_session_is_refused_past_its_absolute_lifetime_even_with_activity() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     // Busy all day: a request every 20 minutes keeps the idle timer happy
     // but cannot stretch the 12 hours counted from the password step.
     for step in 1..36 {
@@ -213,8 +208,7 @@ async fn a_session_is_refused_after_12_hours_when_idle_time_is_not_the_limit() {
 
 #[tokio::test]
 async fn a_session_is_refused_after_31_idle_minutes() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     env.advance(31 * MINUTE);
     let page = browser.get("/private").await;
     assert_eq!(page.status, 302, "{page:?}");
@@ -232,8 +226,7 @@ async fn a_session_idle_for_exactly_30_minutes_is_still_accepted() {
 
 #[tokio::test]
 async fn activity_every_20_minutes_keeps_a_session_alive_past_30_minutes() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     for step in 1..=6 {
         env.advance(20 * MINUTE);
         let page = browser.get("/private").await;
@@ -253,8 +246,7 @@ async fn activity_every_20_minutes_keeps_a_session_alive_past_30_minutes() {
 
 #[tokio::test]
 async fn the_cookie_is_reissued_at_most_once_a_minute() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let page = browser.get("/private").await;
     assert!(
         page.set_cookies().is_empty(),
@@ -278,8 +270,7 @@ async fn the_cookie_is_reissued_at_most_once_a_minute() {
 
 #[tokio::test]
 async fn each_sign_in_step_issues_a_new_session_id() {
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
     let page = browser.enter_code(&code).await;
@@ -299,8 +290,7 @@ async fn each_sign_in_step_issues_a_new_session_id() {
 
 #[tokio::test]
 async fn the_level_1_cookie_is_dead_after_the_upgrade() {
-    let env = Env::start().await;
-    let mut browser = env.past_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
     assert_eq!(browser.enter_code(&code).await.status, 303);
@@ -458,8 +448,7 @@ async fn a_cookie_reissued_after_rotation_is_encrypted_with_the_new_secret() {
 
 #[tokio::test]
 async fn forward_auth_keeps_an_active_session_alive_past_the_idle_timeout() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     for _ in 0..3 {
         env.advance(Duration::from_secs(20 * 60));
         let page = browser.get("/.doorman/auth").await;
@@ -474,8 +463,7 @@ async fn forward_auth_keeps_an_active_session_alive_past_the_idle_timeout() {
 
 #[tokio::test]
 async fn a_proxied_response_carrying_a_reissued_cookie_is_not_stored_by_shared_caches() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     env.advance(Duration::from_secs(61));
     let page = browser.get("/private").await;
     assert_eq!(page.set_cookies().len(), 1, "{page:?}");

@@ -18,6 +18,7 @@ pub mod twilio;
 pub mod upstream;
 pub mod vonage;
 pub mod webhook;
+pub mod websocket;
 
 use doorman::clock::{Clock, ManualClock};
 use doorman::config::Config;
@@ -122,6 +123,22 @@ impl Env {
     pub async fn with(setup: Setup) -> Env {
         let webhook = Webhook::start().await;
         Env::start_with(webhook, setup).await
+    }
+
+    /// The default doorman, with alice signed in all the way: the env and
+    /// her browser.
+    pub async fn alice_signed_in() -> (Env, Browser) {
+        let env = Env::start().await;
+        let browser = env.signed_in("alice").await;
+        (env, browser)
+    }
+
+    /// The default doorman, with alice past her password only (no code
+    /// yet): the env and her browser.
+    pub async fn alice_past_password() -> (Env, Browser) {
+        let env = Env::start().await;
+        let browser = env.past_password("alice").await;
+        (env, browser)
     }
 
     /// doorman with `extra` appended to the default config.
@@ -360,6 +377,30 @@ pub fn signed_in_by(page: &Page) -> bool {
             .set_cookies()
             .iter()
             .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
+}
+
+/// Asks `GET /.doorman/auth` through `client` as a front proxy would, with
+/// `headers` and the session cookie `session` (the proxy copies the
+/// browser's cookies).
+pub async fn ask_auth(
+    client: &reqwest::Client,
+    env: &Env,
+    headers: &[(&str, &str)],
+    session: Option<&str>,
+) -> Page {
+    let mut request = client.get(env.url("/.doorman/auth"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(value) = session {
+        // Under both names: a front proxy that says https (X-Forwarded-Proto
+        // from a trusted peer) makes doorman read the `__Host-` one.
+        request = request.header(
+            "cookie",
+            format!("{SESSION_COOKIE}={value}; __Host-{SESSION_COOKIE}={value}"),
+        );
+    }
+    into_page(request.send().await.expect("auth request")).await
 }
 
 /// Reads a response into a [`Page`].

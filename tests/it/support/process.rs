@@ -21,6 +21,50 @@ pub fn doorman() -> Command {
     command
 }
 
+/// Sends `pipe`'s lines to `sender`, on a thread, until either end closes.
+pub fn forward_lines(pipe: impl std::io::Read + Send + 'static, sender: mpsc::Sender<String>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test
+/// leaves nothing behind.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+/// A port free on 127.0.0.1 just now, with its address.
+pub fn free_local_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+}
+
 pub struct Process {
     pub child: Child,
     lines: Receiver<String>,
@@ -43,15 +87,7 @@ impl Process {
             Box::new(out) as Box<dyn std::io::Read + Send>,
             Box::new(err) as Box<dyn std::io::Read + Send>,
         ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    if sender.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
+            forward_lines(pipe, sender.clone());
         }
         Process {
             child,
