@@ -6,12 +6,10 @@
 
 use crate::support::websocket;
 use crate::support::{logs, raw_request, Env, SESSION_COOKIE};
-use futures_util::StreamExt;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::tungstenite::Message;
 
 /// How long an outcome may take before the test calls it missing.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -545,16 +543,10 @@ async fn open_tunnels_are_closed_when_doorman_shuts_down() {
         .await
         .expect("shutdown in time");
     for socket in &mut sockets {
-        let ended = tokio::time::timeout(PATIENCE, async {
-            loop {
-                match socket.next().await {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                    Some(Ok(_)) => continue,
-                }
-            }
-        })
-        .await;
-        assert!(ended.is_ok(), "the tunnel should be closed at shutdown");
+        assert!(
+            websocket::closes_within(socket, PATIENCE).await,
+            "the tunnel should be closed at shutdown"
+        );
     }
     assert!(logs::text().contains("tunnel closed: doorman is shutting down"));
 }

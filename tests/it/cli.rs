@@ -2,7 +2,7 @@
 //! serve and demo, each a real child process.
 
 use crate::config::example_env;
-use crate::support::process::forward_lines;
+use crate::support::process::{forward_lines, spawn_piped};
 use crate::support::{default_users, Browser, Env};
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
@@ -80,12 +80,7 @@ impl Output {
 
 impl Running {
     fn spawn(command: &mut Command) -> Running {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn doorman");
+        let mut child = spawn_piped(command);
         let stdout = Output::read(child.stdout.take().expect("stdout"));
         let stderr = Output::read(child.stderr.take().expect("stderr"));
         Running {

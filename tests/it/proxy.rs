@@ -169,17 +169,8 @@ async fn a_websocket_echoes_messages_after_sign_in() {
 
 /// Waits (bounded) until the socket is closed by the other side.
 async fn assert_closed_soon(socket: &mut Socket) {
-    let ended = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match socket.next().await {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => continue,
-            }
-        }
-    })
-    .await;
     assert!(
-        ended.is_ok(),
+        websocket::closes_within(socket, PATIENCE).await,
         "the tunnel should close within a few seconds"
     );
 }

@@ -98,6 +98,37 @@ impl Reply {
     }
 }
 
+/// An emulated API and the state its handler keeps, which the test
+/// scripts and reads through the emulation's own methods.
+pub struct Emulation<S> {
+    pub api: FakeApi,
+    state: Arc<Mutex<S>>,
+}
+
+impl<S> Clone for Emulation<S> {
+    fn clone(&self) -> Self {
+        Emulation {
+            api: self.api.clone(),
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<S: Default + Send + 'static> Emulation<S> {
+    /// Serves `handler` over a fresh state.
+    pub async fn serve(handler: fn(&Mutex<S>, &Recorded) -> Reply) -> Self {
+        let (api, state) = FakeApi::with_state(handler).await;
+        Emulation { api, state }
+    }
+}
+
+impl<S> Emulation<S> {
+    /// The handler's state, locked.
+    pub fn state(&self) -> std::sync::MutexGuard<'_, S> {
+        self.state.lock().unwrap()
+    }
+}
+
 type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
 
 #[derive(Clone)]

@@ -554,14 +554,25 @@ impl Browser {
                 form.push(("csrf".into(), token.clone()));
             }
         }
-        let mut request = self
+        let request = self
             .client
             .post(self.url(path))
-            .header("accept", "text/html");
+            .header("accept", "text/html")
+            .form(&form);
+        self.send_with(request, headers).await
+    }
+
+    /// Sends `request` with `headers` added: the page, read as this
+    /// browser reads pages.
+    async fn send_with(
+        &mut self,
+        mut request: reqwest::RequestBuilder,
+        headers: &[(&str, &str)],
+    ) -> Page {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.form(&form).send().await.expect("POST");
+        let response = request.send().await.expect("request");
         self.read(response).await
     }
 
@@ -592,15 +603,11 @@ impl Browser {
 
     /// As [`Browser::get`], with more request headers.
     pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
-        let mut request = self
+        let request = self
             .client
             .get(self.url(path))
             .header("accept", "text/html,application/xhtml+xml");
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send().await.expect("GET");
-        self.read(response).await
+        self.send_with(request, headers).await
     }
 
     /// POSTs exactly `fields`: no CSRF token is added.

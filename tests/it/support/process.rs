@@ -21,6 +21,16 @@ pub fn doorman() -> Command {
     command
 }
 
+/// Starts `command` with no stdin, its stdout and stderr piped.
+pub fn spawn_piped(command: &mut Command) -> Child {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn doorman")
+}
+
 /// Sends `pipe`'s lines to `sender`, on a thread, until either end closes.
 pub fn forward_lines(pipe: impl std::io::Read + Send + 'static, sender: mpsc::Sender<String>) {
     std::thread::spawn(move || {
@@ -74,12 +84,7 @@ pub struct Process {
 impl Process {
     /// Starts `command`; stdout and stderr are read together.
     pub fn spawn(command: &mut Command) -> Process {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn doorman");
+        let mut child = spawn_piped(command);
         let (sender, lines) = mpsc::channel();
         let out = child.stdout.take().expect("stdout");
         let err = child.stderr.take().expect("stderr");

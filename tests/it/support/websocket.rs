@@ -44,3 +44,17 @@ pub async fn assert_echoes(socket: &mut Socket, text: &str, patience: Duration) 
         Message::Text(text.into())
     );
 }
+
+/// Whether the other side closes `socket` within `patience`.
+pub async fn closes_within(socket: &mut Socket, patience: Duration) -> bool {
+    tokio::time::timeout(patience, async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
