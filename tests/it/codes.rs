@@ -85,8 +85,7 @@ async fn the_right_code_on_the_fifth_try_still_works() {
     for nth in 0..4 {
         browser.enter_code(&wrong(&code, nth)).await;
     }
-    let page = browser.enter_code(&code).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    browser.assert_signs_in_with(&code).await;
 }
 
 #[tokio::test]
@@ -94,8 +93,7 @@ async fn a_code_works_only_once() {
     let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
-    let page = browser.enter_code(&code).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    browser.assert_signs_in_with(&code).await;
 
     // Replayed with the session it was issued to, from a copy of the
     // browser's cookies and form token.
@@ -182,8 +180,7 @@ async fn a_code_still_works_just_before_five_minutes() {
     let env = Env::start().await;
     let (mut browser, code) = waiting_for_code(&env).await;
     env.advance(Duration::from_secs(5 * 60 - 1));
-    let page = browser.enter_code(&code).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    browser.assert_signs_in_with(&code).await;
 }
 
 #[tokio::test]
@@ -221,8 +218,7 @@ async fn a_resend_after_the_cooldown_replaces_the_previous_code() {
         );
         assert_eq!(page.status, 401, "{page:?}");
     }
-    let page = browser.enter_code(&second).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    browser.assert_signs_in_with(&second).await;
 }
 
 #[tokio::test]
@@ -389,6 +385,5 @@ async fn a_failed_resend_says_so_and_keeps_the_earlier_code() {
         "the resend was attempted"
     );
 
-    let page = browser.enter_code(&code).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    browser.assert_signs_in_with(&code).await;
 }

@@ -2,6 +2,7 @@
 //! subdomain could otherwise plant or shadow a cookie, form tokens bound to
 //! the session, sign-out by POST only, and several cookies of one name.
 
+use crate::support::cookie_attributes as attributes;
 use crate::support::{
     api_client, host_prefixed, into_page, raw_request, Env, Page, Setup, CSRF_COOKIE, PASSWORD,
     SESSION_COOKIE,
@@ -132,14 +133,6 @@ async fn seen_as(env: &Env, cookie: &str) -> Result<String, u16> {
         .as_str()
         .unwrap_or("")
         .to_owned())
-}
-
-fn attributes(set_cookie: &str) -> Vec<String> {
-    set_cookie
-        .split(';')
-        .skip(1)
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect()
 }
 
 #[tokio::test]

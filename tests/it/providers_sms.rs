@@ -3,6 +3,7 @@
 //! carries the text, and doorman checks the code itself.
 
 use crate::support::fake_api::Reply;
+use crate::support::fake_api::FORM;
 use crate::support::signin::{enter_shown_code, env_asking, Told, Told::*};
 use crate::support::sms::{
     code_in, twilio_error, vonage_failure, TwilioMessages, VonageSms, TWILIO_ACCOUNT_SID,
@@ -46,10 +47,7 @@ async fn a_sign_in_by_twilio_sms_sends_the_documented_request_and_doorman_checks
         sent.basic_auth(),
         Some(format!("{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}"))
     );
-    assert_eq!(
-        sent.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
+    assert_eq!(sent.header("content-type"), Some(FORM));
     assert_eq!(sent.form_keys(), ["Body", "From", "To"]);
     assert_eq!(sent.form()["To"], ALICE);
     assert_eq!(sent.form()["From"], TWILIO_FROM);
@@ -90,10 +88,7 @@ async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
     let sent = &requests[0];
     assert_eq!(sent.method, "POST");
     assert_eq!(sent.path, "/sms/json");
-    assert_eq!(
-        sent.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
+    assert_eq!(sent.header("content-type"), Some(FORM));
     assert_eq!(
         sent.header("authorization"),
         None,

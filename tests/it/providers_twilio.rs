@@ -2,6 +2,7 @@
 //! documented answer means for the person signing in.
 //! What every Verify provider does alike is in `verify.rs`.
 
+use crate::support::fake_api::FORM;
 use crate::support::signin::{ask_for_code, call_me_instead, code_sent, enter_shown_code};
 use crate::support::twilio::{TwilioVerify, ACCOUNT_SID, AUTH_TOKEN, SERVICE_SID};
 use crate::support::{holds_within, Env};
@@ -30,10 +31,7 @@ async fn a_sign_in_by_twilio_sms_sends_and_checks_the_documented_requests() {
         start.basic_auth(),
         Some(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"))
     );
-    assert_eq!(
-        start.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
+    assert_eq!(start.header("content-type"), Some(FORM));
     assert_eq!(start.form_keys(), ["Channel", "Locale", "To"]);
     assert_eq!(start.form()["To"], "+14155550100");
     assert_eq!(start.form()["Channel"], "sms");

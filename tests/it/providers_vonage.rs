@@ -3,6 +3,7 @@
 //! the person signing in. What every Verify provider does alike is in
 //! `verify.rs`.
 
+use crate::support::fake_api::FORM;
 use crate::support::fake_api::{FakeApi, Recorded};
 use crate::support::signin::{
     a_second_browser, ask_for_code, call_me_instead, code_sent, enter_shown_code, resend, Told,
@@ -368,10 +369,7 @@ async fn a_sign_in_by_vonage_legacy_sms_sends_and_checks_the_documented_requests
     let start = &requests[0];
     assert_eq!(start.method, "POST");
     assert_eq!(start.path, "/verify/json");
-    assert_eq!(
-        start.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
+    assert_eq!(start.header("content-type"), Some(FORM));
     assert_eq!(
         start.header("authorization"),
         None,
@@ -412,10 +410,7 @@ async fn a_sign_in_by_vonage_legacy_sms_sends_and_checks_the_documented_requests
     let check = &vonage.api.requests()[1];
     assert_eq!(check.method, "POST");
     assert_eq!(check.path, "/verify/check/json");
-    assert_eq!(
-        check.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
+    assert_eq!(check.header("content-type"), Some(FORM));
     assert_eq!(
         check.form_keys(),
         ["api_key", "api_secret", "code", "request_id"]

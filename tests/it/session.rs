@@ -1,5 +1,6 @@
 //! The session cookie: what it takes to be let in, and for how long.
 
+use crate::support::cookie_attributes as attributes;
 use crate::support::{
     decrypt_session, host_prefixed, Browser, Env, Setup, CSRF_COOKIE, SECRET, SESSION_COOKIE,
 };
@@ -321,14 +322,6 @@ fn cookie_named<'a>(cookies: &'a [String], name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"))
 }
 
-fn attributes(cookie: &str) -> Vec<String> {
-    cookie
-        .split(';')
-        .skip(1)
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect()
-}
-
 /// Sign in with `browser`, collecting every cookie doorman sets on the way.
 async fn cookies_set_while_signing_in(env: &Env, browser: &mut Browser) -> Vec<Vec<String>> {
     let login = browser.get("/.doorman/login").await;
@@ -403,17 +396,24 @@ async fn cookies_are_secure_when_the_config_says_so() {
 
 const NEW_SECRET: &str = "rotated-secret-rotated-secret-rotated-0123456789";
 
-#[tokio::test]
-async fn a_cookie_made_with_a_previous_secret_is_accepted_after_rotation() {
+/// A cookie of alice's made with the old secret, and a doorman whose secret
+/// is [`NEW_SECRET`] with the old one kept as a previous secret: the env
+/// before, the cookie and the env after.
+async fn rotated_after_sign_in() -> (Env, String, Env) {
     let before = Env::start().await;
     let cookie = signed_in_cookie(&before).await;
-
     let rotated = Env::with(Setup {
         secret: NEW_SECRET.into(),
         session: format!("previous_secrets: [\"{SECRET}\"]"),
         ..Setup::default()
     })
     .await;
+    (before, cookie, rotated)
+}
+
+#[tokio::test]
+async fn a_cookie_made_with_a_previous_secret_is_accepted_after_rotation() {
+    let (_before, cookie, rotated) = rotated_after_sign_in().await;
     assert_accepted(&rotated, &cookie, "alice").await;
 
     let forgotten = Env::with(Setup {
@@ -426,14 +426,7 @@ async fn a_cookie_made_with_a_previous_secret_is_accepted_after_rotation() {
 
 #[tokio::test]
 async fn a_cookie_reissued_after_rotation_is_encrypted_with_the_new_secret() {
-    let before = Env::start().await;
-    let cookie = signed_in_cookie(&before).await;
-    let rotated = Env::with(Setup {
-        secret: NEW_SECRET.into(),
-        session: format!("previous_secrets: [\"{SECRET}\"]"),
-        ..Setup::default()
-    })
-    .await;
+    let (_before, cookie, rotated) = rotated_after_sign_in().await;
     rotated.advance(MINUTE);
     let mut browser = rotated.browser_with_session(&cookie);
     let page = browser.get("/private").await;

@@ -95,8 +95,7 @@ async fn an_accepted_code_cannot_be_used_again_nor_an_earlier_one() {
 
     // The next step's code is new, and works.
     env.advance(Duration::from_secs(30));
-    let page = second.enter_code(&code(&env, 0)).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    second.assert_signs_in_with(&code(&env, 0)).await;
 
     let log = crate::support::logs::text();
     assert!(
@@ -236,8 +235,7 @@ async fn a_signed_in_user_enrolls_after_one_correct_code_and_signs_in_with_the_a
     let page = next.enter_code(&secret.code_at(env.now())).await;
     assert_eq!(page.status, 401, "the enrollment code signed in: {page:?}");
     env.advance(Duration::from_secs(30));
-    let page = next.enter_code(&secret.code_at(env.now())).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    next.assert_signs_in_with(&secret.code_at(env.now())).await;
 }
 
 #[tokio::test]

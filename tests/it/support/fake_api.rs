@@ -59,6 +59,9 @@ impl Recorded {
     }
 }
 
+/// The content type of an HTML form's body.
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
 /// What the emulation answers.
 #[derive(Debug, Clone)]
 pub struct Reply {

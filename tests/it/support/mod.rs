@@ -379,6 +379,16 @@ pub fn signed_in_by(page: &Page) -> bool {
             .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
 }
 
+/// The attributes of a `Set-Cookie` value after its `name=value`, trimmed
+/// and lower-cased.
+pub fn cookie_attributes(set_cookie: &str) -> Vec<String> {
+    set_cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect()
+}
+
 /// Asks `GET /.doorman/auth` through `client` as a front proxy would, with
 /// `headers` and the session cookie `session` (the proxy copies the
 /// browser's cookies).
@@ -723,6 +733,12 @@ impl Browser {
     pub async fn resend_code(&mut self, channel: &str) -> Page {
         self.post("/.doorman/2fa/resend", &[("channel", channel)])
             .await
+    }
+
+    /// Types `code` into the code page: it finishes the sign-in.
+    pub async fn assert_signs_in_with(&mut self, code: &str) {
+        let page = self.enter_code(code).await;
+        assert!(signed_in_by(&page), "{page:?}");
     }
 
     /// Types `code` into the code page.

@@ -193,6 +193,14 @@ fn not_found(request_id: &str) -> Reply {
     )
 }
 
+/// The provider block `name` for doorman's config, at `api`.
+fn block(name: &str, api: &FakeApi) -> String {
+    format!(
+        "{name}: {{ api_key: \"{API_KEY}\", api_secret: \"{API_SECRET}\", brand: \"{BRAND}\", base_url: \"{}\" }}",
+        api.base_url()
+    )
+}
+
 impl std::ops::Deref for VonageVerify {
     type Target = Shared;
 
@@ -212,16 +220,15 @@ impl std::ops::Deref for VonageLegacyVerify {
 impl VonageVerify {
     pub async fn start() -> VonageVerify {
         let (api, ledger) = FakeApi::with_state(handle_v2).await;
-        let shared = Shared(ledger);
-        VonageVerify { api, shared }
+        VonageVerify {
+            api,
+            shared: Shared(ledger),
+        }
     }
 
     /// The provider block for doorman's config.
     pub fn config(&self) -> String {
-        format!(
-            "vonage: {{ api_key: \"{API_KEY}\", api_secret: \"{API_SECRET}\", brand: \"{BRAND}\", base_url: \"{}\" }}",
-            self.api.base_url()
-        )
+        block("vonage", &self.api)
     }
 
     /// Makes every start answer `reply`.
@@ -457,16 +464,15 @@ fn legacy_workflow(id: &str) -> Option<Vec<String>> {
 impl VonageLegacyVerify {
     pub async fn start() -> VonageLegacyVerify {
         let (api, ledger) = FakeApi::with_state(handle_v1).await;
-        let shared = Shared(ledger);
-        VonageLegacyVerify { api, shared }
+        VonageLegacyVerify {
+            api,
+            shared: Shared(ledger),
+        }
     }
 
     /// The provider block for doorman's config.
     pub fn config(&self) -> String {
-        format!(
-            "vonage_legacy: {{ api_key: \"{API_KEY}\", api_secret: \"{API_SECRET}\", brand: \"{BRAND}\", base_url: \"{}\" }}",
-            self.api.base_url()
-        )
+        block("vonage_legacy", &self.api)
     }
 
     /// Makes every start answer `status` with `error_text` (in an HTTP 200).
