@@ -11,6 +11,23 @@ use crate::support::{eventually, password_hash, Browser, Env, Setup, PASSWORD};
 use doorman::otp::totp::TotpSecret;
 use std::time::Duration;
 
+/// Two tests of `scenario`: on the memory store, and on a Redis server
+/// (returning early where there is none).
+macro_rules! on_memory_and_redis {
+    ($scenario:ident: $memory:ident, $redis:ident) => {
+        #[tokio::test]
+        async fn $memory() {
+            $scenario(None).await;
+        }
+
+        #[tokio::test]
+        async fn $redis() {
+            let server = redis_or_skip!();
+            $scenario(Some(&server)).await;
+        }
+    };
+}
+
 /// How long the account lock may take to reach the store.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
@@ -99,16 +116,7 @@ async fn a_burst_of_wrong_passwords(server: Option<&RedisServer>) {
     assert_eq!(env.audited("password_accepted").len(), 0);
 }
 
-#[tokio::test]
-async fn a_burst_of_wrong_passwords_checks_only_lock_after_of_them_and_the_right_one_is_refused() {
-    a_burst_of_wrong_passwords(None).await;
-}
-
-#[tokio::test]
-async fn a_burst_of_wrong_passwords_checks_only_lock_after_of_them_on_redis() {
-    let server = redis_or_skip!();
-    a_burst_of_wrong_passwords(Some(&server)).await;
-}
+on_memory_and_redis!(a_burst_of_wrong_passwords: a_burst_of_wrong_passwords_checks_only_lock_after_of_them_and_the_right_one_is_refused, a_burst_of_wrong_passwords_checks_only_lock_after_of_them_on_redis);
 
 #[tokio::test]
 async fn the_right_password_inside_a_simultaneous_burst_never_buys_more_guesses() {
@@ -216,17 +224,7 @@ async fn a_burst_of_wrong_codes(server: Option<&RedisServer>) {
     assert_eq!(env.audited("signin_locked").len(), 140);
 }
 
-#[tokio::test]
-async fn a_burst_of_wrong_codes_over_many_sessions_meets_the_account_lock_and_the_right_one_is_refused(
-) {
-    a_burst_of_wrong_codes(None).await;
-}
-
-#[tokio::test]
-async fn a_burst_of_wrong_codes_over_many_sessions_meets_the_account_lock_on_redis() {
-    let server = redis_or_skip!();
-    a_burst_of_wrong_codes(Some(&server)).await;
-}
+on_memory_and_redis!(a_burst_of_wrong_codes: a_burst_of_wrong_codes_over_many_sessions_meets_the_account_lock_and_the_right_one_is_refused, a_burst_of_wrong_codes_over_many_sessions_meets_the_account_lock_on_redis);
 
 #[tokio::test]
 async fn a_user_holds_at_most_five_open_challenges_and_a_sixth_ends_the_oldest() {
@@ -314,7 +312,14 @@ async fn made_up_names_from_one_address_never_stop_another_users_right_password(
 
 #[tokio::test]
 async fn a_device_mark_spares_its_browser_the_address_counter_for_its_own_user_only() {
-    let env = Env::with_extra(r#" limits: failures: { delay: "0s", lock_after: 100, per_hour: 1000 } client_failures: { delay: "0s", lock_after: 3 } "#).await;
+    let env = Env::with_extra(
+        r#"
+limits:
+  failures: { delay: "0s", lock_after: 100, per_hour: 1000 }
+  client_failures: { delay: "0s", lock_after: 3 }
+"#,
+    )
+    .await;
     let mut bob = env.browser();
     bob.get("/.doorman/login").await;
     bob.post_password("bob", PASSWORD).await;

@@ -18,6 +18,14 @@ async fn waiting_for_code(env: &Env) -> (Browser, String) {
     (browser, code)
 }
 
+/// The default doorman, alice waiting for an SMS code: the env, her
+/// browser and the code.
+async fn alice_waiting_for_code() -> (Env, Browser, String) {
+    let env = Env::start().await;
+    let (browser, code) = waiting_for_code(&env).await;
+    (env, browser, code)
+}
+
 /// A six-digit code that is not `code`.
 fn wrong(code: &str, nth: u32) -> String {
     let n: u32 = code.parse().expect("a numeric code");
@@ -26,16 +34,14 @@ fn wrong(code: &str, nth: u32) -> String {
 
 #[tokio::test]
 async fn codes_are_six_digits() {
-    let env = Env::start().await;
-    let (_, code) = waiting_for_code(&env).await;
+    let (_env, _, code) = alice_waiting_for_code().await;
     assert_eq!(code.len(), 6, "{code}");
     assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
 }
 
 #[tokio::test]
 async fn the_code_page_is_set_up_for_one_time_codes() {
-    let env = Env::start().await;
-    let (mut browser, _) = waiting_for_code(&env).await;
+    let (_env, mut browser, _) = alice_waiting_for_code().await;
     let page = browser.get("/.doorman/2fa").await;
     let input = page
         .body
@@ -48,8 +54,7 @@ async fn the_code_page_is_set_up_for_one_time_codes() {
 
 #[tokio::test]
 async fn the_page_says_how_many_attempts_are_left() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (_env, mut browser, code) = alice_waiting_for_code().await;
     let page = browser.enter_code(&wrong(&code, 0)).await;
     page.assert_says(401, "4 attempts left");
     let page = browser.enter_code(&wrong(&code, 1)).await;
@@ -58,8 +63,7 @@ async fn the_page_says_how_many_attempts_are_left() {
 
 #[tokio::test]
 async fn five_wrong_codes_end_the_challenge() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (_env, mut browser, code) = alice_waiting_for_code().await;
     for nth in 0..4 {
         let page = browser.enter_code(&wrong(&code, nth)).await;
         assert_eq!(page.status, 401, "{page:?}");
@@ -80,8 +84,7 @@ async fn five_wrong_codes_end_the_challenge() {
 
 #[tokio::test]
 async fn the_right_code_on_the_fifth_try_still_works() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (_env, mut browser, code) = alice_waiting_for_code().await;
     for nth in 0..4 {
         browser.enter_code(&wrong(&code, nth)).await;
     }
@@ -167,8 +170,7 @@ async fn a_code_sent_twice_at_once_signs_in_only_one_of_them() {
 
 #[tokio::test]
 async fn a_code_expires_after_five_minutes() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (env, mut browser, code) = alice_waiting_for_code().await;
     env.advance(Duration::from_secs(5 * 60));
     let page = browser.enter_code(&code).await;
     assert!(!signed_in_by(&page), "an expired code worked: {page:?}");
@@ -177,16 +179,14 @@ async fn a_code_expires_after_five_minutes() {
 
 #[tokio::test]
 async fn a_code_still_works_just_before_five_minutes() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (env, mut browser, code) = alice_waiting_for_code().await;
     env.advance(Duration::from_secs(5 * 60 - 1));
     browser.assert_signs_in_with(&code).await;
 }
 
 #[tokio::test]
 async fn an_immediate_resend_is_refused_and_the_page_says_how_long_to_wait() {
-    let env = Env::start().await;
-    let (mut browser, _) = waiting_for_code(&env).await;
+    let (env, mut browser, _) = alice_waiting_for_code().await;
     let page = browser.resend_code("sms").await;
     page.assert_says(429, "wait 30 seconds");
     env.advance(Duration::from_secs(10));
@@ -201,8 +201,7 @@ async fn an_immediate_resend_is_refused_and_the_page_says_how_long_to_wait() {
 
 #[tokio::test]
 async fn a_resend_after_the_cooldown_replaces_the_previous_code() {
-    let env = Env::start().await;
-    let (mut browser, first) = waiting_for_code(&env).await;
+    let (env, mut browser, first) = alice_waiting_for_code().await;
     env.advance(COOLDOWN);
     let page = browser.resend_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
@@ -223,8 +222,7 @@ async fn a_resend_after_the_cooldown_replaces_the_previous_code() {
 
 #[tokio::test]
 async fn call_me_instead_delivers_the_code_by_voice() {
-    let env = Env::start().await;
-    let (mut browser, _) = waiting_for_code(&env).await;
+    let (env, mut browser, _) = alice_waiting_for_code().await;
     let page = browser.get("/.doorman/2fa").await;
     page.assert_shows("Call me instead");
     env.advance(COOLDOWN);
@@ -242,8 +240,7 @@ async fn call_me_instead_delivers_the_code_by_voice() {
 
 #[tokio::test]
 async fn cancel_drops_the_challenge() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (_env, mut browser, code) = alice_waiting_for_code().await;
     let page = browser.post("/.doorman/2fa/cancel", &[]).await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.location(), Some("/.doorman/2fa"));
@@ -373,8 +370,7 @@ async fn a_user_without_a_phone_is_told_there_is_no_second_factor() {
 
 #[tokio::test]
 async fn a_failed_resend_says_so_and_keeps_the_earlier_code() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (env, mut browser, code) = alice_waiting_for_code().await;
     env.advance(COOLDOWN);
     env.webhook.set_mode(Mode::Fail(500));
     let page = browser.resend_code("voice").await;

@@ -240,15 +240,8 @@ async fn a_planted_session_of_another_user_never_wins_in_any_order_or_header() {
         assert_eq!(answer.status, 401, "{answer:?}");
     }
     // Forward-auth reads cookies the same way.
-    let response = api_client()
-        .get(env.url("/.doorman/auth"))
-        .header(
-            "cookie",
-            format!("{SESSION_COOKIE}={bob}; {SESSION_COOKIE}={alice}"),
-        )
-        .send()
-        .await
-        .expect("GET");
+    let cookies = format!("{SESSION_COOKIE}={bob}; {SESSION_COOKIE}={alice}");
+    let response = env.api_get_with_cookies("/.doorman/auth", &cookies).await;
     let page = into_page(response).await;
     assert_eq!(page.status, 401, "{page:?}");
     assert!(page.header("remote-user").is_none());

@@ -5,6 +5,7 @@
 //! forgetting a sign-out. Also the store's defaults and key checks.
 
 use crate::restart::{accepted, file_config, start};
+use crate::support::process::assert_succeeded;
 use crate::support::process::doorman;
 use crate::support::redis::redis_or_skip;
 use crate::support::{default_users, holds_within, logs, Env, PASSWORD, SECRET};
@@ -192,11 +193,7 @@ async fn sessions_revoke_on_redis_reaches_every_replica() {
     assert!(accepted(b.addr(), &alice).await);
 
     let output = revoke(&env.config_path(), "alice");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     for addr in [env.addr, b.addr()] {
         let within = Duration::from_secs(5);
         let refused = holds_within(within, async || !accepted(addr, &alice).await).await;
@@ -227,7 +224,7 @@ async fn sessions_revoke_on_the_memory_store_says_why_it_cannot() {
 async fn a_full_store_refuses_new_sign_ins_with_a_clear_page_and_forgets_no_sign_out() {
     logs::capture();
     let env = Env::with_extra(
-        "store: { kind: memory, max_entries: 8 }\ncodes:\n resend_cooldown: \"1s\"\n",
+        "store: { kind: memory, max_entries: 8 }\ncodes:\n  resend_cooldown: \"1s\"\n",
     )
     .await;
     let mut signed_out = Vec::new();

@@ -2,8 +2,8 @@
 //! against their emulations: doorman makes the code, the provider only
 //! carries the text, and doorman checks the code itself.
 
-use crate::support::fake_api::Reply;
 use crate::support::fake_api::FORM;
+use crate::support::fake_api::{FakeApi, Reply};
 use crate::support::signin::{enter_shown_code, env_asking, Told, Told::*};
 use crate::support::sms::{
     code_in, twilio_error, vonage_failure, TwilioMessages, VonageSms, TWILIO_ACCOUNT_SID,
@@ -27,6 +27,13 @@ async fn ask_for_code(channel: &str, blocks: &[String]) -> (Env, Browser, Page) 
 async fn sign_in_with(browser: &mut Browser, code: &str) {
     enter_shown_code(browser, code).await;
     assert_eq!(browser.get("/app").await.status, 200);
+}
+
+/// As [`sign_in_with`], and doorman checked the code itself: `api` got
+/// the message only.
+async fn sign_in_checking_it(browser: &mut Browser, code: &str, api: &FakeApi) {
+    sign_in_with(browser, code).await;
+    assert_eq!(api.requests().len(), 1, "doorman checked the code itself");
 }
 
 #[tokio::test]
@@ -54,12 +61,7 @@ async fn a_sign_in_by_twilio_sms_sends_the_documented_request_and_doorman_checks
     let code = code_in(&sent.form()["Body"]);
     assert!(env.webhook.deliveries().is_empty());
 
-    sign_in_with(&mut browser, &code).await;
-    assert_eq!(
-        twilio.api.requests().len(),
-        1,
-        "doorman checked the code itself"
-    );
+    sign_in_checking_it(&mut browser, &code, &twilio.api).await;
 }
 
 #[tokio::test]
@@ -105,12 +107,7 @@ async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
     let code = code_in(&sent.form()["text"]);
     assert!(env.webhook.deliveries().is_empty());
 
-    sign_in_with(&mut browser, &code).await;
-    assert_eq!(
-        vonage.api.requests().len(),
-        1,
-        "doorman checked the code itself"
-    );
+    sign_in_checking_it(&mut browser, &code, &vonage.api).await;
 }
 
 #[tokio::test]
@@ -135,12 +132,7 @@ async fn a_sign_in_by_telnyx_sms_sends_the_documented_request() {
     let code = code_in(&text);
     assert!(env.webhook.deliveries().is_empty());
 
-    sign_in_with(&mut browser, &code).await;
-    assert_eq!(
-        telnyx.api.requests().len(),
-        1,
-        "doorman checked the code itself"
-    );
+    sign_in_checking_it(&mut browser, &code, &telnyx.api).await;
 }
 
 #[tokio::test]

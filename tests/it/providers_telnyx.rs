@@ -5,10 +5,20 @@
 use crate::support::signin::{call_me_instead, enter_shown_code, env_asking};
 use crate::support::sms::code_in;
 use crate::support::telnyx::{error, Telnyx, API_KEY, FROM, VERIFY_PROFILE_ID};
+use crate::support::{Browser, Env};
 use serde_json::json;
 
 const SMS_AND_VOICE: &str = "  sms: { provider: telnyx }\n  voice: { provider: telnyx }";
 const ALICE: &str = "+14155550100";
+
+/// doorman with Telnyx Verify on both channels, alice on the code page of
+/// an SMS code: the env and her browser.
+async fn code_sent(telnyx: &Telnyx) -> (Env, Browser) {
+    let (env, mut browser, _) =
+        env_asking(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
+    browser.get("/.doorman/2fa").await;
+    (env, browser)
+}
 
 #[tokio::test]
 async fn a_sign_in_by_telnyx_sms_sends_and_checks_the_documented_requests() {
@@ -66,9 +76,7 @@ async fn the_verification_lasts_as_long_as_doormans_codes() {
 #[tokio::test]
 async fn a_check_telnyx_cannot_answer_does_not_count_as_an_attempt() {
     let telnyx = Telnyx::start().await;
-    let (_env, mut browser, _) =
-        env_asking(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
-    browser.get("/.doorman/2fa").await;
+    let (_env, mut browser) = code_sent(&telnyx).await;
     telnyx.fail_checks(error(503, None, "Service Unavailable"));
     let page = browser.enter_code("000000").await;
     page.assert_says(502, "We could not check the code right now");
@@ -82,9 +90,7 @@ async fn a_check_telnyx_cannot_answer_does_not_count_as_an_attempt() {
 #[tokio::test]
 async fn call_me_instead_starts_a_telnyx_call_verification() {
     let telnyx = Telnyx::start().await;
-    let (env, mut browser, _) =
-        env_asking(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
-    browser.get("/.doorman/2fa").await;
+    let (env, mut browser) = code_sent(&telnyx).await;
     call_me_instead(&env, &mut browser).await;
 
     let call = &telnyx.api.requests()[1];

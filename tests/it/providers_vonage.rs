@@ -10,11 +10,11 @@ use crate::support::signin::{
     Told::*,
 };
 use crate::support::vonage::{
-    problem, Status, VonageLegacyVerify, VonageVerify, ALICE, ALICE_VONAGE, API_KEY, API_SECRET,
-    BRAND,
+    problem, Shared, Status, VonageLegacyVerify, VonageVerify, ALICE, ALICE_VONAGE, API_KEY,
+    API_SECRET, BRAND,
 };
 use crate::support::webhook::Mode;
-use crate::support::{holds_within, Env};
+use crate::support::{holds_within, Browser, Env};
 use serde_json::json;
 use std::time::Duration;
 
@@ -25,6 +25,14 @@ fn both_channels(provider: &str) -> String {
 /// doorman with `provider` (configured by `block`) on both channels.
 async fn with_vonage(block: &str, provider: &str) -> Env {
     Env::with_providers(&both_channels(provider), &[block.to_owned()], "").await
+}
+
+/// doorman with `vonage` on both channels, alice on the code page of an
+/// SMS code: the env and her browser.
+async fn sms_code_sent(vonage: &Shared) -> (Env, Browser) {
+    let env = with_vonage(&vonage.config(), vonage.name).await;
+    let browser = code_sent(&env, "sms").await;
+    (env, browser)
 }
 
 fn with_fallback(provider: &str) -> String {
@@ -66,8 +74,7 @@ async fn assert_told(env: &Env, case: &str, told: Told) {
 #[tokio::test]
 async fn a_sign_in_by_vonage_sms_sends_and_checks_the_documented_requests() {
     let vonage = VonageVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage").await;
-    let mut browser = code_sent(&env, "sms").await;
+    let (env, mut browser) = sms_code_sent(&vonage).await;
 
     let requests = vonage.api.requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
@@ -142,8 +149,7 @@ async fn a_vonage_call_is_a_voice_only_workflow_shaped_by_the_code_settings() {
 #[tokio::test]
 async fn a_code_past_its_lifetime_is_not_sent_to_vonage() {
     let vonage = VonageVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage").await;
-    let mut browser = code_sent(&env, "sms").await;
+    let (env, mut browser) = sms_code_sent(&vonage).await;
     let code = vonage.code_for(ALICE).expect("a verification");
     env.advance(Duration::from_secs(300));
     let page = browser.enter_code(&code).await;
@@ -154,8 +160,7 @@ async fn a_code_past_its_lifetime_is_not_sent_to_vonage() {
 #[tokio::test]
 async fn call_me_instead_moves_the_same_vonage_verification_to_a_call() {
     let vonage = VonageVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage").await;
-    let mut browser = code_sent(&env, "sms").await;
+    let (env, mut browser) = sms_code_sent(&vonage).await;
     call_me_instead(&env, &mut browser).await;
 
     let requests = vonage.api.requests();
@@ -178,8 +183,7 @@ async fn call_me_instead_moves_the_same_vonage_verification_to_a_call() {
 #[tokio::test]
 async fn call_me_instead_after_vonage_already_called_keeps_the_verification() {
     let vonage = VonageVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage").await;
-    let mut browser = code_sent(&env, "sms").await;
+    let (env, mut browser) = sms_code_sent(&vonage).await;
     // The SMS step's wait ran out: Vonage called by itself, no step is left.
     vonage.run_next_steps();
     resend(&env, &mut browser, "voice").await;
@@ -219,8 +223,7 @@ async fn call_me_instead_after_vonage_already_called_keeps_the_verification() {
 #[tokio::test]
 async fn sending_again_keeps_the_running_vonage_verification() {
     let vonage = VonageVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage").await;
-    let mut browser = code_sent(&env, "sms").await;
+    let (env, mut browser) = sms_code_sent(&vonage).await;
     resend(&env, &mut browser, "sms").await;
     assert_eq!(
         vonage.api.requests().len(),
@@ -259,8 +262,7 @@ async fn a_concurrent_vonage_verification_is_reused_and_its_code_signs_in() {
 #[tokio::test]
 async fn a_check_vonage_cannot_take_now_costs_no_attempt() {
     let vonage = VonageVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage").await;
-    let mut browser = code_sent(&env, "sms").await;
+    let (_env, mut browser) = sms_code_sent(&vonage).await;
     let code = vonage.code_for(ALICE).expect("a verification");
     let failures = [
         problem(
@@ -361,8 +363,7 @@ async fn vonage_throttling_says_when_to_try_again() {
 #[tokio::test]
 async fn a_sign_in_by_vonage_legacy_sms_sends_and_checks_the_documented_requests() {
     let vonage = VonageLegacyVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage_legacy").await;
-    let mut browser = code_sent(&env, "sms").await;
+    let (env, mut browser) = sms_code_sent(&vonage).await;
 
     let requests = vonage.api.requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
@@ -457,8 +458,7 @@ async fn a_vonage_legacy_call_is_workflow_7_with_the_codes_v1_can_make() {
 #[tokio::test]
 async fn call_me_instead_moves_the_same_vonage_legacy_verification_to_a_call() {
     let vonage = VonageLegacyVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage_legacy").await;
-    let mut browser = code_sent(&env, "sms").await;
+    let (env, mut browser) = sms_code_sent(&vonage).await;
     call_me_instead(&env, &mut browser).await;
 
     let requests = vonage.api.requests();
@@ -482,8 +482,7 @@ async fn call_me_instead_moves_the_same_vonage_legacy_verification_to_a_call() {
 #[tokio::test]
 async fn call_me_instead_after_vonage_legacy_already_called_keeps_the_verification() {
     let vonage = VonageLegacyVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage_legacy").await;
-    let mut browser = code_sent(&env, "sms").await;
+    let (env, mut browser) = sms_code_sent(&vonage).await;
     // next_event_wait ran out: Vonage called by itself, no event is left.
     vonage.run_next_steps();
     resend(&env, &mut browser, "voice").await;

@@ -3,7 +3,7 @@
 //! draining on shutdown.
 
 use crate::support::websocket::{self, Socket};
-use crate::support::{api_client, upstream::pattern, Env};
+use crate::support::{api_client, upstream::pattern, Browser, Env};
 use futures_util::{SinkExt, StreamExt};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -247,28 +247,32 @@ async fn the_upstreams_set_cookie_headers_and_redirect_reach_the_browser_untouch
     );
 }
 
+/// `browser` GETs `/echo` with `headers` (and no `Accept`): the upstream's
+/// echo of what it received.
+async fn echo_with(browser: &Browser, headers: &[(&str, &str)]) -> serde_json::Value {
+    let response = browser.get_plain("/echo", headers).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("echo")
+}
+
 #[tokio::test]
 async fn hop_by_hop_request_headers_do_not_reach_the_upstream() {
     let (_env, browser) = Env::alice_signed_in().await;
 
-    let response = browser
-        .get_plain(
-            "/echo",
-            &[
-                ("connection", "x-client-hop"),
-                ("x-client-hop", "1"),
-                ("keep-alive", "timeout=5"),
-                ("te", "trailers"),
-                ("trailer", "x-checksum"),
-                ("proxy-connection", "keep-alive"),
-                ("proxy-authorization", "Basic Zm9vOmJhcg=="),
-                ("x-client-kept", "1"),
-            ],
-        )
-        .await;
-
-    assert_eq!(response.status(), 200);
-    let echo: serde_json::Value = response.json().await.expect("echo");
+    let echo = echo_with(
+        &browser,
+        &[
+            ("connection", "x-client-hop"),
+            ("x-client-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("trailer", "x-checksum"),
+            ("proxy-connection", "keep-alive"),
+            ("proxy-authorization", "Basic Zm9vOmJhcg=="),
+            ("x-client-kept", "1"),
+        ],
+    )
+    .await;
     for name in [
         "connection",
         "x-client-hop",
@@ -300,18 +304,15 @@ async fn hop_by_hop_response_headers_do_not_reach_the_client() {
 async fn forwarding_headers_are_set_and_the_host_is_kept() {
     let (env, browser) = Env::alice_signed_in().await;
 
-    let response = browser
-        .get_plain(
-            "/echo",
-            &[
-                ("x-forwarded-for", "203.0.113.9"),
-                ("x-forwarded-proto", "https"),
-                ("x-forwarded-host", "spoofed.example"),
-            ],
-        )
-        .await;
-
-    let echo: serde_json::Value = response.json().await.expect("echo");
+    let echo = echo_with(
+        &browser,
+        &[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "spoofed.example"),
+        ],
+    )
+    .await;
     let doorman = env.addr.to_string();
     // The peer is not a trusted proxy: its claimed chain is dropped.
     assert_eq!(echoed(&echo, "x-forwarded-for"), Some(vec!["127.0.0.1"]));
@@ -328,10 +329,7 @@ async fn forwarding_headers_are_set_and_the_host_is_kept() {
 async fn a_trusted_proxys_forwarded_chain_is_kept() {
     let env = Env::with_extra("trusted_proxies: [\"127.0.0.0/8\"]").await;
     let browser = env.signed_in("alice").await;
-    let response = browser
-        .get_plain("/echo", &[("x-forwarded-for", "203.0.113.9")])
-        .await;
-    let echo: serde_json::Value = response.json().await.expect("echo");
+    let echo = echo_with(&browser, &[("x-forwarded-for", "203.0.113.9")]).await;
     assert_eq!(
         echoed(&echo, "x-forwarded-for"),
         Some(vec!["203.0.113.9, 127.0.0.1"])
@@ -343,15 +341,8 @@ async fn doormans_cookies_are_removed_from_the_cookie_header_and_the_apps_stay()
     let (env, browser) = Env::alice_signed_in().await;
     let session = browser.cookie("doorman_session").expect("session cookie");
 
-    let response = api_client()
-        .get(env.url("/echo"))
-        .header(
-            "cookie",
-            format!("app=1; doorman_session={session}; doorman_session_csrf=abc; theme=dark"),
-        )
-        .send()
-        .await
-        .expect("request");
+    let cookies = format!("app=1; doorman_session={session}; doorman_session_csrf=abc; theme=dark");
+    let response = env.api_get_with_cookies("/echo", &cookies).await;
 
     assert_eq!(response.status(), 200);
     let echo: serde_json::Value = response.json().await.expect("echo");

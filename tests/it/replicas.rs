@@ -12,7 +12,10 @@ const WAIT: Duration = Duration::from_secs(5);
 
 /// Replica A (the env's own doorman) and replica B, both on `server`.
 async fn replicas(server: &RedisServer, extra: &str) -> (Env, doorman::Gateway) {
-    let env = Env::with_extra(&format!( "store: {{ kind: redis, url: \"{}\", key_prefix: \"it:\", command_timeout: \"500ms\" }}\n{extra}", server.url() )).await;
+    let env = Env::with_extra(&format!(
+            "store: {{ kind: redis, url: \"{}\", key_prefix: \"it:\", command_timeout: \"500ms\" }}\n{extra}",
+            server.url()
+        )).await;
     let b = env.replica().await;
     (env, b)
 }

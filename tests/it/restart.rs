@@ -98,7 +98,7 @@ async fn a_sign_out_survives_a_restart_and_a_crash() {
 
 #[tokio::test]
 async fn a_lock_survives_a_restart() {
-    let env = Env::with_extra("limits:\n failures: { delay_after: 100, lock_after: 3, window: \"15m\", lock_for: \"15m\" }\n").await;
+    let env = Env::with_extra("limits:\n  failures: { delay_after: 100, lock_after: 3, window: \"15m\", lock_for: \"15m\" }\n").await;
     let config = file_config(&env);
     let (serve, addr) = start(&config);
     for _ in 0..3 {

@@ -118,7 +118,14 @@ async fn networks_use_the_peer_address_unless_a_trusted_proxy_reports_another() 
 
 #[tokio::test]
 async fn a_trusted_proxy_reports_the_client_for_network_rules() {
-    let env = Env::with_extra(r#" trusted_proxies: ["127.0.0.1"] rules: - { path_prefix: "/office/", networks: ["10.1.0.0/16"], policy: bypass } "#).await;
+    let env = Env::with_extra(
+        r#"
+trusted_proxies: ["127.0.0.1"]
+rules:
+  - { path_prefix: "/office/", networks: ["10.1.0.0/16"], policy: bypass }
+"#,
+    )
+    .await;
     let inside = raw_request(
         env.addr,
         "GET /office/printer HTTP/1.1\nHost: x\nX-Forwarded-For: 10.1.2.3",

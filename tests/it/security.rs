@@ -2,7 +2,7 @@
 //! give away, and the small endpoints proxies rely on.
 
 use crate::support::{
-    api_client, into_page, raw_request, Browser, Env, Page, PASSWORD, SESSION_COOKIE,
+    api_client, into_page, raw_request, Browser, Env, Page, RawResponse, PASSWORD, SESSION_COOKIE,
 };
 use std::time::Duration;
 
@@ -25,6 +25,24 @@ pub const SPOOFED_NAMES: [&str; 6] = [
     "remote-email",
     "remote-name",
 ];
+
+/// None of the header `names` is in the upstream's echo of `headers`.
+#[track_caller]
+fn assert_none_reached(headers: &serde_json::Value, names: &[&str]) {
+    for name in names {
+        assert!(
+            headers.get(name).is_none(),
+            "{name} reached the app: {headers}"
+        );
+    }
+}
+
+/// Nobody signed in GETs `path` with [`SPOOFED`] headers: the answer.
+async fn anonymous_spoofing(path: &str) -> RawResponse {
+    let env = Env::start().await;
+    let head = format!("GET {path} HTTP/1.1\nHost: {}\n{SPOOFED}", env.addr);
+    raw_request(env.addr, &head).await
+}
 
 fn echo_of(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|_| panic!("not an upstream echo: {body}"))
@@ -62,33 +80,24 @@ async fn spoofed_identity_headers_are_replaced_on_a_private_route() {
 async fn spoofed_identity_headers_are_removed_for_a_user_without_those_fields() {
     let headers = &spoofing_as("bob").await["headers"];
     assert_eq!(headers["remote-user"], serde_json::json!(["bob"]));
-    for name in [
-        "remote_user",
-        "remote-groups",
-        "remote_groups",
-        "remote-email",
-        "remote-name",
-    ] {
-        assert!(
-            headers.get(name).is_none(),
-            "{name} reached the app: {headers}"
-        );
-    }
+    assert_none_reached(
+        headers,
+        &[
+            "remote_user",
+            "remote-groups",
+            "remote_groups",
+            "remote-email",
+            "remote-name",
+        ],
+    );
 }
 
 #[tokio::test]
 async fn spoofed_identity_headers_are_removed_on_a_public_route() {
-    let env = Env::start().await;
-    let head = format!("GET /assets/x HTTP/1.1\nHost: {}\n{SPOOFED}", env.addr);
-    let answer = raw_request(env.addr, &head).await;
+    let answer = anonymous_spoofing("/assets/x").await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let headers = &echo_of(&answer.body)["headers"];
-    for name in SPOOFED_NAMES {
-        assert!(
-            headers.get(name).is_none(),
-            "{name} reached the app: {headers}"
-        );
-    }
+    assert_none_reached(headers, &SPOOFED_NAMES);
 }
 
 #[tokio::test]

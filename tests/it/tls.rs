@@ -36,20 +36,27 @@ fn https(addr: SocketAddr, path: &str) -> String {
     format!("https://localhost:{}{path}", addr.port())
 }
 
+/// `/.doorman/health` over TLS through `ca`'s client (HTTP/1.1 only when
+/// `http1`): a 200 in `version`.
+async fn health(ca: &Ca, env: &Env, http1: bool, version: reqwest::Version) -> reqwest::Response {
+    let response = ca
+        .client(http1)
+        .get(https(env.addr, "/.doorman/health"))
+        .send()
+        .await
+        .expect("health over TLS");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), version);
+    response
+}
+
 #[tokio::test]
 async fn tls_serves_http1_and_http2_through_alpn_with_hsts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = Ca::new("doorman test CA");
     let (env, _) = tls_env(dir.path(), &ca, true).await;
 
-    let response = ca
-        .client(true)
-        .get(https(env.addr, "/.doorman/health"))
-        .send()
-        .await
-        .expect("HTTP/1.1 over TLS");
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.version(), reqwest::Version::HTTP_11);
+    let response = health(&ca, &env, true, reqwest::Version::HTTP_11).await;
     assert_eq!(
         response
             .headers()
@@ -58,14 +65,7 @@ async fn tls_serves_http1_and_http2_through_alpn_with_hsts() {
         Some("max-age=31536000; includeSubDomains")
     );
 
-    let response = ca
-        .client(false)
-        .get(https(env.addr, "/.doorman/health"))
-        .send()
-        .await
-        .expect("h2 over TLS");
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    health(&ca, &env, false, reqwest::Version::HTTP_2).await;
 
     // Plain HTTP on the TLS port is no way in.
     let plain = reqwest::get(format!("http://{}/.doorman/health", env.addr)).await;

@@ -2,6 +2,7 @@
 //! accepted, replays, the users file key, the enrollment page and the
 //! `totp enroll` command.
 
+use crate::support::process::assert_succeeded;
 use crate::support::signed_in_by;
 use crate::support::{password_hash, Browser, Env, Page, Setup};
 use doorman::otp::totp::TotpSecret;
@@ -350,11 +351,7 @@ fn totp_enroll_write_stores_the_secret_and_keeps_the_rest_of_the_file() {
         .arg(&config)
         .output()
         .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_succeeded(&check);
 }
 
 #[test]

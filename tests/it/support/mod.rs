@@ -334,6 +334,17 @@ public:
         into_page(request.send().await.expect("GET")).await
     }
 
+    /// GETs `path` as a script (see [`Env::api_get`]) with `cookies` as the
+    /// whole `Cookie` header: the response as it came.
+    pub async fn api_get_with_cookies(&self, path: &str, cookies: &str) -> reqwest::Response {
+        api_client()
+            .get(self.url(path))
+            .header("cookie", cookies)
+            .send()
+            .await
+            .expect("GET")
+    }
+
     /// What the session cookie `value` holds, decrypted with the default
     /// test secret; `None` when it does not decrypt or is no longer current.
     pub fn session(&self, value: &str) -> Option<doorman::session::Session> {

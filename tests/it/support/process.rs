@@ -31,6 +31,16 @@ pub fn spawn_piped(command: &mut Command) -> Child {
         .expect("spawn doorman")
 }
 
+/// Asserts that a finished command succeeded (its stderr is the message).
+#[track_caller]
+pub fn assert_succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Sends `pipe`'s lines to `sender`, on a thread, until either end closes.
 pub fn forward_lines(pipe: impl std::io::Read + Send + 'static, sender: mpsc::Sender<String>) {
     std::thread::spawn(move || {

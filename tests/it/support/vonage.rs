@@ -68,6 +68,11 @@ impl Ledger {
             .find(|v| v.request_id == request_id)
     }
 
+    /// The verification `request_id` while it is still running.
+    fn active(&mut self, request_id: &str) -> Option<&mut Verification> {
+        self.get(request_id).filter(|v| v.status == Status::Active)
+    }
+
     fn create(&mut self, to: &str, steps: Vec<String>, code_length: usize, id: String) -> String {
         let n = self.next;
         let code = format!(
@@ -101,13 +106,37 @@ impl Ledger {
 
 /// What both emulations offer a test (each derefs to it).
 #[derive(Clone)]
-pub struct Shared(Arc<Mutex<Ledger>>);
+pub struct Shared {
+    pub api: FakeApi,
+    ledger: Arc<Mutex<Ledger>>,
+    /// The provider's name in doorman's config.
+    pub name: &'static str,
+}
 
 impl Shared {
+    /// Serves `handler` over a fresh ledger, as the provider `name`.
+    async fn serve(name: &'static str, handler: fn(&Mutex<Ledger>, &Recorded) -> Reply) -> Shared {
+        let (api, ledger) = FakeApi::with_state(handler).await;
+        Shared { api, ledger, name }
+    }
+
+    /// The provider block for doorman's config.
+    pub fn config(&self) -> String {
+        format!(
+            "{}: {{ api_key: \"{API_KEY}\", api_secret: \"{API_SECRET}\", brand: \"{BRAND}\", base_url: \"{}\" }}",
+            self.name,
+            self.api.base_url()
+        )
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap()
+    }
+
     /// The code of the latest verification to `to` (with or without `+`).
     pub fn code_for(&self, to: &str) -> Option<String> {
         let to = to.trim_start_matches('+');
-        let ledger = self.0.lock().unwrap();
+        let ledger = self.ledger();
         ledger
             .verifications
             .iter()
@@ -117,13 +146,13 @@ impl Shared {
     }
 
     pub fn verifications(&self) -> Vec<Verification> {
-        self.0.lock().unwrap().verifications.clone()
+        self.ledger().verifications.clone()
     }
 
     /// Lets every running verification's step wait run out: the next step
     /// goes out, as Vonage does.
     pub fn run_next_steps(&self) {
-        let mut ledger = self.0.lock().unwrap();
+        let mut ledger = self.ledger();
         for verification in &mut ledger.verifications {
             if verification.status == Status::Active {
                 Ledger::next_step(verification);
@@ -133,7 +162,7 @@ impl Shared {
 
     /// Lets every running verification expire.
     pub fn forget_all(&self) {
-        let mut ledger = self.0.lock().unwrap();
+        let mut ledger = self.ledger();
         for verification in &mut ledger.verifications {
             if verification.status == Status::Active {
                 verification.status = Status::Forgotten;
@@ -156,7 +185,6 @@ fn valid_brand(brand: &str) -> bool {
 /// Vonage Verify v2: JSON, Basic auth, problem+json errors.
 #[derive(Clone)]
 pub struct VonageVerify {
-    pub api: FakeApi,
     shared: Shared,
 }
 
@@ -193,14 +221,6 @@ fn not_found(request_id: &str) -> Reply {
     )
 }
 
-/// The provider block `name` for doorman's config, at `api`.
-fn block(name: &str, api: &FakeApi) -> String {
-    format!(
-        "{name}: {{ api_key: \"{API_KEY}\", api_secret: \"{API_SECRET}\", brand: \"{BRAND}\", base_url: \"{}\" }}",
-        api.base_url()
-    )
-}
-
 impl std::ops::Deref for VonageVerify {
     type Target = Shared;
 
@@ -219,26 +239,18 @@ impl std::ops::Deref for VonageLegacyVerify {
 
 impl VonageVerify {
     pub async fn start() -> VonageVerify {
-        let (api, ledger) = FakeApi::with_state(handle_v2).await;
-        VonageVerify {
-            api,
-            shared: Shared(ledger),
-        }
-    }
-
-    /// The provider block for doorman's config.
-    pub fn config(&self) -> String {
-        block("vonage", &self.api)
+        let shared = Shared::serve("vonage", handle_v2).await;
+        VonageVerify { shared }
     }
 
     /// Makes every start answer `reply`.
     pub fn fail_starts(&self, reply: Reply) {
-        self.shared.0.lock().unwrap().start_failure = Some(reply);
+        self.shared.ledger().start_failure = Some(reply);
     }
 
     /// Makes the next check answer `reply`.
     pub fn fail_next_check(&self, reply: Reply) {
-        self.shared.0.lock().unwrap().check_failure = Some(reply);
+        self.shared.ledger().check_failure = Some(reply);
     }
 }
 
@@ -396,10 +408,7 @@ fn v2_check(ledger: &mut Ledger, request: &Recorded, request_id: &str) -> Reply 
     if let Some(failure) = ledger.check_failure.take() {
         return failure;
     }
-    let Some(verification) = ledger
-        .get(request_id)
-        .filter(|v| v.status == Status::Active)
-    else {
+    let Some(verification) = ledger.active(request_id) else {
         return not_found(request_id);
     };
     if verification.code == code {
@@ -434,7 +443,6 @@ fn v2_check(ledger: &mut Ledger, request: &Recorded, request_id: &str) -> Reply 
 /// to everything, the outcome in a string `status`.
 #[derive(Clone)]
 pub struct VonageLegacyVerify {
-    pub api: FakeApi,
     shared: Shared,
 }
 
@@ -463,26 +471,18 @@ fn legacy_workflow(id: &str) -> Option<Vec<String>> {
 
 impl VonageLegacyVerify {
     pub async fn start() -> VonageLegacyVerify {
-        let (api, ledger) = FakeApi::with_state(handle_v1).await;
-        VonageLegacyVerify {
-            api,
-            shared: Shared(ledger),
-        }
-    }
-
-    /// The provider block for doorman's config.
-    pub fn config(&self) -> String {
-        block("vonage_legacy", &self.api)
+        let shared = Shared::serve("vonage_legacy", handle_v1).await;
+        VonageLegacyVerify { shared }
     }
 
     /// Makes every start answer `status` with `error_text` (in an HTTP 200).
     pub fn fail_starts(&self, status: &str, error_text: &str) {
-        self.shared.0.lock().unwrap().start_failure = Some(legacy_error(status, error_text));
+        self.shared.ledger().start_failure = Some(legacy_error(status, error_text));
     }
 
     /// Makes the next check answer `status` with `error_text`.
     pub fn fail_next_check(&self, status: &str, error_text: &str) {
-        self.shared.0.lock().unwrap().check_failure = Some(legacy_error(status, error_text));
+        self.shared.ledger().check_failure = Some(legacy_error(status, error_text));
     }
 }
 
@@ -598,10 +598,7 @@ fn v1_check(ledger: &mut Ledger, request_id: &str, code: &str) -> Reply {
     if let Some(failure) = ledger.check_failure.take() {
         return failure;
     }
-    let Some(verification) = ledger
-        .get(request_id)
-        .filter(|v| v.status == Status::Active)
-    else {
+    let Some(verification) = ledger.active(request_id) else {
         return Reply::json(
             200,
             json!({ "request_id": request_id, "status": "6",
@@ -633,10 +630,7 @@ fn v1_check(ledger: &mut Ledger, request_id: &str, code: &str) -> Reply {
 }
 
 fn v1_control(ledger: &mut Ledger, request_id: &str, cmd: &str) -> Reply {
-    let Some(verification) = ledger
-        .get(request_id)
-        .filter(|v| v.status == Status::Active)
-    else {
+    let Some(verification) = ledger.active(request_id) else {
         return legacy_error(
             "6",
             &format!("The requestId '{request_id}' does not exist or its no longer active."),
