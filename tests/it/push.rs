@@ -3,9 +3,11 @@
 //! can be used or refused.
 
 use crate::support::ntfy::{self, Ntfy};
+/// Kept here too for the tests that import it from `push`.
+pub use crate::support::signed_in_by;
 use crate::support::webhook::hook_signature;
 use crate::support::webhook::Mode;
-use crate::support::{password_hash, signed_in_by, Browser, Env, Page, Setup};
+use crate::support::{password_hash, Browser, Env, Page, Setup};
 use std::time::Duration;
 
 pub const TOPIC: &str = "alice-7f3b9c2e41d0";
