@@ -5,7 +5,7 @@
 //! tampering and replay in `session.rs`, open redirects in `security.rs`.)
 
 use crate::security::{SPOOFED, SPOOFED_NAMES};
-use crate::support::{raw_request, Env, Setup, SESSION_COOKIE};
+use crate::support::{raw_request, Env, SESSION_COOKIE};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -18,11 +18,7 @@ rules:
 "#;
 
 async fn env() -> Env {
-    Env::with(Setup {
-        extra: RULES.into(),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra(RULES).await
 }
 
 /// Every spoofed identity header is gone from what the app received.
@@ -181,8 +177,7 @@ async fn forwarded_headers_from_an_untrusted_peer_change_nothing() {
 #[tokio::test]
 async fn a_password_only_cookie_gets_nowhere() {
     let env = env().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let browser = env.past_password("alice").await;
     let cookie = browser.session_cookie().expect("a level-1 cookie");
     let hits = env.upstream.hits();
     for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
@@ -235,11 +230,7 @@ async fn one_cookie_under_a_hundred_concurrent_requests_is_never_refused() {
 
 #[tokio::test]
 async fn a_client_that_sends_its_headers_too_slowly_is_cut_off() {
-    let env = Env::with(Setup {
-        extra: "limits: { header_read_timeout: \"1s\" }".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("limits: { header_read_timeout: \"1s\" }").await;
     let mut stream = tokio::net::TcpStream::connect(env.addr)
         .await
         .expect("connect");

@@ -4,14 +4,12 @@
 //! address taking every slot. Timeouts are configured small (1s); tests
 //! wait for outcomes with a generous bound, never for a speed.
 
-use crate::support::{logs, raw_request, Env, Setup, SESSION_COOKIE};
-use futures_util::{SinkExt, StreamExt};
+use crate::support::websocket;
+use crate::support::{logs, raw_request, Env, SESSION_COOKIE};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 /// How long an outcome may take before the test calls it missing.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -26,11 +24,7 @@ async fn doorman(limits: &str, more: &str) -> Env {
         .lines()
         .map(|l| format!("  {}\n", l.trim()))
         .collect();
-    Env::with(Setup {
-        extra: format!("limits:\n{limits}{more}"),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra(&format!("limits:\n{limits}{more}")).await
 }
 
 /// Short idle and stall timeouts; header reads get far longer, so what
@@ -495,43 +489,6 @@ async fn one_client_address_cannot_take_every_connection_slot() {
     assert!(logs::text().contains("max_connections_per_client"));
 }
 
-/// Opens a WebSocket through doorman with `cookie` as the session.
-async fn open_socket(
-    addr: SocketAddr,
-    cookie: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
-    let mut request = format!("ws://{addr}/ws")
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "cookie",
-        format!("{SESSION_COOKIE}={cookie}")
-            .parse()
-            .expect("header"),
-    );
-    let (socket, response) =
-        tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
-            .await
-            .expect("handshake in time")
-            .expect("handshake");
-    assert_eq!(response.status(), 101);
-    socket
-}
-
-async fn echoes(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
-    text: &str,
-) {
-    socket.send(Message::Text(text.into())).await.expect("send");
-    let echoed = tokio::time::timeout(PATIENCE, socket.next())
-        .await
-        .expect("echo in time");
-    assert_eq!(
-        echoed.expect("open").expect("message"),
-        Message::Text(text.into())
-    );
-}
-
 #[tokio::test]
 async fn an_open_tunnel_holds_its_connection_slot_until_it_closes() {
     let env = doorman(
@@ -541,8 +498,8 @@ async fn an_open_tunnel_holds_its_connection_slot_until_it_closes() {
     // Signing in used the one slot; the browser's pooled connection goes
     // idle and is closed.
     let cookie = session(&env).await;
-    let mut socket = open_socket(env.addr, &cookie).await;
-    echoes(&mut socket, "in the only slot").await;
+    let mut socket = websocket::open(env.addr, &cookie, PATIENCE).await;
+    websocket::assert_echoes(&mut socket, "in the only slot", PATIENCE).await;
 
     // The tunnel is far past the idle timeout and still holds the slot: a
     // newcomer is not let in.
@@ -556,7 +513,7 @@ async fn an_open_tunnel_holds_its_connection_slot_until_it_closes() {
         !newcomer.is_finished(),
         "a newcomer got in while the tunnel held the only slot"
     );
-    echoes(&mut socket, "still open after the idle timeout").await;
+    websocket::assert_echoes(&mut socket, "still open after the idle timeout", PATIENCE).await;
 
     // The client says goodbye but keeps its TCP half open (this client
     // waits to be closed): once the app's side has closed, the tunnel
@@ -575,27 +532,21 @@ async fn open_tunnels_are_closed_when_doorman_shuts_down() {
     let mut env = doorman("", "").await;
     let cookie = session(&env).await;
     let mut sockets = vec![
-        open_socket(env.addr, &cookie).await,
-        open_socket(env.addr, &cookie).await,
+        websocket::open(env.addr, &cookie, PATIENCE).await,
+        websocket::open(env.addr, &cookie, PATIENCE).await,
     ];
     for socket in &mut sockets {
-        echoes(socket, "before shutdown").await;
+        websocket::assert_echoes(socket, "before shutdown", PATIENCE).await;
     }
     let doorman = env.doorman.take().expect("running");
     tokio::time::timeout(PATIENCE, doorman.shutdown())
         .await
         .expect("shutdown in time");
     for socket in &mut sockets {
-        let ended = tokio::time::timeout(PATIENCE, async {
-            loop {
-                match socket.next().await {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                    Some(Ok(_)) => continue,
-                }
-            }
-        })
-        .await;
-        assert!(ended.is_ok(), "the tunnel should be closed at shutdown");
+        assert!(
+            websocket::closes_within(socket, PATIENCE).await,
+            "the tunnel should be closed at shutdown"
+        );
     }
     assert!(logs::text().contains("tunnel closed: doorman is shutting down"));
 }

@@ -8,10 +8,11 @@
 
 use crate::nginx::{nginx_binary, replace_once, Nginx};
 use crate::support::poll::wait_until_listening;
-use crate::support::{raw_request, Env, RawResponse, Setup, SESSION_COOKIE};
+use crate::support::process::{free_local_addr, KillOnDrop};
+use crate::support::{raw_request, Env, RawResponse, SESSION_COOKIE};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const RULES: &str = r#"
 trusted_proxies: ["127.0.0.1"]
@@ -23,11 +24,7 @@ rules:
 "#;
 
 async fn env() -> Env {
-    Env::with(Setup {
-        extra: RULES.into(),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra(RULES).await
 }
 
 /// Paths the front proxy resolves to /admin/x or /internal/x while they
@@ -186,7 +183,7 @@ async fn nobody_walks_around_doorman_behind_nginx_with_either_proxy_pass_form() 
         return;
     };
     let env = env().await;
-    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+    let bob = env.session_of("bob").await;
     for form in ["proxy_pass http://app;", "proxy_pass http://app/;"] {
         let nginx = Nginx::start_with(&binary, env.upstream.addr, env.addr, |site| {
             replace_once(&site, "proxy_pass http://app;", form)
@@ -202,7 +199,7 @@ async fn nobody_walks_around_doorman_behind_caddy() {
         return;
     };
     let env = env().await;
-    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+    let bob = env.session_of("bob").await;
     let caddy = Caddy::start(&binary, env.upstream.addr, env.addr);
     attack(&env, caddy.addr, &bob, "caddy").await;
     drop(caddy);
@@ -228,26 +225,16 @@ fn caddy_binary() -> Option<PathBuf> {
 
 /// Caddy running `examples/caddy/Caddyfile`, stopped on drop.
 struct Caddy {
-    child: Child,
+    child: KillOnDrop,
     addr: SocketAddr,
     dir: tempfile::TempDir,
-}
-
-impl Drop for Caddy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Caddy {
     fn start(binary: &Path, app: SocketAddr, doorman: SocketAddr) -> Caddy {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("free port")
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let addr = free_local_addr();
+        let port = addr.port();
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/caddy/Caddyfile");
         let site = std::fs::read_to_string(example).expect("examples/caddy/Caddyfile");
         // Any Host (the tests send app.test), on loopback only.
@@ -279,7 +266,11 @@ impl Caddy {
             ))
             .spawn()
             .expect("start caddy");
-        let mut caddy = Caddy { child, addr, dir };
+        let mut caddy = Caddy {
+            child: KillOnDrop(child),
+            addr,
+            dir,
+        };
         let log = caddy.dir.path().join("caddy.log");
         let caddy_log = || std::fs::read_to_string(&log).unwrap_or_default();
         wait_until_listening("caddy", &mut caddy.child, addr, caddy_log);

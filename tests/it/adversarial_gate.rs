@@ -4,7 +4,7 @@
 //! classes through a real nginx and a real Caddy are in `adversarial_front_proxies.rs`;
 //! connection slots in `adversarial_connections.rs`.)
 
-use crate::support::{api_client, into_page, raw_request, Env, Page, Setup, SESSION_COOKIE};
+use crate::support::{api_client, ask_auth, into_page, raw_request, Env, Page, SESSION_COOKIE};
 
 /// The README's example rules, plus a method deny and a preflight bypass.
 const RULES: &str = r#"
@@ -23,11 +23,7 @@ async fn env() -> Env {
 }
 
 async fn env_with(extra: &str) -> Env {
-    Env::with(Setup {
-        extra: format!("{RULES}{extra}"),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra(&format!("{RULES}{extra}")).await
 }
 
 fn echo(body: &str) -> serde_json::Value {
@@ -145,29 +141,7 @@ async fn ask(env: &Env, headers: &[(&str, &str)], session: Option<&str>) -> Page
         .local_address(Some("127.0.0.2".parse().expect("address")))
         .build()
         .expect("client");
-    ask_from(&client, env, headers, session).await
-}
-
-/// Asks forward-auth through `client`, with `headers` and the session.
-async fn ask_from(
-    client: &reqwest::Client,
-    env: &Env,
-    headers: &[(&str, &str)],
-    session: Option<&str>,
-) -> Page {
-    let mut request = client.get(env.url("/.doorman/auth"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some(value) = session {
-        // Under both names: a front proxy that says https (X-Forwarded-Proto
-        // from a trusted peer) makes doorman read the `__Host-` one.
-        request = request.header(
-            "cookie",
-            format!("{SESSION_COOKIE}={value}; __Host-{SESSION_COOKIE}={value}"),
-        );
-    }
-    into_page(request.send().await.expect("auth request")).await
+    ask_auth(&client, env, headers, session).await
 }
 
 #[tokio::test]
@@ -227,11 +201,7 @@ async fn forward_auth_takes_method_and_uri_from_one_set_of_headers_only() {
 #[tokio::test]
 async fn forward_auth_judges_every_method_an_app_may_take_from_the_request() {
     let env = env().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("alice");
+    let alice = env.session_of("alice").await;
     for (name, value) in [
         ("x-http-method-override", "DELETE"),
         ("x-http-method", "DELETE"),
@@ -258,13 +228,9 @@ async fn forward_auth_without_the_original_request_refuses_when_rules_could_refu
     // 127.0.0.1 is not trusted here: its X-Forwarded-* is not believed, and
     // the deny rules could not be applied, so even alice is refused.
     let env = env().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("alice");
+    let alice = env.session_of("alice").await;
     for headers in [traefik("GET", "/internal/x"), Vec::new()] {
-        let page = ask_from(&api_client(), &env, &headers, Some(&alice)).await;
+        let page = ask_auth(&api_client(), &env, &headers, Some(&alice)).await;
         assert_eq!(page.status, 403, "{headers:?}: {page:?}");
         assert_eq!(page.header("remote-user"), None);
     }
@@ -273,7 +239,7 @@ async fn forward_auth_without_the_original_request_refuses_when_rules_could_refu
 #[tokio::test]
 async fn connection_tokens_never_remove_the_headers_doorman_sets() {
     let env = env().await;
-    let cookie = env.signed_in("bob").await.session_cookie().expect("bob");
+    let cookie = env.session_of("bob").await;
     for tokens in [
         "Remote-User, Remote-Groups",
         "remote-user",
@@ -314,7 +280,7 @@ async fn connection_tokens_never_remove_the_headers_doorman_sets() {
 #[tokio::test]
 async fn identity_header_look_alikes_never_reach_the_app() {
     let env = env().await;
-    let cookie = env.signed_in("bob").await.session_cookie().expect("bob");
+    let cookie = env.session_of("bob").await;
     let look_alikes = [
         "Remote.User",
         "remote.user",
@@ -432,11 +398,7 @@ async fn deny_and_group_rules_hold_for_every_spelling_a_lenient_app_reads() {
     }
     assert_eq!(env.upstream.hits(), 0);
     // alice (an admin) still gets in, as written and as an app reads it.
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("alice");
+    let alice = env.session_of("alice").await;
     for path in ["/admin/users", "/Admin/users", "/admin"] {
         let head = format!("GET {path} HTTP/1.1\nHost: app.test\nCookie: {SESSION_COOKIE}={alice}");
         assert_eq!(raw_request(env.addr, &head).await.status, 200, "{path}");
@@ -446,7 +408,7 @@ async fn deny_and_group_rules_hold_for_every_spelling_a_lenient_app_reads() {
 #[tokio::test]
 async fn dot_segments_after_a_protected_directory_never_lead_out_of_it() {
     let env = env().await;
-    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+    let bob = env.session_of("bob").await;
     // Proxy mode: the app gets the canonical path, in which `..%2F` is
     // still there for an app that decodes it but resolves no dots.
     for path in [
@@ -594,8 +556,7 @@ async fn a_trusted_proxys_https_reaches_the_app_and_makes_cookies_secure() {
 async fn sms_sent_with_host(env: &Env, host: &str) -> (String, String) {
     // Past the resend cooldown and the per-number cap of the last one.
     env.advance(std::time::Duration::from_secs(11 * 60));
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     browser.get("/.doorman/2fa").await;
     let before = env.webhook.deliveries().len();
     let page = browser
@@ -617,11 +578,7 @@ async fn sms_sent_with_host(env: &Env, host: &str) -> (String, String) {
 
 #[tokio::test]
 async fn the_sms_ends_with_the_webotp_line_for_public_url_whatever_the_host() {
-    let env = Env::with(Setup {
-        extra: "public_url: \"https://app.example.com\"\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("public_url: \"https://app.example.com\"\n").await;
     for host in [
         "phish.example",
         "app.example.com.evil",

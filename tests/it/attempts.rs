@@ -5,10 +5,28 @@
 //! account they did not attack, device marks, open challenges, and
 //! authenticator-app restarts.
 
-use crate::support::redis::{self, RedisServer};
+use crate::support::redis::redis_or_skip;
+use crate::support::redis::RedisServer;
 use crate::support::{eventually, password_hash, Browser, Env, Setup, PASSWORD};
 use doorman::otp::totp::TotpSecret;
 use std::time::Duration;
+
+/// Two tests of `scenario`: on the memory store, and on a Redis server
+/// (returning early where there is none).
+macro_rules! on_memory_and_redis {
+    ($scenario:ident: $memory:ident, $redis:ident) => {
+        #[tokio::test]
+        async fn $memory() {
+            $scenario(None).await;
+        }
+
+        #[tokio::test]
+        async fn $redis() {
+            let server = redis_or_skip!();
+            $scenario(Some(&server)).await;
+        }
+    };
+}
 
 /// How long the account lock may take to reach the store.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -66,11 +84,7 @@ fn account_locked(env: &Env) -> bool {
 /// 150 wrong passwords for alice at once; once the lock is set (while the
 /// burst is still queued for argon2), the right one: refused.
 async fn a_burst_of_wrong_passwords(server: Option<&RedisServer>) {
-    let env = Env::with(Setup {
-        extra: format!("{}{LIMITS}", store(server)),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra(&format!("{}{LIMITS}", store(server))).await;
     let mut attacker = env.browser();
     attacker.get("/.doorman/login").await;
     let burst: Vec<_> = (0..150)
@@ -84,12 +98,7 @@ async fn a_burst_of_wrong_passwords(server: Option<&RedisServer>) {
         })
         .collect();
     eventually("the account lock", LOCK_WAIT, async || account_locked(&env)).await;
-    let right = attacker
-        .post(
-            "/.doorman/login",
-            &[("username", "alice"), ("password", PASSWORD)],
-        )
-        .await;
+    let right = attacker.post_password("alice", PASSWORD).await;
     assert_eq!(right.status, 401, "the right password after the lock");
     assert!(right.body.contains("Incorrect username or password."));
     for answer in burst {
@@ -107,27 +116,11 @@ async fn a_burst_of_wrong_passwords(server: Option<&RedisServer>) {
     assert_eq!(env.audited("password_accepted").len(), 0);
 }
 
-#[tokio::test]
-async fn a_burst_of_wrong_passwords_checks_only_lock_after_of_them_and_the_right_one_is_refused() {
-    a_burst_of_wrong_passwords(None).await;
-}
-
-#[tokio::test]
-async fn a_burst_of_wrong_passwords_checks_only_lock_after_of_them_on_redis() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
-    a_burst_of_wrong_passwords(Some(&server)).await;
-}
+on_memory_and_redis!(a_burst_of_wrong_passwords: a_burst_of_wrong_passwords_checks_only_lock_after_of_them_and_the_right_one_is_refused, a_burst_of_wrong_passwords_checks_only_lock_after_of_them_on_redis);
 
 #[tokio::test]
 async fn the_right_password_inside_a_simultaneous_burst_never_buys_more_guesses() {
-    let env = Env::with(Setup {
-        extra: LIMITS.into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra(LIMITS).await;
     let mut attacker = env.browser();
     attacker.get("/.doorman/login").await;
     let mut burst = Vec::new();
@@ -180,12 +173,11 @@ async fn totp_env(extra: &str) -> Env {
 
 /// A level-1 session of tina's, on the authenticator-app code page.
 async fn totp_session(env: &Env) -> Browser {
-    let mut browser = env.browser();
-    browser.sign_in_password("tina").await;
+    let mut browser = env.past_password("tina").await;
     let page = browser.ask_for_code("totp").await;
     assert_eq!(page.status, 303, "{page:?}");
     let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("authenticator app"), "{}", page.body);
+    page.assert_shows("authenticator app");
     browser
 }
 
@@ -218,12 +210,7 @@ async fn a_burst_of_wrong_codes(server: Option<&RedisServer>) {
         .collect();
     eventually("the account lock", LOCK_WAIT, async || account_locked(&env)).await;
     let page = sessions[4].enter_code(&valid[1]).await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(
-        page.body.contains("Too many failed attempts"),
-        "{}",
-        page.body
-    );
+    page.assert_says(429, "Too many failed attempts");
     for answer in burst {
         let status = answer.await.expect("task");
         assert!([401, 429].contains(&status), "{status}");
@@ -237,20 +224,7 @@ async fn a_burst_of_wrong_codes(server: Option<&RedisServer>) {
     assert_eq!(env.audited("signin_locked").len(), 140);
 }
 
-#[tokio::test]
-async fn a_burst_of_wrong_codes_over_many_sessions_meets_the_account_lock_and_the_right_one_is_refused(
-) {
-    a_burst_of_wrong_codes(None).await;
-}
-
-#[tokio::test]
-async fn a_burst_of_wrong_codes_over_many_sessions_meets_the_account_lock_on_redis() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
-    a_burst_of_wrong_codes(Some(&server)).await;
-}
+on_memory_and_redis!(a_burst_of_wrong_codes: a_burst_of_wrong_codes_over_many_sessions_meets_the_account_lock_and_the_right_one_is_refused, a_burst_of_wrong_codes_over_many_sessions_meets_the_account_lock_on_redis);
 
 #[tokio::test]
 async fn a_user_holds_at_most_five_open_challenges_and_a_sixth_ends_the_oldest() {
@@ -262,7 +236,7 @@ async fn a_user_holds_at_most_five_open_challenges_and_a_sixth_ends_the_oldest()
     let code = totp_code(&env, 0);
     let page = sessions[0].enter_code(&code).await;
     assert_eq!(page.status, 400, "the oldest challenge ended: {page:?}");
-    assert!(page.body.contains("no code waiting"), "{}", page.body);
+    page.assert_shows("no code waiting");
     let page = sessions[5].enter_code(&code).await;
     assert_eq!(page.status, 303, "the newest works: {page:?}");
 }
@@ -273,23 +247,18 @@ async fn asking_again_keeps_the_open_challenge_and_a_restart_waits_out_a_cooldow
     let env = totp_env(LIMITS).await;
     let mut browser = totp_session(&env).await;
     let page = browser.enter_code("000000").await;
-    assert!(page.body.contains("4 attempts left"), "{}", page.body);
+    page.assert_shows("4 attempts left");
     // Asking again for the app gives no fresh attempts.
     let page = browser.ask_for_code("totp").await;
     assert_eq!(page.status, 303);
     let page = browser.enter_code("000001").await;
-    assert!(page.body.contains("3 attempts left"), "{}", page.body);
+    page.assert_shows("3 attempts left");
     for n in 2..5 {
         browser.enter_code(&format!("00000{n}")).await;
     }
     // Used up: a new challenge only after the cooldown.
     let page = browser.ask_for_code("totp").await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(
-        page.body.contains("Please wait 30 seconds"),
-        "{}",
-        page.body
-    );
+    page.assert_says(429, "Please wait 30 seconds");
     env.advance(Duration::from_secs(30));
     assert_eq!(browser.ask_for_code("totp").await.status, 303);
     // Ten starts an hour for the account, however many sessions ask.
@@ -298,15 +267,11 @@ async fn asking_again_keeps_the_open_challenge_and_a_restart_waits_out_a_cooldow
         env.advance(Duration::from_secs(31));
         assert_eq!(browser.ask_for_code("totp").await.status, 303);
     }
-    let mut other = env.browser();
-    other.sign_in_password("tina").await;
+    let mut other = env.past_password("tina").await;
     let page = other.ask_for_code("totp").await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(
-        page.body
-            .contains("Too many sign-ins with your authenticator app. Try again in"),
-        "{}",
-        page.body
+    page.assert_says(
+        429,
+        "Too many sign-ins with your authenticator app. Try again in",
     );
     let refused = env.audited("send_refused");
     assert_eq!(refused.last().expect("refused")["reason"], "totp_starts");
@@ -314,11 +279,7 @@ async fn asking_again_keeps_the_open_challenge_and_a_restart_waits_out_a_cooldow
 
 #[tokio::test]
 async fn made_up_names_from_one_address_never_stop_another_users_right_password() {
-    let env = Env::with(Setup {
-        extra: LIMITS.into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra(LIMITS).await;
     let mut attacker = env.browser();
     attacker.get("/.doorman/login").await;
     // In a burst, and one after another.
@@ -337,12 +298,7 @@ async fn made_up_names_from_one_address_never_stop_another_users_right_password(
     }
     for n in 0..10 {
         let name = format!("someone{n}");
-        attacker
-            .post(
-                "/.doorman/login",
-                &[("username", &name), ("password", "guess")],
-            )
-            .await;
+        attacker.post_password(&name, "guess").await;
     }
     let locks = env.audited("lock");
     assert!(
@@ -356,33 +312,25 @@ async fn made_up_names_from_one_address_never_stop_another_users_right_password(
 
 #[tokio::test]
 async fn a_device_mark_spares_its_browser_the_address_counter_for_its_own_user_only() {
-    let env = Env::with(Setup {
-        extra: r#"
+    let env = Env::with_extra(
+        r#"
 limits:
   failures: { delay: "0s", lock_after: 100, per_hour: 1000 }
   client_failures: { delay: "0s", lock_after: 3 }
-"#
-        .into(),
-        ..Setup::default()
-    })
+"#,
+    )
     .await;
     let mut bob = env.browser();
     bob.get("/.doorman/login").await;
-    bob.post(
-        "/.doorman/login",
-        &[("username", "bob"), ("password", PASSWORD)],
-    )
-    .await;
+    bob.post_password("bob", PASSWORD).await;
     bob.get("/.doorman/2fa").await;
-    bob.post("/.doorman/2fa/send", &[("channel", "sms")]).await;
+    bob.send_code("sms").await;
     let code = env.webhook.last_code().expect("a code");
     bob.get("/.doorman/2fa").await;
     let page = bob.post("/.doorman/2fa/verify", &[("code", &code)]).await;
     assert_eq!(page.status, 303);
     let set = page
-        .set_cookies()
-        .into_iter()
-        .find(|cookie| cookie.starts_with("doorman_session_device="))
+        .set_cookie_starting("doorman_session_device=")
         .expect("a device mark after a completed sign-in");
     assert!(set.contains("HttpOnly"), "{set}");
     let mark = bob.cookie("doorman_session_device").expect("kept");
@@ -393,12 +341,7 @@ limits:
     marked.set_cookie("doorman_session_device", &mark);
     marked.get("/.doorman/login").await;
     for _ in 0..5 {
-        let page = marked
-            .post(
-                "/.doorman/login",
-                &[("username", "bob"), ("password", "guess")],
-            )
-            .await;
+        let page = marked.post_password("bob", "guess").await;
         assert_eq!(page.status, 401);
     }
     assert!(env.audited("lock").is_empty(), "{:?}", env.audited("lock"));
@@ -406,19 +349,9 @@ limits:
     let mut forged = env.browser();
     forged.set_cookie("doorman_session_device", &format!("{mark}0"));
     forged.get("/.doorman/login").await;
-    forged
-        .post(
-            "/.doorman/login",
-            &[("username", "bob"), ("password", "guess")],
-        )
-        .await;
+    forged.post_password("bob", "guess").await;
     for _ in 0..2 {
-        marked
-            .post(
-                "/.doorman/login",
-                &[("username", "alice"), ("password", "guess")],
-            )
-            .await;
+        marked.post_password("alice", "guess").await;
     }
     let locks = env.audited("lock");
     assert_eq!(locks.len(), 1, "{locks:?}");
@@ -451,8 +384,7 @@ async fn a_burst_of_wrong_codes_reaches_a_verify_provider_no_more_often_than_the
 {
     let twilio = crate::support::twilio::TwilioVerify::start().await;
     let env = Env::with_providers("  sms: { provider: twilio }", &[twilio.config()], LIMITS).await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     assert_eq!(browser.ask_for_code("sms").await.status, 303);
     browser.get("/.doorman/2fa").await;
     let right = twilio.code_for("+14155550100").expect("a verification");

@@ -2,10 +2,11 @@
 //! serve and demo, each a real child process.
 
 use crate::config::example_env;
+use crate::support::process::{forward_lines, spawn_piped};
 use crate::support::{default_users, Browser, Env};
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -36,14 +37,7 @@ struct Output {
 impl Output {
     fn read(pipe: impl std::io::Read + Send + 'static) -> Output {
         let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        forward_lines(pipe, sender);
         Output {
             lines,
             seen: Vec::new(),
@@ -86,12 +80,7 @@ impl Output {
 
 impl Running {
     fn spawn(command: &mut Command) -> Running {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn doorman");
+        let mut child = spawn_piped(command);
         let stdout = Output::read(child.stdout.take().expect("stdout"));
         let stderr = Output::read(child.stderr.take().expect("stderr"));
         Running {
@@ -284,17 +273,10 @@ async fn demo_prints_how_to_sign_in_and_a_browser_can_sign_in_with_the_logged_co
     let page = browser.get("/").await;
     assert_eq!(page.status, 302);
     browser.get("/.doorman/login").await;
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "demo"), ("password", &password)],
-        )
-        .await;
+    let page = browser.post_password("demo", &password).await;
     assert_eq!(page.status, 303, "password step: {page:?}");
     browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(page.status, 303, "send step: {page:?}");
     let logged = demo.stderr.line_with("one-time code ");
     let code: String = logged
@@ -313,5 +295,5 @@ async fn demo_prints_how_to_sign_in_and_a_browser_can_sign_in_with_the_logged_co
 
     let page = browser.get("/").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("Signed in as demo"), "{}", page.body);
+    page.assert_shows("Signed in as demo");
 }

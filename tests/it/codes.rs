@@ -1,10 +1,11 @@
 //! One-time codes: how many tries, how long they live, resends, and what
 //! the webhook receives.
 
+use crate::support::webhook::hook_signature;
 use crate::support::webhook::Mode;
-use crate::support::{parse_raw_response, Browser, Env, Page, CSRF_COOKIE, SESSION_COOKIE};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::support::{
+    parse_raw_response, signed_in_by, Browser, Env, Page, CSRF_COOKIE, SESSION_COOKIE,
+};
 use std::time::Duration;
 
 const COOLDOWN: Duration = Duration::from_secs(30);
@@ -12,10 +13,17 @@ const COOLDOWN: Duration = Duration::from_secs(30);
 /// A browser past the password step with an SMS code on its way; returns
 /// the browser and the code.
 async fn waiting_for_code(env: &Env) -> (Browser, String) {
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let code = browser.request_code(env, "sms").await;
     (browser, code)
+}
+
+/// The default doorman, alice waiting for an SMS code: the env, her
+/// browser and the code.
+async fn alice_waiting_for_code() -> (Env, Browser, String) {
+    let env = Env::start().await;
+    let (browser, code) = waiting_for_code(&env).await;
+    (env, browser, code)
 }
 
 /// A six-digit code that is not `code`.
@@ -24,26 +32,16 @@ fn wrong(code: &str, nth: u32) -> String {
     format!("{:06}", (n + 1 + nth) % 1_000_000)
 }
 
-fn signed_in_by(page: &Page) -> bool {
-    page.status == 303
-        && page
-            .set_cookies()
-            .iter()
-            .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
-}
-
 #[tokio::test]
 async fn codes_are_six_digits() {
-    let env = Env::start().await;
-    let (_, code) = waiting_for_code(&env).await;
+    let (_env, _, code) = alice_waiting_for_code().await;
     assert_eq!(code.len(), 6, "{code}");
     assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
 }
 
 #[tokio::test]
 async fn the_code_page_is_set_up_for_one_time_codes() {
-    let env = Env::start().await;
-    let (mut browser, _) = waiting_for_code(&env).await;
+    let (_env, mut browser, _) = alice_waiting_for_code().await;
     let page = browser.get("/.doorman/2fa").await;
     let input = page
         .body
@@ -56,27 +54,23 @@ async fn the_code_page_is_set_up_for_one_time_codes() {
 
 #[tokio::test]
 async fn the_page_says_how_many_attempts_are_left() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (_env, mut browser, code) = alice_waiting_for_code().await;
     let page = browser.enter_code(&wrong(&code, 0)).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("4 attempts left"), "{}", page.body);
+    page.assert_says(401, "4 attempts left");
     let page = browser.enter_code(&wrong(&code, 1)).await;
-    assert!(page.body.contains("3 attempts left"), "{}", page.body);
+    page.assert_shows("3 attempts left");
 }
 
 #[tokio::test]
 async fn five_wrong_codes_end_the_challenge() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (_env, mut browser, code) = alice_waiting_for_code().await;
     for nth in 0..4 {
         let page = browser.enter_code(&wrong(&code, nth)).await;
         assert_eq!(page.status, 401, "{page:?}");
         assert!(!signed_in_by(&page));
     }
     let page = browser.enter_code(&wrong(&code, 4)).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("Too many wrong codes"), "{}", page.body);
+    page.assert_says(401, "Too many wrong codes");
 
     let page = browser.enter_code(&code).await;
     assert!(
@@ -90,24 +84,19 @@ async fn five_wrong_codes_end_the_challenge() {
 
 #[tokio::test]
 async fn the_right_code_on_the_fifth_try_still_works() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (_env, mut browser, code) = alice_waiting_for_code().await;
     for nth in 0..4 {
         browser.enter_code(&wrong(&code, nth)).await;
     }
-    let page = browser.enter_code(&code).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    browser.assert_signs_in_with(&code).await;
 }
 
 #[tokio::test]
 async fn a_code_works_only_once() {
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
-    let page = browser.enter_code(&code).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    browser.assert_signs_in_with(&code).await;
 
     // Replayed with the session it was issued to, from a copy of the
     // browser's cookies and form token.
@@ -131,9 +120,7 @@ async fn a_code_works_only_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_code_sent_twice_at_once_signs_in_only_one_of_them() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
     let nonce = browser.cookie(CSRF_COOKIE).expect("a CSRF cookie");
@@ -183,39 +170,28 @@ async fn a_code_sent_twice_at_once_signs_in_only_one_of_them() {
 
 #[tokio::test]
 async fn a_code_expires_after_five_minutes() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (env, mut browser, code) = alice_waiting_for_code().await;
     env.advance(Duration::from_secs(5 * 60));
     let page = browser.enter_code(&code).await;
     assert!(!signed_in_by(&page), "an expired code worked: {page:?}");
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("expired"), "{}", page.body);
+    page.assert_says(401, "expired");
 }
 
 #[tokio::test]
 async fn a_code_still_works_just_before_five_minutes() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (env, mut browser, code) = alice_waiting_for_code().await;
     env.advance(Duration::from_secs(5 * 60 - 1));
-    let page = browser.enter_code(&code).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    browser.assert_signs_in_with(&code).await;
 }
 
 #[tokio::test]
 async fn an_immediate_resend_is_refused_and_the_page_says_how_long_to_wait() {
-    let env = Env::start().await;
-    let (mut browser, _) = waiting_for_code(&env).await;
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "sms")])
-        .await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(page.body.contains("wait 30 seconds"), "{}", page.body);
+    let (env, mut browser, _) = alice_waiting_for_code().await;
+    let page = browser.resend_code("sms").await;
+    page.assert_says(429, "wait 30 seconds");
     env.advance(Duration::from_secs(10));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "sms")])
-        .await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(page.body.contains("wait 20 seconds"), "{}", page.body);
+    let page = browser.resend_code("sms").await;
+    page.assert_says(429, "wait 20 seconds");
     assert_eq!(
         env.webhook.deliveries().len(),
         1,
@@ -225,12 +201,9 @@ async fn an_immediate_resend_is_refused_and_the_page_says_how_long_to_wait() {
 
 #[tokio::test]
 async fn a_resend_after_the_cooldown_replaces_the_previous_code() {
-    let env = Env::start().await;
-    let (mut browser, first) = waiting_for_code(&env).await;
+    let (env, mut browser, first) = alice_waiting_for_code().await;
     env.advance(COOLDOWN);
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "sms")])
-        .await;
+    let page = browser.resend_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(env.webhook.deliveries().len(), 2);
     let second = env.webhook.last_code().expect("a second code");
@@ -244,20 +217,16 @@ async fn a_resend_after_the_cooldown_replaces_the_previous_code() {
         );
         assert_eq!(page.status, 401, "{page:?}");
     }
-    let page = browser.enter_code(&second).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    browser.assert_signs_in_with(&second).await;
 }
 
 #[tokio::test]
 async fn call_me_instead_delivers_the_code_by_voice() {
-    let env = Env::start().await;
-    let (mut browser, _) = waiting_for_code(&env).await;
+    let (env, mut browser, _) = alice_waiting_for_code().await;
     let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("Call me instead"), "{}", page.body);
+    page.assert_shows("Call me instead");
     env.advance(COOLDOWN);
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "voice")])
-        .await;
+    let page = browser.resend_code("voice").await;
     assert_eq!(page.status, 303, "{page:?}");
     let delivery = env.webhook.deliveries().pop().expect("a delivery");
     assert_eq!(delivery.json["channel"], "voice");
@@ -265,14 +234,13 @@ async fn call_me_instead_delivers_the_code_by_voice() {
     let code = delivery.json["code"].as_str().expect("a code").to_owned();
 
     let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("voice call"), "{}", page.body);
+    page.assert_shows("voice call");
     assert!(signed_in_by(&browser.enter_code(&code).await));
 }
 
 #[tokio::test]
 async fn cancel_drops_the_challenge() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (_env, mut browser, code) = alice_waiting_for_code().await;
     let page = browser.post("/.doorman/2fa/cancel", &[]).await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.location(), Some("/.doorman/2fa"));
@@ -293,12 +261,9 @@ async fn cancel_drops_the_challenge() {
 async fn send_with_webhook(mode: Mode) -> Page {
     let env = Env::start().await;
     env.webhook.set_mode(mode);
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(
         env.webhook.deliveries().len(),
         1,
@@ -308,12 +273,7 @@ async fn send_with_webhook(mode: Mode) -> Page {
 }
 
 fn assert_could_not_send(page: &Page) {
-    assert_eq!(page.status, 502, "{page:?}");
-    assert!(
-        page.body.contains("could not send the code"),
-        "{}",
-        page.body
-    );
+    page.assert_says(502, "could not send the code");
     assert!(
         !page.body.contains("We sent"),
         "a failure shown as success: {}",
@@ -338,12 +298,9 @@ async fn a_webhook_that_never_answers_is_a_failure_shown_as_such() {
 async fn after_a_failed_send_no_code_is_waiting() {
     let env = Env::start().await;
     env.webhook.set_mode(Mode::Fail(503));
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     browser.get("/.doorman/2fa").await;
-    browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    browser.send_code("sms").await;
     let code = env
         .webhook
         .last_code()
@@ -353,9 +310,7 @@ async fn after_a_failed_send_no_code_is_waiting() {
 
     // Nothing was sent, so there is no cooldown to wait out.
     env.webhook.set_mode(Mode::Accept);
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
 }
 
@@ -397,54 +352,34 @@ async fn the_webhook_body_is_signed_with_the_shared_secret() {
     let signature = delivery.signature.expect("an X-Doorman-Signature header");
     let hex = signature.strip_prefix("sha256=").expect("sha256= prefix");
 
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"hook-secret").unwrap();
-    mac.update(&delivery.body);
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let expected = hook_signature(&delivery.body);
     assert_eq!(hex, expected);
 }
 
 #[tokio::test]
 async fn a_user_without_a_phone_is_told_there_is_no_second_factor() {
     let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("nophone").await;
+    let mut browser = env.past_password("nophone").await;
     let page = browser.get("/.doorman/2fa").await;
-    assert_eq!(page.status, 403, "{page:?}");
-    assert!(page.body.contains("No second factor"), "{}", page.body);
+    page.assert_says(403, "No second factor");
 
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(page.status, 403, "{page:?}");
     assert!(env.webhook.deliveries().is_empty());
 }
 
 #[tokio::test]
 async fn a_failed_resend_says_so_and_keeps_the_earlier_code() {
-    let env = Env::start().await;
-    let (mut browser, code) = waiting_for_code(&env).await;
+    let (env, mut browser, code) = alice_waiting_for_code().await;
     env.advance(COOLDOWN);
     env.webhook.set_mode(Mode::Fail(500));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "voice")])
-        .await;
-    assert_eq!(page.status, 502, "{page:?}");
-    assert!(
-        page.body.contains("could not send the code"),
-        "{}",
-        page.body
-    );
+    let page = browser.resend_code("voice").await;
+    page.assert_says(502, "could not send the code");
     assert_eq!(
         env.webhook.deliveries().len(),
         2,
         "the resend was attempted"
     );
 
-    let page = browser.enter_code(&code).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    browser.assert_signs_in_with(&code).await;
 }

@@ -2,6 +2,7 @@
 //! subdomain could otherwise plant or shadow a cookie, form tokens bound to
 //! the session, sign-out by POST only, and several cookies of one name.
 
+use crate::support::cookie_attributes as attributes;
 use crate::support::{
     api_client, host_prefixed, into_page, raw_request, Env, Page, Setup, CSRF_COOKIE, PASSWORD,
     SESSION_COOKIE,
@@ -134,14 +135,6 @@ async fn seen_as(env: &Env, cookie: &str) -> Result<String, u16> {
         .to_owned())
 }
 
-fn attributes(set_cookie: &str) -> Vec<String> {
-    set_cookie
-        .split(';')
-        .skip(1)
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect()
-}
-
 #[tokio::test]
 async fn secure_cookies_without_a_domain_carry_the_host_prefix_and_its_attributes() {
     let env = Env::with(secure_env_setup()).await;
@@ -179,11 +172,7 @@ async fn secure_cookies_without_a_domain_carry_the_host_prefix_and_its_attribute
 
 #[tokio::test]
 async fn with_a_session_domain_cookies_keep_their_plain_names_and_carry_the_domain() {
-    let env = Env::with(Setup {
-        session: "secure: true\ndomain: \"localhost.test\"".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_session("secure: true\ndomain: \"localhost.test\"").await;
     let mut browser = SecureBrowser::new(&env);
     let seen = browser.sign_in(&env, "alice").await;
     assert!(
@@ -229,13 +218,9 @@ async fn where_the_prefix_is_in_use_a_plain_named_session_cookie_is_ignored() {
 async fn a_planted_session_of_another_user_never_wins_in_any_order_or_header() {
     // Plain http without a prefix: the deployment where planting works.
     let env = Env::start().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("alice");
+    let alice = env.session_of("alice").await;
     env.advance(Duration::from_secs(60));
-    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+    let bob = env.session_of("bob").await;
     for cookie in [
         format!("{SESSION_COOKIE}={alice}; {SESSION_COOKIE}={bob}"),
         format!("{SESSION_COOKIE}={bob}; {SESSION_COOKIE}={alice}"),
@@ -255,15 +240,8 @@ async fn a_planted_session_of_another_user_never_wins_in_any_order_or_header() {
         assert_eq!(answer.status, 401, "{answer:?}");
     }
     // Forward-auth reads cookies the same way.
-    let response = api_client()
-        .get(env.url("/.doorman/auth"))
-        .header(
-            "cookie",
-            format!("{SESSION_COOKIE}={bob}; {SESSION_COOKIE}={alice}"),
-        )
-        .send()
-        .await
-        .expect("GET");
+    let cookies = format!("{SESSION_COOKIE}={bob}; {SESSION_COOKIE}={alice}");
+    let response = env.api_get_with_cookies("/.doorman/auth", &cookies).await;
     let page = into_page(response).await;
     assert_eq!(page.status, 401, "{page:?}");
     assert!(page.header("remote-user").is_none());
@@ -277,11 +255,10 @@ async fn a_planted_session_of_another_user_never_wins_in_any_order_or_header() {
 #[tokio::test]
 async fn of_one_users_sessions_the_older_never_wins() {
     let env = Env::start().await;
-    let old = env.signed_in("alice").await.session_cookie().expect("old");
+    let old = env.session_of("alice").await;
     env.advance(Duration::from_secs(120));
     // A newer session of the same person, only past the password.
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let browser = env.past_password("alice").await;
     let newer = browser.session_cookie().expect("level-1");
     // The older level-2 cookie must not carry the request, in either order.
     for cookie in [
@@ -294,16 +271,11 @@ async fn of_one_users_sessions_the_older_never_wins() {
 
 #[tokio::test]
 async fn a_signed_out_cookie_sent_alongside_never_wins_nor_hides_the_current_one() {
-    let env = Env::start().await;
-    let mut first = env.signed_in("alice").await;
+    let (env, mut first) = Env::alice_signed_in().await;
     let revoked = first.session_cookie().expect("first");
     assert_eq!(first.sign_out().await.status, 200);
     env.advance(Duration::from_secs(60));
-    let current = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("current");
+    let current = env.session_of("alice").await;
     for cookie in [
         format!("{SESSION_COOKIE}={revoked}; {SESSION_COOKIE}={current}"),
         format!("{SESSION_COOKIE}={current}; {SESSION_COOKIE}={revoked}"),
@@ -336,8 +308,7 @@ async fn no_doorman_cookie_under_either_name_reaches_the_upstream() {
 
 #[tokio::test]
 async fn a_form_token_from_another_session_is_refused() {
-    let env = Env::start().await;
-    let mut alice = env.signed_in("alice").await;
+    let (env, mut alice) = Env::alice_signed_in().await;
     let mut bob = env.signed_in("bob").await;
     alice.get("/.doorman/logout").await;
     bob.get("/.doorman/logout").await;
@@ -389,8 +360,7 @@ async fn the_token_from_before_the_session_is_refused_once_there_is_one() {
 
 #[tokio::test]
 async fn a_cross_site_link_to_logout_signs_nobody_out() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let cookie = browser.session_cookie().expect("a session");
     for path in [
         "/.doorman/logout",

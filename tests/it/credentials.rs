@@ -5,9 +5,10 @@
 //! forgetting a sign-out. Also the store's defaults and key checks.
 
 use crate::restart::{accepted, file_config, start};
+use crate::support::process::assert_succeeded;
 use crate::support::process::doorman;
-use crate::support::redis::{self, RedisServer};
-use crate::support::{default_users, holds_within, logs, Env, Setup, PASSWORD, SECRET};
+use crate::support::redis::redis_or_skip;
+use crate::support::{default_users, holds_within, logs, Env, PASSWORD, SECRET};
 use doorman::config::Config;
 use doorman::store::StoreSettings;
 use std::time::Duration;
@@ -56,12 +57,8 @@ async fn a_credential_change_in_the_users_file_ends_that_users_sessions_at_reloa
     for (what, users) in changes {
         assert_ne!(users, default_users(), "{what}: the change applies");
         let env = Env::start().await;
-        let alice = env
-            .signed_in("alice")
-            .await
-            .session_cookie()
-            .expect("cookie");
-        let bob = env.signed_in("bob").await.session_cookie().expect("cookie");
+        let alice = env.session_of("alice").await;
+        let bob = env.session_of("bob").await;
         std::fs::write(env.dir.path().join("users.yaml"), users).expect("users file");
         reload(&env);
         assert_eq!(
@@ -80,11 +77,7 @@ async fn a_credential_change_in_the_users_file_ends_that_users_sessions_at_reloa
 #[tokio::test]
 async fn a_reload_that_changes_no_credential_keeps_the_session() {
     let env = Env::start().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("cookie");
+    let alice = env.session_of("alice").await;
     let users = default_users().replace("Alice Example", "Alice Renamed");
     std::fs::write(env.dir.path().join("users.yaml"), users).expect("users file");
     reload(&env);
@@ -94,16 +87,8 @@ async fn a_reload_that_changes_no_credential_keeps_the_session() {
 
 #[tokio::test]
 async fn lowering_session_lifetime_shortens_the_sessions_already_issued() {
-    let env = Env::with(Setup {
-        session: "lifetime: \"12h\"\nidle_timeout: \"12h\"".into(),
-        ..Setup::default()
-    })
-    .await;
-    let cookie = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("cookie");
+    let env = Env::with_session("lifetime: \"12h\"\nidle_timeout: \"12h\"").await;
+    let cookie = env.session_of("alice").await;
     // The restart with a shorter lifetime: same secret and clock.
     let text = std::fs::read_to_string(env.config_path()).expect("config");
     std::fs::write(
@@ -191,25 +176,15 @@ async fn sessions_revoke_on_a_stopped_file_store_applies_at_the_next_start() {
 
 #[tokio::test]
 async fn sessions_revoke_on_redis_reaches_every_replica() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
-    let env = Env::with(Setup {
-        extra: format!(
-            "store: {{ kind: redis, url: \"{}\", key_prefix: \"revoke:\" }}\n",
-            server.url()
-        ),
-        ..Setup::default()
-    })
+    let server = redis_or_skip!();
+    let env = Env::with_extra(&format!(
+        "store: {{ kind: redis, url: \"{}\", key_prefix: \"revoke:\" }}\n",
+        server.url()
+    ))
     .await;
     let b = env.replica().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("cookie");
-    let bob = env.signed_in("bob").await.session_cookie().expect("cookie");
+    let alice = env.session_of("alice").await;
+    let bob = env.session_of("bob").await;
     // A second session of alice's, still at the password step, on B.
     let mut halfway = env.browser();
     halfway.switch_to(b.addr());
@@ -218,11 +193,7 @@ async fn sessions_revoke_on_redis_reaches_every_replica() {
     assert!(accepted(b.addr(), &alice).await);
 
     let output = revoke(&env.config_path(), "alice");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     for addr in [env.addr, b.addr()] {
         let within = Duration::from_secs(5);
         let refused = holds_within(within, async || !accepted(addr, &alice).await).await;
@@ -236,11 +207,7 @@ async fn sessions_revoke_on_redis_reaches_every_replica() {
     env.advance(Duration::from_secs(
         system_now().saturating_sub(env.now()) + 31,
     ));
-    let again = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("cookie");
+    let again = env.session_of("alice").await;
     assert!(accepted(b.addr(), &again).await);
 }
 
@@ -256,11 +223,9 @@ async fn sessions_revoke_on_the_memory_store_says_why_it_cannot() {
 #[tokio::test]
 async fn a_full_store_refuses_new_sign_ins_with_a_clear_page_and_forgets_no_sign_out() {
     logs::capture();
-    let env = Env::with(Setup {
-        extra: "store: { kind: memory, max_entries: 8 }\ncodes:\n  resend_cooldown: \"1s\"\n"
-            .into(),
-        ..Setup::default()
-    })
+    let env = Env::with_extra(
+        "store: { kind: memory, max_entries: 8 }\ncodes:\n  resend_cooldown: \"1s\"\n",
+    )
     .await;
     let mut signed_out = Vec::new();
     let mut refused = None;
@@ -269,20 +234,13 @@ async fn a_full_store_refuses_new_sign_ins_with_a_clear_page_and_forgets_no_sign
         env.advance(Duration::from_secs(11 * 60));
         let mut browser = env.browser();
         browser.get("/.doorman/login").await;
-        let page = browser
-            .post(
-                "/.doorman/login",
-                &[("username", "alice"), ("password", PASSWORD)],
-            )
-            .await;
+        let page = browser.post_password("alice", PASSWORD).await;
         if page.status != 303 {
             refused = Some(page);
             break;
         }
         browser.get("/.doorman/2fa").await;
-        let page = browser
-            .post("/.doorman/2fa/send", &[("channel", "sms")])
-            .await;
+        let page = browser.send_code("sms").await;
         if page.status != 303 {
             refused = Some(page);
             break;
@@ -296,12 +254,7 @@ async fn a_full_store_refuses_new_sign_ins_with_a_clear_page_and_forgets_no_sign
         signed_out.push(cookie);
     }
     let page = refused.expect("a store of 8 entries fills up within 10 sign-ins");
-    assert_eq!(page.status, 503, "{page:?}");
-    assert!(
-        page.body.contains("temporarily unavailable"),
-        "{}",
-        page.body
-    );
+    page.assert_says(503, "temporarily unavailable");
     assert!(!signed_out.is_empty());
     for cookie in &signed_out {
         assert_eq!(

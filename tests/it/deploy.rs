@@ -1,6 +1,7 @@
 //! Running as ops teams do: settings from the environment (with or without
 //! a file), `doorman healthcheck`, and the shipped example configs.
 
+use crate::support::process::assert_succeeded;
 use crate::support::process::{doorman, Process};
 use crate::support::{default_users, Env, SECRET};
 use doorman::config::Config;
@@ -195,11 +196,7 @@ async fn healthcheck_exits_0_while_serving_and_1_when_nothing_answers() {
     let mut serve = Process::spawn(doorman().args(["serve", "--config"]).arg(&path));
     serve.listening_addr();
     let up = check();
-    assert!(
-        up.status.success(),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    assert_succeeded(&up);
 }
 
 #[tokio::test]
@@ -223,11 +220,7 @@ async fn healthcheck_speaks_tls_to_a_tls_listener() {
         .arg(env.addr.to_string())
         .output()
         .expect("run healthcheck");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
 }
 
 /// Every YAML file under examples/ parses, and every doorman config in them

@@ -1,8 +1,9 @@
 //! Duo push through the Duo Auth API emulation, which checks every
 //! request's signature.
 
-use crate::push::{signed_in_by, status, users};
+use crate::push::{status, users};
 use crate::support::duo::{DuoApi, Outcome};
+use crate::support::signed_in_by;
 use crate::support::{Browser, Env, Setup};
 use std::time::{Duration, Instant};
 
@@ -18,12 +19,11 @@ async fn with_duo(block: String) -> Env {
 }
 
 async fn waiting(env: &Env) -> Browser {
-    let mut browser = env.browser();
-    browser.sign_in_password("bob").await;
+    let mut browser = env.past_password("bob").await;
     let page = browser.ask_for_code("push").await;
     assert_eq!(page.status, 303, "{page:?}");
     let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("Duo Mobile"), "{}", page.body);
+    page.assert_shows("Duo Mobile");
     browser
 }
 
@@ -88,11 +88,9 @@ async fn a_push_denied_in_duo_ends_the_challenge() {
 async fn a_wrong_secret_key_fails_the_signature_check_and_nothing_is_shown_as_sent() {
     let duo = DuoApi::start().await;
     let env = with_duo(duo.config_with("not-the-secret-key-not-the-secret-key00")).await;
-    let mut browser = env.browser();
-    browser.sign_in_password("bob").await;
+    let mut browser = env.past_password("bob").await;
     let page = browser.ask_for_code("push").await;
-    assert_eq!(page.status, 502, "{page:?}");
-    assert!(page.body.contains("could not send"), "{}", page.body);
+    page.assert_says(502, "could not send");
     assert_eq!(duo.bad_signatures(), 1);
     assert_eq!(duo.transactions(), 0);
 }

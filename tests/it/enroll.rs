@@ -3,10 +3,9 @@
 //! one, changes are audited and notified, the secret never reaches a log,
 //! and the users file is rewritten safely.
 
+use crate::support::webhook::hook_signature;
 use crate::support::{holds_within, logs, password_hash, Browser, Env, Page, Setup};
 use doorman::otp::totp::TotpSecret;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
@@ -85,6 +84,26 @@ async fn submit(
     browser.post("/.doorman/totp/enroll", &fields).await
 }
 
+/// Submits the enrollment form with `secret`'s code for now.
+async fn submit_current(
+    env: &Env,
+    browser: &mut Browser,
+    secret: &TotpSecret,
+    signature: &str,
+) -> Page {
+    let code = secret.code_at(env.now());
+    submit(browser, secret, signature, &code, None).await
+}
+
+/// alice, signed in, enrolls the authenticator the form offers her: its
+/// secret and the answer.
+async fn alice_enrolls(env: &Env) -> (TotpSecret, Page) {
+    let mut browser = env.signed_in("alice").await;
+    let (secret, signature, _) = enrollment_form(&mut browser).await;
+    let page = submit_current(env, &mut browser, &secret, &signature).await;
+    (secret, page)
+}
+
 /// Waits (bounded) until the webhook has `count` account notices.
 async fn notices(env: &Env, count: usize) -> Vec<serde_json::Value> {
     holds_within(Duration::from_secs(10), async || {
@@ -111,16 +130,7 @@ async fn signs_in_with(env: &Env, user: &str, secret: &TotpSecret) -> bool {
 async fn an_authenticator_added_on_the_page_is_gone_once_the_file_no_longer_has_it() {
     let env = enrollment_env().await;
     let before = users_file(&env);
-    let mut browser = env.signed_in("alice").await;
-    let (secret, signature, _) = enrollment_form(&mut browser).await;
-    let page = submit(
-        &mut browser,
-        &secret,
-        &signature,
-        &secret.code_at(env.now()),
-        None,
-    )
-    .await;
+    let (secret, page) = alice_enrolls(&env).await;
     assert_eq!(page.status, 200, "{page:?}");
     assert!(users_file(&env).contains(&secret.to_base32()));
 
@@ -149,14 +159,7 @@ async fn a_reload_that_read_the_file_before_the_enrollment_keeps_the_new_authent
     // A SIGHUP's read of the file, just before the page writes it...
     let stale =
         doorman::config::Config::load_from(Some(&env.config_path()), &|_| None).expect("valid");
-    let page = submit(
-        &mut browser,
-        &secret,
-        &signature,
-        &secret.code_at(env.now()),
-        None,
-    )
-    .await;
+    let page = submit_current(&env, &mut browser, &secret, &signature).await;
     assert_eq!(page.status, 200, "{page:?}");
     // ...applied just after: the file is untouched since, so it stays.
     env.doorman.as_ref().expect("running").reload(stale);
@@ -171,7 +174,7 @@ async fn replacing_an_authenticator_takes_a_code_from_the_current_one() {
     let current = TotpSecret::from_base32(CURRENT).expect("secret");
     let mut browser = env.signed_in("alice").await;
     let (secret, signature, page) = enrollment_form(&mut browser).await;
-    assert!(page.body.contains("name=\"current_code\""), "{}", page.body);
+    page.assert_shows("name=\"current_code\"");
     let new_code = secret.code_at(env.now());
     let wrong = format!(
         "{:06}",
@@ -202,12 +205,7 @@ async fn replacing_an_authenticator_takes_a_code_from_the_current_one() {
         Some(&current.code_at(env.now())),
     )
     .await;
-    assert_eq!(page.status, 200, "{page:?}");
-    assert!(
-        page.body.contains("Authenticator replaced"),
-        "{}",
-        page.body
-    );
+    page.assert_says(200, "Authenticator replaced");
     let file = users_file(&env);
     assert!(
         file.contains(&secret.to_base32()) && !file.contains(CURRENT),
@@ -227,16 +225,7 @@ async fn replacing_an_authenticator_takes_a_code_from_the_current_one() {
 #[tokio::test]
 async fn an_enrollment_is_audited_and_notified_without_the_secret() {
     let env = enrollment_env().await;
-    let mut browser = env.signed_in("alice").await;
-    let (secret, signature, _) = enrollment_form(&mut browser).await;
-    let page = submit(
-        &mut browser,
-        &secret,
-        &signature,
-        &secret.code_at(env.now()),
-        None,
-    )
-    .await;
+    let (secret, page) = alice_enrolls(&env).await;
     assert_eq!(page.status, 200, "{page:?}");
     let enrolled = env.audited("totp_enrolled");
     assert_eq!(enrolled.len(), 1, "{enrolled:?}");
@@ -253,14 +242,7 @@ async fn an_enrollment_is_audited_and_notified_without_the_secret() {
     assert_eq!(notice.json["user"], "alice");
     assert_eq!(notice.json["source"], "page");
     assert!(notice.json.get("code").is_none(), "{:?}", notice.json);
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"hook-secret").unwrap();
-    mac.update(&notice.body);
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let expected = hook_signature(&notice.body);
     assert_eq!(notice.signature, Some(format!("sha256={expected}")));
     let body = String::from_utf8_lossy(&notice.body).to_string();
     let audit = env.audit.lock().unwrap().join("\n");
@@ -287,18 +269,9 @@ async fn a_failed_enrollment_logs_no_secret_whatever_the_users_file_looks_like()
     logs::capture();
     for users in unwritable_users() {
         let env = env_with_users(users.clone()).await;
-        let mut browser = env.signed_in("alice").await;
-        let (secret, signature, _) = enrollment_form(&mut browser).await;
-        let page = submit(
-            &mut browser,
-            &secret,
-            &signature,
-            &secret.code_at(env.now()),
-            None,
-        )
-        .await;
+        let (secret, page) = alice_enrolls(&env).await;
         assert_eq!(page.status, 500, "{users}: {page:?}");
-        assert!(page.body.contains("Not saved"), "{}", page.body);
+        page.assert_shows("Not saved");
         assert!(!page.body.contains(&secret.to_base32()));
         assert_eq!(users_file(&env), users, "the file is unchanged");
         let failed = env.audited("totp_enroll_failed");
@@ -333,16 +306,7 @@ async fn the_users_file_is_rewritten_private_and_leaves_no_temp_file() {
     let env = enrollment_env().await;
     let path = env.dir.path().join("users.yaml");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut browser = env.signed_in("alice").await;
-    let (secret, signature, _) = enrollment_form(&mut browser).await;
-    let page = submit(
-        &mut browser,
-        &secret,
-        &signature,
-        &secret.code_at(env.now()),
-        None,
-    )
-    .await;
+    let (_, page) = alice_enrolls(&env).await;
     assert_eq!(page.status, 200, "{page:?}");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{mode:o}");

@@ -1,6 +1,6 @@
 //! The sign-in as a browser walks it.
 
-use crate::support::{Env, Setup, PASSWORD};
+use crate::support::{Env, PASSWORD};
 
 #[tokio::test]
 async fn a_browser_signs_in_with_password_and_sms_and_reaches_the_app() {
@@ -31,11 +31,7 @@ async fn a_browser_signs_in_with_password_and_sms_and_reaches_the_app() {
         .await;
     assert_eq!(page.status, 303);
     let page = browser.get(page.location().unwrap()).await;
-    assert!(
-        page.body.contains("Text message to ••0100"),
-        "{}",
-        page.body
-    );
+    page.assert_shows("Text message to ••0100");
 
     let page = browser
         .post(
@@ -77,18 +73,12 @@ async fn a_browser_signs_in_with_password_and_sms_and_reaches_the_app() {
 
 #[tokio::test]
 async fn a_browser_signs_in_with_a_voice_call() {
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let code = browser.request_code(&env, "voice").await;
     let delivery = env.webhook.deliveries().pop().expect("delivered");
     assert_eq!(delivery.json["channel"], "voice");
     let page = browser.get("/.doorman/2fa").await;
-    assert!(
-        page.body.contains("We sent a code by voice call"),
-        "{}",
-        page.body
-    );
+    page.assert_shows("We sent a code by voice call");
     let page = browser.enter_code(&code).await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.location(), Some("/"));
@@ -100,9 +90,7 @@ async fn a_browser_signs_in_with_a_voice_call() {
 
 #[tokio::test]
 async fn the_choice_page_offers_the_channels_in_config_order() {
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (_env, mut browser) = Env::alice_past_password().await;
     let page = browser.get("/.doorman/2fa").await;
     assert_eq!(page.status, 200);
     let sms = page
@@ -114,7 +102,7 @@ async fn the_choice_page_offers_the_channels_in_config_order() {
         .find("Voice call to ••0100")
         .expect("a voice choice");
     assert!(sms < voice, "{}", page.body);
-    assert!(page.body.contains("Hello Alice Example"), "{}", page.body);
+    page.assert_shows("Hello Alice Example");
     assert!(
         !page.body.contains("+14155550100"),
         "the full number is shown"
@@ -123,19 +111,10 @@ async fn the_choice_page_offers_the_channels_in_config_order() {
 
 #[tokio::test]
 async fn a_channel_that_is_not_offered_is_refused() {
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "push")])
-        .await;
-    assert_eq!(page.status, 400, "{page:?}");
-    assert!(
-        page.body.contains("Choose one of the methods offered"),
-        "{}",
-        page.body
-    );
+    let page = browser.send_code("push").await;
+    page.assert_says(400, "Choose one of the methods offered");
     assert!(env.webhook.deliveries().is_empty());
 }
 
@@ -154,13 +133,8 @@ async fn a_wrong_password_keeps_the_username_and_rd_for_the_next_try() {
             ],
         )
         .await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(
-        page.body.contains("Incorrect username or password"),
-        "{}",
-        page.body
-    );
-    assert!(page.body.contains("value=\"alice\""), "{}", page.body);
+    page.assert_says(401, "Incorrect username or password");
+    page.assert_shows("value=\"alice\"");
     assert_eq!(page.field("rd").as_deref(), Some("/reports"));
     assert_eq!(browser.session_cookie(), None);
 
@@ -184,27 +158,15 @@ async fn an_empty_username_or_password_is_asked_for_again() {
     let mut browser = env.browser();
     browser.get("/.doorman/login").await;
     for (username, password) in [("", PASSWORD), ("alice", ""), ("  ", PASSWORD)] {
-        let page = browser
-            .post(
-                "/.doorman/login",
-                &[("username", username), ("password", password)],
-            )
-            .await;
-        assert_eq!(page.status, 400, "{page:?}");
-        assert!(
-            page.body.contains("Enter your username and password"),
-            "{}",
-            page.body
-        );
+        let page = browser.post_password(username, password).await;
+        page.assert_says(400, "Enter your username and password");
     }
     assert_eq!(browser.session_cookie(), None);
 }
 
 #[tokio::test]
 async fn the_login_page_sends_a_half_signed_in_browser_to_the_second_factor() {
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (_env, mut browser) = Env::alice_past_password().await;
     let page = browser.get("/.doorman/login?rd=%2Freports").await;
     assert_eq!(page.status, 302, "{page:?}");
     assert_eq!(page.location(), Some("/.doorman/2fa?rd=%2Freports"));
@@ -212,8 +174,7 @@ async fn the_login_page_sends_a_half_signed_in_browser_to_the_second_factor() {
 
 #[tokio::test]
 async fn the_login_page_sends_a_signed_in_browser_on_to_rd() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (_env, mut browser) = Env::alice_signed_in().await;
     let page = browser.get("/.doorman/login?rd=%2Freports").await;
     assert_eq!(page.status, 302, "{page:?}");
     assert_eq!(page.location(), Some("/reports"));
@@ -227,9 +188,7 @@ async fn the_second_factor_pages_send_a_browser_without_a_session_to_sign_in() {
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.location(), Some("/.doorman/login?rd=%2Freports"));
     browser.get("/.doorman/login").await;
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.location(), Some("/.doorman/login"));
     assert!(env.webhook.deliveries().is_empty());
@@ -237,18 +196,12 @@ async fn the_second_factor_pages_send_a_browser_without_a_session_to_sign_in() {
 
 #[tokio::test]
 async fn signing_in_as_someone_else_ends_the_previous_session_in_that_browser() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let alice = browser.session_cookie().expect("alice's cookie");
     // Form tokens are bound to the session: any page of alice's session
     // gives the browser one (the sign-out confirmation is such a page).
     browser.get("/.doorman/logout").await;
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "bob"), ("password", PASSWORD)],
-        )
-        .await;
+    let page = browser.post_password("bob", PASSWORD).await;
     assert_eq!(page.status, 303, "{page:?}");
 
     let page = env.api_get("/private", Some(&alice)).await;
@@ -262,8 +215,7 @@ async fn signing_in_as_someone_else_ends_the_previous_session_in_that_browser() 
 
 #[tokio::test]
 async fn signing_out_and_in_again_works() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let page = browser.sign_out().await;
     assert_eq!(page.status, 200);
     assert!(
@@ -315,11 +267,7 @@ async fn a_head_navigation_is_sent_to_sign_in() {
 #[tokio::test]
 async fn a_forward_auth_sign_in_returns_to_the_original_url() {
     // X-Forwarded-* is believed from trusted proxies only.
-    let env = Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.1\"]".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("trusted_proxies: [\"127.0.0.1\"]").await;
     let mut browser = env.browser();
     let host = env.addr.to_string();
     let forwarded = [

@@ -2,32 +2,16 @@
 //! nginx `auth_request` call it: the original request comes in headers,
 //! believed only from `trusted_proxies`.
 
-use crate::support::{api_client, into_page, Env, Page, Setup, SESSION_COOKIE};
+use crate::support::{api_client, ask_auth, Env, Page};
 
 async fn trusting_env() -> Env {
-    Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.0/8\"]\n".into(),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra("trusted_proxies: [\"127.0.0.0/8\"]\n").await
 }
 
 /// Asks the auth endpoint as a front proxy would, with `headers` and the
 /// session cookie `session` (the proxy copies the browser's cookies).
 async fn ask(env: &Env, headers: &[(&str, &str)], session: Option<&str>) -> Page {
-    let mut request = api_client().get(env.url("/.doorman/auth"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some(value) = session {
-        // Under both names: a front proxy that says https (X-Forwarded-Proto
-        // from a trusted peer) makes doorman read the `__Host-` one.
-        request = request.header(
-            "cookie",
-            format!("{SESSION_COOKIE}={value}; __Host-{SESSION_COOKIE}={value}"),
-        );
-    }
-    into_page(request.send().await.expect("auth request")).await
+    ask_auth(&api_client(), env, headers, session).await
 }
 
 /// What Traefik sends: X-Forwarded-Method/-Proto/-Host/-Uri (and -For).
@@ -61,8 +45,7 @@ async fn traefik_a_browser_without_a_session_is_sent_to_sign_in_with_the_origina
 async fn traefik_a_script_without_a_session_gets_401_not_a_redirect() {
     let env = trusting_env().await;
     let page = ask(&env, &traefik("POST", "/api/items"), None).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("/.doorman/login"), "{}", page.body);
+    page.assert_says(401, "/.doorman/login");
 }
 
 #[tokio::test]
@@ -177,11 +160,9 @@ async fn forwarded_headers_from_an_untrusted_peer_are_not_believed() {
 
 #[tokio::test]
 async fn with_public_url_the_login_redirect_is_absolute() {
-    let env = Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.1\"]\npublic_url: \"https://auth.example.com\"\n"
-            .into(),
-        ..Setup::default()
-    })
+    let env = Env::with_extra(
+        "trusted_proxies: [\"127.0.0.1\"]\npublic_url: \"https://auth.example.com\"\n",
+    )
     .await;
     let mut headers = traefik("GET", "/");
     headers.push(BROWSER);
@@ -193,22 +174,14 @@ async fn with_public_url_the_login_redirect_is_absolute() {
 }
 
 async fn env_with_rules() -> Env {
-    Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.1\"]\nrules:\n  - { path_prefix: \"/admin/\", groups: [\"admins\"], policy: two_factor, max_age: \"10m\" }\n  - { path_prefix: \"/admin/\", policy: deny }\n  - { path_regex: \"^/internal/\", policy: deny }\n".into(),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra("trusted_proxies: [\"127.0.0.1\"]\nrules:\n  - { path_prefix: \"/admin/\", groups: [\"admins\"], policy: two_factor, max_age: \"10m\" }\n  - { path_prefix: \"/admin/\", policy: deny }\n  - { path_regex: \"^/internal/\", policy: deny }\n").await
 }
 
 #[tokio::test]
 async fn access_rules_apply_to_the_forwarded_request() {
     let env = env_with_rules().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("alice");
-    let bob = env.signed_in("bob").await.session_cookie().expect("bob");
+    let alice = env.session_of("alice").await;
+    let bob = env.session_of("bob").await;
 
     let page = ask(&env, &traefik("GET", "/internal/metrics"), Some(&alice)).await;
     assert_eq!(page.status, 403, "a deny rule: {page:?}");
@@ -227,11 +200,7 @@ async fn access_rules_apply_to_the_forwarded_request() {
 #[tokio::test]
 async fn a_stale_second_factor_for_a_max_age_rule_is_sent_to_step_up() {
     let env = env_with_rules().await;
-    let alice = env
-        .signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("alice");
+    let alice = env.session_of("alice").await;
     env.advance(std::time::Duration::from_secs(11 * 60));
     let mut headers = traefik("GET", "/admin/users");
     headers.push(BROWSER);

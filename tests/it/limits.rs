@@ -13,22 +13,7 @@ limits:
 "#;
 
 async fn env(extra: &str) -> Env {
-    Env::with(Setup {
-        extra: extra.into(),
-        ..Setup::default()
-    })
-    .await
-}
-
-/// Submits the login form; the page that comes back.
-async fn try_password(browser: &mut Browser, user: &str, password: &str) -> crate::support::Page {
-    browser.get("/.doorman/login").await;
-    browser
-        .post(
-            "/.doorman/login",
-            &[("username", user), ("password", password)],
-        )
-        .await
+    Env::with_extra(extra).await
 }
 
 #[tokio::test]
@@ -39,34 +24,25 @@ async fn ten_wrong_passwords_lock_the_account_and_the_lock_reads_like_a_wrong_pa
     for n in 0..10 {
         // Usernames are counted case-insensitively.
         let user = if n % 2 == 0 { "alice" } else { "ALICE" };
-        let page = try_password(&mut attacker, user, "guess").await;
+        let page = attacker.try_password(user, "guess").await;
         assert_eq!(page.status, 401, "attempt {n}");
         if n == 0 {
             wrong_answer = page.body.clone();
         }
     }
     // The right password, now: refused, and in the very same words.
-    let page = try_password(&mut attacker, "alice", PASSWORD).await;
+    let page = attacker.try_password("alice", PASSWORD).await;
     assert_eq!(page.status, 401);
     assert_eq!(page.body, wrong_answer, "a lock must not be told apart");
     assert_eq!(attacker.session_cookie(), None);
 
     // The owner, from another browser, is delayed too — for 15 minutes only.
     let mut owner = env.browser();
-    assert_eq!(
-        try_password(&mut owner, "alice", PASSWORD).await.status,
-        401
-    );
+    assert_eq!(owner.try_password("alice", PASSWORD).await.status, 401);
     env.advance(Duration::from_secs(14 * 60));
-    assert_eq!(
-        try_password(&mut owner, "alice", PASSWORD).await.status,
-        401
-    );
+    assert_eq!(owner.try_password("alice", PASSWORD).await.status, 401);
     env.advance(Duration::from_secs(60));
-    assert_eq!(
-        try_password(&mut owner, "alice", PASSWORD).await.status,
-        303
-    );
+    assert_eq!(owner.try_password("alice", PASSWORD).await.status, 303);
 
     let locks = env.audited("lock");
     assert_eq!(locks.len(), 1, "{locks:?}");
@@ -81,16 +57,10 @@ async fn failures_spread_out_do_not_lock() {
     let env = env(NO_DELAY).await;
     let mut browser = env.browser();
     for _ in 0..12 {
-        assert_eq!(
-            try_password(&mut browser, "alice", "guess").await.status,
-            401
-        );
+        assert_eq!(browser.try_password("alice", "guess").await.status, 401);
         env.advance(Duration::from_secs(2 * 60));
     }
-    assert_eq!(
-        try_password(&mut browser, "alice", PASSWORD).await.status,
-        303
-    );
+    assert_eq!(browser.try_password("alice", PASSWORD).await.status, 303);
 }
 
 #[tokio::test]
@@ -104,7 +74,7 @@ limits:
     .await;
     let mut attacker = env.browser();
     for n in 0..10 {
-        let page = try_password(&mut attacker, &format!("user{n}"), "guess").await;
+        let page = attacker.try_password(&format!("user{n}"), "guess").await;
         assert_eq!(page.status, 401);
     }
     let locks = env.audited("lock");
@@ -115,10 +85,7 @@ limits:
     // right password of an account nobody attacked: behind NAT or a
     // proxy, that address is everyone's.
     let mut neighbour = env.browser();
-    assert_eq!(
-        try_password(&mut neighbour, "bob", PASSWORD).await.status,
-        303
-    );
+    assert_eq!(neighbour.try_password("bob", PASSWORD).await.status, 303);
 
     // A forged X-Forwarded-For from an untrusted peer does not escape the
     // address counter: the failure is counted under the real peer.
@@ -194,8 +161,7 @@ limits:
 #[tokio::test]
 async fn wrong_codes_count_toward_the_account_lock_and_a_password_does_not_reset_them() {
     let env = env(NO_DELAY).await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     browser.request_code(&env, "sms").await;
     for n in 0..5 {
         let page = browser.enter_code(&format!("00000{n}")).await;
@@ -203,8 +169,7 @@ async fn wrong_codes_count_toward_the_account_lock_and_a_password_does_not_reset
     }
     // Signing in with the password again does not start the count afresh.
     env.advance(Duration::from_secs(31));
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     browser.request_code(&env, "sms").await;
     for n in 0..5 {
         let page = browser.enter_code(&format!("11111{n}")).await;
@@ -212,7 +177,7 @@ async fn wrong_codes_count_toward_the_account_lock_and_a_password_does_not_reset
     }
     env.advance(Duration::from_secs(31));
     // Locked now: the password step reads as a wrong password...
-    let page = try_password(&mut browser, "alice", PASSWORD).await;
+    let page = browser.try_password("alice", PASSWORD).await;
     assert_eq!(page.status, 401);
     let locks = env.audited("lock");
     assert_eq!(locks.len(), 1, "{locks:?}");
@@ -230,21 +195,15 @@ async fn wrong_codes_count_toward_the_account_lock_and_a_password_does_not_reset
 #[tokio::test]
 async fn a_right_code_during_a_lock_is_told_when_to_come_back() {
     let env = env(NO_DELAY).await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let code = browser.request_code(&env, "sms").await;
     // Ten failures from elsewhere lock the account meanwhile.
     let mut attacker = env.browser();
     for _ in 0..10 {
-        try_password(&mut attacker, "alice", "guess").await;
+        attacker.try_password("alice", "guess").await;
     }
     let page = browser.enter_code(&code).await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(
-        page.body.contains("Try again in 15 minutes"),
-        "{}",
-        page.body
-    );
+    page.assert_says(429, "Try again in 15 minutes");
     assert_eq!(env.audited("signin_succeeded").len(), 0);
 }
 
@@ -253,7 +212,7 @@ async fn a_completed_sign_in_ends_the_run_of_failures() {
     let env = env(NO_DELAY).await;
     let mut browser = env.browser();
     for _ in 0..4 {
-        try_password(&mut browser, "alice", "guess").await;
+        browser.try_password("alice", "guess").await;
     }
     browser.sign_in(&env, "alice").await;
     assert_eq!(env.audited("signin_succeeded").len(), 1);
@@ -261,10 +220,10 @@ async fn a_completed_sign_in_ends_the_run_of_failures() {
     // those four: six more make ten in 15 minutes, and lock.
     let mut attacker = env.browser();
     for _ in 0..5 {
-        try_password(&mut attacker, "alice", "guess").await;
+        attacker.try_password("alice", "guess").await;
     }
     assert_eq!(env.audited("lock").len(), 0);
-    try_password(&mut attacker, "alice", "guess").await;
+    attacker.try_password("alice", "guess").await;
     assert_eq!(
         env.audited("lock").len(),
         1,
@@ -276,27 +235,19 @@ async fn a_completed_sign_in_ends_the_run_of_failures() {
 /// status of the send.
 async fn send_sms(browser: &mut Browser) -> crate::support::Page {
     browser.get("/.doorman/2fa").await;
-    browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await
+    browser.send_code("sms").await
 }
 
 #[tokio::test]
 async fn three_codes_per_number_per_ten_minutes() {
     let env = env("").await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     for n in 0..3 {
         assert_eq!(send_sms(&mut browser).await.status, 303, "send {n}");
         env.advance(Duration::from_secs(31));
     }
     let page = send_sms(&mut browser).await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(
-        page.body.contains("Try again in 9 minutes"),
-        "{}",
-        page.body
-    );
+    page.assert_says(429, "Try again in 9 minutes");
     assert_eq!(env.webhook.deliveries().len(), 3, "nothing went out");
     let refused = env.audited("send_refused");
     assert_eq!(refused[0]["reason"], "per_number");
@@ -310,15 +261,14 @@ async fn three_codes_per_number_per_ten_minutes() {
 async fn ten_codes_per_account_per_day() {
     // The per-number cap out of the way: this is about the account's.
     let env = env("limits: { sends_per_number: { max: 100 } }").await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     for n in 0..10 {
         assert_eq!(send_sms(&mut browser).await.status, 303, "send {n}");
         env.advance(Duration::from_secs(31));
     }
     let page = send_sms(&mut browser).await;
     assert_eq!(page.status, 429);
-    assert!(page.body.contains("Try again in"), "{}", page.body);
+    page.assert_shows("Try again in");
     assert_eq!(env.audited("send_refused")[0]["reason"], "per_account");
     assert_eq!(env.webhook.deliveries().len(), 10);
     env.advance(Duration::from_secs(24 * 3600));
@@ -335,21 +285,17 @@ async fn a_channel_stops_at_its_daily_ceiling_for_everyone() {
         ..Setup::default()
     })
     .await;
-    let mut alice = env.browser();
-    alice.sign_in_password("alice").await;
-    let mut bob = env.browser();
-    bob.sign_in_password("bob").await;
+    let mut alice = env.past_password("alice").await;
+    let mut bob = env.past_password("bob").await;
     assert_eq!(send_sms(&mut alice).await.status, 303);
     assert_eq!(send_sms(&mut bob).await.status, 303);
     env.advance(Duration::from_secs(31));
     let page = send_sms(&mut alice).await;
     assert_eq!(page.status, 429);
-    assert!(page.body.contains("Try again in 24 hours"), "{}", page.body);
+    page.assert_shows("Try again in 24 hours");
     assert_eq!(env.audited("send_refused")[0]["reason"], "channel_per_day");
     // Voice has no ceiling here, and the refused SMS counted for nobody.
-    let page = alice
-        .post("/.doorman/2fa/send", &[("channel", "voice")])
-        .await;
+    let page = alice.send_code("voice").await;
     assert_eq!(page.status, 303);
     assert_eq!(env.webhook.deliveries().len(), 3);
 }
@@ -362,7 +308,7 @@ rules:
 "#)
     .await;
     let mut browser = env.browser();
-    try_password(&mut browser, "alice", "hunter2").await;
+    browser.try_password("alice", "hunter2").await;
     browser.sign_in(&env, "alice").await;
     browser.get("/secret/x").await;
     browser.sign_out().await;

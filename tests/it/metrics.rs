@@ -1,6 +1,6 @@
 //! Prometheus metrics on `metrics_listen`: scraped and parsed.
 
-use crate::support::{Env, Setup};
+use crate::support::Env;
 use std::collections::HashMap;
 
 /// `name{labels}` → value, for every sample line; panics on a line that is
@@ -63,11 +63,7 @@ fn get(samples: &HashMap<String, f64>, series: &str) -> f64 {
 
 #[tokio::test]
 async fn metrics_count_requests_latency_sign_ins_deliveries_and_live_sessions() {
-    let env = Env::with(Setup {
-        extra: "metrics_listen: \"127.0.0.1:0\"\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("metrics_listen: \"127.0.0.1:0\"\n").await;
     let before = scrape(&env).await;
 
     let mut browser = env.signed_in("alice").await;
@@ -122,19 +118,12 @@ async fn metrics_are_off_unless_metrics_listen_is_set() {
 
 #[tokio::test]
 async fn a_refused_resend_counts_as_a_limit_hit() {
-    let env = Env::with(Setup {
-        extra: "metrics_listen: \"127.0.0.1:0\"\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("metrics_listen: \"127.0.0.1:0\"\n").await;
     let series = "doorman_limit_hits_total{limit=\"resend_cooldown\"}";
     let before = scrape(&env).await.get(series).copied().unwrap_or(0.0);
-    let mut browser = env.browser();
-    browser.sign_in_password("bob").await;
+    let mut browser = env.past_password("bob").await;
     assert_eq!(browser.ask_for_code("sms").await.status, 303);
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "sms")])
-        .await;
+    let page = browser.resend_code("sms").await;
     assert_eq!(page.status, 429, "{page:?}");
     assert!(get(&scrape(&env).await, series) >= before + 1.0);
 }

@@ -6,10 +6,11 @@
 //! fails when nginx is missing, unless DOORMAN_SKIP_NGINX=1 says to skip it.
 
 use crate::support::poll::wait_until_listening;
-use crate::support::{Browser, Env, Setup};
+use crate::support::process::{free_local_addr, KillOnDrop};
+use crate::support::{Browser, Env};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// The nginx binary, or `None` when the environment says to skip.
 pub(crate) fn nginx_binary() -> Option<PathBuf> {
@@ -41,16 +42,9 @@ pub(crate) fn nginx_binary() -> Option<PathBuf> {
 
 /// nginx as a child of the test, stopped on drop.
 pub(crate) struct Nginx {
-    child: Child,
+    child: KillOnDrop,
     pub(crate) addr: SocketAddr,
     dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Nginx {
@@ -67,11 +61,7 @@ impl Nginx {
         edit: impl FnOnce(String) -> String,
     ) -> Nginx {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("free port")
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let addr = free_local_addr();
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/nginx/app.conf");
         let site = std::fs::read_to_string(example).expect("examples/nginx/app.conf");
         let site = replace_once(&site, "server 127.0.0.1:3000;", &format!("server {app};"));
@@ -109,7 +99,11 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .expect("start nginx");
-        let mut nginx = Nginx { child, addr, dir };
+        let mut nginx = Nginx {
+            child: KillOnDrop(child),
+            addr,
+            dir,
+        };
         nginx.wait_until_listening();
         nginx
     }
@@ -135,11 +129,7 @@ async fn nginx_auth_request_in_front_of_the_app_signs_in_end_to_end() {
     let Some(binary) = nginx_binary() else {
         return;
     };
-    let env = Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.1\"]\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("trusted_proxies: [\"127.0.0.1\"]\n").await;
     let nginx = Nginx::start(&binary, env.upstream.addr, env.addr);
     let origin = format!("http://{}", nginx.addr);
     let mut browser = Browser::new(nginx.addr);

@@ -2,7 +2,9 @@
 //! against their emulations: doorman makes the code, the provider only
 //! carries the text, and doorman checks the code itself.
 
-use crate::support::fake_api::Reply;
+use crate::support::fake_api::FORM;
+use crate::support::fake_api::{FakeApi, Reply};
+use crate::support::signin::{enter_shown_code, env_asking, Told, Told::*};
 use crate::support::sms::{
     code_in, twilio_error, vonage_failure, TwilioMessages, VonageSms, TWILIO_ACCOUNT_SID,
     TWILIO_AUTH_TOKEN, TWILIO_FROM, TWILIO_MESSAGING_SERVICE_SID, VONAGE_API_KEY,
@@ -18,20 +20,20 @@ const ALICE: &str = "+14155550100";
 /// over the provider `blocks`; alice past her password and asking for an
 /// SMS code: the env, her browser and the answer.
 async fn ask_for_code(channel: &str, blocks: &[String]) -> (Env, Browser, Page) {
-    let env = Env::with_providers(&format!("  sms: {{ {channel} }}"), blocks, "").await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    let page = browser.ask_for_code("sms").await;
-    (env, browser, page)
+    env_asking(&format!("  sms: {{ {channel} }}"), blocks, "", "sms").await
 }
 
 /// Types `code` in and checks that it signs alice in.
 async fn sign_in_with(browser: &mut Browser, code: &str) {
-    let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("••0100"), "{}", page.body);
-    let page = browser.enter_code(code).await;
-    assert_eq!(page.status, 303, "{page:?}");
+    enter_shown_code(browser, code).await;
     assert_eq!(browser.get("/app").await.status, 200);
+}
+
+/// As [`sign_in_with`], and doorman checked the code itself: `api` got
+/// the message only.
+async fn sign_in_checking_it(browser: &mut Browser, code: &str, api: &FakeApi) {
+    sign_in_with(browser, code).await;
+    assert_eq!(api.requests().len(), 1, "doorman checked the code itself");
 }
 
 #[tokio::test]
@@ -52,22 +54,14 @@ async fn a_sign_in_by_twilio_sms_sends_the_documented_request_and_doorman_checks
         sent.basic_auth(),
         Some(format!("{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}"))
     );
-    assert_eq!(
-        sent.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
+    assert_eq!(sent.header("content-type"), Some(FORM));
     assert_eq!(sent.form_keys(), ["Body", "From", "To"]);
     assert_eq!(sent.form()["To"], ALICE);
     assert_eq!(sent.form()["From"], TWILIO_FROM);
     let code = code_in(&sent.form()["Body"]);
     assert!(env.webhook.deliveries().is_empty());
 
-    sign_in_with(&mut browser, &code).await;
-    assert_eq!(
-        twilio.api.requests().len(),
-        1,
-        "doorman checked the code itself"
-    );
+    sign_in_checking_it(&mut browser, &code, &twilio.api).await;
 }
 
 #[tokio::test]
@@ -96,10 +90,7 @@ async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
     let sent = &requests[0];
     assert_eq!(sent.method, "POST");
     assert_eq!(sent.path, "/sms/json");
-    assert_eq!(
-        sent.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
+    assert_eq!(sent.header("content-type"), Some(FORM));
     assert_eq!(
         sent.header("authorization"),
         None,
@@ -116,12 +107,7 @@ async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
     let code = code_in(&sent.form()["text"]);
     assert!(env.webhook.deliveries().is_empty());
 
-    sign_in_with(&mut browser, &code).await;
-    assert_eq!(
-        vonage.api.requests().len(),
-        1,
-        "doorman checked the code itself"
-    );
+    sign_in_checking_it(&mut browser, &code, &vonage.api).await;
 }
 
 #[tokio::test]
@@ -146,12 +132,7 @@ async fn a_sign_in_by_telnyx_sms_sends_the_documented_request() {
     let code = code_in(&text);
     assert!(env.webhook.deliveries().is_empty());
 
-    sign_in_with(&mut browser, &code).await;
-    assert_eq!(
-        telnyx.api.requests().len(),
-        1,
-        "doorman checked the code itself"
-    );
+    sign_in_checking_it(&mut browser, &code, &telnyx.api).await;
 }
 
 #[tokio::test]
@@ -177,8 +158,7 @@ async fn a_wrong_code_from_an_sms_provider_is_counted_by_doorman() {
     browser.get("/.doorman/2fa").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let page = browser.enter_code(wrong).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(page.body.contains("4 attempts left"), "{}", page.body);
+    page.assert_says(401, "4 attempts left");
     assert_eq!(browser.enter_code(&code).await.status, 303);
     assert_eq!(vonage.api.requests().len(), 1);
 }
@@ -238,116 +218,57 @@ async fn when_telnyx_sms_is_down_vonage_sms_delivers() {
     sign_in_with(&mut browser, &code_in(&messages[0].text)).await;
 }
 
-/// One row of an error table: what the provider answers, what the page
-/// then says, and whether the channel's next provider is tried.
-struct Case {
-    failure: Reply,
-    page_status: u16,
-    text: &'static str,
-    tries_next: bool,
-}
-
-fn case(failure: Reply, page_status: u16, text: &'static str, tries_next: bool) -> Case {
-    Case {
-        failure,
-        page_status,
-        text,
-        tries_next,
-    }
-}
-
-const INVALID_NUMBER: &str = "This number cannot receive codes. Contact your administrator.";
-const NOT_SENT: &str = "We could not send the code. Try another method, or try again later.";
-
 /// Asks for a code through `provider` (configured by `block`, already
 /// scripted to fail) alone, where the page tells its error, then with the
 /// webhook as its fallback, to see whether a next provider is tried.
-async fn check_case(provider: &str, block: &str, case: &Case, name: &str) {
+async fn check_case(provider: &str, block: &str, told: Told, name: &str) {
     let blocks = [block.to_owned()];
     let (_env, _, page) = ask_for_code(&format!("provider: {provider}"), &blocks).await;
-    assert_eq!(page.status, case.page_status, "{name}: {}", page.body);
-    assert!(page.body.contains(case.text), "{name}: {}", page.body);
+    assert_eq!(page.status, told.status(), "{name}: {}", page.body);
+    assert!(page.body.contains(told.text()), "{name}: {}", page.body);
     assert!(!page.body.contains("We sent"), "{name}");
 
     let channel = format!("provider: {provider}, fallback: [webhook]");
     let (env, _, page) = ask_for_code(&channel, &blocks).await;
     let delivered = !env.webhook.deliveries().is_empty();
-    assert_eq!(delivered, case.tries_next, "{name}: fallback");
-    assert_eq!(page.status == 303, case.tries_next, "{name}: {}", page.body);
+    assert_eq!(delivered, told.tries_next(), "{name}: fallback");
+    assert_eq!(
+        page.status == 303,
+        told.tries_next(),
+        "{name}: {}",
+        page.body
+    );
 }
 
 #[tokio::test]
 async fn twilio_sms_errors_are_told_as_what_the_person_can_do() {
     let cases = [
         (
-            "21211 invalid To",
-            case(
-                twilio_error(400, 21211, "The 'To' number +14155550100 is not valid."),
-                422,
-                INVALID_NUMBER,
-                false,
-            ),
+            twilio_error(400, 21211, "The 'To' number +14155550100 is not valid."),
+            Unreachable,
+        ),
+        (twilio_error(400, 21408, "Region not enabled"), Unreachable),
+        (
+            twilio_error(400, 21610, "Unsubscribed recipient"),
+            Unreachable,
         ),
         (
-            "21408 region",
-            case(
-                twilio_error(400, 21408, "Region not enabled"),
-                422,
-                INVALID_NUMBER,
-                false,
-            ),
+            twilio_error(429, 20429, "Too Many Requests"),
+            Wait("Try again in 10 minutes"),
         ),
         (
-            "21610 opted out",
-            case(
-                twilio_error(400, 21610, "Unsubscribed recipient"),
-                422,
-                INVALID_NUMBER,
-                false,
-            ),
+            twilio_error(429, 20429, "Too Many Requests").with_header("retry-after", "60"),
+            Wait("Try again in 1 minute."),
         ),
-        (
-            "20429",
-            case(
-                twilio_error(429, 20429, "Too Many Requests"),
-                429,
-                "Try again in 10 minutes",
-                true,
-            ),
-        ),
-        (
-            "429 Retry-After",
-            case(
-                twilio_error(429, 20429, "Too Many Requests").with_header("retry-after", "60"),
-                429,
-                "Try again in 1 minute.",
-                true,
-            ),
-        ),
-        (
-            "401",
-            case(
-                twilio_error(401, 20003, "Authenticate"),
-                502,
-                NOT_SENT,
-                true,
-            ),
-        ),
-        (
-            "500",
-            case(
-                twilio_error(500, 20500, "Internal Server Error"),
-                502,
-                NOT_SENT,
-                true,
-            ),
-        ),
-        ("503", case(Reply::empty(503), 502, NOT_SENT, true)),
+        (twilio_error(401, 20003, "Authenticate"), NotSent),
+        (twilio_error(500, 20500, "Internal Server Error"), NotSent),
+        (Reply::empty(503), NotSent),
     ];
-    for (name, row) in cases {
+    for (failure, told) in cases {
+        let name = format!("{failure:?}");
         let twilio = TwilioMessages::start().await;
-        twilio.fail(row.failure.clone());
-        check_case("twilio_sms", &twilio.config(), &row, name).await;
+        twilio.fail(failure);
+        check_case("twilio_sms", &twilio.config(), told, &name).await;
     }
 }
 
@@ -355,76 +276,28 @@ async fn twilio_sms_errors_are_told_as_what_the_person_can_do() {
 async fn vonage_sms_errors_in_an_http_200_are_told_as_what_the_person_can_do() {
     let cases = [
         (
-            "1 throttled",
-            case(
-                vonage_failure("1", "Throttled"),
-                429,
-                "Try again in 1 minute.",
-                true,
-            ),
+            vonage_failure("1", "Throttled"),
+            Wait("Try again in 1 minute."),
         ),
+        (vonage_failure("2", "Missing to param"), NotSent),
+        (vonage_failure("3", "Invalid to param"), NotSent),
+        (vonage_failure("4", "Bad Credentials"), NotSent),
+        (vonage_failure("5", "Internal Error"), NotSent),
+        (vonage_failure("6", "Invalid Message"), NotSent),
+        (vonage_failure("7", "Number barred"), Unreachable),
+        (vonage_failure("9", "Partner quota violation"), NotSent),
+        (vonage_failure("15", "Illegal Sender Address"), NotSent),
         (
-            "2 missing parameters",
-            case(vonage_failure("2", "Missing to param"), 502, NOT_SENT, true),
+            vonage_failure("29", "Non White-listed Destination"),
+            Unreachable,
         ),
-        (
-            "3 invalid parameters",
-            case(vonage_failure("3", "Invalid to param"), 502, NOT_SENT, true),
-        ),
-        (
-            "4 bad credentials",
-            case(vonage_failure("4", "Bad Credentials"), 502, NOT_SENT, true),
-        ),
-        (
-            "5 internal error",
-            case(vonage_failure("5", "Internal Error"), 502, NOT_SENT, true),
-        ),
-        (
-            "6 invalid message",
-            case(vonage_failure("6", "Invalid Message"), 502, NOT_SENT, true),
-        ),
-        (
-            "7 barred",
-            case(
-                vonage_failure("7", "Number barred"),
-                422,
-                INVALID_NUMBER,
-                false,
-            ),
-        ),
-        (
-            "9 quota",
-            case(
-                vonage_failure("9", "Partner quota violation"),
-                502,
-                NOT_SENT,
-                true,
-            ),
-        ),
-        (
-            "15 invalid sender",
-            case(
-                vonage_failure("15", "Illegal Sender Address"),
-                502,
-                NOT_SENT,
-                true,
-            ),
-        ),
-        (
-            "29 not whitelisted",
-            case(
-                vonage_failure("29", "Non White-listed Destination"),
-                422,
-                INVALID_NUMBER,
-                false,
-            ),
-        ),
-        ("HTTP 500", case(Reply::empty(500), 502, NOT_SENT, true)),
+        (Reply::empty(500), NotSent),
     ];
-    for (name, row) in cases {
+    for (failure, told) in cases {
+        let name = format!("{failure:?}");
         let vonage = VonageSms::start().await;
-        vonage.fail(row.failure.clone());
-        check_case("vonage_sms", &vonage.config(), &row, name).await;
+        vonage.fail(failure);
+        check_case("vonage_sms", &vonage.config(), told, &name).await;
     }
 }
 
@@ -432,49 +305,21 @@ async fn vonage_sms_errors_in_an_http_200_are_told_as_what_the_person_can_do() {
 async fn telnyx_sms_errors_are_told_as_what_the_person_can_do() {
     let cases = [
         (
-            "10009 auth",
-            case(
-                telnyx::error(401, Some("10009"), "Authentication failed"),
-                502,
-                NOT_SENT,
-                true,
-            ),
+            telnyx::error(401, Some("10009"), "Authentication failed"),
+            NotSent,
         ),
         (
-            "10011 too many",
-            case(
-                telnyx::error(429, Some("10011"), "Too many requests"),
-                429,
-                "Try again in 10 minutes",
-                true,
-            ),
+            telnyx::error(429, Some("10011"), "Too many requests"),
+            Wait("Try again in 10 minutes"),
         ),
-        (
-            "10016 not E.164",
-            case(
-                telnyx::error(422, Some("10016"), "Not +E.164"),
-                422,
-                INVALID_NUMBER,
-                false,
-            ),
-        ),
-        (
-            "other 4xx",
-            case(telnyx::error(400, None, "Bad Request"), 502, NOT_SENT, true),
-        ),
-        (
-            "503",
-            case(
-                telnyx::error(503, None, "Service Unavailable"),
-                502,
-                NOT_SENT,
-                true,
-            ),
-        ),
+        (telnyx::error(422, Some("10016"), "Not +E.164"), Unreachable),
+        (telnyx::error(400, None, "Bad Request"), NotSent),
+        (telnyx::error(503, None, "Service Unavailable"), NotSent),
     ];
-    for (name, row) in cases {
+    for (failure, told) in cases {
+        let name = format!("{failure:?}");
         let telnyx = Telnyx::start().await;
-        telnyx.fail_messages(row.failure.clone());
-        check_case("telnyx_sms", &telnyx.sms_config(), &row, name).await;
+        telnyx.fail_messages(failure);
+        check_case("telnyx_sms", &telnyx.sms_config(), told, &name).await;
     }
 }

@@ -2,35 +2,29 @@
 //! documented answer means for the person signing in.
 //! What every Verify provider does alike is in `verify.rs`.
 
+use crate::support::signin::{call_me_instead, enter_shown_code, env_asking};
 use crate::support::sms::code_in;
 use crate::support::telnyx::{error, Telnyx, API_KEY, FROM, VERIFY_PROFILE_ID};
-use crate::support::{Browser, Env, Page};
+use crate::support::{Browser, Env};
 use serde_json::json;
-use std::time::Duration;
 
 const SMS_AND_VOICE: &str = "  sms: { provider: telnyx }\n  voice: { provider: telnyx }";
 const ALICE: &str = "+14155550100";
 
-/// doorman with `channels` and Telnyx's `blocks`, alice past her password
-/// and asking for a code on `channel`: the env, her browser and the answer.
-async fn ask_for_code(
-    channels: &str,
-    blocks: &[String],
-    extra: &str,
-    channel: &str,
-) -> (Env, Browser, Page) {
-    let env = Env::with_providers(channels, blocks, extra).await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    let page = browser.ask_for_code(channel).await;
-    (env, browser, page)
+/// doorman with Telnyx Verify on both channels, alice on the code page of
+/// an SMS code: the env and her browser.
+async fn code_sent(telnyx: &Telnyx) -> (Env, Browser) {
+    let (env, mut browser, _) =
+        env_asking(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
+    browser.get("/.doorman/2fa").await;
+    (env, browser)
 }
 
 #[tokio::test]
 async fn a_sign_in_by_telnyx_sms_sends_and_checks_the_documented_requests() {
     let telnyx = Telnyx::start().await;
     let (env, mut browser, page) =
-        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
+        env_asking(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
     assert_eq!(page.status, 303, "{page:?}");
 
     let start = &telnyx.api.requests()[0];
@@ -47,11 +41,8 @@ async fn a_sign_in_by_telnyx_sms_sends_and_checks_the_documented_requests() {
         "doorman sent no code of its own"
     );
 
-    let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("••0100"), "{}", page.body);
     let code = telnyx.code_for(ALICE).expect("a verification");
-    let page = browser.enter_code(&code).await;
-    assert_eq!(page.status, 303, "{page:?}");
+    enter_shown_code(&mut browser, &code).await;
     let check = &telnyx.api.requests()[1];
     assert_eq!(check.method, "POST");
     // The `+` travels as `%2B`: a bare `+` can be read as a space.
@@ -71,7 +62,7 @@ async fn a_sign_in_by_telnyx_sms_sends_and_checks_the_documented_requests() {
 #[tokio::test]
 async fn the_verification_lasts_as_long_as_doormans_codes() {
     let telnyx = Telnyx::start().await;
-    let (_env, _, page) = ask_for_code(
+    let (_env, _, page) = env_asking(
         SMS_AND_VOICE,
         &[telnyx.verify_config()],
         "codes: { lifetime: \"10m\" }",
@@ -85,20 +76,13 @@ async fn the_verification_lasts_as_long_as_doormans_codes() {
 #[tokio::test]
 async fn a_check_telnyx_cannot_answer_does_not_count_as_an_attempt() {
     let telnyx = Telnyx::start().await;
-    let (_env, mut browser, _) =
-        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
-    browser.get("/.doorman/2fa").await;
+    let (_env, mut browser) = code_sent(&telnyx).await;
     telnyx.fail_checks(error(503, None, "Service Unavailable"));
     let page = browser.enter_code("000000").await;
-    assert_eq!(page.status, 502, "{page:?}");
-    assert!(
-        page.body.contains("We could not check the code right now"),
-        "{}",
-        page.body
-    );
+    page.assert_says(502, "We could not check the code right now");
     telnyx.answer_normally();
     let page = browser.enter_code("000000").await;
-    assert!(page.body.contains("4 attempts left"), "{}", page.body);
+    page.assert_shows("4 attempts left");
     let code = telnyx.code_for(ALICE).expect("still pending");
     assert_eq!(browser.enter_code(&code).await.status, 303);
 }
@@ -106,16 +90,8 @@ async fn a_check_telnyx_cannot_answer_does_not_count_as_an_attempt() {
 #[tokio::test]
 async fn call_me_instead_starts_a_telnyx_call_verification() {
     let telnyx = Telnyx::start().await;
-    let (env, mut browser, _) =
-        ask_for_code(SMS_AND_VOICE, &[telnyx.verify_config()], "", "sms").await;
-    browser.get("/.doorman/2fa").await;
-    env.advance(Duration::from_secs(30));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "voice")])
-        .await;
-    assert_eq!(page.status, 303, "{page:?}");
-    let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("voice call"), "{}", page.body);
+    let (env, mut browser) = code_sent(&telnyx).await;
+    call_me_instead(&env, &mut browser).await;
 
     let call = &telnyx.api.requests()[1];
     assert_eq!(call.path, "/v2/verifications/call");
@@ -143,7 +119,7 @@ async fn call_me_instead_starts_a_telnyx_call_verification() {
 async fn when_telnyx_verify_is_down_telnyx_messages_delivers_and_doorman_checks() {
     let telnyx = Telnyx::start().await;
     telnyx.fail_starts(error(503, None, "Service Unavailable"));
-    let (_env, mut browser, page) = ask_for_code(
+    let (_env, mut browser, page) = env_asking(
         "  sms: { provider: telnyx, fallback: [telnyx_sms] }",
         &[telnyx.verify_config(), telnyx.sms_config()],
         "",
@@ -213,7 +189,7 @@ async fn telnyx_errors_are_told_as_what_the_person_can_do() {
         telnyx.fail_starts(failure);
         // SMS has Telnyx alone, so the page tells Telnyx's error; voice
         // falls back to the webhook, to see whether a next provider is tried.
-        let (env, mut browser, page) = ask_for_code(
+        let (env, mut browser, page) = env_asking(
             "  sms: { provider: telnyx }\n  voice: { provider: telnyx, fallback: [webhook] }",
             &[telnyx.verify_config()],
             "",
@@ -224,9 +200,7 @@ async fn telnyx_errors_are_told_as_what_the_person_can_do() {
         assert!(page.body.contains(text), "{case}: {}", page.body);
         assert!(!page.body.contains("We sent"), "{case}");
 
-        let page = browser
-            .post("/.doorman/2fa/send", &[("channel", "voice")])
-            .await;
+        let page = browser.send_code("voice").await;
         let delivered = !env.webhook.deliveries().is_empty();
         assert_eq!(delivered, tries_next, "{case}: fallback");
         assert_eq!(page.status == 303, tries_next, "{case}: {}", page.body);

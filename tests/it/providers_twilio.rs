@@ -2,22 +2,14 @@
 //! documented answer means for the person signing in.
 //! What every Verify provider does alike is in `verify.rs`.
 
+use crate::support::fake_api::FORM;
+use crate::support::signin::{ask_for_code, call_me_instead, code_sent, enter_shown_code};
 use crate::support::twilio::{TwilioVerify, ACCOUNT_SID, AUTH_TOKEN, SERVICE_SID};
-use crate::support::{holds_within, Browser, Env};
+use crate::support::{holds_within, Env};
 use std::time::Duration;
 
 async fn env_with(twilio: &TwilioVerify, channels: &str, extra: &str) -> Env {
     Env::with_providers(channels, &[twilio.config()], extra).await
-}
-
-/// A browser past the password, with an SMS code requested.
-async fn waiting_for_code(env: &Env) -> Browser {
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    let page = browser.ask_for_code("sms").await;
-    assert_eq!(page.status, 303, "{page:?}");
-    browser.get("/.doorman/2fa").await;
-    browser
 }
 
 const SMS_AND_VOICE: &str = "  sms: { provider: twilio }\n  voice: { provider: twilio }";
@@ -26,9 +18,7 @@ const SMS_AND_VOICE: &str = "  sms: { provider: twilio }\n  voice: { provider: t
 async fn a_sign_in_by_twilio_sms_sends_and_checks_the_documented_requests() {
     let twilio = TwilioVerify::start().await;
     let env = env_with(&twilio, SMS_AND_VOICE, "").await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    let page = browser.ask_for_code("sms").await;
+    let (mut browser, page) = ask_for_code(&env, "sms").await;
     assert_eq!(page.status, 303, "{page:?}");
 
     let start = &twilio.api.requests()[0];
@@ -41,10 +31,7 @@ async fn a_sign_in_by_twilio_sms_sends_and_checks_the_documented_requests() {
         start.basic_auth(),
         Some(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"))
     );
-    assert_eq!(
-        start.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
+    assert_eq!(start.header("content-type"), Some(FORM));
     assert_eq!(start.form_keys(), ["Channel", "Locale", "To"]);
     assert_eq!(start.form()["To"], "+14155550100");
     assert_eq!(start.form()["Channel"], "sms");
@@ -53,11 +40,8 @@ async fn a_sign_in_by_twilio_sms_sends_and_checks_the_documented_requests() {
         "doorman sent no code of its own"
     );
 
-    let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("••0100"), "{}", page.body);
     let code = twilio.code_for("+14155550100").expect("a verification");
-    let page = browser.enter_code(&code).await;
-    assert_eq!(page.status, 303, "{page:?}");
+    enter_shown_code(&mut browser, &code).await;
     let check = &twilio.api.requests()[1];
     assert_eq!(
         check.path,
@@ -72,14 +56,8 @@ async fn a_sign_in_by_twilio_sms_sends_and_checks_the_documented_requests() {
 async fn call_me_instead_starts_a_twilio_call_and_cancels_the_sms_verification() {
     let twilio = TwilioVerify::start().await;
     let env = env_with(&twilio, SMS_AND_VOICE, "").await;
-    let mut browser = waiting_for_code(&env).await;
-    env.advance(Duration::from_secs(30));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "voice")])
-        .await;
-    assert_eq!(page.status, 303, "{page:?}");
-    let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("voice call"), "{}", page.body);
+    let mut browser = code_sent(&env, "sms").await;
+    call_me_instead(&env, &mut browser).await;
     let start = &twilio.api.requests()[1];
     assert_eq!(start.form()["Channel"], "call");
     let cancelled = holds_within(Duration::from_secs(2), async || {
@@ -115,12 +93,7 @@ async fn twilio_errors_are_told_as_what_the_person_can_do() {
         env.webhook
             .set_mode(crate::support::webhook::Mode::Fail(503));
         twilio.fail_starts(status, code);
-        let mut browser = env.browser();
-        browser.sign_in_password("alice").await;
-        browser.get("/.doorman/2fa").await;
-        let page = browser
-            .post("/.doorman/2fa/send", &[("channel", "sms")])
-            .await;
+        let (_, page) = ask_for_code(&env, "sms").await;
         let expected_status = if tries_fallback && page_status == 429 {
             502
         } else {
@@ -148,26 +121,17 @@ async fn throttling_everywhere_says_when_to_try_again() {
     let twilio = TwilioVerify::start().await;
     let env = env_with(&twilio, SMS_AND_VOICE, "").await;
     twilio.fail_starts(429, 60203);
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    let page = browser.ask_for_code("sms").await;
+    let (_, page) = ask_for_code(&env, "sms").await;
     assert_eq!(page.status, 429);
-    assert!(
-        page.body
-            .contains("Too many codes requested. Try again in 10 minutes."),
-        "{}",
-        page.body
-    );
+    page.assert_shows("Too many codes requested. Try again in 10 minutes.");
 }
 
 #[tokio::test]
 async fn allowed_countries_refuses_other_numbers_before_any_provider_is_called() {
     let twilio = TwilioVerify::start().await;
     let env = env_with(&twilio, SMS_AND_VOICE, "allowed_countries: [\"GB\"]").await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
-    let page = browser.ask_for_code("sms").await;
+    let (_, page) = ask_for_code(&env, "sms").await;
     assert_eq!(page.status, 403);
-    assert!(page.body.contains("cannot receive codes"), "{}", page.body);
+    page.assert_shows("cannot receive codes");
     assert!(twilio.api.requests().is_empty());
 }

@@ -2,7 +2,8 @@
 //! WebSockets, header rewrites, HTTP/2, a down upstream, public routes and
 //! draining on shutdown.
 
-use crate::support::{api_client, upstream::pattern, Env, Setup};
+use crate::support::websocket::{self, Socket};
+use crate::support::{api_client, upstream::pattern, Browser, Env};
 use futures_util::{SinkExt, StreamExt};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -48,8 +49,7 @@ fn echoed<'a>(echo: &'a serde_json::Value, name: &str) -> Option<Vec<&'a str>> {
 
 #[tokio::test]
 async fn an_8_mib_upload_reaches_the_upstream_whole() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (env, browser) = Env::alice_signed_in().await;
     let data: Vec<u8> = (0..EIGHT_MIB).map(|i| (i * 7 % 256) as u8).collect();
     let expected: String = Sha256::digest(&data)
         .iter()
@@ -77,11 +77,7 @@ async fn an_8_mib_upload_reaches_the_upstream_whole() {
 #[tokio::test]
 async fn an_upload_slower_than_the_upstream_timeout_is_not_cut_off() {
     // The upstream's time to answer counts from the end of the upload.
-    let env = Env::with(Setup {
-        extra: "limits:\n  upstream_timeout: \"1s\"".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("limits:\n  upstream_timeout: \"1s\"").await;
     let browser = env.signed_in("alice").await;
     let chunks = futures_util::stream::unfold(0u8, |sent| async move {
         if sent == 5 {
@@ -104,15 +100,11 @@ async fn an_upload_slower_than_the_upstream_timeout_is_not_cut_off() {
 
 #[tokio::test]
 async fn an_8_mib_download_arrives_whole_and_correct() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (_env, browser) = Env::alice_signed_in().await;
 
     let response = browser
-        .client
-        .get(env.url(&format!("/download?bytes={EIGHT_MIB}")))
-        .send()
-        .await
-        .expect("download");
+        .get_plain(&format!("/download?bytes={EIGHT_MIB}"), &[])
+        .await;
     assert_eq!(response.status(), 200);
 
     let mut stream = response.bytes_stream();
@@ -129,8 +121,7 @@ async fn an_8_mib_download_arrives_whole_and_correct() {
 
 #[tokio::test]
 async fn a_slow_response_streams_its_first_chunk_before_the_upstream_sends_the_second() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (env, browser) = Env::alice_signed_in().await;
 
     let mut response = tokio::time::timeout(PATIENCE, browser.client.get(env.url("/slow")).send())
         .await
@@ -156,12 +147,11 @@ async fn a_slow_response_streams_its_first_chunk_before_the_upstream_sends_the_s
 
 #[tokio::test]
 async fn a_websocket_echoes_messages_after_sign_in() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (env, browser) = Env::alice_signed_in().await;
     let session = browser.cookie("doorman_session").expect("session cookie");
-    let mut socket = open_socket(&env, &session).await;
+    let mut socket = websocket::open(env.addr, &session, PATIENCE).await;
     for text in ["hello", "second message"] {
-        assert_echoes(&mut socket, text).await;
+        websocket::assert_echoes(&mut socket, text, PATIENCE).await;
     }
     socket
         .send(Message::Binary(vec![0, 1, 2, 255]))
@@ -177,90 +167,43 @@ async fn a_websocket_echoes_messages_after_sign_in() {
     socket.close(None).await.expect("close");
 }
 
-/// Opens a WebSocket through doorman with `session` as the cookie.
-async fn open_socket(
-    env: &Env,
-    session: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
-    let mut request = format!("ws://{}/ws", env.addr)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "cookie",
-        format!("doorman_session={session}")
-            .parse()
-            .expect("header"),
-    );
-    let (socket, response) =
-        tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
-            .await
-            .expect("handshake in time")
-            .expect("handshake");
-    assert_eq!(response.status(), 101);
-    socket
-}
-
-/// Sends `text` and expects it back.
-async fn assert_echoes(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
-    text: &str,
-) {
-    socket.send(Message::Text(text.into())).await.expect("send");
-    let echoed = tokio::time::timeout(PATIENCE, socket.next())
-        .await
-        .expect("echo in time");
-    assert_eq!(
-        echoed.expect("open").expect("message"),
-        Message::Text(text.into())
-    );
-}
-
 /// Waits (bounded) until the socket is closed by the other side.
-async fn assert_closed_soon(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
-) {
-    let ended = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match socket.next().await {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => continue,
-            }
-        }
-    })
-    .await;
+async fn assert_closed_soon(socket: &mut Socket) {
     assert!(
-        ended.is_ok(),
+        websocket::closes_within(socket, PATIENCE).await,
         "the tunnel should close within a few seconds"
     );
 }
 
 #[tokio::test]
 async fn a_websocket_is_closed_when_its_session_is_revoked() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let session = browser.cookie("doorman_session").expect("session cookie");
-    let mut socket = open_socket(&env, &session).await;
-    assert_echoes(&mut socket, "before").await;
+    let mut socket = websocket::open(env.addr, &session, PATIENCE).await;
+    websocket::assert_echoes(&mut socket, "before", PATIENCE).await;
 
     // Another session of the same user stays open.
     env.advance(Duration::from_secs(31));
     let other = env.signed_in("alice").await;
-    let mut other_socket =
-        open_socket(&env, &other.cookie("doorman_session").expect("cookie")).await;
+    let mut other_socket = websocket::open(
+        env.addr,
+        &other.cookie("doorman_session").expect("cookie"),
+        PATIENCE,
+    )
+    .await;
 
     let page = browser.sign_out().await;
     assert_eq!(page.status, 200);
     assert_closed_soon(&mut socket).await;
 
-    assert_echoes(&mut other_socket, "still").await;
+    websocket::assert_echoes(&mut other_socket, "still", PATIENCE).await;
 }
 
 #[tokio::test]
 async fn a_websocket_is_closed_when_its_session_expires() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (env, browser) = Env::alice_signed_in().await;
     let session = browser.cookie("doorman_session").expect("session cookie");
-    let mut socket = open_socket(&env, &session).await;
+    let mut socket = websocket::open(env.addr, &session, PATIENCE).await;
     env.advance(Duration::from_secs(12 * 3600 + 1));
     assert_closed_soon(&mut socket).await;
 }
@@ -292,8 +235,7 @@ async fn a_websocket_upgrade_without_a_session_is_refused_and_never_reaches_the_
 
 #[tokio::test]
 async fn the_upstreams_set_cookie_headers_and_redirect_reach_the_browser_untouched() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (_env, mut browser) = Env::alice_signed_in().await;
 
     let page = browser.get("/set-cookie").await;
 
@@ -305,28 +247,32 @@ async fn the_upstreams_set_cookie_headers_and_redirect_reach_the_browser_untouch
     );
 }
 
+/// `browser` GETs `/echo` with `headers` (and no `Accept`): the upstream's
+/// echo of what it received.
+async fn echo_with(browser: &Browser, headers: &[(&str, &str)]) -> serde_json::Value {
+    let response = browser.get_plain("/echo", headers).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("echo")
+}
+
 #[tokio::test]
 async fn hop_by_hop_request_headers_do_not_reach_the_upstream() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (_env, browser) = Env::alice_signed_in().await;
 
-    let response = browser
-        .client
-        .get(env.url("/echo"))
-        .header("connection", "x-client-hop")
-        .header("x-client-hop", "1")
-        .header("keep-alive", "timeout=5")
-        .header("te", "trailers")
-        .header("trailer", "x-checksum")
-        .header("proxy-connection", "keep-alive")
-        .header("proxy-authorization", "Basic Zm9vOmJhcg==")
-        .header("x-client-kept", "1")
-        .send()
-        .await
-        .expect("request");
-
-    assert_eq!(response.status(), 200);
-    let echo: serde_json::Value = response.json().await.expect("echo");
+    let echo = echo_with(
+        &browser,
+        &[
+            ("connection", "x-client-hop"),
+            ("x-client-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("trailer", "x-checksum"),
+            ("proxy-connection", "keep-alive"),
+            ("proxy-authorization", "Basic Zm9vOmJhcg=="),
+            ("x-client-kept", "1"),
+        ],
+    )
+    .await;
     for name in [
         "connection",
         "x-client-hop",
@@ -343,8 +289,7 @@ async fn hop_by_hop_request_headers_do_not_reach_the_upstream() {
 
 #[tokio::test]
 async fn hop_by_hop_response_headers_do_not_reach_the_client() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (_env, mut browser) = Env::alice_signed_in().await;
 
     let page = browser.get("/hop").await;
 
@@ -357,20 +302,17 @@ async fn hop_by_hop_response_headers_do_not_reach_the_client() {
 
 #[tokio::test]
 async fn forwarding_headers_are_set_and_the_host_is_kept() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (env, browser) = Env::alice_signed_in().await;
 
-    let response = browser
-        .client
-        .get(env.url("/echo"))
-        .header("x-forwarded-for", "203.0.113.9")
-        .header("x-forwarded-proto", "https")
-        .header("x-forwarded-host", "spoofed.example")
-        .send()
-        .await
-        .expect("request");
-
-    let echo: serde_json::Value = response.json().await.expect("echo");
+    let echo = echo_with(
+        &browser,
+        &[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "spoofed.example"),
+        ],
+    )
+    .await;
     let doorman = env.addr.to_string();
     // The peer is not a trusted proxy: its claimed chain is dropped.
     assert_eq!(echoed(&echo, "x-forwarded-for"), Some(vec!["127.0.0.1"]));
@@ -385,20 +327,9 @@ async fn forwarding_headers_are_set_and_the_host_is_kept() {
 
 #[tokio::test]
 async fn a_trusted_proxys_forwarded_chain_is_kept() {
-    let env = Env::with(Setup {
-        extra: "trusted_proxies: [\"127.0.0.0/8\"]".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("trusted_proxies: [\"127.0.0.0/8\"]").await;
     let browser = env.signed_in("alice").await;
-    let response = browser
-        .client
-        .get(env.url("/echo"))
-        .header("x-forwarded-for", "203.0.113.9")
-        .send()
-        .await
-        .expect("request");
-    let echo: serde_json::Value = response.json().await.expect("echo");
+    let echo = echo_with(&browser, &[("x-forwarded-for", "203.0.113.9")]).await;
     assert_eq!(
         echoed(&echo, "x-forwarded-for"),
         Some(vec!["203.0.113.9, 127.0.0.1"])
@@ -407,19 +338,11 @@ async fn a_trusted_proxys_forwarded_chain_is_kept() {
 
 #[tokio::test]
 async fn doormans_cookies_are_removed_from_the_cookie_header_and_the_apps_stay() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (env, browser) = Env::alice_signed_in().await;
     let session = browser.cookie("doorman_session").expect("session cookie");
 
-    let response = api_client()
-        .get(env.url("/echo"))
-        .header(
-            "cookie",
-            format!("app=1; doorman_session={session}; doorman_session_csrf=abc; theme=dark"),
-        )
-        .send()
-        .await
-        .expect("request");
+    let cookies = format!("app=1; doorman_session={session}; doorman_session_csrf=abc; theme=dark");
+    let response = env.api_get_with_cookies("/echo", &cookies).await;
 
     assert_eq!(response.status(), 200);
     let echo: serde_json::Value = response.json().await.expect("echo");
@@ -432,8 +355,7 @@ async fn doormans_cookies_are_removed_from_the_cookie_header_and_the_apps_stay()
 
 #[tokio::test]
 async fn http2_with_prior_knowledge_works_end_to_end() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (env, browser) = Env::alice_signed_in().await;
     let session = browser.cookie("doorman_session").expect("session cookie");
     let client = reqwest::Client::builder()
         .http2_prior_knowledge()
@@ -463,8 +385,7 @@ async fn http2_with_prior_knowledge_works_end_to_end() {
 
 #[tokio::test]
 async fn http2_cookie_fields_reach_the_upstream_as_one_cookie_header() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (env, browser) = Env::alice_signed_in().await;
     let session = browser.cookie("doorman_session").expect("session cookie");
     let client = reqwest::Client::builder()
         .http2_prior_knowledge()
@@ -497,8 +418,7 @@ async fn http2_cookie_fields_reach_the_upstream_as_one_cookie_header() {
 
 #[tokio::test]
 async fn a_down_upstream_gives_502_as_a_page_or_json_and_doorman_keeps_serving() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     env.upstream.stop().await;
 
     let page = browser.get("/reports").await;
@@ -507,12 +427,7 @@ async fn a_down_upstream_gives_502_as_a_page_or_json_and_doorman_keeps_serving()
         page.header("content-type"),
         Some("text/html; charset=utf-8")
     );
-    assert!(
-        page.body
-            .contains("The application is not reachable right now."),
-        "{}",
-        page.body
-    );
+    page.assert_shows("The application is not reachable right now.");
 
     let response = browser
         .client

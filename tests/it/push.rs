@@ -3,10 +3,11 @@
 //! can be used or refused.
 
 use crate::support::ntfy::{self, Ntfy};
+/// Kept here too for the tests that import it from `push`.
+pub use crate::support::signed_in_by;
+use crate::support::webhook::hook_signature;
 use crate::support::webhook::Mode;
 use crate::support::{password_hash, Browser, Env, Page, Setup};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use std::time::Duration;
 
 pub const TOPIC: &str = "alice-7f3b9c2e41d0";
@@ -76,23 +77,10 @@ pub async fn waiting_for_push(browser: &mut Browser, user: &str) -> String {
 /// `GET 2fa/push/status` as the page's script asks it.
 pub async fn status(browser: &Browser, wait: bool) -> serde_json::Value {
     let query = if wait { "?wait=1" } else { "" };
-    let response = browser
-        .client
-        .get(browser.url(&format!("/.doorman/2fa/push/status{query}")))
-        .send()
-        .await
-        .expect("status");
+    let path = format!("/.doorman/2fa/push/status{query}");
+    let response = browser.get_plain(&path, &[]).await;
     assert_eq!(response.status(), 200);
     response.json().await.expect("JSON")
-}
-
-/// Whether `page` finished a sign-in: a redirect that sets a live session cookie.
-pub fn signed_in_by(page: &Page) -> bool {
-    page.status == 303
-        && page
-            .set_cookies()
-            .iter()
-            .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
 }
 
 #[tokio::test]
@@ -192,7 +180,7 @@ async fn a_wrong_number_ends_the_challenge_and_the_right_one_no_longer_works() {
     let page = browser.get("/.doorman/2fa").await;
     assert_eq!(page.status, 401, "{page:?}");
     assert!(!signed_in_by(&page));
-    assert!(page.body.contains("denied on your phone"), "{}", page.body);
+    page.assert_shows("denied on your phone");
     assert_eq!(browser.get("/private").await.status, 302);
 }
 
@@ -219,7 +207,7 @@ async fn an_answer_link_past_the_challenge_lifetime_is_refused() {
     assert_eq!(answer.status, 410, "{answer:?}");
     let page = browser.get("/.doorman/2fa").await;
     assert!(!signed_in_by(&page), "{page:?}");
-    assert!(page.body.contains("expired"), "{}", page.body);
+    page.assert_shows("expired");
 }
 
 #[tokio::test]
@@ -230,9 +218,7 @@ async fn after_send_again_the_first_notifications_links_are_dead() {
     let number = waiting_for_push(&mut browser, "alice").await;
     let old = ntfy.action_url(&number);
     env.advance(Duration::from_secs(31));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "push")])
-        .await;
+    let page = browser.resend_code("push").await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(ntfy.publishes().len(), 2);
     assert_eq!(ntfy::press(&env, &old).await.status, 410);
@@ -307,14 +293,10 @@ async fn the_waiting_page_works_without_javascript_and_offers_other_ways() {
     let mut browser = env.browser();
     waiting_for_push(&mut browser, "alice").await;
     let page = browser.get("/.doorman/2fa").await;
-    assert!(
-        page.body.contains("<noscript><meta http-equiv=\"refresh\""),
-        "{}",
-        page.body
-    );
-    assert!(page.body.contains(">5:00</span> left"), "{}", page.body);
-    assert!(page.body.contains("Send again"), "{}", page.body);
-    assert!(page.body.contains("value=\"sms\""), "{}", page.body);
+    page.assert_shows("<noscript><meta http-equiv=\"refresh\"");
+    page.assert_shows(">5:00</span> left");
+    page.assert_shows("Send again");
+    page.assert_shows("value=\"sms\"");
     let script = browser.get("/.doorman/static/push.js").await;
     assert_eq!(script.status, 200);
     assert!(script.body.contains("wait=1"));
@@ -331,8 +313,7 @@ async fn a_failed_publish_is_never_shown_as_sent() {
     let env = with_ntfy(&ntfy).await;
     for status in [500, 401, 429] {
         ntfy.fail_with(status);
-        let mut browser = env.browser();
-        browser.sign_in_password("alice").await;
+        let mut browser = env.past_password("alice").await;
         let page = browser.ask_for_code("push").await;
         assert_ne!(page.status, 303, "{status}: {page:?}");
         assert!(!page.body.contains("push-number"), "{}", page.body);
@@ -344,13 +325,10 @@ async fn a_failed_publish_is_never_shown_as_sent() {
 async fn push_is_offered_only_to_users_with_a_topic() {
     let ntfy = Ntfy::start().await;
     let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    browser.sign_in_password("bob").await;
+    let mut browser = env.past_password("bob").await;
     let page = browser.get("/.doorman/2fa").await;
     assert!(!page.body.contains("value=\"push\""), "{}", page.body);
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "push")])
-        .await;
+    let page = browser.send_code("push").await;
     assert_eq!(page.status, 400, "{page:?}");
     assert!(ntfy.publishes().is_empty());
 }
@@ -378,14 +356,7 @@ async fn the_push_webhook_gets_a_signed_body_with_numbered_links_and_a_deny_link
     let mut browser = env.browser();
     let number = waiting_for_push(&mut browser, "bob").await;
     let delivery = env.webhook.deliveries().pop().expect("a delivery");
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"hook-secret").unwrap();
-    mac.update(&delivery.body);
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let expected = hook_signature(&delivery.body);
     assert_eq!(
         delivery.signature.as_deref(),
         Some(format!("sha256={expected}").as_str())
@@ -434,11 +405,9 @@ async fn deny_ends_the_challenge() {
 async fn a_failing_push_webhook_is_not_shown_as_sent() {
     let env = with_push_webhook().await;
     env.webhook.set_mode(Mode::Fail(500));
-    let mut browser = env.browser();
-    browser.sign_in_password("bob").await;
+    let mut browser = env.past_password("bob").await;
     let page = browser.ask_for_code("push").await;
-    assert_eq!(page.status, 502, "{page:?}");
-    assert!(page.body.contains("could not send"), "{}", page.body);
+    page.assert_says(502, "could not send");
 }
 
 #[test]
@@ -523,8 +492,7 @@ async fn wrong_numbers_and_denials_are_logged_as_possible_attacks_without_secret
 async fn channels_are_offered_in_the_order_the_config_lists_them() {
     let ntfy = Ntfy::start().await;
     let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let page = browser.get("/.doorman/2fa").await;
     let push = page.body.find("value=\"push\"").expect("push offered");
     let sms = page.body.find("value=\"sms\"").expect("sms offered");
@@ -567,21 +535,12 @@ async fn at_most_three_push_prompts_in_ten_minutes() {
     waiting_for_push(&mut browser, "alice").await;
     for _ in 0..2 {
         env.advance(Duration::from_secs(31));
-        let page = browser
-            .post("/.doorman/2fa/resend", &[("channel", "push")])
-            .await;
+        let page = browser.resend_code("push").await;
         assert_eq!(page.status, 303, "{page:?}");
     }
     env.advance(Duration::from_secs(31));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "push")])
-        .await;
-    assert_eq!(page.status, 429, "{page:?}");
-    assert!(
-        page.body.contains("Try again in 9 minutes"),
-        "{}",
-        page.body
-    );
+    let page = browser.resend_code("push").await;
+    page.assert_says(429, "Try again in 9 minutes");
     assert_eq!(
         ntfy.publishes().len(),
         3,
@@ -591,13 +550,9 @@ async fn at_most_three_push_prompts_in_ten_minutes() {
     assert_eq!(refused[0]["reason"], "push_prompts");
 
     // A code by SMS is another matter.
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "sms")])
-        .await;
+    let page = browser.send_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
     env.advance(Duration::from_secs(9 * 60));
-    let page = browser
-        .post("/.doorman/2fa/resend", &[("channel", "push")])
-        .await;
+    let page = browser.resend_code("push").await;
     assert_eq!(page.status, 303, "{page:?}");
 }

@@ -2,7 +2,7 @@
 //! `Gateway::reload` in process; health during shutdown.
 
 use crate::support::process::{doorman, Process};
-use crate::support::{default_users, password_hash, Browser, Env, Setup, PASSWORD};
+use crate::support::{default_users, password_hash, Browser, Env, PASSWORD};
 use std::time::Duration;
 
 fn with_carol() -> String {
@@ -14,15 +14,7 @@ fn with_carol() -> String {
 }
 
 async fn password_step(addr: std::net::SocketAddr, user: &str) -> u16 {
-    let mut browser = Browser::new(addr);
-    browser.get("/.doorman/login").await;
-    browser
-        .post(
-            "/.doorman/login",
-            &[("username", user), ("password", PASSWORD)],
-        )
-        .await
-        .status
+    Browser::new(addr).try_password(user, PASSWORD).await.status
 }
 
 #[tokio::test]
@@ -74,8 +66,7 @@ async fn sighup_rereads_the_users_file_and_a_broken_config_keeps_the_running_one
 
 #[tokio::test]
 async fn gateway_reload_swaps_users_without_dropping_sessions() {
-    let env = Env::start().await;
-    let mut alice = env.signed_in("alice").await;
+    let (env, mut alice) = Env::alice_signed_in().await;
     assert_eq!(password_step(env.addr, "carol").await, 401);
 
     std::fs::write(env.dir.path().join("users.yaml"), with_carol()).expect("users file");
@@ -113,11 +104,7 @@ async fn a_user_removed_by_a_reload_loses_their_session() {
 
 #[tokio::test]
 async fn health_reports_503_while_shutdown_drains() {
-    let mut env = Env::with(Setup {
-        extra: "shutdown_delay: \"2s\"\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let mut env = Env::with_extra("shutdown_delay: \"2s\"\n").await;
     let health = format!("http://{}/.doorman/health", env.addr);
     assert_eq!(reqwest::get(&health).await.expect("health").status(), 200);
 
@@ -143,8 +130,7 @@ async fn health_reports_503_while_shutdown_drains() {
 
 #[tokio::test]
 async fn a_reload_applies_new_access_rules_and_names_what_needs_a_restart() {
-    let env = Env::start().await;
-    let mut alice = env.signed_in("alice").await;
+    let (env, mut alice) = Env::alice_signed_in().await;
     assert_eq!(alice.get("/reports/q3").await.status, 200);
 
     let config = std::fs::read_to_string(env.config_path()).expect("config");

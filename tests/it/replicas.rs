@@ -2,6 +2,7 @@
 //! one finishes on the other, a logout holds everywhere, limits count
 //! across both, and an outage fails closed and heals by itself.
 
+use crate::support::redis::redis_or_skip;
 use crate::support::redis::{self, RedisServer};
 use crate::support::{eventually, Env, Setup, SESSION_COOKIE};
 use std::time::Duration;
@@ -11,27 +12,19 @@ const WAIT: Duration = Duration::from_secs(5);
 
 /// Replica A (the env's own doorman) and replica B, both on `server`.
 async fn replicas(server: &RedisServer, extra: &str) -> (Env, doorman::Gateway) {
-    let env = Env::with(Setup {
-        extra: format!(
+    let env = Env::with_extra(&format!(
             "store: {{ kind: redis, url: \"{}\", key_prefix: \"it:\", command_timeout: \"500ms\" }}\n{extra}",
             server.url()
-        ),
-        ..Setup::default()
-    })
-    .await;
+        )).await;
     let b = env.replica().await;
     (env, b)
 }
 
 #[tokio::test]
 async fn a_sign_in_started_on_one_replica_finishes_on_the_other() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
+    let server = redis_or_skip!();
     let (env, b) = replicas(&server, "").await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let code = browser.request_code(&env, "sms").await;
 
     browser.switch_to(b.addr());
@@ -44,10 +37,7 @@ async fn a_sign_in_started_on_one_replica_finishes_on_the_other() {
 
 #[tokio::test]
 async fn a_logout_on_one_replica_is_refused_by_the_other() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
+    let server = redis_or_skip!();
     let (env, b) = replicas(&server, "").await;
     let mut browser = env.signed_in("alice").await;
     let cookie = browser.session_cookie().expect("session");
@@ -64,17 +54,13 @@ async fn a_logout_on_one_replica_is_refused_by_the_other() {
 
 #[tokio::test]
 async fn five_wrong_codes_spread_over_both_replicas_end_the_challenge() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
+    let server = redis_or_skip!();
     let (env, b) = replicas(
         &server,
         "limits: { failures: { delay: \"0s\" }, client_failures: { delay: \"0s\" } }",
     )
     .await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let code = browser.request_code(&env, "sms").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for n in 0..5 {
@@ -97,10 +83,7 @@ async fn five_wrong_codes_spread_over_both_replicas_end_the_challenge() {
 
 #[tokio::test]
 async fn failed_passwords_on_both_replicas_count_toward_one_lock() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
+    let server = redis_or_skip!();
     let (env, b) = replicas(
         &server,
         "limits: { failures: { delay: \"0s\" }, client_failures: { delay: \"0s\", lock_after: 100 } }",
@@ -110,12 +93,7 @@ async fn failed_passwords_on_both_replicas_count_toward_one_lock() {
     for n in 0..10 {
         attacker.switch_to(if n % 2 == 0 { env.addr } else { b.addr() });
         attacker.get("/.doorman/login").await;
-        let page = attacker
-            .post(
-                "/.doorman/login",
-                &[("username", "alice"), ("password", "guess")],
-            )
-            .await;
+        let page = attacker.post_password("alice", "guess").await;
         assert_eq!(page.status, 401);
     }
     assert_eq!(
@@ -127,15 +105,7 @@ async fn failed_passwords_on_both_replicas_count_toward_one_lock() {
         let mut owner = env.browser();
         owner.switch_to(addr);
         owner.get("/.doorman/login").await;
-        let page = owner
-            .post(
-                "/.doorman/login",
-                &[
-                    ("username", "alice"),
-                    ("password", crate::support::PASSWORD),
-                ],
-            )
-            .await;
+        let page = owner.post_password("alice", crate::support::PASSWORD).await;
         assert_eq!(page.status, 401, "locked on every replica");
     }
 }
@@ -170,17 +140,9 @@ async fn when_redis_is_down_sign_ins_fail_closed_sessions_go_on_and_it_heals() {
     let mut newcomer = env.browser();
     newcomer.get("/.doorman/login").await;
     let page = newcomer
-        .post(
-            "/.doorman/login",
-            &[("username", "bob"), ("password", crate::support::PASSWORD)],
-        )
+        .post_password("bob", crate::support::PASSWORD)
         .await;
-    assert_eq!(page.status, 503, "{page:?}");
-    assert!(
-        page.body.contains("temporarily unavailable"),
-        "{}",
-        page.body
-    );
+    page.assert_says(503, "temporarily unavailable");
     assert_eq!(newcomer.session_cookie(), None);
     eventually("health says degraded", WAIT, || async {
         health().await.contains("degraded")
@@ -201,10 +163,7 @@ async fn when_redis_is_down_sign_ins_fail_closed_sessions_go_on_and_it_heals() {
 async fn a_push_answered_through_one_replica_signs_in_the_browser_waiting_on_the_other() {
     use crate::push::{shown_number, status, users};
     use crate::support::ntfy::{self, Ntfy};
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
+    let server = redis_or_skip!();
     let ntfy = Ntfy::start().await;
     let env = Env::with_delivery(|webhook| Setup {
         delivery: Some(format!(
@@ -220,8 +179,7 @@ async fn a_push_answered_through_one_replica_signs_in_the_browser_waiting_on_the
     })
     .await;
     let b = env.replica().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     assert_eq!(browser.ask_for_code("push").await.status, 303);
     let number = shown_number(&browser.get("/.doorman/2fa").await);
 
@@ -239,7 +197,7 @@ async fn a_push_answered_through_one_replica_signs_in_the_browser_waiting_on_the
     assert_eq!(answer, 200);
     assert_eq!(state["state"], "approved");
     let page = browser.get("/.doorman/2fa").await;
-    assert!(crate::push::signed_in_by(&page), "{page:?}");
+    assert!(crate::support::signed_in_by(&page), "{page:?}");
 
     // The link was used: neither replica takes it again.
     for addr in [env.addr, b.addr()] {

@@ -61,13 +61,7 @@ pub async fn accepted(addr: SocketAddr, cookie: &str) -> bool {
 async fn password_step(addr: SocketAddr, user: &str, password: &str) -> u16 {
     let mut browser = Browser::new(addr);
     browser.get("/.doorman/login").await;
-    browser
-        .post(
-            "/.doorman/login",
-            &[("username", user), ("password", password)],
-        )
-        .await
-        .status
+    browser.post_password(user, password).await.status
 }
 
 #[tokio::test]
@@ -104,12 +98,7 @@ async fn a_sign_out_survives_a_restart_and_a_crash() {
 
 #[tokio::test]
 async fn a_lock_survives_a_restart() {
-    let env = Env::with(Setup {
-        extra: "limits:\n  failures: { delay_after: 100, lock_after: 3, window: \"15m\", lock_for: \"15m\" }\n"
-            .into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("limits:\n  failures: { delay_after: 100, lock_after: 3, window: \"15m\", lock_for: \"15m\" }\n").await;
     let config = file_config(&env);
     let (serve, addr) = start(&config);
     for _ in 0..3 {
@@ -252,11 +241,7 @@ async fn an_unusable_store_path_stops_serve_naming_store_path() {
 
 #[tokio::test]
 async fn a_gateway_shut_down_in_process_lets_the_next_one_open_the_same_file() {
-    let mut env = Env::with(Setup {
-        extra: "store: { kind: file, path: \"state.redb\" }\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let mut env = Env::with_extra("store: { kind: file, path: \"state.redb\" }\n").await;
     let mut browser = env.signed_in("alice").await;
     let cookie = browser.session_cookie().expect("cookie");
     assert_eq!(browser.sign_out().await.status, 200);

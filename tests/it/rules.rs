@@ -1,7 +1,7 @@
 //! Access rules: bypass, deny, subjects, networks, step-up, and the one
 //! canonical path every rule and the upstream see.
 
-use crate::support::{api_client, raw_request, Env, Setup};
+use crate::support::{api_client, raw_request, Env};
 use std::time::Duration;
 
 const RULES: &str = r#"
@@ -18,11 +18,7 @@ rules:
 "#;
 
 async fn env() -> Env {
-    Env::with(Setup {
-        extra: RULES.into(),
-        ..Setup::default()
-    })
-    .await
+    Env::with_extra(RULES).await
 }
 
 #[tokio::test]
@@ -122,15 +118,13 @@ async fn networks_use_the_peer_address_unless_a_trusted_proxy_reports_another() 
 
 #[tokio::test]
 async fn a_trusted_proxy_reports_the_client_for_network_rules() {
-    let env = Env::with(Setup {
-        extra: r#"
+    let env = Env::with_extra(
+        r#"
 trusted_proxies: ["127.0.0.1"]
 rules:
   - { path_prefix: "/office/", networks: ["10.1.0.0/16"], policy: bypass }
-"#
-        .into(),
-        ..Setup::default()
-    })
+"#,
+    )
     .await;
     let inside = raw_request(
         env.addr,
@@ -168,7 +162,7 @@ async fn max_age_asks_for_the_second_factor_again_and_then_lets_through() {
     let session = alice.session_cookie().expect("session");
     let api = env.api_get("/admin/panel", Some(&session)).await;
     assert_eq!(api.status, 401);
-    assert!(api.body.contains("step_up_required"), "{}", api.body);
+    api.assert_shows("step_up_required");
 
     // The second-factor page now offers a code to a level-2 session going
     // there; each form carries `rd` on.

@@ -2,7 +2,7 @@
 //! give away, and the small endpoints proxies rely on.
 
 use crate::support::{
-    api_client, into_page, raw_request, Browser, Env, Page, Setup, PASSWORD, SESSION_COOKIE,
+    api_client, into_page, raw_request, Browser, Env, Page, RawResponse, PASSWORD, SESSION_COOKIE,
 };
 use std::time::Duration;
 
@@ -26,22 +26,45 @@ pub const SPOOFED_NAMES: [&str; 6] = [
     "remote-name",
 ];
 
+/// None of the header `names` is in the upstream's echo of `headers`.
+#[track_caller]
+fn assert_none_reached(headers: &serde_json::Value, names: &[&str]) {
+    for name in names {
+        assert!(
+            headers.get(name).is_none(),
+            "{name} reached the app: {headers}"
+        );
+    }
+}
+
+/// Nobody signed in GETs `path` with [`SPOOFED`] headers: the answer.
+async fn anonymous_spoofing(path: &str) -> RawResponse {
+    let env = Env::start().await;
+    let head = format!("GET {path} HTTP/1.1\nHost: {}\n{SPOOFED}", env.addr);
+    raw_request(env.addr, &head).await
+}
+
 fn echo_of(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|_| panic!("not an upstream echo: {body}"))
 }
 
-#[tokio::test]
-async fn spoofed_identity_headers_are_replaced_on_a_private_route() {
+/// `user`, signed in, GETs a private route with [`SPOOFED`] headers: what
+/// the upstream echoes.
+async fn spoofing_as(user: &str) -> serde_json::Value {
     let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
-    let cookie = browser.session_cookie().expect("a session cookie");
+    let cookie = env.session_of(user).await;
     let head = format!(
         "GET /private HTTP/1.1\nHost: {}\nCookie: {SESSION_COOKIE}={cookie}\n{SPOOFED}",
         env.addr
     );
     let answer = raw_request(env.addr, &head).await;
     assert_eq!(answer.status, 200, "{answer:?}");
-    let headers = &echo_of(&answer.body)["headers"];
+    echo_of(&answer.body)
+}
+
+#[tokio::test]
+async fn spoofed_identity_headers_are_replaced_on_a_private_route() {
+    let headers = &spoofing_as("alice").await["headers"];
     assert_eq!(headers["remote-user"], serde_json::json!(["alice"]));
     assert_eq!(headers["remote-groups"], serde_json::json!(["admins,ops"]));
     assert_eq!(
@@ -55,44 +78,26 @@ async fn spoofed_identity_headers_are_replaced_on_a_private_route() {
 
 #[tokio::test]
 async fn spoofed_identity_headers_are_removed_for_a_user_without_those_fields() {
-    let env = Env::start().await;
-    let browser = env.signed_in("bob").await;
-    let cookie = browser.session_cookie().expect("a session cookie");
-    let head = format!(
-        "GET /private HTTP/1.1\nHost: {}\nCookie: {SESSION_COOKIE}={cookie}\n{SPOOFED}",
-        env.addr
-    );
-    let answer = raw_request(env.addr, &head).await;
-    assert_eq!(answer.status, 200, "{answer:?}");
-    let headers = &echo_of(&answer.body)["headers"];
+    let headers = &spoofing_as("bob").await["headers"];
     assert_eq!(headers["remote-user"], serde_json::json!(["bob"]));
-    for name in [
-        "remote_user",
-        "remote-groups",
-        "remote_groups",
-        "remote-email",
-        "remote-name",
-    ] {
-        assert!(
-            headers.get(name).is_none(),
-            "{name} reached the app: {headers}"
-        );
-    }
+    assert_none_reached(
+        headers,
+        &[
+            "remote_user",
+            "remote-groups",
+            "remote_groups",
+            "remote-email",
+            "remote-name",
+        ],
+    );
 }
 
 #[tokio::test]
 async fn spoofed_identity_headers_are_removed_on_a_public_route() {
-    let env = Env::start().await;
-    let head = format!("GET /assets/x HTTP/1.1\nHost: {}\n{SPOOFED}", env.addr);
-    let answer = raw_request(env.addr, &head).await;
+    let answer = anonymous_spoofing("/assets/x").await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let headers = &echo_of(&answer.body)["headers"];
-    for name in SPOOFED_NAMES {
-        assert!(
-            headers.get(name).is_none(),
-            "{name} reached the app: {headers}"
-        );
-    }
+    assert_none_reached(headers, &SPOOFED_NAMES);
 }
 
 #[tokio::test]
@@ -148,9 +153,7 @@ fn fields_for(route: &str, code: &str) -> Vec<(&'static str, String)> {
 
 #[tokio::test]
 async fn every_post_route_refuses_a_missing_wrong_or_foreign_csrf_token() {
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let code = browser.request_code(&env, "sms").await;
     let own = browser.csrf.clone().expect("a token");
     let mut other = env.browser();
@@ -408,11 +411,7 @@ async fn redirect_targets_on_this_site_are_honoured() {
 
 #[tokio::test]
 async fn allowed_redirect_domains_admit_their_subdomains_only() {
-    let env = Env::with(Setup {
-        extra: "allowed_redirect_domains: [\".example.org\"]".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("allowed_redirect_domains: [\".example.org\"]").await;
     let wiki = "https://wiki.example.org/";
     assert_sign_in_with_rd_leads_to(&env, &encode(wiki), wiki).await;
 
@@ -440,12 +439,7 @@ async fn an_unknown_user_and_a_wrong_password_get_the_same_page() {
         let mut browser: Browser = env.browser();
         async move {
             browser.get("/.doorman/login").await;
-            let page = browser
-                .post(
-                    "/.doorman/login",
-                    &[("username", user), ("password", password)],
-                )
-                .await;
+            let page = browser.post_password(user, password).await;
             let token = page.field("csrf").expect("a CSRF token");
             let body = page.body.replace(&token, "TOKEN").replace(user, "USER");
             (page, body)
@@ -457,11 +451,7 @@ async fn an_unknown_user_and_a_wrong_password_get_the_same_page() {
     assert_eq!(unknown.status, 401, "{unknown:?}");
     assert_eq!(wrong.status, unknown.status);
     assert_eq!(wrong_body, unknown_body);
-    assert!(
-        unknown.body.contains("Incorrect username or password"),
-        "{}",
-        unknown.body
-    );
+    unknown.assert_shows("Incorrect username or password");
     let names = |page: &Page| {
         let mut names: Vec<String> = page
             .headers
@@ -517,12 +507,7 @@ async fn doormans_pages_forbid_framing_and_caching() {
     let mut browser = env.browser();
     assert_protective_headers("redirect to login", &browser.get("/private").await);
     assert_protective_headers("login page", &browser.get("/.doorman/login").await);
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "alice"), ("password", "nope")],
-        )
-        .await;
+    let page = browser.post_password("alice", "nope").await;
     assert_protective_headers("failed login", &page);
     let page = browser
         .post_exact("/.doorman/login", &[("username", "alice")])
@@ -562,8 +547,7 @@ async fn forward_auth_sends_a_browser_to_sign_in() {
 
 #[tokio::test]
 async fn forward_auth_answers_200_with_identity_when_signed_in() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let hits = env.upstream.hits();
     let page = browser.get("/.doorman/auth").await;
     assert_eq!(page.status, 200, "{page:?}");
@@ -592,12 +576,7 @@ async fn a_form_body_over_the_limit_gets_413() {
     let mut browser = env.browser();
     browser.get("/.doorman/login").await;
     let huge = "x".repeat(16 * 1024 + 1);
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "alice"), ("password", &huge)],
-        )
-        .await;
+    let page = browser.post_password("alice", &huge).await;
     assert_eq!(page.status, 413, "{page:?}");
     assert!(page
         .set_cookies()
@@ -608,12 +587,7 @@ async fn a_form_body_over_the_limit_gets_413() {
     let token = browser.csrf.clone().expect("a token");
     let overhead = "username=alice&password=&csrf=".len() + token.len();
     let fits = "x".repeat(16 * 1024 - overhead);
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "alice"), ("password", &fits)],
-        )
-        .await;
+    let page = browser.post_password("alice", &fits).await;
     assert_eq!(page.status, 401, "{page:?}");
 }
 
@@ -633,12 +607,7 @@ async fn rd_and_the_username_are_escaped_in_the_login_page() {
         "rd is kept, escaped"
     );
 
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", script), ("password", "x")],
-        )
-        .await;
+    let page = browser.post_password(script, "x").await;
     assert_eq!(page.status, 401);
     assert!(!page.body.contains("<script>"), "{}", page.body);
 }

@@ -1,5 +1,6 @@
 //! The session cookie: what it takes to be let in, and for how long.
 
+use crate::support::cookie_attributes as attributes;
 use crate::support::{
     decrypt_session, host_prefixed, Browser, Env, Setup, CSRF_COOKIE, SECRET, SESSION_COOKIE,
 };
@@ -29,6 +30,20 @@ async fn assert_refused(env: &Env, value: &str) {
     );
 }
 
+/// alice, signed in: her browser and its session cookie.
+async fn alice_and_her_cookie(env: &Env) -> (Browser, String) {
+    let browser = env.signed_in("alice").await;
+    let cookie = browser.session_cookie().expect("a session cookie");
+    (browser, cookie)
+}
+
+/// As [`assert_refused`], and forward auth refuses it too.
+async fn assert_refused_everywhere(env: &Env, value: &str) {
+    assert_refused(env, value).await;
+    let page = env.api_get("/.doorman/auth", Some(value)).await;
+    assert_eq!(page.status, 401, "{page:?}");
+}
+
 /// Whether `value` as the session cookie reaches the app as `user`.
 async fn assert_accepted(env: &Env, value: &str, user: &str) {
     let page = env.api_get("/private", Some(value)).await;
@@ -37,10 +52,7 @@ async fn assert_accepted(env: &Env, value: &str, user: &str) {
 }
 
 async fn signed_in_cookie(env: &Env) -> String {
-    env.signed_in("alice")
-        .await
-        .session_cookie()
-        .expect("a session cookie")
+    env.session_of("alice").await
 }
 
 #[tokio::test]
@@ -94,17 +106,14 @@ async fn a_random_cookie_is_refused() {
 
 #[tokio::test]
 async fn the_csrf_cookie_value_under_the_session_name_is_refused() {
-    let env = Env::start().await;
-    let browser = env.signed_in("alice").await;
+    let (env, browser) = Env::alice_signed_in().await;
     let csrf = browser.cookie(CSRF_COOKIE).expect("a CSRF cookie");
     assert_refused(&env, &csrf).await;
 }
 
 #[tokio::test]
 async fn a_password_only_session_is_refused_on_proxied_routes() {
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
 
     let page = browser.get("/private").await;
@@ -115,9 +124,7 @@ async fn a_password_only_session_is_refused_on_proxied_routes() {
 
 #[tokio::test]
 async fn a_password_only_session_is_refused_by_forward_auth() {
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
 
     let page = env.api_get("/.doorman/auth", Some(&level1)).await;
@@ -135,30 +142,23 @@ async fn a_password_only_session_is_refused_by_forward_auth() {
 #[tokio::test]
 async fn after_confirming_the_logout_page_the_old_cookie_is_refused_everywhere() {
     let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
-    let cookie = browser.session_cookie().expect("a session cookie");
+    let (mut browser, cookie) = alice_and_her_cookie(&env).await;
 
     let page = browser.sign_out().await;
-    assert_eq!(page.status, 200, "{page:?}");
-    assert!(page.body.contains("signed out"), "{}", page.body);
+    page.assert_says(200, "signed out");
     let cleared = page
-        .set_cookies()
-        .into_iter()
-        .find(|c| c.starts_with("doorman_session="))
+        .set_cookie_starting("doorman_session=")
         .expect("the session cookie is cleared");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert_eq!(browser.session_cookie(), None);
 
-    assert_refused(&env, &cookie).await;
-    let page = env.api_get("/.doorman/auth", Some(&cookie)).await;
-    assert_eq!(page.status, 401, "{page:?}");
+    assert_refused_everywhere(&env, &cookie).await;
 }
 
 #[tokio::test]
 async fn after_post_logout_the_old_cookie_is_refused_everywhere() {
     let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
-    let cookie = browser.session_cookie().expect("a session cookie");
+    let (mut browser, cookie) = alice_and_her_cookie(&env).await;
 
     // The confirmation page gives the form token of this session.
     browser.get("/.doorman/logout").await;
@@ -166,15 +166,12 @@ async fn after_post_logout_the_old_cookie_is_refused_everywhere() {
     assert_eq!(page.status, 200, "{page:?}");
     assert_eq!(browser.session_cookie(), None);
 
-    assert_refused(&env, &cookie).await;
-    let page = env.api_get("/.doorman/auth", Some(&cookie)).await;
-    assert_eq!(page.status, 401, "{page:?}");
+    assert_refused_everywhere(&env, &cookie).await;
 }
 
 #[tokio::test]
 async fn logout_ends_only_its_own_session() {
-    let env = Env::start().await;
-    let mut first = env.signed_in("alice").await;
+    let (env, mut first) = Env::alice_signed_in().await;
     env.advance(MINUTE);
     let second = env.signed_in("alice").await;
 
@@ -185,8 +182,7 @@ async fn logout_ends_only_its_own_session() {
 
 #[tokio::test]
 async fn a_session_is_refused_past_its_absolute_lifetime_even_with_activity() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     // Busy all day: a request every 20 minutes keeps the idle timer happy
     // but cannot stretch the 12 hours counted from the password step.
     for step in 1..36 {
@@ -203,11 +199,7 @@ async fn a_session_is_refused_past_its_absolute_lifetime_even_with_activity() {
 
 #[tokio::test]
 async fn a_session_is_refused_after_12_hours_when_idle_time_is_not_the_limit() {
-    let env = Env::with(Setup {
-        session: "idle_timeout: \"24h\"".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_session("idle_timeout: \"24h\"").await;
     let cookie = signed_in_cookie(&env).await;
     env.advance(Duration::from_secs(12 * 3600 - 1));
     assert_accepted(&env, &cookie, "alice").await;
@@ -217,8 +209,7 @@ async fn a_session_is_refused_after_12_hours_when_idle_time_is_not_the_limit() {
 
 #[tokio::test]
 async fn a_session_is_refused_after_31_idle_minutes() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     env.advance(31 * MINUTE);
     let page = browser.get("/private").await;
     assert_eq!(page.status, 302, "{page:?}");
@@ -236,8 +227,7 @@ async fn a_session_idle_for_exactly_30_minutes_is_still_accepted() {
 
 #[tokio::test]
 async fn activity_every_20_minutes_keeps_a_session_alive_past_30_minutes() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     for step in 1..=6 {
         env.advance(20 * MINUTE);
         let page = browser.get("/private").await;
@@ -257,8 +247,7 @@ async fn activity_every_20_minutes_keeps_a_session_alive_past_30_minutes() {
 
 #[tokio::test]
 async fn the_cookie_is_reissued_at_most_once_a_minute() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     let page = browser.get("/private").await;
     assert!(
         page.set_cookies().is_empty(),
@@ -282,9 +271,7 @@ async fn the_cookie_is_reissued_at_most_once_a_minute() {
 
 #[tokio::test]
 async fn each_sign_in_step_issues_a_new_session_id() {
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
     let page = browser.enter_code(&code).await;
@@ -304,9 +291,7 @@ async fn each_sign_in_step_issues_a_new_session_id() {
 
 #[tokio::test]
 async fn the_level_1_cookie_is_dead_after_the_upgrade() {
-    let env = Env::start().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let (env, mut browser) = Env::alice_past_password().await;
     let level1 = browser.session_cookie().expect("a level-1 cookie");
     let code = browser.request_code(&env, "sms").await;
     assert_eq!(browser.enter_code(&code).await.status, 303);
@@ -319,7 +304,7 @@ async fn the_level_1_cookie_is_dead_after_the_upgrade() {
     let page = copy.get("/.doorman/login").await;
     assert_eq!(page.status, 200, "a dead session is no session: {page:?}");
     env.advance(MINUTE);
-    let page = copy.post("/.doorman/2fa/send", &[("channel", "sms")]).await;
+    let page = copy.send_code("sms").await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.location(), Some("/.doorman/login"));
     assert_eq!(
@@ -337,25 +322,11 @@ fn cookie_named<'a>(cookies: &'a [String], name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"))
 }
 
-fn attributes(cookie: &str) -> Vec<String> {
-    cookie
-        .split(';')
-        .skip(1)
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect()
-}
-
 /// Sign in with `browser`, collecting every cookie doorman sets on the way.
 async fn cookies_set_while_signing_in(env: &Env, browser: &mut Browser) -> Vec<Vec<String>> {
     let login = browser.get("/.doorman/login").await;
     let password = browser
-        .post(
-            "/.doorman/login",
-            &[
-                ("username", "alice"),
-                ("password", crate::support::PASSWORD),
-            ],
-        )
+        .post_password("alice", crate::support::PASSWORD)
         .await;
     let code = browser.request_code(env, "sms").await;
     let verify = browser.enter_code(&code).await;
@@ -388,11 +359,7 @@ async fn cookies_are_http_only_same_site_lax_path_root_and_not_secure_by_default
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_config_says_so() {
-    let env = Env::with(Setup {
-        session: "secure: true".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_session("secure: true").await;
     // reqwest's jar would not send a Secure cookie over http, so the test
     // carries the cookies itself.
     let mut browser = env.browser();
@@ -429,17 +396,24 @@ async fn cookies_are_secure_when_the_config_says_so() {
 
 const NEW_SECRET: &str = "rotated-secret-rotated-secret-rotated-0123456789";
 
-#[tokio::test]
-async fn a_cookie_made_with_a_previous_secret_is_accepted_after_rotation() {
+/// A cookie of alice's made with the old secret, and a doorman whose secret
+/// is [`NEW_SECRET`] with the old one kept as a previous secret: the env
+/// before, the cookie and the env after.
+async fn rotated_after_sign_in() -> (Env, String, Env) {
     let before = Env::start().await;
     let cookie = signed_in_cookie(&before).await;
-
     let rotated = Env::with(Setup {
         secret: NEW_SECRET.into(),
         session: format!("previous_secrets: [\"{SECRET}\"]"),
         ..Setup::default()
     })
     .await;
+    (before, cookie, rotated)
+}
+
+#[tokio::test]
+async fn a_cookie_made_with_a_previous_secret_is_accepted_after_rotation() {
+    let (_before, cookie, rotated) = rotated_after_sign_in().await;
     assert_accepted(&rotated, &cookie, "alice").await;
 
     let forgotten = Env::with(Setup {
@@ -452,14 +426,7 @@ async fn a_cookie_made_with_a_previous_secret_is_accepted_after_rotation() {
 
 #[tokio::test]
 async fn a_cookie_reissued_after_rotation_is_encrypted_with_the_new_secret() {
-    let before = Env::start().await;
-    let cookie = signed_in_cookie(&before).await;
-    let rotated = Env::with(Setup {
-        secret: NEW_SECRET.into(),
-        session: format!("previous_secrets: [\"{SECRET}\"]"),
-        ..Setup::default()
-    })
-    .await;
+    let (_before, cookie, rotated) = rotated_after_sign_in().await;
     rotated.advance(MINUTE);
     let mut browser = rotated.browser_with_session(&cookie);
     let page = browser.get("/private").await;
@@ -474,8 +441,7 @@ async fn a_cookie_reissued_after_rotation_is_encrypted_with_the_new_secret() {
 
 #[tokio::test]
 async fn forward_auth_keeps_an_active_session_alive_past_the_idle_timeout() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     for _ in 0..3 {
         env.advance(Duration::from_secs(20 * 60));
         let page = browser.get("/.doorman/auth").await;
@@ -490,8 +456,7 @@ async fn forward_auth_keeps_an_active_session_alive_past_the_idle_timeout() {
 
 #[tokio::test]
 async fn a_proxied_response_carrying_a_reissued_cookie_is_not_stored_by_shared_caches() {
-    let env = Env::start().await;
-    let mut browser = env.signed_in("alice").await;
+    let (env, mut browser) = Env::alice_signed_in().await;
     env.advance(Duration::from_secs(61));
     let page = browser.get("/private").await;
     assert_eq!(page.set_cookies().len(), 1, "{page:?}");

@@ -2,6 +2,7 @@
 //! a temporary directory) and Redis (a real `redis-server`, started by the
 //! test); then what each promises beyond it.
 
+use crate::support::redis::redis_or_skip;
 use crate::support::redis::{self, RedisServer};
 use crate::support::{eventually, holds_within};
 use doorman::store::backend::{Backend, Health};
@@ -157,10 +158,7 @@ async fn the_file_backend_conforms() {
 
 #[tokio::test]
 async fn the_redis_backend_conforms() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
+    let server = redis_or_skip!();
     let backend =
         Arc::new(RedisBackend::start(&settings(&server, "conformance:")).expect("backend"));
     eventually("a healthy connection", WAIT, async || {
@@ -172,10 +170,7 @@ async fn the_redis_backend_conforms() {
 
 #[tokio::test]
 async fn a_revocation_on_one_replica_reaches_the_others_and_prefixes_keep_deployments_apart() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
+    let server = redis_or_skip!();
     let a = RedisBackend::start(&settings(&server, "one:")).expect("a");
     let b = RedisBackend::start(&settings(&server, "one:")).expect("b");
     let other = RedisBackend::start(&settings(&server, "two:")).expect("other");
@@ -434,10 +429,7 @@ async fn a_full_revocation_list_refuses_room_on_the_file_and_redis_stores() {
     );
     assert!(reopened.has_room().is_err());
 
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
+    let server = redis_or_skip!();
     let backend =
         RedisBackend::start_with_capacity(&settings(&server, "full:"), 3).expect("backend");
     eventually("a healthy connection", WAIT, async || {
@@ -449,10 +441,7 @@ async fn a_full_revocation_list_refuses_room_on_the_file_and_redis_stores() {
 
 #[tokio::test]
 async fn a_user_revocation_on_one_redis_replica_reaches_the_others() {
-    if !redis::available() {
-        return;
-    }
-    let server = RedisServer::start().await;
+    let server = redis_or_skip!();
     let a = RedisBackend::start(&settings(&server, "users:")).expect("a");
     let b = RedisBackend::start(&settings(&server, "users:")).expect("b");
     eventually("b subscribed", WAIT, async || b.health() == Health::Ok).await;

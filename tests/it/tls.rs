@@ -28,16 +28,26 @@ fn tls_block(leaf: &Leaf, hsts: bool) -> String {
 
 async fn tls_env(dir: &std::path::Path, ca: &Ca, hsts: bool) -> (Env, Leaf) {
     let leaf = ca.leaf(dir, "server", "first");
-    let env = Env::with(Setup {
-        extra: tls_block(&leaf, hsts),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra(&tls_block(&leaf, hsts)).await;
     (env, leaf)
 }
 
 fn https(addr: SocketAddr, path: &str) -> String {
     format!("https://localhost:{}{path}", addr.port())
+}
+
+/// `/.doorman/health` over TLS through `ca`'s client (HTTP/1.1 only when
+/// `http1`): a 200 in `version`.
+async fn health(ca: &Ca, env: &Env, http1: bool, version: reqwest::Version) -> reqwest::Response {
+    let response = ca
+        .client(http1)
+        .get(https(env.addr, "/.doorman/health"))
+        .send()
+        .await
+        .expect("health over TLS");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), version);
+    response
 }
 
 #[tokio::test]
@@ -46,14 +56,7 @@ async fn tls_serves_http1_and_http2_through_alpn_with_hsts() {
     let ca = Ca::new("doorman test CA");
     let (env, _) = tls_env(dir.path(), &ca, true).await;
 
-    let response = ca
-        .client(true)
-        .get(https(env.addr, "/.doorman/health"))
-        .send()
-        .await
-        .expect("HTTP/1.1 over TLS");
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.version(), reqwest::Version::HTTP_11);
+    let response = health(&ca, &env, true, reqwest::Version::HTTP_11).await;
     assert_eq!(
         response
             .headers()
@@ -62,14 +65,7 @@ async fn tls_serves_http1_and_http2_through_alpn_with_hsts() {
         Some("max-age=31536000; includeSubDomains")
     );
 
-    let response = ca
-        .client(false)
-        .get(https(env.addr, "/.doorman/health"))
-        .send()
-        .await
-        .expect("h2 over TLS");
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    health(&ca, &env, false, reqwest::Version::HTTP_2).await;
 
     // Plain HTTP on the TLS port is no way in.
     let plain = reqwest::get(format!("http://{}/.doorman/health", env.addr)).await;
@@ -99,19 +95,11 @@ async fn over_tls_the_session_cookie_is_secure_and_a_browser_signs_in() {
     let page = browser.get("/.doorman/login").await;
     assert_eq!(page.status, 200);
     let page = browser
-        .post(
-            "/.doorman/login",
-            &[
-                ("username", "alice"),
-                ("password", crate::support::PASSWORD),
-            ],
-        )
+        .post_password("alice", crate::support::PASSWORD)
         .await;
     assert_eq!(page.status, 303, "{page:?}");
     let session = page
-        .set_cookies()
-        .into_iter()
-        .find(|cookie| cookie.starts_with("__Host-doorman_session="))
+        .set_cookie_starting("__Host-doorman_session=")
         .expect("a session cookie");
     assert!(session.contains("; Secure"), "{session}");
 

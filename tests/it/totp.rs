@@ -2,7 +2,8 @@
 //! accepted, replays, the users file key, the enrollment page and the
 //! `totp enroll` command.
 
-use crate::push::signed_in_by;
+use crate::support::process::assert_succeeded;
+use crate::support::signed_in_by;
 use crate::support::{password_hash, Browser, Env, Page, Setup};
 use doorman::otp::totp::TotpSecret;
 use std::time::Duration;
@@ -48,8 +49,7 @@ async fn at_the_code_page(env: &Env, user: &str) -> Browser {
     let page = browser.ask_for_code("totp").await;
     assert_eq!(page.status, 303, "{page:?}");
     let page = browser.get("/.doorman/2fa").await;
-    assert_eq!(page.status, 200, "{page:?}");
-    assert!(page.body.contains("authenticator app"), "{}", page.body);
+    page.assert_says(200, "authenticator app");
     browser
 }
 
@@ -76,7 +76,7 @@ async fn two_steps_away_either_side_is_refused() {
         let mut browser = at_the_code_page(&env, user).await;
         let page = browser.enter_code(&code(&env, steps)).await;
         assert_eq!(page.status, 401, "{user} at {steps}: {page:?}");
-        assert!(page.body.contains("not right"), "{}", page.body);
+        page.assert_shows("not right");
     }
 }
 
@@ -96,8 +96,7 @@ async fn an_accepted_code_cannot_be_used_again_nor_an_earlier_one() {
 
     // The next step's code is new, and works.
     env.advance(Duration::from_secs(30));
-    let page = second.enter_code(&code(&env, 0)).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    second.assert_signs_in_with(&code(&env, 0)).await;
 
     let log = crate::support::logs::text();
     assert!(
@@ -117,25 +116,21 @@ async fn wrong_codes_count_against_the_attempts() {
         (code(&env, 0).parse::<u32>().unwrap() + 500_000) % 1_000_000
     );
     let page = browser.enter_code(&wrong).await;
-    assert!(page.body.contains("4 attempts left"), "{}", page.body);
+    page.assert_shows("4 attempts left");
 }
 
 #[tokio::test]
 async fn the_authenticator_is_offered_only_to_users_with_a_secret() {
     let env = with_totp().await;
-    let mut browser = env.browser();
-    browser.sign_in_password("t0").await;
+    let mut browser = env.past_password("t0").await;
     let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("value=\"totp\""), "{}", page.body);
+    page.assert_shows("value=\"totp\"");
     assert!(!page.body.contains("value=\"sms\""), "{}", page.body);
 
-    let mut browser = env.browser();
-    browser.sign_in_password("phoneonly").await;
+    let mut browser = env.past_password("phoneonly").await;
     let page = browser.get("/.doorman/2fa").await;
     assert!(!page.body.contains("value=\"totp\""), "{}", page.body);
-    let page = browser
-        .post("/.doorman/2fa/send", &[("channel", "totp")])
-        .await;
+    let page = browser.send_code("totp").await;
     assert_eq!(page.status, 400, "{page:?}");
 }
 
@@ -198,8 +193,7 @@ async fn a_signed_in_user_enrolls_after_one_correct_code_and_signs_in_with_the_a
     let env = enrollment_env().await;
     let mut browser = env.signed_in("alice").await;
     let page = browser.get("/.doorman/totp/enroll").await;
-    assert_eq!(page.status, 200, "{page:?}");
-    assert!(page.body.contains("<svg"), "{}", page.body);
+    page.assert_says(200, "<svg");
     let base32 = hidden(&page, "secret");
     let signature = hidden(&page, "signature");
     let secret = TotpSecret::from_base32(&base32).unwrap();
@@ -225,15 +219,9 @@ async fn a_signed_in_user_enrolls_after_one_correct_code_and_signs_in_with_the_a
     .await;
     assert_eq!(page.status, 400, "{page:?}");
 
-    let page = enroll(
-        &mut browser,
-        &base32,
-        &signature,
-        &secret.code_at(env.now()),
-    )
-    .await;
-    assert_eq!(page.status, 200, "{page:?}");
-    assert!(page.body.contains("Authenticator added"), "{}", page.body);
+    let now_code = secret.code_at(env.now());
+    let page = enroll(&mut browser, &base32, &signature, &now_code).await;
+    page.assert_says(200, "Authenticator added");
     let users = std::fs::read_to_string(env.dir.path().join("users.yaml")).unwrap();
     assert!(
         users.contains(&format!("totp_secret: \"{base32}\"")),
@@ -242,15 +230,13 @@ async fn a_signed_in_user_enrolls_after_one_correct_code_and_signs_in_with_the_a
     assert!(users.contains("display_name: \"Alice Example\""), "{users}");
 
     // The same code does not sign in; the next one does.
-    let mut next = env.browser();
-    next.sign_in_password("alice").await;
+    let mut next = env.past_password("alice").await;
     let page = next.ask_for_code("totp").await;
     assert_eq!(page.status, 303, "{page:?}");
     let page = next.enter_code(&secret.code_at(env.now())).await;
     assert_eq!(page.status, 401, "the enrollment code signed in: {page:?}");
     env.advance(Duration::from_secs(30));
-    let page = next.enter_code(&secret.code_at(env.now())).await;
-    assert!(signed_in_by(&page), "{page:?}");
+    next.assert_signs_in_with(&secret.code_at(env.now())).await;
 }
 
 #[tokio::test]
@@ -277,8 +263,7 @@ async fn without_a_writable_users_file_the_page_says_to_ask_an_administrator() {
     let mut browser = env.signed_in("alice").await;
     std::fs::remove_file(env.dir.path().join("users.yaml")).unwrap();
     let page = browser.get("/.doorman/totp/enroll").await;
-    assert_eq!(page.status, 200, "{page:?}");
-    assert!(page.body.contains("Ask an administrator"), "{}", page.body);
+    page.assert_says(200, "Ask an administrator");
     assert!(!page.body.contains("<svg"));
 }
 
@@ -366,11 +351,7 @@ fn totp_enroll_write_stores_the_secret_and_keeps_the_rest_of_the_file() {
         .arg(&config)
         .output()
         .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_succeeded(&check);
 }
 
 #[test]
@@ -391,21 +372,16 @@ async fn enrollment_asks_for_a_fresh_sign_in_after_fifteen_minutes() {
     let mut browser = env.signed_in("alice").await;
     env.advance(Duration::from_secs(14 * 60));
     let page = browser.get("/.doorman/totp/enroll").await;
-    assert!(page.body.contains("<svg"), "{}", page.body);
+    page.assert_shows("<svg");
     let (base32, signature) = (hidden(&page, "secret"), hidden(&page, "signature"));
     env.advance(Duration::from_secs(2 * 60));
     let page = browser.get("/.doorman/totp/enroll").await;
-    assert!(page.body.contains("Sign in again"), "{}", page.body);
+    page.assert_shows("Sign in again");
     assert!(!page.body.contains("<svg"));
     let secret = TotpSecret::from_base32(&base32).unwrap();
-    let page = enroll(
-        &mut browser,
-        &base32,
-        &signature,
-        &secret.code_at(env.now()),
-    )
-    .await;
-    assert!(page.body.contains("Sign in again"), "{}", page.body);
+    let now_code = secret.code_at(env.now());
+    let page = enroll(&mut browser, &base32, &signature, &now_code).await;
+    page.assert_shows("Sign in again");
     let users = std::fs::read_to_string(env.dir.path().join("users.yaml")).unwrap();
     assert!(!users.contains("totp_secret"), "{users}");
 }

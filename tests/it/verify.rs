@@ -130,8 +130,7 @@ async fn env_for(provider: &Emulator, fallback: bool) -> Env {
 
 /// A browser on the code page, an SMS code on its way.
 async fn code_sent(env: &Env, provider: &Emulator) -> Browser {
-    let mut browser = env.browser();
-    browser.sign_in_password("alice").await;
+    let mut browser = env.past_password("alice").await;
     let page = browser.ask_for_code("sms").await;
     assert_eq!(page.status, 303, "{}: send step: {page:?}", provider.name());
     let page = browser.get("/.doorman/2fa").await;
@@ -216,8 +215,7 @@ async fn when_the_provider_is_down_the_fallback_provider_delivers() {
         let name = provider.name();
         let env = env_for(&provider, true).await;
         provider.go_down();
-        let mut browser = env.browser();
-        browser.sign_in_password("alice").await;
+        let mut browser = env.past_password("alice").await;
         let code = browser.request_code(&env, "sms").await;
         assert_eq!(provider.api().requests().len(), 1, "{name} was tried once");
         assert_eq!(browser.enter_code(&code).await.status, 303, "{name}");

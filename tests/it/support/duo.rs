@@ -2,11 +2,11 @@
 //! `/auth/v2/auth_status`) that checks every request's signature the way
 //! PROVIDERS.md describes — written here independently of doorman's signer.
 
-use super::fake_api::{FakeApi, Recorded, Reply};
+use super::fake_api::{Emulation, Recorded, Reply};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 pub const IKEY: &str = "DIWJ8X6AEYOR5OMC6TQ1";
 pub const SKEY: &str = "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep";
@@ -20,7 +20,7 @@ pub enum Outcome {
 }
 
 #[derive(Default)]
-struct State {
+pub struct State {
     /// txid → username.
     transactions: HashMap<String, String>,
     outcome: Option<Outcome>,
@@ -28,11 +28,7 @@ struct State {
     bad_signatures: usize,
 }
 
-#[derive(Clone)]
-pub struct DuoApi {
-    pub api: FakeApi,
-    state: Arc<Mutex<State>>,
-}
+pub type DuoApi = Emulation<State>;
 
 fn fail(status: u16, code: u32, message: &str) -> Reply {
     Reply::json(
@@ -43,10 +39,7 @@ fn fail(status: u16, code: u32, message: &str) -> Reply {
 
 impl DuoApi {
     pub async fn start() -> DuoApi {
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        let api = FakeApi::start(move |request| handle(&shared, request)).await;
-        DuoApi { api, state }
+        Emulation::serve(handle).await
     }
 
     /// The provider block, with `secret_key` (use [`SKEY`] for the right one).
@@ -62,15 +55,15 @@ impl DuoApi {
     }
 
     pub fn set_outcome(&self, outcome: Outcome) {
-        self.state.lock().unwrap().outcome = Some(outcome);
+        self.state().outcome = Some(outcome);
     }
 
     pub fn bad_signatures(&self) -> usize {
-        self.state.lock().unwrap().bad_signatures
+        self.state().bad_signatures
     }
 
     pub fn transactions(&self) -> usize {
-        self.state.lock().unwrap().transactions.len()
+        self.state().transactions.len()
     }
 }
 
@@ -141,7 +134,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn handle(state: &Arc<Mutex<State>>, request: &Recorded) -> Reply {
+fn handle(state: &Mutex<State>, request: &Recorded) -> Reply {
     if !signed(request) {
         state.lock().unwrap().bad_signatures += 1;
         return fail(401, 40103, "Invalid signature in request credentials");

@@ -59,6 +59,9 @@ impl Recorded {
     }
 }
 
+/// The content type of an HTML form's body.
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
 /// What the emulation answers.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -98,6 +101,37 @@ impl Reply {
     }
 }
 
+/// An emulated API and the state its handler keeps, which the test
+/// scripts and reads through the emulation's own methods.
+pub struct Emulation<S> {
+    pub api: FakeApi,
+    state: Arc<Mutex<S>>,
+}
+
+impl<S> Clone for Emulation<S> {
+    fn clone(&self) -> Self {
+        Emulation {
+            api: self.api.clone(),
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<S: Default + Send + 'static> Emulation<S> {
+    /// Serves `handler` over a fresh state.
+    pub async fn serve(handler: fn(&Mutex<S>, &Recorded) -> Reply) -> Self {
+        let (api, state) = FakeApi::with_state(handler).await;
+        Emulation { api, state }
+    }
+}
+
+impl<S> Emulation<S> {
+    /// The handler's state, locked.
+    pub fn state(&self) -> std::sync::MutexGuard<'_, S> {
+        self.state.lock().unwrap()
+    }
+}
+
 type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
 
 #[derive(Clone)]
@@ -131,6 +165,19 @@ impl FakeApi {
             }
         });
         FakeApi { addr, requests }
+    }
+
+    /// Serves `handler` over a fresh `S` that it shares with the caller:
+    /// the API, and that state.
+    pub async fn with_state<S: Default + Send + 'static>(
+        handler: fn(&Mutex<S>, &Recorded) -> Reply,
+    ) -> (FakeApi, Arc<Mutex<S>>) {
+        let state = Arc::new(Mutex::new(S::default()));
+        let shared = state.clone();
+        (
+            FakeApi::start(move |request| handler(&shared, request)).await,
+            state,
+        )
     }
 
     pub fn base_url(&self) -> String {

@@ -11,12 +11,14 @@ pub mod ntfy;
 pub mod poll;
 pub mod process;
 pub mod redis;
+pub mod signin;
 pub mod sms;
 pub mod telnyx;
 pub mod twilio;
 pub mod upstream;
 pub mod vonage;
 pub mod webhook;
+pub mod websocket;
 
 use doorman::clock::{Clock, ManualClock};
 use doorman::config::Config;
@@ -121,6 +123,40 @@ impl Env {
     pub async fn with(setup: Setup) -> Env {
         let webhook = Webhook::start().await;
         Env::start_with(webhook, setup).await
+    }
+
+    /// The default doorman, with alice signed in all the way: the env and
+    /// her browser.
+    pub async fn alice_signed_in() -> (Env, Browser) {
+        let env = Env::start().await;
+        let browser = env.signed_in("alice").await;
+        (env, browser)
+    }
+
+    /// The default doorman, with alice past her password only (no code
+    /// yet): the env and her browser.
+    pub async fn alice_past_password() -> (Env, Browser) {
+        let env = Env::start().await;
+        let browser = env.past_password("alice").await;
+        (env, browser)
+    }
+
+    /// doorman with `extra` appended to the default config.
+    pub async fn with_extra(extra: &str) -> Env {
+        Env::with(Setup {
+            extra: extra.to_owned(),
+            ..Setup::default()
+        })
+        .await
+    }
+
+    /// doorman with more keys under `session:` (see [`Setup::session`]).
+    pub async fn with_session(session: &str) -> Env {
+        Env::with(Setup {
+            session: session.to_owned(),
+            ..Setup::default()
+        })
+        .await
     }
 
     /// As [`Env::with`], for a setup that needs the webhook receiver's URL.
@@ -264,6 +300,22 @@ public:
         browser
     }
 
+    /// A browser past `user`'s password: a level-1 session, no code yet.
+    pub async fn past_password(&self, user: &str) -> Browser {
+        let mut browser = self.browser();
+        browser.sign_in_password(user).await;
+        browser
+    }
+
+    /// The session cookie of `user`, signed in all the way in a browser
+    /// of its own.
+    pub async fn session_of(&self, user: &str) -> String {
+        self.signed_in(user)
+            .await
+            .session_cookie()
+            .unwrap_or_else(|| panic!("a session cookie for {user}"))
+    }
+
     /// A new browser whose only cookie is `value` as the session cookie: a
     /// replayed or forged cookie, sent from somewhere else.
     pub fn browser_with_session(&self, value: &str) -> Browser {
@@ -280,6 +332,17 @@ public:
             request = request.header("cookie", format!("{SESSION_COOKIE}={value}"));
         }
         into_page(request.send().await.expect("GET")).await
+    }
+
+    /// GETs `path` as a script (see [`Env::api_get`]) with `cookies` as the
+    /// whole `Cookie` header: the response as it came.
+    pub async fn api_get_with_cookies(&self, path: &str, cookies: &str) -> reqwest::Response {
+        api_client()
+            .get(self.url(path))
+            .header("cookie", cookies)
+            .send()
+            .await
+            .expect("GET")
     }
 
     /// What the session cookie `value` holds, decrypted with the default
@@ -316,6 +379,49 @@ pub fn decrypt_session(value: &str, secret: &str, now: u64) -> Option<doorman::s
     let cookie = http::HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}")).ok()?;
     headers.insert(http::header::COOKIE, cookie);
     codec.read(&headers, now).ok().flatten()
+}
+
+/// Whether `page` finished a sign-in: a redirect that sets a live session cookie.
+pub fn signed_in_by(page: &Page) -> bool {
+    page.status == 303
+        && page
+            .set_cookies()
+            .iter()
+            .any(|c| c.starts_with("doorman_session=") && !c.contains("Max-Age=0"))
+}
+
+/// The attributes of a `Set-Cookie` value after its `name=value`, trimmed
+/// and lower-cased.
+pub fn cookie_attributes(set_cookie: &str) -> Vec<String> {
+    set_cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect()
+}
+
+/// Asks `GET /.doorman/auth` through `client` as a front proxy would, with
+/// `headers` and the session cookie `session` (the proxy copies the
+/// browser's cookies).
+pub async fn ask_auth(
+    client: &reqwest::Client,
+    env: &Env,
+    headers: &[(&str, &str)],
+    session: Option<&str>,
+) -> Page {
+    let mut request = client.get(env.url("/.doorman/auth"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(value) = session {
+        // Under both names: a front proxy that says https (X-Forwarded-Proto
+        // from a trusted peer) makes doorman read the `__Host-` one.
+        request = request.header(
+            "cookie",
+            format!("{SESSION_COOKIE}={value}; __Host-{SESSION_COOKIE}={value}"),
+        );
+    }
+    into_page(request.send().await.expect("auth request")).await
 }
 
 /// Reads a response into a [`Page`].
@@ -355,12 +461,34 @@ impl Page {
             .collect()
     }
 
+    /// The first `Set-Cookie` that starts with `prefix` (a cookie's
+    /// `name=`).
+    pub fn set_cookie_starting(&self, prefix: &str) -> Option<String> {
+        self.set_cookies()
+            .into_iter()
+            .find(|cookie| cookie.starts_with(prefix))
+    }
+
     /// The value of the hidden form field `name`, from the first form that has it.
     pub fn field(&self, name: &str) -> Option<String> {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self.body.find(&marker)? + marker.len();
         let end = self.body[start..].find('"')? + start;
         Some(html_unescape(&self.body[start..end]))
+    }
+
+    /// Asserts that the body shows `text` (the body is the message).
+    #[track_caller]
+    pub fn assert_shows(&self, text: &str) {
+        assert!(self.body.contains(text), "{}", self.body);
+    }
+
+    /// Asserts the status (the page is the message) and that the body
+    /// shows `text`.
+    #[track_caller]
+    pub fn assert_says(&self, status: u16, text: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        self.assert_shows(text);
     }
 
     /// The upstream's echo of the request, when the upstream answered.
@@ -447,14 +575,25 @@ impl Browser {
                 form.push(("csrf".into(), token.clone()));
             }
         }
-        let mut request = self
+        let request = self
             .client
             .post(self.url(path))
-            .header("accept", "text/html");
+            .header("accept", "text/html")
+            .form(&form);
+        self.send_with(request, headers).await
+    }
+
+    /// Sends `request` with `headers` added: the page, read as this
+    /// browser reads pages.
+    async fn send_with(
+        &mut self,
+        mut request: reqwest::RequestBuilder,
+        headers: &[(&str, &str)],
+    ) -> Page {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.form(&form).send().await.expect("POST");
+        let response = request.send().await.expect("request");
         self.read(response).await
     }
 
@@ -473,17 +612,23 @@ impl Browser {
         page
     }
 
-    /// As [`Browser::get`], with more request headers.
-    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
-        let mut request = self
-            .client
-            .get(self.url(path))
-            .header("accept", "text/html,application/xhtml+xml");
+    /// GETs `path` with this browser's cookies and only `headers` (no
+    /// `Accept`): the response as it came.
+    pub async fn get_plain(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send().await.expect("GET");
-        self.read(response).await
+        request.send().await.expect("GET")
+    }
+
+    /// As [`Browser::get`], with more request headers.
+    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let request = self
+            .client
+            .get(self.url(path))
+            .header("accept", "text/html,application/xhtml+xml");
+        self.send_with(request, headers).await
     }
 
     /// POSTs exactly `fields`: no CSRF token is added.
@@ -537,16 +682,27 @@ impl Browser {
             .filter(|value| !value.is_empty())
     }
 
+    /// POSTs the login form with `user` and `password` (and the CSRF
+    /// token): the answer.
+    pub async fn post_password(&mut self, user: &str, password: &str) -> Page {
+        self.post(
+            "/.doorman/login",
+            &[("username", user), ("password", password)],
+        )
+        .await
+    }
+
+    /// Opens the login page and submits `user` and `password`: the answer.
+    pub async fn try_password(&mut self, user: &str, password: &str) -> Page {
+        self.get("/.doorman/login").await;
+        self.post_password(user, password).await
+    }
+
     /// The password step only: ends with a level-1 session (no code yet).
     pub async fn sign_in_password(&mut self, user: &str) {
         let page = self.get("/.doorman/login").await;
         assert_eq!(page.status, 200, "{page:?}");
-        let page = self
-            .post(
-                "/.doorman/login",
-                &[("username", user), ("password", PASSWORD)],
-            )
-            .await;
+        let page = self.post_password(user, PASSWORD).await;
         assert_eq!(page.status, 303, "password step: {page:?}");
     }
 
@@ -576,6 +732,24 @@ impl Browser {
         let page = self.get("/.doorman/2fa").await;
         assert_eq!(page.status, 200, "{page:?}");
         env.webhook.last_code().expect("a code was delivered")
+    }
+
+    /// Asks, from the 2FA page, for a code on `channel`: the answer.
+    pub async fn send_code(&mut self, channel: &str) -> Page {
+        self.post("/.doorman/2fa/send", &[("channel", channel)])
+            .await
+    }
+
+    /// Asks, from the code page, for a new code on `channel`: the answer.
+    pub async fn resend_code(&mut self, channel: &str) -> Page {
+        self.post("/.doorman/2fa/resend", &[("channel", channel)])
+            .await
+    }
+
+    /// Types `code` into the code page: it finishes the sign-in.
+    pub async fn assert_signs_in_with(&mut self, code: &str) {
+        let page = self.enter_code(code).await;
+        assert!(signed_in_by(&page), "{page:?}");
     }
 
     /// Types `code` into the code page.
@@ -629,15 +803,7 @@ impl Browser {
 
     /// Password, then an SMS code from the webhook; ends fully signed in.
     pub async fn sign_in(&mut self, env: &Env, user: &str) {
-        let page = self.get("/.doorman/login").await;
-        assert_eq!(page.status, 200, "{page:?}");
-        let page = self
-            .post(
-                "/.doorman/login",
-                &[("username", user), ("password", PASSWORD)],
-            )
-            .await;
-        assert_eq!(page.status, 303, "password step: {page:?}");
+        self.sign_in_password(user).await;
         let page = self.get("/.doorman/2fa").await;
         assert_eq!(page.status, 200, "{page:?}");
         let page = self.post("/.doorman/2fa/send", &[("channel", "sms")]).await;

@@ -2,25 +2,21 @@
 //! access token, the topic and the actions, records every publish, and
 //! answers with ntfy's message or error bodies.
 
-use super::fake_api::{FakeApi, Recorded, Reply};
+use super::fake_api::{Emulation, Recorded, Reply};
 use super::{api_client, into_page, Env, Page};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 pub const TOKEN: &str = "tk_doormantest0123456789abcdef";
 
 #[derive(Default)]
-struct State {
+pub struct State {
     publishes: Vec<Value>,
     /// Answer every publish with this status (and ntfy's error body).
     failure: Option<u16>,
 }
 
-#[derive(Clone)]
-pub struct Ntfy {
-    pub api: FakeApi,
-    state: Arc<Mutex<State>>,
-}
+pub type Ntfy = Emulation<State>;
 
 fn error(status: u16, code: u32, message: &str) -> Reply {
     Reply::json(
@@ -31,10 +27,7 @@ fn error(status: u16, code: u32, message: &str) -> Reply {
 
 impl Ntfy {
     pub async fn start() -> Ntfy {
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        let api = FakeApi::start(move |request| handle(&shared, request)).await;
-        Ntfy { api, state }
+        Emulation::serve(handle).await
     }
 
     /// The provider block for doorman's config.
@@ -46,11 +39,11 @@ impl Ntfy {
     }
 
     pub fn fail_with(&self, status: u16) {
-        self.state.lock().unwrap().failure = Some(status);
+        self.state().failure = Some(status);
     }
 
     pub fn publishes(&self) -> Vec<Value> {
-        self.state.lock().unwrap().publishes.clone()
+        self.state().publishes.clone()
     }
 
     /// The latest publish's actions as (label, url).
@@ -111,7 +104,7 @@ pub fn path_of(url: &str) -> String {
         .map_or("/".to_owned(), |at| after_scheme[at..].to_owned())
 }
 
-fn handle(state: &Arc<Mutex<State>>, request: &Recorded) -> Reply {
+fn handle(state: &Mutex<State>, request: &Recorded) -> Reply {
     if request.method != "POST" || request.path != "/" {
         return error(404, 40401, "page not found");
     }

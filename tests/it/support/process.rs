@@ -21,6 +21,70 @@ pub fn doorman() -> Command {
     command
 }
 
+/// Starts `command` with no stdin, its stdout and stderr piped.
+pub fn spawn_piped(command: &mut Command) -> Child {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn doorman")
+}
+
+/// Asserts that a finished command succeeded (its stderr is the message).
+#[track_caller]
+pub fn assert_succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Sends `pipe`'s lines to `sender`, on a thread, until either end closes.
+pub fn forward_lines(pipe: impl std::io::Read + Send + 'static, sender: mpsc::Sender<String>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test
+/// leaves nothing behind.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+/// A port free on 127.0.0.1 just now, with its address.
+pub fn free_local_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+}
+
 pub struct Process {
     pub child: Child,
     lines: Receiver<String>,
@@ -30,12 +94,7 @@ pub struct Process {
 impl Process {
     /// Starts `command`; stdout and stderr are read together.
     pub fn spawn(command: &mut Command) -> Process {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn doorman");
+        let mut child = spawn_piped(command);
         let (sender, lines) = mpsc::channel();
         let out = child.stdout.take().expect("stdout");
         let err = child.stderr.take().expect("stderr");
@@ -43,15 +102,7 @@ impl Process {
             Box::new(out) as Box<dyn std::io::Read + Send>,
             Box::new(err) as Box<dyn std::io::Read + Send>,
         ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    if sender.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
+            forward_lines(pipe, sender.clone());
         }
         Process {
             child,

@@ -36,6 +36,28 @@ pub fn available() -> bool {
     found
 }
 
+/// A started server when [`available`], else `None` (the test then has
+/// nothing to run against and returns).
+pub async fn server() -> Option<RedisServer> {
+    if available() {
+        Some(RedisServer::start().await)
+    } else {
+        None
+    }
+}
+
+/// In an async test: a started [`RedisServer`], or a return from the test
+/// when there is none to run against (see [`available`]).
+macro_rules! redis_or_skip {
+    () => {
+        match $crate::support::redis::server().await {
+            Some(server) => server,
+            None => return,
+        }
+    };
+}
+pub(crate) use redis_or_skip;
+
 impl RedisServer {
     pub async fn start() -> RedisServer {
         RedisServer::launch(Vec::new(), None).await

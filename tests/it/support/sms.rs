@@ -70,9 +70,7 @@ pub fn twilio_error(status: u16, code: u32, message: &str) -> Reply {
 
 impl TwilioMessages {
     pub async fn start() -> TwilioMessages {
-        let state = Arc::new(Mutex::new(Sent::default()));
-        let shared = state.clone();
-        let api = FakeApi::start(move |request| twilio(&shared, request)).await;
+        let (api, state) = FakeApi::with_state(twilio).await;
         TwilioMessages { api, state }
     }
 
@@ -189,9 +187,7 @@ pub fn vonage_failure(status: &str, error_text: &str) -> Reply {
 
 impl VonageSms {
     pub async fn start() -> VonageSms {
-        let state = Arc::new(Mutex::new(Sent::default()));
-        let shared = state.clone();
-        let api = FakeApi::start(move |request| vonage(&shared, request)).await;
+        let (api, state) = FakeApi::with_state(vonage).await;
         VonageSms { api, state }
     }
 

@@ -2,9 +2,9 @@
 //! documents them: checks method, path, Bearer key, JSON and its exact field
 //! names, and answers with Telnyx's success and error bodies.
 
-use super::fake_api::{FakeApi, Recorded, Reply};
+use super::fake_api::{Emulation, Recorded, Reply};
 use serde_json::{json, Map, Value};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 pub const API_KEY: &str = "KEY0123456789ABCDEF_telnyx";
 pub const VERIFY_PROFILE_ID: &str = "12ade33a-21c0-473b-b055-b3c836e1c292";
@@ -32,7 +32,7 @@ pub struct Message {
 }
 
 #[derive(Default)]
-struct State {
+pub struct State {
     /// Oldest first.
     verifications: Vec<Verification>,
     messages: Vec<Message>,
@@ -43,11 +43,7 @@ struct State {
     message_failure: Option<Reply>,
 }
 
-#[derive(Clone)]
-pub struct Telnyx {
-    pub api: FakeApi,
-    state: Arc<Mutex<State>>,
-}
+pub type Telnyx = Emulation<State>;
 
 /// Telnyx's error body; `code` is a string in Telnyx's answers.
 pub fn error(status: u16, code: Option<&str>, title: &str) -> Reply {
@@ -60,10 +56,7 @@ pub fn error(status: u16, code: Option<&str>, title: &str) -> Reply {
 
 impl Telnyx {
     pub async fn start() -> Telnyx {
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        let api = FakeApi::start(move |request| handle(&shared, request)).await;
-        Telnyx { api, state }
+        Emulation::serve(handle).await
     }
 
     /// The `telnyx` (Verify) block for doorman's config.
@@ -92,22 +85,22 @@ impl Telnyx {
 
     /// Makes every verification start answer `reply`.
     pub fn fail_starts(&self, reply: Reply) {
-        self.state.lock().unwrap().start_failure = Some(reply);
+        self.state().start_failure = Some(reply);
     }
 
     /// Makes every code check answer `reply`.
     pub fn fail_checks(&self, reply: Reply) {
-        self.state.lock().unwrap().check_failure = Some(reply);
+        self.state().check_failure = Some(reply);
     }
 
     /// Makes every text message answer `reply`.
     pub fn fail_messages(&self, reply: Reply) {
-        self.state.lock().unwrap().message_failure = Some(reply);
+        self.state().message_failure = Some(reply);
     }
 
     /// Drops every scripted failure.
     pub fn answer_normally(&self) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state();
         state.start_failure = None;
         state.check_failure = None;
         state.message_failure = None;
@@ -115,21 +108,21 @@ impl Telnyx {
 
     /// The code of the latest verification to `to`.
     pub fn code_for(&self, to: &str) -> Option<String> {
-        let state = self.state.lock().unwrap();
+        let state = self.state();
         latest(&state.verifications, to).map(|v| v.code.clone())
     }
 
     /// Forgets every verification, as Telnyx does when they time out.
     pub fn clear_verifications(&self) {
-        self.state.lock().unwrap().verifications.clear();
+        self.state().verifications.clear();
     }
 
     pub fn verifications(&self) -> Vec<Verification> {
-        self.state.lock().unwrap().verifications.clone()
+        self.state().verifications.clone()
     }
 
     pub fn messages(&self) -> Vec<Message> {
-        self.state.lock().unwrap().messages.clone()
+        self.state().messages.clone()
     }
 }
 

@@ -2,10 +2,10 @@
 //! method, path, Basic auth, form encoding and field names, and answers with
 //! Twilio's success and error bodies.
 
-use super::fake_api::{FakeApi, Recorded, Reply};
+use super::fake_api::{Emulation, Recorded, Reply};
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const AUTH_TOKEN: &str = "twilio-auth-token";
@@ -20,18 +20,14 @@ pub struct Verification {
 }
 
 #[derive(Default)]
-struct State {
+pub struct State {
     verifications: HashMap<String, Verification>,
     next: u32,
     /// When set, every start answers this instead.
     start_failure: Option<Reply>,
 }
 
-#[derive(Clone)]
-pub struct TwilioVerify {
-    pub api: FakeApi,
-    state: Arc<Mutex<State>>,
-}
+pub type TwilioVerify = Emulation<State>;
 
 fn error(status: u16, code: u32, message: &str) -> Reply {
     Reply::json(
@@ -42,10 +38,7 @@ fn error(status: u16, code: u32, message: &str) -> Reply {
 
 impl TwilioVerify {
     pub async fn start() -> TwilioVerify {
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        let api = FakeApi::start(move |request| handle(&shared, request)).await;
-        TwilioVerify { api, state }
+        Emulation::serve(handle).await
     }
 
     /// The provider block for doorman's config.
@@ -58,12 +51,12 @@ impl TwilioVerify {
 
     /// Makes every start answer `status` with Twilio error `code`.
     pub fn fail_starts(&self, status: u16, code: u32) {
-        self.state.lock().unwrap().start_failure = Some(error(status, code, "scripted failure"));
+        self.state().start_failure = Some(error(status, code, "scripted failure"));
     }
 
     /// The code the person received for the latest verification to `to`.
     pub fn code_for(&self, to: &str) -> Option<String> {
-        let state = self.state.lock().unwrap();
+        let state = self.state();
         let mut found: Vec<(&String, &Verification)> = state
             .verifications
             .iter()
@@ -75,11 +68,11 @@ impl TwilioVerify {
 
     /// Forgets every verification, as Twilio does when they expire.
     pub fn clear_verifications(&self) {
-        self.state.lock().unwrap().verifications.clear();
+        self.state().verifications.clear();
     }
 
     pub fn verifications(&self) -> HashMap<String, Verification> {
-        self.state.lock().unwrap().verifications.clone()
+        self.state().verifications.clone()
     }
 }
 

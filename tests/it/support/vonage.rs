@@ -68,6 +68,11 @@ impl Ledger {
             .find(|v| v.request_id == request_id)
     }
 
+    /// The verification `request_id` while it is still running.
+    fn active(&mut self, request_id: &str) -> Option<&mut Verification> {
+        self.get(request_id).filter(|v| v.status == Status::Active)
+    }
+
     fn create(&mut self, to: &str, steps: Vec<String>, code_length: usize, id: String) -> String {
         let n = self.next;
         let code = format!(
@@ -99,14 +104,39 @@ impl Ledger {
     }
 }
 
-/// What both emulations offer a test.
+/// What both emulations offer a test (each derefs to it).
 #[derive(Clone)]
-struct Shared(Arc<Mutex<Ledger>>);
+pub struct Shared {
+    pub api: FakeApi,
+    ledger: Arc<Mutex<Ledger>>,
+    /// The provider's name in doorman's config.
+    pub name: &'static str,
+}
 
 impl Shared {
-    fn code_for(&self, to: &str) -> Option<String> {
+    /// Serves `handler` over a fresh ledger, as the provider `name`.
+    async fn serve(name: &'static str, handler: fn(&Mutex<Ledger>, &Recorded) -> Reply) -> Shared {
+        let (api, ledger) = FakeApi::with_state(handler).await;
+        Shared { api, ledger, name }
+    }
+
+    /// The provider block for doorman's config.
+    pub fn config(&self) -> String {
+        format!(
+            "{}: {{ api_key: \"{API_KEY}\", api_secret: \"{API_SECRET}\", brand: \"{BRAND}\", base_url: \"{}\" }}",
+            self.name,
+            self.api.base_url()
+        )
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap()
+    }
+
+    /// The code of the latest verification to `to` (with or without `+`).
+    pub fn code_for(&self, to: &str) -> Option<String> {
         let to = to.trim_start_matches('+');
-        let ledger = self.0.lock().unwrap();
+        let ledger = self.ledger();
         ledger
             .verifications
             .iter()
@@ -115,13 +145,14 @@ impl Shared {
             .map(|v| v.code.clone())
     }
 
-    fn verifications(&self) -> Vec<Verification> {
-        self.0.lock().unwrap().verifications.clone()
+    pub fn verifications(&self) -> Vec<Verification> {
+        self.ledger().verifications.clone()
     }
 
-    /// What Vonage does when a step's wait runs out: the next step goes out.
-    fn run_next_steps(&self) {
-        let mut ledger = self.0.lock().unwrap();
+    /// Lets every running verification's step wait run out: the next step
+    /// goes out, as Vonage does.
+    pub fn run_next_steps(&self) {
+        let mut ledger = self.ledger();
         for verification in &mut ledger.verifications {
             if verification.status == Status::Active {
                 Ledger::next_step(verification);
@@ -129,8 +160,9 @@ impl Shared {
         }
     }
 
-    fn forget_all(&self) {
-        let mut ledger = self.0.lock().unwrap();
+    /// Lets every running verification expire.
+    pub fn forget_all(&self) {
+        let mut ledger = self.ledger();
         for verification in &mut ledger.verifications {
             if verification.status == Status::Active {
                 verification.status = Status::Forgotten;
@@ -153,7 +185,6 @@ fn valid_brand(brand: &str) -> bool {
 /// Vonage Verify v2: JSON, Basic auth, problem+json errors.
 #[derive(Clone)]
 pub struct VonageVerify {
-    pub api: FakeApi,
     shared: Shared,
 }
 
@@ -190,49 +221,36 @@ fn not_found(request_id: &str) -> Reply {
     )
 }
 
+impl std::ops::Deref for VonageVerify {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl std::ops::Deref for VonageLegacyVerify {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
 impl VonageVerify {
     pub async fn start() -> VonageVerify {
-        let shared = Shared(Arc::new(Mutex::new(Ledger::default())));
-        let ledger = shared.0.clone();
-        let api = FakeApi::start(move |request| handle_v2(&ledger, request)).await;
-        VonageVerify { api, shared }
-    }
-
-    /// The provider block for doorman's config.
-    pub fn config(&self) -> String {
-        format!(
-            "vonage: {{ api_key: \"{API_KEY}\", api_secret: \"{API_SECRET}\", brand: \"{BRAND}\", base_url: \"{}\" }}",
-            self.api.base_url()
-        )
+        let shared = Shared::serve("vonage", handle_v2).await;
+        VonageVerify { shared }
     }
 
     /// Makes every start answer `reply`.
     pub fn fail_starts(&self, reply: Reply) {
-        self.shared.0.lock().unwrap().start_failure = Some(reply);
+        self.shared.ledger().start_failure = Some(reply);
     }
 
     /// Makes the next check answer `reply`.
     pub fn fail_next_check(&self, reply: Reply) {
-        self.shared.0.lock().unwrap().check_failure = Some(reply);
-    }
-
-    /// The code of the latest verification to `to` (with or without `+`).
-    pub fn code_for(&self, to: &str) -> Option<String> {
-        self.shared.code_for(to)
-    }
-
-    pub fn verifications(&self) -> Vec<Verification> {
-        self.shared.verifications()
-    }
-
-    /// Lets every running verification expire.
-    pub fn forget_all(&self) {
-        self.shared.forget_all()
-    }
-
-    /// Lets every running verification's step wait run out.
-    pub fn run_next_steps(&self) {
-        self.shared.run_next_steps()
+        self.shared.ledger().check_failure = Some(reply);
     }
 }
 
@@ -390,10 +408,7 @@ fn v2_check(ledger: &mut Ledger, request: &Recorded, request_id: &str) -> Reply 
     if let Some(failure) = ledger.check_failure.take() {
         return failure;
     }
-    let Some(verification) = ledger
-        .get(request_id)
-        .filter(|v| v.status == Status::Active)
-    else {
+    let Some(verification) = ledger.active(request_id) else {
         return not_found(request_id);
     };
     if verification.code == code {
@@ -428,7 +443,6 @@ fn v2_check(ledger: &mut Ledger, request: &Recorded, request_id: &str) -> Reply 
 /// to everything, the outcome in a string `status`.
 #[derive(Clone)]
 pub struct VonageLegacyVerify {
-    pub api: FakeApi,
     shared: Shared,
 }
 
@@ -457,47 +471,18 @@ fn legacy_workflow(id: &str) -> Option<Vec<String>> {
 
 impl VonageLegacyVerify {
     pub async fn start() -> VonageLegacyVerify {
-        let shared = Shared(Arc::new(Mutex::new(Ledger::default())));
-        let ledger = shared.0.clone();
-        let api = FakeApi::start(move |request| handle_v1(&ledger, request)).await;
-        VonageLegacyVerify { api, shared }
-    }
-
-    /// The provider block for doorman's config.
-    pub fn config(&self) -> String {
-        format!(
-            "vonage_legacy: {{ api_key: \"{API_KEY}\", api_secret: \"{API_SECRET}\", brand: \"{BRAND}\", base_url: \"{}\" }}",
-            self.api.base_url()
-        )
+        let shared = Shared::serve("vonage_legacy", handle_v1).await;
+        VonageLegacyVerify { shared }
     }
 
     /// Makes every start answer `status` with `error_text` (in an HTTP 200).
     pub fn fail_starts(&self, status: &str, error_text: &str) {
-        self.shared.0.lock().unwrap().start_failure = Some(legacy_error(status, error_text));
+        self.shared.ledger().start_failure = Some(legacy_error(status, error_text));
     }
 
     /// Makes the next check answer `status` with `error_text`.
     pub fn fail_next_check(&self, status: &str, error_text: &str) {
-        self.shared.0.lock().unwrap().check_failure = Some(legacy_error(status, error_text));
-    }
-
-    /// The code of the latest verification to `to` (with or without `+`).
-    pub fn code_for(&self, to: &str) -> Option<String> {
-        self.shared.code_for(to)
-    }
-
-    pub fn verifications(&self) -> Vec<Verification> {
-        self.shared.verifications()
-    }
-
-    /// Lets every running verification expire.
-    pub fn forget_all(&self) {
-        self.shared.forget_all()
-    }
-
-    /// Lets every running verification's step wait run out.
-    pub fn run_next_steps(&self) {
-        self.shared.run_next_steps()
+        self.shared.ledger().check_failure = Some(legacy_error(status, error_text));
     }
 }
 
@@ -613,10 +598,7 @@ fn v1_check(ledger: &mut Ledger, request_id: &str, code: &str) -> Reply {
     if let Some(failure) = ledger.check_failure.take() {
         return failure;
     }
-    let Some(verification) = ledger
-        .get(request_id)
-        .filter(|v| v.status == Status::Active)
-    else {
+    let Some(verification) = ledger.active(request_id) else {
         return Reply::json(
             200,
             json!({ "request_id": request_id, "status": "6",
@@ -648,10 +630,7 @@ fn v1_check(ledger: &mut Ledger, request_id: &str, code: &str) -> Reply {
 }
 
 fn v1_control(ledger: &mut Ledger, request_id: &str, cmd: &str) -> Reply {
-    let Some(verification) = ledger
-        .get(request_id)
-        .filter(|v| v.status == Status::Active)
-    else {
+    let Some(verification) = ledger.active(request_id) else {
         return legacy_error(
             "6",
             &format!("The requestId '{request_id}' does not exist or its no longer active."),

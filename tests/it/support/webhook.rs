@@ -135,3 +135,16 @@ async fn handle(
         }
     }
 }
+
+/// The hex HMAC-SHA256 of `body` under the test webhook's secret
+/// (`hook-secret`): what `X-Doorman-Signature` carries after `sha256=`.
+pub fn hook_signature(body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"hook-secret").expect("any key length");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
