@@ -84,7 +84,7 @@ enum Connections {
     /// `http://`: this worker's own connections, origin-form targets.
     Plain(pool::Pool<Upload>),
     /// `https://`: hyper's pooled client (TLS), absolute-form targets.
-    Tls(Client<HttpsConnector<HttpConnector>, Upload>),
+    Tls(Box<Client<HttpsConnector<HttpConnector>, Upload>>),
 }
 
 /// Open tunnels, so shutdown can close them and wait until they have.
@@ -107,7 +107,7 @@ impl Tunnels {
 impl Proxy {
     pub fn new(upstream: Upstream, limits: &Limits) -> Proxy {
         let client = if upstream.scheme == Scheme::HTTPS {
-            Connections::Tls(tls_client(&upstream, limits))
+            Connections::Tls(Box::new(tls_client(&upstream, limits)))
         } else {
             let port = upstream.authority.port_u16().unwrap_or(80);
             let address = format!("{}:{port}", upstream.authority.host());

@@ -101,7 +101,8 @@ where
     }
 
     /// Hands `request` to a ready connection, or gives it back when none is.
-    #[allow(clippy::result_large_err)]
+    // The future's type can only be spelled out here (no `impl` in aliases).
+    #[allow(clippy::result_large_err, clippy::type_complexity)]
     fn send_on_ready(
         &self,
         request: Request<B>,
