@@ -760,5 +760,10 @@ command_line="${GIVEN}bench/run.sh"
 mkdir -p "$(dirname "$OUT")"
 python3 "$BENCH/report.py" "$TMP/meta.tsv" "$RESULTS" "$STORMS" >"$TMP/report.md" ||
     die "could not write the report"
+# The counted section (bench/count.sh: instructions and allocations per
+# request, between the two markers) is kept from the previous report.
+if [[ -f "$OUT" ]] && grep -q '^<!-- counts -->$' "$OUT"; then
+    { echo; sed -n '/^<!-- counts -->$/,/^<!-- \/counts -->$/p' "$OUT"; } >>"$TMP/report.md"
+fi
 mv "$TMP/report.md" "$OUT"
 say "wrote $OUT (measuring took ${elapsed}s)"

@@ -242,27 +242,7 @@ impl App {
     /// authenticator secret (page-enrolled or from the file), phone, push
     /// topic and groups. Any change to them ends the user's sessions.
     pub fn credential_epoch(&self, user: &User) -> String {
-        let totp = self.totp_secret(user).map(|secret| secret.to_base32());
-        let mut groups: Vec<&str> = user.groups.iter().map(String::as_str).collect();
-        groups.sort_unstable();
-        let fields = [
-            user.password_hash.as_str(),
-            totp.as_deref().unwrap_or(""),
-            user.phone.as_deref().unwrap_or(""),
-            user.ntfy_topic.as_deref().unwrap_or(""),
-            &groups.join(","),
-        ];
-        // Unkeyed: it travels only inside the encrypted cookie, and must
-        // stay the same when the session secret rotates.
-        use sha2::{Digest, Sha256};
-        let mut digest = Sha256::new();
-        digest.update(b"doorman credential epoch");
-        for field in fields {
-            // Length-prefixed, so no two lists of fields read the same.
-            digest.update((field.len() as u64).to_be_bytes());
-            digest.update(field.as_bytes());
-        }
-        crypto::hex(&digest.finalize()[..8])
+        credential_epoch(user, self.totp_secret(user).as_ref())
     }
 
     /// A fresh session for `user` at `level`, carrying their credential epoch.
@@ -279,4 +259,29 @@ impl App {
         session.epoch = self.credential_epoch(user);
         session
     }
+}
+
+/// [`App::credential_epoch`] of `user` with authenticator secret `totp`.
+pub fn credential_epoch(user: &User, totp: Option<&crate::otp::totp::TotpSecret>) -> String {
+    let totp = totp.map(|secret| secret.to_base32());
+    let mut groups: Vec<&str> = user.groups.iter().map(String::as_str).collect();
+    groups.sort_unstable();
+    let fields = [
+        user.password_hash.as_str(),
+        totp.as_deref().unwrap_or(""),
+        user.phone.as_deref().unwrap_or(""),
+        user.ntfy_topic.as_deref().unwrap_or(""),
+        &groups.join(","),
+    ];
+    // Unkeyed: it travels only inside the encrypted cookie, and must
+    // stay the same when the session secret rotates.
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(b"doorman credential epoch");
+    for field in fields {
+        // Length-prefixed, so no two lists of fields read the same.
+        digest.update((field.len() as u64).to_be_bytes());
+        digest.update(field.as_bytes());
+    }
+    crypto::hex(&digest.finalize()[..8])
 }

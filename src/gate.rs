@@ -3,11 +3,14 @@
 
 use crate::app::App;
 use crate::crypto;
+use crate::otp::totp::TotpSecret;
 use crate::rules::{Policy, Rules, Target};
 use crate::session::{self, FactorLevel, Session};
 use crate::users::User;
 use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, Method};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -149,8 +152,53 @@ pub fn session_holds(app: &App, session: &Session) -> Option<Arc<User>> {
         return None;
     }
     let user = app.users.load().get(&session.user)?.clone();
-    let current = app.credential_epoch(&user);
+    let current = credential_epoch(app, &user);
     crypto::equal(session.epoch.as_bytes(), current.as_bytes()).then_some(user)
+}
+
+/// Credential epochs a worker thread keeps before it starts over.
+const EPOCHS_KEPT: usize = 4096;
+
+/// One remembered [`App::credential_epoch`]: the users-file entry (held,
+/// so its address names it and no other while remembered), the
+/// authenticator secret in force when it was computed, and the epoch.
+struct Epoch {
+    user: Arc<User>,
+    totp: Option<TotpSecret>,
+    epoch: String,
+}
+
+/// `user`'s credential epoch, computed (a SHA-256) once per worker thread
+/// for each users-file entry and authenticator secret. A reload makes new
+/// entries, and an enrolled or removed authenticator changes the secret,
+/// so a change of credentials is seen on the very next request, as without
+/// the memo.
+fn credential_epoch(app: &App, user: &Arc<User>) -> String {
+    thread_local! {
+        static EPOCHS: RefCell<HashMap<usize, Epoch>> = RefCell::new(HashMap::new());
+    }
+    let totp = app.totp_secret(user);
+    let key = Arc::as_ptr(user) as usize;
+    EPOCHS.with(|epochs| {
+        let mut epochs = epochs.borrow_mut();
+        if let Some(known) = epochs.get(&key) {
+            if Arc::ptr_eq(&known.user, user) && known.totp == totp {
+                return known.epoch.clone();
+            }
+        }
+        let epoch = crate::app::credential_epoch(user, totp.as_ref());
+        if epochs.len() >= EPOCHS_KEPT {
+            epochs.clear();
+        }
+        let user = user.clone();
+        let known = Epoch {
+            user,
+            totp,
+            epoch: epoch.clone(),
+        };
+        epochs.insert(key, known);
+        epoch
+    })
 }
 
 /// Whether a session that let a long-lived exchange (a tunnel) through

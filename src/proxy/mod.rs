@@ -1,9 +1,14 @@
 //! Forwarding to the upstream: pooled connections, streamed bodies, upgrades.
 //!
+//! A plain-HTTP upstream is reached over each worker's own HTTP/1
+//! connections ([`pool`]); an `https://` one through hyper's pooled client
+//! with the TLS connector.
+//!
 //! The proxy knows nothing about sessions; the gate has already decided and
 //! set identity headers by the time a request gets here.
 
 pub mod headers;
+mod pool;
 
 use crate::connections::Slot;
 use crate::error::Error;
@@ -61,16 +66,25 @@ pub struct Upstream {
 }
 
 pub struct Proxy {
-    /// Pooled keep-alive connections to the upstream, shared by all requests
-    /// (TLS for an `https://` upstream, plain TCP otherwise).
-    client: Client<HttpsConnector<HttpConnector>, Upload>,
+    /// Keep-alive connections to the upstream, shared by this worker's requests.
+    client: Connections,
     upstream: Upstream,
+    /// `Host` for a request that came without one (HTTP/1.0): the upstream's.
+    authority_host: HeaderValue,
     /// How long the upstream may take to answer with headers.
     timeout: Duration,
     /// How long a body on its way through may deliver nothing.
     body_idle_timeout: Duration,
     /// The upgraded connections this worker is splicing.
     tunnels: Tunnels,
+}
+
+/// How the upstream is reached.
+enum Connections {
+    /// `http://`: this worker's own connections, origin-form targets.
+    Plain(pool::Pool<Upload>),
+    /// `https://`: hyper's pooled client (TLS), absolute-form targets.
+    Tls(Box<Client<HttpsConnector<HttpConnector>, Upload>>),
 }
 
 /// Open tunnels, so shutdown can close them and wait until they have.
@@ -92,42 +106,19 @@ impl Tunnels {
 
 impl Proxy {
     pub fn new(upstream: Upstream, limits: &Limits) -> Proxy {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(limits.upstream_connect_timeout));
-        connector.set_nodelay(true);
-        // `https://` upstreams need the TLS layer to see the scheme.
-        connector.enforce_http(false);
-        let tls = upstream.tls.clone().unwrap_or_else(|| {
-            // Never used for an http:// upstream; an empty trust store makes
-            // sure of that.
-            Arc::new(
-                rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-                    .with_safe_default_protocol_versions()
-                    .map(|builder| {
-                        builder
-                            .with_root_certificates(rustls::RootCertStore::empty())
-                            .with_no_client_auth()
-                    })
-                    .unwrap_or_else(|_| {
-                        rustls::ClientConfig::builder()
-                            .with_root_certificates(rustls::RootCertStore::empty())
-                            .with_no_client_auth()
-                    }),
-            )
-        });
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
-            .build(connector);
+        let client = if upstream.scheme == Scheme::HTTPS {
+            Connections::Tls(Box::new(tls_client(&upstream, limits)))
+        } else {
+            let port = upstream.authority.port_u16().unwrap_or(80);
+            let address = format!("{}:{port}", upstream.authority.host());
+            Connections::Plain(pool::Pool::new(address, limits.upstream_connect_timeout))
+        };
+        let authority_host = HeaderValue::from_str(upstream.authority.as_str())
+            .unwrap_or(HeaderValue::from_static("localhost"));
         Proxy {
             client,
             upstream,
+            authority_host,
             timeout: limits.upstream_timeout,
             body_idle_timeout: limits.body_idle_timeout,
             tunnels: Tunnels::default(),
@@ -137,7 +128,49 @@ impl Proxy {
     pub fn tunnels(&self) -> &Tunnels {
         &self.tunnels
     }
+}
 
+/// hyper's pooled client with the TLS connector, for an `https://` upstream.
+fn tls_client(
+    upstream: &Upstream,
+    limits: &Limits,
+) -> Client<HttpsConnector<HttpConnector>, Upload> {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(limits.upstream_connect_timeout));
+    connector.set_nodelay(true);
+    // `https://` upstreams need the TLS layer to see the scheme.
+    connector.enforce_http(false);
+    let tls = upstream.tls.clone().unwrap_or_else(|| {
+        // The config always sets one for `https://`; without it, an
+        // empty trust store trusts no certificate.
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+                .with_safe_default_protocol_versions()
+                .map(|builder| {
+                    builder
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth()
+                })
+                .unwrap_or_else(|_| {
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth()
+                }),
+        )
+    });
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .build(connector)
+}
+
+impl Proxy {
     /// Sends `request` upstream and returns its response, bodies streaming.
     /// Its headers are already clean (see
     /// [`headers::ClientHeaders::clean_request`]); `upgrade` is the protocol
@@ -160,9 +193,10 @@ impl Proxy {
 
         let (mut parts, body) = request.into_parts();
         headers::set_forwarded(&mut parts.headers, peer, tls, host.as_ref(), trusted_peer);
-        if let Some(host) = self.upstream.host_header.clone().or(host) {
-            parts.headers.insert(HOST, host);
-        }
+        // Without one from the client (HTTP/1.0), the upstream's own.
+        let host = self.upstream.host_header.clone().or(host);
+        let host = host.unwrap_or_else(|| self.authority_host.clone());
+        parts.headers.insert(HOST, host);
         if let Some(protocol) = &upgrade {
             parts
                 .headers
@@ -175,7 +209,7 @@ impl Proxy {
         // Only a tunnel keeps the connection's slot; the upstream never sees it.
         let slot = parts.extensions.remove::<Slot>();
         let (body, uploaded) = Upload::watch(body, self.body_idle_timeout);
-        let answer = self.client.request(Request::from_parts(parts, body));
+        let answer = self.send(Request::from_parts(parts, body));
         // The upstream's time to answer counts from the end of the upload,
         // so a large body on a slow link is not cut off halfway.
         let answered = match uploaded {
@@ -188,13 +222,7 @@ impl Proxy {
                 }
             }
         };
-        let mut response = match answered {
-            Err(_) => return Err(Error::UpstreamTimeout),
-            // The client stopped sending its body: its fault, not the upstream's.
-            Ok(Err(err)) if Stalled::is_in(&err) => return Err(Error::BodyTimeout),
-            Ok(Err(err)) => return Err(Error::Upstream(describe(&err))),
-            Ok(Ok(response)) => response,
-        };
+        let mut response = answered.map_err(|_| Error::UpstreamTimeout)??;
 
         if let (Some(protocol), Some(client_side)) = (upgrade, client_side) {
             if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -237,10 +265,39 @@ impl Proxy {
         Ok(response)
     }
 
+    /// One exchange with the upstream, on the worker's connections.
+    async fn send(&self, request: Request<Upload>) -> Result<Response<Incoming>, Error> {
+        let failed = |err: &(dyn std::error::Error + 'static)| {
+            // The client stopped sending its body: its fault, not the upstream's.
+            if Stalled::is_in(err) {
+                Error::BodyTimeout
+            } else {
+                Error::Upstream(describe(err))
+            }
+        };
+        match &self.client {
+            Connections::Tls(client) => client.request(request).await.map_err(|err| failed(&err)),
+            Connections::Plain(pool) => pool.send(request).await.map_err(|err| match err {
+                pool::Failed::Http(err) => failed(&err),
+                pool::Failed::Connect(err) => {
+                    Error::Upstream(format!("cannot connect to the upstream: {err}"))
+                }
+                pool::Failed::ConnectTimeout => {
+                    Error::Upstream("connecting to the upstream timed out".into())
+                }
+            }),
+        }
+    }
+
+    /// The target as sent upstream: origin-form on the worker's own
+    /// connections, absolute-form for hyper's client (which picks its
+    /// connection by it).
     fn upstream_uri(&self, original: &Uri) -> Result<Uri, Error> {
         let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(self.upstream.scheme.clone());
-        parts.authority = Some(self.upstream.authority.clone());
+        if let Connections::Tls(_) = self.client {
+            parts.scheme = Some(self.upstream.scheme.clone());
+            parts.authority = Some(self.upstream.authority.clone());
+        }
         parts.path_and_query = Some(
             original
                 .path_and_query()
@@ -356,9 +413,9 @@ impl Body for Upload {
 }
 
 /// A one-line cause for logs, from the client error's source chain.
-fn describe(err: &hyper_util::client::legacy::Error) -> String {
+fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
+    let mut source = err.source();
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());

@@ -1,5 +1,6 @@
 //! The session cookie: what it carries, and its encrypted codec.
 
+mod cache;
 mod settings;
 mod stored;
 
@@ -84,6 +85,8 @@ pub struct SessionCodec {
     /// mark, each with and without `__Host-`), built once: none of them
     /// reaches the upstream.
     own_cookies: [String; 6],
+    /// Tags this codec's entries in the [`cache`] of decrypted cookies.
+    cache_id: u64,
 }
 
 impl SessionCodec {
@@ -102,6 +105,7 @@ impl SessionCodec {
         SessionCodec {
             settings,
             own_cookies,
+            cache_id: cache::next_codec_id(),
         }
     }
 
@@ -199,25 +203,20 @@ impl SessionCodec {
     /// request is read: over TLS with the `__Host-` prefix in use, a plain
     /// `doorman_session` can only have been planted, and is ignored.
     pub fn candidates(&self, headers: &HeaderMap, now: u64, tls: bool) -> Vec<Session> {
-        let name = self.session_cookie_name(tls);
-        cookie_values(headers, &name)
+        // The session cookie's plain and `__Host-` names, built once.
+        let prefixed = self.secure(tls) && self.settings.domain.is_none();
+        let name = &self.own_cookies[usize::from(prefixed)];
+        cookie_values(headers, name)
             .filter_map(|value| self.decode(value, now).ok())
             .collect()
     }
 
+    /// `value`'s session, if it decrypts (see [`cache`]), is current and not idle.
     fn decode(&self, value: &str, now: u64) -> Result<Session, Rejected> {
-        let jar = CookieJar::new();
-        let name = self.settings.cookie_name.clone();
-        let session: Session = self
-            .settings
-            .keys
-            .iter()
-            .find_map(|key| {
-                jar.private(key)
-                    .decrypt(Cookie::new(name.clone(), value.to_owned()))
-            })
-            .and_then(|cookie| serde_json::from_str(cookie.value()).ok())
-            .ok_or(Rejected::Undecryptable)?;
+        let keys = &self.settings.keys;
+        let decrypt = || cache::open(keys, &self.settings.cookie_name, value);
+        let session =
+            cache::decrypted(self.cache_id, value, decrypt).ok_or(Rejected::Undecryptable)?;
         if !self.current(&session, now) {
             return Err(Rejected::Expired);
         }
