@@ -69,6 +69,7 @@ pub(crate) mod threads;
 pub mod tls;
 pub mod users;
 pub mod users_file;
+pub mod webauthn;
 
 pub use app::App;
 pub use error::Error;

@@ -24,6 +24,8 @@ pub enum Channel {
     Push,
     /// An authenticator app (RFC 6238).
     Totp,
+    /// A passkey or security key (WebAuthn).
+    Webauthn,
 }
 
 impl Channel {
@@ -33,6 +35,7 @@ impl Channel {
             "voice" => Some(Channel::Voice),
             "push" => Some(Channel::Push),
             "totp" => Some(Channel::Totp),
+            "webauthn" => Some(Channel::Webauthn),
             _ => None,
         }
     }
@@ -43,6 +46,7 @@ impl Channel {
             Channel::Voice => "voice",
             Channel::Push => "push",
             Channel::Totp => "totp",
+            Channel::Webauthn => "webauthn",
         }
     }
 
@@ -53,6 +57,7 @@ impl Channel {
             Channel::Voice => "voice call",
             Channel::Push => "push notification",
             Channel::Totp => "authenticator app",
+            Channel::Webauthn => "passkey",
         }
     }
 

@@ -7,6 +7,8 @@ mod enroll;
 mod forward_auth;
 mod login;
 mod logout;
+mod passkey;
+mod passkey_enroll;
 mod push;
 mod refusals;
 mod second_factor;
@@ -47,6 +49,11 @@ const ROUTES: &[&str] = &[
     "2fa/cancel",
     "2fa/push/status",
     "totp/enroll",
+    "2fa/passkey",
+    "2fa/passkey/begin",
+    "passkeys",
+    "passkeys/begin",
+    "passkeys/remove",
     "logout",
     "auth",
     "health",
@@ -70,6 +77,9 @@ pub async fn handle(
         return forward_auth::check(app, request.headers(), peer, now, tls).map(Either::Right);
     }
     let mut visit = Visit::new(app, &request, peer, now, tls);
+    if route.starts_with("2fa") {
+        visit.has_passkey = passkey::has_passkey(&visit).await;
+    }
     let result = match (&method, route.as_str()) {
         (&Method::GET | &Method::HEAD, "login") => login::show(&mut visit),
         (&Method::GET | &Method::HEAD, "2fa") => second_factor::show(&mut visit).await,
@@ -77,6 +87,8 @@ pub async fn handle(
         (&Method::GET | &Method::HEAD, "health") => Ok(health(app)),
         (&Method::GET | &Method::HEAD, "static/doorman.css") => Ok(app.templates.stylesheet()),
         (&Method::GET | &Method::HEAD, "static/push.js") => Ok(templates::push_script()),
+        (&Method::GET | &Method::HEAD, "static/webauthn.js") => Ok(templates::webauthn_script()),
+        (&Method::GET | &Method::HEAD, "passkeys") => passkey_enroll::show(&mut visit).await,
         (&Method::GET | &Method::HEAD, "2fa/push/status") => {
             let wait = request
                 .uri()
@@ -106,6 +118,11 @@ pub async fn handle(
                 "2fa/cancel" => second_factor::cancel(&mut visit).await,
                 "logout" => logout::logout(&mut visit).await,
                 "totp/enroll" => enroll::submit(&mut visit, &form).await,
+                "2fa/passkey/begin" => passkey::begin(&mut visit).await,
+                "2fa/passkey" => passkey::finish(&mut visit, &form).await,
+                "passkeys/begin" => passkey_enroll::begin(&mut visit).await,
+                "passkeys" => passkey_enroll::finish(&mut visit, &form).await,
+                "passkeys/remove" => passkey_enroll::remove(&mut visit, &form).await,
                 _ => Err(Error::MethodNotAllowed),
             },
         },
@@ -140,6 +157,8 @@ pub struct Visit<'a> {
     pub rd: String,
     /// The (folded) user whose valid device mark this browser carries.
     pub device: Option<String>,
+    /// The signed-in user has a passkey (looked up for the `2fa` pages).
+    pub has_passkey: bool,
     user_agent: String,
     nonce: String,
     new_nonce: bool,
@@ -182,6 +201,7 @@ impl<'a> Visit<'a> {
         let device = crate::session::cookie_values(headers, &device_cookie)
             .find_map(|mark| app.limiter.device_mark_user(mark, now));
         Visit {
+            has_passkey: false,
             app,
             now,
             tls,

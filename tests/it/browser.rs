@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 const TOTP_SECRET: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
 const TOPIC: &str = "alice-e2e-4b1d9f";
 
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
 
 /// Runs `command` to its end, failing the test with its output if it fails.
-fn run(command: &mut Command, what: &str) -> String {
+pub(crate) fn run(command: &mut Command, what: &str) -> String {
     let output = command
         .output()
         .unwrap_or_else(|err| panic!("{what}: cannot run: {err}"));
@@ -42,7 +42,7 @@ fn run(command: &mut Command, what: &str) -> String {
 }
 
 /// A port nothing listens on right now, so `public_url` can name it.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }

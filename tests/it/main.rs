@@ -9,6 +9,7 @@ mod adversarial_front_proxies;
 mod adversarial_gate;
 mod attempts;
 mod browser;
+mod browser_passkeys;
 mod cli;
 mod codes;
 mod config;
