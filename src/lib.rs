@@ -56,6 +56,7 @@ pub(crate) mod pages;
 pub mod path;
 pub mod path_readings;
 pub(crate) mod proxy;
+pub mod recovery;
 pub mod redirect;
 pub mod report;
 pub(crate) mod request;

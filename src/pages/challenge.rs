@@ -208,7 +208,7 @@ pub(super) fn choose_page(
     error: Option<String>,
 ) -> Result<Reply, Error> {
     let offers = offers(visit, user, None);
-    if offers.is_empty() {
+    if offers.is_empty() && !visit.has_recovery_codes {
         return visit.message(
             StatusCode::FORBIDDEN,
             "No second factor set up",
@@ -221,6 +221,7 @@ pub(super) fn choose_page(
         "choose.html",
         context! {
             passkey => offers.iter().any(|offer| offer.name == "webauthn"),
+            recovery => visit.has_recovery_codes,
             channels => offers.into_iter().filter(|offer| offer.name != "webauthn").collect::<Vec<_>>(),
             error => error,
             user => user.display_name.as_deref().unwrap_or(&user.name),

@@ -10,6 +10,7 @@ mod logout;
 mod passkey;
 mod passkey_enroll;
 mod push;
+mod recovery;
 mod refusals;
 mod second_factor;
 mod templates;
@@ -54,6 +55,8 @@ const ROUTES: &[&str] = &[
     "passkeys",
     "passkeys/begin",
     "passkeys/remove",
+    "2fa/recovery",
+    "recovery",
     "logout",
     "auth",
     "health",
@@ -78,7 +81,7 @@ pub async fn handle(
     }
     let mut visit = Visit::new(app, &request, peer, now, tls);
     if route.starts_with("2fa") {
-        visit.has_passkey = passkey::has_passkey(&visit).await;
+        passkey::look_up_factors(&mut visit).await;
     }
     let result = match (&method, route.as_str()) {
         (&Method::GET | &Method::HEAD, "login") => login::show(&mut visit),
@@ -89,6 +92,7 @@ pub async fn handle(
         (&Method::GET | &Method::HEAD, "static/push.js") => Ok(templates::push_script()),
         (&Method::GET | &Method::HEAD, "static/webauthn.js") => Ok(templates::webauthn_script()),
         (&Method::GET | &Method::HEAD, "passkeys") => passkey_enroll::show(&mut visit).await,
+        (&Method::GET | &Method::HEAD, "recovery") => recovery::show(&mut visit).await,
         (&Method::GET | &Method::HEAD, "2fa/push/status") => {
             let wait = request
                 .uri()
@@ -123,6 +127,8 @@ pub async fn handle(
                 "passkeys/begin" => passkey_enroll::begin(&mut visit).await,
                 "passkeys" => passkey_enroll::finish(&mut visit, &form).await,
                 "passkeys/remove" => passkey_enroll::remove(&mut visit, &form).await,
+                "2fa/recovery" => recovery::sign_in(&mut visit, &form).await,
+                "recovery" => recovery::generate(&mut visit).await,
                 _ => Err(Error::MethodNotAllowed),
             },
         },
@@ -159,6 +165,8 @@ pub struct Visit<'a> {
     pub device: Option<String>,
     /// The signed-in user has a passkey (looked up for the `2fa` pages).
     pub has_passkey: bool,
+    /// The signed-in user has unused recovery codes (likewise).
+    pub has_recovery_codes: bool,
     user_agent: String,
     nonce: String,
     new_nonce: bool,
@@ -202,6 +210,7 @@ impl<'a> Visit<'a> {
             .find_map(|mark| app.limiter.device_mark_user(mark, now));
         Visit {
             has_passkey: false,
+            has_recovery_codes: false,
             app,
             now,
             tls,

@@ -126,17 +126,22 @@ pub(super) fn refused(visit: &Visit<'_>, user: &str, refusal: &Refusal) {
     tracing::warn!(event = "passkey_failed", user, reason, error = %refusal, client = %visit.client, "passkey refused");
 }
 
-/// Whether the visit's user has a passkey (false where passkeys are off,
-/// or the store cannot say: the other channels are still offered).
-pub(super) async fn has_passkey(visit: &Visit<'_>) -> bool {
-    let (Some(_), Some((_, user))) = (&visit.app.passkeys, &visit.session) else {
-        return false;
+/// Looks up whether the visit's user has a passkey and recovery codes,
+/// for the `2fa` pages (neither, where the store cannot say: the other
+/// channels are still offered).
+pub(super) async fn look_up_factors(visit: &mut Visit<'_>) {
+    let Some((_, user)) = &visit.session else {
+        return;
     };
-    match visit.app.store.passkeys(&user.name).await {
-        Ok(list) => !list.is_empty(),
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot read passkeys");
-            false
+    let store = &visit.app.store;
+    if visit.app.passkeys.is_some() {
+        match store.passkeys(&user.name).await {
+            Ok(list) => visit.has_passkey = !list.is_empty(),
+            Err(err) => tracing::warn!(error = %err, "cannot read passkeys"),
         }
+    }
+    match store.recovery_codes(&user.name).await {
+        Ok(codes) => visit.has_recovery_codes = codes.is_some_and(|codes| codes.left() > 0),
+        Err(err) => tracing::warn!(error = %err, "cannot read recovery codes"),
     }
 }

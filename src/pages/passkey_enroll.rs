@@ -23,16 +23,27 @@ const FRESH: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// The fully and freshly signed-in session's id and user, or the answer
 /// that says what to do first.
 fn admitted(visit: &Visit<'_>) -> Result<(String, Arc<User>), Result<Reply, Error>> {
-    let back = format!("{}/passkeys", visit.app.prefix);
+    admitted_to(visit, "passkeys", "To change your passkeys")
+}
+
+/// [`admitted`] for the page at `page` (under the prefix), whose change
+/// `doing` names ("To change your passkeys").
+pub(super) fn admitted_to(
+    visit: &Visit<'_>,
+    page: &str,
+    doing: &str,
+) -> Result<(String, Arc<User>), Result<Reply, Error>> {
+    let back = format!("{}/{page}", visit.app.prefix);
     let back: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
     match &visit.session {
         Some((session, user)) if session.level == FactorLevel::TwoFactor => {
             if crate::gate::needs_step_up(Some(FRESH), session, visit.now) {
                 let link = format!("{}/logout?rd={back}", visit.app.prefix);
+                let text = format!("{doing}, sign in again first: it must be you, not someone who found this browser open.");
                 return Err(visit.message(
                     StatusCode::OK,
                     "Sign in again",
-                    "To change your passkeys, sign in again first: it must be you, not someone who found this browser open.",
+                    &text,
                     Some((&link, "Sign in again")),
                 ));
             }

@@ -22,6 +22,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         "passkeys.html",
         include_str!("../../templates/passkeys.html"),
     ),
+    (
+        "recovery.html",
+        include_str!("../../templates/recovery.html"),
+    ),
 ];
 
 const PUSH_SCRIPT: &str = include_str!("../../templates/push.js");

@@ -30,6 +30,7 @@ mod providers_twilio;
 mod providers_vonage;
 mod proxy;
 mod push;
+mod recovery;
 mod reload;
 mod replicas;
 mod restart;
