@@ -187,3 +187,53 @@ async fn recovery_codes_are_stored_only_as_hashes() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_recovery_codes_command_makes_codes_the_gateway_accepts() {
+    let mut env = Env::with(Setup {
+        extra: "store: { kind: file, path: \"state.redb\" }\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    let config = env.config_path();
+    let command = || {
+        crate::support::process::doorman()
+            .args(["recovery-codes", "ALICE", "--config"])
+            .arg(&config)
+            .output()
+            .expect("run recovery-codes")
+    };
+    // The running doorman holds the file store: the command says what to do.
+    let output = command();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("stop doorman first"), "{stderr}");
+    env.doorman.take().expect("running").shutdown().await;
+
+    let output = command();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Vec<&str> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.len() == 11 && line.as_bytes()[5] == b'-')
+        .collect();
+    assert_eq!(printed.len(), 10, "{stdout}");
+    let doorman = env.replica().await;
+    let mut browser = Browser::new(doorman.addr());
+    browser.sign_in_password("alice").await;
+    browser.get("/.doorman/2fa").await;
+    let page = browser
+        .post("/.doorman/2fa/recovery", &[("code", printed[4])])
+        .await;
+    assert!(
+        page.body.contains("9 recovery codes are left."),
+        "{}",
+        page.body
+    );
+    doorman.shutdown().await;
+}
