@@ -222,6 +222,7 @@ pub(super) fn choose_page(
         context! {
             passkey => offers.iter().any(|offer| offer.name == "webauthn"),
             recovery => visit.has_recovery_codes,
+            remember_device => super::trusted_device::lifetime_text(visit.app),
             channels => offers.into_iter().filter(|offer| offer.name != "webauthn").collect::<Vec<_>>(),
             error => error,
             user => user.display_name.as_deref().unwrap_or(&user.name),
@@ -254,6 +255,7 @@ pub(super) fn code_page(
                 _ => (!pending.remote).then_some(visit.app.codes.length),
             },
             resend_wait => resend_wait,
+            remember_device => super::trusted_device::lifetime_text(visit.app),
             others => others,
             error => error,
         },

@@ -14,6 +14,7 @@ mod recovery;
 mod refusals;
 mod second_factor;
 mod templates;
+mod trusted_device;
 mod verify;
 
 pub use refusals::{bad_request, error_response, forbidden, login_redirect, step_up, unauthorized};
@@ -165,6 +166,8 @@ pub struct Visit<'a> {
     pub device: Option<String>,
     /// The signed-in user has a passkey (looked up for the `2fa` pages).
     pub has_passkey: bool,
+    /// Trusted-device cookies this browser sent (checked at sign-in).
+    pub trusted_devices: Vec<String>,
     /// The signed-in user has unused recovery codes (likewise).
     pub has_recovery_codes: bool,
     user_agent: String,
@@ -208,7 +211,13 @@ impl<'a> Visit<'a> {
         let device_cookie = device_cookie_name(app, tls);
         let device = crate::session::cookie_values(headers, &device_cookie)
             .find_map(|mark| app.limiter.device_mark_user(mark, now));
+        let trusted_cookie = trusted_device::cookie_name(app, tls);
+        let trusted_devices = crate::session::cookie_values(headers, &trusted_cookie)
+            .take(4)
+            .map(str::to_owned)
+            .collect();
         Visit {
+            trusted_devices,
             has_passkey: false,
             has_recovery_codes: false,
             app,

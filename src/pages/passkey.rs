@@ -86,6 +86,9 @@ pub async fn finish(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             app.limiter.refund(&app.store, &reservation).await?;
             crate::metrics::sign_in("webauthn", "webauthn", "ok");
             tracing::info!(event = "passkey_used", user = %user.name, passkey = %name, "passkey accepted");
+            if super::trusted_device::asked(form) {
+                super::trusted_device::remember(visit, &user);
+            }
             Ok(super::verify::signed_in(visit, &session, &user, Channel::Webauthn).await)
         }
         Err(refusal) => {

@@ -144,7 +144,12 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     };
     crate::metrics::sign_in(channel, &snapshot.provider, outcome);
     match verdict {
-        Verdict::Accepted => Ok(signed_in(visit, &session, &user, snapshot.channel).await),
+        Verdict::Accepted => {
+            if super::trusted_device::asked(form) {
+                super::trusted_device::remember(visit, &user);
+            }
+            Ok(signed_in(visit, &session, &user, snapshot.channel).await)
+        }
         Verdict::Wrong { attempts_left } => {
             visit.audit(
                 "challenge_failed",

@@ -40,4 +40,5 @@ mod session;
 mod store;
 mod tls;
 mod totp;
+mod trusted_device;
 mod verify;
