@@ -15,7 +15,12 @@ pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
         };
         return Ok(redirect(StatusCode::FOUND, &next));
     }
-    visit.render(StatusCode::OK, "login.html", context! {})
+    let passwordless = super::passwordless::offered(visit);
+    visit.render(
+        StatusCode::OK,
+        "login.html",
+        context! { passwordless => passwordless },
+    )
 }
 
 pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {

@@ -9,6 +9,7 @@ mod login;
 mod logout;
 mod passkey;
 mod passkey_enroll;
+mod passwordless;
 mod push;
 mod recovery;
 mod refusals;
@@ -57,6 +58,8 @@ const ROUTES: &[&str] = &[
     "passkeys/begin",
     "passkeys/remove",
     "2fa/recovery",
+    "login/passkey",
+    "login/passkey/begin",
     "recovery",
     "logout",
     "auth",
@@ -129,6 +132,8 @@ pub async fn handle(
                 "passkeys" => passkey_enroll::finish(&mut visit, &form).await,
                 "passkeys/remove" => passkey_enroll::remove(&mut visit, &form).await,
                 "2fa/recovery" => recovery::sign_in(&mut visit, &form).await,
+                "login/passkey/begin" => passwordless::begin(&mut visit).await,
+                "login/passkey" => passwordless::finish(&mut visit, &form).await,
                 "recovery" => recovery::generate(&mut visit).await,
                 _ => Err(Error::MethodNotAllowed),
             },

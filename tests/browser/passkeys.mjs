@@ -2,7 +2,8 @@
 // the DevTools virtual authenticator: a passkey enrolled after a fresh
 // sign-in, then used as the second factor; and refused when the
 // assertion is replayed, names a credential doorman does not know, or was
-// made on another origin. Screenshots of the new pages go to
+// made on another origin; and signs in with the passkey alone
+// (passwordless). Screenshots of the new pages go to
 // $SCREENSHOT_DIR.
 //
 // Run by tests/it/browser.rs (`a_real_browser_enrols_and_uses_a_passkey`),
@@ -229,6 +230,15 @@ await page.goto(`${base}/.doorman/2fa?rd=%2Freports%2Fweekly`);
 await Promise.all([page.waitForURL((url) => url.pathname === "/reports/weekly"), page.click("#use-passkey")]);
 await at_the_app();
 console.log("signed in with the passkey again");
+
+// 7. Passwordless: the discoverable passkey alone, from the login page.
+await sign_out();
+await page.goto(`${base}/reports/weekly`);
+await page.waitForSelector("#passkey-sign-in:not([hidden])");
+await shot("10-login-passkey");
+await Promise.all([page.waitForURL((url) => url.pathname === "/reports/weekly"), page.click("#passkey-sign-in")]);
+await at_the_app();
+console.log("signed in passwordless");
 
 await context.close();
 forwarder.close();

@@ -14,7 +14,7 @@ use std::time::Duration;
 const TOTP_SECRET: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_browser_enrols_a_passkey_signs_in_with_it_and_is_refused_a_replay_a_stranger_and_another_origin(
+async fn a_real_browser_enrols_a_passkey_signs_in_with_it_and_passwordless_and_is_refused_a_replay_a_stranger_and_another_origin(
 ) {
     if std::env::var("DOORMAN_SKIP_BROWSER").as_deref() == Ok("1") {
         eprintln!("SKIPPED: the passkey browser test (DOORMAN_SKIP_BROWSER=1)");
@@ -61,6 +61,7 @@ channels:
 webauthn:
   rp_id: "localhost"
   origins: ["http://localhost:{port}"]
+  passwordless: true
 "#
     );
     let path = dir.path().join("doorman.yaml");
@@ -104,10 +105,11 @@ webauthn:
         "refused: a replayed assertion",
         "refused: an unknown credential",
         "refused: an assertion made on another origin",
+        "signed in passwordless",
     ] {
         assert!(text.contains(refusal), "missing `{refusal}` in:\n{text}");
     }
-    for page in ["8-passkeys", "9-choose-passkey"] {
+    for page in ["8-passkeys", "9-choose-passkey", "10-login-passkey"] {
         let shot = shots.join(format!("{page}.png"));
         assert!(
             std::fs::metadata(&shot).is_ok_and(|meta| meta.len() > 1000),
