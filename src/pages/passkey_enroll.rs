@@ -20,9 +20,12 @@ use webauthn_rs::prelude::PasskeyRegistration;
 /// How recent the second factor must be to change credentials.
 const FRESH: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// What to answer instead (boxed: a reply is large beside the success).
+pub(super) type Answer = Box<Result<Reply, Error>>;
+
 /// The fully and freshly signed-in session's id and user, or the answer
 /// that says what to do first.
-fn admitted(visit: &Visit<'_>) -> Result<(String, Arc<User>), Result<Reply, Error>> {
+fn admitted(visit: &Visit<'_>) -> Result<(String, Arc<User>), Answer> {
     admitted_to(visit, "passkeys", "To change your passkeys")
 }
 
@@ -32,7 +35,7 @@ pub(super) fn admitted_to(
     visit: &Visit<'_>,
     page: &str,
     doing: &str,
-) -> Result<(String, Arc<User>), Result<Reply, Error>> {
+) -> Result<(String, Arc<User>), Answer> {
     let back = format!("{}/{page}", visit.app.prefix);
     let back: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
     match &visit.session {
@@ -40,19 +43,19 @@ pub(super) fn admitted_to(
             if crate::gate::needs_step_up(Some(FRESH), session, visit.now) {
                 let link = format!("{}/logout?rd={back}", visit.app.prefix);
                 let text = format!("{doing}, sign in again first: it must be you, not someone who found this browser open.");
-                return Err(visit.message(
+                return Err(Box::new(visit.message(
                     StatusCode::OK,
                     "Sign in again",
                     &text,
                     Some((&link, "Sign in again")),
-                ));
+                )));
             }
             Ok((session.id.clone(), user.clone()))
         }
-        _ => Err(Ok(redirect(
+        _ => Err(Box::new(Ok(redirect(
             StatusCode::SEE_OTHER,
             &format!("{}/login?rd={back}", visit.app.prefix),
-        ))),
+        )))),
     }
 }
 
@@ -77,7 +80,7 @@ pub async fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     relying_party(visit)?;
     let (_, user) = match admitted(visit) {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     page(visit, &user, StatusCode::OK, None, None).await
 }
@@ -142,7 +145,7 @@ pub async fn finish(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     let rp = relying_party(visit)?;
     let (session_id, user) = match admitted(visit) {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let app = visit.app;
     let state: Option<PasskeyRegistration> = app
@@ -207,7 +210,7 @@ pub async fn remove(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     relying_party(visit)?;
     let (_, user) = match admitted(visit) {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let id = form.get("id").map(String::as_str).unwrap_or("");
     let removed = visit

@@ -91,7 +91,7 @@ pub async fn sign_in(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error>
 pub async fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     let (_, user) = match admitted_to(visit, "recovery", "To make recovery codes") {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let current = visit.app.store.recovery_codes(&user.name).await?;
     visit.render(
@@ -105,7 +105,7 @@ pub async fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
 pub async fn generate(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     let (_, user) = match admitted_to(visit, "recovery", "To make recovery codes") {
         Ok(found) => found,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let (codes, set) = RecoveryCodes::generate(visit.now);
     visit.app.store.put_recovery_codes(&user.name, &set).await?;
