@@ -11,6 +11,7 @@
 // webauthn.rp_id `localhost`) in front of the demo app.
 
 import { chromium } from "playwright-core";
+import { check, need, totp } from "./common.mjs";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
@@ -22,33 +23,6 @@ const totpSecret = need("TOTP_SECRET");
 const password = need("PASSWORD");
 const shots = need("SCREENSHOT_DIR");
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-
-function need(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-function base32(text) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of text.toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const bytes = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
-}
-
-function totp(secret, seconds = Date.now() / 1000) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(seconds / 30)));
-  const mac = crypto.createHmac("sha1", base32(secret)).update(counter).digest();
-  const offset = mac[mac.length - 1] & 15;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
-}
 
 // A second origin for the same doorman: another port on localhost,
 // forwarded byte for byte (cookies do not tell ports apart, so the
@@ -194,10 +168,11 @@ const { authenticatorId: second } = await cdp.send("WebAuthn.addVirtualAuthentic
   options: authenticator,
 });
 const stranger = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+const strangerId = crypto.randomBytes(16).toString("base64");
 await cdp.send("WebAuthn.addCredential", {
   authenticatorId: second,
   credential: {
-    credentialId: crypto.randomBytes(16).toString("base64"),
+    credentialId: strangerId,
     isResidentCredential: true,
     rpId: "localhost",
     privateKey: stranger.export({ type: "pkcs8", format: "der" }).toString("base64"),
@@ -231,7 +206,9 @@ await Promise.all([page.waitForURL((url) => url.pathname === "/reports/weekly"),
 await at_the_app();
 console.log("signed in with the passkey again");
 
-// 7. Passwordless: the discoverable passkey alone, from the login page.
+// 7. Passwordless: the discoverable passkey alone, from the login page
+// (the stranger's passkey gone, so the browser has one to offer).
+await cdp.send("WebAuthn.removeCredential", { authenticatorId: second, credentialId: strangerId });
 await sign_out();
 await page.goto(`${base}/reports/weekly`);
 await page.waitForSelector("#passkey-sign-in:not([hidden])");

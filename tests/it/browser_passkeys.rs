@@ -3,12 +3,11 @@
 //! `http://localhost:PORT` (`webauthn.rp_id: localhost`) in front of the
 //! demo app. Needs what `browser.rs` needs; `DOORMAN_SKIP_BROWSER=1` skips.
 
-use crate::browser::{browser_dir, free_port, run};
+use crate::browser::{chromium_and_playwright, free_port};
 use crate::support::{password_hash, PASSWORD, SECRET};
 use doorman::config::Config;
 use doorman::Gateway;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 const TOTP_SECRET: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
@@ -16,24 +15,9 @@ const TOTP_SECRET: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_browser_enrols_a_passkey_signs_in_with_it_and_passwordless_and_is_refused_a_replay_a_stranger_and_another_origin(
 ) {
-    if std::env::var("DOORMAN_SKIP_BROWSER").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: the passkey browser test (DOORMAN_SKIP_BROWSER=1)");
+    let Some(chromium) = chromium_and_playwright("the passkey browser test") else {
         return;
-    }
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "Chromium is not at {chromium}: install it, set CHROMIUM, or set DOORMAN_SKIP_BROWSER=1"
-    );
-    if !browser_dir().join("node_modules/playwright-core").exists() {
-        run(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-                .current_dir(browser_dir()),
-            "npm ci in tests/browser",
-        );
-    }
+    };
     let app = doorman::demo::start_app().await.expect("the demo app");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
@@ -76,7 +60,7 @@ webauthn:
     };
     std::fs::create_dir_all(&shots).expect("screenshot directory");
     let mut node = tokio::process::Command::new("node");
-    node.arg(browser_dir().join("passkeys.mjs"))
+    node.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/passkeys.mjs"))
         .env("DOORMAN_URL", format!("http://localhost:{port}"))
         .env("TOTP_SECRET", TOTP_SECRET)
         .env("PASSWORD", PASSWORD)
