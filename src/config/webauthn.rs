@@ -88,3 +88,65 @@ pub(super) fn webauthn(
         passwordless: raw.passwordless,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(raw: Option<RawWebauthn>, offered: bool) -> Vec<(String, String)> {
+        let channels: Vec<ChannelSettings> = offered
+            .then(|| ChannelSettings {
+                channel: Channel::Webauthn,
+                providers: Vec::new(),
+                max_per_day: None,
+            })
+            .into_iter()
+            .collect();
+        let mut problems = Problems::default();
+        webauthn(raw.as_ref(), &channels, "Example", &mut problems);
+        problems.iter().cloned().collect()
+    }
+
+    fn raw(rp_id: &str, origins: &[&str]) -> Option<RawWebauthn> {
+        Some(RawWebauthn {
+            rp_id: Some(rp_id.into()),
+            rp_name: None,
+            origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+            passwordless: false,
+        })
+    }
+
+    #[test]
+    fn a_site_and_its_origins_pass() {
+        assert!(problems(raw("example.com", &["https://app.example.com"]), true).is_empty());
+        assert!(problems(raw("localhost", &["http://localhost:8080"]), true).is_empty());
+    }
+
+    #[test]
+    fn the_channel_and_the_section_need_each_other() {
+        assert_eq!(problems(None, true)[0].0, "webauthn");
+        let keys: Vec<String> = problems(raw("example.com", &["https://example.com"]), false)
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        assert_eq!(keys, ["channels.webauthn"]);
+    }
+
+    #[test]
+    fn an_origin_outside_the_rp_id_or_over_plain_http_is_named() {
+        let found = problems(
+            raw(
+                "example.com",
+                &["https://evil.test", "http://app.example.com"],
+            ),
+            true,
+        );
+        assert_eq!(found[0].0, "webauthn.origins[0]");
+        assert!(found[0].1.contains("is not `example.com` or a subdomain"));
+        assert_eq!(found[1].0, "webauthn.origins[1]");
+        assert!(found[1].1.contains("only over https"));
+        let found = problems(raw("https://example.com/", &[]), true);
+        let keys: Vec<&str> = found.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(keys, ["webauthn.rp_id", "webauthn.origins"]);
+    }
+}

@@ -263,3 +263,53 @@ fn stored_counter(passkey: &Passkey) -> u32 {
         .and_then(|value| value.get("cred")?.get("counter")?.as_u64())
         .map_or(0, |counter| counter as u32)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored credential (from webauthn-rs's own tests), counter 2.
+    const CREDENTIAL: &str = r#"{"cred_id":"uZcVDBVS68E_MtAgeQpElJxldF_6cY9sSvbWqx_qRh8wiu42lyRBRmh5yFeD_r9k130dMbFHBHI9RTFgdJQIzQ","cred":{"type_":"ES256","key":{"EC_EC2":{"curve":"SECP256R1","x":[194,126,127,109,252,23,131,21,252,6,223,99,44,254,140,27,230,17,94,5,133,28,104,41,144,69,171,149,161,26,200,243],"y":[143,123,183,156,24,178,21,248,117,159,162,69,171,52,188,252,26,59,6,47,103,92,19,58,117,103,249,0,219,8,95,196]}}},"counter":2,"user_verified":false,"backup_eligible":false,"backup_state":false,"registration_policy":"preferred","extensions":{"cred_protect":"NotRequested","hmac_create_secret":"NotRequested"},"attestation":{"data":{"Basic":["MIICvTCCAaWgAwIBAgIEK_F8eDANBgkqhkiG9w0BAQsFADAuMSwwKgYDVQQDEyNZdWJpY28gVTJGIFJvb3QgQ0EgU2VyaWFsIDQ1NzIwMDYzMTAgFw0xNDA4MDEwMDAwMDBaGA8yMDUwMDkwNDAwMDAwMFowbjELMAkGA1UEBhMCU0UxEjAQBgNVBAoMCVl1YmljbyBBQjEiMCAGA1UECwwZQXV0aGVudGljYXRvciBBdHRlc3RhdGlvbjEnMCUGA1UEAwweWXViaWNvIFUyRiBFRSBTZXJpYWwgNzM3MjQ2MzI4MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEdMLHhCPIcS6bSPJZWGb8cECuTN8H13fVha8Ek5nt-pI8vrSflxb59Vp4bDQlH8jzXj3oW1ZwUDjHC6EnGWB5i6NsMGowIgYJKwYBBAGCxAoCBBUxLjMuNi4xLjQuMS40MTQ4Mi4xLjcwEwYLKwYBBAGC5RwCAQEEBAMCAiQwIQYLKwYBBAGC5RwBAQQEEgQQxe9V_62aS5-1gK3rr-Am0DAMBgNVHRMBAf8EAjAAMA0GCSqGSIb3DQEBCwUAA4IBAQCLbpN2nXhNbunZANJxAn_Cd-S4JuZsObnUiLnLLS0FPWa01TY8F7oJ8bE-aFa4kTe6NQQfi8-yiZrQ8N-JL4f7gNdQPSrH-r3iFd4SvroDe1jaJO4J9LeiFjmRdcVa-5cqNF4G1fPCofvw9W4lKnObuPakr0x_icdVq1MXhYdUtQk6Zr5mBnc4FhN9qi7DXqLHD5G7ZFUmGwfIcD2-0m1f1mwQS8yRD5-_aDCf3vutwddoi3crtivzyromwbKklR4qHunJ75LGZLZA8pJ_mXnUQ6TTsgRqPvPXgQPbSyGMf2z_DIPbQqCD_Bmc4dj9o6LozheBdDtcZCAjSPTAd_ui"]},"metadata":"None"},"attestation_format":"Packed"}"#;
+
+    fn credential() -> Credential {
+        let passkey = format!("{{\"cred\":{CREDENTIAL}}}");
+        Credential {
+            name: "key".into(),
+            added_at: 0,
+            last_used: None,
+            passkey: serde_json::from_str(&passkey).expect("a passkey"),
+        }
+    }
+
+    fn used_with(counter: u32) -> AuthenticationResult {
+        let id = "uZcVDBVS68E_MtAgeQpElJxldF_6cY9sSvbWqx_qRh8wiu42lyRBRmh5yFeD_r9k130dMbFHBHI9RTFgdJQIzQ";
+        serde_json::from_value(serde_json::json!({
+            "cred_id": id, "needs_update": true, "user_verified": true,
+            "backup_state": false, "backup_eligible": false, "counter": counter,
+            "extensions": {}
+        }))
+        .expect("a result")
+    }
+
+    #[test]
+    fn a_counter_that_moves_forward_is_recorded() {
+        let mut list = vec![credential()];
+        assert_eq!(record_use(&mut list, &used_with(3), 100).ok(), Some(0));
+        assert_eq!(stored_counter(&list[0].passkey), 3);
+        assert_eq!(list[0].last_used, Some(100));
+    }
+
+    #[test]
+    fn a_counter_that_does_not_move_forward_is_a_clone() {
+        let mut list = vec![credential()];
+        for counter in [2, 1, 0] {
+            let refused = record_use(&mut list, &used_with(counter), 100);
+            assert!(
+                matches!(refused, Err(Refusal::CounterRegressed)),
+                "{counter}"
+            );
+        }
+        assert_eq!(stored_counter(&list[0].passkey), 2, "nothing recorded");
+        assert_eq!(list[0].last_used, None);
+    }
+}
