@@ -71,6 +71,8 @@ pub struct App {
     /// Authenticator secrets enrolled since start-up, by user; they win
     /// over the users file as loaded.
     pub enrolled: std::sync::RwLock<std::collections::HashMap<String, otp::totp::TotpSecret>>,
+    /// Passkeys and security keys, when `webauthn:` is configured.
+    pub passkeys: Option<crate::webauthn::RelyingParty>,
 }
 
 impl App {
@@ -102,7 +104,18 @@ impl App {
             .public_url
             .as_ref()
             .and_then(|url| Some(format!("{}://{}", url.scheme_str()?, url.authority()?)));
+        let passkeys = match config.webauthn {
+            None => None,
+            Some(settings) => Some(
+                crate::webauthn::RelyingParty::new(
+                    settings,
+                    crypto::derive(&config.session.csrf_key, b"doorman passkey user handles"),
+                )
+                .map_err(Error::Startup)?,
+            ),
+        };
         Ok(App {
+            passkeys,
             public_origin,
             users_file: config.users_path,
             enrolled: Default::default(),

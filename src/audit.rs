@@ -41,6 +41,9 @@ pub struct Record<'a> {
     /// Unix seconds a lock or a cap lasts until.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<u64>,
+    /// Recovery codes left after one was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left: Option<usize>,
 }
 
 #[derive(Serialize)]

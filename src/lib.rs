@@ -56,6 +56,7 @@ pub(crate) mod pages;
 pub mod path;
 pub mod path_readings;
 pub(crate) mod proxy;
+pub mod recovery;
 pub mod redirect;
 pub mod report;
 pub(crate) mod request;
@@ -69,6 +70,7 @@ pub(crate) mod threads;
 pub mod tls;
 pub mod users;
 pub mod users_file;
+pub mod webauthn;
 
 pub use app::App;
 pub use error::Error;

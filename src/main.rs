@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod credentials_cli;
+
 #[derive(Parser)]
 #[command(name = "doorman", version, about = "A two-factor reverse proxy")]
 struct Cli {
@@ -58,6 +60,38 @@ enum Command {
     Sessions {
         #[command(subcommand)]
         command: SessionsCommand,
+    },
+    /// Make USER a new set of 10 recovery codes (the old ones stop working).
+    RecoveryCodes {
+        /// The user, as named in the users file.
+        user: String,
+        #[arg(long, env = "DOORMAN_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Passkeys and security keys.
+    Webauthn {
+        #[command(subcommand)]
+        command: WebauthnCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebauthnCommand {
+    /// List USER's passkeys: id, name, when added and last used.
+    List {
+        user: String,
+        #[arg(long, env = "DOORMAN_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Remove one of USER's passkeys (by the id `list` prints), or all.
+    Remove {
+        user: String,
+        /// The passkey's id; without it, `--all` is needed.
+        id: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long, env = "DOORMAN_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -114,6 +148,25 @@ fn main() -> ExitCode {
         Command::Sessions {
             command: SessionsCommand::Revoke { user, config },
         } => sessions_revoke(&user, config_source(config).as_deref()),
+        Command::RecoveryCodes { user, config } => load(config_source(config).as_deref())
+            .and_then(|config| credentials_cli::recovery_codes(&config, &user)),
+        Command::Webauthn { command } => match command {
+            WebauthnCommand::List { user, config } => load(config_source(config).as_deref())
+                .and_then(|config| credentials_cli::webauthn_list(&config, &user)),
+            WebauthnCommand::Remove {
+                user,
+                id,
+                all,
+                config,
+            } => match (id, all) {
+                (None, false) | (Some(_), true) => Err(anyhow::anyhow!(
+                    "name one passkey id (see `doorman webauthn list {user}`), or --all"
+                )),
+                (id, _) => load(config_source(config).as_deref()).and_then(|config| {
+                    credentials_cli::webauthn_remove(&config, &user, id.as_deref())
+                }),
+            },
+        },
     };
     match result {
         Ok(code) => code,

@@ -49,6 +49,7 @@ fn fixture() -> &'static Fixture {
                 key.clone(),
             ],
             csrf_key: [0; 32],
+            remember_device: None,
             cookie_name: NAME.to_owned(),
             secure: Secure::Auto,
             domain: None,

@@ -17,16 +17,20 @@ pub(super) fn channels(
         let Some(kind) = Channel::from_name(name) else {
             problems.push(
                 &path,
-                "unknown channel; doorman offers `sms`, `voice`, `push` and `totp`",
+                "unknown channel; doorman offers `sms`, `voice`, `push`, `totp` and `webauthn`",
             );
             continue;
         };
-        if kind == Channel::Totp {
-            // The user's authenticator app is the only "provider".
+        if kind == Channel::Totp || kind == Channel::Webauthn {
+            // The user's authenticator app (or passkey) is the only "provider".
             if channel.provider.is_some() || !channel.fallback.is_empty() {
                 problems.push(
                     &format!("{path}.provider"),
-                    "an authenticator app needs no provider; write `totp: {}`",
+                    if kind == Channel::Totp {
+                        "an authenticator app needs no provider; write `totp: {}`"
+                    } else {
+                        "a passkey needs no provider; write `webauthn: {}`"
+                    },
                 );
             }
             if channel.max_per_day.is_some() {

@@ -19,6 +19,7 @@ mod source;
 mod store;
 mod upstream;
 pub mod users;
+mod webauthn;
 
 pub use crate::report::duration;
 pub use problems::Problems;
@@ -90,6 +91,8 @@ pub struct Config {
     /// How long health reports not-ready before the listener closes at
     /// shutdown, so load balancers stop sending new work first.
     pub shutdown_delay: Duration,
+    /// Passkeys and security keys; `None` when `webauthn:` is not set.
+    pub webauthn: Option<crate::webauthn::WebauthnSettings>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +232,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     let channels = channels::channels(&raw.channels, &providers, problems);
     channels::push_needs_public_url(&channels, public_url.is_some(), problems);
     let codes = channels::codes(&raw.codes, problems);
+    let webauthn = webauthn::webauthn(raw.webauthn.as_ref(), &channels, &app_name, problems);
     let identity_headers = users::identity_headers(&raw.identity_headers, problems);
     let limits = limits::limits(&raw.limits, problems);
     let trusted_proxies = rules::networks(&raw.trusted_proxies, "trusted_proxies", problems);
@@ -334,5 +338,6 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         tls,
         metrics_listen,
         shutdown_delay,
+        webauthn,
     }
 }

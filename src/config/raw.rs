@@ -51,6 +51,18 @@ pub struct RawConfig {
     pub store: RawStore,
     #[serde(default)]
     pub log: RawLog,
+    pub webauthn: Option<RawWebauthn>,
+}
+
+/// `webauthn:`: the relying party passkeys are bound to.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWebauthn {
+    pub rp_id: Option<String>,
+    pub rp_name: Option<String>,
+    #[serde(default)]
+    pub origins: Vec<String>,
+    #[serde(default)]
+    pub passwordless: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +92,8 @@ pub struct RawSession {
     pub domain: Option<String>,
     pub lifetime: Option<String>,
     pub idle_timeout: Option<String>,
+    /// How long "Remember this device" spares the second factor; unset: off.
+    pub remember_device: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

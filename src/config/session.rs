@@ -69,7 +69,12 @@ pub(super) fn session(raw: RawSession, problems: &mut Problems) -> SessionSettin
         "30m",
         problems,
     );
+    let remember_device = match raw.remember_device.as_deref() {
+        None | Some("0") | Some("0s") | Some("off") => None,
+        text => Some(duration(text, "session.remember_device", "30d", problems)),
+    };
     SessionSettings {
+        remember_device,
         keys,
         csrf_key,
         cookie_name,

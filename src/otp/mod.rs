@@ -23,6 +23,8 @@ pub enum Channel {
     Push,
     /// An authenticator app (RFC 6238).
     Totp,
+    /// A passkey or security key (WebAuthn).
+    Webauthn,
 }
 
 impl Channel {
@@ -32,6 +34,7 @@ impl Channel {
             "voice" => Some(Channel::Voice),
             "push" => Some(Channel::Push),
             "totp" => Some(Channel::Totp),
+            "webauthn" => Some(Channel::Webauthn),
             _ => None,
         }
     }
@@ -42,6 +45,7 @@ impl Channel {
             Channel::Voice => "voice",
             Channel::Push => "push",
             Channel::Totp => "totp",
+            Channel::Webauthn => "webauthn",
         }
     }
 
@@ -52,6 +56,7 @@ impl Channel {
             Channel::Voice => "voice call",
             Channel::Push => "push notification",
             Channel::Totp => "authenticator app",
+            Channel::Webauthn => "passkey",
         }
     }
 

@@ -152,6 +152,7 @@ pub(super) fn offered<'a>(visit: &Visit<'a>, user: &User) -> Vec<&'a ChannelSett
         .filter(|settings| match settings.channel {
             Channel::Sms | Channel::Voice => user.phone.is_some(),
             Channel::Totp => app.totp_secret(user).is_some(),
+            Channel::Webauthn => visit.has_passkey,
             Channel::Push => settings.providers.iter().any(|name| {
                 app.providers
                     .get_push(name)
@@ -168,6 +169,7 @@ pub(super) fn offer(settings: &ChannelSettings, user: &User) -> Offer {
         Channel::Voice => format!("Voice call to {to}"),
         Channel::Push => "Approve on my phone".to_owned(),
         Channel::Totp => "Code from my authenticator app".to_owned(),
+        Channel::Webauthn => "Use your passkey".to_owned(),
     };
     Offer {
         name: settings.channel.name(),
@@ -206,7 +208,7 @@ pub(super) fn choose_page(
     error: Option<String>,
 ) -> Result<Reply, Error> {
     let offers = offers(visit, user, None);
-    if offers.is_empty() {
+    if offers.is_empty() && !visit.has_recovery_codes {
         return visit.message(
             StatusCode::FORBIDDEN,
             "No second factor set up",
@@ -217,7 +219,14 @@ pub(super) fn choose_page(
     visit.render(
         status,
         "choose.html",
-        context! { channels => offers, error => error, user => user.display_name.as_deref().unwrap_or(&user.name) },
+        context! {
+            passkey => offers.iter().any(|offer| offer.name == "webauthn"),
+            recovery => visit.has_recovery_codes,
+            remember_device => super::trusted_device::lifetime_text(visit.app),
+            channels => offers.into_iter().filter(|offer| offer.name != "webauthn").collect::<Vec<_>>(),
+            error => error,
+            user => user.display_name.as_deref().unwrap_or(&user.name),
+        },
     )
 }
 
@@ -246,6 +255,7 @@ pub(super) fn code_page(
                 _ => (!pending.remote).then_some(visit.app.codes.length),
             },
             resend_wait => resend_wait,
+            remember_device => super::trusted_device::lifetime_text(visit.app),
             others => others,
             error => error,
         },

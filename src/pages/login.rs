@@ -15,7 +15,12 @@ pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
         };
         return Ok(redirect(StatusCode::FOUND, &next));
     }
-    visit.render(StatusCode::OK, "login.html", context! {})
+    let passwordless = super::passwordless::offered(visit);
+    visit.render(
+        StatusCode::OK,
+        "login.html",
+        context! { passwordless => passwordless },
+    )
 }
 
 pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> {
@@ -94,6 +99,9 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             .end_session(&old.id, old.expires_at, visit.now)
             .await;
     }
+    if let Some(proven_at) = super::trusted_device::recognised(visit, &user) {
+        return Ok(trusted(visit, &user, proven_at));
+    }
     let session = app.start_session(&user, FactorLevel::Password, visit.now, visit.now);
     visit.set_cookie(app.sessions.set_cookie(&session, visit.tls));
     tracing::info!(event = "password_accepted", user = %user.name, client = %visit.client, "password accepted");
@@ -105,4 +113,25 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         },
     );
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
+}
+
+/// A browser remembered for `user`: the password was enough. The session
+/// counts its second factor from when it was proven (`proven_at`), so a
+/// rule with `max_age` still asks for a fresh one.
+fn trusted(visit: &mut Visit<'_>, user: &crate::users::User, proven_at: u64) -> Reply {
+    let app = visit.app;
+    let mut session = app.start_session(user, FactorLevel::TwoFactor, visit.now, visit.now);
+    session.second_factor_at = proven_at;
+    visit.set_cookie(app.sessions.set_cookie(&session, visit.tls));
+    visit.set_device_mark(&user.name);
+    crate::metrics::session_started(session.expires_at);
+    tracing::info!(event = "trusted_device_used", user = %user.name, client = %visit.client, "password accepted on a remembered device");
+    visit.audit(
+        "trusted_device_used",
+        Record {
+            user: Some(&user.name),
+            ..Record::default()
+        },
+    );
+    redirect(StatusCode::SEE_OTHER, &visit.destination())
 }

@@ -7,10 +7,15 @@ mod enroll;
 mod forward_auth;
 mod login;
 mod logout;
+mod passkey;
+mod passkey_enroll;
+mod passwordless;
 mod push;
+mod recovery;
 mod refusals;
 mod second_factor;
 mod templates;
+mod trusted_device;
 mod verify;
 
 pub use refusals::{bad_request, error_response, forbidden, login_redirect, step_up, unauthorized};
@@ -47,6 +52,15 @@ const ROUTES: &[&str] = &[
     "2fa/cancel",
     "2fa/push/status",
     "totp/enroll",
+    "2fa/passkey",
+    "2fa/passkey/begin",
+    "passkeys",
+    "passkeys/begin",
+    "passkeys/remove",
+    "2fa/recovery",
+    "login/passkey",
+    "login/passkey/begin",
+    "recovery",
     "logout",
     "auth",
     "health",
@@ -70,6 +84,9 @@ pub async fn handle(
         return forward_auth::check(app, request.headers(), peer, now, tls).map(Either::Right);
     }
     let mut visit = Visit::new(app, &request, peer, now, tls);
+    if route.starts_with("2fa") {
+        passkey::look_up_factors(&mut visit).await;
+    }
     let result = match (&method, route.as_str()) {
         (&Method::GET | &Method::HEAD, "login") => login::show(&mut visit),
         (&Method::GET | &Method::HEAD, "2fa") => second_factor::show(&mut visit).await,
@@ -77,6 +94,9 @@ pub async fn handle(
         (&Method::GET | &Method::HEAD, "health") => Ok(health(app)),
         (&Method::GET | &Method::HEAD, "static/doorman.css") => Ok(app.templates.stylesheet()),
         (&Method::GET | &Method::HEAD, "static/push.js") => Ok(templates::push_script()),
+        (&Method::GET | &Method::HEAD, "static/webauthn.js") => Ok(templates::webauthn_script()),
+        (&Method::GET | &Method::HEAD, "passkeys") => passkey_enroll::show(&mut visit).await,
+        (&Method::GET | &Method::HEAD, "recovery") => recovery::show(&mut visit).await,
         (&Method::GET | &Method::HEAD, "2fa/push/status") => {
             let wait = request
                 .uri()
@@ -106,6 +126,15 @@ pub async fn handle(
                 "2fa/cancel" => second_factor::cancel(&mut visit).await,
                 "logout" => logout::logout(&mut visit).await,
                 "totp/enroll" => enroll::submit(&mut visit, &form).await,
+                "2fa/passkey/begin" => passkey::begin(&mut visit).await,
+                "2fa/passkey" => passkey::finish(&mut visit, &form).await,
+                "passkeys/begin" => passkey_enroll::begin(&mut visit).await,
+                "passkeys" => passkey_enroll::finish(&mut visit, &form).await,
+                "passkeys/remove" => passkey_enroll::remove(&mut visit, &form).await,
+                "2fa/recovery" => recovery::sign_in(&mut visit, &form).await,
+                "login/passkey/begin" => passwordless::begin(&mut visit).await,
+                "login/passkey" => passwordless::finish(&mut visit, &form).await,
+                "recovery" => recovery::generate(&mut visit).await,
                 _ => Err(Error::MethodNotAllowed),
             },
         },
@@ -140,6 +169,12 @@ pub struct Visit<'a> {
     pub rd: String,
     /// The (folded) user whose valid device mark this browser carries.
     pub device: Option<String>,
+    /// The signed-in user has a passkey (looked up for the `2fa` pages).
+    pub has_passkey: bool,
+    /// Trusted-device cookies this browser sent (checked at sign-in).
+    pub trusted_devices: Vec<String>,
+    /// The signed-in user has unused recovery codes (likewise).
+    pub has_recovery_codes: bool,
     user_agent: String,
     nonce: String,
     new_nonce: bool,
@@ -181,7 +216,15 @@ impl<'a> Visit<'a> {
         let device_cookie = device_cookie_name(app, tls);
         let device = crate::session::cookie_values(headers, &device_cookie)
             .find_map(|mark| app.limiter.device_mark_user(mark, now));
+        let trusted_cookie = trusted_device::cookie_name(app, tls);
+        let trusted_devices = crate::session::cookie_values(headers, &trusted_cookie)
+            .take(4)
+            .map(str::to_owned)
+            .collect();
         Visit {
+            trusted_devices,
+            has_passkey: false,
+            has_recovery_codes: false,
             app,
             now,
             tls,

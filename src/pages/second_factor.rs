@@ -64,6 +64,10 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
     if settings.channel == Channel::Totp {
         return start_totp(visit, &session, &user, current.as_ref()).await;
     }
+    if settings.channel == Channel::Webauthn {
+        // Nothing to send: the choose page offers the passkey button.
+        return cancel(visit).await;
+    }
 
     let cooldown = app.codes.resend_cooldown.as_secs();
     if let Some(last) = app.store.last_sent(&user.name).await? {

@@ -18,13 +18,31 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("push.html", include_str!("../../templates/push.html")),
     ("enroll.html", include_str!("../../templates/enroll.html")),
     ("logout.html", include_str!("../../templates/logout.html")),
+    (
+        "passkeys.html",
+        include_str!("../../templates/passkeys.html"),
+    ),
+    (
+        "recovery.html",
+        include_str!("../../templates/recovery.html"),
+    ),
 ];
 
 const PUSH_SCRIPT: &str = include_str!("../../templates/push.js");
+const WEBAUTHN_SCRIPT: &str = include_str!("../../templates/webauthn.js");
 
 /// The push waiting page's script (served from doorman, as the CSP wants).
 pub fn push_script() -> Response<Full<Bytes>> {
-    let mut reply = Response::new(Full::new(Bytes::from_static(PUSH_SCRIPT.as_bytes())));
+    script(PUSH_SCRIPT)
+}
+
+/// The passkey pages' script.
+pub fn webauthn_script() -> Response<Full<Bytes>> {
+    script(WEBAUTHN_SCRIPT)
+}
+
+fn script(text: &'static str) -> Response<Full<Bytes>> {
+    let mut reply = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     let headers = reply.headers_mut();
     headers.insert(
         CONTENT_TYPE,

@@ -144,7 +144,12 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     };
     crate::metrics::sign_in(channel, &snapshot.provider, outcome);
     match verdict {
-        Verdict::Accepted => Ok(signed_in(visit, &session, &user, snapshot.channel).await),
+        Verdict::Accepted => {
+            if super::trusted_device::asked(form) {
+                super::trusted_device::remember(visit, &user);
+            }
+            Ok(signed_in(visit, &session, &user, snapshot.channel).await)
+        }
         Verdict::Wrong => {
             let attempts_left = after.attempts_left;
             visit.audit(
@@ -201,13 +206,24 @@ pub(super) async fn signed_in(
     user: &User,
     channel: Channel,
 ) -> Reply {
+    signed_in_as(visit, session, user, channel.name()).await
+}
+
+/// [`signed_in`] with what proved the second factor named as the audit
+/// and the metrics name it (a channel, or `recovery_code`).
+pub(super) async fn signed_in_as(
+    visit: &mut Visit<'_>,
+    session: &Session,
+    user: &User,
+    channel: &'static str,
+) -> Reply {
     let app = visit.app;
     if let Err(err) = app.limiter.signed_in(&app.store, &user.name).await {
         tracing::warn!(error = %err, "could not reset the failure count");
     }
     let record = || Record {
         user: Some(&user.name),
-        channel: Some(channel.name()),
+        channel: Some(channel),
         ..Record::default()
     };
     visit.audit("challenge_verified", record());
@@ -230,7 +246,7 @@ pub(super) async fn signed_in(
     visit.set_device_mark(&user.name);
     crate::metrics::session_started(upgraded.expires_at);
     let client = visit.client;
-    tracing::info!(event = "challenge_verified", user = %user.name, channel = channel.name(), %client, "signed in");
+    tracing::info!(event = "challenge_verified", user = %user.name, channel = channel, %client, "signed in");
     redirect(StatusCode::SEE_OTHER, &visit.destination())
 }
 

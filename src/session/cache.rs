@@ -147,6 +147,7 @@ mod tests {
             domain: None,
             lifetime: std::time::Duration::from_secs(3600),
             idle_timeout: std::time::Duration::from_secs(600),
+            remember_device: None,
         });
         let session = codec.start("alice", FactorLevel::TwoFactor, 1000, 1000);
         let set_cookie = codec.set_cookie(&session, false);

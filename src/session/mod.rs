@@ -84,7 +84,7 @@ pub struct SessionCodec {
     /// Every name doorman's cookies may carry (session, CSRF and device
     /// mark, each with and without `__Host-`), built once: none of them
     /// reaches the upstream.
-    own_cookies: [String; 6],
+    own_cookies: [String; 8],
     /// Tags this codec's entries in the [`cache`] of decrypted cookies.
     cache_id: u64,
 }
@@ -92,16 +92,10 @@ pub struct SessionCodec {
 impl SessionCodec {
     pub fn new(settings: SessionSettings) -> SessionCodec {
         let base = &settings.cookie_name;
-        let csrf = format!("{base}_csrf");
-        let device = format!("{base}_device");
-        let own_cookies = [
-            prefixed_name(base, false),
-            prefixed_name(base, true),
-            prefixed_name(&csrf, false),
-            prefixed_name(&csrf, true),
-            prefixed_name(&device, false),
-            prefixed_name(&device, true),
-        ];
+        // The session, CSRF, device-mark and trusted-device cookies, each
+        // with and without `__Host-`.
+        let names = ["", "_csrf", "_device", "_trusted"].map(|end| format!("{base}{end}"));
+        let own_cookies = std::array::from_fn(|i| prefixed_name(&names[i / 2], i % 2 == 1));
         SessionCodec {
             settings,
             own_cookies,
@@ -110,7 +104,7 @@ impl SessionCodec {
     }
 
     /// The names of doorman's own cookies, to keep from the upstream.
-    pub fn own_cookie_names(&self) -> [&str; 6] {
+    pub fn own_cookie_names(&self) -> [&str; 8] {
         self.own_cookies.each_ref().map(String::as_str)
     }
 
@@ -372,6 +366,7 @@ mod tests {
                 .map(|s| Key::derive_from(s.as_bytes()))
                 .collect(),
             csrf_key: [0; 32],
+            remember_device: None,
             cookie_name: "doorman_session".into(),
             secure,
             domain: domain.map(str::to_owned),
@@ -590,7 +585,9 @@ mod tests {
                 "doorman_session_csrf",
                 "__Host-doorman_session_csrf",
                 "doorman_session_device",
-                "__Host-doorman_session_device"
+                "__Host-doorman_session_device",
+                "doorman_session_trusted",
+                "__Host-doorman_session_trusted"
             ]
         );
     }

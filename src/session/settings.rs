@@ -15,6 +15,9 @@ pub struct SessionSettings {
     pub domain: Option<String>,
     pub lifetime: Duration,
     pub idle_timeout: Duration,
+    /// How long "Remember this device" spares the second factor; `None`:
+    /// not offered.
+    pub remember_device: Option<Duration>,
 }
 
 impl fmt::Debug for SessionSettings {

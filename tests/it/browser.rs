@@ -42,16 +42,17 @@ fn run(command: &mut Command, what: &str) -> String {
 }
 
 /// A port nothing listens on right now, so `public_url` can name it.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_browser_signs_in_with_sms_totp_and_push() {
+/// Chromium's path, with playwright-core installed; `None` (the test is
+/// skipped, and says so) only when `DOORMAN_SKIP_BROWSER=1`.
+pub(crate) fn chromium_and_playwright(what: &str) -> Option<String> {
     if std::env::var("DOORMAN_SKIP_BROWSER").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: the browser end-to-end test (DOORMAN_SKIP_BROWSER=1)");
-        return;
+        eprintln!("SKIPPED: {what} (DOORMAN_SKIP_BROWSER=1)");
+        return None;
     }
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
@@ -67,6 +68,14 @@ async fn a_real_browser_signs_in_with_sms_totp_and_push() {
             "npm ci in tests/browser",
         );
     }
+    Some(chromium)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_signs_in_with_sms_totp_and_push() {
+    let Some(chromium) = chromium_and_playwright("the browser end-to-end test") else {
+        return;
+    };
 
     let app = doorman::demo::start_app().await.expect("the demo app");
     let webhook = Webhook::start().await;

@@ -73,7 +73,7 @@ providers:
             "upstream: required: the URL of the app to protect, like http://127.0.0.1:3000",
             "session.secret: too short: 9 bytes, at least 32 needed",
             "session.lifetime: `soon` is not a duration like 30s, 5m or 12h",
-            "channels.fax: unknown channel; doorman offers `sms`, `voice`, `push` and `totp`",
+            "channels.fax: unknown channel; doorman offers `sms`, `voice`, `push`, `totp` and `webauthn`",
             "channels.sms.provider: provider `webhook` is not configured under providers.webhook",
         ])
     );

@@ -203,7 +203,7 @@ impl Providers {
 /// (WebOTP) on `host`, when there is one the config names.
 pub fn message_text(channel: Channel, app: &str, code: &str, host: Option<&str>) -> String {
     match channel {
-        Channel::Sms | Channel::Push | Channel::Totp => match host {
+        Channel::Sms | Channel::Push | Channel::Totp | Channel::Webauthn => match host {
             Some(host) => format!("Your {app} code is {code}\n\n@{host} #{code}"),
             None => format!("Your {app} code is {code}"),
         },

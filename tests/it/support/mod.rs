@@ -369,6 +369,7 @@ pub fn decrypt_session(value: &str, secret: &str, now: u64) -> Option<doorman::s
     let codec = doorman::session::SessionCodec::new(SessionSettings {
         keys: vec![cookie::Key::derive_from(secret.as_bytes())],
         csrf_key: [0; 32],
+        remember_device: None,
         cookie_name: SESSION_COOKIE.to_owned(),
         secure: Secure::Auto,
         domain: None,
