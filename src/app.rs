@@ -10,7 +10,7 @@ use crate::session::{self, Session, SessionCodec};
 use crate::users::IdentityHeaders;
 use crate::users::{PasswordChecker, User, Users};
 use crate::{
-    audit, crypto, csrf, limits, net, notify, otp, pages, proxy, rules, store, users_file, Error,
+    audit, crypto, csrf, limits, net, notify, otp, pages, proxy, sites, store, users_file, Error,
 };
 use arc_swap::ArcSwap;
 use http::{HeaderMap, HeaderValue};
@@ -24,8 +24,9 @@ pub struct App {
     pub app_name: String,
     /// Host for the WebOTP line and redirects when `public_url` is set.
     pub public_host: Option<String>,
-    /// Access rules, `public:` first; first match wins. SIGHUP swaps them.
-    pub rules: ArcSwap<rules::Rules>,
+    /// The apps by host, each with its access rules (`public:` first;
+    /// first match wins). SIGHUP swaps them.
+    pub sites: ArcSwap<sites::Sites>,
     pub channels: Vec<ChannelSettings>,
     pub codes: CodeSettings,
     pub identity: IdentityHeaders,
@@ -51,8 +52,9 @@ pub struct App {
     pub csrf: csrf::Csrf,
     pub store: Arc<store::Store>,
     pub providers: otp::providers::Providers,
-    /// Where requests go; each worker thread builds its own pooled client.
-    pub upstream: crate::proxy::Upstream,
+    /// Where each app's requests go, at its index in `sites`; each worker
+    /// thread builds its own pooled clients.
+    pub upstreams: Vec<crate::proxy::Upstream>,
     pub templates: pages::Templates,
     pub clock: SharedClock,
     /// Keys code hashes and push answer tokens: random per process with the
@@ -113,7 +115,7 @@ impl App {
                 .as_ref()
                 .and_then(|url| url.host())
                 .map(str::to_owned),
-            rules: ArcSwap::from_pointee(config.rules),
+            sites: ArcSwap::from_pointee(config.sites),
             channels: config.channels,
             codes: config.codes,
             client_headers: proxy::headers::ClientHeaders::new(
@@ -129,7 +131,7 @@ impl App {
                 users.clone(),
                 config.limits.concurrent_password_checks,
             ),
-            upstream: config.upstream,
+            upstreams: config.upstreams,
             audit: audit::Audit::new(config.log.audit.clone()),
             limiter: limits::Limiter::new(
                 config.limits.failures.clone(),

@@ -36,6 +36,8 @@ pub enum Decision {
     },
     /// Signed in, but the rule wants a more recent second factor.
     StepUp { rule: String, user: Arc<User> },
+    /// No app answers to the request's host (421 / 403), never a default app.
+    UnknownHost,
 }
 
 /// What the gate looks at: the request line and headers, already with a
@@ -49,16 +51,24 @@ pub struct Request<'a> {
     /// front proxy asks `auth` about a request, never — that request is an
     /// app request whatever its path says.
     pub own_pages: bool,
+    /// The app it is for (see [`crate::sites::Sites::pick`]; `None`: no
+    /// app answers to its host), and the normalised host it was picked by.
+    pub site: Option<usize>,
+    pub host: Option<&'a str>,
 }
 
 pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision {
     let path = request.path;
-    let target = Target::new(request.method, path, request.client);
+    let target = Target::new(request.method, path, request.client).on_host(request.host);
     if request.own_pages && is_under(path, &app.prefix) && target.lenient_is_under(&app.prefix) {
         return Decision::Pages;
     }
+    let Some(site) = request.site else {
+        return Decision::UnknownHost;
+    };
     // One snapshot for the whole decision: a reload may swap the rules.
-    let rules = app.rules.load();
+    let sites = app.sites.load();
+    let rules = sites.rules(site);
     let anonymous = rules.evaluate(&target, None);
     match anonymous.policy {
         Policy::Bypass => return Decision::Public,
@@ -66,35 +76,44 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
             // Only to name who it was in the audit trail.
             let user = signed_in(app, request.headers, now, tls).map(|(_, user)| user);
             return Decision::Denied {
-                rule: rule_name(&rules, anonymous.rule),
+                rule: rule_name(rules, anonymous.rule),
                 user,
             };
         }
-        Policy::TwoFactor => {}
+        Policy::TwoFactor | Policy::OneFactor => {}
     }
-    if let Some((session, user)) = fully_signed_in(app, request.headers, now, tls) {
+    if let Some((session, user)) = signed_in(app, request.headers, now, tls) {
         let answer = if anonymous.needs_user {
             rules.evaluate(&target, Some(&user))
         } else {
             anonymous
         };
-        match answer.policy {
-            Policy::Bypass => return Decision::Public,
-            Policy::Deny => {
-                return Decision::Denied {
-                    rule: rule_name(&rules, answer.rule),
-                    user: Some(user),
-                }
+        // A session with the password only is judged only where a rule
+        // asks for no more; anywhere else it is not signed in yet.
+        if session.level != FactorLevel::TwoFactor {
+            if answer.policy == Policy::OneFactor {
+                return pass(app, session, user, now, tls);
             }
-            Policy::TwoFactor => {}
+        } else {
+            match answer.policy {
+                Policy::Bypass => return Decision::Public,
+                Policy::Deny => {
+                    return Decision::Denied {
+                        rule: rule_name(rules, answer.rule),
+                        user: Some(user),
+                    }
+                }
+                Policy::OneFactor => return pass(app, session, user, now, tls),
+                Policy::TwoFactor => {}
+            }
+            if needs_step_up(answer.max_age, &session, now) {
+                return Decision::StepUp {
+                    rule: rule_name(rules, answer.rule),
+                    user,
+                };
+            }
+            return pass(app, session, user, now, tls);
         }
-        if needs_step_up(answer.max_age, &session, now) {
-            return Decision::StepUp {
-                rule: rule_name(&rules, answer.rule),
-                user,
-            };
-        }
-        return pass(app, session, user, now, tls);
     }
     if is_browser_navigation(request.method, request.headers) {
         Decision::Login
@@ -166,19 +185,29 @@ pub fn needs_step_up(max_age: Option<Duration>, session: &Session, now: u64) -> 
     max_age.is_some_and(|max_age| now.saturating_sub(session.second_factor_at) > max_age.as_secs())
 }
 
-/// Whether the rule for a browser going to `path` (already canonical) as
-/// `user` asks for a more recent second factor than `session`'s.
+/// Whether the rule for a browser going to `path` (already canonical) on
+/// `host` as `user` asks for a more recent second factor than `session`'s.
+/// Without a host doorman knows, every app's rule for the path is asked
+/// (a step-up too many is safe; one too few is not).
 pub fn destination_needs_step_up(
     app: &App,
+    host: Option<&str>,
     path: &str,
     client: IpAddr,
     session: &Session,
     user: &User,
     now: u64,
 ) -> bool {
-    let target = Target::new(&Method::GET, path, client);
-    let answer = app.rules.load().evaluate(&target, Some(user));
-    needs_step_up(answer.max_age, session, now)
+    let target = Target::new(&Method::GET, path, client).on_host(host);
+    let sites = app.sites.load();
+    let judged: Vec<usize> = match sites.pick(host) {
+        Some(site) => vec![site],
+        None => (0..sites.len()).collect(),
+    };
+    judged.into_iter().any(|site| {
+        let answer = sites.rules(site).evaluate(&target, Some(user));
+        needs_step_up(answer.max_age, session, now)
+    })
 }
 
 /// The session in `headers` when both factors are done.
@@ -242,6 +271,8 @@ mod tests {
             groups: Vec::new(),
             policy: Policy::Bypass,
             max_age: None,
+            hosts: Vec::new(),
+            tokens: false,
         }])
     }
 

@@ -13,7 +13,8 @@
 //!   and whether a session still holds.
 //! - [`path`] and [`rules`]: the canonical and lenient readings of a path,
 //!   and the access rules judged on both; [`path_readings`]: how other
-//!   servers read a path, for the differential test and the fuzzer.
+//!   servers read a path, for the differential test and the fuzzer;
+//!   [`sites`]: which app (of `apps:`) a request is for, by host.
 //! - [`pages`]: doorman's own routes: login, second factor, logout, forward-auth, health;
 //!   [`redirect`]: which return targets are safe.
 //! - [`proxy`]: forwarding to the upstream, streaming, upgrades, header rewrites.
@@ -63,6 +64,7 @@ pub mod rules;
 pub mod secret;
 pub(crate) mod server;
 pub mod session;
+pub mod sites;
 pub(crate) mod stall;
 pub mod store;
 pub(crate) mod threads;

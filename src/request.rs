@@ -5,7 +5,7 @@
 
 use crate::gate::{self, Decision};
 use crate::metrics::{self, RequestOutcome};
-use crate::proxy::{headers, Proxy, TunnelGuard};
+use crate::proxy::{headers, Proxies, Proxy, TunnelGuard};
 use crate::session::Session;
 use crate::users::User;
 use crate::{pages, App};
@@ -25,7 +25,7 @@ pub type Body = Either<Incoming, Full<Bytes>>;
 /// One request, from its canonical path to the response sent.
 pub async fn handle(
     app: &Arc<App>,
-    proxy: &Proxy,
+    proxies: &Proxies,
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -33,7 +33,7 @@ pub async fn handle(
     let now = app.clock.now();
     // Rules, pages and the upstream all see the one canonical path.
     let mut response = match canonical_path(&mut request) {
-        Ok(()) => answer(app, proxy, request, peer, now, tls).await,
+        Ok(()) => answer(app, proxies, request, peer, now, tls).await,
         Err(reason) => {
             metrics::request(RequestOutcome::BadRequest);
             pages::bad_request(reason)
@@ -59,12 +59,22 @@ fn canonical_path(request: &mut Request<Incoming>) -> Result<(), &'static str> {
 /// The gate's decision for a request with a canonical path, carried out.
 async fn answer(
     app: &Arc<App>,
-    proxy: &Proxy,
+    proxies: &Proxies,
     request: Request<Incoming>,
     peer: SocketAddr,
     now: u64,
     tls: bool,
 ) -> Response<Body> {
+    let (host, site) = match pick_app(app, &request) {
+        Ok(picked) => picked,
+        Err(reason) => {
+            metrics::request(RequestOutcome::BadRequest);
+            return pages::bad_request(reason);
+        }
+    };
+    // `pick_app` found no proxy past the end; the gate says so too.
+    let proxy = site.and_then(|site| proxies.get(site));
+    let site = site.filter(|_| proxy.is_some());
     let client = app.client_ip(peer.ip(), request.headers());
     // Behind a TLS-terminating proxy that doorman trusts, the client's
     // connection is HTTPS even though this one is not: cookies follow it.
@@ -78,6 +88,8 @@ async fn answer(
             headers: request.headers(),
             client,
             own_pages: true,
+            site,
+            host: host.as_deref(),
         },
         now,
         secure,
@@ -90,45 +102,78 @@ async fn answer(
             &Stop::new(why, rule, user, client, path, request.headers()),
         );
     };
-    match decision {
-        Decision::Pages => {
+    match (decision, proxy) {
+        (Decision::Pages, _) => {
             metrics::request(RequestOutcome::Pages);
             pages::handle(app, request, peer, now, secure).await
         }
-        Decision::Public => {
+        (Decision::Public, Some(proxy)) => {
             forward(app, proxy, request, peer, tls, None, RequestOutcome::Public).await
         }
-        Decision::Pass {
-            user,
-            session,
-            refreshed_cookie,
-        } => {
+        (
+            Decision::Pass {
+                user,
+                session,
+                refreshed_cookie,
+            },
+            Some(proxy),
+        ) => {
             let signed_in = Some((user, session));
             let outcome = RequestOutcome::Proxied;
             let mut response = forward(app, proxy, request, peer, tls, signed_in, outcome).await;
             add_refreshed_cookie(response.headers_mut(), refreshed_cookie);
             response
         }
-        Decision::Denied { rule, user } => {
+        // A site is picked only with its proxy: without one, no app answers.
+        (Decision::UnknownHost | Decision::Public | Decision::Pass { .. }, _) => {
+            unknown_host(host.as_deref(), client)
+        }
+        (Decision::Denied { rule, user }, _) => {
             metrics::request(RequestOutcome::Denied);
             let user = user.as_ref().map(|user| user.name.as_str());
             stopped(Stopped::Denied, &rule, user);
             pages::forbidden(app, &request)
         }
-        Decision::StepUp { rule, user } => {
+        (Decision::StepUp { rule, user }, _) => {
             metrics::request(RequestOutcome::StepUp);
             stopped(Stopped::StepUp, &rule, Some(&user.name));
             pages::step_up(app, &request)
         }
-        Decision::Login => {
+        (Decision::Login, _) => {
             metrics::request(RequestOutcome::Login);
             pages::login_redirect(app, &request)
         }
-        Decision::Unauthorized => {
+        (Decision::Unauthorized, _) => {
             metrics::request(RequestOutcome::Unauthorized);
             pages::unauthorized(app)
         }
     }
+}
+
+/// The request's normalised host and the app it is for (`None`: no app
+/// answers to it). A host that is not one, or that the request target
+/// contradicts, is refused when apps are told apart by host; with one app
+/// it is only left unknown (as doorman always treated it).
+fn pick_app<B>(
+    app: &App,
+    request: &Request<B>,
+) -> Result<(Option<String>, Option<usize>), &'static str> {
+    let sites = app.sites.load();
+    let host = match crate::sites::request_host(request.uri(), request.headers()) {
+        Ok(host) => host,
+        Err(reason) if sites.by_host() => return Err(reason),
+        Err(_) => None,
+    };
+    let site = sites.pick(host.as_deref());
+    Ok((host, site))
+}
+
+/// 421 for a request no app answers to, with a line saying which host.
+fn unknown_host(host: Option<&str>, client: IpAddr) -> Response<Body> {
+    metrics::request(RequestOutcome::BadRequest);
+    let host = host.unwrap_or("");
+    tracing::info!(event = "unknown_host", host, %client, "no app answers to this host (see `apps:`)");
+    pages::misdirected()
 }
 
 /// Why a rule stopped a request.

@@ -5,6 +5,7 @@
 //! of the module that uses it (`SessionSettings` in `session`, `Limits` in
 //! `limits`, …): imports flow from here to the domain, never back.
 
+mod apps;
 mod channels;
 pub mod env;
 mod forwarding;
@@ -29,8 +30,8 @@ use crate::net::TrustedProxies;
 use crate::otp::providers::ProviderSettings;
 use crate::otp::{ChannelSettings, CodeSettings};
 use crate::proxy::{ForwardingSettings, Upstream};
-use crate::rules::Rules;
 use crate::session::SessionSettings;
+use crate::sites::Sites;
 use crate::store::StoreSettings;
 use crate::tls::TlsSettings;
 use crate::users::{IdentityHeaders, Users};
@@ -45,8 +46,10 @@ use std::time::Duration;
 pub struct Config {
     /// Address the gateway listens on.
     pub listen: SocketAddr,
-    /// The protected app.
+    /// The protected app; with `apps:`, the first app's (see `upstreams`).
     pub upstream: Upstream,
+    /// Each app's upstream, at its index in `sites`.
+    pub upstreams: Vec<Upstream>,
     /// Path under which doorman's own pages live, without a trailing slash.
     pub auth_prefix: String,
     /// Name used in messages and page titles.
@@ -60,8 +63,9 @@ pub struct Config {
     /// authenticator enrollment page writes new secrets into it.
     pub users_path: Option<PathBuf>,
     pub session: SessionSettings,
-    /// `public:` as bypass rules, then `rules:`; first match wins.
-    pub rules: Rules,
+    /// The apps by host, each with `public:` as bypass rules, then
+    /// `rules:` (first match wins); one app for every host without `apps:`.
+    pub sites: Sites,
     /// The second-factor channels offered to users, in this order.
     pub channels: Vec<ChannelSettings>,
     pub providers: ProviderSettings,
@@ -206,7 +210,11 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             problems.push("listen", "expected an address like 0.0.0.0:8080");
             SocketAddr::from(([127, 0, 0, 1], 0))
         });
-    let upstream = upstream::upstream(&raw, base, problems);
+    let (sites, upstreams) = apps::apps(&raw, base, problems);
+    let upstream = upstreams
+        .first()
+        .cloned()
+        .unwrap_or_else(upstream::fallback);
     let auth_prefix = listener::auth_prefix(raw.auth_prefix.as_deref(), problems);
     let public_url = raw
         .public_url
@@ -222,7 +230,6 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             }
         });
     let session = session::session(raw.session, problems);
-    let rules = rules::access_rules(&raw.public, &raw.rules, problems);
     let app_name = raw.app_name.clone().unwrap_or_else(|| "doorman".to_owned());
     let providers = providers::providers(&raw.providers, &app_name, problems);
     let allowed_countries = channels::countries(&raw.allowed_countries, problems);
@@ -311,6 +318,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     Config {
         listen,
         upstream,
+        upstreams,
         auth_prefix,
         app_name,
         public_url,
@@ -318,7 +326,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         users,
         users_path: None,
         session,
-        rules,
+        sites,
         channels,
         providers,
         codes,

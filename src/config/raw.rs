@@ -29,6 +29,9 @@ pub struct RawConfig {
     pub public: Vec<RawPublicRule>,
     #[serde(default)]
     pub rules: Vec<RawRule>,
+    /// Several apps by host name; without it, `upstream` and `rules` are the one app.
+    #[serde(default)]
+    pub apps: Vec<RawApp>,
     #[serde(default)]
     pub channels: OrderedMap<RawChannel>,
     #[serde(default)]
@@ -103,6 +106,26 @@ pub struct RawRule {
     pub groups: Vec<String>,
     pub policy: Option<String>,
     pub max_age: Option<String>,
+    /// Hosts the rule is for (exact, or `*.example.com`); empty: every host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Whether API tokens may pass where this rule decides.
+    pub tokens: Option<bool>,
+}
+
+/// One entry of `apps:`: an upstream, the hosts that reach it, its rules.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawApp {
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    pub upstream: Option<String>,
+    pub upstream_host_header: Option<String>,
+    pub upstream_ca_file: Option<String>,
+    pub upstream_insecure_skip_verify: Option<bool>,
+    #[serde(default)]
+    pub public: Vec<RawPublicRule>,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
 }
 
 #[derive(Debug, Default, Deserialize)]

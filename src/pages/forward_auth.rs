@@ -50,7 +50,10 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
             let decision = decide(app, &original, headers, client, now, tls);
             (Some(original), decision)
         }
-        Ok(None) if app.rules.load().can_refuse_a_signed_in_user() => {
+        // Without the original request there is no host to pick an app by.
+        Ok(None)
+            if app.sites.load().by_host() || app.sites.load().can_refuse_a_signed_in_user() =>
+        {
             warn_unjudged(peer);
             let rule = "forward-auth without the original request, while rules restrict access";
             (None, unjudged(rule))
@@ -112,6 +115,25 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
             } else {
                 refusal(app, nginx, rd, page, "step_up_required")
             }
+        }
+        Decision::UnknownHost => {
+            let host = original
+                .as_ref()
+                .and_then(|original| host_of(&original.url));
+            let host = host.as_deref().unwrap_or("");
+            tracing::warn!(
+                event = "unknown_host",
+                host,
+                %client,
+                asked_by = "forward-auth",
+                "no app answers to the forwarded host (see `apps:`; the front proxy must \
+                 send X-Forwarded-Host, or an absolute X-Original-URL)"
+            );
+            respond(
+                StatusCode::FORBIDDEN,
+                JSON,
+                r#"{"error":"unknown_host","message":"No app is served at this host name."}"#,
+            )
         }
         Decision::Login if !nginx => redirect(StatusCode::FOUND, &sign_in_url(app, "login", rd)),
         Decision::Login | Decision::Unauthorized => refusal(
@@ -219,6 +241,9 @@ fn decide(
             }
         }
     }
+    let host = host_of(&original.url);
+    let site = app.sites.load().pick(host.as_deref());
+    let app_of = (site, host.as_deref());
     let mut paths = vec![original.path.clone()];
     for value in headers.get_all("x-rewrite-url") {
         paths.push(path_of(value.to_str().unwrap_or("")));
@@ -226,7 +251,7 @@ fn decide(
     let mut first = None;
     for path in &paths {
         for method in &methods {
-            match decide_one(app, method, path, headers, client, now, tls) {
+            match decide_one(app, app_of, method, path, headers, client, now, tls) {
                 passed @ (Decision::Pass { .. } | Decision::Public) => {
                     first.get_or_insert(passed);
                 }
@@ -244,8 +269,13 @@ const METHOD_OVERRIDES: &[&str] = &[
     "x-method-override",
 ];
 
+/// The app a request was picked for and the host it was picked by.
+type AppOf<'a> = (Option<usize>, Option<&'a str>);
+
+#[allow(clippy::too_many_arguments)]
 fn decide_one(
     app: &App,
+    (site, host): AppOf<'_>,
     method: &Method,
     path: &str,
     headers: &HeaderMap,
@@ -276,6 +306,8 @@ fn decide_one(
             // The front proxy sends doorman's own pages to doorman; what it
             // asks about here is on its way to the app.
             own_pages: false,
+            site,
+            host,
         },
         now,
         tls,
@@ -304,6 +336,14 @@ fn sign_in_url(app: &App, page: &str, rd: &str) -> String {
         url.extend(form_urlencoded::byte_serialize(rd.as_bytes()));
     }
     url
+}
+
+/// The normalised host of an absolute http(s) URL (the front proxy's
+/// `X-Forwarded-Host` or `X-Original-URL`), by which the app is picked.
+fn host_of(url: &str) -> Option<String> {
+    let origin = origin_of(url)?;
+    let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    crate::sites::normalize(authority)
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL.

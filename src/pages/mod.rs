@@ -13,7 +13,9 @@ mod second_factor;
 mod templates;
 mod verify;
 
-pub use refusals::{bad_request, error_response, forbidden, login_redirect, step_up, unauthorized};
+pub use refusals::{
+    bad_request, error_response, forbidden, login_redirect, misdirected, step_up, unauthorized,
+};
 pub use templates::Templates;
 
 use crate::error::Error;

@@ -52,6 +52,16 @@ pub fn bad_request(reason: &'static str) -> Response<Body> {
     stopped(StatusCode::BAD_REQUEST, &body)
 }
 
+/// 421 for a host no app answers to: the client (or a front proxy) sent
+/// it to the wrong server, and no app's rules can judge it.
+pub fn misdirected() -> Response<Body> {
+    let body = serde_json::json!({
+        "error": "unknown_host",
+        "message": "No app is served at this host name.",
+    });
+    stopped(StatusCode::MISDIRECTED_REQUEST, &body)
+}
+
 /// 401 for a client that is not a browser; it is never forwarded.
 pub fn unauthorized(app: &App) -> Response<Body> {
     let body = serde_json::json!({

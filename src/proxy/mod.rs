@@ -4,6 +4,9 @@
 //! set identity headers by the time a request gets here.
 
 pub mod headers;
+mod set;
+
+pub use set::Proxies;
 
 use crate::connections::Slot;
 use crate::error::Error;

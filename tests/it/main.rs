@@ -7,6 +7,7 @@ mod adversarial;
 mod adversarial_connections;
 mod adversarial_front_proxies;
 mod adversarial_gate;
+mod apps;
 mod attempts;
 mod browser;
 mod cli;
