@@ -56,6 +56,8 @@ pub struct App {
     /// thread builds its own pooled clients.
     pub upstreams: Vec<crate::proxy::Upstream>,
     pub templates: pages::Templates,
+    /// API tokens (`tokens_file`), re-read when the file changes.
+    pub tokens: crate::tokens::Tokens,
     pub clock: SharedClock,
     /// Keys code hashes and push answer tokens: random per process with the
     /// memory store; from the session secret with a file or shared store.
@@ -151,6 +153,7 @@ impl App {
             store: Arc::new(store),
             providers: otp::providers::Providers::from_settings(&config.providers),
             templates,
+            tokens: crate::tokens::Tokens::new(config.tokens_file),
             clock,
             code_key,
             hsts: config.tls.and_then(|tls| tls.hsts),

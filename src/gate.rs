@@ -5,6 +5,7 @@ use crate::app::App;
 use crate::crypto;
 use crate::rules::{Policy, Rules, Target};
 use crate::session::{self, FactorLevel, Session};
+use crate::tokens::check::Bearer;
 use crate::users::User;
 use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, Method};
@@ -18,6 +19,9 @@ pub enum Decision {
     Pages,
     /// A bypass rule lets it through, without identity.
     Public,
+    /// A valid API token that the deciding rule lets through (`tokens:
+    /// true`): forward with identity, no session.
+    PassToken { user: Arc<User>, name: String },
     /// A fully signed-in session: forward with identity, and re-issue the
     /// cookie when the idle window should slide.
     Pass {
@@ -55,6 +59,9 @@ pub struct Request<'a> {
     /// app answers to its host), and the normalised host it was picked by.
     pub site: Option<usize>,
     pub host: Option<&'a str>,
+    /// The doorman token it brought, checked (see
+    /// [`crate::tokens::check::authenticate`]); then no cookie counts.
+    pub token: Option<&'a Bearer>,
 }
 
 pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision {
@@ -81,6 +88,9 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
             };
         }
         Policy::TwoFactor | Policy::OneFactor => {}
+    }
+    if let Some(bearer) = request.token {
+        return token_decision(rules, &target, bearer);
     }
     if let Some((session, user)) = signed_in(app, request.headers, now, tls) {
         let answer = if anonymous.needs_user {
@@ -119,6 +129,32 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
         Decision::Login
     } else {
         Decision::Unauthorized
+    }
+}
+
+/// A token is its own kind of principal: judged as its user, it passes
+/// only where the deciding rule says `tokens: true`, and never counts as a
+/// session of any level.
+fn token_decision(rules: &Rules, target: &Target<'_>, bearer: &Bearer) -> Decision {
+    let Bearer::Valid { user, name } = bearer else {
+        return Decision::Unauthorized;
+    };
+    let answer = rules.evaluate(target, Some(user));
+    let rule = rule_name(rules, answer.rule);
+    match answer.policy {
+        Policy::Bypass => Decision::Public,
+        Policy::OneFactor | Policy::TwoFactor if answer.tokens => Decision::PassToken {
+            user: user.clone(),
+            name: name.clone(),
+        },
+        Policy::Deny => Decision::Denied {
+            rule,
+            user: Some(user.clone()),
+        },
+        Policy::OneFactor | Policy::TwoFactor => Decision::Denied {
+            rule: format!("{rule} (no `tokens: true`)"),
+            user: Some(user.clone()),
+        },
     }
 }
 

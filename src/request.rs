@@ -76,6 +76,13 @@ async fn answer(
     let proxy = site.and_then(|site| proxies.get(site));
     let site = site.filter(|_| proxy.is_some());
     let client = app.client_ip(peer.ip(), request.headers());
+    // Doorman's own pages never take a token; anywhere else it is checked
+    // (and counted) before the gate judges it.
+    let token = if gate::is_under(request.uri().path(), &app.prefix) {
+        None
+    } else {
+        crate::tokens::check::authenticate(app, request.headers(), client, now).await
+    };
     // Behind a TLS-terminating proxy that doorman trusts, the client's
     // connection is HTTPS even though this one is not: cookies follow it.
     let secure =
@@ -90,6 +97,7 @@ async fn answer(
             own_pages: true,
             site,
             host: host.as_deref(),
+            token: token.as_ref(),
         },
         now,
         secure,
@@ -118,16 +126,34 @@ async fn answer(
             },
             Some(proxy),
         ) => {
-            let signed_in = Some((user, session));
+            let signed_in = Some((user, Some(session)));
             let outcome = RequestOutcome::Proxied;
             let mut response = forward(app, proxy, request, peer, tls, signed_in, outcome).await;
             add_refreshed_cookie(response.headers_mut(), refreshed_cookie);
             response
         }
-        // A site is picked only with its proxy: without one, no app answers.
-        (Decision::UnknownHost | Decision::Public | Decision::Pass { .. }, _) => {
-            unknown_host(host.as_deref(), client)
+        (Decision::PassToken { user, name }, Some(proxy)) => {
+            tracing::debug!(event = "token_used", user = %user.name, token = %name, %client, "API token accepted");
+            let signed_in = Some((user, None));
+            forward(
+                app,
+                proxy,
+                request,
+                peer,
+                tls,
+                signed_in,
+                RequestOutcome::Proxied,
+            )
+            .await
         }
+        // A site is picked only with its proxy: without one, no app answers.
+        (
+            Decision::UnknownHost
+            | Decision::Public
+            | Decision::Pass { .. }
+            | Decision::PassToken { .. },
+            _,
+        ) => unknown_host(host.as_deref(), client),
         (Decision::Denied { rule, user }, _) => {
             metrics::request(RequestOutcome::Denied);
             let user = user.as_ref().map(|user| user.name.as_str());
@@ -308,7 +334,8 @@ fn tunnel_guard(app: Arc<App>, session: Session) -> TunnelGuard {
 }
 
 /// Forwards a request the gate let through; `signed_in` is who it was
-/// let through as (`None` for a public route). The one place that readies
+/// let through as (`None` for a public route), with the session (`None`
+/// for an API token). The one place that readies
 /// headers for the app, in this order: hop-by-hop headers and every client
 /// copy of a header doorman owns or apps route by are removed, then
 /// doorman's own values are set — so nothing a client sends, `Connection`
@@ -319,20 +346,23 @@ async fn forward(
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
-    signed_in: Option<(Arc<User>, Session)>,
+    signed_in: Option<(Arc<User>, Option<Session>)>,
     outcome: RequestOutcome,
 ) -> Response<Body> {
     let upgrade = headers::allowed_upgrade(request.headers(), &app.forwarding.upgrades);
     let request_headers = request.headers_mut();
     app.client_headers.clean_request(request_headers);
+    // Right beside the rest: a doorman token is doorman's, never the app's.
+    headers::strip_token_authorization(request_headers);
     headers::strip_cookies(request_headers, &app.sessions.own_cookie_names());
     // A WebSocket (or other upgrade) lives only as long as its session.
     let tunnel_guard = match signed_in {
         Some((user, session)) => {
             user.headers.insert_into(&app.identity, request_headers);
-            upgrade
-                .is_some()
-                .then(|| tunnel_guard(app.clone(), session))
+            // A token's tunnel lives until it closes (no session to re-ask).
+            session
+                .filter(|_| upgrade.is_some())
+                .map(|session| tunnel_guard(app.clone(), session))
         }
         None => None,
     };

@@ -354,6 +354,31 @@ impl Rules {
         })
     }
 
+    /// Each reading [`Rules::evaluate`] judges, named, with its answer:
+    /// what `check-policy` shows (the stricter of them all stands).
+    pub fn each_reading(&self, target: &Target<'_>, user: Option<&User>) -> Vec<(String, Answer)> {
+        let mut readings = vec![(
+            format!("as written: {}", target.path),
+            self.first_match(target, Reading::Written(target.path), user),
+        )];
+        if let Some(views) = target.lenient.as_ref() {
+            let all = std::iter::once(&views.resolved)
+                .chain(views.unresolved.iter())
+                .chain(&views.others);
+            for view in all {
+                let answer = self.lenient_match(target, view, user);
+                readings.push((format!("as a lenient app reads it: {view}"), answer));
+            }
+        } else {
+            let answer = self.lenient_match(target, target.path, user);
+            readings.push((
+                format!("as a lenient app reads it: {}", target.path),
+                answer,
+            ));
+        }
+        readings
+    }
+
     /// The first match on a lenient `view` of the request's path.
     fn lenient_match(&self, target: &Target<'_>, view: &str, user: Option<&User>) -> Answer {
         let folded = fold_case(view);

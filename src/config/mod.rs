@@ -58,6 +58,8 @@ pub struct Config {
     pub public_url: Option<Uri>,
     /// A directory whose templates replace the embedded ones.
     pub templates_dir: Option<PathBuf>,
+    /// `tokens_file`: API tokens, hashed; `None` accepts no token.
+    pub tokens_file: Option<PathBuf>,
     pub users: Users,
     /// The users file, when there is one (the demo has none); the
     /// authenticator enrollment page writes new secrets into it.
@@ -323,6 +325,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         app_name,
         public_url,
         templates_dir: raw.templates_dir.map(|dir| base.join(dir)),
+        tokens_file: raw.tokens_file.map(|file| base.join(file)),
         users,
         users_path: None,
         session,

@@ -17,6 +17,8 @@ pub struct RawConfig {
     pub app_name: Option<String>,
     pub public_url: Option<String>,
     pub templates_dir: Option<String>,
+    /// API tokens, hashed, as `doorman token` writes them.
+    pub tokens_file: Option<String>,
     /// PEM CA bundle that an `https://` upstream's certificate must chain to.
     pub upstream_ca_file: Option<String>,
     pub upstream_insecure_skip_verify: Option<bool>,

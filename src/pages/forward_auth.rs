@@ -16,6 +16,7 @@
 use super::{json, redirect, respond, security_headers, Reply, JSON};
 use crate::gate::{self, Decision};
 use crate::request::{audit_stop, Stop, Stopped};
+use crate::tokens::check::Bearer;
 use crate::App;
 use http::header::{LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -32,7 +33,15 @@ struct Original {
     url: String,
 }
 
-pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bool) -> Reply {
+/// `token`: the doorman token the request brought, checked.
+pub fn check(
+    app: &App,
+    token: Option<&Bearer>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    now: u64,
+    tls: bool,
+) -> Reply {
     // nginx's auth_request cannot pass a redirect on; it turns a 401 into
     // the login redirect itself (`error_page 401 =302 $doorman_login`).
     let nginx = headers.contains_key("x-original-url");
@@ -47,7 +56,7 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
     let client = app.client_ip(peer.ip(), headers);
     let (original, decision) = match original {
         Ok(Some(original)) => {
-            let decision = decide(app, &original, headers, client, now, tls);
+            let decision = decide(app, token, &original, headers, client, now, tls);
             (Some(original), decision)
         }
         // Without the original request there is no host to pick an app by.
@@ -78,6 +87,12 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
         Decision::Pages | Decision::Public => {
             let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
             every_identity_header(app, reply.headers_mut());
+            reply
+        }
+        Decision::PassToken { user, .. } => {
+            let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
+            every_identity_header(app, reply.headers_mut());
+            user.headers.insert_into(&app.identity, reply.headers_mut());
             reply
         }
         Decision::Pass {
@@ -226,6 +241,7 @@ fn refusal(app: &App, nginx: bool, rd: &str, page: String, error: &str) -> Reply
 /// does not is the answer.
 fn decide(
     app: &App,
+    token: Option<&Bearer>,
     original: &Original,
     headers: &HeaderMap,
     client: IpAddr,
@@ -243,7 +259,7 @@ fn decide(
     }
     let host = host_of(&original.url);
     let site = app.sites.load().pick(host.as_deref());
-    let app_of = (site, host.as_deref());
+    let app_of = (site, host.as_deref(), token);
     let mut paths = vec![original.path.clone()];
     for value in headers.get_all("x-rewrite-url") {
         paths.push(path_of(value.to_str().unwrap_or("")));
@@ -270,12 +286,13 @@ const METHOD_OVERRIDES: &[&str] = &[
 ];
 
 /// The app a request was picked for and the host it was picked by.
-type AppOf<'a> = (Option<usize>, Option<&'a str>);
+/// And the token the request brought, checked.
+type AppOf<'a> = (Option<usize>, Option<&'a str>, Option<&'a Bearer>);
 
 #[allow(clippy::too_many_arguments)]
 fn decide_one(
     app: &App,
-    (site, host): AppOf<'_>,
+    (site, host, token): AppOf<'_>,
     method: &Method,
     path: &str,
     headers: &HeaderMap,
@@ -308,6 +325,7 @@ fn decide_one(
             own_pages: false,
             site,
             host,
+            token,
         },
         now,
         tls,

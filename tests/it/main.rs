@@ -38,5 +38,6 @@ pub mod security;
 mod session;
 mod store;
 mod tls;
+mod tokens;
 mod totp;
 mod verify;
