@@ -101,10 +101,10 @@ pub fn token(
                 let expires = match entry.expires {
                     None => "never expires".to_owned(),
                     Some(at) if at <= now => "expired".to_owned(),
-                    Some(at) => format!(
-                        "expires in {}",
-                        humantime::format_duration(std::time::Duration::from_secs(at - now))
-                    ),
+                    Some(at) => {
+                        let left = at - now;
+                        format!("expires in {}d {}h", left / 86_400, left % 86_400 / 3_600)
+                    }
                 };
                 println!("{}\t{}\t{expires}", entry.user, entry.name);
             }

@@ -367,12 +367,13 @@ impl Rules {
                 .chain(&views.others);
             for view in all {
                 let answer = self.lenient_match(target, view, user);
-                readings.push((format!("as a lenient app reads it: {view}"), answer));
+                let shown = fold_case(view);
+                readings.push((format!("as a lenient app reads it: {shown}"), answer));
             }
         } else {
             let answer = self.lenient_match(target, target.path, user);
             readings.push((
-                format!("as a lenient app reads it: {}", target.path),
+                format!("as a lenient app reads it: {}", fold_case(target.path)),
                 answer,
             ));
         }

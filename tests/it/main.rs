@@ -11,6 +11,7 @@ mod apps;
 mod attempts;
 mod browser;
 mod cli;
+mod cli_apps;
 mod codes;
 mod config;
 mod cookies;
