@@ -8,6 +8,7 @@ mod adversarial_connections;
 mod adversarial_front_proxies;
 mod adversarial_gate;
 mod apps;
+mod apps_nginx;
 mod attempts;
 mod browser;
 mod cli;
