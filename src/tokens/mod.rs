@@ -137,11 +137,14 @@ pub fn verify(entry: &Entry, presented: &Presented, now: u64) -> Result<(), Refu
     }
 }
 
+/// A file's modification time and length: what says it changed.
+type Stamp = (SystemTime, u64);
+
 /// The tokens file, re-read whenever it changes on disk.
 pub struct Tokens {
     path: Option<PathBuf>,
     /// The file's modification time and length when last read, and its tokens.
-    cached: Mutex<(Option<(SystemTime, u64)>, Vec<Entry>)>,
+    cached: Mutex<(Option<Stamp>, Vec<Entry>)>,
 }
 
 impl Tokens {
