@@ -25,16 +25,7 @@ impl HostPattern {
             None => (false, text.as_str()),
         };
         let name = name.strip_suffix('.').unwrap_or(name);
-        let plausible = !name.is_empty()
-            && name.split('.').all(|label| {
-                !label.is_empty()
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            });
-        if !plausible {
+        if !is_host_name(name) {
             return None;
         }
         Some(if wildcard {
@@ -60,6 +51,20 @@ impl std::fmt::Display for HostPattern {
             HostPattern::Below(suffix) => write!(f, "*{suffix}"),
         }
     }
+}
+
+/// Whether `name` is a DNS host name: dot-separated labels of letters,
+/// digits and inner hyphens (no empty label, so no leading or trailing dot).
+pub fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// `Host` (or an authority) as apps compare it: lower case, without the

@@ -286,15 +286,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             // A host name, optionally with a leading dot for its subdomains:
             // `.` alone or `evil.com.` would admit far more than meant.
             let name = domain.strip_prefix('.').unwrap_or(&domain);
-            let plausible = !name.is_empty()
-                && name.split('.').all(|label| {
-                    !label.is_empty()
-                        && !label.starts_with('-')
-                        && !label.ends_with('-')
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                });
+            let plausible = crate::sites::is_host_name(name);
             if !plausible {
                 problems.push(
                     &format!("allowed_redirect_domains[{index}]"),

@@ -142,3 +142,46 @@ async fn a_host_the_request_target_contradicts_is_refused() {
     assert_eq!(answer.status, 421, "{answer:?}");
     assert_eq!((env.upstream.hits(), git.hits()), (1, 0));
 }
+
+#[tokio::test]
+async fn forward_auth_picks_the_app_by_the_forwarded_host_and_refuses_unknown_ones() {
+    let git = Upstream::start().await;
+    let env = start(&git, "trusted_proxies: [\"127.0.0.1\"]\n").await;
+    let ask = |host: &'static str, uri: &'static str| {
+        crate::support::api_client()
+            .get(env.url("/.doorman/auth"))
+            .header("x-forwarded-method", "GET")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", host)
+            .header("x-forwarded-uri", uri)
+            .send()
+    };
+    // The wiki's public path, the git app's is not public.
+    assert_eq!(
+        ask("wiki.example.com", "/assets/x")
+            .await
+            .expect("ask")
+            .status(),
+        200
+    );
+    assert_eq!(
+        ask("git.example.com", "/assets/x")
+            .await
+            .expect("ask")
+            .status(),
+        401
+    );
+    let refused = ask("other.example.com", "/assets/x").await.expect("ask");
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = refused.json().await.expect("json");
+    assert_eq!(body["error"], "unknown_host");
+    // Without the host (no X-Forwarded-Host) no app can be picked either.
+    let bare = crate::support::api_client()
+        .get(env.url("/.doorman/auth"))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/assets/x")
+        .send()
+        .await
+        .expect("ask");
+    assert_eq!(bare.status(), 403);
+}
