@@ -246,6 +246,28 @@ pub fn destination_needs_step_up(
     })
 }
 
+/// Whether the rule for a browser going to `path` on `host` as `user`
+/// asks for the password only (`one_factor`): then the sign-in can go
+/// straight back after the password. Without a host doorman knows, every
+/// app must say so.
+pub fn destination_is_one_factor(
+    app: &App,
+    host: Option<&str>,
+    path: &str,
+    client: IpAddr,
+    user: &User,
+) -> bool {
+    let target = Target::new(&Method::GET, path, client).on_host(host);
+    let sites = app.sites.load();
+    let judged: Vec<usize> = match sites.pick(host) {
+        Some(site) => vec![site],
+        None => (0..sites.len()).collect(),
+    };
+    judged
+        .into_iter()
+        .all(|site| sites.rules(site).evaluate(&target, Some(user)).policy == Policy::OneFactor)
+}
+
 /// The session in `headers` when both factors are done.
 pub fn fully_signed_in(
     app: &App,

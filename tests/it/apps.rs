@@ -116,9 +116,49 @@ async fn a_one_factor_path_takes_a_password_only_session_and_nothing_else_does()
     browser.switch_to_host("git.example.com");
     assert_eq!(browser.get("/status").await.status, 302, "another app");
     assert_eq!((env.upstream.hits(), git.hits()), (1, 0));
-    // Signed out, one_factor still needs a session.
+    // Signed out, one_factor still needs a session; the password alone
+    // then goes straight back to it.
     let mut stranger = Browser::for_hosts(env.addr, HOSTS);
-    assert_eq!(stranger.get("/status").await.status, 302);
+    let page = stranger.get("/status").await;
+    assert_eq!(page.status, 302);
+    let login = page.location().expect("to sign in").to_owned();
+    let page = stranger.get(&login).await;
+    let rd = page.field("rd").unwrap_or_default();
+    let page = stranger
+        .post(
+            "/.doorman/login",
+            &[
+                ("username", "bob"),
+                ("password", crate::support::PASSWORD),
+                ("rd", &rd),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    assert_eq!(page.location(), Some("/status"));
+    // Elsewhere the password goes on to the second factor, as ever.
+    let mut other = Browser::for_hosts(env.addr, HOSTS);
+    let login = other
+        .get("/page")
+        .await
+        .location()
+        .expect("to sign in")
+        .to_owned();
+    let rd = other.get(&login).await.field("rd").unwrap_or_default();
+    let page = other
+        .post(
+            "/.doorman/login",
+            &[
+                ("username", "bob"),
+                ("password", crate::support::PASSWORD),
+                ("rd", &rd),
+            ],
+        )
+        .await;
+    assert!(
+        page.location().unwrap_or("").starts_with("/.doorman/2fa"),
+        "{page:?}"
+    );
 }
 
 #[tokio::test]
