@@ -126,6 +126,15 @@ pub fn request_host(
     }
 }
 
+/// The normalised host of an absolute URL (the front proxy's
+/// `X-Original-URL`, or `X-Forwarded-Proto` + `-Host` + `-Uri`); `None`
+/// for a relative one.
+pub fn host_of_url(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    uri.scheme()?;
+    normalize(uri.authority()?.as_str())
+}
+
 fn valid_port(port: &str) -> bool {
     !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
 }

@@ -131,25 +131,7 @@ pub fn check(
                 refusal(app, nginx, rd, page, "step_up_required")
             }
         }
-        Decision::UnknownHost => {
-            let host = original
-                .as_ref()
-                .and_then(|original| host_of(&original.url));
-            let host = host.as_deref().unwrap_or("");
-            tracing::warn!(
-                event = "unknown_host",
-                host,
-                %client,
-                asked_by = "forward-auth",
-                "no app answers to the forwarded host (see `apps:`; the front proxy must \
-                 send X-Forwarded-Host, or an absolute X-Original-URL)"
-            );
-            respond(
-                StatusCode::FORBIDDEN,
-                JSON,
-                r#"{"error":"unknown_host","message":"No app is served at this host name."}"#,
-            )
-        }
+        Decision::UnknownHost => super::refusals::unknown_host_for_front_proxy(rd, client),
         Decision::Login if !nginx => redirect(StatusCode::FOUND, &sign_in_url(app, "login", rd)),
         Decision::Login | Decision::Unauthorized => refusal(
             app,
@@ -257,7 +239,7 @@ fn decide(
             }
         }
     }
-    let host = host_of(&original.url);
+    let host = crate::sites::host_of_url(&original.url);
     let site = app.sites.load().pick(host.as_deref());
     let app_of = (site, host.as_deref(), token);
     let mut paths = vec![original.path.clone()];
@@ -354,14 +336,6 @@ fn sign_in_url(app: &App, page: &str, rd: &str) -> String {
         url.extend(form_urlencoded::byte_serialize(rd.as_bytes()));
     }
     url
-}
-
-/// The normalised host of an absolute http(s) URL (the front proxy's
-/// `X-Forwarded-Host` or `X-Original-URL`), by which the app is picked.
-fn host_of(url: &str) -> Option<String> {
-    let origin = origin_of(url)?;
-    let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    crate::sites::normalize(authority)
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL.
