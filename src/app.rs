@@ -10,7 +10,7 @@ use crate::session::{self, Session, SessionCodec};
 use crate::users::IdentityHeaders;
 use crate::users::{PasswordChecker, User, Users};
 use crate::{
-    audit, crypto, csrf, limits, net, notify, otp, pages, proxy, rules, store, users_file, Error,
+    audit, crypto, csrf, limits, net, notify, otp, pages, proxy, sites, store, users_file, Error,
 };
 use arc_swap::ArcSwap;
 use http::{HeaderMap, HeaderValue};
@@ -24,8 +24,9 @@ pub struct App {
     pub app_name: String,
     /// Host for the WebOTP line and redirects when `public_url` is set.
     pub public_host: Option<String>,
-    /// Access rules, `public:` first; first match wins. SIGHUP swaps them.
-    pub rules: ArcSwap<rules::Rules>,
+    /// The apps by host, each with its access rules (`public:` first;
+    /// first match wins). SIGHUP swaps them.
+    pub sites: ArcSwap<sites::Sites>,
     pub channels: Vec<ChannelSettings>,
     pub codes: CodeSettings,
     pub identity: IdentityHeaders,
@@ -51,9 +52,12 @@ pub struct App {
     pub csrf: csrf::Csrf,
     pub store: Arc<store::Store>,
     pub providers: otp::providers::Providers,
-    /// Where requests go; each worker thread builds its own pooled client.
-    pub upstream: crate::proxy::Upstream,
+    /// Where each app's requests go, at its index in `sites`; each worker
+    /// thread builds its own pooled clients.
+    pub upstreams: Vec<crate::proxy::Upstream>,
     pub templates: pages::Templates,
+    /// API tokens (`tokens_file`), re-read when the file changes.
+    pub tokens: crate::tokens::Tokens,
     pub clock: SharedClock,
     /// Keys code hashes and push answer tokens: random per process with the
     /// memory store; from the session secret with a file or shared store.
@@ -126,7 +130,7 @@ impl App {
                 .as_ref()
                 .and_then(|url| url.host())
                 .map(str::to_owned),
-            rules: ArcSwap::from_pointee(config.rules),
+            sites: ArcSwap::from_pointee(config.sites),
             channels: config.channels,
             codes: config.codes,
             client_headers: proxy::headers::ClientHeaders::new(
@@ -142,7 +146,7 @@ impl App {
                 users.clone(),
                 config.limits.concurrent_password_checks,
             ),
-            upstream: config.upstream,
+            upstreams: config.upstreams,
             audit: audit::Audit::new(config.log.audit.clone()),
             limiter: limits::Limiter::new(
                 config.limits.failures.clone(),
@@ -162,6 +166,7 @@ impl App {
             store: Arc::new(store),
             providers: otp::providers::Providers::from_settings(&config.providers),
             templates,
+            tokens: crate::tokens::Tokens::new(config.tokens_file),
             clock,
             code_key,
             hsts: config.tls.and_then(|tls| tls.hsts),

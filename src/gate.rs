@@ -6,6 +6,7 @@ use crate::crypto;
 use crate::otp::totp::TotpSecret;
 use crate::rules::{Policy, Rules, Target};
 use crate::session::{self, FactorLevel, Session};
+use crate::tokens::check::Bearer;
 use crate::users::User;
 use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, Method};
@@ -21,6 +22,9 @@ pub enum Decision {
     Pages,
     /// A bypass rule lets it through, without identity.
     Public,
+    /// A valid API token that the deciding rule lets through (`tokens:
+    /// true`): forward with identity, no session.
+    PassToken { user: Arc<User>, name: String },
     /// A fully signed-in session: forward with identity, and re-issue the
     /// cookie when the idle window should slide.
     Pass {
@@ -39,6 +43,8 @@ pub enum Decision {
     },
     /// Signed in, but the rule wants a more recent second factor.
     StepUp { rule: String, user: Arc<User> },
+    /// No app answers to the request's host (421 / 403), never a default app.
+    UnknownHost,
 }
 
 /// What the gate looks at: the request line and headers, already with a
@@ -52,16 +58,27 @@ pub struct Request<'a> {
     /// front proxy asks `auth` about a request, never — that request is an
     /// app request whatever its path says.
     pub own_pages: bool,
+    /// The app it is for (see [`crate::sites::Sites::pick`]; `None`: no
+    /// app answers to its host), and the normalised host it was picked by.
+    pub site: Option<usize>,
+    pub host: Option<&'a str>,
+    /// The doorman token it brought, checked (see
+    /// [`crate::tokens::check::authenticate`]); then no cookie counts.
+    pub token: Option<&'a Bearer>,
 }
 
 pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision {
     let path = request.path;
-    let target = Target::new(request.method, path, request.client);
+    let target = Target::new(request.method, path, request.client).on_host(request.host);
     if request.own_pages && is_under(path, &app.prefix) && target.lenient_is_under(&app.prefix) {
         return Decision::Pages;
     }
+    let Some(site) = request.site else {
+        return Decision::UnknownHost;
+    };
     // One snapshot for the whole decision: a reload may swap the rules.
-    let rules = app.rules.load();
+    let sites = app.sites.load();
+    let rules = sites.rules(site);
     let anonymous = rules.evaluate(&target, None);
     match anonymous.policy {
         Policy::Bypass => return Decision::Public,
@@ -69,40 +86,78 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
             // Only to name who it was in the audit trail.
             let user = signed_in(app, request.headers, now, tls).map(|(_, user)| user);
             return Decision::Denied {
-                rule: rule_name(&rules, anonymous.rule),
+                rule: rule_name(rules, anonymous.rule),
                 user,
             };
         }
-        Policy::TwoFactor => {}
+        Policy::TwoFactor | Policy::OneFactor => {}
     }
-    if let Some((session, user)) = fully_signed_in(app, request.headers, now, tls) {
+    if let Some(bearer) = request.token {
+        return token_decision(rules, &target, bearer);
+    }
+    if let Some((session, user)) = signed_in(app, request.headers, now, tls) {
         let answer = if anonymous.needs_user {
             rules.evaluate(&target, Some(&user))
         } else {
             anonymous
         };
-        match answer.policy {
-            Policy::Bypass => return Decision::Public,
-            Policy::Deny => {
-                return Decision::Denied {
-                    rule: rule_name(&rules, answer.rule),
-                    user: Some(user),
-                }
+        // A session with the password only is judged only where a rule
+        // asks for no more; anywhere else it is not signed in yet.
+        if session.level != FactorLevel::TwoFactor {
+            if answer.policy == Policy::OneFactor {
+                return pass(app, session, user, now, tls);
             }
-            Policy::TwoFactor => {}
+        } else {
+            match answer.policy {
+                Policy::Bypass => return Decision::Public,
+                Policy::Deny => {
+                    return Decision::Denied {
+                        rule: rule_name(rules, answer.rule),
+                        user: Some(user),
+                    }
+                }
+                Policy::OneFactor => return pass(app, session, user, now, tls),
+                Policy::TwoFactor => {}
+            }
+            if needs_step_up(answer.max_age, &session, now) {
+                return Decision::StepUp {
+                    rule: rule_name(rules, answer.rule),
+                    user,
+                };
+            }
+            return pass(app, session, user, now, tls);
         }
-        if needs_step_up(answer.max_age, &session, now) {
-            return Decision::StepUp {
-                rule: rule_name(&rules, answer.rule),
-                user,
-            };
-        }
-        return pass(app, session, user, now, tls);
     }
     if is_browser_navigation(request.method, request.headers) {
         Decision::Login
     } else {
         Decision::Unauthorized
+    }
+}
+
+/// A token is its own kind of principal: judged as its user, it passes
+/// only where the deciding rule says `tokens: true`, and never counts as a
+/// session of any level.
+fn token_decision(rules: &Rules, target: &Target<'_>, bearer: &Bearer) -> Decision {
+    let Bearer::Valid { user, name } = bearer else {
+        return Decision::Unauthorized;
+    };
+    let answer = rules.evaluate(target, Some(user));
+    let rule = rule_name(rules, answer.rule);
+    match answer.policy {
+        Policy::Bypass => Decision::Public,
+        Policy::OneFactor | Policy::TwoFactor if answer.tokens => Decision::PassToken {
+            user: user.clone(),
+            name: name.clone(),
+        },
+        Policy::Deny => Decision::Denied {
+            rule,
+            user: Some(user.clone()),
+        },
+        Policy::OneFactor | Policy::TwoFactor => Decision::Denied {
+            rule: format!("{rule} (no `tokens: true`)"),
+            user: Some(user.clone()),
+        },
     }
 }
 
@@ -214,19 +269,51 @@ pub fn needs_step_up(max_age: Option<Duration>, session: &Session, now: u64) -> 
     max_age.is_some_and(|max_age| now.saturating_sub(session.second_factor_at) > max_age.as_secs())
 }
 
-/// Whether the rule for a browser going to `path` (already canonical) as
-/// `user` asks for a more recent second factor than `session`'s.
+/// Whether the rule for a browser going to `path` (already canonical) on
+/// `host` as `user` asks for a more recent second factor than `session`'s.
+/// Without a host doorman knows, every app's rule for the path is asked
+/// (a step-up too many is safe; one too few is not).
 pub fn destination_needs_step_up(
     app: &App,
+    host: Option<&str>,
     path: &str,
     client: IpAddr,
     session: &Session,
     user: &User,
     now: u64,
 ) -> bool {
-    let target = Target::new(&Method::GET, path, client);
-    let answer = app.rules.load().evaluate(&target, Some(user));
-    needs_step_up(answer.max_age, session, now)
+    let target = Target::new(&Method::GET, path, client).on_host(host);
+    let sites = app.sites.load();
+    let judged: Vec<usize> = match sites.pick(host) {
+        Some(site) => vec![site],
+        None => (0..sites.len()).collect(),
+    };
+    judged.into_iter().any(|site| {
+        let answer = sites.rules(site).evaluate(&target, Some(user));
+        needs_step_up(answer.max_age, session, now)
+    })
+}
+
+/// Whether the rule for a browser going to `path` on `host` as `user`
+/// asks for the password only (`one_factor`): then the sign-in can go
+/// straight back after the password. Without a host doorman knows, every
+/// app must say so.
+pub fn destination_is_one_factor(
+    app: &App,
+    host: Option<&str>,
+    path: &str,
+    client: IpAddr,
+    user: &User,
+) -> bool {
+    let target = Target::new(&Method::GET, path, client).on_host(host);
+    let sites = app.sites.load();
+    let judged: Vec<usize> = match sites.pick(host) {
+        Some(site) => vec![site],
+        None => (0..sites.len()).collect(),
+    };
+    judged
+        .into_iter()
+        .all(|site| sites.rules(site).evaluate(&target, Some(user)).policy == Policy::OneFactor)
 }
 
 /// The session in `headers` when both factors are done.
@@ -290,6 +377,8 @@ mod tests {
             groups: Vec::new(),
             policy: Policy::Bypass,
             max_age: None,
+            hosts: Vec::new(),
+            tokens: false,
         }])
     }
 

@@ -46,23 +46,13 @@ pub struct Reloaded {
 /// key missing here is neither reloaded nor reported.
 fn restart_only(config: &Config) -> Vec<(&'static str, String)> {
     use sha2::{Digest, Sha256};
-    let upstream = &config.upstream;
     let mut secrets = Sha256::new();
     for key in &config.session.keys {
         secrets.update(key.master());
     }
     vec![
         ("listen", config.listen.to_string()),
-        (
-            "upstream",
-            format!(
-                "{}://{} {:?} {}",
-                upstream.scheme,
-                upstream.authority,
-                upstream.host_header,
-                upstream.insecure_skip_verify
-            ),
-        ),
+        ("upstream", upstreams(config)),
         ("auth_prefix", config.auth_prefix.clone()),
         ("app_name", config.app_name.clone()),
         ("public_url", format!("{:?}", config.public_url)),
@@ -99,6 +89,29 @@ fn restart_only(config: &Config) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Each app's hosts and upstream: what picks where a request goes. A
+/// reload that changes it keeps the running apps (rules included) until
+/// a restart, since each app's upstream is built once.
+fn upstreams(config: &Config) -> String {
+    let hosts = config.sites.iter().map(|site| {
+        let hosts: Vec<String> = site.hosts.iter().map(ToString::to_string).collect();
+        hosts.join(",")
+    });
+    let described: Vec<String> = hosts
+        .zip(&config.upstreams)
+        .map(|(hosts, upstream)| {
+            format!(
+                "{hosts} {}://{} {:?} {}",
+                upstream.scheme,
+                upstream.authority,
+                upstream.host_header,
+                upstream.insecure_skip_verify
+            )
+        })
+        .collect();
+    described.join("; ")
+}
+
 impl Gateway {
     /// Binds `config.listen` and starts serving.
     pub async fn start(config: Config) -> Result<Gateway, Error> {
@@ -132,9 +145,9 @@ impl Gateway {
                 Some(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
             }
         };
-        if config.upstream.insecure_skip_verify {
+        for upstream in config.upstreams.iter().filter(|u| u.insecure_skip_verify) {
             tracing::warn!(
-                upstream = %config.upstream.authority,
+                upstream = %upstream.authority,
                 "upstream_insecure_skip_verify is on: the upstream's certificate is not checked, \
                  so anyone on the path to it can read and change the traffic"
             );
@@ -193,13 +206,22 @@ impl Gateway {
             .collect();
         let mut reloaded = Reloaded {
             users: config.users.len(),
-            rules: config.rules.len(),
+            rules: config.sites.rule_count(),
             certificate: false,
             needs_restart,
         };
         let same_file = config.users_path == self.app.users_file;
         self.app.replace_users(config.users, same_file);
-        self.app.rules.store(Arc::new(config.rules));
+        // One app (no `apps:`) keeps its one upstream: its rules reload as ever.
+        let by_host = self.app.sites.load().by_host() || config.sites.by_host();
+        if by_host && reloaded.needs_restart.contains(&"upstream") {
+            tracing::warn!(
+                "the apps' hosts or upstreams changed: every app keeps its running hosts, \
+                 upstream and rules until a restart"
+            );
+        } else {
+            self.app.sites.store(Arc::new(config.sites));
+        }
         if let (Some(certs), Some(tls)) = (&self.certs, config.tls) {
             certs.replace(tls.cert_file, tls.key_file, tls.certified);
             reloaded.certificate = true;

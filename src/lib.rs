@@ -13,7 +13,9 @@
 //!   and whether a session still holds.
 //! - [`path`] and [`rules`]: the canonical and lenient readings of a path,
 //!   and the access rules judged on both; [`path_readings`]: how other
-//!   servers read a path, for the differential test and the fuzzer.
+//!   servers read a path, for the differential test and the fuzzer;
+//!   [`sites`]: which app (of `apps:`) a request is for, by host;
+//!   [`policy_check`]: `check-policy` and `check-config`'s rule warnings.
 //! - [`pages`]: doorman's own routes: login, second factor, logout, forward-auth, health;
 //!   [`redirect`]: which return targets are safe.
 //! - [`proxy`]: forwarding to the upstream, streaming, upgrades, header rewrites.
@@ -22,7 +24,8 @@
 //! - [`users`]: the users file and password checks; [`users_file`] writes
 //!   enrolled authenticator secrets back into it.
 //! - [`otp`]: codes, challenges and the providers that deliver them.
-//! - [`limits`]: brute-force and send limits.
+//! - [`limits`]: brute-force and send limits; [`tokens`]: API tokens for
+//!   scripts (`Authorization: Bearer`, or Basic with an app password).
 //! - [`store`]: server-side state (challenges, revocations, cooldowns).
 //! - [`config`]: the config file, read in two stages; [`error`]: the one error type.
 //! - [`clock`]: injectable time.
@@ -55,6 +58,7 @@ pub mod otp;
 pub(crate) mod pages;
 pub mod path;
 pub mod path_readings;
+pub mod policy_check;
 pub(crate) mod proxy;
 pub mod recovery;
 pub mod redirect;
@@ -64,10 +68,12 @@ pub mod rules;
 pub mod secret;
 pub(crate) mod server;
 pub mod session;
+pub mod sites;
 pub(crate) mod stall;
 pub mod store;
 pub(crate) mod threads;
 pub mod tls;
+pub mod tokens;
 pub mod users;
 pub mod users_file;
 pub mod webauthn;

@@ -1,5 +1,7 @@
 //! The `doorman` command line: parse arguments, load config, call the library.
 
+mod cli_apps;
+
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use doorman::config::{Config, LogFormat};
@@ -60,6 +62,24 @@ enum Command {
     Sessions {
         #[command(subcommand)]
         command: SessionsCommand,
+    },
+    /// API tokens for scripts (`Authorization: Bearer`, or Basic).
+    Token {
+        #[command(subcommand)]
+        command: cli_apps::TokenCommand,
+    },
+    /// Which app and rule decide METHOD URL, and why, for every reading
+    /// of its path (signed out, as --user, or as --user's --token).
+    CheckPolicy {
+        #[arg(long, env = "DOORMAN_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        user: Option<String>,
+        /// Judge it as this API token of --user.
+        #[arg(long)]
+        token: Option<String>,
+        method: String,
+        url: String,
     },
     /// Make USER a new set of 10 recovery codes (the old ones stop working).
     RecoveryCodes {
@@ -167,6 +187,18 @@ fn main() -> ExitCode {
                 }),
             },
         },
+        Command::Token { command } => cli_apps::token(command, |path| {
+            load(config_source(path.map(Path::to_owned)).as_deref())
+        }),
+        Command::CheckPolicy {
+            config,
+            user,
+            token,
+            method,
+            url,
+        } => load(config_source(config).as_deref()).and_then(|config| {
+            cli_apps::check_policy(&config, user.as_deref(), token.as_deref(), &method, &url)
+        }),
     };
     match result {
         Ok(code) => code,
@@ -343,6 +375,9 @@ fn check_config(path: Option<&Path>) -> Result<ExitCode> {
                 config.users.len(),
                 channels.join(", ")
             );
+            for warning in doorman::policy_check::fall_through_warnings(&config.sites) {
+                eprintln!("warning: {warning}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(problems) => {

@@ -5,7 +5,7 @@
 
 use crate::gate::{self, Decision};
 use crate::metrics::{self, RequestOutcome};
-use crate::proxy::{headers, Proxy, TunnelGuard};
+use crate::proxy::{headers, Proxies, Proxy, TunnelGuard};
 use crate::session::Session;
 use crate::users::User;
 use crate::{pages, App};
@@ -25,7 +25,7 @@ pub type Body = Either<Incoming, Full<Bytes>>;
 /// One request, from its canonical path to the response sent.
 pub async fn handle(
     app: &Arc<App>,
-    proxy: &Proxy,
+    proxies: &Proxies,
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -33,7 +33,7 @@ pub async fn handle(
     let now = app.clock.now();
     // Rules, pages and the upstream all see the one canonical path.
     let mut response = match canonical_path(&mut request) {
-        Ok(()) => answer(app, proxy, request, peer, now, tls).await,
+        Ok(()) => answer(app, proxies, request, peer, now, tls).await,
         Err(reason) => {
             metrics::request(RequestOutcome::BadRequest);
             pages::bad_request(reason)
@@ -59,13 +59,30 @@ fn canonical_path(request: &mut Request<Incoming>) -> Result<(), &'static str> {
 /// The gate's decision for a request with a canonical path, carried out.
 async fn answer(
     app: &Arc<App>,
-    proxy: &Proxy,
+    proxies: &Proxies,
     request: Request<Incoming>,
     peer: SocketAddr,
     now: u64,
     tls: bool,
 ) -> Response<Body> {
+    let (host, site) = match pick_app(app, &request) {
+        Ok(picked) => picked,
+        Err(reason) => {
+            metrics::request(RequestOutcome::BadRequest);
+            return pages::bad_request(reason);
+        }
+    };
+    // `pick_app` found no proxy past the end; the gate says so too.
+    let proxy = site.and_then(|site| proxies.get(site));
+    let site = site.filter(|_| proxy.is_some());
     let client = app.client_ip(peer.ip(), request.headers());
+    // Doorman's own pages never take a token; anywhere else it is checked
+    // (and counted) before the gate judges it.
+    let token = if gate::is_under(request.uri().path(), &app.prefix) {
+        None
+    } else {
+        crate::tokens::check::authenticate(app, request.headers(), client, now).await
+    };
     // Behind a TLS-terminating proxy that doorman trusts, the client's
     // connection is HTTPS even though this one is not: cookies follow it.
     let secure =
@@ -78,6 +95,9 @@ async fn answer(
             headers: request.headers(),
             client,
             own_pages: true,
+            site,
+            host: host.as_deref(),
+            token: token.as_ref(),
         },
         now,
         secure,
@@ -90,45 +110,96 @@ async fn answer(
             &Stop::new(why, rule, user, client, path, request.headers()),
         );
     };
-    match decision {
-        Decision::Pages => {
+    match (decision, proxy) {
+        (Decision::Pages, _) => {
             metrics::request(RequestOutcome::Pages);
             pages::handle(app, request, peer, now, secure).await
         }
-        Decision::Public => {
+        (Decision::Public, Some(proxy)) => {
             forward(app, proxy, request, peer, tls, None, RequestOutcome::Public).await
         }
-        Decision::Pass {
-            user,
-            session,
-            refreshed_cookie,
-        } => {
-            let signed_in = Some((user, session));
+        (
+            Decision::Pass {
+                user,
+                session,
+                refreshed_cookie,
+            },
+            Some(proxy),
+        ) => {
+            let signed_in = Some((user, Some(session)));
             let outcome = RequestOutcome::Proxied;
             let mut response = forward(app, proxy, request, peer, tls, signed_in, outcome).await;
             add_refreshed_cookie(response.headers_mut(), refreshed_cookie);
             response
         }
-        Decision::Denied { rule, user } => {
+        (Decision::PassToken { user, name }, Some(proxy)) => {
+            tracing::debug!(event = "token_used", user = %user.name, token = %name, %client, "API token accepted");
+            let signed_in = Some((user, None));
+            forward(
+                app,
+                proxy,
+                request,
+                peer,
+                tls,
+                signed_in,
+                RequestOutcome::Proxied,
+            )
+            .await
+        }
+        // A site is picked only with its proxy: without one, no app answers.
+        (
+            Decision::UnknownHost
+            | Decision::Public
+            | Decision::Pass { .. }
+            | Decision::PassToken { .. },
+            _,
+        ) => unknown_host(host.as_deref(), client),
+        (Decision::Denied { rule, user }, _) => {
             metrics::request(RequestOutcome::Denied);
             let user = user.as_ref().map(|user| user.name.as_str());
             stopped(Stopped::Denied, &rule, user);
             pages::forbidden(app, &request)
         }
-        Decision::StepUp { rule, user } => {
+        (Decision::StepUp { rule, user }, _) => {
             metrics::request(RequestOutcome::StepUp);
             stopped(Stopped::StepUp, &rule, Some(&user.name));
             pages::step_up(app, &request)
         }
-        Decision::Login => {
+        (Decision::Login, _) => {
             metrics::request(RequestOutcome::Login);
             pages::login_redirect(app, &request)
         }
-        Decision::Unauthorized => {
+        (Decision::Unauthorized, _) => {
             metrics::request(RequestOutcome::Unauthorized);
             pages::unauthorized(app)
         }
     }
+}
+
+/// The request's normalised host and the app it is for (`None`: no app
+/// answers to it). A host that is not one, or that the request target
+/// contradicts, is refused when apps are told apart by host; with one app
+/// it is only left unknown (as doorman always treated it).
+fn pick_app<B>(
+    app: &App,
+    request: &Request<B>,
+) -> Result<(Option<String>, Option<usize>), &'static str> {
+    let sites = app.sites.load();
+    let host = match crate::sites::request_host(request.uri(), request.headers()) {
+        Ok(host) => host,
+        Err(reason) if sites.by_host() => return Err(reason),
+        Err(_) => None,
+    };
+    let site = sites.pick(host.as_deref());
+    Ok((host, site))
+}
+
+/// 421 for a request no app answers to, with a line saying which host.
+fn unknown_host(host: Option<&str>, client: IpAddr) -> Response<Body> {
+    metrics::request(RequestOutcome::BadRequest);
+    let host = host.unwrap_or("");
+    tracing::info!(event = "unknown_host", host, %client, "no app answers to this host (see `apps:`)");
+    pages::misdirected()
 }
 
 /// Why a rule stopped a request.
@@ -263,7 +334,8 @@ fn tunnel_guard(app: Arc<App>, session: Session) -> TunnelGuard {
 }
 
 /// Forwards a request the gate let through; `signed_in` is who it was
-/// let through as (`None` for a public route). The one place that readies
+/// let through as (`None` for a public route), with the session (`None`
+/// for an API token). The one place that readies
 /// headers for the app, in this order: hop-by-hop headers and every client
 /// copy of a header doorman owns or apps route by are removed, then
 /// doorman's own values are set — so nothing a client sends, `Connection`
@@ -274,20 +346,23 @@ async fn forward(
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
-    signed_in: Option<(Arc<User>, Session)>,
+    signed_in: Option<(Arc<User>, Option<Session>)>,
     outcome: RequestOutcome,
 ) -> Response<Body> {
     let upgrade = headers::allowed_upgrade(request.headers(), &app.forwarding.upgrades);
     let request_headers = request.headers_mut();
     app.client_headers.clean_request(request_headers);
+    // Right beside the rest: a doorman token is doorman's, never the app's.
+    headers::strip_token_authorization(request_headers);
     headers::strip_cookies(request_headers, &app.sessions.own_cookie_names());
     // A WebSocket (or other upgrade) lives only as long as its session.
     let tunnel_guard = match signed_in {
         Some((user, session)) => {
             user.headers.insert_into(&app.identity, request_headers);
-            upgrade
-                .is_some()
-                .then(|| tunnel_guard(app.clone(), session))
+            // A token's tunnel lives until it closes (no session to re-ask).
+            session
+                .filter(|_| upgrade.is_some())
+                .map(|session| tunnel_guard(app.clone(), session))
         }
         None => None,
     };

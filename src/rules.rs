@@ -10,6 +10,7 @@
 //!   file systems do. A bypass rule is never loosened this way: it matches
 //!   the lenient view exactly as written, or not at all.
 
+use crate::sites::HostPattern;
 use crate::users::User;
 use http::Method;
 use ipnet::IpNet;
@@ -22,6 +23,8 @@ use std::time::Duration;
 pub enum Policy {
     /// Pass without a session (and without identity headers).
     Bypass,
+    /// A signed-in session with the password only (or more).
+    OneFactor,
     /// A fully signed-in session (the default).
     TwoFactor,
     /// 403 for everyone the rule matches.
@@ -32,6 +35,7 @@ impl Policy {
     pub fn name(self) -> &'static str {
         match self {
             Policy::Bypass => "bypass",
+            Policy::OneFactor => "one_factor",
             Policy::TwoFactor => "two_factor",
             Policy::Deny => "deny",
         }
@@ -147,6 +151,11 @@ pub struct Rule {
     pub policy: Policy,
     /// Step-up: the second factor must be at most this old.
     pub max_age: Option<Duration>,
+    /// Hosts the rule is for; empty: every host.
+    pub hosts: Vec<HostPattern>,
+    /// Whether an API token may pass where this rule decides; tokens are
+    /// refused wherever no rule says so.
+    pub tokens: bool,
 }
 
 impl Rule {
@@ -154,7 +163,7 @@ impl Rule {
         !self.users.is_empty() || !self.groups.is_empty()
     }
 
-    fn matches_request(&self, method: &Method, path: &str, client: IpAddr) -> bool {
+    fn matches_request(&self, method: &Method, path: &str, target: &Target<'_>) -> bool {
         self.methods
             .as_ref()
             .is_none_or(|methods| methods.contains(method))
@@ -162,7 +171,7 @@ impl Rule {
                 .path
                 .as_ref()
                 .is_none_or(|matcher| matcher.matches(path))
-            && self.matches_client(client)
+            && self.matches_client(target)
     }
 
     /// As a lenient app reads the request: `folded` is the lower-cased
@@ -172,7 +181,7 @@ impl Rule {
         method: &Method,
         folded: &str,
         loose: Option<&Loose>,
-        client: IpAddr,
+        target: &Target<'_>,
     ) -> bool {
         let method_matches = |methods: &Vec<Method>| {
             methods.iter().any(|listed| {
@@ -186,11 +195,22 @@ impl Rule {
                 (Some(strict), None) => strict.matches(folded),
                 (None, _) => true,
             }
-            && self.matches_client(client)
+            && self.matches_client(target)
     }
 
-    fn matches_client(&self, client: IpAddr) -> bool {
-        self.networks.is_empty() || self.networks.iter().any(|net| net.contains(&client))
+    /// The client's network and the request's host. A request without a
+    /// host is within every host a restricting rule names (so leaving
+    /// `Host` out never escapes a deny), and outside every host a rule
+    /// that lets more through names.
+    fn matches_client(&self, target: &Target<'_>) -> bool {
+        let (client, host) = (target.client, target.host);
+        let host_matches = self.hosts.is_empty()
+            || match host {
+                Some(host) => self.hosts.iter().any(|pattern| pattern.matches(host)),
+                None => matches!(self.policy, Policy::Deny | Policy::TwoFactor),
+            };
+        host_matches
+            && (self.networks.is_empty() || self.networks.iter().any(|net| net.contains(&client)))
     }
 
     fn matches_user(&self, user: &User) -> bool {
@@ -211,6 +231,8 @@ pub struct Answer {
     /// A rule naming users or groups matched an anonymous request: only a
     /// signed-in user can be judged.
     pub needs_user: bool,
+    /// The deciding rule lets API tokens through (never the default).
+    pub tokens: bool,
 }
 
 const DEFAULT: Answer = Answer {
@@ -218,6 +240,7 @@ const DEFAULT: Answer = Answer {
     rule: None,
     max_age: None,
     needs_user: false,
+    tokens: false,
 };
 
 /// The request as rules see it.
@@ -228,6 +251,8 @@ pub struct Target<'a> {
     /// The lenient views, when they differ.
     lenient: Option<crate::path::LenientViews>,
     pub client: IpAddr,
+    /// The normalised host (see [`crate::sites::normalize`]), when known.
+    pub host: Option<&'a str>,
 }
 
 impl<'a> Target<'a> {
@@ -239,7 +264,13 @@ impl<'a> Target<'a> {
             path,
             lenient: crate::path::lenient_views(path),
             client,
+            host: None,
         }
+    }
+
+    /// The same request, for `host` (`hosts` rules match it).
+    pub fn on_host(self, host: Option<&'a str>) -> Target<'a> {
+        Target { host, ..self }
     }
 
     /// Whether the lenient view is `prefix` or below it (so doorman's own
@@ -323,6 +354,32 @@ impl Rules {
         })
     }
 
+    /// Each reading [`Rules::evaluate`] judges, named, with its answer:
+    /// what `check-policy` shows (the stricter of them all stands).
+    pub fn each_reading(&self, target: &Target<'_>, user: Option<&User>) -> Vec<(String, Answer)> {
+        let mut readings = vec![(
+            format!("as written: {}", target.path),
+            self.first_match(target, Reading::Written(target.path), user),
+        )];
+        if let Some(views) = target.lenient.as_ref() {
+            let all = std::iter::once(&views.resolved)
+                .chain(views.unresolved.iter())
+                .chain(&views.others);
+            for view in all {
+                let answer = self.lenient_match(target, view, user);
+                let shown = fold_case(view);
+                readings.push((format!("as a lenient app reads it: {shown}"), answer));
+            }
+        } else {
+            let answer = self.lenient_match(target, target.path, user);
+            readings.push((
+                format!("as a lenient app reads it: {}", fold_case(target.path)),
+                answer,
+            ));
+        }
+        readings
+    }
+
     /// The first match on a lenient `view` of the request's path.
     fn lenient_match(&self, target: &Target<'_>, view: &str, user: Option<&User>) -> Answer {
         let folded = fold_case(view);
@@ -342,19 +399,19 @@ impl Rules {
         reading: Reading<'_>,
         user: Option<&User>,
     ) -> Answer {
-        let (method, client) = (target.method, target.client);
+        let method = target.method;
         for (index, rule) in self.list.iter().enumerate() {
             let matches = match reading {
-                Reading::Written(path) => rule.matches_request(method, path, client),
+                Reading::Written(path) => rule.matches_request(method, path, target),
                 // Never loosen a bypass: it matches only as written.
                 Reading::Lenient { view, .. } if rule.policy == Policy::Bypass => {
-                    rule.matches_request(method, view, client)
+                    rule.matches_request(method, view, target)
                 }
                 Reading::Lenient { folded, .. } => rule.matches_loosely(
                     method,
                     folded,
                     self.loose.get(index).and_then(Option::as_ref),
-                    client,
+                    target,
                 ),
             };
             if !matches {
@@ -378,24 +435,27 @@ impl Rules {
                 rule: Some(index),
                 max_age: rule.max_age,
                 needs_user: false,
+                tokens: rule.tokens,
             };
         }
         DEFAULT
     }
 }
 
-/// Deny over two_factor over bypass; two two_factor answers keep the
-/// shorter `max_age`.
+/// Deny over two_factor over one_factor over bypass; two two_factor
+/// answers keep the shorter `max_age`; tokens pass only if both let them.
 fn stricter(a: Answer, b: Answer) -> Answer {
     let rank = |answer: &Answer| match answer.policy {
-        Policy::Deny => 2,
-        Policy::TwoFactor => 1,
+        Policy::Deny => 3,
+        Policy::TwoFactor => 2,
+        Policy::OneFactor => 1,
         Policy::Bypass => 0,
     };
     if rank(&a) != rank(&b) {
         return if rank(&a) > rank(&b) { a } else { b };
     }
     let needs_user = a.needs_user || b.needs_user;
+    let tokens = a.tokens && b.tokens;
     let keep_b = match (a.max_age, b.max_age) {
         (Some(x), Some(y)) => y < x,
         (None, Some(_)) => true,
@@ -403,6 +463,7 @@ fn stricter(a: Answer, b: Answer) -> Answer {
     };
     let mut kept = if keep_b { b } else { a };
     kept.needs_user = needs_user;
+    kept.tokens = tokens;
     kept
 }
 
@@ -420,6 +481,8 @@ mod tests {
             groups: Vec::new(),
             policy,
             max_age: None,
+            hosts: Vec::new(),
+            tokens: false,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::connections::{Activity, Busy, Slot, Slots};
 use crate::limits::Limits;
-use crate::proxy::Proxy;
+use crate::proxy::Proxies;
 use crate::request::handle;
 use crate::stall::TimedBody;
 use crate::threads::spawn_thread;
@@ -83,7 +83,7 @@ async fn run(
     slots: Arc<Slots>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let proxy = Arc::new(Proxy::new(app.upstream.clone(), &limits));
+    let proxy = Arc::new(Proxies::new(&app.upstreams, &limits));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -160,7 +160,7 @@ async fn run(
     worker.draining.cancel();
     connections.close();
     let drained = async {
-        tokio::join!(connections.wait(), worker.proxy.tunnels().close());
+        tokio::join!(connections.wait(), worker.proxy.close_tunnels());
     };
     tokio::select! {
         () = drained => tracing::debug!("worker drained"),
@@ -171,7 +171,7 @@ async fn run(
 /// What every connection of one worker shares.
 struct Worker {
     app: Arc<App>,
-    proxy: Arc<Proxy>,
+    proxy: Arc<Proxies>,
     builder: auto::Builder<TokioExecutor>,
     limits: Limits,
     /// Cancelled when shutdown begins: connections finish what is in

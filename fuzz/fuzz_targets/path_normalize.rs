@@ -188,6 +188,8 @@ fn rules() -> &'static Rules {
         groups: Vec::new(),
         policy,
         max_age: None,
+        hosts: Vec::new(),
+        tokens: false,
     };
     RULES.get_or_init(|| Rules::new(vec![rule("/admin/", Policy::Deny), rule("/", Policy::Bypass)]))
 }

@@ -5,6 +5,7 @@
 //! of the module that uses it (`SessionSettings` in `session`, `Limits` in
 //! `limits`, …): imports flow from here to the domain, never back.
 
+mod apps;
 mod channels;
 pub mod env;
 mod forwarding;
@@ -30,8 +31,8 @@ use crate::net::TrustedProxies;
 use crate::otp::providers::ProviderSettings;
 use crate::otp::{ChannelSettings, CodeSettings};
 use crate::proxy::{ForwardingSettings, Upstream};
-use crate::rules::Rules;
 use crate::session::SessionSettings;
+use crate::sites::Sites;
 use crate::store::StoreSettings;
 use crate::tls::TlsSettings;
 use crate::users::{IdentityHeaders, Users};
@@ -46,8 +47,10 @@ use std::time::Duration;
 pub struct Config {
     /// Address the gateway listens on.
     pub listen: SocketAddr,
-    /// The protected app.
+    /// The protected app; with `apps:`, the first app's (see `upstreams`).
     pub upstream: Upstream,
+    /// Each app's upstream, at its index in `sites`.
+    pub upstreams: Vec<Upstream>,
     /// Path under which doorman's own pages live, without a trailing slash.
     pub auth_prefix: String,
     /// Name used in messages and page titles.
@@ -56,13 +59,16 @@ pub struct Config {
     pub public_url: Option<Uri>,
     /// A directory whose templates replace the embedded ones.
     pub templates_dir: Option<PathBuf>,
+    /// `tokens_file`: API tokens, hashed; `None` accepts no token.
+    pub tokens_file: Option<PathBuf>,
     pub users: Users,
     /// The users file, when there is one (the demo has none); the
     /// authenticator enrollment page writes new secrets into it.
     pub users_path: Option<PathBuf>,
     pub session: SessionSettings,
-    /// `public:` as bypass rules, then `rules:`; first match wins.
-    pub rules: Rules,
+    /// The apps by host, each with `public:` as bypass rules, then
+    /// `rules:` (first match wins); one app for every host without `apps:`.
+    pub sites: Sites,
     /// The second-factor channels offered to users, in this order.
     pub channels: Vec<ChannelSettings>,
     pub providers: ProviderSettings,
@@ -209,7 +215,11 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             problems.push("listen", "expected an address like 0.0.0.0:8080");
             SocketAddr::from(([127, 0, 0, 1], 0))
         });
-    let upstream = upstream::upstream(&raw, base, problems);
+    let (sites, upstreams) = apps::apps(&raw, base, problems);
+    let upstream = upstreams
+        .first()
+        .cloned()
+        .unwrap_or_else(upstream::fallback);
     let auth_prefix = listener::auth_prefix(raw.auth_prefix.as_deref(), problems);
     let public_url = raw
         .public_url
@@ -225,7 +235,6 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             }
         });
     let session = session::session(raw.session, problems);
-    let rules = rules::access_rules(&raw.public, &raw.rules, problems);
     let app_name = raw.app_name.clone().unwrap_or_else(|| "doorman".to_owned());
     let providers = providers::providers(&raw.providers, &app_name, problems);
     let allowed_countries = channels::countries(&raw.allowed_countries, problems);
@@ -281,15 +290,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
             // A host name, optionally with a leading dot for its subdomains:
             // `.` alone or `evil.com.` would admit far more than meant.
             let name = domain.strip_prefix('.').unwrap_or(&domain);
-            let plausible = !name.is_empty()
-                && name.split('.').all(|label| {
-                    !label.is_empty()
-                        && !label.starts_with('-')
-                        && !label.ends_with('-')
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                });
+            let plausible = crate::sites::is_host_name(name);
             if !plausible {
                 problems.push(
                     &format!("allowed_redirect_domains[{index}]"),
@@ -315,14 +316,16 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     Config {
         listen,
         upstream,
+        upstreams,
         auth_prefix,
         app_name,
         public_url,
         templates_dir: raw.templates_dir.map(|dir| base.join(dir)),
+        tokens_file: raw.tokens_file.map(|file| base.join(file)),
         users,
         users_path: None,
         session,
-        rules,
+        sites,
         channels,
         providers,
         codes,

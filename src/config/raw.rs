@@ -17,6 +17,8 @@ pub struct RawConfig {
     pub app_name: Option<String>,
     pub public_url: Option<String>,
     pub templates_dir: Option<String>,
+    /// API tokens, hashed, as `doorman token` writes them.
+    pub tokens_file: Option<String>,
     /// PEM CA bundle that an `https://` upstream's certificate must chain to.
     pub upstream_ca_file: Option<String>,
     pub upstream_insecure_skip_verify: Option<bool>,
@@ -29,6 +31,9 @@ pub struct RawConfig {
     pub public: Vec<RawPublicRule>,
     #[serde(default)]
     pub rules: Vec<RawRule>,
+    /// Several apps by host name; without it, `upstream` and `rules` are the one app.
+    #[serde(default)]
+    pub apps: Vec<RawApp>,
     #[serde(default)]
     pub channels: OrderedMap<RawChannel>,
     #[serde(default)]
@@ -117,6 +122,26 @@ pub struct RawRule {
     pub groups: Vec<String>,
     pub policy: Option<String>,
     pub max_age: Option<String>,
+    /// Hosts the rule is for (exact, or `*.example.com`); empty: every host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Whether API tokens may pass where this rule decides.
+    pub tokens: Option<bool>,
+}
+
+/// One entry of `apps:`: an upstream, the hosts that reach it, its rules.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawApp {
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    pub upstream: Option<String>,
+    pub upstream_host_header: Option<String>,
+    pub upstream_ca_file: Option<String>,
+    pub upstream_insecure_skip_verify: Option<bool>,
+    #[serde(default)]
+    pub public: Vec<RawPublicRule>,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,6 +3,7 @@
 use super::raw::{RawPublicRule, RawRule};
 use super::{duration, Problems};
 use crate::rules::{PathMatch, Policy, Rule, Rules};
+use crate::sites::HostPattern;
 use http::Method;
 use ipnet::IpNet;
 
@@ -32,11 +33,21 @@ pub(super) fn access_rules(
     rules: &[RawRule],
     problems: &mut Problems,
 ) -> Rules {
+    access_rules_under("", public, rules, problems)
+}
+
+/// As [`access_rules`], for keys under `prefix` (`apps[1].`).
+pub(super) fn access_rules_under(
+    prefix: &str,
+    public: &[RawPublicRule],
+    rules: &[RawRule],
+    problems: &mut Problems,
+) -> Rules {
     let mut list = Vec::new();
     for (index, rule) in public.iter().enumerate() {
         if rule.path.is_some() == rule.path_prefix.is_some() {
             problems.push(
-                &format!("public[{index}]"),
+                &format!("{prefix}public[{index}]"),
                 "give exactly one of `path` or `path_prefix`",
             );
             continue;
@@ -48,10 +59,18 @@ pub(super) fn access_rules(
             policy: Some("bypass".to_owned()),
             ..RawRule::default()
         };
-        list.extend(access_rule(format!("public[{index}]"), &raw, problems));
+        list.extend(access_rule(
+            format!("{prefix}public[{index}]"),
+            &raw,
+            problems,
+        ));
     }
     for (index, rule) in rules.iter().enumerate() {
-        list.extend(access_rule(format!("rules[{index}]"), rule, problems));
+        list.extend(access_rule(
+            format!("{prefix}rules[{index}]"),
+            rule,
+            problems,
+        ));
     }
     Rules::new(list)
 }
@@ -121,12 +140,13 @@ pub(super) fn access_rule(name: String, rule: &RawRule, problems: &mut Problems)
     });
     let policy = match rule.policy.as_deref() {
         None | Some("two_factor") => Policy::TwoFactor,
+        Some("one_factor") => Policy::OneFactor,
         Some("bypass") => Policy::Bypass,
         Some("deny") => Policy::Deny,
         Some(other) => {
             problems.push(
                 &key("policy"),
-                format!("expected `bypass`, `two_factor` or `deny`, not `{other}`"),
+                format!("expected `bypass`, `one_factor`, `two_factor` or `deny`, not `{other}`"),
             );
             Policy::TwoFactor
         }
@@ -148,6 +168,14 @@ pub(super) fn access_rule(name: String, rule: &RawRule, problems: &mut Problems)
         duration(Some(text), &key("max_age"), "10m", problems)
     });
     let networks = networks(&rule.networks, &key("networks"), problems);
+    let hosts = hosts(&rule.hosts, &key("hosts"), problems);
+    let tokens = rule.tokens.unwrap_or(false);
+    if tokens && matches!(policy, Policy::Bypass | Policy::Deny) {
+        problems.push(
+            &key("tokens"),
+            "only a `one_factor` or `two_factor` rule can let API tokens through",
+        );
+    }
     Some(Rule {
         name,
         path,
@@ -161,5 +189,25 @@ pub(super) fn access_rule(name: String, rule: &RawRule, problems: &mut Problems)
         groups: rule.groups.clone(),
         policy,
         max_age,
+        hosts,
+        tokens,
     })
+}
+
+/// Host names like `wiki.example.com` or `*.example.com`.
+pub(super) fn hosts(texts: &[String], path: &str, problems: &mut Problems) -> Vec<HostPattern> {
+    texts
+        .iter()
+        .enumerate()
+        .filter_map(|(index, text)| {
+            let pattern = HostPattern::parse(text);
+            if pattern.is_none() {
+                problems.push(
+                    &format!("{path}[{index}]"),
+                    format!("`{text}` is not a host name like wiki.example.com or *.example.com"),
+                );
+            }
+            pattern
+        })
+        .collect()
 }

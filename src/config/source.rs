@@ -8,7 +8,13 @@ use std::path::Path;
 
 /// Keys that end in `_file` but name a file doorman reads itself, not a
 /// secret whose contents replace the key.
-const PATH_KEYS: &[&str] = &["users_file", "cert_file", "key_file", "upstream_ca_file"];
+const PATH_KEYS: &[&str] = &[
+    "users_file",
+    "cert_file",
+    "key_file",
+    "upstream_ca_file",
+    "tokens_file",
+];
 
 /// Parses `text` (already read from `origin`) into `T`, reporting unknown keys,
 /// type errors, unset variables and unreadable secret files into `problems`

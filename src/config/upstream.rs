@@ -7,20 +7,52 @@ use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Uri};
 use std::path::Path;
 
-pub(super) fn upstream(raw: &RawConfig, base: &Path, problems: &mut Problems) -> Upstream {
-    let fallback = Upstream {
+/// Where nothing goes: stands in for an upstream with a problem.
+pub(super) fn fallback() -> Upstream {
+    Upstream {
         scheme: Scheme::HTTP,
         authority: Authority::from_static("127.0.0.1"),
         host_header: None,
         tls: None,
         insecure_skip_verify: false,
+    }
+}
+
+/// The `upstream*` keys of the top level or of one of `apps:`.
+pub(super) struct UpstreamKeys<'a> {
+    /// Put before each key in a problem: `` or `apps[1].`.
+    pub prefix: String,
+    pub upstream: Option<&'a str>,
+    pub host_header: Option<&'a str>,
+    pub ca_file: Option<&'a str>,
+    pub insecure_skip_verify: Option<bool>,
+}
+
+impl<'a> UpstreamKeys<'a> {
+    pub fn top_level(raw: &'a RawConfig) -> UpstreamKeys<'a> {
+        UpstreamKeys {
+            prefix: String::new(),
+            upstream: raw.upstream.as_deref(),
+            host_header: raw.upstream_host_header.as_deref(),
+            ca_file: raw.upstream_ca_file.as_deref(),
+            insecure_skip_verify: raw.upstream_insecure_skip_verify,
+        }
+    }
+}
+
+pub(super) fn upstream(raw: &UpstreamKeys<'_>, base: &Path, problems: &mut Problems) -> Upstream {
+    let mut problems = Prefixed {
+        prefix: &raw.prefix,
+        problems,
     };
-    let host_header = raw.upstream_host_header.as_deref().and_then(|host| {
+    let problems = &mut problems;
+    let fallback = fallback();
+    let host_header = raw.host_header.and_then(|host| {
         HeaderValue::from_str(host)
             .map_err(|_| problems.push("upstream_host_header", "not a valid Host value"))
             .ok()
     });
-    let Some(text) = raw.upstream.as_deref() else {
+    let Some(text) = raw.upstream else {
         problems.push(
             "upstream",
             "required: the URL of the app to protect, like http://127.0.0.1:3000",
@@ -34,7 +66,7 @@ pub(super) fn upstream(raw: &RawConfig, base: &Path, problems: &mut Problems) ->
             return fallback;
         }
     };
-    let insecure_skip_verify = raw.upstream_insecure_skip_verify.unwrap_or(false);
+    let insecure_skip_verify = raw.insecure_skip_verify.unwrap_or(false);
     match (uri.scheme(), uri.authority()) {
         (Some(scheme), Some(authority)) if *scheme == Scheme::HTTP || *scheme == Scheme::HTTPS => {
             if uri.path() != "/" && !uri.path().is_empty() {
@@ -44,7 +76,7 @@ pub(super) fn upstream(raw: &RawConfig, base: &Path, problems: &mut Problems) ->
                 );
             }
             let https = *scheme == Scheme::HTTPS;
-            if !https && (raw.upstream_ca_file.is_some() || insecure_skip_verify) {
+            if !https && (raw.ca_file.is_some() || insecure_skip_verify) {
                 let key = if insecure_skip_verify {
                     "upstream_insecure_skip_verify"
                 } else {
@@ -52,7 +84,7 @@ pub(super) fn upstream(raw: &RawConfig, base: &Path, problems: &mut Problems) ->
                 };
                 problems.push(key, "applies to https:// upstreams only");
             }
-            let trust = match (&raw.upstream_ca_file, insecure_skip_verify) {
+            let trust = match (raw.ca_file, insecure_skip_verify) {
                 (Some(_), true) => {
                     problems.push(
                         "upstream_insecure_skip_verify",
@@ -98,5 +130,18 @@ pub(super) fn upstream(raw: &RawConfig, base: &Path, problems: &mut Problems) ->
             );
             fallback
         }
+    }
+}
+
+/// Problems with each key put under a prefix.
+struct Prefixed<'p> {
+    prefix: &'p str,
+    problems: &'p mut Problems,
+}
+
+impl Prefixed<'_> {
+    fn push(&mut self, key: &str, message: impl Into<String>) {
+        let key = format!("{}{key}", self.prefix);
+        self.problems.push(&key, message);
     }
 }

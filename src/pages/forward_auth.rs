@@ -16,6 +16,7 @@
 use super::{json, redirect, respond, security_headers, Reply, JSON};
 use crate::gate::{self, Decision};
 use crate::request::{audit_stop, Stop, Stopped};
+use crate::tokens::check::Bearer;
 use crate::App;
 use http::header::{LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -32,7 +33,15 @@ struct Original {
     url: String,
 }
 
-pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bool) -> Reply {
+/// `token`: the doorman token the request brought, checked.
+pub fn check(
+    app: &App,
+    token: Option<&Bearer>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    now: u64,
+    tls: bool,
+) -> Reply {
     // nginx's auth_request cannot pass a redirect on; it turns a 401 into
     // the login redirect itself (`error_page 401 =302 $doorman_login`).
     let nginx = headers.contains_key("x-original-url");
@@ -47,10 +56,13 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
     let client = app.client_ip(peer.ip(), headers);
     let (original, decision) = match original {
         Ok(Some(original)) => {
-            let decision = decide(app, &original, headers, client, now, tls);
+            let decision = decide(app, token, &original, headers, client, now, tls);
             (Some(original), decision)
         }
-        Ok(None) if app.rules.load().can_refuse_a_signed_in_user() => {
+        // Without the original request there is no host to pick an app by.
+        Ok(None)
+            if app.sites.load().by_host() || app.sites.load().can_refuse_a_signed_in_user() =>
+        {
             warn_unjudged(peer);
             let rule = "forward-auth without the original request, while rules restrict access";
             (None, unjudged(rule))
@@ -75,6 +87,12 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
         Decision::Pages | Decision::Public => {
             let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
             every_identity_header(app, reply.headers_mut());
+            reply
+        }
+        Decision::PassToken { user, .. } => {
+            let mut reply = json(StatusCode::OK, r#"{"status":"ok"}"#);
+            every_identity_header(app, reply.headers_mut());
+            user.headers.insert_into(&app.identity, reply.headers_mut());
             reply
         }
         Decision::Pass {
@@ -113,6 +131,7 @@ pub fn check(app: &App, headers: &HeaderMap, peer: SocketAddr, now: u64, tls: bo
                 refusal(app, nginx, rd, page, "step_up_required")
             }
         }
+        Decision::UnknownHost => super::refusals::unknown_host_for_front_proxy(rd, client),
         Decision::Login if !nginx => redirect(StatusCode::FOUND, &sign_in_url(app, "login", rd)),
         Decision::Login | Decision::Unauthorized => refusal(
             app,
@@ -204,6 +223,7 @@ fn refusal(app: &App, nginx: bool, rd: &str, page: String, error: &str) -> Reply
 /// does not is the answer.
 fn decide(
     app: &App,
+    token: Option<&Bearer>,
     original: &Original,
     headers: &HeaderMap,
     client: IpAddr,
@@ -219,6 +239,9 @@ fn decide(
             }
         }
     }
+    let host = crate::sites::host_of_url(&original.url);
+    let site = app.sites.load().pick(host.as_deref());
+    let app_of = (site, host.as_deref(), token);
     let mut paths = vec![original.path.clone()];
     for value in headers.get_all("x-rewrite-url") {
         paths.push(path_of(value.to_str().unwrap_or("")));
@@ -226,7 +249,7 @@ fn decide(
     let mut first = None;
     for path in &paths {
         for method in &methods {
-            match decide_one(app, method, path, headers, client, now, tls) {
+            match decide_one(app, app_of, method, path, headers, client, now, tls) {
                 passed @ (Decision::Pass { .. } | Decision::Public) => {
                     first.get_or_insert(passed);
                 }
@@ -244,8 +267,14 @@ const METHOD_OVERRIDES: &[&str] = &[
     "x-method-override",
 ];
 
+/// The app a request was picked for and the host it was picked by.
+/// And the token the request brought, checked.
+type AppOf<'a> = (Option<usize>, Option<&'a str>, Option<&'a Bearer>);
+
+#[allow(clippy::too_many_arguments)]
 fn decide_one(
     app: &App,
+    (site, host, token): AppOf<'_>,
     method: &Method,
     path: &str,
     headers: &HeaderMap,
@@ -276,6 +305,9 @@ fn decide_one(
             // The front proxy sends doorman's own pages to doorman; what it
             // asks about here is on its way to the app.
             own_pages: false,
+            site,
+            host,
+            token,
         },
         now,
         tls,

@@ -112,6 +112,23 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             ..Record::default()
         },
     );
+    // Where the rule asks for the password only, that is enough.
+    let destination = visit.destination();
+    if let Ok(uri) = destination.parse::<http::Uri>() {
+        // A relative destination is on this page's own host.
+        let host = uri
+            .host()
+            .or(visit.host.as_deref())
+            .and_then(crate::sites::normalize);
+        let path = crate::path::normalize(uri.path()).ok();
+        let one_factor = path.is_some_and(|path| {
+            let client = visit.client;
+            crate::gate::destination_is_one_factor(app, host.as_deref(), &path, client, &user)
+        });
+        if one_factor {
+            return Ok(redirect(StatusCode::SEE_OTHER, &destination));
+        }
+    }
     Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
 }
 

@@ -18,7 +18,9 @@ mod templates;
 mod trusted_device;
 mod verify;
 
-pub use refusals::{bad_request, error_response, forbidden, login_redirect, step_up, unauthorized};
+pub use refusals::{
+    bad_request, error_response, forbidden, login_redirect, misdirected, step_up, unauthorized,
+};
 pub use templates::Templates;
 
 use crate::error::Error;
@@ -81,7 +83,12 @@ pub async fn handle(
     // Forward-auth runs once per proxied request: it reads the session
     // once, in the gate, and needs nothing else a page visit sets up.
     if route == "auth" && (method == Method::GET || method == Method::HEAD) {
-        return forward_auth::check(app, request.headers(), peer, now, tls).map(Either::Right);
+        // The front proxy's request carries the client's Authorization.
+        let client = app.client_ip(peer.ip(), request.headers());
+        let token = crate::tokens::check::authenticate(app, request.headers(), client, now).await;
+        let token = token.as_ref();
+        return forward_auth::check(app, token, request.headers(), peer, now, tls)
+            .map(Either::Right);
     }
     let mut visit = Visit::new(app, &request, peer, now, tls);
     if route.starts_with("2fa") {

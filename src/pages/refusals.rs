@@ -52,6 +52,36 @@ pub fn bad_request(reason: &'static str) -> Response<Body> {
     stopped(StatusCode::BAD_REQUEST, &body)
 }
 
+/// 421 for a host no app answers to: the client (or a front proxy) sent
+/// it to the wrong server, and no app's rules can judge it.
+pub fn misdirected() -> Response<Body> {
+    let body = serde_json::json!({
+        "error": "unknown_host",
+        "message": "No app is served at this host name.",
+    });
+    stopped(StatusCode::MISDIRECTED_REQUEST, &body)
+}
+
+/// forward-auth's 403 for a host no app answers to (`url`: the original
+/// request's), with the log line
+/// that tells the operator what the front proxy must send.
+pub(super) fn unknown_host_for_front_proxy(url: &str, client: std::net::IpAddr) -> super::Reply {
+    let host = crate::sites::host_of_url(url);
+    tracing::warn!(
+        event = "unknown_host",
+        host = host.as_deref().unwrap_or(""),
+        %client,
+        asked_by = "forward-auth",
+        "no app answers to the forwarded host (see `apps:`; the front proxy must \
+         send X-Forwarded-Host, or an absolute X-Original-URL)"
+    );
+    respond(
+        StatusCode::FORBIDDEN,
+        JSON,
+        r#"{"error":"unknown_host","message":"No app is served at this host name."}"#,
+    )
+}
+
 /// 401 for a client that is not a browser; it is never forwarded.
 pub fn unauthorized(app: &App) -> Response<Body> {
     let body = serde_json::json!({

@@ -452,13 +452,16 @@ pub(super) fn signed_in_with_password(visit: &Visit<'_>) -> Result<(Session, Arc
 /// recent than this session's (the gate decides it).
 fn needs_step_up(visit: &Visit<'_>, session: &Session, user: &User) -> bool {
     let destination = visit.destination();
-    let path = match destination.parse::<http::Uri>() {
-        Ok(uri) => uri.path().to_owned(),
+    let (host, path) = match destination.parse::<http::Uri>() {
+        Ok(uri) => (
+            uri.host().and_then(crate::sites::normalize),
+            uri.path().to_owned(),
+        ),
         Err(_) => return false,
     };
     let Ok(path) = crate::path::normalize(&path) else {
         return false;
     };
     let (app, client, now) = (visit.app, visit.client, visit.now);
-    crate::gate::destination_needs_step_up(app, &path, client, session, user, now)
+    crate::gate::destination_needs_step_up(app, host.as_deref(), &path, client, session, user, now)
 }

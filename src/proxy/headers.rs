@@ -297,6 +297,29 @@ pub fn set_forwarded(
     }
 }
 
+/// Removes every `Authorization` that carries a doorman API token (see
+/// [`crate::tokens::carries_token`]); the app's own credentials stay.
+pub fn strip_token_authorization(headers: &mut HeaderMap) {
+    let authorization = http::header::AUTHORIZATION;
+    if !headers
+        .get_all(&authorization)
+        .iter()
+        .any(crate::tokens::carries_token)
+    {
+        return;
+    }
+    let kept: Vec<HeaderValue> = headers
+        .get_all(&authorization)
+        .iter()
+        .filter(|value| !crate::tokens::carries_token(value))
+        .cloned()
+        .collect();
+    headers.remove(&authorization);
+    for value in kept {
+        headers.append(&authorization, value);
+    }
+}
+
 /// Whether `X-Forwarded-Proto` says `https`: the first (client-facing)
 /// value of the first line. Believe it only from a trusted proxy.
 pub fn forwarded_https(headers: &HeaderMap) -> bool {

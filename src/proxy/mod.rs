@@ -9,6 +9,9 @@
 
 pub mod headers;
 mod pool;
+mod set;
+
+pub use set::Proxies;
 
 use crate::connections::Slot;
 use crate::error::Error;

@@ -20,6 +20,8 @@ fn rule(path: PathMatch, policy: Policy, groups: &[&str]) -> Rule {
         groups: groups.iter().map(|g| g.to_string()).collect(),
         policy,
         max_age: None,
+        hosts: Vec::new(),
+        tokens: false,
     }
 }
 

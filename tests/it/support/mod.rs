@@ -66,6 +66,9 @@ pub struct Setup {
     pub session: String,
     /// `upstream:` instead of the fake upstream's `http://` address.
     pub upstream_url: Option<String>,
+    /// An `apps:` block in place of the top-level `upstream:` and
+    /// `public:`; `{upstream}` in it is the fake upstream's address.
+    pub apps: Option<String>,
 }
 
 impl Default for Setup {
@@ -77,6 +80,7 @@ impl Default for Setup {
             secret: SECRET.to_owned(),
             session: String::new(),
             upstream_url: None,
+            apps: None,
         }
     }
 }
@@ -196,24 +200,27 @@ providers:
                 webhook.addr
             )
         });
+        let upstream_url = setup
+            .upstream_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", upstream.addr));
+        let app = match &setup.apps {
+            Some(apps) => apps.replace("{upstream}", &upstream_url),
+            None => format!(
+                "upstream: \"{upstream_url}\"\npublic:\n  - path_prefix: \"/assets/\"\n    methods: [\"GET\", \"HEAD\"]\n"
+            ),
+        };
         let yaml = format!(
             r#"listen: "127.0.0.1:0"
-upstream: "{upstream}"
 users_file: "users.yaml"
 app_name: "Example"
 session:
   secret: "{secret}"
 {session}
-public:
-  - path_prefix: "/assets/"
-    methods: ["GET", "HEAD"]
+{app}
 {delivery}
 {extra}
 "#,
-            upstream = setup
-                .upstream_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{}", upstream.addr)),
             secret = setup.secret,
             session = indent(&setup.session),
             extra = with_store(&setup.extra),
@@ -532,6 +539,30 @@ impl Browser {
             base: format!("http://{addr}"),
             csrf: None,
         }
+    }
+
+    /// A browser that reaches each of `hosts` at `addr` (as DNS would send
+    /// it there), starting at the first; cookies follow the host names.
+    pub fn for_hosts(addr: SocketAddr, hosts: &[&str]) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let mut builder = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none());
+        for host in hosts {
+            builder = builder.resolve(host, addr);
+        }
+        Browser {
+            client: builder.build().expect("client"),
+            jar,
+            base: format!("http://{}:{}", hosts[0], addr.port()),
+            csrf: None,
+        }
+    }
+
+    /// Sends this browser's next requests to `host` (see [`Browser::for_hosts`]).
+    pub fn switch_to_host(&mut self, host: &str) {
+        let port = self.base.rsplit(':').next().unwrap_or("80").to_owned();
+        self.base = format!("http://{host}:{port}");
     }
 
     /// Sends this browser's next requests to `addr` (another replica), with
