@@ -25,7 +25,7 @@
 //! - [`limits`]: brute-force and send limits.
 //! - [`store`]: server-side state (challenges, revocations, cooldowns).
 //! - [`config`]: the config file, read in two stages; [`error`]: the one error type.
-//! - [`clock`]: injectable time.
+//! - [`clock`]: injectable time; [`i18n`]: the words people read, per language.
 //! - [`tls`]: certificates for the listener and `https://` upstreams.
 //! - [`metrics`]: Prometheus counters and their exposition.
 //! - [`control`]: the side thread serving metrics and watching certificates.
@@ -47,6 +47,7 @@ pub(crate) mod error;
 pub(crate) mod gate;
 pub(crate) mod gateway;
 pub mod healthcheck;
+pub mod i18n;
 pub(crate) mod limits;
 pub mod metrics;
 pub(crate) mod net;

@@ -51,6 +51,9 @@ pub struct Config {
     pub auth_prefix: String,
     /// Name used in messages and page titles.
     pub app_name: String,
+    /// The language when `Accept-Language` names no shipped one, and of
+    /// text messages to users without a `locale`.
+    pub default_locale: crate::i18n::Locale,
     /// The externally visible origin; its host goes into the WebOTP line.
     pub public_url: Option<Uri>,
     /// A directory whose templates replace the embedded ones.
@@ -224,6 +227,15 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
     let session = session::session(raw.session, problems);
     let rules = rules::access_rules(&raw.public, &raw.rules, problems);
     let app_name = raw.app_name.clone().unwrap_or_else(|| "doorman".to_owned());
+    let default_locale = raw
+        .default_locale
+        .as_deref()
+        .map_or(Default::default(), |tag| {
+            crate::i18n::Locale::from_tag(tag).unwrap_or_else(|| {
+                problems.push("default_locale", users::not_shipped(tag));
+                Default::default()
+            })
+        });
     let providers = providers::providers(&raw.providers, &app_name, problems);
     let allowed_countries = channels::countries(&raw.allowed_countries, problems);
     let channels = channels::channels(&raw.channels, &providers, problems);
@@ -313,6 +325,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         upstream,
         auth_prefix,
         app_name,
+        default_locale,
         public_url,
         templates_dir: raw.templates_dir.map(|dir| base.join(dir)),
         users,

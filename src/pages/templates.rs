@@ -2,6 +2,7 @@
 //! the same name in `templates_dir`.
 
 use crate::error::Error;
+use crate::i18n::{Arg, Locale};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response};
@@ -37,6 +38,31 @@ pub fn push_script() -> Response<Full<Bytes>> {
     reply
 }
 
+/// `{{ t("id", name=value) }}`: message `id` in the page's `locale`. Text
+/// arguments are escaped, unless marked safe (a `{% set %}` block of the
+/// template's own markup); the messages themselves hold no markup.
+fn translate(
+    state: &minijinja::State,
+    id: &str,
+    kwargs: minijinja::value::Kwargs,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let locale = state
+        .lookup("locale")
+        .and_then(|tag| tag.as_str().and_then(Locale::from_tag))
+        .unwrap_or(Locale::ENGLISH);
+    let mut args: Vec<(&str, Arg)> = Vec::new();
+    for name in kwargs.args() {
+        let value: minijinja::Value = kwargs.get(name)?;
+        let arg = match i64::try_from(value.clone()) {
+            Ok(n) if value.kind() == minijinja::value::ValueKind::Number => Arg::Number(n),
+            _ if value.is_safe() => Arg::Text(value.to_string()),
+            _ => Arg::Text(minijinja::HtmlEscape(&value.to_string()).to_string()),
+        };
+        args.push((name, arg));
+    }
+    Ok(minijinja::Value::from_safe_string(locale.format(id, &args)))
+}
+
 const STYLESHEET: &str = include_str!("../../templates/doorman.css");
 
 pub struct Templates {
@@ -49,6 +75,7 @@ impl Templates {
     /// not parse stops start-up with its name and line.
     pub fn load(dir: Option<&Path>) -> Result<Templates, Error> {
         let mut env = Environment::new();
+        env.add_function("t", translate);
         for (name, embedded) in EMBEDDED {
             let text = dir
                 .map(|dir| dir.join(name))
