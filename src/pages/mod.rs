@@ -77,7 +77,12 @@ pub async fn handle(
         (&Method::GET | &Method::HEAD, "logout") => logout::confirm(&mut visit),
         (&Method::GET | &Method::HEAD, "health") => Ok(health(app)),
         (&Method::GET | &Method::HEAD, "static/doorman.css") => Ok(app.templates.stylesheet()),
-        (&Method::GET | &Method::HEAD, "static/push.js") => Ok(templates::push_script()),
+        (&Method::GET | &Method::HEAD, "static/push.js") => {
+            Ok(templates::script(templates::PUSH_SCRIPT))
+        }
+        (&Method::GET | &Method::HEAD, "static/resend.js") => {
+            Ok(templates::script(templates::RESEND_SCRIPT))
+        }
         (&Method::GET | &Method::HEAD, "2fa/push/status") => {
             let wait = request
                 .uri()

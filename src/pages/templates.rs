@@ -21,11 +21,14 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("logout.html", include_str!("../../templates/logout.html")),
 ];
 
-const PUSH_SCRIPT: &str = include_str!("../../templates/push.js");
+/// The push waiting page's script.
+pub const PUSH_SCRIPT: &str = include_str!("../../templates/push.js");
+/// The code page's script: the "Send again" countdown.
+pub const RESEND_SCRIPT: &str = include_str!("../../templates/resend.js");
 
-/// The push waiting page's script (served from doorman, as the CSP wants).
-pub fn push_script() -> Response<Full<Bytes>> {
-    let mut reply = Response::new(Full::new(Bytes::from_static(PUSH_SCRIPT.as_bytes())));
+/// One of the pages' scripts (served from doorman, as the CSP wants).
+pub fn script(text: &'static str) -> Response<Full<Bytes>> {
+    let mut reply = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     let headers = reply.headers_mut();
     headers.insert(
         CONTENT_TYPE,

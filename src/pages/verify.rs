@@ -152,8 +152,17 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
                 },
             );
             tracing::warn!(event = "challenge_failed", user = %user.name, attempts_left, %client, "wrong code");
+            // A right authenticator code judged wrong was used before.
+            let replayed = snapshot.channel == Channel::Totp
+                && app
+                    .totp_secret(&user)
+                    .is_some_and(|secret| secret.matching_step(&code, visit.now).is_some());
             let left = u64::from(attempts_left);
-            let text = visit.t_with("code-wrong", &[("left", left.into())]);
+            let text = if replayed {
+                visit.t("code-replayed")
+            } else {
+                visit.t_with("code-wrong", &[("left", left.into())])
+            };
             code_page(
                 visit,
                 &user,

@@ -3,11 +3,13 @@
 // browser sends that Accept-Language and walks login (and its error),
 // the choice, the SMS code page, the push waiting page, the app, the
 // authenticator enrollment page, sign-out and its message, and an error
-// page; each heading must be that language's text from
-// locales/<tag>/doorman.ftl, and <html lang> its tag.
+// page, and sees the code page's "Send again" countdown end; each heading
+// must be that language's text from locales/<tag>/doorman.ftl, and
+// <html lang> its tag.
 //
 // Run by tests/it/browser.rs (`every_page_speaks_each_shipped_language`),
-// which starts doorman with one user per language (`u-<tag>`).
+// which starts doorman with two users per language (`p-<tag>` for a push,
+// `u-<tag>` for a text message).
 
 import { chromium } from "playwright-core";
 import fs from "node:fs";
@@ -118,6 +120,10 @@ for (const tag of tags) {
   const refused = await page.$(".error");
   check(!refused, `${tag}: the SMS was refused: ${refused && (await refused.textContent())}`);
   await heading("code", "code-title");
+  // "Send again" counts its wait down, then is ready, in the same words.
+  await page.waitForFunction(() => !document.getElementById("resend").disabled);
+  const resend = (await page.textContent("#resend")).trim();
+  check(resend === t["send-again"], `${tag}: the resend button reads ${resend}`);
   const { code } = await getJson(`${control}/sms`);
   check(/^\d{6}$/.test(code), `${tag}: no SMS code: ${code}`);
   await page.fill("#code", code);
