@@ -20,7 +20,8 @@
 //! - [`session`] and [`csrf`]: the encrypted session cookie and form tokens;
 //!   [`crypto`]: the primitives under them.
 //! - [`users`]: the users file and password checks; [`users_file`] writes
-//!   enrolled authenticator secrets back into it.
+//!   enrolled authenticator secrets back into it; [`users_watch`] reloads
+//!   it when it changes on disk.
 //! - [`otp`]: codes, challenges and the providers that deliver them.
 //! - [`limits`]: brute-force and send limits.
 //! - [`store`]: server-side state (challenges, revocations, cooldowns).
@@ -70,6 +71,7 @@ pub(crate) mod threads;
 pub mod tls;
 pub mod users;
 pub mod users_file;
+pub(crate) mod users_watch;
 
 pub use app::App;
 pub use error::Error;

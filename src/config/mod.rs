@@ -117,6 +117,16 @@ impl Config {
         Config::load_from(Some(path), &|name| std::env::var(name).ok())
     }
 
+    /// The users file at `path` alone, as a reload reads it: the users, or
+    /// every problem found in it.
+    pub fn load_users(path: &Path) -> Result<Users, Problems> {
+        let mut problems = Problems::default();
+        match users::load_users(path, &mut problems) {
+            Some(users) if problems.is_empty() => Ok(users),
+            _ => Err(problems),
+        }
+    }
+
     /// The file at `path` (or none: settings from `lookup` alone, relative
     /// paths from the working directory) with the variables `lookup` knows
     /// laid over it.

@@ -38,4 +38,5 @@ mod session;
 mod store;
 mod tls;
 mod totp;
+mod users_watch;
 mod verify;
