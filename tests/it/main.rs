@@ -19,6 +19,7 @@ mod duo;
 mod enroll;
 mod flow;
 mod forward_auth;
+mod i18n;
 mod limits;
 mod metrics;
 mod nginx;
