@@ -64,7 +64,7 @@ impl Locale {
             })
             .collect();
         // Stable: equal weights keep the order the browser gave.
-        wanted.sort_by(|a, b| b.0.cmp(&a.0));
+        wanted.sort_by_key(|(quality, _)| std::cmp::Reverse(*quality));
         let wanted: Vec<LanguageIdentifier> = wanted.into_iter().map(|(_, id)| id).collect();
         best(&wanted).unwrap_or(fallback)
     }
