@@ -16,6 +16,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// editor's save or a Secret update is several events in a row.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
 
+/// The longest a stream of changes delays the reload.
+const DEBOUNCE_LIMIT: Duration = Duration::from_secs(2);
+
 /// Reads and validates the users file (`Config::load_users`), the error
 /// as a message for the log.
 pub type Load = fn(&Path) -> Result<Users, String>;
@@ -33,11 +36,18 @@ pub fn spawn(
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
     };
+    let name = path.file_name().map(|name| name.to_owned());
     let (changed, mut changes) = mpsc::unbounded_channel();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // Any event in the directory: the file may be a symlink into a
-        // `..data` directory whose swap names only `..data`.
-        if event.is_ok_and(|event| !event.kind.is_access()) {
+        // Events naming the file, or a `..` entry: the file may be a
+        // symlink into a `..data` directory whose swap names only that.
+        // Others (the store's file beside it) are not ours.
+        let ours = |entry: &PathBuf| {
+            entry.file_name().is_some_and(|entry| {
+                Some(entry) == name.as_deref() || entry.as_encoded_bytes().starts_with(b"..")
+            })
+        };
+        if event.is_ok_and(|event| !event.kind.is_access() && event.paths.iter().any(ours)) {
             let _ = changed.send(());
         }
     });
@@ -63,7 +73,15 @@ pub fn spawn(
                 _ = shutdown.wait_for(|stop| *stop) => return,
                 change = changes.recv() => if change.is_none() { return },
             }
-            while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, changes.recv()).await {}
+            // Quiet for DEBOUNCE, or at most DEBOUNCE_LIMIT after the first.
+            let limit = tokio::time::Instant::now() + DEBOUNCE_LIMIT;
+            while tokio::time::Instant::now() < limit {
+                match tokio::time::timeout(DEBOUNCE, changes.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
             let now = std::fs::read(&path).ok();
             if now.is_none() || now == last {
                 continue;

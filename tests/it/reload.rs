@@ -5,7 +5,7 @@ use crate::support::process::{doorman, Process};
 use crate::support::{default_users, password_hash, Browser, Env, Setup, PASSWORD};
 use std::time::Duration;
 
-fn with_carol() -> String {
+pub(crate) fn with_carol() -> String {
     format!(
         "{}  carol:\n    password: \"{}\"\n    phone: \"+14155550123\"\n",
         default_users(),
@@ -13,7 +13,8 @@ fn with_carol() -> String {
     )
 }
 
-async fn password_step(addr: std::net::SocketAddr, user: &str) -> u16 {
+/// The password step for `user`: 303 when it passes.
+pub(crate) async fn password_step(addr: std::net::SocketAddr, user: &str) -> u16 {
     let mut browser = Browser::new(addr);
     browser.get("/.doorman/login").await;
     browser

@@ -2,9 +2,10 @@
 //! reload call: an edit in place, a broken file (the old users stay), and
 //! a Kubernetes Secret update (a `..data` symlink swapped).
 
+use crate::reload::with_carol;
 use crate::support::logs;
 use crate::support::poll::eventually;
-use crate::support::{default_users, password_hash, Browser, Env, PASSWORD};
+use crate::support::{default_users, Env};
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,24 +13,8 @@ use std::time::Duration;
 /// soon as the reload is logged.
 const WITHIN: Duration = Duration::from_secs(10);
 
-fn with_carol() -> String {
-    format!(
-        "{}  carol:\n    password: \"{}\"\n    phone: \"+14155550123\"\n",
-        default_users(),
-        password_hash()
-    )
-}
-
 async fn password_step(env: &Env, user: &str) -> u16 {
-    let mut browser = Browser::new(env.addr);
-    browser.get("/.doorman/login").await;
-    browser
-        .post(
-            "/.doorman/login",
-            &[("username", user), ("password", PASSWORD)],
-        )
-        .await
-        .status
+    crate::reload::password_step(env.addr, user).await
 }
 
 /// Log lines about `dir`'s users file containing `what`.
