@@ -62,9 +62,6 @@ pub fn spawn(
         tracing::error!(error = %err, dir = %dir.display(), "cannot watch the users file's directory; SIGHUP still reloads it");
         return None;
     }
-    // Read before `spawn` returns: a change made right after start-up
-    // must not become the baseline.
-    let mut last = std::fs::read(&path).ok();
     let spawned = crate::threads::spawn_thread("doorman-users-watch".into(), move || async move {
         // Held here: dropping it ends the watching.
         let _watcher = watcher;
@@ -82,11 +79,9 @@ pub fn spawn(
                     Err(_) => break,
                 }
             }
-            let now = std::fs::read(&path).ok();
-            if now.is_none() || now == last {
-                continue;
-            }
-            last = now;
+            // Always read again, never compared with an earlier read: a
+            // SIGHUP or the enrollment page may have loaded other users
+            // since, and reloading an unchanged file changes nothing.
             reload(&app, &path, load);
         }
     });
