@@ -22,6 +22,9 @@ pub struct App {
     /// Where doorman's pages live, e.g. `/.doorman`.
     pub prefix: String,
     pub app_name: String,
+    /// The pages' language when `Accept-Language` names no shipped one,
+    /// and the text messages' for users without a `locale`.
+    pub default_locale: crate::i18n::Locale,
     /// Host for the WebOTP line and redirects when `public_url` is set.
     pub public_host: Option<String>,
     /// The apps by host, each with its access rules (`public:` first;
@@ -125,6 +128,7 @@ impl App {
             enrolled: Default::default(),
             prefix: config.auth_prefix,
             app_name: config.app_name,
+            default_locale: config.default_locale,
             public_host: config
                 .public_url
                 .as_ref()

@@ -41,6 +41,7 @@ pub fn config(listen: SocketAddr, app: SocketAddr) -> Result<Demo, Problems> {
                 phone: Some("+14155550100".to_owned()),
                 totp_secret: None,
                 ntfy_topic: None,
+                locale: None,
             },
         )]),
     };

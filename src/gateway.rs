@@ -3,7 +3,7 @@
 
 use crate::clock::{self, SharedClock};
 use crate::config::Config;
-use crate::{control, metrics, server, tls, App, Error};
+use crate::{control, metrics, server, tls, users_watch, App, Error};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -167,10 +167,17 @@ impl Gateway {
                 app.clone(),
                 metrics.map(|(listener, _)| listener),
                 certs.clone(),
-                signal,
+                signal.clone(),
             )
             .map_err(bind_error)?;
             workers.push(control);
+        }
+        if let Some(path) = app.users_file.clone() {
+            let load: users_watch::Load =
+                |path| Config::load_users(path).map_err(|p| p.to_string());
+            if let Some(watching) = users_watch::spawn(app.clone(), path, load, signal.clone()) {
+                workers.push(watching);
+            }
         }
         Ok(Gateway {
             addr,

@@ -22,13 +22,14 @@
 //! - [`session`] and [`csrf`]: the encrypted session cookie and form tokens;
 //!   [`crypto`]: the primitives under them.
 //! - [`users`]: the users file and password checks; [`users_file`] writes
-//!   enrolled authenticator secrets back into it.
+//!   enrolled authenticator secrets back into it; [`users_watch`] reloads
+//!   it when it changes on disk.
 //! - [`otp`]: codes, challenges and the providers that deliver them.
 //! - [`limits`]: brute-force and send limits; [`tokens`]: API tokens for
 //!   scripts (`Authorization: Bearer`, or Basic with an app password).
 //! - [`store`]: server-side state (challenges, revocations, cooldowns).
 //! - [`config`]: the config file, read in two stages; [`error`]: the one error type.
-//! - [`clock`]: injectable time.
+//! - [`clock`]: injectable time; [`i18n`]: the words people read, per language.
 //! - [`tls`]: certificates for the listener and `https://` upstreams.
 //! - [`metrics`]: Prometheus counters and their exposition.
 //! - [`control`]: the side thread serving metrics and watching certificates.
@@ -50,6 +51,7 @@ pub(crate) mod error;
 pub(crate) mod gate;
 pub(crate) mod gateway;
 pub mod healthcheck;
+pub mod i18n;
 pub(crate) mod limits;
 pub mod metrics;
 pub(crate) mod net;
@@ -76,6 +78,7 @@ pub mod tls;
 pub mod tokens;
 pub mod users;
 pub mod users_file;
+pub(crate) mod users_watch;
 pub mod webauthn;
 
 pub use app::App;

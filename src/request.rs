@@ -366,7 +366,8 @@ async fn forward(
         }
         None => None,
     };
-    let browser = gate::is_browser_navigation(request.method(), request.headers());
+    let browser = gate::is_browser_navigation(request.method(), request.headers())
+        .then(|| pages::page_locale(app, request.headers()));
     let trusted = app.trusts_proxy(peer.ip());
     let started = Instant::now();
     let forwarded = proxy

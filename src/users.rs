@@ -41,6 +41,9 @@ pub struct User {
     pub totp: Option<TotpSecret>,
     /// The ntfy topic push approvals go to.
     pub ntfy_topic: Option<String>,
+    /// The language of this user's text messages and calls (`locale`);
+    /// `None`: `default_locale`.
+    pub locale: Option<crate::i18n::Locale>,
     /// Identity header values, built once so the hot path only clones them.
     pub headers: IdentityValues,
 }

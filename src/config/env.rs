@@ -34,6 +34,7 @@ pub const VARIABLES: &[(&str, &str, Kind)] = &[
     ("DOORMAN_AUTH_PREFIX", "auth_prefix", Kind::Text),
     ("DOORMAN_USERS_FILE", "users_file", Kind::Text),
     ("DOORMAN_APP_NAME", "app_name", Kind::Text),
+    ("DOORMAN_DEFAULT_LOCALE", "default_locale", Kind::Text),
     ("DOORMAN_PUBLIC_URL", "public_url", Kind::Text),
     ("DOORMAN_TEMPLATES_DIR", "templates_dir", Kind::Text),
     ("DOORMAN_METRICS_LISTEN", "metrics_listen", Kind::Text),

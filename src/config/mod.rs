@@ -55,6 +55,9 @@ pub struct Config {
     pub auth_prefix: String,
     /// Name used in messages and page titles.
     pub app_name: String,
+    /// The language when `Accept-Language` names no shipped one, and of
+    /// text messages to users without a `locale`.
+    pub default_locale: crate::i18n::Locale,
     /// The externally visible origin; its host goes into the WebOTP line.
     pub public_url: Option<Uri>,
     /// A directory whose templates replace the embedded ones.
@@ -121,6 +124,16 @@ impl Config {
     /// (`users_file`, `templates_dir`, …) are taken from the file's directory.
     pub fn load(path: &Path) -> Result<Config, Problems> {
         Config::load_from(Some(path), &|name| std::env::var(name).ok())
+    }
+
+    /// The users file at `path` alone, as a reload reads it: the users, or
+    /// every problem found in it.
+    pub fn load_users(path: &Path) -> Result<Users, Problems> {
+        let mut problems = Problems::default();
+        match users::load_users(path, &mut problems) {
+            Some(users) if problems.is_empty() => Ok(users),
+            _ => Err(problems),
+        }
     }
 
     /// The file at `path` (or none: settings from `lookup` alone, relative
@@ -236,6 +249,15 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         });
     let session = session::session(raw.session, problems);
     let app_name = raw.app_name.clone().unwrap_or_else(|| "doorman".to_owned());
+    let default_locale = raw
+        .default_locale
+        .as_deref()
+        .map_or(Default::default(), |tag| {
+            crate::i18n::Locale::from_tag(tag).unwrap_or_else(|| {
+                problems.push("default_locale", users::not_shipped(tag));
+                Default::default()
+            })
+        });
     let providers = providers::providers(&raw.providers, &app_name, problems);
     let allowed_countries = channels::countries(&raw.allowed_countries, problems);
     let channels = channels::channels(&raw.channels, &providers, problems);
@@ -319,6 +341,7 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
         upstreams,
         auth_prefix,
         app_name,
+        default_locale,
         public_url,
         templates_dir: raw.templates_dir.map(|dir| base.join(dir)),
         tokens_file: raw.tokens_file.map(|file| base.join(file)),

@@ -15,6 +15,7 @@ pub struct RawConfig {
     pub auth_prefix: Option<String>,
     pub users_file: Option<String>,
     pub app_name: Option<String>,
+    pub default_locale: Option<String>,
     pub public_url: Option<String>,
     pub templates_dir: Option<String>,
     /// API tokens, hashed, as `doorman token` writes them.
@@ -299,4 +300,5 @@ pub struct RawUser {
     pub phone: Option<String>,
     pub totp_secret: Option<String>,
     pub ntfy_topic: Option<String>,
+    pub locale: Option<String>,
 }

@@ -48,6 +48,15 @@ pub(super) fn identity_headers(
 }
 
 /// The users file's `users:`, each problem under `prefix`.
+/// Why `tag` is refused as a language: the shipped ones.
+pub(super) fn not_shipped(tag: &str) -> String {
+    let shipped: Vec<&str> = crate::i18n::Locale::shipped().collect();
+    format!(
+        "`{tag}` is not a shipped language; use one of {}",
+        shipped.join(", ")
+    )
+}
+
 pub fn users(raw: RawUsersFile, prefix: &str, problems: &mut Problems) -> Users {
     let mut users = Users::default();
     for (name, raw) in raw.users.0 {
@@ -98,6 +107,13 @@ pub fn users(raw: RawUsersFile, prefix: &str, problems: &mut Problems) -> Users 
                 );
             }
         }
+        let locale = raw.locale.as_deref().and_then(|tag| {
+            let found = crate::i18n::Locale::from_tag(tag);
+            if found.is_none() {
+                problems.push(&format!("{path}.locale"), not_shipped(tag));
+            }
+            found
+        });
         let header = |value: &str, key: &str, problems: &mut Problems| {
             HeaderValue::from_str(value)
                 .map_err(|_| {
@@ -132,6 +148,7 @@ pub fn users(raw: RawUsersFile, prefix: &str, problems: &mut Problems) -> Users 
             country,
             totp,
             ntfy_topic: raw.ntfy_topic,
+            locale,
             headers,
         };
         if let Some(other) = users.insert(user) {

@@ -478,22 +478,5 @@ pub fn looks_proxied(trusted_proxies_empty: bool, peer: IpAddr, forwarded: bool)
     }
 }
 
-/// "N seconds" / "N minutes" / "N hours" until `at`, for people.
-pub fn wait_text(now: u64, at: u64) -> String {
-    let seconds = at.saturating_sub(now).max(1);
-    let (n, unit) = if seconds < 120 {
-        (seconds, "second")
-    } else if seconds < 2 * HOUR {
-        (seconds.div_ceil(60), "minute")
-    } else {
-        (seconds.div_ceil(HOUR), "hour")
-    };
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -277,11 +277,3 @@ fn a_private_peer_that_forwards_for_someone_reads_as_an_untrusted_proxy() {
         assert!(!looks_proxied(true, ip(peer), true), "{peer}");
     }
 }
-
-#[test]
-fn waits_read_naturally() {
-    assert_eq!(wait_text(0, 1), "1 second");
-    assert_eq!(wait_text(0, 90), "90 seconds");
-    assert_eq!(wait_text(0, 600), "10 minutes");
-    assert_eq!(wait_text(0, 20 * HOUR), "20 hours");
-}

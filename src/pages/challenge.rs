@@ -59,7 +59,7 @@ pub(super) fn cap_reached(
     current: Option<&Pending>,
     channel: &str,
     refusal: crate::limits::Refusal,
-    text: &str,
+    text_id: &str,
 ) -> Result<Reply, Error> {
     visit.audit(
         "send_refused",
@@ -72,23 +72,18 @@ pub(super) fn cap_reached(
         },
     );
     tracing::warn!(event = "send_refused", user = %user.name, channel, cap = refusal.cap, client = %visit.client, "send cap reached");
-    let text = format!(
-        "{text} Try again in {}.",
-        crate::limits::wait_text(visit.now, refusal.retry_at)
-    );
+    let wait = visit.locale.wait(visit.now, refusal.retry_at);
+    let text = visit.t_with(text_id, &[("wait", wait.into())]);
     refuse(visit, user, current, StatusCode::TOO_MANY_REQUESTS, text)
 }
 
-pub(super) const INVALID_NUMBER: &str =
-    "This number cannot receive codes. Contact your administrator.";
-
 /// What the person reads when no provider could send a code.
-pub(super) fn failure_text(errors: &[ProviderError]) -> (StatusCode, String) {
+pub(super) fn failure_text(visit: &Visit<'_>, errors: &[ProviderError]) -> (StatusCode, String) {
     if errors
         .iter()
         .any(|err| matches!(err, ProviderError::InvalidNumber(_)))
     {
-        return (StatusCode::UNPROCESSABLE_ENTITY, INVALID_NUMBER.to_owned());
+        return (StatusCode::UNPROCESSABLE_ENTITY, visit.t("number-invalid"));
     }
     let throttled: Vec<Option<std::time::Duration>> = errors
         .iter()
@@ -105,16 +100,13 @@ pub(super) fn failure_text(errors: &[ProviderError]) -> (StatusCode, String) {
             .max()
             .unwrap_or(600);
         let minutes = seconds.div_ceil(60).max(1);
-        let unit = if minutes == 1 { "minute" } else { "minutes" };
+        let wait = visit.t_with("wait-minutes", &[("n", minutes.into())]);
         return (
             StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many codes requested. Try again in {minutes} {unit}."),
+            visit.t_with("cap-codes", &[("wait", wait.into())]),
         );
     }
-    (
-        StatusCode::BAD_GATEWAY,
-        "We could not send the code. Try another method, or try again later.".to_owned(),
-    )
+    (StatusCode::BAD_GATEWAY, visit.t("send-failed"))
 }
 
 /// The session's live challenge, as the pages show it.
@@ -162,14 +154,14 @@ pub(super) fn offered<'a>(visit: &Visit<'a>, user: &User) -> Vec<&'a ChannelSett
         .collect()
 }
 
-pub(super) fn offer(settings: &ChannelSettings, user: &User) -> Offer {
+pub(super) fn offer(visit: &Visit<'_>, settings: &ChannelSettings, user: &User) -> Offer {
     let to = user.phone.as_deref().map(mask_phone).unwrap_or_default();
     let label = match settings.channel {
-        Channel::Sms => format!("Text message to {to}"),
-        Channel::Voice => format!("Voice call to {to}"),
-        Channel::Push => "Approve on my phone".to_owned(),
-        Channel::Totp => "Code from my authenticator app".to_owned(),
-        Channel::Webauthn => "Use your passkey".to_owned(),
+        Channel::Sms => visit.t_with("offer-sms", &[("to", to.into())]),
+        Channel::Voice => visit.t_with("offer-voice", &[("to", to.into())]),
+        Channel::Push => visit.t("offer-push"),
+        Channel::Totp => visit.t("offer-totp"),
+        Channel::Webauthn => visit.t("offer-webauthn"),
     };
     Offer {
         name: settings.channel.name(),
@@ -183,7 +175,7 @@ pub(super) fn offers(visit: &Visit<'_>, user: &User, except: Option<Channel>) ->
     offered(visit, user)
         .into_iter()
         .filter(|settings| Some(settings.channel) != except)
-        .map(|settings| offer(settings, user))
+        .map(|settings| offer(visit, settings, user))
         .collect()
 }
 
@@ -211,9 +203,12 @@ pub(super) fn choose_page(
     if offers.is_empty() && !visit.has_recovery_codes {
         return visit.message(
             StatusCode::FORBIDDEN,
-            "No second factor set up",
-            "Your account has no way to receive a sign-in code. Ask your administrator to add a phone number.",
-            Some((&format!("{}/logout", visit.app.prefix), "Sign out")),
+            &visit.t("no-factor-title"),
+            &visit.t("no-factor-text"),
+            Some((
+                &format!("{}/logout", visit.app.prefix),
+                &visit.t("sign-out"),
+            )),
         );
     }
     visit.render(

@@ -98,9 +98,9 @@ fn sign_in_again(visit: &Visit<'_>) -> Result<Reply, Error> {
     link.extend(form_urlencoded::byte_serialize(back.as_bytes()));
     visit.message(
         StatusCode::OK,
-        "Sign in again",
-        "To add an authenticator app, sign in again first: it must be you, not someone who found this browser open.",
-        Some((&link, "Sign in again")),
+        &visit.t("enroll-reauth-title"),
+        &visit.t("enroll-reauth-text"),
+        Some((&link, &visit.t("sign-in-again"))),
     )
 }
 
@@ -115,9 +115,9 @@ fn writable(visit: &Visit<'_>) -> bool {
 fn ask_an_administrator(visit: &Visit<'_>) -> Result<Reply, Error> {
     visit.message(
         StatusCode::OK,
-        "Ask an administrator",
-        "Authenticator apps are added by an administrator here: ask them to run `doorman totp enroll` for your account.",
-        Some(("/", "Back to the application")),
+        &visit.t("enroll-admin-title"),
+        &visit.t("enroll-admin-text"),
+        Some(("/", &visit.t("back-to-app"))),
     )
 }
 
@@ -201,10 +201,8 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     if let Some(current) = &current {
         let reservation = visit.reserve_attempt(&user.name, Some(&user.name)).await?;
         if let Some(until) = reservation.refused {
-            let text = format!(
-                "Too many failed attempts. Try again in {}.",
-                crate::limits::wait_text(visit.now, until)
-            );
+            let wait = visit.locale.wait(visit.now, until);
+            let text = visit.t_with("too-many-failed", &[("wait", wait.into())]);
             return page(
                 visit,
                 &session_id,
@@ -227,14 +225,14 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         if let Some(reservation) = &held {
             app.limiter.refund(&app.store, reservation).await?;
         }
-        let text = "That code is not right. Check the app shows a code for this account, and try the current one.";
+        let text = visit.t("enroll-wrong");
         return page(
             visit,
             &session_id,
             &user,
             &secret,
             StatusCode::UNAUTHORIZED,
-            Some(text),
+            Some(&text),
         );
     };
     // Both codes are right: only now is the current one used up, so a
@@ -270,9 +268,9 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         );
         return visit.message(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "Not saved",
-            "The authenticator could not be saved. Ask an administrator to add it.",
-            Some(("/", "Back to the application")),
+            &visit.t("enroll-not-saved-title"),
+            &visit.t("enroll-not-saved-text"),
+            Some(("/", &visit.t("back-to-app"))),
         );
     }
     // This code signed nothing in yet, but it must not sign in either.
@@ -304,21 +302,15 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     );
     notice.send(app).await;
     let (title, text) = if current.is_some() {
-        (
-            "Authenticator replaced",
-            "From now on only codes from the new authenticator app work.",
-        )
+        ("enroll-replaced-title", "enroll-replaced-text")
     } else {
-        (
-            "Authenticator added",
-            "From now on you can sign in with a code from your authenticator app.",
-        )
+        ("enroll-added-title", "enroll-added-text")
     };
     visit.message(
         StatusCode::OK,
-        title,
-        text,
-        Some(("/", "Back to the application")),
+        &visit.t(title),
+        &visit.t(text),
+        Some(("/", &visit.t("back-to-app"))),
     )
 }
 
@@ -344,7 +336,7 @@ fn refuse_current(
         secret,
         StatusCode::UNAUTHORIZED,
         None,
-        Some("That is not the current code of the authenticator you have now."),
+        Some(&visit.t("enroll-current-wrong")),
     )
 }
 

@@ -30,7 +30,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         return visit.render(
             StatusCode::BAD_REQUEST,
             "login.html",
-            context! { error => "Enter your username and password.", username => username },
+            context! { error => visit.t("login-missing"), username => username },
         );
     }
     let app = visit.app;
@@ -84,11 +84,23 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             "wrong username or password"
         );
         // The reservation stays: it was this failure, counted already.
-        // A locked account reads exactly like a wrong password.
+        // A lock is told as one, with its end: names no account has lock
+        // on the same counts, so this says nothing of whether one exists,
+        // and the password was not looked at.
+        let error = match reservation.refused {
+            Some(until) => visit.t_with(
+                "login-locked",
+                &[
+                    ("until", clock_time(until).into()),
+                    ("wait", visit.locale.wait(visit.now, until).into()),
+                ],
+            ),
+            None => visit.t("login-wrong"),
+        };
         return visit.render(
             StatusCode::UNAUTHORIZED,
             "login.html",
-            context! { error => "Incorrect username or password.", username => username },
+            context! { error => error, username => username },
         );
     };
     crate::metrics::password_check("ok");
@@ -151,4 +163,10 @@ fn trusted(visit: &mut Visit<'_>, user: &crate::users::User, proven_at: u64) -> 
         },
     );
     redirect(StatusCode::SEE_OTHER, &visit.destination())
+}
+
+/// `HH:MM` (UTC) of a Unix time, for "locked until".
+fn clock_time(at: u64) -> String {
+    let of_day = at % 86_400;
+    format!("{:02}:{:02}", of_day / 3600, of_day % 3600 / 60)
 }

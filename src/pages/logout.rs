@@ -44,8 +44,8 @@ pub async fn logout(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     let login = format!("{}/login", app.prefix);
     visit.message(
         StatusCode::OK,
-        "Signed out",
-        "You have signed out.",
-        Some((&login, "Sign in again")),
+        &visit.t("signed-out-title"),
+        &visit.t("signed-out-text"),
+        Some((&login, &visit.t("sign-in-again"))),
     )
 }

@@ -25,13 +25,14 @@ pub use templates::Templates;
 
 use crate::error::Error;
 use crate::gate;
+use crate::i18n::{Arg, Locale};
 use crate::proxy::headers::request_host;
 use crate::redirect::safe_target;
 use crate::session::{header_value, Session};
 use crate::users::User;
 use crate::{App, Body};
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::header::{CACHE_CONTROL, CONTENT_LANGUAGE, CONTENT_TYPE, LOCATION, SET_COOKIE, VARY};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
@@ -100,8 +101,15 @@ pub async fn handle(
         (&Method::GET | &Method::HEAD, "logout") => logout::confirm(&mut visit),
         (&Method::GET | &Method::HEAD, "health") => Ok(health(app)),
         (&Method::GET | &Method::HEAD, "static/doorman.css") => Ok(app.templates.stylesheet()),
-        (&Method::GET | &Method::HEAD, "static/push.js") => Ok(templates::push_script()),
-        (&Method::GET | &Method::HEAD, "static/webauthn.js") => Ok(templates::webauthn_script()),
+        (&Method::GET | &Method::HEAD, "static/push.js") => {
+            Ok(templates::script(templates::PUSH_SCRIPT))
+        }
+        (&Method::GET | &Method::HEAD, "static/resend.js") => {
+            Ok(templates::script(templates::RESEND_SCRIPT))
+        }
+        (&Method::GET | &Method::HEAD, "static/webauthn.js") => {
+            Ok(templates::script(templates::WEBAUTHN_SCRIPT))
+        }
         (&Method::GET | &Method::HEAD, "passkeys") => passkey_enroll::show(&mut visit).await,
         (&Method::GET | &Method::HEAD, "recovery") => recovery::show(&mut visit).await,
         (&Method::GET | &Method::HEAD, "2fa/push/status") => {
@@ -182,6 +190,8 @@ pub struct Visit<'a> {
     pub trusted_devices: Vec<String>,
     /// The signed-in user has unused recovery codes (likewise).
     pub has_recovery_codes: bool,
+    /// The page's language, from `Accept-Language`.
+    pub locale: Locale,
     user_agent: String,
     nonce: String,
     new_nonce: bool,
@@ -236,6 +246,7 @@ impl<'a> Visit<'a> {
             now,
             tls,
             device,
+            locale: page_locale(app, headers),
             client: app.client_ip(peer.ip(), headers),
             browser: gate::accepts_html(headers),
             host: request_host(request).and_then(|host| host.to_str().ok().map(str::to_owned)),
@@ -419,6 +430,7 @@ impl<'a> Visit<'a> {
         values: minijinja::Value,
     ) -> Result<Reply, Error> {
         let context = minijinja::context! {
+            locale => self.locale.tag(),
             app_name => &self.app.app_name,
             prefix => &self.app.prefix,
             csrf => self.csrf_token(),
@@ -427,6 +439,16 @@ impl<'a> Visit<'a> {
         };
         let html = self.app.templates.render(template, context)?;
         Ok(respond(status, HTML, html))
+    }
+
+    /// Message `id` in this page's language.
+    pub fn t(&self, id: &str) -> String {
+        self.locale.text(id)
+    }
+
+    /// Message `id` with `args` in this page's language.
+    pub fn t_with(&self, id: &str, args: &[(&str, Arg)]) -> String {
+        self.locale.format(id, args)
     }
 
     /// A page with a heading, a sentence and a link.
@@ -454,12 +476,12 @@ impl<'a> Visit<'a> {
         if self.browser {
             let back = (
                 format!("{}/login", self.app.prefix),
-                "Back to sign-in".to_owned(),
+                self.t("back-to-sign-in"),
             );
             if let Ok(reply) = self.message(
                 err.status(),
-                "Something is not right",
-                err.public_message(),
+                &self.t("error-title"),
+                &error_text(self.locale, err),
                 Some((&back.0, &back.1)),
             ) {
                 return reply;
@@ -472,11 +494,17 @@ impl<'a> Visit<'a> {
     fn finish(self, mut reply: Reply) -> Reply {
         let headers = reply.headers_mut();
         security_headers(headers);
-        if self.new_nonce
-            && headers
-                .get(CONTENT_TYPE)
-                .is_some_and(|v| v.as_bytes() == HTML.as_bytes())
-        {
+        headers.insert(VARY, HeaderValue::from_static("Accept-Language"));
+        let html = headers
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes() == HTML.as_bytes());
+        if html {
+            headers.insert(
+                CONTENT_LANGUAGE,
+                HeaderValue::from_static(self.locale.tag()),
+            );
+        }
+        if self.new_nonce && html {
             let mut cookie = cookie::Cookie::new(self.csrf_cookie.clone(), self.nonce.clone());
             self.app.sessions.attributes(&mut cookie, self.tls);
             headers.append(SET_COOKIE, header_value(&cookie));
@@ -486,6 +514,20 @@ impl<'a> Visit<'a> {
         }
         reply
     }
+}
+
+/// The language a page is shown in: the best of `Accept-Language`, else
+/// `default_locale`.
+pub fn page_locale(app: &App, headers: &http::HeaderMap) -> Locale {
+    let header = headers
+        .get(http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Locale::negotiate(header, app.default_locale)
+}
+
+/// What a person reads about `err`, in `locale`.
+pub fn error_text(locale: Locale, err: &Error) -> String {
+    locale.text(&format!("error-{}", err.code()))
 }
 
 /// `<session cookie>_device` (with `__Host-` where the session cookie has

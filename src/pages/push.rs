@@ -64,11 +64,21 @@ pub async fn start(
     }
     let deny_url = link(Answer::Deny).await?;
     let client = visit.client.to_string();
-    let title = format!("Sign-in to {}", app.app_name);
+    // The phone's language is the user's, not this browser's.
+    let locale = user.locale.unwrap_or(app.default_locale);
+    let title = locale.format(
+        "push-notice-title",
+        &[("app", app.app_name.as_str().into())],
+    );
+    let text = [
+        ("app", app.app_name.as_str().into()),
+        ("client", client.as_str().into()),
+        ("browser", browser(visit.user_agent()).into()),
+    ];
     let message = PushMessage {
         user: user.name.clone(),
         topic: user.ntfy_topic.clone(),
-        message: format!("{title} from {client}, {}", browser(visit.user_agent())),
+        message: locale.format("push-notice-text", &text),
         title,
         actions,
         deny_url,
@@ -247,13 +257,13 @@ pub async fn settle(
         Verdict::Accepted => Ok(signed_in(visit, session, user, Channel::Push).await),
         Verdict::Exhausted => {
             visit.app.store.remove_challenge(&session.id).await?;
-            let text = "The sign-in was denied on your phone, or the wrong number was picked. Start again, or use another method.";
-            choose_page(visit, user, StatusCode::UNAUTHORIZED, Some(text.into()))
+            let text = visit.t("push-denied");
+            choose_page(visit, user, StatusCode::UNAUTHORIZED, Some(text))
         }
         _ => {
             visit.app.store.remove_challenge(&session.id).await?;
-            let text = "The push request expired. Send a new one, or use another method.";
-            choose_page(visit, user, StatusCode::UNAUTHORIZED, Some(text.into()))
+            let text = visit.t("push-expired");
+            choose_page(visit, user, StatusCode::UNAUTHORIZED, Some(text))
         }
     }))
 }

@@ -27,10 +27,8 @@ pub async fn sign_in(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error>
     // Counted like any code: reserved before the code is looked at.
     let reservation = visit.reserve_attempt(&user.name, Some(&user.name)).await?;
     if let Some(until) = reservation.refused {
-        let text = format!(
-            "Too many failed attempts. Try again in {}.",
-            crate::limits::wait_text(visit.now, until)
-        );
+        let wait = visit.locale.wait(visit.now, until);
+        let text = visit.t_with("too-many-failed", &[("wait", wait.into())]);
         return choose_page(visit, &user, StatusCode::TOO_MANY_REQUESTS, Some(text));
     }
     if !reservation.delay.is_zero() {

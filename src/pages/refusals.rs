@@ -4,8 +4,10 @@
 
 use super::{json_error, redirect, respond, security_headers, HTML, JSON};
 use crate::error::Error;
+use crate::i18n::Locale;
 use crate::{gate, App, Body};
-use http::{Request, Response, StatusCode};
+use http::header::{CONTENT_LANGUAGE, VARY};
+use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Either;
 
 /// 302 to the login page, remembering where the browser was going.
@@ -39,11 +41,9 @@ pub fn step_up<B>(app: &App, request: &Request<B>) -> Response<Body> {
 
 /// 403 from a deny rule, as a page or JSON.
 pub fn forbidden<B>(app: &App, request: &Request<B>) -> Response<Body> {
-    error_response(
-        app,
-        &Error::Forbidden,
-        gate::accepts_html(request.headers()),
-    )
+    let headers = request.headers();
+    let browser = gate::accepts_html(headers).then(|| super::page_locale(app, headers));
+    error_response(app, &Error::Forbidden, browser)
 }
 
 /// 400 for a request target doorman will not interpret.
@@ -99,20 +99,28 @@ fn stopped(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     reply.map(Either::Right)
 }
 
-/// An error on the proxied path (upstream down, timeout) as a page or JSON.
-pub fn error_response(app: &App, err: &Error, browser: bool) -> Response<Body> {
-    let mut reply = if browser {
+/// An error on the proxied path (upstream down, timeout) as a page in the
+/// browser's language (`Some`), or JSON.
+pub fn error_response(app: &App, err: &Error, browser: Option<Locale>) -> Response<Body> {
+    let mut reply = if let Some(locale) = browser {
         let context = minijinja::context! {
+            locale => locale.tag(),
             app_name => &app.app_name,
             prefix => &app.prefix,
-            title => match err {
-                Error::Forbidden => "Access denied",
-                _ => "The application is unavailable",
-            },
-            message => err.public_message(),
+            title => locale.text(match err {
+                Error::Forbidden => "refused-forbidden-title",
+                _ => "refused-unavailable-title",
+            }),
+            message => super::error_text(locale, err),
         };
         match app.templates.render("message.html", context) {
-            Ok(html) => respond(err.status(), HTML, html),
+            Ok(html) => {
+                let mut reply = respond(err.status(), HTML, html);
+                let headers = reply.headers_mut();
+                headers.insert(VARY, HeaderValue::from_static("Accept-Language"));
+                headers.insert(CONTENT_LANGUAGE, HeaderValue::from_static(locale.tag()));
+                reply
+            }
             Err(_) => json_error(err),
         }
     } else {

@@ -4,7 +4,6 @@
 
 use super::challenge::{
     cap_reached, choose_page, code_page, failure_text, offered, pending, refuse, Pending,
-    INVALID_NUMBER,
 };
 use super::{redirect, Form, Reply, Visit};
 use crate::audit::Record;
@@ -20,7 +19,7 @@ use std::sync::Arc;
 
 /// A send for a channel this user is not offered.
 fn not_offered(visit: &Visit<'_>, user: &User, current: Option<&Pending>) -> Result<Reply, Error> {
-    let text = "Choose one of the methods offered.".to_owned();
+    let text = visit.t("not-offered");
     refuse(visit, user, current, StatusCode::BAD_REQUEST, text)
 }
 
@@ -75,7 +74,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         if visit.now < ready_at {
             crate::metrics::limit_hit("resend_cooldown");
             let wait = ready_at - visit.now;
-            let text = format!("Please wait {wait} seconds before asking for another code.");
+            let text = visit.t_with("resend-wait", &[("seconds", wait.into())]);
             return refuse(
                 visit,
                 &user,
@@ -92,8 +91,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
             .take_push(&app.store, &user.name, visit.now)
             .await?
         {
-            let text = "Too many sign-in requests sent to your phone.";
-            return cap_reached(visit, &user, current.as_ref(), "push", refusal, text);
+            return cap_reached(visit, &user, current.as_ref(), "push", refusal, "cap-push");
         }
         return match super::push::start(visit, &session, &user, settings).await? {
             Ok(()) => {
@@ -101,7 +99,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
                 Ok(redirect(StatusCode::SEE_OTHER, &visit.page_url("2fa")))
             }
             Err(errors) => {
-                let (status, text) = failure_text(&errors);
+                let (status, text) = failure_text(visit, &errors);
                 refuse(visit, &user, current.as_ref(), status, text)
             }
         };
@@ -130,7 +128,7 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
             &user,
             current.as_ref(),
             StatusCode::FORBIDDEN,
-            INVALID_NUMBER.into(),
+            visit.t("number-invalid"),
         );
     }
 
@@ -147,8 +145,14 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         .await?
     {
         let channel = settings.channel.name();
-        let text = "Too many codes requested.";
-        return cap_reached(visit, &user, current.as_ref(), channel, refusal, text);
+        return cap_reached(
+            visit,
+            &user,
+            current.as_ref(),
+            channel,
+            refusal,
+            "cap-codes",
+        );
     }
 
     if let Some(current) = &current {
@@ -158,10 +162,12 @@ pub async fn send(visit: &mut Visit<'_>, form: &Form, resend: bool) -> Result<Re
         }
     }
 
-    let started = match start(visit, settings, &user.name, phone).await {
+    // A text or call reaches the user's phone: its language is the user's.
+    let locale = user.locale.unwrap_or(app.default_locale);
+    let started = match start(visit, settings, &user.name, phone, locale).await {
         Ok(started) => started,
         Err(errors) => {
-            let (status, text) = failure_text(&errors);
+            let (status, text) = failure_text(visit, &errors);
             let provider = settings.providers.first().map_or("none", String::as_str);
             crate::metrics::challenge(settings.channel.name(), provider, "failed");
             return refuse(visit, &user, current.as_ref(), status, text);
@@ -247,11 +253,10 @@ async fn start_totp(
     {
         if refusal.cap == "totp_cooldown" {
             let wait = refusal.retry_at.saturating_sub(visit.now).max(1);
-            let text = format!("Please wait {wait} seconds before starting again.");
+            let text = visit.t_with("totp-wait", &[("seconds", wait.into())]);
             return refuse(visit, user, current, StatusCode::TOO_MANY_REQUESTS, text);
         }
-        let text = "Too many sign-ins with your authenticator app.";
-        return cap_reached(visit, user, current, "totp", refusal, text);
+        return cap_reached(visit, user, current, "totp", refusal, "cap-totp");
     }
     let spec = ChallengeSpec {
         user: &user.name,
@@ -295,6 +300,7 @@ async fn start<'a>(
     settings: &'a ChannelSettings,
     user: &'a str,
     phone: &'a str,
+    user_locale: crate::i18n::Locale,
 ) -> Result<Delivered, Vec<ProviderError>> {
     let app = visit.app;
     let masked = mask_phone(phone);
@@ -320,6 +326,7 @@ async fn start<'a>(
                     to: phone.to_owned(),
                     user: user.to_owned(),
                     message: message_text(
+                        user_locale,
                         settings.channel,
                         &app.app_name,
                         &code,

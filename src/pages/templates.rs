@@ -2,6 +2,7 @@
 //! the same name in `templates_dir`.
 
 use crate::error::Error;
+use crate::i18n::{Arg, Locale};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response};
@@ -28,20 +29,15 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
-const PUSH_SCRIPT: &str = include_str!("../../templates/push.js");
-const WEBAUTHN_SCRIPT: &str = include_str!("../../templates/webauthn.js");
-
-/// The push waiting page's script (served from doorman, as the CSP wants).
-pub fn push_script() -> Response<Full<Bytes>> {
-    script(PUSH_SCRIPT)
-}
-
+/// The push waiting page's script.
+pub const PUSH_SCRIPT: &str = include_str!("../../templates/push.js");
 /// The passkey pages' script.
-pub fn webauthn_script() -> Response<Full<Bytes>> {
-    script(WEBAUTHN_SCRIPT)
-}
+pub const WEBAUTHN_SCRIPT: &str = include_str!("../../templates/webauthn.js");
+/// The code page's script: the "Send again" countdown.
+pub const RESEND_SCRIPT: &str = include_str!("../../templates/resend.js");
 
-fn script(text: &'static str) -> Response<Full<Bytes>> {
+/// One of the pages' scripts (served from doorman, as the CSP wants).
+pub fn script(text: &'static str) -> Response<Full<Bytes>> {
     let mut reply = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     let headers = reply.headers_mut();
     headers.insert(
@@ -53,6 +49,31 @@ fn script(text: &'static str) -> Response<Full<Bytes>> {
         HeaderValue::from_static("public, max-age=3600"),
     );
     reply
+}
+
+/// `{{ t("id", name=value) }}`: message `id` in the page's `locale`. Text
+/// arguments are escaped, unless marked safe (a `{% set %}` block of the
+/// template's own markup); the messages themselves hold no markup.
+fn translate(
+    state: &minijinja::State,
+    id: &str,
+    kwargs: minijinja::value::Kwargs,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let locale = state
+        .lookup("locale")
+        .and_then(|tag| tag.as_str().and_then(Locale::from_tag))
+        .unwrap_or(Locale::ENGLISH);
+    let mut args: Vec<(&str, Arg)> = Vec::new();
+    for name in kwargs.args() {
+        let value: minijinja::Value = kwargs.get(name)?;
+        let arg = match i64::try_from(value.clone()) {
+            Ok(n) if value.kind() == minijinja::value::ValueKind::Number => Arg::Number(n),
+            _ if value.is_safe() => Arg::Text(value.to_string()),
+            _ => Arg::Text(minijinja::HtmlEscape(&value.to_string()).to_string()),
+        };
+        args.push((name, arg));
+    }
+    Ok(minijinja::Value::from_safe_string(locale.format(id, &args)))
 }
 
 const STYLESHEET: &str = include_str!("../../templates/doorman.css");
@@ -67,6 +88,7 @@ impl Templates {
     /// not parse stops start-up with its name and line.
     pub fn load(dir: Option<&Path>) -> Result<Templates, Error> {
         let mut env = Environment::new();
+        env.add_function("t", translate);
         for (name, embedded) in EMBEDDED {
             let text = dir
                 .map(|dir| dir.join(name))

@@ -30,7 +30,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         })
         .unwrap_or_default();
     let Some(challenge) = app.store.challenge(&session.id).await? else {
-        let text = "There is no code waiting for you. Ask for a new one.".to_owned();
+        let text = visit.t("code-none-waiting");
         return choose_page(visit, &user, StatusCode::BAD_REQUEST, Some(text));
     };
     if code.is_empty() {
@@ -41,7 +41,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
                 &user,
                 &pending,
                 StatusCode::BAD_REQUEST,
-                Some("Enter the code you received.".into()),
+                Some(visit.t("code-missing")),
             ),
             None => choose_page(visit, &user, StatusCode::BAD_REQUEST, None),
         };
@@ -66,10 +66,8 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
                 ..Record::default()
             },
         );
-        let text = format!(
-            "Too many failed attempts. Try again in {}.",
-            crate::limits::wait_text(visit.now, until)
-        );
+        let wait = visit.locale.wait(visit.now, until);
+        let text = visit.t_with("too-many-failed", &[("wait", wait.into())]);
         return match pending(visit, &session).await? {
             Some(pending) => code_page(
                 visit,
@@ -107,13 +105,13 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             } else {
                 app.limiter.refund(&app.store, &reservation).await?;
             }
-            let text = "That code has expired. Ask for a new one.".to_owned();
+            let text = visit.t("code-expired");
             return choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text));
         }
         Checked::Unanswered => {
             app.limiter.refund(&app.store, &reservation).await?;
             let pending = pending(visit, &session).await?;
-            let text = "We could not check the code right now. Try again in a moment.".to_owned();
+            let text = visit.t("code-unchecked");
             return match pending {
                 Some(pending) => {
                     code_page(visit, &user, &pending, StatusCode::BAD_GATEWAY, Some(text))
@@ -160,9 +158,16 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
                 },
             );
             tracing::warn!(event = "challenge_failed", user = %user.name, attempts_left, %client, "wrong code");
-            let text = match attempts_left {
-                1 => "That code is not right. 1 attempt left.".to_owned(),
-                n => format!("That code is not right. {n} attempts left."),
+            // A right authenticator code judged wrong was used before.
+            let replayed = snapshot.channel == Channel::Totp
+                && app
+                    .totp_secret(&user)
+                    .is_some_and(|secret| secret.matching_step(&code, visit.now).is_some());
+            let left = u64::from(attempts_left);
+            let text = if replayed {
+                visit.t("code-replayed")
+            } else {
+                visit.t_with("code-wrong", &[("left", left.into())])
             };
             code_page(
                 visit,
@@ -186,14 +191,14 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
                 );
                 tracing::warn!(event = "challenge_exhausted", user = %user.name, %client, "too many wrong codes");
             }
-            let text = "Too many wrong codes. Ask for a new code.".to_owned();
+            let text = visit.t("code-exhausted");
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
         }
         Verdict::Expired => {
             app.store.remove_challenge(&session.id).await?;
             visit.audit("challenge_expired", record());
             tracing::info!(event = "challenge_expired", user = %user.name, %client, "code expired");
-            let text = "That code has expired. Ask for a new one.".to_owned();
+            let text = visit.t("code-expired");
             choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
         }
     }

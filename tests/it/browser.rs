@@ -71,44 +71,51 @@ pub(crate) fn chromium_and_playwright(what: &str) -> Option<String> {
     Some(chromium)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_browser_signs_in_with_sms_totp_and_push() {
-    let Some(chromium) = chromium_and_playwright("the browser end-to-end test") else {
-        return;
-    };
+/// The emulations a browser test signs in with: the webhook SMS receiver,
+/// ntfy, and a control server the script asks for the last SMS code and
+/// the push's answer links.
+struct Phones {
+    webhook: Webhook,
+    ntfy: Ntfy,
+    control: FakeApi,
+}
 
-    let app = doorman::demo::start_app().await.expect("the demo app");
-    let webhook = Webhook::start().await;
-    let ntfy = Ntfy::start().await;
-    let control = {
-        let (webhook, ntfy) = (webhook.clone(), ntfy.clone());
-        FakeApi::start(move |request| match request.path.as_str() {
-            "/sms" => Reply::json(200, json!({ "code": webhook.last_code() })),
-            "/ntfy" => {
-                let actions: Vec<_> = ntfy
-                    .actions()
-                    .into_iter()
-                    .map(|(label, url)| json!({ "label": label, "url": url }))
-                    .collect();
-                Reply::json(200, json!({ "actions": actions }))
-            }
-            _ => Reply::empty(404),
-        })
-        .await
-    };
+impl Phones {
+    async fn start() -> Phones {
+        let webhook = Webhook::start().await;
+        let ntfy = Ntfy::start().await;
+        let control = {
+            let (webhook, ntfy) = (webhook.clone(), ntfy.clone());
+            FakeApi::start(move |request| match request.path.as_str() {
+                "/sms" => Reply::json(200, json!({ "code": webhook.last_code() })),
+                "/ntfy" => {
+                    let actions: Vec<_> = ntfy
+                        .actions()
+                        .into_iter()
+                        .map(|(label, url)| json!({ "label": label, "url": url }))
+                        .collect();
+                    Reply::json(200, json!({ "actions": actions }))
+                }
+                _ => Reply::empty(404),
+            })
+            .await
+        };
+        Phones {
+            webhook,
+            ntfy,
+            control,
+        }
+    }
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("users.yaml"),
-        format!(
-            "users:\n  alice:\n    password: \"{}\"\n    display_name: \"Alice Example\"\n    phone: \"+14155550100\"\n    totp_secret: \"{TOTP_SECRET}\"\n    ntfy_topic: \"{TOPIC}\"\n",
-            password_hash()
-        ),
-    )
-    .expect("users file");
-    let port = free_port();
-    let yaml = format!(
-        r#"listen: "127.0.0.1:{port}"
+    /// doorman in front of the demo app with these `users`, on a port the
+    /// config names (push links need `public_url`).
+    /// `cooldown`: `codes.resend_cooldown`.
+    async fn doorman(&self, dir: &Path, users: &str, cooldown: &str) -> Gateway {
+        let app = doorman::demo::start_app().await.expect("the demo app");
+        std::fs::write(dir.join("users.yaml"), users).expect("users file");
+        let port = free_port();
+        let yaml = format!(
+            r#"listen: "127.0.0.1:{port}"
 upstream: "http://{app}"
 users_file: "users.yaml"
 app_name: "Example"
@@ -116,7 +123,7 @@ public_url: "http://127.0.0.1:{port}"
 session:
   secret: "{SECRET}"
 codes:
-  resend_cooldown: "1s"   # three sign-ins in a few seconds
+  resend_cooldown: "{cooldown}"
 store: {{ kind: memory }}
 channels:
   sms: {{ provider: webhook }}
@@ -126,34 +133,39 @@ providers:
   webhook: {{ url: "http://{hook}/send", timeout: "2s" }}
   {ntfy}
 "#,
-        hook = webhook.addr,
-        ntfy = ntfy.config(),
-    );
-    let path = dir.path().join("doorman.yaml");
-    std::fs::write(&path, yaml).expect("config");
-    // Without the DOORMAN_* overlay: other tests set variables in this
-    // shared process environment.
-    let config =
-        Config::load_from(Some(&path), &|_| None).unwrap_or_else(|problems| panic!("{problems}"));
-    let doorman = Gateway::start(config).await.expect("doorman");
+            hook = self.webhook.addr,
+            ntfy = self.ntfy.config(),
+        );
+        let path = dir.join("doorman.yaml");
+        std::fs::write(&path, yaml).expect("config");
+        // Without the DOORMAN_* overlay: other tests set variables in this
+        // shared process environment.
+        let config = Config::load_from(Some(&path), &|_| None)
+            .unwrap_or_else(|problems| panic!("{problems}"));
+        Gateway::start(config).await.expect("doorman")
+    }
+}
 
-    // Into target/ by default, so a test run leaves the tree clean;
-    // DOORMAN_SCREENSHOTS_DIR=docs/screenshots refreshes the README's.
+/// Where screenshots go: into target/ by default, so a test run leaves the
+/// tree clean; DOORMAN_SCREENSHOTS_DIR=docs/screenshots refreshes the
+/// README's.
+fn screenshot_dir() -> PathBuf {
     let shots = match std::env::var_os("DOORMAN_SCREENSHOTS_DIR") {
         Some(dir) => Path::new(env!("CARGO_MANIFEST_DIR")).join(dir),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots"),
     };
     std::fs::create_dir_all(&shots).expect("screenshot directory");
+    shots
+}
+
+/// Runs `script` with node and `env` to its end (3 minutes at most); its
+/// output, once it has printed `passed`.
+async fn run_script(script: &str, env: &[(&str, &std::ffi::OsStr)], passed: &str) -> String {
     let mut node = tokio::process::Command::new("node");
-    node.arg(browser_dir().join("e2e.mjs"))
-        .env("DOORMAN_URL", format!("http://{}", doorman.addr()))
-        .env("CONTROL_URL", control.base_url())
-        .env("TOTP_SECRET", TOTP_SECRET)
-        .env("PASSWORD", PASSWORD)
-        .env("SCREENSHOT_DIR", &shots)
-        .env("CHROMIUM", &chromium)
-        .kill_on_drop(true);
-    let started = Instant::now();
+    node.arg(browser_dir().join(script)).kill_on_drop(true);
+    for (name, value) in env {
+        node.env(name, value);
+    }
     let output = tokio::time::timeout(Duration::from_secs(180), node.output())
         .await
         .expect("the browser test took over 3 minutes")
@@ -166,10 +178,43 @@ providers:
     eprintln!("{text}");
     assert!(
         output.status.success(),
-        "the browser test failed ({}):\n{text}",
+        "the browser test {script} failed ({}):\n{text}",
         output.status
     );
-    assert!(text.contains("browser e2e: all steps passed"), "{text}");
+    assert!(text.contains(passed), "{text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_signs_in_with_sms_totp_and_push() {
+    let Some(chromium) = chromium_and_playwright("a browser test") else {
+        return;
+    };
+    let phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users = format!(
+        "users:\n  alice:\n    password: \"{}\"\n    display_name: \"Alice Example\"\n    phone: \"+14155550100\"\n    totp_secret: \"{TOTP_SECRET}\"\n    ntfy_topic: \"{TOPIC}\"\n",
+        password_hash()
+    );
+    // Three sign-ins in a few seconds.
+    let doorman = phones.doorman(dir.path(), &users, "1s").await;
+    let shots = screenshot_dir();
+    let started = Instant::now();
+    let url = format!("http://{}", doorman.addr());
+    let control = phones.control.base_url();
+    run_script(
+        "e2e.mjs",
+        &[
+            ("DOORMAN_URL", url.as_ref()),
+            ("CONTROL_URL", control.as_ref()),
+            ("TOTP_SECRET", TOTP_SECRET.as_ref()),
+            ("PASSWORD", PASSWORD.as_ref()),
+            ("SCREENSHOT_DIR", shots.as_os_str()),
+            ("CHROMIUM", chromium.as_ref()),
+        ],
+        "browser e2e: all steps passed",
+    )
+    .await;
     for page in ["1-login", "3-sms-code", "5-push-waiting", "7-app"] {
         let shot = shots.join(format!("{page}.png"));
         assert!(
@@ -180,6 +225,52 @@ providers:
     }
     eprintln!("browser e2e took {:?}", started.elapsed());
     // One publish for the one push, and it carried three numbers.
-    assert_eq!(ntfy.publishes().len(), 1);
+    assert_eq!(phones.ntfy.publishes().len(), 1);
+    doorman.shutdown().await;
+}
+
+/// Issue 17: each shipped language on every page, chosen by
+/// `Accept-Language` (two users per language, so no send waits on another).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_speaks_each_shipped_language() {
+    let Some(chromium) = chromium_and_playwright("a browser test") else {
+        return;
+    };
+    let phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut users = String::from("users:\n");
+    for (n, tag) in ["en", "de", "fr", "es", "pt-BR"].iter().enumerate() {
+        // One to get a text, one a push: each sends once, with no wait.
+        users.push_str(&format!(
+            "  u-{tag}:\n    password: \"{hash}\"\n    phone: \"+1415555010{n}\"\n  p-{tag}:\n    password: \"{hash}\"\n    ntfy_topic: \"{TOPIC}-{n}\"\n",
+            hash = password_hash()
+        ));
+    }
+    let doorman = phones.doorman(dir.path(), &users, "1s").await;
+    let shots = screenshot_dir();
+    let url = format!("http://{}", doorman.addr());
+    let control = phones.control.base_url();
+    let locales = Path::new(env!("CARGO_MANIFEST_DIR")).join("locales");
+    run_script(
+        "languages.mjs",
+        &[
+            ("DOORMAN_URL", url.as_ref()),
+            ("CONTROL_URL", control.as_ref()),
+            ("PASSWORD", PASSWORD.as_ref()),
+            ("SCREENSHOT_DIR", shots.as_os_str()),
+            ("LOCALES_DIR", locales.as_os_str()),
+            ("CHROMIUM", chromium.as_ref()),
+        ],
+        "browser languages: all pages in de, en, es, fr, pt-BR",
+    )
+    .await;
+    for shot in ["i18n-de-login", "i18n-pt-BR-code"] {
+        let shot = shots.join(format!("{shot}.png"));
+        assert!(
+            std::fs::metadata(&shot).is_ok_and(|meta| meta.len() > 1000),
+            "no screenshot at {}",
+            shot.display()
+        );
+    }
     doorman.shutdown().await;
 }

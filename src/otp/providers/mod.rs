@@ -29,6 +29,7 @@ pub use vonage_sms::{VonageSms, VonageSmsSettings};
 pub use webhook::{WebhookProvider, WebhookSettings};
 
 use super::Channel;
+use crate::i18n::Locale;
 use crate::otp::Verdict;
 use std::future::Future;
 use std::pin::Pin;
@@ -199,20 +200,30 @@ impl Providers {
     }
 }
 
-/// Text for a code: for SMS the last line lets browsers fill it in
-/// (WebOTP) on `host`, when there is one the config names.
-pub fn message_text(channel: Channel, app: &str, code: &str, host: Option<&str>) -> String {
+/// Text for a code in `locale`: for SMS the last line lets browsers fill
+/// it in (WebOTP) on `host`, when there is one the config names; it is
+/// the same in every language.
+pub fn message_text(
+    locale: Locale,
+    channel: Channel,
+    app: &str,
+    code: &str,
+    host: Option<&str>,
+) -> String {
     match channel {
-        Channel::Sms | Channel::Push | Channel::Totp | Channel::Webauthn => match host {
-            Some(host) => format!("Your {app} code is {code}\n\n@{host} #{code}"),
-            None => format!("Your {app} code is {code}"),
-        },
+        Channel::Sms | Channel::Push | Channel::Totp | Channel::Webauthn => {
+            let text = locale.format("sms-code", &[("app", app.into()), ("code", code.into())]);
+            match host {
+                Some(host) => format!("{text}\n\n@{host} #{code}"),
+                None => text,
+            }
+        }
         Channel::Voice => {
             let spoken: Vec<String> = code.chars().map(String::from).collect();
-            format!(
-                "Your {app} code is {}. Again: {}.",
-                spoken.join(" "),
-                spoken.join(" ")
+            let digits = spoken.join(" ");
+            locale.format(
+                "voice-code",
+                &[("app", app.into()), ("digits", digits.into())],
             )
         }
     }
@@ -224,11 +235,39 @@ mod tests {
 
     #[test]
     fn sms_text_ends_with_the_webotp_line() {
-        let text = message_text(Channel::Sms, "Example", "123456", Some("app.example.com"));
+        let en = Locale::ENGLISH;
+        let text = message_text(
+            en,
+            Channel::Sms,
+            "Example",
+            "123456",
+            Some("app.example.com"),
+        );
         assert_eq!(
             text,
             "Your Example code is 123456\n\n@app.example.com #123456"
         );
         assert_eq!(text.lines().last(), Some("@app.example.com #123456"));
+        let de = Locale::from_tag("de").unwrap();
+        let text = message_text(
+            de,
+            Channel::Sms,
+            "Example",
+            "123456",
+            Some("app.example.com"),
+        );
+        assert_eq!(
+            text,
+            "Ihr Code für Example lautet 123456\n\n@app.example.com #123456"
+        );
+    }
+
+    #[test]
+    fn a_call_reads_the_digits_one_by_one_twice() {
+        let fr = Locale::from_tag("fr").unwrap();
+        assert_eq!(
+            message_text(fr, Channel::Voice, "Example", "123", None),
+            "Votre code Example est 1 2 3. Je répète\u{a0}: 1 2 3."
+        );
     }
 }

@@ -1,0 +1,168 @@
+# doorman auf Deutsch. Dieselben Ids wie locales/en/doorman.ftl; die
+# Texte enthalten kein < > & oder ".
+
+## Auf jeder Seite
+
+sign-out = Abmelden
+sign-in-again = Erneut anmelden
+back-to-sign-in = Zurück zur Anmeldung
+back-to-app = Zurück zur Anwendung
+cancel = Abbrechen
+use-another-method = Andere Methode wählen
+send-again = Erneut senden
+send-again-wait = Erneut senden (in { $seconds } s)
+
+## Wartezeiten
+
+wait-seconds = { $n ->
+    [one] 1 Sekunde
+   *[other] { $n } Sekunden
+}
+wait-minutes = { $n ->
+    [one] 1 Minute
+   *[other] { $n } Minuten
+}
+wait-hours = { $n ->
+    [one] 1 Stunde
+   *[other] { $n } Stunden
+}
+
+## Anmeldung
+
+login-title = Anmelden
+login-username = Benutzername
+login-password = Passwort
+login-continue = Weiter
+login-missing = Bitte geben Sie Benutzername und Passwort ein.
+login-wrong = Benutzername oder Passwort ist falsch.
+login-locked = Zu viele fehlgeschlagene Anmeldungen mit diesem Benutzernamen. Die Anmeldung ist bis { $until } UTC gesperrt (noch { $wait }).
+
+## Methode wählen
+
+choose-title = Bestätigen Sie, dass Sie es sind
+choose-hello = Hallo { $user }. Wie sollen wir Ihnen den Anmeldecode schicken?
+offer-sms = SMS an { $to }
+offer-voice = Anruf an { $to }
+offer-push = Auf meinem Telefon bestätigen
+offer-totp = Code aus meiner Authenticator-App
+offer-webauthn = Mit Passkey anmelden
+no-factor-title = Kein zweiter Faktor eingerichtet
+no-factor-text = Für Ihr Konto ist kein Weg eingerichtet, einen Anmeldecode zu empfangen. Bitten Sie Ihre Administration, eine Telefonnummer hinzuzufügen.
+not-offered = Bitte wählen Sie eine der angebotenen Methoden.
+
+## Code eingeben
+
+code-title = Code eingeben
+code-totp-notice = Öffnen Sie Ihre Authenticator-App und geben Sie den Code ein, den sie für { $app } anzeigt.
+code-sent-sms = Wir haben einen Code per SMS an { $to } gesendet.
+code-sent-voice = Wir rufen { $to } an und sagen Ihnen den Code an.
+code-sent = Wir haben einen Code an { $to } gesendet.
+code-label = Code
+code-label-digits = { $n }-stelliger Code
+code-verify = Bestätigen
+call-instead = Stattdessen anrufen
+push-instead = Stattdessen auf dem Telefon bestätigen
+code-missing = Bitte geben Sie den erhaltenen Code ein.
+code-none-waiting = Für Sie liegt kein Code bereit. Fordern Sie einen neuen an.
+code-wrong = Der Code stimmt nicht. { $left ->
+    [one] Noch 1 Versuch.
+   *[other] Noch { $left } Versuche.
+}
+code-replayed = Dieser Code wurde bereits verwendet. Warten Sie auf den nächsten Code in Ihrer Authenticator-App.
+code-expired = Der Code ist abgelaufen. Fordern Sie einen neuen an.
+code-unchecked = Wir können den Code gerade nicht prüfen. Versuchen Sie es gleich noch einmal.
+code-exhausted = Zu viele falsche Codes. Fordern Sie einen neuen Code an.
+too-many-failed = Zu viele Fehlversuche. Versuchen Sie es in { $wait } erneut.
+
+## Codes senden
+
+resend-wait = { $seconds ->
+    [one] Bitte warten Sie 1 Sekunde, bevor Sie einen weiteren Code anfordern.
+   *[other] Bitte warten Sie { $seconds } Sekunden, bevor Sie einen weiteren Code anfordern.
+}
+totp-wait = { $seconds ->
+    [one] Bitte warten Sie 1 Sekunde, bevor Sie neu beginnen.
+   *[other] Bitte warten Sie { $seconds } Sekunden, bevor Sie neu beginnen.
+}
+cap-push = Zu viele Anmeldeanfragen an Ihr Telefon. Versuchen Sie es in { $wait } erneut.
+cap-codes = Zu viele Codes angefordert. Versuchen Sie es in { $wait } erneut.
+cap-totp = Zu viele Anmeldungen mit Ihrer Authenticator-App. Versuchen Sie es in { $wait } erneut.
+number-invalid = An diese Nummer können keine Codes gesendet werden. Wenden Sie sich an Ihre Administration.
+send-failed = Wir konnten den Code nicht senden. Wählen Sie eine andere Methode oder versuchen Sie es später erneut.
+
+## Bestätigung auf dem Telefon
+
+push-title = Auf dem Telefon bestätigen
+push-tap = Wir haben eine Benachrichtigung an Ihr Telefon gesendet. Tippen Sie dort auf diese Zahl:
+push-only-now = Tippen Sie nur darauf, wenn Sie sich gerade selbst anmelden. Jede andere Zahl bricht die Anmeldung ab.
+push-duo = Bestätigen Sie die Anfrage in Duo Mobile.
+push-approve = Bestätigen Sie die Anfrage auf Ihrem Telefon.
+push-waiting = Warten auf Ihre Antwort · noch { $left }
+push-approved-continue = Ich habe bestätigt – weiter
+push-use-code = Stattdessen einen Code verwenden
+push-denied = Die Anmeldung wurde auf Ihrem Telefon abgelehnt oder die falsche Zahl gewählt. Beginnen Sie neu oder wählen Sie eine andere Methode.
+push-expired = Die Anfrage ist abgelaufen. Senden Sie eine neue oder wählen Sie eine andere Methode.
+push-notice-title = Anmeldung bei { $app }
+push-notice-text = Anmeldung bei { $app } von { $client }, { $browser }
+
+## Authenticator-App hinzufügen
+
+enroll-title = Authenticator-App hinzufügen
+enroll-replacing = Damit ersetzen Sie Ihren bisherigen Authenticator.
+enroll-scan = Scannen Sie diesen Code mit Ihrer Authenticator-App (Google Authenticator, Aegis, 1Password …).
+enroll-key = Oder geben Sie diesen Schlüssel in der App ein:
+enroll-current-label = Zuerst der Code, den Ihr bisheriger Authenticator gerade anzeigt
+enroll-code-label = Dann den 6-stelligen Code, den die App anzeigt
+enroll-code-label-new = Dann den 6-stelligen Code, den die neue App anzeigt
+enroll-save = Speichern
+enroll-wrong = Der Code stimmt nicht. Prüfen Sie, ob die App einen Code für dieses Konto anzeigt, und geben Sie den aktuellen ein.
+enroll-current-wrong = Das ist nicht der aktuelle Code Ihres bisherigen Authenticators.
+enroll-reauth-title = Erneut anmelden
+enroll-reauth-text = Um eine Authenticator-App hinzuzufügen, melden Sie sich bitte zuerst erneut an: Es müssen Sie sein, nicht jemand, der diesen Browser offen vorgefunden hat.
+enroll-admin-title = Wenden Sie sich an die Administration
+enroll-admin-text = Authenticator-Apps werden hier von der Administration hinzugefügt: Bitten Sie sie, `doorman totp enroll` für Ihr Konto auszuführen.
+enroll-not-saved-title = Nicht gespeichert
+enroll-not-saved-text = Der Authenticator konnte nicht gespeichert werden. Bitten Sie Ihre Administration, ihn hinzuzufügen.
+enroll-replaced-title = Authenticator ersetzt
+enroll-replaced-text = Ab jetzt funktionieren nur noch Codes aus der neuen Authenticator-App.
+enroll-added-title = Authenticator hinzugefügt
+enroll-added-text = Ab jetzt können Sie sich mit einem Code aus Ihrer Authenticator-App anmelden.
+
+## Abmelden
+
+logout-title = Abmelden
+logout-signed-in-as = Sie sind als { $user } angemeldet.
+logout-question = Von { $app } in diesem Browser abmelden?
+logout-stay = Angemeldet bleiben
+signed-out-title = Abgemeldet
+signed-out-text = Sie haben sich abgemeldet.
+
+## Fehler
+
+error-title = Da stimmt etwas nicht
+refused-forbidden-title = Zugriff verweigert
+refused-unavailable-title = Die Anwendung ist nicht erreichbar
+error-bad_request = Die Anfrage konnte nicht verstanden werden.
+error-too_large = Die Anfrage war zu groß.
+error-request_timeout = Die Anfrage kam zu langsam an. Versuchen Sie es erneut.
+error-csrf = Das Formular ist abgelaufen oder kam nicht von dieser Website. Gehen Sie zurück, laden Sie die Seite neu und versuchen Sie es erneut.
+error-not_found = Diese Seite gibt es nicht.
+error-temporarily_unavailable = Die Anmeldung ist vorübergehend nicht möglich. Versuchen Sie es in einer Minute erneut.
+error-internal = Bei uns ist etwas schiefgelaufen.
+error-forbidden = Sie haben keinen Zugriff auf diese Seite.
+error-method_not_allowed = Diese Seite nimmt diese Art von Anfrage nicht an.
+error-upstream_unavailable = Die Anwendung ist gerade nicht erreichbar. Versuchen Sie es gleich noch einmal.
+error-upstream_timeout = Die Anwendung hat nicht rechtzeitig geantwortet. Versuchen Sie es gleich noch einmal.
+
+## SMS und Anrufe
+
+sms-code = Ihr Code für { $app } lautet { $code }
+voice-code = Ihr Code für { $app } lautet { $digits }. Noch einmal: { $digits }.
+
+## Passkeys, recovery codes, trusted devices
+remember-device = Dieses Gerät für { $period } merken
+passkey-noscript = Passkeys brauchen JavaScript; wählen Sie unten eine andere Methode.
+recovery-summary = Telefon oder Schlüssel verloren? Einen Wiederherstellungscode verwenden
+recovery-label = Wiederherstellungscode
+recovery-submit = Wiederherstellungscode verwenden
+passkey-sign-in = Mit Passkey anmelden

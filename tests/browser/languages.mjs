@@ -1,0 +1,141 @@
+// Every page of doorman in every shipped language, in a real browser
+// (headless Chromium through playwright-core): for each language a fresh
+// browser sends that Accept-Language and walks login (and its error),
+// the choice, the SMS code page, the push waiting page, the app, the
+// authenticator enrollment page, sign-out and its message, and an error
+// page, and sees the code page's "Send again" countdown end; each heading
+// must be that language's text from locales/<tag>/doorman.ftl, and
+// <html lang> its tag.
+//
+// Run by tests/it/browser.rs (`every_page_speaks_each_shipped_language`),
+// which starts doorman with two users per language (`p-<tag>` for a push,
+// `u-<tag>` for a text message).
+
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+import path from "node:path";
+
+const base = need("DOORMAN_URL");
+const control = need("CONTROL_URL");
+const password = need("PASSWORD");
+const shots = need("SCREENSHOT_DIR");
+const locales = need("LOCALES_DIR");
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+// Languages whose pages are kept as pictures: tag → [page, file name].
+const pictures = { de: ["login", "i18n-de-login"], "pt-BR": ["code", "i18n-pt-BR-code"] };
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/// The one-line messages of a Fluent file (enough for headings).
+function messages(tag) {
+  const text = fs.readFileSync(path.join(locales, tag, "doorman.ftl"), "utf8");
+  const found = {};
+  for (const line of text.split("\n")) {
+    const match = /^([a-z][a-z0-9_-]*) = (.+)$/.exec(line);
+    if (match && !match[2].includes("{")) found[match[1]] = match[2];
+  }
+  return found;
+}
+
+async function getJson(url) {
+  const response = await fetch(url);
+  check(response.ok, `${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+fs.mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+});
+
+const tags = fs.readdirSync(locales).sort();
+check(tags.length >= 5, `expected the five shipped languages, found ${tags}`);
+for (const tag of tags) {
+  const t = messages(tag);
+  const context = await browser.newContext({
+    extraHTTPHeaders: { "Accept-Language": `${tag},en;q=0.1` },
+    viewport: { width: 520, height: 760 },
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+
+  /// The page shows `id`'s text as its heading, in language `tag`.
+  async function heading(where, id) {
+    const h1 = (await page.textContent("h1")).trim();
+    check(h1 === t[id], `${tag} ${where}: heading ${JSON.stringify(h1)}, expected ${JSON.stringify(t[id])}`);
+    const lang = await page.getAttribute("html", "lang");
+    check(lang === tag, `${tag} ${where}: <html lang=${lang}>`);
+    if (pictures[tag] && pictures[tag][0] === where) {
+      await page.screenshot({ path: path.join(shots, `${pictures[tag][1]}.png`), fullPage: true });
+    }
+    console.log(`${tag} ${where}: ${h1}`);
+  }
+  async function click(selector) {
+    await Promise.all([page.waitForLoadState("load"), page.click(selector)]);
+  }
+
+  // A push, and the pages around it, for p-<tag>.
+  await page.goto(`${base}/reports/weekly`);
+  await heading("login", "login-title");
+  await page.fill("#username", `p-${tag}`);
+  await page.fill("#password", "not the password");
+  await click("button[type=submit]");
+  await page.waitForSelector("#login-error");
+  const error = (await page.textContent("#login-error")).trim();
+  check(error === t["login-wrong"], `${tag} login error: ${error}`);
+  check(
+    (await page.getAttribute("#password", "aria-describedby")) === "login-error",
+    `${tag}: the error is not tied to the password field`,
+  );
+  await page.fill("#password", password);
+  await Promise.all([page.waitForURL(/\/\.doorman\/2fa/), page.click("button[type=submit]")]);
+  await heading("choose", "choose-title");
+  await Promise.all([page.waitForURL(/\/\.doorman\/2fa/), page.click("button[name=channel][value=push]")]);
+  await page.waitForSelector("#push-number");
+  await heading("push", "push-title");
+  await click("button.link"); // use another method
+  await heading("choose again", "choose-title");
+  await page.goto(`${base}/.doorman/logout`);
+  await heading("logout", "logout-title");
+  await click("button[type=submit]");
+  await heading("signed out", "signed-out-title");
+
+  // A text message's code, the app and the enrollment page, for u-<tag>.
+  await page.goto(`${base}/reports/weekly`);
+  await page.fill("#username", `u-${tag}`);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForURL(/\/\.doorman\/2fa/), page.click("button[type=submit]")]);
+  await Promise.all([page.waitForURL(/\/\.doorman\/2fa/), page.click("button[name=channel][value=sms]")]);
+  await page.waitForSelector("#code, .error");
+  const refused = await page.$(".error");
+  check(!refused, `${tag}: the SMS was refused: ${refused && (await refused.textContent())}`);
+  await heading("code", "code-title");
+  // "Send again" counts its wait down, then is ready, in the same words.
+  await page.waitForFunction(() => !document.getElementById("resend").disabled);
+  const resend = (await page.textContent("#resend")).trim();
+  check(resend === t["send-again"], `${tag}: the resend button reads ${resend}`);
+  const { code } = await getJson(`${control}/sms`);
+  check(/^\d{6}$/.test(code), `${tag}: no SMS code: ${code}`);
+  await page.fill("#code", code);
+  await page.click("button[type=submit]");
+  await page.waitForURL((url) => url.pathname === "/reports/weekly");
+  await page.goto(`${base}/.doorman/totp/enroll`);
+  await page.waitForSelector(".qr svg");
+  await heading("enroll", "enroll-title");
+  await page.goto(`${base}/.doorman/no-such-page`);
+  await heading("error", "error-title");
+  await context.close();
+}
+
+await browser.close();
+console.log(`browser languages: all pages in ${tags.join(", ")}`);
