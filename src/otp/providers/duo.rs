@@ -7,7 +7,7 @@
 
 use super::http::{by_status, client, scrub, send, Endpoint};
 use super::push::{PushMessage, PushSender, PushStarted, RemoteStatus};
-use super::registry::{Block, Context, ProviderConfig};
+use super::registry::{one_role, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError};
 use crate::secret::Secret;
@@ -288,13 +288,7 @@ impl ProviderConfig for DuoSettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_push(Duo::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_push, Duo);
 }
 
 #[cfg(test)]

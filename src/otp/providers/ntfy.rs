@@ -3,7 +3,7 @@
 
 use super::http::{by_status, scrub, send, Endpoint};
 use super::push::{PushMessage, PushSender, PushStarted};
-use super::registry::{Block, Context, ProviderConfig};
+use super::registry::{one_role, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError};
 use crate::secret::Secret;
@@ -171,11 +171,5 @@ impl ProviderConfig for NtfySettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_push(Ntfy::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_push, Ntfy);
 }

@@ -126,6 +126,22 @@ pub trait ProviderConfig: fmt::Debug + Send + Sync + Sized + 'static {
     }
 }
 
+/// `build` and `endpoint` for the settings of a provider reached at
+/// `self.endpoint` that plays one role: `$add` is `add_message`,
+/// `add_verify` or `add_push`, and `$provider::new` takes the settings.
+macro_rules! one_role {
+    ($add:ident, $provider:ident) => {
+        fn build(&self, providers: &mut Providers) {
+            providers.$add($provider::new(self.clone()));
+        }
+
+        fn endpoint(&self) -> Option<&reqwest::Url> {
+            Some(&self.endpoint.base_url)
+        }
+    };
+}
+pub(super) use one_role;
+
 /// A provider's settings, whatever the provider.
 pub trait Configured: fmt::Debug + Send + Sync {
     fn build(&self, providers: &mut Providers);

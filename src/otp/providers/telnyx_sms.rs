@@ -2,8 +2,8 @@
 //! Messages. Requests and error bodies are Telnyx Verify's (`telnyx`).
 
 use super::http::{send, Endpoint};
-use super::registry::{Block, Context, ProviderConfig};
-use super::telnyx::{error, post};
+use super::registry::{one_role, Block, Context, ProviderConfig};
+use super::telnyx::{error, post, Created, Data};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
@@ -35,16 +35,6 @@ struct Body<'a> {
     text: &'a str,
 }
 
-#[derive(Deserialize)]
-struct Sent {
-    data: Message,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    id: String,
-}
-
 impl TelnyxSms {
     pub fn new(settings: TelnyxSmsSettings) -> TelnyxSms {
         let client = settings.endpoint.client();
@@ -73,17 +63,9 @@ impl Delivery for TelnyxSms {
                 &body,
             );
             let answer = send(request).await?;
-            if !answer.is_success() {
-                return Err(error(&answer));
-            }
-            // A 2xx without a message id is not Telnyx's answer (a proxy's,
-            // perhaps): the text may not have gone out.
-            match answer.json::<Sent>() {
-                Some(sent) if !sent.data.id.is_empty() => Ok(()),
-                _ => Err(ProviderError::Unavailable(
-                    "Telnyx answered without a message id".into(),
-                )),
-            }
+            let sent = |created: Data<Created>| created.data.id;
+            answer.id(error, sent, "Telnyx answered without a message id")?;
+            Ok(())
         })
     }
 }
@@ -118,18 +100,12 @@ impl ProviderConfig for TelnyxSmsSettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_message(TelnyxSms::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_message, TelnyxSms);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::http::Answer;
+    use super::super::http::assert_errors;
     use super::*;
 
     #[test]
@@ -153,11 +129,7 @@ mod tests {
             (400, r#"{"errors": [{"title": "Bad Request"}]}"#, "Refused"),
             (503, "", "Unavailable"),
         ];
-        for (status, body, expected) in cases {
-            let answer = Answer::canned(status, body);
-            let got = format!("{:?}", error(&answer));
-            assert!(got.starts_with(expected), "{status} {body}: {got}");
-        }
+        assert_errors(error, cases);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! body is Twilio Verify's (`twilio`).
 
 use super::http::{send, Endpoint};
-use super::registry::{Block, Context, ProviderConfig};
-use super::twilio::error;
+use super::registry::{one_role, Block, Context, ProviderConfig};
+use super::twilio::{error, Created};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
@@ -23,11 +23,6 @@ pub struct TwilioSmsSettings {
 pub struct TwilioSms {
     settings: TwilioSmsSettings,
     client: reqwest::Client,
-}
-
-#[derive(Deserialize)]
-struct Sent {
-    sid: String,
 }
 
 impl TwilioSms {
@@ -75,17 +70,9 @@ impl Delivery for TwilioSms {
                 )
                 .form(&form);
             let answer = send(request).await?;
-            if !answer.is_success() {
-                return Err(error(&answer));
-            }
-            // A 2xx without a message sid is not Twilio's answer (a proxy's,
-            // perhaps): the text may not have gone out.
-            match answer.json::<Sent>() {
-                Some(sent) if !sent.sid.is_empty() => Ok(()),
-                _ => Err(ProviderError::Unavailable(
-                    "Twilio answered without a message sid".into(),
-                )),
-            }
+            let sent = |created: Created| created.sid;
+            answer.id(error, sent, "Twilio answered without a message sid")?;
+            Ok(())
         })
     }
 }
@@ -122,41 +109,31 @@ impl ProviderConfig for TwilioSmsSettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_message(TwilioSms::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_message, TwilioSms);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::http::Answer;
+    use super::super::http::{assert_errors, Answer};
+    use super::super::twilio::tests::failure;
     use super::*;
 
     #[test]
     fn documented_errors_map_to_what_the_person_can_do() {
-        let cases = [
-            (400, 21211, "InvalidNumber"),
-            (400, 21408, "InvalidNumber"),
-            (400, 21610, "InvalidNumber"),
-            (429, 20429, "Throttled"),
-            (429, 0, "Throttled"),
-            (401, 20003, "Refused"),
-            (400, 21606, "Refused"),
-            (500, 0, "Unavailable"),
-            (503, 0, "Unavailable"),
-        ];
-        for (status, code, expected) in cases {
-            let body = format!(
-                r#"{{"code": {code}, "message": "m", "more_info": "", "status": {status}}}"#
-            );
-            let answer = Answer::canned(status, &body);
-            let got = format!("{:?}", error(&answer));
-            assert!(got.starts_with(expected), "{status}/{code}: {got}");
-        }
+        assert_errors(
+            error,
+            [
+                failure(400, 21211, "InvalidNumber"),
+                failure(400, 21408, "InvalidNumber"),
+                failure(400, 21610, "InvalidNumber"),
+                failure(429, 20429, "Throttled"),
+                failure(429, 0, "Throttled"),
+                failure(401, 20003, "Refused"),
+                failure(400, 21606, "Refused"),
+                failure(500, 0, "Unavailable"),
+                failure(503, 0, "Unavailable"),
+            ],
+        );
     }
 
     #[test]
