@@ -7,7 +7,7 @@
 
 use super::http::{by_status, client, scrub, send, Endpoint};
 use super::push::{PushMessage, PushSender, PushStarted, RemoteStatus};
-use super::registry::{one_role, Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError};
 use crate::secret::Secret;
@@ -268,14 +268,10 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// `providers.duo` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawDuo {
-    pub base_url: Option<String>,
-    pub integration_key: Option<String>,
-    pub secret_key: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.duo` as written.
+    RawDuo: base_url, integration_key, secret_key, timeout,
+);
 
 impl ProviderConfig for DuoSettings {
     type Raw = RawDuo;

@@ -3,7 +3,7 @@
 
 use super::http::{by_status, scrub, send, Endpoint};
 use super::push::{PushMessage, PushSender, PushStarted};
-use super::registry::{one_role, Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError};
 use crate::secret::Secret;
@@ -124,18 +124,11 @@ impl PushSender for Ntfy {
     }
 }
 
-/// `providers.ntfy` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawNtfy {
-    pub base_url: Option<String>,
-    /// An access token (`tk_...`), sent as a Bearer token.
-    pub token: Option<String>,
-    /// Or Basic auth: user name and password.
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub priority: Option<u8>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.ntfy` as written: `token` is an access token (`tk_...`),
+    /// sent as a Bearer token; or Basic auth, `username` and `password`.
+    RawNtfy: base_url, token, username, password, priority(u8), timeout,
+);
 
 impl ProviderConfig for NtfySettings {
     type Raw = RawNtfy;

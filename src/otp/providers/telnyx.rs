@@ -6,7 +6,7 @@
 //! request shape are shared with Telnyx Messages (`telnyx_sms`).
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{one_role, Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
 use crate::otp::Channel;
@@ -212,14 +212,10 @@ impl Verifier for Telnyx {
     }
 }
 
-/// `providers.telnyx` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawTelnyx {
-    pub api_key: Option<String>,
-    pub verify_profile_id: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.telnyx` as written.
+    RawTelnyx: api_key, verify_profile_id, base_url, timeout,
+);
 
 impl ProviderConfig for TelnyxSettings {
     type Raw = RawTelnyx;

@@ -2,12 +2,12 @@
 //! Messages. Requests and error bodies are Telnyx Verify's (`telnyx`).
 
 use super::http::{send, Endpoint};
-use super::registry::{one_role, Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::telnyx::{error, post, Created, Data};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Exactly one of `from` and `messaging_profile_id` is set.
 #[derive(Debug, Clone)]
@@ -70,15 +70,10 @@ impl Delivery for TelnyxSms {
     }
 }
 
-/// `providers.telnyx_sms` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawTelnyxSms {
-    pub api_key: Option<String>,
-    pub from: Option<String>,
-    pub messaging_profile_id: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.telnyx_sms` as written.
+    RawTelnyxSms: api_key, from, messaging_profile_id, base_url, timeout,
+);
 
 impl ProviderConfig for TelnyxSmsSettings {
     type Raw = RawTelnyxSms;

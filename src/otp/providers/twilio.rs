@@ -6,7 +6,7 @@
 //! it again is a 404 (error 20404).
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{one_role, Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
 use crate::otp::Channel;
@@ -161,16 +161,10 @@ impl Verifier for Twilio {
     }
 }
 
-/// `providers.twilio` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawTwilio {
-    pub account_sid: Option<String>,
-    pub auth_token: Option<String>,
-    pub service_sid: Option<String>,
-    pub locale: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.twilio` as written.
+    RawTwilio: account_sid, auth_token, service_sid, locale, base_url, timeout,
+);
 
 impl ProviderConfig for TwilioSettings {
     type Raw = RawTwilio;

@@ -3,12 +3,11 @@
 //! body is Twilio Verify's (`twilio`).
 
 use super::http::{send, Endpoint};
-use super::registry::{one_role, Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::twilio::{error, Created};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
-use serde::Deserialize;
 
 /// Exactly one of `from` and `messaging_service_sid` is set.
 #[derive(Debug, Clone)]
@@ -77,16 +76,10 @@ impl Delivery for TwilioSms {
     }
 }
 
-/// `providers.twilio_sms` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawTwilioSms {
-    pub account_sid: Option<String>,
-    pub auth_token: Option<String>,
-    pub from: Option<String>,
-    pub messaging_service_sid: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.twilio_sms` as written.
+    RawTwilioSms: account_sid, auth_token, from, messaging_service_sid, base_url, timeout,
+);
 
 impl ProviderConfig for TwilioSmsSettings {
     type Raw = RawTwilioSms;

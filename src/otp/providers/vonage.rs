@@ -7,7 +7,7 @@
 //! refuse as concurrent.
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{one_role, Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
 use crate::otp::Channel;
@@ -234,17 +234,11 @@ impl Verifier for Vonage {
     }
 }
 
-/// `providers.vonage` as written.
-/// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
-#[derive(Debug, Default, Deserialize)]
-pub struct RawVonage {
-    pub api_key: Option<String>,
-    pub api_secret: Option<String>,
-    pub brand: Option<String>,
-    pub locale: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.vonage` as written.
+    /// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
+    RawVonage: api_key, api_secret, brand, locale, base_url, timeout,
+);
 
 impl ProviderConfig for VonageSettings {
     type Raw = RawVonage;

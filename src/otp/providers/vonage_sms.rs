@@ -6,7 +6,7 @@
 //! `status`, and only `"0"` means sent.
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{one_role, Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
@@ -113,15 +113,10 @@ fn outcome(answer: &Answer) -> Result<(), ProviderError> {
     }
 }
 
-/// `providers.vonage_sms` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawVonageSms {
-    pub api_key: Option<String>,
-    pub api_secret: Option<String>,
-    pub from: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.vonage_sms` as written.
+    RawVonageSms: api_key, api_secret, from, base_url, timeout,
+);
 
 impl ProviderConfig for VonageSmsSettings {
     type Raw = RawVonageSms;
