@@ -187,23 +187,20 @@ impl ProviderConfig for TwilioSettings {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
 
     use super::super::http::assert_errors;
 
     /// Twilio's error body for `code` with HTTP `status`, Verify's and
     /// Messages' alike.
-    pub(in super::super) fn failure(
-        status: u16,
-        code: u32,
-        expected: &'static str,
-    ) -> (u16, String, &'static str) {
+    fn failure(status: u16, code: u32, expected: &'static str) -> (u16, String, &'static str) {
         let body =
             format!(r#"{{"code": {code}, "message": "m", "more_info": "", "status": {status}}}"#);
         (status, body, expected)
     }
 
+    /// Verify's codes, then those of Messages (`twilio_sms`): one table.
     #[test]
     fn documented_errors_map_to_what_the_person_can_do() {
         assert_errors(
@@ -216,6 +213,15 @@ pub(super) mod tests {
                 failure(429, 20429, "Throttled"),
                 failure(400, 60223, "Refused"),
                 failure(401, 20003, "Refused"),
+                failure(503, 0, "Unavailable"),
+                failure(400, 21211, "InvalidNumber"),
+                failure(400, 21408, "InvalidNumber"),
+                failure(400, 21610, "InvalidNumber"),
+                failure(429, 20429, "Throttled"),
+                failure(429, 0, "Throttled"),
+                failure(401, 20003, "Refused"),
+                failure(400, 21606, "Refused"),
+                failure(500, 0, "Unavailable"),
                 failure(503, 0, "Unavailable"),
             ],
         );

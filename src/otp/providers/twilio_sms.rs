@@ -107,27 +107,8 @@ impl ProviderConfig for TwilioSmsSettings {
 
 #[cfg(test)]
 mod tests {
-    use super::super::http::{assert_errors, Answer};
-    use super::super::twilio::tests::failure;
+    use super::super::http::Answer;
     use super::*;
-
-    #[test]
-    fn documented_errors_map_to_what_the_person_can_do() {
-        assert_errors(
-            error,
-            [
-                failure(400, 21211, "InvalidNumber"),
-                failure(400, 21408, "InvalidNumber"),
-                failure(400, 21610, "InvalidNumber"),
-                failure(429, 20429, "Throttled"),
-                failure(429, 0, "Throttled"),
-                failure(401, 20003, "Refused"),
-                failure(400, 21606, "Refused"),
-                failure(500, 0, "Unavailable"),
-                failure(503, 0, "Unavailable"),
-            ],
-        );
-    }
 
     #[test]
     fn the_error_text_never_carries_the_number() {
