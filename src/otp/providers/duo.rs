@@ -6,7 +6,7 @@
 //! on the enrolled device and reports allow or deny.
 
 use super::http::{by_status, client, scrub, send, Endpoint};
-use super::push::{PushMessage, PushSender, PushStarted, RemoteStatus};
+use super::push::{PushMessage, PushSender, PushStarted, Pushing, RemoteStatus};
 use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError};
@@ -132,10 +132,7 @@ impl PushSender for Duo {
         "duo"
     }
 
-    fn send<'a>(
-        &'a self,
-        push: &'a PushMessage,
-    ) -> BoxFuture<'a, Result<PushStarted, ProviderError>> {
+    fn send<'a>(&'a self, push: &'a PushMessage) -> Pushing<'a> {
         Box::pin(async move {
             let pushinfo = format!("from={}", super::super::totp::percent(&push.client_ip));
             let params = [

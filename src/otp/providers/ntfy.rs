@@ -2,10 +2,10 @@
 //! `http` actions to the user's topic on an ntfy server.
 
 use super::http::{by_status, scrub, send, Endpoint};
-use super::push::{PushMessage, PushSender, PushStarted};
+use super::push::{PushMessage, PushSender, PushStarted, Pushing};
 use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
-use super::{BoxFuture, ProviderError};
+use super::ProviderError;
 use crate::secret::Secret;
 use serde::Deserialize;
 use serde_json::json;
@@ -79,10 +79,7 @@ impl PushSender for Ntfy {
         user.ntfy_topic.is_some()
     }
 
-    fn send<'a>(
-        &'a self,
-        push: &'a PushMessage,
-    ) -> BoxFuture<'a, Result<PushStarted, ProviderError>> {
+    fn send<'a>(&'a self, push: &'a PushMessage) -> Pushing<'a> {
         Box::pin(async move {
             let Some(topic) = push.topic.as_deref() else {
                 return Err(ProviderError::Refused("the user has no ntfy_topic".into()));

@@ -1,6 +1,6 @@
 //! The `webhook` provider: POSTs the code as signed JSON to a URL of yours.
 
-use super::push::{PushMessage, PushSender, PushStarted};
+use super::push::{PushMessage, PushSender, PushStarted, Pushing};
 use super::registry::{raw_block, Block, Context, ProviderConfig};
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use super::{Provider, Providers};
@@ -107,10 +107,7 @@ impl PushSender for WebhookProvider {
         "webhook"
     }
 
-    fn send<'a>(
-        &'a self,
-        push: &'a PushMessage,
-    ) -> BoxFuture<'a, Result<PushStarted, ProviderError>> {
+    fn send<'a>(&'a self, push: &'a PushMessage) -> Pushing<'a> {
         Box::pin(async move {
             let body = serde_json::to_vec(&PushBody {
                 channel: "push",
