@@ -4,8 +4,8 @@
 use super::http::{by_status, scrub, send, Endpoint};
 use super::push::{PushMessage, PushSender, PushStarted, Pushing};
 use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
-use super::Providers;
 use super::ProviderError;
+use super::Providers;
 use crate::secret::Secret;
 use serde::Deserialize;
 use serde_json::json;

@@ -105,26 +105,28 @@ mod tests {
 
     #[test]
     fn documented_errors_map_to_what_the_person_can_do() {
-        let cases = [
-            (
-                401,
-                r#"{"errors": [{"code": "10009", "title": "Authentication failed"}]}"#,
-                "Refused",
-            ),
-            (
-                429,
-                r#"{"errors": [{"code": "10011", "title": "Too many requests"}]}"#,
-                "Throttled",
-            ),
-            (
-                400,
-                r#"{"errors": [{"code": "10016", "title": "Phone number must be in +E.164 format"}]}"#,
-                "InvalidNumber",
-            ),
-            (400, r#"{"errors": [{"title": "Bad Request"}]}"#, "Refused"),
-            (503, "", "Unavailable"),
-        ];
-        assert_errors(error, cases);
+        assert_errors(
+            error,
+            [
+                (
+                    401,
+                    r#"{"errors": [{"code": "10009", "title": "Authentication failed"}]}"#,
+                    "Refused",
+                ),
+                (
+                    429,
+                    r#"{"errors": [{"code": "10011", "title": "Too many requests"}]}"#,
+                    "Throttled",
+                ),
+                (
+                    400,
+                    r#"{"errors": [{"code": "10016", "title": "Phone number must be in +E.164 format"}]}"#,
+                    "InvalidNumber",
+                ),
+                (400, r#"{"errors": [{"title": "Bad Request"}]}"#, "Refused"),
+                (503, "", "Unavailable"),
+            ],
+        );
     }
 
     #[test]
