@@ -5,17 +5,37 @@ use super::{duration, Problems};
 use crate::limits::{FailurePolicy, Limits, RatePolicy};
 use std::time::Duration;
 
+/// `value`, or `default` when unset; 0 is reported at `path` and read as
+/// `default`.
+fn at_least_one<N: Copy + Default + PartialEq>(
+    value: Option<N>,
+    path: &str,
+    default: N,
+    problems: &mut Problems,
+) -> N {
+    match value {
+        Some(value) if value == N::default() => {
+            problems.push(path, "must be at least 1");
+            default
+        }
+        Some(value) => value,
+        None => default,
+    }
+}
+
 pub(super) fn limits(raw: &RawLimits, problems: &mut Problems) -> Limits {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let positive =
-        |value: Option<usize>, key: &str, default: usize, problems: &mut Problems| match value {
-            Some(0) => {
-                problems.push(&format!("limits.{key}"), "must be at least 1");
-                default
-            }
-            Some(value) => value,
-            None => default,
-        };
+    let positive = |value, key: &str, default, problems: &mut Problems| {
+        at_least_one(value, &format!("limits.{key}"), default, problems)
+    };
+    let timeout = |value: &Option<String>, key: &str, default, problems: &mut Problems| {
+        duration(
+            value.as_deref(),
+            &format!("limits.{key}"),
+            default,
+            problems,
+        )
+    };
     let max_connections = positive(raw.max_connections, "max_connections", 10_000, problems);
     Limits {
         worker_threads: positive(raw.worker_threads, "worker_threads", cores, problems),
@@ -27,43 +47,28 @@ pub(super) fn limits(raw: &RawLimits, problems: &mut Problems) -> Limits {
             (max_connections / 2).clamp(1, 256),
             problems,
         ),
-        idle_timeout: duration(
-            raw.idle_timeout.as_deref(),
-            "limits.idle_timeout",
-            "30s",
-            problems,
-        ),
-        body_idle_timeout: duration(
-            raw.body_idle_timeout.as_deref(),
-            "limits.body_idle_timeout",
-            "60s",
-            problems,
-        ),
+        idle_timeout: timeout(&raw.idle_timeout, "idle_timeout", "30s", problems),
+        body_idle_timeout: timeout(&raw.body_idle_timeout, "body_idle_timeout", "60s", problems),
         concurrent_password_checks: positive(
             raw.concurrent_password_checks,
             "concurrent_password_checks",
             (cores / 2).max(1),
             problems,
         ),
-        header_read_timeout: duration(
-            raw.header_read_timeout.as_deref(),
-            "limits.header_read_timeout",
+        header_read_timeout: timeout(
+            &raw.header_read_timeout,
+            "header_read_timeout",
             "10s",
             problems,
         ),
         auth_body_bytes: positive(raw.auth_body_bytes, "auth_body_bytes", 16 * 1024, problems),
-        upstream_connect_timeout: duration(
-            raw.upstream_connect_timeout.as_deref(),
-            "limits.upstream_connect_timeout",
+        upstream_connect_timeout: timeout(
+            &raw.upstream_connect_timeout,
+            "upstream_connect_timeout",
             "5s",
             problems,
         ),
-        upstream_timeout: duration(
-            raw.upstream_timeout.as_deref(),
-            "limits.upstream_timeout",
-            "60s",
-            problems,
-        ),
+        upstream_timeout: timeout(&raw.upstream_timeout, "upstream_timeout", "60s", problems),
         max_header_bytes: match raw.max_header_bytes {
             // hyper's smallest read buffer.
             Some(bytes) if bytes < 8192 => {
@@ -104,15 +109,9 @@ pub(super) fn failure_policy(
     problems: &mut Problems,
 ) -> FailurePolicy {
     let defaults = FailurePolicy::default();
-    let at_least_one =
-        |value: Option<u32>, key: &str, default: u32, problems: &mut Problems| match value {
-            Some(0) => {
-                problems.push(&format!("{path}.{key}"), "must be at least 1");
-                default
-            }
-            Some(value) => value,
-            None => default,
-        };
+    let at_least_one = |value, key: &str, default, problems: &mut Problems| {
+        at_least_one(value, &format!("{path}.{key}"), default, problems)
+    };
     FailurePolicy {
         delay_after: at_least_one(
             raw.delay_after,

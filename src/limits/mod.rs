@@ -58,6 +58,14 @@ pub struct Refusal {
     pub cap: &'static str,
 }
 
+impl Refusal {
+    /// A refusal by `cap`, counted in the metrics.
+    fn hit(cap: &'static str, retry_at: u64) -> Refusal {
+        crate::metrics::limit_hit(cap);
+        Refusal { retry_at, cap }
+    }
+}
+
 /// One attempt taken from a failure log: what it met, and what it changed
 /// (so that a success can hand it back).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,7 +203,7 @@ impl Limiter {
             Account::Known(name) => {
                 let key = account_key(name);
                 let taken = store
-                    .update_failures(&key, |log| self.accounts.reserve(log, now))
+                    .update_log(&key, |log| self.accounts.reserve(log, now))
                     .await?;
                 (AccountKey::Store(key), taken)
             }
@@ -217,7 +225,7 @@ impl Limiter {
             Some(client) => {
                 let key = client_key(client);
                 let taken = store
-                    .update_failures(&key, |log| self.clients.reserve(log, now))
+                    .update_log(&key, |log| self.clients.reserve(log, now))
                     .await?;
                 if let Some(until) = taken.locked {
                     crate::metrics::limit_hit("lock_client");
@@ -268,7 +276,7 @@ impl Limiter {
         match &reservation.account {
             Some((AccountKey::Store(key), taken)) => {
                 store
-                    .update_failures(key, |log| self.accounts.refund(log, taken))
+                    .update_log(key, |log| self.accounts.refund(log, taken))
                     .await?
             }
             Some((AccountKey::Unknown(name), taken)) => {
@@ -281,7 +289,7 @@ impl Limiter {
         }
         if let Some((key, taken)) = &reservation.client {
             store
-                .update_failures(key, |log| self.clients.refund(log, taken))
+                .update_log(key, |log| self.clients.refund(log, taken))
                 .await?;
         }
         Ok(())
@@ -303,7 +311,9 @@ impl Limiter {
     /// and never a client's count).
     pub async fn signed_in(&self, store: &Store, account: &str) -> StoreResult<()> {
         store
-            .update_failures(&account_key(account), |log| log.consecutive = 0)
+            .update_log(&account_key(account), |log: &mut FailureLog| {
+                log.consecutive = 0
+            })
             .await
     }
 
@@ -321,23 +331,13 @@ impl Limiter {
     ) -> StoreResult<Result<(), Refusal>> {
         let session_key = format!("totp_start:{session_id}");
         if let Err(retry_at) = store.take_cooldown(&session_key, cooldown, now).await? {
-            crate::metrics::limit_hit("totp_cooldown");
-            return Ok(Err(Refusal {
-                retry_at,
-                cap: "totp_cooldown",
-            }));
+            return Ok(Err(Refusal::hit("totp_cooldown", retry_at)));
         }
         let key = format!("totp_starts:{}", fold(user));
         let took = store
-            .update_events(&key, |log| self.totp_starts.take(log, now))
+            .update_log(&key, |log| self.totp_starts.take(log, now))
             .await?;
-        Ok(took.map_err(|retry_at| {
-            crate::metrics::limit_hit("totp_starts");
-            Refusal {
-                retry_at,
-                cap: "totp_starts",
-            }
-        }))
+        Ok(took.map_err(|retry_at| Refusal::hit("totp_starts", retry_at)))
     }
 
     /// A device mark for `user`'s browser, valid from `now`.
@@ -418,19 +418,16 @@ impl Limiter {
         }
         let mut taken: Vec<&str> = Vec::new();
         for (cap, key, policy) in &caps {
-            let took = store
-                .update_events(key, |log| policy.take(log, now))
-                .await?;
+            let took = store.update_log(key, |log| policy.take(log, now)).await?;
             if let Err(retry_at) = took {
                 for key in taken {
                     store
-                        .update_events(key, |log| {
+                        .update_log(key, |log: &mut EventLog| {
                             log.pop_back();
                         })
                         .await?;
                 }
-                crate::metrics::limit_hit(cap);
-                return Ok(Err(Refusal { retry_at, cap }));
+                return Ok(Err(Refusal::hit(cap, retry_at)));
             }
             taken.push(key);
         }
@@ -446,15 +443,9 @@ impl Limiter {
     ) -> StoreResult<Result<(), Refusal>> {
         let key = format!("push:{}", user.to_lowercase());
         let took = store
-            .update_events(&key, |log| self.push_prompts.take(log, now))
+            .update_log(&key, |log| self.push_prompts.take(log, now))
             .await?;
-        Ok(took.map_err(|retry_at| {
-            crate::metrics::limit_hit("push_prompts");
-            Refusal {
-                retry_at,
-                cap: "push_prompts",
-            }
-        }))
+        Ok(took.map_err(|retry_at| Refusal::hit("push_prompts", retry_at)))
     }
 }
 

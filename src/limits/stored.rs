@@ -2,11 +2,26 @@
 
 use super::{EventLog, FailureLog};
 use crate::store::{Store, StoreResult, SLACK};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::time::Duration;
 
 /// Failure and event logs: an entry idle for a day holds nothing any limit
 /// still reads.
 const COUNTER_TTL: Duration = Duration::from_secs(25 * 3600);
+
+/// A kind of log a limit keeps, and the keyspace it lives in.
+pub trait Log: Default + Serialize + DeserializeOwned {
+    const KEYSPACE: &'static str;
+}
+
+impl Log for FailureLog {
+    const KEYSPACE: &'static str = "failures";
+}
+
+impl Log for EventLog {
+    const KEYSPACE: &'static str = "events";
+}
 
 impl Store {
     /// The failure log under `key` (empty when there is none).
@@ -17,26 +32,14 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// Runs `change` on the failure log under `key` (created empty).
-    pub async fn update_failures<R>(
+    /// Runs `change` on the log of its kind under `key` (created empty).
+    pub async fn update_log<L: Log, R>(
         &self,
         key: &str,
-        mut change: impl FnMut(&mut FailureLog) -> R,
+        mut change: impl FnMut(&mut L) -> R,
     ) -> StoreResult<R> {
-        self.update(&format!("failures:{key}"), COUNTER_TTL, |value| {
-            change(value.get_or_insert_with(FailureLog::default))
-        })
-        .await
-    }
-
-    /// Runs `change` on the event log under `key` (created empty).
-    pub async fn update_events<R>(
-        &self,
-        key: &str,
-        mut change: impl FnMut(&mut EventLog) -> R,
-    ) -> StoreResult<R> {
-        self.update(&format!("events:{key}"), COUNTER_TTL, |value| {
-            change(value.get_or_insert_with(EventLog::default))
+        self.update(&format!("{}:{key}", L::KEYSPACE), COUNTER_TTL, |value| {
+            change(value.get_or_insert_with(L::default))
         })
         .await
     }

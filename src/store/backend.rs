@@ -24,6 +24,16 @@ pub enum Health {
     Degraded,
 }
 
+/// A compare-and-set: set `key` to `new` (or remove it, for `None`) for
+/// `ttl`, only if it still holds `expected` (`None`: absent).
+#[derive(Debug)]
+pub struct Swap<'a> {
+    pub key: &'a str,
+    pub expected: Option<&'a [u8]>,
+    pub new: Option<Vec<u8>>,
+    pub ttl: Duration,
+}
+
 pub trait Backend: Send + Sync {
     fn get(&self, key: &str) -> impl Future<Output = StoreResult<Option<Vec<u8>>>> + Send;
 
@@ -41,13 +51,23 @@ pub trait Backend: Send + Sync {
 
     /// Sets `key` to `new` (or removes it, for `None`) only if it still
     /// holds `expected` (`None`: absent); whether it did.
-    fn swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
+    fn swap<'a>(
+        &'a self,
+        key: &'a str,
+        expected: Option<&'a [u8]>,
         new: Option<Vec<u8>>,
         ttl: Duration,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+        self.compare_and_set(Swap {
+            key,
+            expected,
+            new,
+            ttl,
+        })
+    }
+
+    /// [`Backend::swap`], as one request: what each backend implements.
+    fn compare_and_set(&self, swap: Swap<'_>) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Revokes a session id for `ttl`, here and on every other replica.
     fn revoke(&self, id: &str, ttl: Duration) -> impl Future<Output = StoreResult<()>> + Send;

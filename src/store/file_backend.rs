@@ -14,7 +14,7 @@
 //! its next start, before it listens). Whoever may write that directory may
 //! already delete the whole store, so it needs no other authentication.
 
-use super::backend::{Backend, Health, StoreResult, Unavailable};
+use super::backend::{Backend, Health, StoreResult, Swap, Unavailable};
 use super::bounded::{fold, unix_ms, until_ms, Revocations};
 use redb::{
     Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -417,15 +417,10 @@ impl Backend for FileBackend {
             .await
     }
 
-    async fn swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<Vec<u8>>,
-        ttl: Duration,
-    ) -> StoreResult<bool> {
-        let key = key.to_owned();
-        let expected = expected.map(<[u8]>::to_vec);
+    async fn compare_and_set(&self, swap: Swap<'_>) -> StoreResult<bool> {
+        let key = swap.key.to_owned();
+        let expected = swap.expected.map(<[u8]>::to_vec);
+        let (new, ttl) = (swap.new, swap.ttl);
         self.blocking(move |inner| {
             inner.change(
                 &key,

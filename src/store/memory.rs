@@ -3,7 +3,7 @@
 //! full, a new key is refused (sign-ins fail closed) rather than an old one
 //! evicted: a lock counter or a used code step is never silently dropped.
 
-use super::backend::{Backend, Health, StoreResult};
+use super::backend::{Backend, Health, StoreResult, Swap};
 use super::bounded::{until_ms, BoundedMap, Revocations, DEFAULT_CAPACITY};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,21 +49,15 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    async fn swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<Vec<u8>>,
-        ttl: Duration,
-    ) -> StoreResult<bool> {
+    async fn compare_and_set(&self, swap: Swap<'_>) -> StoreResult<bool> {
         let mut entries = self.entries.write();
-        if entries.get(key).map(|value| value.as_slice()) != expected {
+        if entries.get(swap.key).map(|value| value.as_slice()) != swap.expected {
             return Ok(false);
         }
-        match new {
-            Some(value) => entries.insert(key, Arc::new(value), until_ms(ttl))?,
+        match swap.new {
+            Some(value) => entries.insert(swap.key, Arc::new(value), until_ms(swap.ttl))?,
             None => {
-                entries.remove(key);
+                entries.remove(swap.key);
             }
         }
         Ok(true)

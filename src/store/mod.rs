@@ -18,7 +18,7 @@ pub mod memory;
 pub mod redis_backend;
 mod redis_settings;
 
-use backend::Backend;
+use backend::{Backend, Swap};
 pub use backend::{Health, StoreResult, Unavailable};
 use file_backend::FileBackend;
 use memory::MemoryBackend;
@@ -78,14 +78,8 @@ impl Backend for AnyBackend {
     async fn remove(&self, key: &str) -> StoreResult<()> {
         delegate!(self, b => b.remove(key).await)
     }
-    async fn swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<Vec<u8>>,
-        ttl: Duration,
-    ) -> StoreResult<bool> {
-        delegate!(self, b => b.swap(key, expected, new, ttl).await)
+    async fn compare_and_set(&self, swap: Swap<'_>) -> StoreResult<bool> {
+        delegate!(self, b => b.compare_and_set(swap).await)
     }
     async fn revoke(&self, id: &str, ttl: Duration) -> StoreResult<()> {
         delegate!(self, b => b.revoke(id, ttl).await)

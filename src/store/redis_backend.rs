@@ -7,7 +7,7 @@
 //! revocation set, so nothing published while it was away is lost. The hot
 //! path reads only that cache.
 
-use super::backend::{Backend, Health, StoreResult, Unavailable};
+use super::backend::{Backend, Health, StoreResult, Swap, Unavailable};
 use super::bounded::{unix_ms, Revocations, DEFAULT_CAPACITY};
 use arc_swap::ArcSwapOption;
 use futures_util::StreamExt;
@@ -496,21 +496,15 @@ impl Backend for RedisBackend {
             .await
     }
 
-    async fn swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<Vec<u8>>,
-        ttl: Duration,
-    ) -> StoreResult<bool> {
+    async fn compare_and_set(&self, swap: Swap<'_>) -> StoreResult<bool> {
         let mut script = self.inner.swap.prepare_invoke();
         script
-            .key(self.key(key))
-            .arg(if expected.is_some() { "1" } else { "0" })
-            .arg(expected.unwrap_or(b""))
-            .arg(if new.is_some() { "1" } else { "0" })
-            .arg(new.as_deref().unwrap_or(b""))
-            .arg(ttl.as_millis().max(1) as u64);
+            .key(self.key(swap.key))
+            .arg(if swap.expected.is_some() { "1" } else { "0" })
+            .arg(swap.expected.unwrap_or(b""))
+            .arg(if swap.new.is_some() { "1" } else { "0" })
+            .arg(swap.new.as_deref().unwrap_or(b""))
+            .arg(swap.ttl.as_millis().max(1) as u64);
         let script = &script;
         self.inner
             .run(|mut connection| async move { script.invoke_async::<i64>(&mut connection).await })

@@ -6,8 +6,8 @@
 //! on the enrolled device and reports allow or deny.
 
 use super::http::{by_status, client, scrub, send, Endpoint};
-use super::push::{PushMessage, PushSender, PushStarted, RemoteStatus};
-use super::registry::{Block, Context, ProviderConfig};
+use super::push::{PushMessage, PushSender, PushStarted, Pushing, RemoteStatus};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError};
 use crate::secret::Secret;
@@ -132,10 +132,7 @@ impl PushSender for Duo {
         "duo"
     }
 
-    fn send<'a>(
-        &'a self,
-        push: &'a PushMessage,
-    ) -> BoxFuture<'a, Result<PushStarted, ProviderError>> {
+    fn send<'a>(&'a self, push: &'a PushMessage) -> Pushing<'a> {
         Box::pin(async move {
             let pushinfo = format!("from={}", super::super::totp::percent(&push.client_ip));
             let params = [
@@ -268,14 +265,10 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// `providers.duo` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawDuo {
-    pub base_url: Option<String>,
-    pub integration_key: Option<String>,
-    pub secret_key: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.duo` as written.
+    RawDuo: base_url, integration_key, secret_key, timeout,
+);
 
 impl ProviderConfig for DuoSettings {
     type Raw = RawDuo;
@@ -288,13 +281,7 @@ impl ProviderConfig for DuoSettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_push(Duo::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_push, Duo);
 }
 
 #[cfg(test)]

@@ -63,6 +63,39 @@ impl Answer {
     pub fn json<T: DeserializeOwned>(&self) -> Option<T> {
         serde_json::from_slice(&self.body).ok()
     }
+
+    /// The id a 2xx answer's body must carry (`id` takes it out of `T`); an
+    /// error status reads through the provider's `error`. A 2xx without an
+    /// id is not the provider's answer (a proxy's, perhaps): what was asked
+    /// may not have happened, so it is `Unavailable` with `missing`.
+    pub fn id<T: DeserializeOwned>(
+        &self,
+        error: fn(&Answer) -> ProviderError,
+        id: impl FnOnce(T) -> String,
+        missing: &str,
+    ) -> Result<String, ProviderError> {
+        if !self.is_success() {
+            return Err(error(self));
+        }
+        match self.json::<T>().map(id) {
+            Some(id) if !id.is_empty() => Ok(id),
+            _ => Err(ProviderError::Unavailable(missing.to_owned())),
+        }
+    }
+}
+
+/// Runs an error-mapping table: each `(status, body, variant)` answer,
+/// read by `read`, must be the [`ProviderError`] variant named.
+#[cfg(test)]
+pub fn assert_errors<B: AsRef<str>>(
+    read: impl Fn(&Answer) -> ProviderError,
+    cases: impl IntoIterator<Item = (u16, B, &'static str)>,
+) {
+    for (status, body, expected) in cases {
+        let body = body.as_ref();
+        let got = format!("{:?}", read(&Answer::canned(status, body)));
+        assert!(got.starts_with(expected), "{status} {body}: {got}");
+    }
 }
 
 /// Sends `request`; transport failures and timeouts are `Unavailable`.

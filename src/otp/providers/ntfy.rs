@@ -2,10 +2,10 @@
 //! `http` actions to the user's topic on an ntfy server.
 
 use super::http::{by_status, scrub, send, Endpoint};
-use super::push::{PushMessage, PushSender, PushStarted};
-use super::registry::{Block, Context, ProviderConfig};
+use super::push::{PushMessage, PushSender, PushStarted, Pushing};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
+use super::ProviderError;
 use super::Providers;
-use super::{BoxFuture, ProviderError};
 use crate::secret::Secret;
 use serde::Deserialize;
 use serde_json::json;
@@ -79,10 +79,7 @@ impl PushSender for Ntfy {
         user.ntfy_topic.is_some()
     }
 
-    fn send<'a>(
-        &'a self,
-        push: &'a PushMessage,
-    ) -> BoxFuture<'a, Result<PushStarted, ProviderError>> {
+    fn send<'a>(&'a self, push: &'a PushMessage) -> Pushing<'a> {
         Box::pin(async move {
             let Some(topic) = push.topic.as_deref() else {
                 return Err(ProviderError::Refused("the user has no ntfy_topic".into()));
@@ -124,18 +121,11 @@ impl PushSender for Ntfy {
     }
 }
 
-/// `providers.ntfy` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawNtfy {
-    pub base_url: Option<String>,
-    /// An access token (`tk_...`), sent as a Bearer token.
-    pub token: Option<String>,
-    /// Or Basic auth: user name and password.
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub priority: Option<u8>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.ntfy` as written: `token` is an access token (`tk_...`),
+    /// sent as a Bearer token; or Basic auth, `username` and `password`.
+    RawNtfy: base_url, token, username, password, priority(u8), timeout,
+);
 
 impl ProviderConfig for NtfySettings {
     type Raw = RawNtfy;
@@ -171,11 +161,5 @@ impl ProviderConfig for NtfySettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_push(Ntfy::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_push, Ntfy);
 }

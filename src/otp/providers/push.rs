@@ -47,6 +47,9 @@ pub enum RemoteStatus {
     Deny,
 }
 
+/// A push on its way: how its answer will come back.
+pub type Pushing<'a> = BoxFuture<'a, Result<PushStarted, ProviderError>>;
+
 /// A service that puts a push approval on someone's phone.
 pub trait PushSender: Send + Sync {
     /// The provider's key under `providers:`.
@@ -55,10 +58,7 @@ pub trait PushSender: Send + Sync {
     fn reaches(&self, _user: &crate::users::User) -> bool {
         true
     }
-    fn send<'a>(
-        &'a self,
-        push: &'a PushMessage,
-    ) -> BoxFuture<'a, Result<PushStarted, ProviderError>>;
+    fn send<'a>(&'a self, push: &'a PushMessage) -> Pushing<'a>;
     /// The state of a transaction from [`PushStarted::Remote`].
     fn status<'a>(&'a self, _txid: &'a str) -> BoxFuture<'a, Result<RemoteStatus, ProviderError>> {
         Box::pin(async { Err(ProviderError::Refused("no remote status".into())) })

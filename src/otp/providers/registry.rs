@@ -126,6 +126,38 @@ pub trait ProviderConfig: fmt::Debug + Send + Sync + Sized + 'static {
     }
 }
 
+/// A provider block as written: `$name` with every key optional (`read`
+/// reports a missing one at its path), a string unless a type follows it
+/// in parentheses, and nothing else (an unknown key is reported too).
+macro_rules! raw_block {
+    ($(#[$meta:meta])* $name:ident: $($key:ident $(($ty:ty))?),+ $(,)?) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, serde::Deserialize)]
+        pub struct $name {
+            $(pub $key: Option<raw_block!(@type $($ty)?)>,)+
+        }
+    };
+    (@type) => { String };
+    (@type $ty:ty) => { $ty };
+}
+pub(super) use raw_block;
+
+/// `build` and `endpoint` for the settings of a provider reached at
+/// `self.endpoint` that plays one role: `$add` is `add_message`,
+/// `add_verify` or `add_push`, and `$provider::new` takes the settings.
+macro_rules! one_role {
+    ($add:ident, $provider:ident) => {
+        fn build(&self, providers: &mut Providers) {
+            providers.$add($provider::new(self.clone()));
+        }
+
+        fn endpoint(&self) -> Option<&reqwest::Url> {
+            Some(&self.endpoint.base_url)
+        }
+    };
+}
+pub(super) use one_role;
+
 /// A provider's settings, whatever the provider.
 pub trait Configured: fmt::Debug + Send + Sync {
     fn build(&self, providers: &mut Providers);

@@ -6,7 +6,7 @@
 //! request shape are shared with Telnyx Messages (`telnyx_sms`).
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
 use crate::otp::Channel;
@@ -44,13 +44,14 @@ struct Failure {
 
 /// Telnyx wraps every answer in `data`.
 #[derive(Deserialize)]
-struct Data<T> {
-    data: T,
+pub(super) struct Data<T> {
+    pub(super) data: T,
 }
 
+/// What Telnyx answers a created verification or message with.
 #[derive(Deserialize)]
-struct Verification {
-    id: String,
+pub(super) struct Created {
+    pub(super) id: String,
 }
 
 #[derive(Deserialize)]
@@ -166,13 +167,8 @@ impl Verifier for Telnyx {
                 timeout_secs: start.lifetime.as_secs(),
             };
             let answer = send(self.post(path, &body)).await?;
-            if !answer.is_success() {
-                return Err(error(&answer));
-            }
-            answer
-                .json::<Data<Verification>>()
-                .map(|verification| verification.data.id)
-                .ok_or_else(|| ProviderError::Unavailable("Telnyx answered without an id".into()))
+            let id = |created: Data<Created>| created.data.id;
+            answer.id(error, id, "Telnyx answered without an id")
         })
     }
 
@@ -216,14 +212,10 @@ impl Verifier for Telnyx {
     }
 }
 
-/// `providers.telnyx` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawTelnyx {
-    pub api_key: Option<String>,
-    pub verify_profile_id: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.telnyx` as written.
+    RawTelnyx: api_key, verify_profile_id, base_url, timeout,
+);
 
 impl ProviderConfig for TelnyxSettings {
     type Raw = RawTelnyx;
@@ -240,44 +232,38 @@ impl ProviderConfig for TelnyxSettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_verify(Telnyx::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_verify, Telnyx);
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::http::assert_errors;
     use super::*;
 
     #[test]
     fn documented_errors_map_to_what_the_person_can_do() {
-        let cases = [
-            (401, Some("10009"), "Refused"),
-            (403, Some("10009"), "Refused"),
-            (429, Some("10011"), "Throttled"),
-            (400, Some("10011"), "Throttled"),
-            (422, Some("10016"), "InvalidNumber"),
-            (400, Some("10016"), "InvalidNumber"),
-            (404, Some("10005"), "Refused"),
-            (429, None, "Throttled"),
-            (422, None, "Refused"),
-            (500, Some("10007"), "Unavailable"),
-            (503, None, "Unavailable"),
-        ];
-        for (status, code, expected) in cases {
-            let body = match code {
-                Some(code) => {
-                    format!(r#"{{"errors": [{{"code": "{code}", "title": "t", "detail": "d"}}]}}"#)
-                }
-                None => String::new(),
-            };
-            let got = format!("{:?}", error(&Answer::canned(status, &body)));
-            assert!(got.starts_with(expected), "{status}/{code:?}: {got}");
-        }
+        let coded = |status, code: &str, expected| {
+            let body =
+                format!(r#"{{"errors": [{{"code": "{code}", "title": "t", "detail": "d"}}]}}"#);
+            (status, body, expected)
+        };
+        let bare = |status, expected| (status, String::new(), expected);
+        assert_errors(
+            error,
+            [
+                coded(401, "10009", "Refused"),
+                coded(403, "10009", "Refused"),
+                coded(429, "10011", "Throttled"),
+                coded(400, "10011", "Throttled"),
+                coded(422, "10016", "InvalidNumber"),
+                coded(400, "10016", "InvalidNumber"),
+                coded(404, "10005", "Refused"),
+                bare(429, "Throttled"),
+                bare(422, "Refused"),
+                coded(500, "10007", "Unavailable"),
+                bare(503, "Unavailable"),
+            ],
+        );
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! Messages. Requests and error bodies are Telnyx Verify's (`telnyx`).
 
 use super::http::{send, Endpoint};
-use super::registry::{Block, Context, ProviderConfig};
-use super::telnyx::{error, post};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
+use super::telnyx::{error, post, Created, Data};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Exactly one of `from` and `messaging_profile_id` is set.
 #[derive(Debug, Clone)]
@@ -33,16 +33,6 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     messaging_profile_id: Option<&'a str>,
     text: &'a str,
-}
-
-#[derive(Deserialize)]
-struct Sent {
-    data: Message,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    id: String,
 }
 
 impl TelnyxSms {
@@ -73,30 +63,17 @@ impl Delivery for TelnyxSms {
                 &body,
             );
             let answer = send(request).await?;
-            if !answer.is_success() {
-                return Err(error(&answer));
-            }
-            // A 2xx without a message id is not Telnyx's answer (a proxy's,
-            // perhaps): the text may not have gone out.
-            match answer.json::<Sent>() {
-                Some(sent) if !sent.data.id.is_empty() => Ok(()),
-                _ => Err(ProviderError::Unavailable(
-                    "Telnyx answered without a message id".into(),
-                )),
-            }
+            let sent = |created: Data<Created>| created.data.id;
+            answer.id(error, sent, "Telnyx answered without a message id")?;
+            Ok(())
         })
     }
 }
 
-/// `providers.telnyx_sms` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawTelnyxSms {
-    pub api_key: Option<String>,
-    pub from: Option<String>,
-    pub messaging_profile_id: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.telnyx_sms` as written.
+    RawTelnyxSms: api_key, from, messaging_profile_id, base_url, timeout,
+);
 
 impl ProviderConfig for TelnyxSmsSettings {
     type Raw = RawTelnyxSms;
@@ -118,46 +95,38 @@ impl ProviderConfig for TelnyxSmsSettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_message(TelnyxSms::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_message, TelnyxSms);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::http::Answer;
+    use super::super::http::assert_errors;
     use super::*;
 
     #[test]
     fn documented_errors_map_to_what_the_person_can_do() {
-        let cases = [
-            (
-                401,
-                r#"{"errors": [{"code": "10009", "title": "Authentication failed"}]}"#,
-                "Refused",
-            ),
-            (
-                429,
-                r#"{"errors": [{"code": "10011", "title": "Too many requests"}]}"#,
-                "Throttled",
-            ),
-            (
-                400,
-                r#"{"errors": [{"code": "10016", "title": "Phone number must be in +E.164 format"}]}"#,
-                "InvalidNumber",
-            ),
-            (400, r#"{"errors": [{"title": "Bad Request"}]}"#, "Refused"),
-            (503, "", "Unavailable"),
-        ];
-        for (status, body, expected) in cases {
-            let answer = Answer::canned(status, body);
-            let got = format!("{:?}", error(&answer));
-            assert!(got.starts_with(expected), "{status} {body}: {got}");
-        }
+        assert_errors(
+            error,
+            [
+                (
+                    401,
+                    r#"{"errors": [{"code": "10009", "title": "Authentication failed"}]}"#,
+                    "Refused",
+                ),
+                (
+                    429,
+                    r#"{"errors": [{"code": "10011", "title": "Too many requests"}]}"#,
+                    "Throttled",
+                ),
+                (
+                    400,
+                    r#"{"errors": [{"code": "10016", "title": "Phone number must be in +E.164 format"}]}"#,
+                    "InvalidNumber",
+                ),
+                (400, r#"{"errors": [{"title": "Bad Request"}]}"#, "Refused"),
+                (503, "", "Unavailable"),
+            ],
+        );
     }
 
     #[test]

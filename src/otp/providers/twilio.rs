@@ -6,7 +6,7 @@
 //! it again is a 404 (error 20404).
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
 use crate::otp::Channel;
@@ -35,9 +35,10 @@ struct Failure {
     message: Option<String>,
 }
 
+/// What Twilio answers a created verification or message with.
 #[derive(Deserialize)]
-struct Verification {
-    sid: String,
+pub(super) struct Created {
+    pub(super) sid: String,
 }
 
 #[derive(Deserialize)]
@@ -109,13 +110,11 @@ impl Verifier for Twilio {
                 ("Locale", self.settings.locale.as_str()),
             ];
             let answer = send(self.post("Verifications", &form)).await?;
-            if !answer.is_success() {
-                return Err(error(&answer));
-            }
-            answer
-                .json::<Verification>()
-                .map(|verification| verification.sid)
-                .ok_or_else(|| ProviderError::Unavailable("Twilio answered without a sid".into()))
+            answer.id(
+                error,
+                |created: Created| created.sid,
+                "Twilio answered without a sid",
+            )
         })
     }
 
@@ -162,16 +161,10 @@ impl Verifier for Twilio {
     }
 }
 
-/// `providers.twilio` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawTwilio {
-    pub account_sid: Option<String>,
-    pub auth_token: Option<String>,
-    pub service_sid: Option<String>,
-    pub locale: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.twilio` as written.
+    RawTwilio: account_sid, auth_token, service_sid, locale, base_url, timeout,
+);
 
 impl ProviderConfig for TwilioSettings {
     type Raw = RawTwilio;
@@ -190,37 +183,47 @@ impl ProviderConfig for TwilioSettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_verify(Twilio::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_verify, Twilio);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use super::super::http::assert_errors;
+
+    /// Twilio's error body for `code` with HTTP `status`, Verify's and
+    /// Messages' alike.
+    fn failure(status: u16, code: u32, expected: &'static str) -> (u16, String, &'static str) {
+        let body =
+            format!(r#"{{"code": {code}, "message": "m", "more_info": "", "status": {status}}}"#);
+        (status, body, expected)
+    }
+
+    /// Verify's codes, then those of Messages (`twilio_sms`): one table.
     #[test]
     fn documented_errors_map_to_what_the_person_can_do() {
-        let cases = [
-            (400, 60200, "InvalidNumber"),
-            (403, 60605, "InvalidNumber"),
-            (429, 60203, "Throttled"),
-            (429, 60212, "Throttled"),
-            (429, 20429, "Throttled"),
-            (400, 60223, "Refused"),
-            (401, 20003, "Refused"),
-            (503, 0, "Unavailable"),
-        ];
-        for (status, code, expected) in cases {
-            let body = format!(
-                r#"{{"code": {code}, "message": "m", "more_info": "", "status": {status}}}"#
-            );
-            let got = format!("{:?}", error(&Answer::canned(status, &body)));
-            assert!(got.starts_with(expected), "{status}/{code}: {got}");
-        }
+        assert_errors(
+            error,
+            [
+                failure(400, 60200, "InvalidNumber"),
+                failure(403, 60605, "InvalidNumber"),
+                failure(429, 60203, "Throttled"),
+                failure(429, 60212, "Throttled"),
+                failure(429, 20429, "Throttled"),
+                failure(400, 60223, "Refused"),
+                failure(401, 20003, "Refused"),
+                failure(503, 0, "Unavailable"),
+                failure(400, 21211, "InvalidNumber"),
+                failure(400, 21408, "InvalidNumber"),
+                failure(400, 21610, "InvalidNumber"),
+                failure(429, 20429, "Throttled"),
+                failure(429, 0, "Throttled"),
+                failure(401, 20003, "Refused"),
+                failure(400, 21606, "Refused"),
+                failure(500, 0, "Unavailable"),
+                failure(503, 0, "Unavailable"),
+            ],
+        );
     }
 }

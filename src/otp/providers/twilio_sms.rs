@@ -3,12 +3,11 @@
 //! body is Twilio Verify's (`twilio`).
 
 use super::http::{send, Endpoint};
-use super::registry::{Block, Context, ProviderConfig};
-use super::twilio::error;
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
+use super::twilio::{error, Created};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
-use serde::Deserialize;
 
 /// Exactly one of `from` and `messaging_service_sid` is set.
 #[derive(Debug, Clone)]
@@ -23,11 +22,6 @@ pub struct TwilioSmsSettings {
 pub struct TwilioSms {
     settings: TwilioSmsSettings,
     client: reqwest::Client,
-}
-
-#[derive(Deserialize)]
-struct Sent {
-    sid: String,
 }
 
 impl TwilioSms {
@@ -75,31 +69,17 @@ impl Delivery for TwilioSms {
                 )
                 .form(&form);
             let answer = send(request).await?;
-            if !answer.is_success() {
-                return Err(error(&answer));
-            }
-            // A 2xx without a message sid is not Twilio's answer (a proxy's,
-            // perhaps): the text may not have gone out.
-            match answer.json::<Sent>() {
-                Some(sent) if !sent.sid.is_empty() => Ok(()),
-                _ => Err(ProviderError::Unavailable(
-                    "Twilio answered without a message sid".into(),
-                )),
-            }
+            let sent = |created: Created| created.sid;
+            answer.id(error, sent, "Twilio answered without a message sid")?;
+            Ok(())
         })
     }
 }
 
-/// `providers.twilio_sms` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawTwilioSms {
-    pub account_sid: Option<String>,
-    pub auth_token: Option<String>,
-    pub from: Option<String>,
-    pub messaging_service_sid: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.twilio_sms` as written.
+    RawTwilioSms: account_sid, auth_token, from, messaging_service_sid, base_url, timeout,
+);
 
 impl ProviderConfig for TwilioSmsSettings {
     type Raw = RawTwilioSms;
@@ -122,42 +102,13 @@ impl ProviderConfig for TwilioSmsSettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_message(TwilioSms::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_message, TwilioSms);
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::http::Answer;
     use super::*;
-
-    #[test]
-    fn documented_errors_map_to_what_the_person_can_do() {
-        let cases = [
-            (400, 21211, "InvalidNumber"),
-            (400, 21408, "InvalidNumber"),
-            (400, 21610, "InvalidNumber"),
-            (429, 20429, "Throttled"),
-            (429, 0, "Throttled"),
-            (401, 20003, "Refused"),
-            (400, 21606, "Refused"),
-            (500, 0, "Unavailable"),
-            (503, 0, "Unavailable"),
-        ];
-        for (status, code, expected) in cases {
-            let body = format!(
-                r#"{{"code": {code}, "message": "m", "more_info": "", "status": {status}}}"#
-            );
-            let answer = Answer::canned(status, &body);
-            let got = format!("{:?}", error(&answer));
-            assert!(got.starts_with(expected), "{status}/{code}: {got}");
-        }
-    }
 
     #[test]
     fn the_error_text_never_carries_the_number() {

@@ -7,7 +7,7 @@
 //! refuse as concurrent.
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
 use crate::otp::Channel;
@@ -234,17 +234,11 @@ impl Verifier for Vonage {
     }
 }
 
-/// `providers.vonage` as written.
-/// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
-#[derive(Debug, Default, Deserialize)]
-pub struct RawVonage {
-    pub api_key: Option<String>,
-    pub api_secret: Option<String>,
-    pub brand: Option<String>,
-    pub locale: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.vonage` as written.
+    /// `vonage` (Verify v2) and `vonage_legacy` (Verify v1).
+    RawVonage: api_key, api_secret, brand, locale, base_url, timeout,
+);
 
 impl ProviderConfig for VonageSettings {
     type Raw = RawVonage;
@@ -269,17 +263,12 @@ impl ProviderConfig for VonageSettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_verify(Vonage::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_verify, Vonage);
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::http::assert_errors;
     use super::*;
     use serde_json::{json, Value};
 
@@ -325,13 +314,11 @@ mod tests {
             (500, problem("Internal Error", json!({})), "Unavailable"),
             (503, json!("not a problem document"), "Unavailable"),
         ];
-        for (status, body, expected) in cases {
-            let got = format!("{:?}", started(&answer(status, body.clone())));
-            assert!(
-                got.starts_with(&format!("Err({expected}")),
-                "{status} {body}: {got}"
-            );
-        }
+        let started = |answer: &Answer| started(answer).expect_err("not started");
+        assert_errors(
+            started,
+            cases.map(|(status, body, expected)| (status, body.to_string(), expected)),
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `status`, and only `"0"` means sent.
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{Block, Context, ProviderConfig};
+use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
@@ -113,15 +113,10 @@ fn outcome(answer: &Answer) -> Result<(), ProviderError> {
     }
 }
 
-/// `providers.vonage_sms` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawVonageSms {
-    pub api_key: Option<String>,
-    pub api_secret: Option<String>,
-    pub from: Option<String>,
-    pub base_url: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.vonage_sms` as written.
+    RawVonageSms: api_key, api_secret, from, base_url, timeout,
+);
 
 impl ProviderConfig for VonageSmsSettings {
     type Raw = RawVonageSms;
@@ -139,17 +134,12 @@ impl ProviderConfig for VonageSmsSettings {
         })
     }
 
-    fn build(&self, providers: &mut Providers) {
-        providers.add_message(VonageSms::new(self.clone()));
-    }
-
-    fn endpoint(&self) -> Option<&reqwest::Url> {
-        Some(&self.endpoint.base_url)
-    }
+    one_role!(add_message, VonageSms);
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::http::assert_errors;
     use super::*;
 
     #[test]
@@ -167,16 +157,14 @@ mod tests {
             ("29", "InvalidNumber"),
             ("99", "Refused"),
         ];
-        for (status, expected) in cases {
+        let in_200 = |(status, expected)| {
             let body = format!(
                 r#"{{"message-count": "1", "messages": [{{"status": "{status}", "error-text": "e"}}]}}"#
             );
-            let got = format!("{:?}", outcome(&Answer::canned(200, &body)));
-            assert!(
-                got.starts_with(&format!("Err({expected}")),
-                "{status}: {got}"
-            );
-        }
+            (200, body, expected)
+        };
+        let outcome = |answer: &Answer| outcome(answer).expect_err("not sent");
+        assert_errors(outcome, cases.map(in_200));
     }
 
     #[test]

@@ -1,10 +1,9 @@
 //! The `webhook` provider: POSTs the code as signed JSON to a URL of yours.
 
-use super::push::{PushMessage, PushSender, PushStarted};
-use super::registry::{Block, Context, ProviderConfig};
+use super::push::{PushMessage, PushSender, PushStarted, Pushing};
+use super::registry::{raw_block, Block, Context, ProviderConfig};
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use super::{Provider, Providers};
-use serde::Deserialize;
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;
@@ -108,10 +107,7 @@ impl PushSender for WebhookProvider {
         "webhook"
     }
 
-    fn send<'a>(
-        &'a self,
-        push: &'a PushMessage,
-    ) -> BoxFuture<'a, Result<PushStarted, ProviderError>> {
+    fn send<'a>(&'a self, push: &'a PushMessage) -> Pushing<'a> {
         Box::pin(async move {
             let body = serde_json::to_vec(&PushBody {
                 channel: "push",
@@ -177,13 +173,10 @@ fn without_url(err: reqwest::Error) -> reqwest::Error {
     err.without_url()
 }
 
-/// `providers.webhook` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawWebhook {
-    pub url: Option<String>,
-    pub secret: Option<String>,
-    pub timeout: Option<String>,
-}
+raw_block!(
+    /// `providers.webhook` as written.
+    RawWebhook: url, secret, timeout,
+);
 
 impl ProviderConfig for WebhookSettings {
     type Raw = RawWebhook;
