@@ -459,6 +459,10 @@ signin() {
     [[ -n "$csrf" ]] || die "sign-in: no CSRF token on $PREFIX/login"
     status="$(post "$jar" "$base" login "csrf=$csrf" "username=$BENCH_USER" "password=$BENCH_PASSWORD")"
     [[ "$status" == 303 ]] || die "sign-in: POST login answered $status, expected 303"
+    # The CSRF token is bound to the session, which the password step replaced.
+    csrf="$(curl -sS -b "$jar" -c "$jar" "$base$PREFIX/2fa" |
+        sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n 1)"
+    [[ -n "$csrf" ]] || die "sign-in: no CSRF token on $PREFIX/2fa"
     rm -f "$CODE_FILE"
     # The resend cooldown is 1 s; an earlier sign-in may have just sent one.
     for _ in 1 2 3; do

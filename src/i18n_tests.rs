@@ -85,6 +85,7 @@ const ARGS: &[(&str, &[&str])] = &[
     ("logout-question", &["app"]),
     ("sms-code", &["app", "code"]),
     ("voice-code", &["app", "digits"]),
+    ("remember-device", &["period"]),
 ];
 
 #[test]
