@@ -24,11 +24,15 @@
 //! - [`users`]: the users file and password checks; [`users_file`] writes
 //!   enrolled authenticator secrets back into it; [`users_watch`] reloads
 //!   it when it changes on disk.
-//! - [`otp`]: codes, challenges and the providers that deliver them.
+//! - [`otp`]: codes, challenges and the providers that deliver them;
+//!   [`webauthn`]: passkeys and security keys; [`recovery`]: single-use
+//!   recovery codes.
 //! - [`limits`]: brute-force and send limits; [`tokens`]: API tokens for
 //!   scripts (`Authorization: Bearer`, or Basic with an app password).
 //! - [`store`]: server-side state (challenges, revocations, cooldowns).
-//! - [`config`]: the config file, read in two stages; [`error`]: the one error type.
+//! - [`config`]: the config file, read in two stages; [`report`]: how its
+//!   problems are reported; [`secret`]: values kept out of logs;
+//!   [`error`]: the one error type.
 //! - [`clock`]: injectable time; [`i18n`]: the words people read, per language.
 //! - [`tls`]: certificates for the listener and `https://` upstreams.
 //! - [`metrics`]: Prometheus counters and their exposition.

@@ -13,6 +13,7 @@ mod passwordless;
 mod push;
 mod recovery;
 mod refusals;
+mod reply;
 mod second_factor;
 mod templates;
 mod trusted_device;
@@ -21,6 +22,8 @@ mod verify;
 pub use refusals::{
     bad_request, error_response, forbidden, login_redirect, misdirected, step_up, unauthorized,
 };
+pub use reply::{json, redirect};
+use reply::{json_error, respond, security_headers, HTML, JSON};
 pub use templates::Templates;
 
 use crate::error::Error;
@@ -32,8 +35,8 @@ use crate::session::{header_value, Session};
 use crate::users::User;
 use crate::{App, Body};
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_LANGUAGE, CONTENT_TYPE, LOCATION, SET_COOKIE, VARY};
-use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http::header::{CONTENT_LANGUAGE, CONTENT_TYPE, SET_COOKIE, VARY};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use std::collections::HashMap;
@@ -553,60 +556,4 @@ fn health(app: &App) -> Reply {
             r#"{"status":"degraded","store":"unavailable"}"#,
         ),
     }
-}
-
-/// A redirect; 303 after a form so the browser follows with GET.
-pub fn redirect(status: StatusCode, location: &str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::new()));
-    *reply.status_mut() = status;
-    if let Ok(value) = HeaderValue::from_str(location) {
-        reply.headers_mut().insert(LOCATION, value);
-    }
-    reply
-}
-
-const HTML: &str = "text/html; charset=utf-8";
-const JSON: &str = "application/json";
-
-/// A complete answer of doorman's own.
-fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
-    let mut reply = Response::new(Full::new(body.into()));
-    *reply.status_mut() = status;
-    reply
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    reply
-}
-
-pub fn json(status: StatusCode, body: &'static str) -> Reply {
-    respond(status, JSON, body)
-}
-
-fn json_error(err: &Error) -> Reply {
-    let body = serde_json::json!({ "error": err.code(), "message": err.public_message() });
-    respond(err.status(), JSON, body.to_string())
-}
-
-static CSP: HeaderName = HeaderName::from_static("content-security-policy");
-
-fn security_headers(headers: &mut http::HeaderMap) {
-    headers.insert(
-        &CSP,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        http::header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("DENY"),
-    );
-    headers.insert(
-        http::header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        http::header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
 }
