@@ -251,7 +251,8 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     };
     let (name, saved) = (user.name.clone(), secret.clone());
     let written = tokio::task::spawn_blocking(move || {
-        crate::users_file::set_totp_secret(&path, &name, &saved).map_err(|err| error_chain(&err))
+        crate::users_file::set_totp_secret(&path, &name, &saved)
+            .map_err(|err| crate::error::chain(&err))
     })
     .await
     .unwrap_or_else(|_| Err("the writer stopped".to_owned()));
@@ -338,16 +339,4 @@ fn refuse_current(
         None,
         Some(&visit.t("enroll-current-wrong")),
     )
-}
-
-/// An error and its causes, one line: for the log.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

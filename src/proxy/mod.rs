@@ -275,7 +275,7 @@ impl Proxy {
             if Stalled::is_in(err) {
                 Error::BodyTimeout
             } else {
-                Error::Upstream(describe(err))
+                Error::Upstream(crate::error::chain(err))
             }
         };
         match &self.client {
@@ -413,16 +413,4 @@ impl Body for Upload {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
-}
-
-/// A one-line cause for logs, from the client error's source chain.
-fn describe(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -235,29 +235,24 @@ mod tests {
 
     #[test]
     fn sms_text_ends_with_the_webotp_line() {
-        let en = Locale::ENGLISH;
-        let text = message_text(
-            en,
-            Channel::Sms,
-            "Example",
-            "123456",
-            Some("app.example.com"),
-        );
+        let sms = |locale| {
+            message_text(
+                locale,
+                Channel::Sms,
+                "Example",
+                "123456",
+                Some("app.example.com"),
+            )
+        };
+        let text = sms(Locale::ENGLISH);
         assert_eq!(
             text,
             "Your Example code is 123456\n\n@app.example.com #123456"
         );
         assert_eq!(text.lines().last(), Some("@app.example.com #123456"));
         let de = Locale::from_tag("de").unwrap();
-        let text = message_text(
-            de,
-            Channel::Sms,
-            "Example",
-            "123456",
-            Some("app.example.com"),
-        );
         assert_eq!(
-            text,
+            sms(de),
             "Ihr Code für Example lautet 123456\n\n@app.example.com #123456"
         );
     }
