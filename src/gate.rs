@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::crypto;
 use crate::otp::totp::TotpSecret;
-use crate::rules::{Policy, Rules, Target};
+use crate::rules::{Answer, Policy, Rules, Target};
 use crate::session::{self, FactorLevel, Session};
 use crate::tokens::check::Bearer;
 use crate::users::User;
@@ -282,16 +282,9 @@ pub fn destination_needs_step_up(
     user: &User,
     now: u64,
 ) -> bool {
-    let target = Target::new(&Method::GET, path, client).on_host(host);
-    let sites = app.sites.load();
-    let judged: Vec<usize> = match sites.pick(host) {
-        Some(site) => vec![site],
-        None => (0..sites.len()).collect(),
-    };
-    judged.into_iter().any(|site| {
-        let answer = sites.rules(site).evaluate(&target, Some(user));
-        needs_step_up(answer.max_age, session, now)
-    })
+    destination_answers(app, host, path, client, user)
+        .iter()
+        .any(|answer| needs_step_up(answer.max_age, session, now))
 }
 
 /// Whether the rule for a browser going to `path` on `host` as `user`
@@ -305,6 +298,20 @@ pub fn destination_is_one_factor(
     client: IpAddr,
     user: &User,
 ) -> bool {
+    destination_answers(app, host, path, client, user)
+        .iter()
+        .all(|answer| answer.policy == Policy::OneFactor)
+}
+
+/// What the rules say of a browser going to `path` on `host` as `user`:
+/// the app's answer, or every app's when the host names none.
+fn destination_answers(
+    app: &App,
+    host: Option<&str>,
+    path: &str,
+    client: IpAddr,
+    user: &User,
+) -> Vec<Answer> {
     let target = Target::new(&Method::GET, path, client).on_host(host);
     let sites = app.sites.load();
     let judged: Vec<usize> = match sites.pick(host) {
@@ -313,7 +320,8 @@ pub fn destination_is_one_factor(
     };
     judged
         .into_iter()
-        .all(|site| sites.rules(site).evaluate(&target, Some(user)).policy == Policy::OneFactor)
+        .map(|site| sites.rules(site).evaluate(&target, Some(user)))
+        .collect()
 }
 
 /// The session in `headers` when both factors are done.
