@@ -46,6 +46,10 @@ pub struct App {
     pub limits: Limits,
     /// Security decisions, one JSON line each.
     pub audit: audit::Audit,
+    /// One line per request (`log.access`); `None` when off.
+    pub access_log: Option<Arc<crate::access_log::AccessLog>>,
+    /// The `X-Request-Id` values this process hands out.
+    pub request_ids: crate::request_id::RequestIds,
     /// Brute-force and send limits, counted in `store`.
     pub limiter: limits::Limiter,
     /// The users file as last (re)loaded; SIGHUP swaps it.
@@ -85,6 +89,9 @@ pub struct App {
 impl App {
     pub fn new(config: Config, clock: SharedClock) -> Result<App, Error> {
         let users = Arc::new(ArcSwap::from_pointee(config.users));
+        let access_log = crate::access_log::AccessLog::open(&config.log.access).map_err(|err| {
+            Error::Startup(format!("log.access: cannot open the access log: {err}"))
+        })?;
         let templates = pages::Templates::load(config.templates_dir.as_deref())?;
         let csrf = csrf::Csrf::new(config.session.csrf_key, &config.session.cookie_name);
         // Replicas sharing a store must agree on it (a code sent by one is
@@ -152,6 +159,8 @@ impl App {
             ),
             upstreams: config.upstreams,
             audit: audit::Audit::new(config.log.audit.clone()),
+            access_log,
+            request_ids: crate::request_id::RequestIds::new(),
             limiter: limits::Limiter::new(
                 config.limits.failures.clone(),
                 config.limits.client_failures.clone(),

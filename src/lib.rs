@@ -37,11 +37,13 @@
 //! - [`tls`]: certificates for the listener and `https://` upstreams.
 //! - [`metrics`]: Prometheus counters and their exposition.
 //! - [`control`]: the side thread serving metrics and watching certificates.
-//! - [`audit`]: security decisions as JSON lines; [`notify`]: account
+//! - [`audit`]: security decisions as JSON lines; [`access_log`]: one
+//!   line per request (optional); [`request_id`]: `X-Request-Id`; [`notify`]: account
 //!   notices (authenticator changes) to audit and webhook.
 //! - [`healthcheck`]: the `healthcheck` command's probe; [`demo`]: the
 //!   `demo` command's sample app.
 
+pub mod access_log;
 pub(crate) mod app;
 pub mod audit;
 pub mod clock;
@@ -70,6 +72,7 @@ pub mod recovery;
 pub mod redirect;
 pub mod report;
 pub(crate) mod request;
+pub mod request_id;
 pub mod rules;
 pub mod secret;
 pub(crate) mod server;

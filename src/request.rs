@@ -31,6 +31,8 @@ pub async fn handle(
     tls: bool,
 ) -> Response<Body> {
     let now = app.clock.now();
+    let trusted = app.trusts_proxy(peer.ip());
+    let request_id = app.request_ids.assign(request.headers_mut(), trusted);
     // Rules, pages and the upstream all see the one canonical path.
     let mut response = match canonical_path(&mut request) {
         Ok(()) => answer(app, proxies, request, peer, now, tls).await,
@@ -40,6 +42,8 @@ pub async fn handle(
         }
     };
     add_hsts(response.headers_mut(), tls, app.hsts.as_ref());
+    let headers = response.headers_mut();
+    headers.insert(crate::request_id::X_REQUEST_ID, request_id);
     response
 }
 
@@ -355,6 +359,8 @@ async fn forward(
     // Right beside the rest: a doorman token is doorman's, never the app's.
     headers::strip_token_authorization(request_headers);
     headers::strip_cookies(request_headers, &app.sessions.own_cookie_names());
+    let user = signed_in.as_ref().map(|(user, _)| user.name.as_str());
+    let who = crate::access_log::Who::of(app.access_log.as_ref(), user, proxy.upstream());
     // A WebSocket (or other upgrade) lives only as long as its session.
     let tunnel_guard = match signed_in {
         Some((user, session)) => {
@@ -374,7 +380,7 @@ async fn forward(
         .forward(request, peer.ip(), trusted, tls, upgrade, tunnel_guard)
         .await;
     metrics::upstream_latency(started.elapsed());
-    match forwarded {
+    let mut response = match forwarded {
         Ok(response) => {
             metrics::request(outcome);
             response.map(Either::Left)
@@ -384,7 +390,9 @@ async fn forward(
             tracing::warn!(error = %err, %peer, "upstream request failed");
             pages::error_response(app, &err, browser)
         }
-    }
+    };
+    crate::access_log::note(&mut response, who);
+    response
 }
 
 #[cfg(test)]

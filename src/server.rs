@@ -197,10 +197,16 @@ impl Worker {
                 request.extensions_mut().insert(slot.clone());
                 let worker = worker.clone();
                 async move {
-                    let response = handle(&worker.app, &worker.proxy, request, peer, tls).await;
+                    let app = &worker.app;
+                    let access = app.access_log.as_ref().map(|log| {
+                        crate::access_log::Entry::start(log, &request, app.clock.now())
+                    });
+                    let mut response = handle(app, &worker.proxy, request, peer, tls).await;
+                    let access = access.map(|entry| entry.answered(&mut response));
                     let stall = worker.limits.body_idle_timeout;
                     Ok::<_, Infallible>(response.map(|body| InFlight {
                         body: TimedBody::new(body, stall),
+                        access,
                         _busy: busy,
                     }))
                 }
@@ -244,6 +250,8 @@ impl Worker {
 /// delivers nothing for `limits.body_idle_timeout`.
 struct InFlight {
     body: TimedBody<Body>,
+    /// Its access-log line, written when this is dropped (`None`: off).
+    access: Option<Box<crate::access_log::Entry>>,
     _busy: Busy,
 }
 
@@ -255,7 +263,11 @@ impl hyper::body::Body for InFlight {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let (Some(entry), Poll::Ready(frame)) = (&mut self.access, &polled) {
+            entry.sent(frame);
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

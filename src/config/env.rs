@@ -103,6 +103,7 @@ pub const VARIABLES: &[(&str, &str, Kind)] = &[
     ("DOORMAN_LOG_LEVEL", "log.level", Kind::Text),
     ("DOORMAN_LOG_FORMAT", "log.format", Kind::Text),
     ("DOORMAN_LOG_AUDIT", "log.audit", Kind::Text),
+    ("DOORMAN_LOG_ACCESS", "log.access", Kind::Text),
 ];
 
 /// Which key each variable set, to name the variable in problems.

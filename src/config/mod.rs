@@ -116,6 +116,8 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// Where the JSON audit events go.
     pub audit: crate::audit::Output,
+    /// Where the access log goes (off by default).
+    pub access: crate::access_log::Output,
 }
 
 impl Config {
@@ -301,6 +303,13 @@ fn build(raw: RawConfig, users: Users, base: &Path, problems: &mut Problems) -> 
                 );
                 crate::audit::Output::Stdout
             }
+        },
+        access: match raw.log.access.as_deref() {
+            None => crate::access_log::Output::Off,
+            Some(text) => crate::access_log::Output::parse(text, base).unwrap_or_else(|why| {
+                problems.push("log.access", why);
+                crate::access_log::Output::Off
+            }),
         },
     };
     let allowed_redirect_domains = raw

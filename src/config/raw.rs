@@ -247,6 +247,7 @@ pub struct RawLog {
     pub level: Option<String>,
     pub format: Option<String>,
     pub audit: Option<String>,
+    pub access: Option<String>,
 }
 
 /// A YAML mapping that keeps the order it was written in (`channels:` is

@@ -56,7 +56,7 @@ pub const ROUTING_HEADERS: &[&str] = &[
 
 /// The names doorman sets on every forwarded request; a client's
 /// `Connection` header may never remove them.
-const ALWAYS_OWNED: &[&str] = &["host", "cookie", "forwarded"];
+const ALWAYS_OWNED: &[&str] = &["host", "cookie", "forwarded", "x-request-id"];
 
 /// A header name as app servers see it: ASCII letters lower-cased, every
 /// other byte that is not a letter or digit as `_`.

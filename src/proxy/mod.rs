@@ -174,6 +174,11 @@ fn tls_client(
 }
 
 impl Proxy {
+    /// Where this proxy sends requests (`host:port`), for the access log.
+    pub fn upstream(&self) -> &http::uri::Authority {
+        &self.upstream.authority
+    }
+
     /// Sends `request` upstream and returns its response, bodies streaming.
     /// Its headers are already clean (see
     /// [`headers::ClientHeaders::clean_request`]); `upgrade` is the protocol

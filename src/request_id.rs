@@ -1,0 +1,127 @@
+//! Every request's id (`X-Request-Id`): the one a trusted front proxy
+//! sent, when it is short and printable, or a fresh one — a per-process
+//! random prefix and a counter, so making one costs a format, not a
+//! random draw. It goes to the app, back on the response, and into the
+//! access log and the audit events of that request.
+
+use http::header::HeaderName;
+use http::{HeaderMap, HeaderValue};
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// `X-Request-Id`.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest id taken from a front proxy.
+pub const MAX_LEN: usize = 128;
+
+/// The ids this process hands out: `<prefix>-<counter in hex>`.
+#[derive(Debug)]
+pub struct RequestIds {
+    prefix: [u8; 12],
+    counter: AtomicU64,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        RequestIds::new()
+    }
+}
+
+impl RequestIds {
+    /// A fresh random prefix: two processes (replicas) do not share ids.
+    pub fn new() -> RequestIds {
+        let mut prefix = [0u8; 12];
+        prefix.copy_from_slice(&crate::crypto::random_hex(6).as_bytes()[..12]);
+        RequestIds {
+            prefix,
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// The next id.
+    pub fn next(&self) -> HeaderValue {
+        let count = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut buffer = [0u8; 12 + 1 + 16];
+        buffer[..12].copy_from_slice(&self.prefix);
+        buffer[12] = b'-';
+        let mut rest = &mut buffer[13..];
+        let _ = write!(rest, "{count:x}");
+        let unused = rest.len();
+        let used = buffer.len() - unused;
+        // Hex digits and a dash: always a valid header value.
+        HeaderValue::from_bytes(&buffer[..used])
+            .unwrap_or_else(|_| HeaderValue::from_static("doorman"))
+    }
+
+    /// The request's id, put into `headers` (replacing what the client
+    /// sent): the sender's own when `trusted` and it is [`acceptable`],
+    /// else a fresh one. Returns it for the response.
+    pub fn assign(&self, headers: &mut HeaderMap, trusted: bool) -> HeaderValue {
+        let sent = headers
+            .get(&X_REQUEST_ID)
+            .filter(|value| trusted && acceptable(value));
+        let id = match sent {
+            Some(value) => value.clone(),
+            None => self.next(),
+        };
+        headers.insert(X_REQUEST_ID, id.clone());
+        id
+    }
+}
+
+/// 1 to [`MAX_LEN`] visible ASCII characters (no spaces, no controls).
+pub fn acceptable(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+/// The request id in `headers` (doorman put it there), as text.
+pub fn of(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(&X_REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_ids_share_a_prefix_and_differ() {
+        let ids = RequestIds::new();
+        let (a, b) = (ids.next(), ids.next());
+        assert_ne!(a, b);
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        assert_eq!(a.len(), 14);
+        assert_eq!(a[..13], b[..13]);
+        assert!(a.ends_with("-0") && b.ends_with("-1"));
+        assert_ne!(RequestIds::new().next().to_str().unwrap(), a);
+    }
+
+    #[test]
+    fn only_a_trusted_short_printable_id_is_kept() {
+        let ids = RequestIds::new();
+        let long = "a".repeat(MAX_LEN + 1);
+        let max = "b".repeat(MAX_LEN);
+        let cases = [
+            ("abc-123", true, true),
+            ("abc-123", false, false),
+            (max.as_str(), true, true),
+            (long.as_str(), true, false),
+            ("has space", true, false),
+            ("tab\there", true, false),
+        ];
+        for (sent, trusted, kept) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(X_REQUEST_ID, HeaderValue::from_str(sent).unwrap());
+            let id = ids.assign(&mut headers, trusted);
+            assert_eq!(id == sent, kept, "{sent} {trusted}");
+            assert_eq!(headers.get_all(&X_REQUEST_ID).iter().count(), 1);
+            assert_eq!(headers.get(&X_REQUEST_ID), Some(&id));
+        }
+        let mut garbled = HeaderMap::new();
+        garbled.insert(X_REQUEST_ID, HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap());
+        assert_ne!(ids.assign(&mut garbled, true).as_bytes(), b"caf\xc3\xa9");
+    }
+}
