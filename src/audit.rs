@@ -44,6 +44,15 @@ pub struct Record<'a> {
     /// Recovery codes left after one was used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left: Option<usize>,
+    /// The challenge's own id (a push's), never a code or a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<&'a str>,
+    /// The name an API token was given (never its secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<&'a str>,
+    /// The `X-Request-Id` of the request that led to the event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]

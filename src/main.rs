@@ -261,9 +261,9 @@ async fn serve(
     let gateway = Gateway::start(config).await?;
     match gateway.metrics_addr() {
         Some(metrics) => {
-            tracing::info!(addr = %gateway.addr(), tls, users, %metrics, "doorman is listening")
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), addr = %gateway.addr(), tls, users, %metrics, "doorman is listening")
         }
-        None => tracing::info!(addr = %gateway.addr(), tls, users, "doorman is listening"),
+        None => tracing::info!(version = env!("CARGO_PKG_VERSION"), addr = %gateway.addr(), tls, users, "doorman is listening"),
     }
     if let Some(banner) = banner {
         println!("{banner}");
@@ -521,7 +521,8 @@ fn init_logging(level: &str, format: LogFormat) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder.json().init(),
+        // Flat: an event's fields sit beside `message`, not under `fields`.
+        LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
     }
 }

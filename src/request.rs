@@ -234,6 +234,8 @@ pub struct Stop<'a> {
     /// The canonical path; forward-auth without the original request has none.
     pub path: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// The request's `X-Request-Id`.
+    pub request_id: Option<&'a str>,
     /// Who asked: `None` when doorman was forwarding the request itself,
     /// `Some("forward-auth")` when a front proxy asked about it.
     pub asked_by: Option<&'static str>,
@@ -251,6 +253,7 @@ impl<'a> Stop<'a> {
         headers: &'a HeaderMap,
     ) -> Stop<'a> {
         let user_agent = user_agent(headers);
+        let request_id = crate::request_id::of(headers);
         let asked_by = None;
         Stop {
             why,
@@ -259,6 +262,7 @@ impl<'a> Stop<'a> {
             client,
             path,
             user_agent,
+            request_id,
             asked_by,
         }
     }
@@ -296,6 +300,7 @@ pub fn audit_stop(app: &App, now: u64, stop: &Stop<'_>) {
         user_agent: stop.user_agent,
         rule: Some(rule),
         path,
+        request_id: stop.request_id,
         ..Default::default()
     };
     app.audit.event(now, event, record);

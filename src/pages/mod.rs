@@ -196,6 +196,8 @@ pub struct Visit<'a> {
     /// The page's language, from `Accept-Language`.
     pub locale: Locale,
     user_agent: String,
+    /// The request's `X-Request-Id`, for the audit events.
+    request_id: String,
     nonce: String,
     new_nonce: bool,
     /// The CSRF cookie's name on this request (`__Host-` when Secure).
@@ -262,6 +264,7 @@ impl<'a> Visit<'a> {
                 .chars()
                 .take(200)
                 .collect(),
+            request_id: crate::request_id::of(headers).unwrap_or("").to_owned(),
             nonce,
             new_nonce,
             csrf_cookie,
@@ -375,6 +378,7 @@ impl<'a> Visit<'a> {
             user_agent: Some(&self.user_agent)
                 .filter(|agent| !agent.is_empty())
                 .map(String::as_str),
+            request_id: Some(self.request_id.as_str()).filter(|id| !id.is_empty()),
             ..record
         };
         self.app.audit.event(self.now, event, record);

@@ -131,6 +131,16 @@ pub async fn start(
     };
     let remote = proof.txid.clone();
     let push_id = proof.id.clone();
+    visit.audit(
+        "push_sent",
+        crate::audit::Record {
+            user: Some(&user.name),
+            channel: Some("push"),
+            provider: Some(provider.name()),
+            challenge: Some(&push_id),
+            ..Default::default()
+        },
+    );
     super::second_factor::replace_challenge(visit, session, Challenge::push(spec, proof)).await?;
     if let Some(txid) = remote {
         let watched = send::Watched {

@@ -376,6 +376,14 @@ async fn totp_check(visit: &Visit<'_>, user: &User, code: &str) -> Result<Option
                     Verdict::Accepted
                 } else {
                     tracing::warn!(event = "totp_replayed", user = %user.name, client = %visit.client, "an authenticator code was used again");
+                    visit.audit(
+                        "totp_replayed",
+                        Record {
+                            user: Some(&user.name),
+                            channel: Some("totp"),
+                            ..Record::default()
+                        },
+                    );
                     Verdict::Wrong
                 }
             }

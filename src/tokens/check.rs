@@ -67,6 +67,8 @@ pub async fn authenticate(
             user: who,
             client: Some(client),
             reason: Some(reason),
+            token: name,
+            request_id: crate::request_id::of(headers),
             ..Default::default()
         };
         app.audit.event(now, "token_refused", record);
@@ -77,6 +79,14 @@ pub async fn authenticate(
         tracing::warn!(error = %err, "cannot hand back a token attempt");
     }
     let (user, entry) = (user?, entry?);
+    let record = crate::audit::Record {
+        user: Some(&user.name),
+        client: Some(client),
+        token: Some(&entry.name),
+        request_id: crate::request_id::of(headers),
+        ..Default::default()
+    };
+    app.audit.event(now, "token_used", record);
     Some(Bearer::Valid {
         user,
         name: entry.name,
