@@ -263,7 +263,9 @@ async fn serve(
         Some(metrics) => {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), addr = %gateway.addr(), tls, users, %metrics, "doorman is listening")
         }
-        None => tracing::info!(version = env!("CARGO_PKG_VERSION"), addr = %gateway.addr(), tls, users, "doorman is listening"),
+        None => {
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), addr = %gateway.addr(), tls, users, "doorman is listening")
+        }
     }
     if let Some(banner) = banner {
         println!("{banner}");

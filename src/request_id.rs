@@ -121,7 +121,10 @@ mod tests {
             assert_eq!(headers.get(&X_REQUEST_ID), Some(&id));
         }
         let mut garbled = HeaderMap::new();
-        garbled.insert(X_REQUEST_ID, HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap());
+        garbled.insert(
+            X_REQUEST_ID,
+            HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        );
         assert_ne!(ids.assign(&mut garbled, true).as_bytes(), b"caf\xc3\xa9");
     }
 }

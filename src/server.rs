@@ -198,9 +198,10 @@ impl Worker {
                 let worker = worker.clone();
                 async move {
                     let app = &worker.app;
-                    let access = app.access_log.as_ref().map(|log| {
-                        crate::access_log::Entry::start(log, &request, app.clock.now())
-                    });
+                    let access = app
+                        .access_log
+                        .as_ref()
+                        .map(|log| crate::access_log::Entry::start(log, &request, app.clock.now()));
                     let mut response = handle(app, &worker.proxy, request, peer, tls).await;
                     let access = access.map(|entry| entry.answered(&mut response));
                     let stall = worker.limits.body_idle_timeout;

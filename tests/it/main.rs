@@ -3,6 +3,7 @@
 
 mod support;
 
+mod access_log;
 mod adversarial;
 mod adversarial_connections;
 mod adversarial_front_proxies;
