@@ -170,8 +170,7 @@ fn a_misspelt_log_access_is_refused_with_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = "listen: \"127.0.0.1:0\"\nupstream: \"http://127.0.0.1:1\"\nsession: { secret: \"0123456789abcdef0123456789abcdef\" }\nusers: {}\nlog: { access: stdot }\n";
     let problems = doorman::config::Config::from_yaml(yaml, dir.path())
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(problems.contains("log.access"), "{problems}");
 }
