@@ -239,15 +239,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     // mistyped new code does not cost the person a time step.
     if let Some(step) = current_step {
         if !app.store.accept_totp_step(&user.name, step).await? {
-            tracing::warn!(event = "totp_replayed", user = %user.name, client = %visit.client, "an authenticator code was used again");
-            visit.audit(
-                "totp_replayed",
-                crate::audit::Record {
-                    user: Some(&user.name),
-                    channel: Some("totp"),
-                    ..Default::default()
-                },
-            );
+            super::verify::totp_replayed(visit, &user);
             return refuse_current(visit, &session_id, &user, &secret);
         }
     }

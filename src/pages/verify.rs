@@ -375,21 +375,24 @@ async fn totp_check(visit: &Visit<'_>, user: &User, code: &str) -> Result<Option
                 if visit.app.store.accept_totp_step(&user.name, step).await? {
                     Verdict::Accepted
                 } else {
-                    tracing::warn!(event = "totp_replayed", user = %user.name, client = %visit.client, "an authenticator code was used again");
-                    visit.audit(
-                        "totp_replayed",
-                        Record {
-                            user: Some(&user.name),
-                            channel: Some("totp"),
-                            ..Record::default()
-                        },
-                    );
+                    totp_replayed(visit, user);
                     Verdict::Wrong
                 }
             }
             None => Verdict::Wrong,
         },
     }))
+}
+
+/// Logs and audits a right authenticator code that was used before.
+pub(super) fn totp_replayed(visit: &Visit<'_>, user: &User) {
+    tracing::warn!(event = "totp_replayed", user = %user.name, client = %visit.client, "an authenticator code was used again");
+    let record = Record {
+        user: Some(&user.name),
+        channel: Some("totp"),
+        ..Record::default()
+    };
+    visit.audit("totp_replayed", record);
 }
 
 /// Asks the Verify provider about `code`; `None` when it could not be
