@@ -117,7 +117,8 @@ async fn answer(
     match (decision, proxy) {
         (Decision::Pages, _) => {
             metrics::request(RequestOutcome::Pages);
-            pages::handle(app, request, peer, now, secure).await
+            // The pages judge `rd` by the same reading of the host as picked the app.
+            pages::handle(app, request, host, peer, now, secure).await
         }
         (Decision::Public, Some(proxy)) => {
             forward(app, proxy, request, peer, tls, None, RequestOutcome::Public).await

@@ -29,7 +29,6 @@ pub use templates::Templates;
 use crate::error::Error;
 use crate::gate;
 use crate::i18n::{Arg, Locale};
-use crate::proxy::headers::request_host;
 use crate::redirect::safe_target;
 use crate::session::{header_value, Session};
 use crate::users::User;
@@ -76,6 +75,7 @@ const ROUTES: &[&str] = &[
 pub async fn handle(
     app: &App,
     request: Request<Incoming>,
+    host: Option<String>,
     peer: SocketAddr,
     now: u64,
     tls: bool,
@@ -94,7 +94,7 @@ pub async fn handle(
         return forward_auth::check(app, token, request.headers(), peer, now, tls)
             .map(Either::Right);
     }
-    let mut visit = Visit::new(app, &request, peer, now, tls);
+    let mut visit = Visit::new(app, &request, host, peer, now, tls);
     if route.starts_with("2fa") {
         passkey::look_up_factors(&mut visit).await;
     }
@@ -179,7 +179,9 @@ pub struct Visit<'a> {
     pub client: std::net::IpAddr,
     /// A person at a browser, as opposed to a script.
     pub browser: bool,
-    /// `Host` of the request, for `rd` checks and the WebOTP line.
+    /// The request's normalised host, the one reading that also picked the
+    /// app ([`crate::sites::request_host`]; `None` when it has none or it is
+    /// contradictory): for `rd` checks.
     pub host: Option<String>,
     /// A valid, unrevoked session, if the request has one.
     pub session: Option<(Session, Arc<User>)>,
@@ -211,6 +213,7 @@ impl<'a> Visit<'a> {
     fn new(
         app: &'a App,
         request: &Request<Incoming>,
+        host: Option<String>,
         peer: SocketAddr,
         now: u64,
         tls: bool,
@@ -254,7 +257,7 @@ impl<'a> Visit<'a> {
             locale: page_locale(app, headers),
             client: app.client_ip(peer.ip(), headers),
             browser: gate::accepts_html(headers),
-            host: request_host(request).and_then(|host| host.to_str().ok().map(str::to_owned)),
+            host,
             session: crate::gate::signed_in(app, headers, now, tls),
             rd,
             user_agent: headers

@@ -606,3 +606,35 @@ async fn without_public_url_the_sms_names_no_host_and_has_no_webotp_line() {
         assert!(!message.contains(host), "{host}: {message:?}");
     }
 }
+
+#[tokio::test]
+async fn a_doubled_or_contradicted_host_vouches_for_no_rd_even_with_one_app() {
+    let env = env().await;
+    let cookie = env.session_of("alice").await;
+    let login = "/.doorman/login?rd=http%3A%2F%2Fevil.example%2Fx";
+    // The request's own (single, agreeing) host vouches for an rd on it.
+    let own = raw_request(
+        env.addr,
+        &format!("GET {login} HTTP/1.1\nHost: evil.example\nCookie: {SESSION_COOKIE}={cookie}"),
+    )
+    .await;
+    assert_eq!(own.status, 302, "{own:?}");
+    assert_eq!(own.header_values("location"), ["http://evil.example/x"]);
+    // A host the app picker cannot read vouches for nothing on the pages either.
+    for head in [
+        format!(
+            "GET {login} HTTP/1.1\nHost: evil.example\nHost: x\nCookie: {SESSION_COOKIE}={cookie}"
+        ),
+        format!(
+            "GET http://x{login} HTTP/1.1\nHost: evil.example\nCookie: {SESSION_COOKIE}={cookie}"
+        ),
+    ] {
+        let answer = raw_request(env.addr, &head).await;
+        assert_eq!(answer.status, 302, "{head}: {answer:?}");
+        assert_eq!(
+            answer.header_values("location"),
+            ["/"],
+            "{head}: {answer:?}"
+        );
+    }
+}
