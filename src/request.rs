@@ -118,7 +118,8 @@ async fn answer(
         (Decision::Pages, _) => {
             metrics::request(RequestOutcome::Pages);
             // The pages judge `rd` by the same reading of the host as picked the app.
-            pages::handle(app, request, host, peer, now, secure).await
+            // Boxed: the pages' large future stays off the proxied path's.
+            Box::pin(pages::handle(app, request, host, peer, now, secure)).await
         }
         (Decision::Public, Some(proxy)) => {
             forward(app, proxy, request, peer, tls, None, RequestOutcome::Public).await

@@ -217,18 +217,22 @@ impl Proxy {
         // Only a tunnel keeps the connection's slot; the upstream never sees it.
         let slot = parts.extensions.remove::<Slot>();
         let (body, uploaded) = Upload::watch(body, self.body_idle_timeout);
+        // Pinned once and awaited by reference: one slot for the send in
+        // this future's state, not one per way of waiting for it.
         let answer = self.send(Request::from_parts(parts, body));
+        tokio::pin!(answer);
         // The upstream's time to answer counts from the end of the upload,
         // so a large body on a slow link is not cut off halfway.
-        let answered = match uploaded {
-            None => tokio::time::timeout(self.timeout, answer).await,
-            Some(uploaded) => {
-                tokio::pin!(answer);
-                tokio::select! {
-                    response = &mut answer => Ok(response),
-                    _ = uploaded => tokio::time::timeout(self.timeout, answer).await,
-                }
-            }
+        let early = match uploaded {
+            None => None,
+            Some(uploaded) => tokio::select! {
+                response = &mut answer => Some(response),
+                _ = uploaded => None,
+            },
+        };
+        let answered = match early {
+            Some(response) => Ok(response),
+            None => tokio::time::timeout(self.timeout, &mut answer).await,
         };
         let mut response = answered.map_err(|_| Error::UpstreamTimeout)??;
 

@@ -85,16 +85,19 @@ where
 
     /// Sends `request` (origin-form target, `Host` set) on a ready
     /// connection, or a new one.
+    ///
+    /// A new connection (connect and handshake) is the cold path: it is
+    /// boxed, so the hot path's future stays small.
     pub async fn send(&self, request: Request<B>) -> Result<Response<Incoming>, Failed> {
         let sent = match self.send_on_ready(request) {
             Ok(sent) => sent,
-            Err(request) => return self.send_on_new(request).await,
+            Err(request) => return Box::pin(self.send_on_new(request)).await,
         };
         match sent.await {
             Ok(response) => Ok(response),
             Err(mut err) => match err.take_message() {
                 // Not a byte was written: the connection closed as it was picked.
-                Some(request) => self.send_on_new(request).await,
+                Some(request) => Box::pin(self.send_on_new(request)).await,
                 None => Err(Failed::Http(err.into_error())),
             },
         }
