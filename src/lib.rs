@@ -60,6 +60,7 @@ pub mod healthcheck;
 pub mod i18n;
 pub(crate) mod limits;
 pub mod metrics;
+pub mod metrics_process;
 pub(crate) mod net;
 pub(crate) mod notify;
 pub mod otp;

@@ -293,6 +293,8 @@ pub fn render(now: u64) -> String {
     out.push_str("# TYPE doorman_sessions_live gauge\n");
     let _ = writeln!(out, "doorman_sessions_live {}", live_sessions(now));
 
+    crate::metrics_process::render(&mut out);
+
     let counters = LABELLED.lock().map(|c| c.clone()).unwrap_or_default();
     for (name, kind, help) in HELP {
         let _ = writeln!(out, "# HELP {name} {help}");

@@ -127,3 +127,36 @@ async fn a_refused_resend_counts_as_a_limit_hit() {
     assert_eq!(page.status, 429, "{page:?}");
     assert!(get(&scrape(&env).await, series) >= before + 1.0);
 }
+
+#[tokio::test]
+async fn build_info_and_process_metrics_are_exported() {
+    let env = Env::with_extra("metrics_listen: \"127.0.0.1:0\"\n").await;
+    let samples = scrape(&env).await;
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        get(
+            &samples,
+            &format!("doorman_build_info{{version=\"{version}\"}}")
+        ),
+        1.0
+    );
+    if cfg!(target_os = "linux") {
+        assert!(get(&samples, "process_resident_memory_bytes") > 0.0);
+        assert!(
+            get(&samples, "process_virtual_memory_bytes")
+                >= get(&samples, "process_resident_memory_bytes")
+        );
+        assert!(get(&samples, "process_open_fds") >= 3.0);
+        assert!(get(&samples, "process_max_fds") >= get(&samples, "process_open_fds"));
+        assert!(get(&samples, "process_cpu_seconds_total") >= 0.0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        let start = get(&samples, "process_start_time_seconds");
+        assert!(
+            start <= now + 2.0 && start > now - 3600.0,
+            "{start} vs {now}"
+        );
+    }
+}
