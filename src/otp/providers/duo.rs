@@ -277,7 +277,7 @@ impl ProviderConfig for DuoSettings {
         Some(DuoSettings {
             endpoint: block.endpoint(&raw.base_url, &raw.timeout, None)?,
             integration_key: block.required("integration_key", &raw.integration_key)?,
-            secret_key: Secret::new(block.required("secret_key", &raw.secret_key)?),
+            secret_key: block.secret("secret_key", &raw.secret_key)?,
         })
     }
 

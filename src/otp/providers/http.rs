@@ -64,6 +64,22 @@ impl Answer {
         serde_json::from_slice(&self.body).ok()
     }
 
+    /// The body of a 2xx answer as `T`; a body that does not read is not
+    /// the provider's answer, so it is `Unavailable` with `what`.
+    pub fn body<T: DeserializeOwned>(&self, what: &str) -> Result<T, ProviderError> {
+        self.json()
+            .ok_or_else(|| ProviderError::Unavailable(what.to_owned()))
+    }
+
+    /// The answer to a cancel: done, or already gone (404), is success;
+    /// anything else reads through the provider's `error`.
+    pub fn cancelled(&self, error: fn(&Answer) -> ProviderError) -> Result<(), ProviderError> {
+        match self.status {
+            200..=299 | 404 => Ok(()),
+            _ => Err(error(self)),
+        }
+    }
+
     /// The id a 2xx answer's body must carry (`id` takes it out of `T`); an
     /// error status reads through the provider's `error`. A 2xx without an
     /// id is not the provider's answer (a proxy's, perhaps): what was asked

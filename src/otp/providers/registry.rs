@@ -8,6 +8,7 @@
 use super::http::Endpoint;
 use super::Providers;
 use crate::report::{duration, Report};
+use crate::secret::Secret;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
@@ -248,6 +249,11 @@ impl<'p> Block<'p> {
                 None
             }
         }
+    }
+
+    /// A required key that holds a credential: kept as a [`Secret`].
+    pub fn secret(&mut self, key: &str, value: &Option<String>) -> Option<Secret> {
+        self.required(key, value).map(Secret::new)
     }
 
     /// An http(s) URL; `default` when the key is absent.

@@ -188,9 +188,7 @@ impl Verifier for Telnyx {
             let path = format!("/v2/verifications/by_phone_number/{number}/actions/verify");
             let answer = send(self.post(&path, &body)).await?;
             if answer.is_success() {
-                let check: Data<Check> = answer.json().ok_or_else(|| {
-                    ProviderError::Unavailable("unreadable Telnyx verify answer".into())
-                })?;
+                let check: Data<Check> = answer.body("unreadable Telnyx verify answer")?;
                 return Ok(match check.data.response_code.as_str() {
                     "accepted" => Verdict::Accepted,
                     "rejected" => Verdict::Wrong,
@@ -222,7 +220,7 @@ impl ProviderConfig for TelnyxSettings {
 
     fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
         Some(TelnyxSettings {
-            api_key: Secret::new(block.required("api_key", &raw.api_key)?),
+            api_key: block.secret("api_key", &raw.api_key)?,
             verify_profile_id: block.required("verify_profile_id", &raw.verify_profile_id)?,
             endpoint: block.endpoint(
                 &raw.base_url,

@@ -84,7 +84,7 @@ impl ProviderConfig for TelnyxSmsSettings {
             ("messaging_profile_id", &raw.messaging_profile_id),
         )?;
         Some(TelnyxSmsSettings {
-            api_key: Secret::new(block.required("api_key", &raw.api_key)?),
+            api_key: block.secret("api_key", &raw.api_key)?,
             from: raw.from.clone(),
             messaging_profile_id: raw.messaging_profile_id.clone(),
             endpoint: block.endpoint(

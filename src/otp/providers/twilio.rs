@@ -128,9 +128,7 @@ impl Verifier for Twilio {
             let form = [("VerificationSid", request_id), ("Code", code)];
             let answer = send(self.post("VerificationCheck", &form)).await?;
             if answer.is_success() {
-                let check: Check = answer.json().ok_or_else(|| {
-                    ProviderError::Unavailable("unreadable VerificationCheck answer".into())
-                })?;
+                let check: Check = answer.body("unreadable VerificationCheck answer")?;
                 return Ok(match (check.status.as_str(), check.valid) {
                     ("approved", true) => Verdict::Accepted,
                     ("pending", _) => Verdict::Wrong,
@@ -153,10 +151,7 @@ impl Verifier for Twilio {
                 &[("Status", "canceled")],
             ))
             .await?;
-            match answer.status {
-                200..=299 | 404 => Ok(()),
-                _ => Err(error(&answer)),
-            }
+            answer.cancelled(error)
         })
     }
 }
@@ -172,7 +167,7 @@ impl ProviderConfig for TwilioSettings {
     fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
         Some(TwilioSettings {
             account_sid: block.required("account_sid", &raw.account_sid)?,
-            auth_token: Secret::new(block.required("auth_token", &raw.auth_token)?),
+            auth_token: block.secret("auth_token", &raw.auth_token)?,
             service_sid: block.required("service_sid", &raw.service_sid)?,
             locale: raw.locale.clone().unwrap_or_else(|| "en".to_owned()),
             endpoint: block.endpoint(

@@ -91,7 +91,7 @@ impl ProviderConfig for TwilioSmsSettings {
         )?;
         Some(TwilioSmsSettings {
             account_sid: block.required("account_sid", &raw.account_sid)?,
-            auth_token: Secret::new(block.required("auth_token", &raw.auth_token)?),
+            auth_token: block.secret("auth_token", &raw.auth_token)?,
             from: raw.from.clone(),
             messaging_service_sid: raw.messaging_service_sid.clone(),
             endpoint: block.endpoint(

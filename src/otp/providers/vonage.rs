@@ -209,11 +209,7 @@ impl Verifier for Vonage {
     fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             let request = self.request(reqwest::Method::DELETE, &format!("/{request_id}"));
-            let answer = send(request).await?;
-            match answer.status {
-                200..=299 | 404 => Ok(()),
-                _ => Err(error(&answer)),
-            }
+            send(request).await?.cancelled(error)
         })
     }
 
@@ -256,7 +252,7 @@ impl ProviderConfig for VonageSettings {
         }
         Some(VonageSettings {
             api_key: block.required("api_key", &raw.api_key)?,
-            api_secret: Secret::new(block.required("api_secret", &raw.api_secret)?),
+            api_secret: block.secret("api_secret", &raw.api_secret)?,
             brand,
             locale: raw.locale.clone().unwrap_or_else(|| "en-us".to_owned()),
             endpoint: block.endpoint(&raw.base_url, &raw.timeout, Some("https://api.nexmo.com"))?,

@@ -124,7 +124,7 @@ impl ProviderConfig for VonageSmsSettings {
     fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
         Some(VonageSmsSettings {
             api_key: block.required("api_key", &raw.api_key)?,
-            api_secret: Secret::new(block.required("api_secret", &raw.api_secret)?),
+            api_secret: block.secret("api_secret", &raw.api_secret)?,
             from: block.required("from", &raw.from)?,
             endpoint: block.endpoint(
                 &raw.base_url,
