@@ -87,12 +87,22 @@ pub struct App {
 }
 
 impl App {
+    /// The start-up steps after validation that read files and can fail,
+    /// with nothing bound or connected: `check-config` runs these, and
+    /// [`App::new`] starts with them, so one passes iff the other starts.
+    pub fn preflight(config: &Config) -> Result<pages::Templates, Error> {
+        pages::Templates::load(config.templates_dir.as_deref()).map_err(|err| {
+            let dir = config.templates_dir.as_deref().unwrap_or(std::path::Path::new("."));
+            Error::Startup(format!("templates_dir ({}): {err}", dir.display()))
+        })
+    }
+
     pub fn new(config: Config, clock: SharedClock) -> Result<App, Error> {
+        let templates = App::preflight(&config)?;
         let users = Arc::new(ArcSwap::from_pointee(config.users));
         let access_log = crate::access_log::AccessLog::open(&config.log.access).map_err(|err| {
             Error::Startup(format!("log.access: cannot open the access log: {err}"))
         })?;
-        let templates = pages::Templates::load(config.templates_dir.as_deref())?;
         let csrf = csrf::Csrf::new(config.session.csrf_key, &config.session.cookie_name);
         // Replicas sharing a store must agree on it (a code sent by one is
         // checked by another), and a file store keeps pending codes across

@@ -93,3 +93,9 @@ pub use app::App;
 pub use error::Error;
 pub use gateway::{Gateway, Reloaded};
 pub use request::Body;
+
+/// The start-up steps `serve` runs after validation that read files
+/// (templates), with nothing bound: `check-config` passes iff these do.
+pub fn preflight(config: &config::Config) -> Result<(), String> {
+    app::App::preflight(config).map(drop).map_err(|err| err.to_string())
+}

@@ -370,6 +370,12 @@ fn healthcheck(path: Option<PathBuf>, addr: Option<SocketAddr>) -> Result<ExitCo
 fn check_config(path: Option<&Path>) -> Result<ExitCode> {
     match read_config(path) {
         Ok(config) => {
+            // The same start-up steps `serve` runs after validation.
+            if let Err(err) = doorman::preflight(&config) {
+                eprintln!("{}: 1 problem(s)", describe(path));
+                eprintln!("  {err}");
+                return Ok(ExitCode::FAILURE);
+            }
             let channels: Vec<&str> = config.channels.iter().map(|c| c.channel.name()).collect();
             println!(
                 "{}: OK ({} users; channels: {})",
