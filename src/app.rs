@@ -92,7 +92,10 @@ impl App {
     /// [`App::new`] starts with them, so one passes iff the other starts.
     pub fn preflight(config: &Config) -> Result<pages::Templates, Error> {
         pages::Templates::load(config.templates_dir.as_deref()).map_err(|err| {
-            let dir = config.templates_dir.as_deref().unwrap_or(std::path::Path::new("."));
+            let dir = config
+                .templates_dir
+                .as_deref()
+                .unwrap_or(std::path::Path::new("."));
             Error::Startup(format!("templates_dir ({}): {err}", dir.display()))
         })
     }

@@ -97,5 +97,7 @@ pub use request::Body;
 /// The start-up steps `serve` runs after validation that read files
 /// (templates), with nothing bound: `check-config` passes iff these do.
 pub fn preflight(config: &config::Config) -> Result<(), String> {
-    app::App::preflight(config).map(drop).map_err(|err| err.to_string())
+    app::App::preflight(config)
+        .map(drop)
+        .map_err(|err| err.to_string())
 }
