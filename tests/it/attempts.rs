@@ -102,11 +102,7 @@ async fn a_burst_of_wrong_passwords(server: Option<&RedisServer>) {
     assert_eq!(right.status, 401, "the right password after the lock");
     // Issue 17: a lock says so, and until when (it never looked at the
     // password, and names no account has lock alike).
-    assert!(
-        right.body.contains("Sign-in is locked until"),
-        "{}",
-        right.body
-    );
+    right.assert_shows("Sign-in is locked until");
     assert!(!right.body.contains("Incorrect username or password."));
     for answer in burst {
         assert_eq!(answer.await.expect("task"), 401);

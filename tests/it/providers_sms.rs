@@ -2,6 +2,7 @@
 //! against their emulations: doorman makes the code, the provider only
 //! carries the text, and doorman checks the code itself.
 
+use crate::support::factor::CaseChecks;
 use crate::support::fake_api::FORM;
 use crate::support::fake_api::{FakeApi, Reply};
 use crate::support::signin::{enter_shown_code, env_asking, Told, Told::*};
@@ -225,7 +226,7 @@ async fn check_case(provider: &str, block: &str, told: Told, name: &str) {
     let blocks = [block.to_owned()];
     let (_env, _, page) = ask_for_code(&format!("provider: {provider}"), &blocks).await;
     assert_eq!(page.status, told.status(), "{name}: {}", page.body);
-    assert!(page.body.contains(told.text()), "{name}: {}", page.body);
+    page.shows_for(&name, told.text());
     assert!(!page.body.contains("We sent"), "{name}");
 
     let channel = format!("provider: {provider}, fallback: [webhook]");

@@ -74,6 +74,24 @@ pub async fn waiting_for_push(browser: &mut Browser, user: &str) -> String {
     shown_number(&page)
 }
 
+/// ntfy, doorman on it, and a browser on `user`'s waiting page, with the
+/// number the page shows.
+pub async fn ntfy_waiting(user: &str) -> (Ntfy, Env, Browser, String) {
+    let ntfy = Ntfy::start().await;
+    let env = with_ntfy(&ntfy).await;
+    let mut browser = env.browser();
+    let number = waiting_for_push(&mut browser, user).await;
+    (ntfy, env, browser, number)
+}
+
+/// ntfy, doorman on it, and a browser past `user`'s password.
+pub async fn ntfy_past_password(user: &str) -> (Ntfy, Env, Browser) {
+    let ntfy = Ntfy::start().await;
+    let env = with_ntfy(&ntfy).await;
+    let browser = env.past_password(user).await;
+    (ntfy, env, browser)
+}
+
 /// `GET 2fa/push/status` as the page's script asks it.
 pub async fn status(browser: &Browser, wait: bool) -> serde_json::Value {
     let query = if wait { "?wait=1" } else { "" };
@@ -85,10 +103,7 @@ pub async fn status(browser: &Browser, wait: bool) -> serde_json::Value {
 
 #[tokio::test]
 async fn the_notification_carries_three_distinct_numbers_and_the_page_shows_one_of_them() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    let number = waiting_for_push(&mut browser, "alice").await;
+    let (ntfy, _env, _browser, number) = ntfy_waiting("alice").await;
 
     let publishes = ntfy.publishes();
     assert_eq!(publishes.len(), 1);
@@ -123,10 +138,7 @@ async fn the_notification_carries_three_distinct_numbers_and_the_page_shows_one_
 
 #[tokio::test]
 async fn tapping_the_shown_number_signs_the_waiting_browser_in() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    let number = waiting_for_push(&mut browser, "alice").await;
+    let (ntfy, env, mut browser, number) = ntfy_waiting("alice").await;
     assert_eq!(status(&browser, false).await["state"], "waiting");
 
     let answer = ntfy::press(&env, &ntfy.action_url(&number)).await;
@@ -146,10 +158,7 @@ async fn tapping_the_shown_number_signs_the_waiting_browser_in() {
 
 #[tokio::test]
 async fn the_status_long_poll_answers_as_soon_as_the_push_is_approved() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    let number = waiting_for_push(&mut browser, "alice").await;
+    let (ntfy, env, browser, number) = ntfy_waiting("alice").await;
     let url = ntfy.action_url(&number);
     let started = std::time::Instant::now();
     let (state, _) = tokio::join!(status(&browser, true), async {
@@ -165,10 +174,7 @@ async fn the_status_long_poll_answers_as_soon_as_the_push_is_approved() {
 
 #[tokio::test]
 async fn a_wrong_number_ends_the_challenge_and_the_right_one_no_longer_works() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    let number = waiting_for_push(&mut browser, "alice").await;
+    let (ntfy, env, mut browser, number) = ntfy_waiting("alice").await;
     let wrong = ntfy.other_label(&number);
 
     let answer = ntfy::press(&env, &ntfy.action_url(&wrong)).await;
@@ -186,10 +192,7 @@ async fn a_wrong_number_ends_the_challenge_and_the_right_one_no_longer_works() {
 
 #[tokio::test]
 async fn an_answer_link_works_once() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    let number = waiting_for_push(&mut browser, "alice").await;
+    let (ntfy, env, _browser, number) = ntfy_waiting("alice").await;
     let url = ntfy.action_url(&number);
     assert_eq!(ntfy::press(&env, &url).await.status, 200);
     assert_eq!(ntfy::press(&env, &url).await.status, 410);
@@ -197,10 +200,7 @@ async fn an_answer_link_works_once() {
 
 #[tokio::test]
 async fn an_answer_link_past_the_challenge_lifetime_is_refused() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    let number = waiting_for_push(&mut browser, "alice").await;
+    let (ntfy, env, mut browser, number) = ntfy_waiting("alice").await;
     env.advance(Duration::from_secs(301));
     assert_eq!(status(&browser, false).await["state"], "expired");
     let answer = ntfy::press(&env, &ntfy.action_url(&number)).await;
@@ -212,10 +212,7 @@ async fn an_answer_link_past_the_challenge_lifetime_is_refused() {
 
 #[tokio::test]
 async fn after_send_again_the_first_notifications_links_are_dead() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    let number = waiting_for_push(&mut browser, "alice").await;
+    let (ntfy, env, mut browser, number) = ntfy_waiting("alice").await;
     let old = ntfy.action_url(&number);
     env.advance(Duration::from_secs(31));
     let page = browser.resend_code("push").await;
@@ -233,10 +230,7 @@ async fn after_send_again_the_first_notifications_links_are_dead() {
 
 #[tokio::test]
 async fn a_link_answers_only_its_own_sessions_push() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut victim = env.browser();
-    let number = waiting_for_push(&mut victim, "alice").await;
+    let (ntfy, env, victim, number) = ntfy_waiting("alice").await;
     let victims_link = ntfy.action_url(&number);
     env.advance(Duration::from_secs(31));
     let mut other = env.browser();
@@ -248,10 +242,7 @@ async fn a_link_answers_only_its_own_sessions_push() {
 
 #[tokio::test]
 async fn forged_or_garbled_links_are_refused_and_get_is_not_an_answer() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    let number = waiting_for_push(&mut browser, "alice").await;
+    let (ntfy, env, _browser, number) = ntfy_waiting("alice").await;
     let url = ntfy.action_url(&number);
     let path = ntfy::path_of(&url);
     let mut forged = path.clone();
@@ -269,10 +260,7 @@ async fn forged_or_garbled_links_are_refused_and_get_is_not_an_answer() {
 
 #[tokio::test]
 async fn only_the_answer_links_skip_the_csrf_check() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    waiting_for_push(&mut browser, "alice").await;
+    let (_ntfy, _env, mut browser, _) = ntfy_waiting("alice").await;
     for path in [
         "/.doorman/2fa/send",
         "/.doorman/2fa/resend",
@@ -288,10 +276,7 @@ async fn only_the_answer_links_skip_the_csrf_check() {
 
 #[tokio::test]
 async fn the_waiting_page_works_without_javascript_and_offers_other_ways() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    waiting_for_push(&mut browser, "alice").await;
+    let (_ntfy, _env, mut browser, _) = ntfy_waiting("alice").await;
     let page = browser.get("/.doorman/2fa").await;
     page.assert_shows("<noscript><meta http-equiv=\"refresh\"");
     page.assert_shows(">5:00</span> left");
@@ -323,9 +308,7 @@ async fn a_failed_publish_is_never_shown_as_sent() {
 
 #[tokio::test]
 async fn push_is_offered_only_to_users_with_a_topic() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.past_password("bob").await;
+    let (ntfy, _env, mut browser) = ntfy_past_password("bob").await;
     let page = browser.get("/.doorman/2fa").await;
     assert!(!page.body.contains("value=\"push\""), "{}", page.body);
     let page = browser.send_code("push").await;
@@ -467,10 +450,7 @@ fn push_through_ntfy_needs_a_public_url() {
 #[tokio::test]
 async fn wrong_numbers_and_denials_are_logged_as_possible_attacks_without_secrets() {
     crate::support::logs::capture();
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    let number = waiting_for_push(&mut browser, "carol").await;
+    let (ntfy, env, _browser, number) = ntfy_waiting("carol").await;
     let wrong_url = ntfy.action_url(&ntfy.other_label(&number));
     assert_eq!(ntfy::press(&env, &wrong_url).await.status, 403);
 
@@ -490,9 +470,7 @@ async fn wrong_numbers_and_denials_are_logged_as_possible_attacks_without_secret
 
 #[tokio::test]
 async fn channels_are_offered_in_the_order_the_config_lists_them() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.past_password("alice").await;
+    let (_ntfy, _env, mut browser) = ntfy_past_password("alice").await;
     let page = browser.get("/.doorman/2fa").await;
     let push = page.body.find("value=\"push\"").expect("push offered");
     let sms = page.body.find("value=\"sms\"").expect("sms offered");
@@ -529,10 +507,7 @@ async fn when_ntfy_fails_the_push_falls_back_to_the_webhook() {
 
 #[tokio::test]
 async fn at_most_three_push_prompts_in_ten_minutes() {
-    let ntfy = Ntfy::start().await;
-    let env = with_ntfy(&ntfy).await;
-    let mut browser = env.browser();
-    waiting_for_push(&mut browser, "alice").await;
+    let (ntfy, env, mut browser, _) = ntfy_waiting("alice").await;
     for _ in 0..2 {
         env.advance(Duration::from_secs(31));
         let page = browser.resend_code("push").await;

@@ -20,12 +20,7 @@ async fn codes_for_alice(env: &Env) -> (Browser, Vec<String>) {
     let mut browser = env.browser();
     browser.sign_in(env, "alice").await;
     let page = browser.get("/.doorman/recovery").await;
-    assert_eq!(page.status, 200, "{page:?}");
-    assert!(
-        page.body.contains("You have no recovery codes"),
-        "{}",
-        page.body
-    );
+    page.assert_says(200, "You have no recovery codes");
     let page = browser.post("/.doorman/recovery", &[]).await;
     assert_eq!(page.status, 200, "{page:?}");
     let codes = codes(&page);
@@ -38,7 +33,7 @@ async fn codes_for_alice(env: &Env) -> (Browser, Vec<String>) {
 async fn use_code(browser: &mut Browser, code: &str) -> Page {
     browser.sign_in_password("alice").await;
     let page = browser.get("/.doorman/2fa").await;
-    assert!(page.body.contains("Use a recovery code"), "{}", page.body);
+    page.assert_shows("Use a recovery code");
     browser
         .post("/.doorman/2fa/recovery", &[("code", code)])
         .await
@@ -51,12 +46,7 @@ async fn a_recovery_code_stands_in_for_the_second_factor_once_and_says_how_many_
     // Typed as people do: capitals, a space instead of the dash.
     let typed = codes[0].to_uppercase().replace('-', " ");
     let page = use_code(&mut browser, &typed).await;
-    assert_eq!(page.status, 200, "{page:?}");
-    assert!(
-        page.body.contains("9 recovery codes are left."),
-        "{}",
-        page.body
-    );
+    page.assert_says(200, "9 recovery codes are left.");
     let app = browser.get("/").await;
     assert_eq!(app.status, 200, "signed in: {app:?}");
     let used = env.audited("recovery_code_used");
@@ -71,23 +61,14 @@ async fn a_recovery_code_stands_in_for_the_second_factor_once_and_says_how_many_
 
     // The same code again: refused, and the session stays at the password.
     let page = use_code(&mut browser, &codes[0]).await;
-    assert_eq!(page.status, 401, "{page:?}");
-    assert!(
-        page.body.contains("not right, or was used before"),
-        "{}",
-        page.body
-    );
+    page.assert_says(401, "not right, or was used before");
     let app = browser.get("/").await;
     assert_ne!(app.status, 200, "a used code signed in: {app:?}");
     // Another one still works, and no code reached the log or the audit.
     let page = browser
         .post("/.doorman/2fa/recovery", &[("code", &codes[1])])
         .await;
-    assert!(
-        page.body.contains("8 recovery codes are left."),
-        "{}",
-        page.body
-    );
+    page.assert_shows("8 recovery codes are left.");
     let audit = env
         .audit_events()
         .iter()
@@ -108,20 +89,15 @@ async fn new_codes_need_a_fresh_sign_in_and_replace_the_old_ones() {
     browser.get("/.doorman/recovery").await;
     env.advance(Duration::from_secs(16 * 60));
     let page = browser.get("/.doorman/recovery").await;
-    assert!(page.body.contains("sign in again first"), "{}", page.body);
+    page.assert_shows("sign in again first");
     let page = browser.post("/.doorman/recovery", &[]).await;
-    assert!(page.body.contains("sign in again first"), "{}", page.body);
+    page.assert_shows("sign in again first");
     assert!(codes(&page).is_empty());
     browser.sign_out().await;
     env.advance(Duration::from_secs(31));
     browser.sign_in(&env, "alice").await;
     let page = browser.get("/.doorman/recovery").await;
-    assert!(
-        page.body
-            .contains("<strong>10</strong> unused recovery codes"),
-        "{}",
-        page.body
-    );
+    page.assert_shows("<strong>10</strong> unused recovery codes");
     let page = browser.post("/.doorman/recovery", &[]).await;
     let new = codes(&page);
     assert_eq!(new.len(), 10);
@@ -161,11 +137,7 @@ async fn wrong_recovery_codes_count_toward_the_account_lock() {
     let page = browser
         .post("/.doorman/2fa/recovery", &[("code", &codes[0])])
         .await;
-    assert!(
-        page.body.contains("9 recovery codes are left."),
-        "{}",
-        page.body
-    );
+    page.assert_shows("9 recovery codes are left.");
 }
 
 #[tokio::test]
@@ -230,10 +202,6 @@ async fn the_recovery_codes_command_makes_codes_the_gateway_accepts() {
     let page = browser
         .post("/.doorman/2fa/recovery", &[("code", printed[4])])
         .await;
-    assert!(
-        page.body.contains("9 recovery codes are left."),
-        "{}",
-        page.body
-    );
+    page.assert_shows("9 recovery codes are left.");
     doorman.shutdown().await;
 }

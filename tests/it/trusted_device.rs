@@ -23,11 +23,7 @@ async fn remembered(env: &Env) -> Browser {
     browser.sign_in_password("alice").await;
     let code = browser.request_code(env, "sms").await;
     let page = browser.get("/.doorman/2fa").await;
-    assert!(
-        page.body.contains("Remember this device for 30 days"),
-        "{}",
-        page.body
-    );
+    page.assert_shows("Remember this device for 30 days");
     let page = browser
         .post(
             "/.doorman/2fa/verify",

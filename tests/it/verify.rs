@@ -4,6 +4,7 @@
 //! does beyond this (its exact requests, its error codes, call-me-instead)
 //! stays in its own `providers_*.rs`.
 
+use crate::support::factor::CaseChecks;
 use crate::support::fake_api::FakeApi;
 use crate::support::telnyx::{self, Telnyx};
 use crate::support::twilio::TwilioVerify;
@@ -145,12 +146,7 @@ async fn a_wrong_code_the_provider_rejects_leaves_attempts() {
         let env = env_for(&provider, false).await;
         let mut browser = code_sent(&env, &provider).await;
         let page = browser.enter_code("000000").await;
-        assert_eq!(page.status, 401, "{name}: {page:?}");
-        assert!(
-            page.body.contains("4 attempts left"),
-            "{name}: {}",
-            page.body
-        );
+        page.says_for(&name, 401, "4 attempts left");
         assert_eq!(provider.api().requests().len(), 2, "{name}: it was asked");
         let page = browser.enter_code(&provider.code()).await;
         assert_eq!(page.status, 303, "{name}: still running: {page:?}");
@@ -166,19 +162,10 @@ async fn wrong_codes_end_the_challenge_and_the_provider_is_not_asked_again() {
         let code = provider.code();
         for _ in 1..provider.wrong_codes_allowed() {
             let page = browser.enter_code("000000").await;
-            assert!(
-                page.body.contains("That code is not right"),
-                "{name}: {}",
-                page.body
-            );
+            page.shows_for(&name, "That code is not right");
         }
         let page = browser.enter_code("000000").await;
-        assert_eq!(page.status, 401, "{name}: {page:?}");
-        assert!(
-            page.body.contains("Too many wrong codes"),
-            "{name}: {}",
-            page.body
-        );
+        page.says_for(&name, 401, "Too many wrong codes");
         provider.assert_ended_at_the_provider();
         let asked = provider.api().requests().len();
         let page = browser.enter_code(&code).await;
@@ -200,12 +187,7 @@ async fn a_verification_the_provider_no_longer_knows_is_over() {
         let code = provider.code();
         provider.forget_all();
         let page = browser.enter_code(&code).await;
-        assert_eq!(page.status, 401, "{name}: {page:?}");
-        assert!(
-            page.body.contains("That code has expired"),
-            "{name}: {}",
-            page.body
-        );
+        page.says_for(&name, 401, "That code has expired");
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod certs;
 pub mod duo;
+pub mod factor;
 pub mod fake_api;
 pub mod logs;
 pub mod ntfy;
