@@ -5,9 +5,10 @@
 //! account they did not attack, device marks, open challenges, and
 //! authenticator-app restarts.
 
+use crate::support::factor::{factor_env, on_code_page, TOTP_AND_SMS};
 use crate::support::redis::redis_or_skip;
 use crate::support::redis::RedisServer;
-use crate::support::{eventually, password_hash, Browser, Env, Setup, PASSWORD};
+use crate::support::{eventually, password_hash, Browser, Env, PASSWORD};
 use doorman::otp::totp::TotpSecret;
 use std::time::Duration;
 
@@ -163,25 +164,12 @@ fn totp_users() -> String {
 }
 
 async fn totp_env(extra: &str) -> Env {
-    Env::with_delivery(|webhook| Setup {
-        delivery: Some(format!(
-            "channels:\n  totp: {{}}\n  sms: {{ provider: webhook }}\nproviders:\n  webhook: {{ url: \"{webhook}\", timeout: \"2s\" }}\n"
-        )),
-        users: totp_users(),
-        extra: extra.to_owned(),
-        ..Setup::default()
-    })
-    .await
+    factor_env(TOTP_AND_SMS, &[], totp_users(), extra).await
 }
 
 /// A level-1 session of tina's, on the authenticator-app code page.
 async fn totp_session(env: &Env) -> Browser {
-    let mut browser = env.past_password("tina").await;
-    let page = browser.ask_for_code("totp").await;
-    assert_eq!(page.status, 303, "{page:?}");
-    let page = browser.get("/.doorman/2fa").await;
-    page.assert_shows("authenticator app");
-    browser
+    on_code_page(env, "tina", "totp", "authenticator app").await
 }
 
 fn totp_code(env: &Env, steps: i64) -> String {

@@ -3,28 +3,18 @@
 
 use crate::push::{status, users};
 use crate::support::duo::{DuoApi, Outcome};
+use crate::support::factor::{factor_env, on_code_page};
 use crate::support::signed_in_by;
-use crate::support::{Browser, Env, Setup};
+use crate::support::{Browser, Env};
 use std::time::{Duration, Instant};
 
 async fn with_duo(block: String) -> Env {
-    Env::with_delivery(|webhook| Setup {
-        delivery: Some(format!(
-            "channels:\n  push: {{ provider: duo }}\n  sms: {{ provider: webhook }}\nproviders:\n  {block}\n  webhook: {{ url: \"{webhook}\", timeout: \"2s\" }}\n"
-        )),
-        users: users(),
-        ..Setup::default()
-    })
-    .await
+    let channels = "  push: { provider: duo }\n  sms: { provider: webhook }\n";
+    factor_env(channels, &[block], users(), "").await
 }
 
 async fn waiting(env: &Env) -> Browser {
-    let mut browser = env.past_password("bob").await;
-    let page = browser.ask_for_code("push").await;
-    assert_eq!(page.status, 303, "{page:?}");
-    let page = browser.get("/.doorman/2fa").await;
-    page.assert_shows("Duo Mobile");
-    browser
+    on_code_page(env, "bob", "push", "Duo Mobile").await
 }
 
 /// Long-polls the status until it is no longer `waiting` (Duo is asked

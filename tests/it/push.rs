@@ -2,6 +2,7 @@
 //! webhook: the publish, the waiting page, and every way an answer link
 //! can be used or refused.
 
+use crate::support::factor::{config_problems, to_code_page};
 use crate::support::ntfy::{self, Ntfy};
 /// Kept here too for the tests that import it from `push`.
 pub use crate::support::signed_in_by;
@@ -66,12 +67,7 @@ pub fn shown_number(page: &Page) -> String {
 /// Password, then "approve on my phone": the browser is on the waiting
 /// page, whose number is returned.
 pub async fn waiting_for_push(browser: &mut Browser, user: &str) -> String {
-    browser.sign_in_password(user).await;
-    let page = browser.ask_for_code("push").await;
-    assert_eq!(page.status, 303, "{page:?}");
-    let page = browser.get("/.doorman/2fa").await;
-    assert_eq!(page.status, 200, "{page:?}");
-    shown_number(&page)
+    shown_number(&to_code_page(browser, user, "push").await)
 }
 
 /// ntfy, doorman on it, and a browser on `user`'s waiting page, with the
@@ -395,27 +391,16 @@ async fn a_failing_push_webhook_is_not_shown_as_sent() {
 
 #[test]
 fn push_and_totp_config_problems_are_reported_with_their_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("users.yaml"), users()).unwrap();
-    let yaml = format!(
-        r#"upstream: "http://127.0.0.1:3000"
-users_file: "users.yaml"
-session:
-  secret: "{}"
-channels:
-  push: {{ provider: ntfy, fallback: [log] }}
-  sms: {{ provider: ntfy }}
-  totp: {{ provider: webhook }}
+    let yaml = r#"channels:
+  push: { provider: ntfy, fallback: [log] }
+  sms: { provider: ntfy }
+  totp: { provider: webhook }
 providers:
-  log: {{}}
-  ntfy: {{ token: "tk_x", username: "u" }}
-  duo: {{ integration_key: "DI..." }}
-"#,
-        crate::support::SECRET
-    );
-    let problems = doorman::config::Config::from_yaml(&yaml, dir.path())
-        .expect_err("problems")
-        .to_string();
+  log: {}
+  ntfy: { token: "tk_x", username: "u" }
+  duo: { integration_key: "DI..." }
+"#;
+    let problems = config_problems(&users(), yaml);
     for expected in [
         "channels.push.fallback[0]: `log` cannot send push approvals; use ntfy, duo or webhook",
         "channels.sms.provider: `ntfy` sends push approvals only; use it under channels.push",
@@ -432,15 +417,8 @@ providers:
 
 #[test]
 fn push_through_ntfy_needs_a_public_url() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("users.yaml"), users()).unwrap();
-    let yaml = format!(
-        "upstream: \"http://127.0.0.1:3000\"\nusers_file: \"users.yaml\"\nsession:\n  secret: \"{}\"\nchannels:\n  push: {{ provider: ntfy }}\nproviders:\n  ntfy: {{ base_url: \"https://ntfy.example.com\" }}\n",
-        crate::support::SECRET
-    );
-    let problems = doorman::config::Config::from_yaml(&yaml, dir.path())
-        .expect_err("problems")
-        .to_string();
+    let yaml = "channels:\n  push: { provider: ntfy }\nproviders:\n  ntfy: { base_url: \"https://ntfy.example.com\" }\n";
+    let problems = config_problems(&users(), yaml);
     assert_eq!(
         problems,
         "public_url: required for channels.push with `ntfy`: the notification's links point there"

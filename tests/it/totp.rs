@@ -3,8 +3,9 @@
 //! `totp enroll` command.
 
 use crate::support::process::assert_succeeded;
+use crate::support::factor::{config_problems, factor_env, on_code_page, TOTP_AND_SMS};
 use crate::support::signed_in_by;
-use crate::support::{password_hash, Browser, Env, Page, Setup};
+use crate::support::{password_hash, Browser, Env, Page};
 use doorman::otp::totp::TotpSecret;
 use std::time::Duration;
 
@@ -32,25 +33,12 @@ fn users() -> String {
 }
 
 async fn with_totp() -> Env {
-    Env::with_delivery(|webhook| Setup {
-        delivery: Some(format!(
-            "channels:\n  totp: {{}}\n  sms: {{ provider: webhook }}\nproviders:\n  webhook: {{ url: \"{webhook}\", timeout: \"2s\" }}\n"
-        )),
-        users: users(),
-        ..Setup::default()
-    })
-    .await
+    factor_env(TOTP_AND_SMS, &[], users(), "").await
 }
 
 /// Password, then "authenticator app": the browser is on the code page.
 async fn at_the_code_page(env: &Env, user: &str) -> Browser {
-    let mut browser = env.browser();
-    browser.sign_in_password(user).await;
-    let page = browser.ask_for_code("totp").await;
-    assert_eq!(page.status, 303, "{page:?}");
-    let page = browser.get("/.doorman/2fa").await;
-    page.assert_says(200, "authenticator app");
-    browser
+    on_code_page(env, user, "totp", "authenticator app").await
 }
 
 /// The code the app shows `steps` time steps from doorman's now.
@@ -138,22 +126,11 @@ async fn the_authenticator_is_offered_only_to_users_with_a_secret() {
 
 #[tokio::test]
 async fn a_bad_secret_in_the_users_file_names_the_user() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("users.yaml"),
-        format!(
-            "users:\n  alice:\n    password: \"{}\"\n    totp_secret: \"not base32!\"\n    ntfy_topic: \"has spaces\"\n",
-            password_hash()
-        ),
-    )
-    .unwrap();
-    let yaml = format!(
-        "upstream: \"http://127.0.0.1:3000\"\nusers_file: \"users.yaml\"\nsession:\n  secret: \"{}\"\nchannels:\n  totp: {{}}\n",
-        crate::support::SECRET
+    let users = format!(
+        "users:\n  alice:\n    password: \"{}\"\n    totp_secret: \"not base32!\"\n    ntfy_topic: \"has spaces\"\n",
+        password_hash()
     );
-    let problems = doorman::config::Config::from_yaml(&yaml, dir.path())
-        .expect_err("problems")
-        .to_string();
+    let problems = config_problems(&users, "channels:\n  totp: {}\n");
     assert!(
         problems.contains("users.alice.totp_secret: is not base32 (letters A-Z and digits 2-7)"),
         "{problems}"
@@ -165,13 +142,8 @@ async fn a_bad_secret_in_the_users_file_names_the_user() {
 
 /// The default users (none with a secret), with `sms` and `totp` offered.
 async fn enrollment_env() -> Env {
-    Env::with_delivery(|webhook| Setup {
-        delivery: Some(format!(
-            "channels:\n  sms: {{ provider: webhook }}\n  totp: {{}}\nproviders:\n  webhook: {{ url: \"{webhook}\", timeout: \"2s\" }}\n"
-        )),
-        ..Setup::default()
-    })
-    .await
+    let channels = "  sms: { provider: webhook }\n  totp: {}\n";
+    factor_env(channels, &[], crate::support::default_users(), "").await
 }
 
 /// Submits the enrollment form.
