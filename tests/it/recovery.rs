@@ -2,7 +2,7 @@
 //! each standing in for the second factor once, stored only as hashes,
 //! audited with the count left, and counted in the limits like any code.
 
-use crate::support::{Browser, Env, Page, Setup};
+use crate::support::{Browser, Env, Page};
 use std::time::Duration;
 
 /// The codes a `recovery` page shows.
@@ -34,6 +34,11 @@ async fn use_code(browser: &mut Browser, code: &str) -> Page {
     browser.sign_in_password("alice").await;
     let page = browser.get("/.doorman/2fa").await;
     page.assert_shows("Use a recovery code");
+    type_code(browser, code).await
+}
+
+/// The code typed into the recovery form of the page the browser is on.
+async fn type_code(browser: &mut Browser, code: &str) -> Page {
     browser
         .post("/.doorman/2fa/recovery", &[("code", code)])
         .await
@@ -65,9 +70,7 @@ async fn a_recovery_code_stands_in_for_the_second_factor_once_and_says_how_many_
     let app = browser.get("/").await;
     assert_ne!(app.status, 200, "a used code signed in: {app:?}");
     // Another one still works, and no code reached the log or the audit.
-    let page = browser
-        .post("/.doorman/2fa/recovery", &[("code", &codes[1])])
-        .await;
+    let page = type_code(&mut browser, &codes[1]).await;
     page.assert_shows("8 recovery codes are left.");
     let audit = env
         .audit_events()
@@ -104,49 +107,33 @@ async fn new_codes_need_a_fresh_sign_in_and_replace_the_old_ones() {
     browser.sign_out().await;
     let page = use_code(&mut browser, &old[2]).await;
     assert_eq!(page.status, 401, "an old code still works: {page:?}");
-    let page = browser
-        .post("/.doorman/2fa/recovery", &[("code", &new[2])])
-        .await;
+    let page = type_code(&mut browser, &new[2]).await;
     assert_eq!(page.status, 200, "{page:?}");
 }
 
 #[tokio::test]
 async fn wrong_recovery_codes_count_toward_the_account_lock() {
-    let env = Env::with(Setup {
-        extra: "limits:\n  failures: { delay: \"0s\", lock_after: 3, lock_for: \"15m\" }\n  client_failures: { delay: \"0s\" }\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("limits:\n  failures: { delay: \"0s\", lock_after: 3, lock_for: \"15m\" }\n  client_failures: { delay: \"0s\" }\n").await;
     let (mut browser, codes) = codes_for_alice(&env).await;
     browser.sign_in_password("alice").await;
     browser.get("/.doorman/2fa").await;
     for _ in 0..3 {
-        let page = browser
-            .post("/.doorman/2fa/recovery", &[("code", "aaaaa-bbbbb")])
-            .await;
+        let page = type_code(&mut browser, "aaaaa-bbbbb").await;
         assert_eq!(page.status, 401, "{page:?}");
     }
     // Locked now: even a right code is not looked at, nor used up.
-    let page = browser
-        .post("/.doorman/2fa/recovery", &[("code", &codes[0])])
-        .await;
+    let page = type_code(&mut browser, &codes[0]).await;
     assert_eq!(page.status, 429, "{page:?}");
     // The lock over, the same level-1 session goes on.
     env.advance(Duration::from_secs(16 * 60));
     browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/recovery", &[("code", &codes[0])])
-        .await;
+    let page = type_code(&mut browser, &codes[0]).await;
     page.assert_shows("9 recovery codes are left.");
 }
 
 #[tokio::test]
 async fn recovery_codes_are_stored_only_as_hashes() {
-    let env = Env::with(Setup {
-        extra: "store: { kind: file, path: \"state.redb\" }\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::with_extra("store: { kind: file, path: \"state.redb\" }\n").await;
     let (_, codes) = codes_for_alice(&env).await;
     let bytes = std::fs::read(env.dir.path().join("state.redb")).expect("the store file");
     let text = String::from_utf8_lossy(&bytes);
@@ -162,11 +149,7 @@ async fn recovery_codes_are_stored_only_as_hashes() {
 
 #[tokio::test]
 async fn the_recovery_codes_command_makes_codes_the_gateway_accepts() {
-    let mut env = Env::with(Setup {
-        extra: "store: { kind: file, path: \"state.redb\" }\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let mut env = Env::with_extra("store: { kind: file, path: \"state.redb\" }\n").await;
     let config = env.config_path();
     let command = || {
         crate::support::process::doorman()
@@ -199,9 +182,7 @@ async fn the_recovery_codes_command_makes_codes_the_gateway_accepts() {
     let mut browser = Browser::new(doorman.addr());
     browser.sign_in_password("alice").await;
     browser.get("/.doorman/2fa").await;
-    let page = browser
-        .post("/.doorman/2fa/recovery", &[("code", printed[4])])
-        .await;
+    let page = type_code(&mut browser, printed[4]).await;
     page.assert_shows("9 recovery codes are left.");
     doorman.shutdown().await;
 }

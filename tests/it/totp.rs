@@ -2,8 +2,8 @@
 //! accepted, replays, the users file key, the enrollment page and the
 //! `totp enroll` command.
 
-use crate::support::process::assert_succeeded;
 use crate::support::factor::{config_problems, factor_env, on_code_page, TOTP_AND_SMS};
+use crate::support::process::assert_succeeded;
 use crate::support::signed_in_by;
 use crate::support::{password_hash, Browser, Env, Page};
 use doorman::otp::totp::TotpSecret;
