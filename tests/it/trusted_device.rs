@@ -3,7 +3,7 @@
 //! next sign-in, never the password; `max_age` rules still ask; it expires,
 //! and a changed credential or `doorman sessions revoke` ends it.
 
-use crate::support::{Browser, Env, Setup, PASSWORD};
+use crate::support::{Browser, Env, Page, Setup, PASSWORD};
 use std::time::Duration;
 
 const REMEMBER: &str = "remember_device: \"30d\"";
@@ -17,6 +17,12 @@ async fn remembering_env(extra: &str) -> Env {
     .await
 }
 
+/// Types `code` into the code page with "Remember this device" ticked.
+async fn remember_with(browser: &mut Browser, code: &str) -> Page {
+    let fields = [("code", code), ("remember", "1")];
+    browser.post("/.doorman/2fa/verify", &fields).await
+}
+
 /// A full sign-in by SMS with "Remember this device" ticked; then sign-out.
 async fn remembered(env: &Env) -> Browser {
     let mut browser = env.browser();
@@ -24,12 +30,7 @@ async fn remembered(env: &Env) -> Browser {
     let code = browser.request_code(env, "sms").await;
     let page = browser.get("/.doorman/2fa").await;
     page.assert_shows("Remember this device for 30 days");
-    let page = browser
-        .post(
-            "/.doorman/2fa/verify",
-            &[("code", &code), ("remember", "1")],
-        )
-        .await;
+    let page = remember_with(&mut browser, &code).await;
     assert_eq!(page.status, 303, "{page:?}");
     assert!(
         page.set_cookies()
@@ -44,13 +45,7 @@ async fn remembered(env: &Env) -> Browser {
 
 /// The password step; where it sends the browser.
 async fn password(browser: &mut Browser, password: &str) -> (u16, String) {
-    browser.get("/.doorman/login").await;
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "alice"), ("password", password)],
-        )
-        .await;
+    let page = browser.try_password("alice", password).await;
     (page.status, page.location().unwrap_or("").to_owned())
 }
 
@@ -68,13 +63,7 @@ async fn a_remembered_browser_skips_the_second_factor_but_not_the_password() {
     let mut other = env.browser();
     assert_eq!(password(&mut other, PASSWORD).await.1, "/.doorman/2fa");
     browser.sign_out().await;
-    browser.get("/.doorman/login").await;
-    let page = browser
-        .post(
-            "/.doorman/login",
-            &[("username", "bob"), ("password", PASSWORD)],
-        )
-        .await;
+    let page = browser.try_password("bob", PASSWORD).await;
     assert_eq!(page.location(), Some("/.doorman/2fa"), "bob is not alice");
 }
 
@@ -98,11 +87,8 @@ async fn a_max_age_rule_still_asks_for_a_fresh_second_factor() {
     assert_eq!(password(&mut browser, PASSWORD).await.1, "/");
     assert_eq!(browser.get("/reports").await.status, 200);
     let page = browser.get("/admin/users").await;
-    assert_eq!(page.status, 302, "{page:?}");
-    assert!(
-        page.location().unwrap_or("").contains("/.doorman/2fa"),
-        "{page:?}"
-    );
+    let to_2fa = page.location().is_some_and(|l| l.contains("/.doorman/2fa"));
+    assert!(page.status == 302 && to_2fa, "{page:?}");
 }
 
 #[tokio::test]
@@ -154,12 +140,7 @@ async fn without_remember_device_nothing_is_offered_or_honoured() {
     let page = browser.get("/.doorman/2fa").await;
     assert!(!page.body.contains("Remember this device"), "{}", page.body);
     let code = env.webhook.last_code().expect("code");
-    let page = browser
-        .post(
-            "/.doorman/2fa/verify",
-            &[("code", &code), ("remember", "1")],
-        )
-        .await;
+    let page = remember_with(&mut browser, &code).await;
     assert_eq!(page.status, 303);
     assert!(!page.set_cookies().iter().any(|c| c.contains("_trusted=")));
 }
