@@ -129,22 +129,22 @@ async fn env_for(provider: &Emulator, fallback: bool) -> Env {
     Env::with_providers(&channels, &[provider.config()], "").await
 }
 
-/// A browser on the code page, an SMS code on its way.
-async fn code_sent(env: &Env, provider: &Emulator) -> Browser {
+/// The provider's name, doorman on it alone, and a browser of alice's on its code
+/// page, an SMS code on its way.
+async fn code_sent(provider: &Emulator) -> (&'static str, Env, Browser) {
+    let env = env_for(provider, false).await;
     let mut browser = env.past_password("alice").await;
     let page = browser.ask_for_code("sms").await;
     assert_eq!(page.status, 303, "{}: send step: {page:?}", provider.name());
     let page = browser.get("/.doorman/2fa").await;
     assert_eq!(page.status, 200, "{}: {page:?}", provider.name());
-    browser
+    (provider.name(), env, browser)
 }
 
 #[tokio::test]
 async fn a_wrong_code_the_provider_rejects_leaves_attempts() {
     for provider in Emulator::all().await {
-        let name = provider.name();
-        let env = env_for(&provider, false).await;
-        let mut browser = code_sent(&env, &provider).await;
+        let (name, _env, mut browser) = code_sent(&provider).await;
         let page = browser.enter_code("000000").await;
         page.says_for(&name, 401, "4 attempts left");
         assert_eq!(provider.api().requests().len(), 2, "{name}: it was asked");
@@ -156,9 +156,7 @@ async fn a_wrong_code_the_provider_rejects_leaves_attempts() {
 #[tokio::test]
 async fn wrong_codes_end_the_challenge_and_the_provider_is_not_asked_again() {
     for provider in Emulator::all().await {
-        let name = provider.name();
-        let env = env_for(&provider, false).await;
-        let mut browser = code_sent(&env, &provider).await;
+        let (name, _env, mut browser) = code_sent(&provider).await;
         let code = provider.code();
         for _ in 1..provider.wrong_codes_allowed() {
             let page = browser.enter_code("000000").await;
@@ -181,9 +179,7 @@ async fn wrong_codes_end_the_challenge_and_the_provider_is_not_asked_again() {
 #[tokio::test]
 async fn a_verification_the_provider_no_longer_knows_is_over() {
     for provider in Emulator::all().await {
-        let name = provider.name();
-        let env = env_for(&provider, false).await;
-        let mut browser = code_sent(&env, &provider).await;
+        let (name, _env, mut browser) = code_sent(&provider).await;
         let code = provider.code();
         provider.forget_all();
         let page = browser.enter_code(&code).await;
