@@ -2,7 +2,7 @@
 //! against their emulations: doorman makes the code, the provider only
 //! carries the text, and doorman checks the code itself.
 
-use crate::support::factor::CaseChecks;
+use crate::support::factor::{assert_no_own_code, assert_post_to, only_request, CaseChecks};
 use crate::support::fake_api::FORM;
 use crate::support::fake_api::{FakeApi, Reply};
 use crate::support::signin::{enter_shown_code, env_asking, Told, Told::*};
@@ -43,13 +43,10 @@ async fn a_sign_in_by_twilio_sms_sends_the_documented_request_and_doorman_checks
     let (env, mut browser, page) = ask_for_code("provider: twilio_sms", &[twilio.config()]).await;
     assert_eq!(page.status, 303, "{page:?}");
 
-    let requests = twilio.api.requests();
-    assert_eq!(requests.len(), 1);
-    let sent = &requests[0];
-    assert_eq!(sent.method, "POST");
-    assert_eq!(
-        sent.path,
-        format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json")
+    let sent = only_request(&twilio.api);
+    assert_post_to(
+        &sent,
+        &format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json"),
     );
     assert_eq!(
         sent.basic_auth(),
@@ -60,7 +57,7 @@ async fn a_sign_in_by_twilio_sms_sends_the_documented_request_and_doorman_checks
     assert_eq!(sent.form()["To"], ALICE);
     assert_eq!(sent.form()["From"], TWILIO_FROM);
     let code = code_in(&sent.form()["Body"]);
-    assert!(env.webhook.deliveries().is_empty());
+    assert_no_own_code(&env);
 
     sign_in_checking_it(&mut browser, &code, &twilio.api).await;
 }
@@ -86,11 +83,8 @@ async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
     let (env, mut browser, page) = ask_for_code("provider: vonage_sms", &[vonage.config()]).await;
     assert_eq!(page.status, 303, "{page:?}");
 
-    let requests = vonage.api.requests();
-    assert_eq!(requests.len(), 1);
-    let sent = &requests[0];
-    assert_eq!(sent.method, "POST");
-    assert_eq!(sent.path, "/sms/json");
+    let sent = only_request(&vonage.api);
+    assert_post_to(&sent, "/sms/json");
     assert_eq!(sent.header("content-type"), Some(FORM));
     assert_eq!(
         sent.header("authorization"),
@@ -106,7 +100,7 @@ async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
     assert_eq!(sent.form()["from"], VONAGE_FROM);
     assert_eq!(sent.form()["to"], "14155550100");
     let code = code_in(&sent.form()["text"]);
-    assert!(env.webhook.deliveries().is_empty());
+    assert_no_own_code(&env);
 
     sign_in_checking_it(&mut browser, &code, &vonage.api).await;
 }
@@ -118,11 +112,8 @@ async fn a_sign_in_by_telnyx_sms_sends_the_documented_request() {
         ask_for_code("provider: telnyx_sms", &[telnyx.sms_config()]).await;
     assert_eq!(page.status, 303, "{page:?}");
 
-    let requests = telnyx.api.requests();
-    assert_eq!(requests.len(), 1);
-    let sent = &requests[0];
-    assert_eq!(sent.method, "POST");
-    assert_eq!(sent.path, "/v2/messages");
+    let sent = only_request(&telnyx.api);
+    assert_post_to(&sent, "/v2/messages");
     assert_eq!(sent.bearer(), Some(TELNYX_API_KEY));
     assert_eq!(sent.header("content-type"), Some("application/json"));
     let text = sent.json()["text"].as_str().unwrap_or_default().to_owned();
@@ -131,7 +122,7 @@ async fn a_sign_in_by_telnyx_sms_sends_the_documented_request() {
         json!({ "to": ALICE, "from": TELNYX_FROM, "text": text })
     );
     let code = code_in(&text);
-    assert!(env.webhook.deliveries().is_empty());
+    assert_no_own_code(&env);
 
     sign_in_checking_it(&mut browser, &code, &telnyx.api).await;
 }
@@ -180,7 +171,7 @@ async fn when_vonage_sms_answers_status_5_in_an_http_200_twilio_sms_delivers() {
     let messages = twilio.messages();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].to, ALICE);
-    assert!(env.webhook.deliveries().is_empty());
+    assert_no_own_code(&env);
     sign_in_with(&mut browser, &code_in(&messages[0].text)).await;
 }
 

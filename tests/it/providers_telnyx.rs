@@ -2,6 +2,7 @@
 //! documented answer means for the person signing in.
 //! What every Verify provider does alike is in `verify.rs`.
 
+use crate::support::factor::{assert_no_own_code, assert_post_to};
 use crate::support::signin::{call_me_instead, enter_shown_code, env_asking};
 use crate::support::sms::code_in;
 use crate::support::telnyx::{error, Telnyx, API_KEY, FROM, VERIFY_PROFILE_ID};
@@ -28,18 +29,14 @@ async fn a_sign_in_by_telnyx_sms_sends_and_checks_the_documented_requests() {
     assert_eq!(page.status, 303, "{page:?}");
 
     let start = &telnyx.api.requests()[0];
-    assert_eq!(start.method, "POST");
-    assert_eq!(start.path, "/v2/verifications/sms");
+    assert_post_to(&start, "/v2/verifications/sms");
     assert_eq!(start.bearer(), Some(API_KEY));
     assert_eq!(start.header("content-type"), Some("application/json"));
     assert_eq!(
         start.json(),
         json!({ "phone_number": ALICE, "verify_profile_id": VERIFY_PROFILE_ID, "timeout_secs": 300 })
     );
-    assert!(
-        env.webhook.deliveries().is_empty(),
-        "doorman sent no code of its own"
-    );
+    assert_no_own_code(&env);
 
     let code = telnyx.code_for(ALICE).expect("a verification");
     enter_shown_code(&mut browser, &code).await;

@@ -3,6 +3,7 @@
 //! the person signing in. What every Verify provider does alike is in
 //! `verify.rs`.
 
+use crate::support::factor::{assert_no_own_code, assert_post_to, only_request};
 use crate::support::fake_api::FORM;
 use crate::support::fake_api::{FakeApi, Recorded};
 use crate::support::signin::{
@@ -76,11 +77,8 @@ async fn a_sign_in_by_vonage_sms_sends_and_checks_the_documented_requests() {
     let vonage = VonageVerify::start().await;
     let (env, mut browser) = sms_code_sent(&vonage).await;
 
-    let requests = vonage.api.requests();
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    let start = &requests[0];
-    assert_eq!(start.method, "POST");
-    assert_eq!(start.path, "/v2/verify");
+    let start = only_request(&vonage.api);
+    assert_post_to(&start, "/v2/verify");
     assert_eq!(start.basic_auth(), Some(format!("{API_KEY}:{API_SECRET}")));
     assert_eq!(start.header("content-type"), Some("application/json"));
     assert_eq!(
@@ -96,21 +94,14 @@ async fn a_sign_in_by_vonage_sms_sends_and_checks_the_documented_requests() {
             ],
         })
     );
-    assert!(
-        env.webhook.deliveries().is_empty(),
-        "doorman sent no code of its own"
-    );
+    assert_no_own_code(&env);
     let verification = &vonage.verifications()[0];
     assert_eq!(verification.sent, ["sms"], "only the SMS went out");
 
     let code = vonage.code_for(ALICE).expect("a verification");
     enter_shown_code(&mut browser, &code).await;
     let check = &vonage.api.requests()[1];
-    assert_eq!(check.method, "POST");
-    assert_eq!(
-        check.path,
-        format!("/v2/verify/{}", verification.request_id)
-    );
+    assert_post_to(&check, &format!("/v2/verify/{}", verification.request_id));
     assert_eq!(check.basic_auth(), Some(format!("{API_KEY}:{API_SECRET}")));
     assert_eq!(check.header("content-type"), Some("application/json"));
     assert_eq!(check.json(), json!({ "code": code }));
@@ -167,10 +158,9 @@ async fn call_me_instead_moves_the_same_vonage_verification_to_a_call() {
     assert_eq!(requests.len(), 2, "no second verification: {requests:?}");
     let verification = &vonage.verifications()[0];
     let next = &requests[1];
-    assert_eq!(next.method, "POST");
-    assert_eq!(
-        next.path,
-        format!("/v2/verify/{}/next_workflow", verification.request_id)
+    assert_post_to(
+        &next,
+        &format!("/v2/verify/{}/next_workflow", verification.request_id),
     );
     assert_eq!(next.basic_auth(), Some(format!("{API_KEY}:{API_SECRET}")));
     assert_eq!(verification.sent, ["sms", "voice"]);
@@ -365,11 +355,8 @@ async fn a_sign_in_by_vonage_legacy_sms_sends_and_checks_the_documented_requests
     let vonage = VonageLegacyVerify::start().await;
     let (env, mut browser) = sms_code_sent(&vonage).await;
 
-    let requests = vonage.api.requests();
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    let start = &requests[0];
-    assert_eq!(start.method, "POST");
-    assert_eq!(start.path, "/verify/json");
+    let start = only_request(&vonage.api);
+    assert_post_to(&start, "/verify/json");
     assert_eq!(start.header("content-type"), Some(FORM));
     assert_eq!(
         start.header("authorization"),
@@ -401,7 +388,7 @@ async fn a_sign_in_by_vonage_legacy_sms_sends_and_checks_the_documented_requests
         form["next_event_wait"], "150",
         "the call comes halfway, with the same code"
     );
-    assert!(env.webhook.deliveries().is_empty());
+    assert_no_own_code(&env);
     let verification = &vonage.verifications()[0];
     assert_eq!(verification.sent, ["sms"]);
 
@@ -409,8 +396,7 @@ async fn a_sign_in_by_vonage_legacy_sms_sends_and_checks_the_documented_requests
     let page = browser.enter_code(&code).await;
     assert_eq!(page.status, 303, "{page:?}");
     let check = &vonage.api.requests()[1];
-    assert_eq!(check.method, "POST");
-    assert_eq!(check.path, "/verify/check/json");
+    assert_post_to(&check, "/verify/check/json");
     assert_eq!(check.header("content-type"), Some(FORM));
     assert_eq!(
         check.form_keys(),
@@ -465,8 +451,7 @@ async fn call_me_instead_moves_the_same_vonage_legacy_verification_to_a_call() {
     assert_eq!(requests.len(), 2, "no second verification: {requests:?}");
     let verification = &vonage.verifications()[0];
     let control = &requests[1];
-    assert_eq!(control.method, "POST");
-    assert_eq!(control.path, "/verify/control/json");
+    assert_post_to(&control, "/verify/control/json");
     assert_eq!(
         control.form_keys(),
         ["api_key", "api_secret", "cmd", "request_id"]

@@ -2,6 +2,7 @@
 //! they belong to, doorman with an authenticator app beside the webhook,
 //! the walk from the password to a code page, and config checks.
 
+use super::fake_api::{FakeApi, Recorded};
 use super::{password_hash, Browser, Env, Page, Setup};
 
 /// Page checks for a case of a table-driven test: a failure says `name`.
@@ -91,4 +92,28 @@ pub fn users_with(names: &[&str], line: &str) -> String {
         ));
     }
     users
+}
+
+/// The one request `api` got.
+#[track_caller]
+pub fn only_request(api: &FakeApi) -> Recorded {
+    let requests = api.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    requests[0].clone()
+}
+
+/// Asserts that `request` is a POST to `path`.
+#[track_caller]
+pub fn assert_post_to(request: &Recorded, path: &str) {
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, path);
+}
+
+/// Asserts that doorman sent no code of its own: the webhook got nothing.
+#[track_caller]
+pub fn assert_no_own_code(env: &Env) {
+    assert!(
+        env.webhook.deliveries().is_empty(),
+        "doorman sent no code of its own"
+    );
 }
