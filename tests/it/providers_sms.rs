@@ -2,7 +2,9 @@
 //! against their emulations: doorman makes the code, the provider only
 //! carries the text, and doorman checks the code itself.
 
-use crate::support::factor::{assert_no_own_code, assert_post_to, only_request, CaseChecks};
+use crate::support::factor::{
+    assert_form_post_with_keys_in_it, assert_no_own_code, assert_post_to, only_request, CaseChecks,
+};
 use crate::support::fake_api::FORM;
 use crate::support::fake_api::{FakeApi, Reply};
 use crate::support::signin::{enter_shown_code, env_asking, Told, Told::*};
@@ -84,13 +86,7 @@ async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
     assert_eq!(page.status, 303, "{page:?}");
 
     let sent = only_request(&vonage.api);
-    assert_post_to(&sent, "/sms/json");
-    assert_eq!(sent.header("content-type"), Some(FORM));
-    assert_eq!(
-        sent.header("authorization"),
-        None,
-        "credentials go in the form"
-    );
+    assert_form_post_with_keys_in_it(&sent, "/sms/json");
     assert_eq!(
         sent.form_keys(),
         ["api_key", "api_secret", "from", "text", "to"]

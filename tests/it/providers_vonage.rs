@@ -3,7 +3,9 @@
 //! the person signing in. What every Verify provider does alike is in
 //! `verify.rs`.
 
-use crate::support::factor::{assert_no_own_code, assert_post_to, only_request};
+use crate::support::factor::{
+    assert_form_post_with_keys_in_it, assert_no_own_code, assert_post_to, only_request,
+};
 use crate::support::fake_api::FORM;
 use crate::support::fake_api::{FakeApi, Recorded};
 use crate::support::signin::{
@@ -356,13 +358,7 @@ async fn a_sign_in_by_vonage_legacy_sms_sends_and_checks_the_documented_requests
     let (env, mut browser) = sms_code_sent(&vonage).await;
 
     let start = only_request(&vonage.api);
-    assert_post_to(&start, "/verify/json");
-    assert_eq!(start.header("content-type"), Some(FORM));
-    assert_eq!(
-        start.header("authorization"),
-        None,
-        "credentials in the body"
-    );
+    assert_form_post_with_keys_in_it(&start, "/verify/json");
     assert_eq!(
         start.form_keys(),
         [

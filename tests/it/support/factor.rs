@@ -2,7 +2,7 @@
 //! they belong to, doorman with an authenticator app beside the webhook,
 //! the walk from the password to a code page, and config checks.
 
-use super::fake_api::{FakeApi, Recorded};
+use super::fake_api::{FakeApi, Recorded, FORM};
 use super::{password_hash, Browser, Env, Page, Setup};
 
 /// Page checks for a case of a table-driven test: a failure says `name`.
@@ -115,5 +115,18 @@ pub fn assert_no_own_code(env: &Env) {
     assert!(
         env.webhook.deliveries().is_empty(),
         "doorman sent no code of its own"
+    );
+}
+
+/// Asserts that `request` is a form POST to `path` whose credentials go in
+/// the form: no `authorization` header.
+#[track_caller]
+pub fn assert_form_post_with_keys_in_it(request: &Recorded, path: &str) {
+    assert_post_to(request, path);
+    assert_eq!(request.header("content-type"), Some(FORM));
+    assert_eq!(
+        request.header("authorization"),
+        None,
+        "credentials go in the form"
     );
 }
