@@ -3,7 +3,8 @@
 //! carries the text, and doorman checks the code itself.
 
 use crate::support::factor::{
-    assert_form_post_with_keys_in_it, assert_no_own_code, assert_post_to, only_request, CaseChecks,
+    assert_form_fields, assert_form_post_with_keys_in_it, assert_no_own_code, assert_post_to,
+    only_request, CaseChecks,
 };
 use crate::support::fake_api::FORM;
 use crate::support::fake_api::{FakeApi, Reply};
@@ -26,15 +27,24 @@ async fn ask_for_code(channel: &str, blocks: &[String]) -> (Env, Browser, Page) 
     env_asking(&format!("  sms: {{ {channel} }}"), blocks, "", "sms").await
 }
 
+/// As [`ask_for_code`] through `provider` alone, configured by `block`:
+/// the code was sent.
+async fn sent_through(provider: &str, block: String) -> (Env, Browser) {
+    let (env, browser, page) = ask_for_code(&format!("provider: {provider}"), &[block]).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    (env, browser)
+}
+
 /// Types `code` in and checks that it signs alice in.
 async fn sign_in_with(browser: &mut Browser, code: &str) {
     enter_shown_code(browser, code).await;
     assert_eq!(browser.get("/app").await.status, 200);
 }
 
-/// As [`sign_in_with`], and doorman checked the code itself: `api` got
-/// the message only.
-async fn sign_in_checking_it(browser: &mut Browser, code: &str, api: &FakeApi) {
+/// As [`sign_in_with`], and doorman made and checked the code itself: it
+/// sent none of its own by the webhook, and `api` got the message only.
+async fn sign_in_checking_it(env: &Env, browser: &mut Browser, code: &str, api: &FakeApi) {
+    assert_no_own_code(env);
     sign_in_with(browser, code).await;
     assert_eq!(api.requests().len(), 1, "doorman checked the code itself");
 }
@@ -42,8 +52,7 @@ async fn sign_in_checking_it(browser: &mut Browser, code: &str, api: &FakeApi) {
 #[tokio::test]
 async fn a_sign_in_by_twilio_sms_sends_the_documented_request_and_doorman_checks_the_code() {
     let twilio = TwilioMessages::start().await;
-    let (env, mut browser, page) = ask_for_code("provider: twilio_sms", &[twilio.config()]).await;
-    assert_eq!(page.status, 303, "{page:?}");
+    let (env, mut browser) = sent_through("twilio_sms", twilio.config()).await;
 
     let sent = only_request(&twilio.api);
     assert_post_to(
@@ -56,20 +65,15 @@ async fn a_sign_in_by_twilio_sms_sends_the_documented_request_and_doorman_checks
     );
     assert_eq!(sent.header("content-type"), Some(FORM));
     assert_eq!(sent.form_keys(), ["Body", "From", "To"]);
-    assert_eq!(sent.form()["To"], ALICE);
-    assert_eq!(sent.form()["From"], TWILIO_FROM);
+    assert_form_fields(&sent, &[("To", ALICE), ("From", TWILIO_FROM)]);
     let code = code_in(&sent.form()["Body"]);
-    assert_no_own_code(&env);
-
-    sign_in_checking_it(&mut browser, &code, &twilio.api).await;
+    sign_in_checking_it(&env, &mut browser, &code, &twilio.api).await;
 }
 
 #[tokio::test]
 async fn twilio_sms_can_send_through_a_messaging_service() {
     let twilio = TwilioMessages::start().await;
-    let (_env, mut browser, page) =
-        ask_for_code("provider: twilio_sms", &[twilio.config_with_service()]).await;
-    assert_eq!(page.status, 303, "{page:?}");
+    let (_env, mut browser) = sent_through("twilio_sms", twilio.config_with_service()).await;
     let sent = &twilio.api.requests()[0];
     assert_eq!(sent.form_keys(), ["Body", "MessagingServiceSid", "To"]);
     assert_eq!(
@@ -82,8 +86,7 @@ async fn twilio_sms_can_send_through_a_messaging_service() {
 #[tokio::test]
 async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
     let vonage = VonageSms::start().await;
-    let (env, mut browser, page) = ask_for_code("provider: vonage_sms", &[vonage.config()]).await;
-    assert_eq!(page.status, 303, "{page:?}");
+    let (env, mut browser) = sent_through("vonage_sms", vonage.config()).await;
 
     let sent = only_request(&vonage.api);
     assert_form_post_with_keys_in_it(&sent, "/sms/json");
@@ -91,22 +94,23 @@ async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
         sent.form_keys(),
         ["api_key", "api_secret", "from", "text", "to"]
     );
-    assert_eq!(sent.form()["api_key"], VONAGE_API_KEY);
-    assert_eq!(sent.form()["api_secret"], VONAGE_API_SECRET);
-    assert_eq!(sent.form()["from"], VONAGE_FROM);
-    assert_eq!(sent.form()["to"], "14155550100");
+    assert_form_fields(
+        &sent,
+        &[
+            ("api_key", VONAGE_API_KEY),
+            ("api_secret", VONAGE_API_SECRET),
+            ("from", VONAGE_FROM),
+            ("to", "14155550100"),
+        ],
+    );
     let code = code_in(&sent.form()["text"]);
-    assert_no_own_code(&env);
-
-    sign_in_checking_it(&mut browser, &code, &vonage.api).await;
+    sign_in_checking_it(&env, &mut browser, &code, &vonage.api).await;
 }
 
 #[tokio::test]
 async fn a_sign_in_by_telnyx_sms_sends_the_documented_request() {
     let telnyx = Telnyx::start().await;
-    let (env, mut browser, page) =
-        ask_for_code("provider: telnyx_sms", &[telnyx.sms_config()]).await;
-    assert_eq!(page.status, 303, "{page:?}");
+    let (env, mut browser) = sent_through("telnyx_sms", telnyx.sms_config()).await;
 
     let sent = only_request(&telnyx.api);
     assert_post_to(&sent, "/v2/messages");
@@ -118,17 +122,13 @@ async fn a_sign_in_by_telnyx_sms_sends_the_documented_request() {
         json!({ "to": ALICE, "from": TELNYX_FROM, "text": text })
     );
     let code = code_in(&text);
-    assert_no_own_code(&env);
-
-    sign_in_checking_it(&mut browser, &code, &telnyx.api).await;
+    sign_in_checking_it(&env, &mut browser, &code, &telnyx.api).await;
 }
 
 #[tokio::test]
 async fn telnyx_sms_can_send_through_a_messaging_profile() {
     let telnyx = Telnyx::start().await;
-    let (_env, mut browser, page) =
-        ask_for_code("provider: telnyx_sms", &[telnyx.sms_config_with_profile()]).await;
-    assert_eq!(page.status, 303, "{page:?}");
+    let (_env, mut browser) = sent_through("telnyx_sms", telnyx.sms_config_with_profile()).await;
     let sent = &telnyx.api.requests()[0];
     let text = sent.json()["text"].as_str().unwrap_or_default().to_owned();
     assert_eq!(
@@ -151,59 +151,105 @@ async fn a_wrong_code_from_an_sms_provider_is_counted_by_doorman() {
     assert_eq!(vonage.api.requests().len(), 1);
 }
 
+/// A plain SMS provider's emulation, driven the same way whichever it is.
+enum Carrier {
+    Twilio(TwilioMessages),
+    Vonage(VonageSms),
+    Telnyx(Telnyx),
+}
+
+impl Carrier {
+    /// The emulation of the provider whose key is `name`, freshly started.
+    async fn start(name: &str) -> Carrier {
+        match name {
+            "twilio_sms" => Carrier::Twilio(TwilioMessages::start().await),
+            "vonage_sms" => Carrier::Vonage(VonageSms::start().await),
+            "telnyx_sms" => Carrier::Telnyx(Telnyx::start().await),
+            other => panic!("no emulation of {other}"),
+        }
+    }
+
+    /// Its block under `providers:`.
+    fn config(&self) -> String {
+        match self {
+            Carrier::Twilio(api) => api.config(),
+            Carrier::Vonage(api) => api.config(),
+            Carrier::Telnyx(api) => api.sms_config(),
+        }
+    }
+
+    /// Makes every message answer `failure`.
+    fn fail(&self, failure: Reply) {
+        match self {
+            Carrier::Twilio(api) => api.fail(failure),
+            Carrier::Vonage(api) => api.fail(failure),
+            Carrier::Telnyx(api) => api.fail_messages(failure),
+        }
+    }
+
+    fn api(&self) -> &FakeApi {
+        match self {
+            Carrier::Twilio(api) => &api.api,
+            Carrier::Vonage(api) => &api.api,
+            Carrier::Telnyx(api) => &api.api,
+        }
+    }
+
+    /// The messages it carried: to whom, and the text.
+    fn messages(&self) -> Vec<(String, String)> {
+        match self {
+            Carrier::Twilio(api) => api.messages().into_iter().map(|m| (m.to, m.text)).collect(),
+            Carrier::Vonage(api) => api.messages().into_iter().map(|m| (m.to, m.text)).collect(),
+            Carrier::Telnyx(api) => api.messages().into_iter().map(|m| (m.to, m.text)).collect(),
+        }
+    }
+}
+
+/// `first` answers every message with `failure` and has `next` as its
+/// fallback; alice asks for a code. Checks that `first` was tried once and
+/// `next` carried one message; the env, alice's browser, `first`'s
+/// emulation and that message (to whom, the text).
+async fn fell_back(
+    first: &str,
+    failure: Reply,
+    next: &str,
+) -> (Env, Browser, Carrier, (String, String)) {
+    let (failing, delivering) = (Carrier::start(first).await, Carrier::start(next).await);
+    failing.fail(failure);
+    let blocks = [failing.config(), delivering.config()];
+    let channel = format!("provider: {first}, fallback: [{next}]");
+    let (env, browser, page) = ask_for_code(&channel, &blocks).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    assert_eq!(failing.api().requests().len(), 1, "{first} was tried once");
+    let mut messages = delivering.messages();
+    assert_eq!(messages.len(), 1);
+    (env, browser, failing, messages.remove(0))
+}
+
 #[tokio::test]
 async fn when_vonage_sms_answers_status_5_in_an_http_200_twilio_sms_delivers() {
-    let vonage = VonageSms::start().await;
-    let twilio = TwilioMessages::start().await;
-    vonage.fail(vonage_failure("5", "Internal Error"));
-    let (env, mut browser, page) = ask_for_code(
-        "provider: vonage_sms, fallback: [twilio_sms]",
-        &[vonage.config(), twilio.config()],
-    )
-    .await;
-    assert_eq!(page.status, 303, "{page:?}");
-    assert_eq!(vonage.api.requests().len(), 1, "vonage_sms was tried once");
+    let failure = vonage_failure("5", "Internal Error");
+    let (env, mut browser, vonage, (to, text)) =
+        fell_back("vonage_sms", failure, "twilio_sms").await;
     assert!(vonage.messages().is_empty());
-    let messages = twilio.messages();
-    assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].to, ALICE);
+    assert_eq!(to, ALICE);
     assert_no_own_code(&env);
-    sign_in_with(&mut browser, &code_in(&messages[0].text)).await;
+    sign_in_with(&mut browser, &code_in(&text)).await;
 }
 
 #[tokio::test]
 async fn when_twilio_sms_is_down_telnyx_sms_delivers() {
-    let twilio = TwilioMessages::start().await;
-    let telnyx = Telnyx::start().await;
-    twilio.fail(twilio_error(503, 0, "Service Unavailable"));
-    let (_env, mut browser, page) = ask_for_code(
-        "provider: twilio_sms, fallback: [telnyx_sms]",
-        &[twilio.config(), telnyx.sms_config()],
-    )
-    .await;
-    assert_eq!(page.status, 303, "{page:?}");
-    assert_eq!(twilio.api.requests().len(), 1, "twilio_sms was tried once");
-    let messages = telnyx.messages();
-    assert_eq!(messages.len(), 1);
-    sign_in_with(&mut browser, &code_in(&messages[0].text)).await;
+    let failure = twilio_error(503, 0, "Service Unavailable");
+    let (_env, mut browser, _, (_, text)) = fell_back("twilio_sms", failure, "telnyx_sms").await;
+    sign_in_with(&mut browser, &code_in(&text)).await;
 }
 
 #[tokio::test]
 async fn when_telnyx_sms_is_down_vonage_sms_delivers() {
-    let telnyx = Telnyx::start().await;
-    let vonage = VonageSms::start().await;
-    telnyx.fail_messages(telnyx::error(503, None, "Service Unavailable"));
-    let (_env, mut browser, page) = ask_for_code(
-        "provider: telnyx_sms, fallback: [vonage_sms]",
-        &[telnyx.sms_config(), vonage.config()],
-    )
-    .await;
-    assert_eq!(page.status, 303, "{page:?}");
-    assert_eq!(telnyx.api.requests().len(), 1, "telnyx_sms was tried once");
-    let messages = vonage.messages();
-    assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].to, "14155550100");
-    sign_in_with(&mut browser, &code_in(&messages[0].text)).await;
+    let failure = telnyx::error(503, None, "Service Unavailable");
+    let (_env, mut browser, _, (to, text)) = fell_back("telnyx_sms", failure, "vonage_sms").await;
+    assert_eq!(to, "14155550100");
+    sign_in_with(&mut browser, &code_in(&text)).await;
 }
 
 /// Asks for a code through `provider` (configured by `block`, already
@@ -226,6 +272,17 @@ async fn check_case(provider: &str, block: &str, told: Told, name: &str) {
         "{name}: {}",
         page.body
     );
+}
+
+/// [`check_case`] for each of the `cases` (a failure and what the person is
+/// told), each on a fresh emulation of `provider` scripted to fail so.
+async fn check_cases(provider: &str, cases: impl IntoIterator<Item = (Reply, Told)>) {
+    for (failure, told) in cases {
+        let name = format!("{failure:?}");
+        let carrier = Carrier::start(provider).await;
+        carrier.fail(failure);
+        check_case(provider, &carrier.config(), told, &name).await;
+    }
 }
 
 #[tokio::test]
@@ -252,12 +309,7 @@ async fn twilio_sms_errors_are_told_as_what_the_person_can_do() {
         (twilio_error(500, 20500, "Internal Server Error"), NotSent),
         (Reply::empty(503), NotSent),
     ];
-    for (failure, told) in cases {
-        let name = format!("{failure:?}");
-        let twilio = TwilioMessages::start().await;
-        twilio.fail(failure);
-        check_case("twilio_sms", &twilio.config(), told, &name).await;
-    }
+    check_cases("twilio_sms", cases).await;
 }
 
 #[tokio::test]
@@ -281,12 +333,7 @@ async fn vonage_sms_errors_in_an_http_200_are_told_as_what_the_person_can_do() {
         ),
         (Reply::empty(500), NotSent),
     ];
-    for (failure, told) in cases {
-        let name = format!("{failure:?}");
-        let vonage = VonageSms::start().await;
-        vonage.fail(failure);
-        check_case("vonage_sms", &vonage.config(), told, &name).await;
-    }
+    check_cases("vonage_sms", cases).await;
 }
 
 #[tokio::test]
@@ -304,10 +351,5 @@ async fn telnyx_sms_errors_are_told_as_what_the_person_can_do() {
         (telnyx::error(400, None, "Bad Request"), NotSent),
         (telnyx::error(503, None, "Service Unavailable"), NotSent),
     ];
-    for (failure, told) in cases {
-        let name = format!("{failure:?}");
-        let telnyx = Telnyx::start().await;
-        telnyx.fail_messages(failure);
-        check_case("telnyx_sms", &telnyx.sms_config(), told, &name).await;
-    }
+    check_cases("telnyx_sms", cases).await;
 }

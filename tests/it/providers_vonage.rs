@@ -150,16 +150,21 @@ async fn a_code_past_its_lifetime_is_not_sent_to_vonage() {
     assert_eq!(vonage.api.requests().len(), 1, "no check was asked for");
 }
 
+/// The one request doorman sent after the start (no second verification).
+fn the_request_after_the_start(api: &FakeApi) -> Recorded {
+    let requests = api.requests();
+    assert_eq!(requests.len(), 2, "no second verification: {requests:?}");
+    requests[1].clone()
+}
+
 #[tokio::test]
 async fn call_me_instead_moves_the_same_vonage_verification_to_a_call() {
     let vonage = VonageVerify::start().await;
     let (env, mut browser) = sms_code_sent(&vonage).await;
     call_me_instead(&env, &mut browser).await;
 
-    let requests = vonage.api.requests();
-    assert_eq!(requests.len(), 2, "no second verification: {requests:?}");
+    let next = the_request_after_the_start(&vonage.api);
     let verification = &vonage.verifications()[0];
-    let next = &requests[1];
     assert_post_to(
         &next,
         &format!("/v2/verify/{}/next_workflow", verification.request_id),
@@ -443,10 +448,8 @@ async fn call_me_instead_moves_the_same_vonage_legacy_verification_to_a_call() {
     let (env, mut browser) = sms_code_sent(&vonage).await;
     call_me_instead(&env, &mut browser).await;
 
-    let requests = vonage.api.requests();
-    assert_eq!(requests.len(), 2, "no second verification: {requests:?}");
+    let control = the_request_after_the_start(&vonage.api);
     let verification = &vonage.verifications()[0];
-    let control = &requests[1];
     assert_post_to(&control, "/verify/control/json");
     assert_eq!(
         control.form_keys(),

@@ -130,3 +130,12 @@ pub fn assert_form_post_with_keys_in_it(request: &Recorded, path: &str) {
         "credentials go in the form"
     );
 }
+
+/// Asserts each of the `fields` (key, value) of the request's form.
+#[track_caller]
+pub fn assert_form_fields(request: &Recorded, fields: &[(&str, &str)]) {
+    let form = request.form();
+    for (key, value) in fields {
+        assert_eq!(form.get(*key).map(String::as_str), Some(*value), "{key}");
+    }
+}
