@@ -7,7 +7,7 @@ use crate::support::factor::{
     only_request, CaseChecks,
 };
 use crate::support::fake_api::FORM;
-use crate::support::fake_api::{FakeApi, Reply};
+use crate::support::fake_api::{FakeApi, Recorded, Reply};
 use crate::support::signin::{enter_shown_code, env_asking, Told, Told::*};
 use crate::support::sms::{
     code_in, twilio_error, vonage_failure, TwilioMessages, VonageSms, TWILIO_ACCOUNT_SID,
@@ -28,11 +28,19 @@ async fn ask_for_code(channel: &str, blocks: &[String]) -> (Env, Browser, Page) 
 }
 
 /// As [`ask_for_code`] through `provider` alone, configured by `block`:
-/// the code was sent.
-async fn sent_through(provider: &str, block: String) -> (Env, Browser) {
+/// the code was sent, in the one request its emulation's `api` got, which
+/// is returned.
+async fn sent_through(provider: &str, block: String, api: &FakeApi) -> (Env, Browser, Recorded) {
     let (env, browser, page) = ask_for_code(&format!("provider: {provider}"), &[block]).await;
     assert_eq!(page.status, 303, "{page:?}");
-    (env, browser)
+    (env, browser, only_request(api))
+}
+
+/// As [`sent_through`] a fresh emulation of `provider`, which is returned.
+async fn sent_by(provider: &str) -> (Env, Browser, Carrier, Recorded) {
+    let carrier = Carrier::start(provider).await;
+    let (env, browser, sent) = sent_through(provider, carrier.config(), carrier.api()).await;
+    (env, browser, carrier, sent)
 }
 
 /// Types `code` in and checks that it signs alice in.
@@ -41,20 +49,18 @@ async fn sign_in_with(browser: &mut Browser, code: &str) {
     assert_eq!(browser.get("/app").await.status, 200);
 }
 
-/// As [`sign_in_with`], and doorman made and checked the code itself: it
-/// sent none of its own by the webhook, and `api` got the message only.
-async fn sign_in_checking_it(env: &Env, browser: &mut Browser, code: &str, api: &FakeApi) {
+/// As [`sign_in_with`] the code in `text`, and doorman made and checked
+/// the code itself: it sent none of its own by the webhook, and `api` got
+/// the message only.
+async fn sign_in_checking_it(env: &Env, browser: &mut Browser, text: &str, api: &FakeApi) {
     assert_no_own_code(env);
-    sign_in_with(browser, code).await;
+    sign_in_with(browser, &code_in(text)).await;
     assert_eq!(api.requests().len(), 1, "doorman checked the code itself");
 }
 
 #[tokio::test]
 async fn a_sign_in_by_twilio_sms_sends_the_documented_request_and_doorman_checks_the_code() {
-    let twilio = TwilioMessages::start().await;
-    let (env, mut browser) = sent_through("twilio_sms", twilio.config()).await;
-
-    let sent = only_request(&twilio.api);
+    let (env, mut browser, twilio, sent) = sent_by("twilio_sms").await;
     assert_post_to(
         &sent,
         &format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json"),
@@ -66,15 +72,14 @@ async fn a_sign_in_by_twilio_sms_sends_the_documented_request_and_doorman_checks
     assert_eq!(sent.header("content-type"), Some(FORM));
     assert_eq!(sent.form_keys(), ["Body", "From", "To"]);
     assert_form_fields(&sent, &[("To", ALICE), ("From", TWILIO_FROM)]);
-    let code = code_in(&sent.form()["Body"]);
-    sign_in_checking_it(&env, &mut browser, &code, &twilio.api).await;
+    sign_in_checking_it(&env, &mut browser, &sent.form()["Body"], twilio.api()).await;
 }
 
 #[tokio::test]
 async fn twilio_sms_can_send_through_a_messaging_service() {
     let twilio = TwilioMessages::start().await;
-    let (_env, mut browser) = sent_through("twilio_sms", twilio.config_with_service()).await;
-    let sent = &twilio.api.requests()[0];
+    let (_env, mut browser, sent) =
+        sent_through("twilio_sms", twilio.config_with_service(), &twilio.api).await;
     assert_eq!(sent.form_keys(), ["Body", "MessagingServiceSid", "To"]);
     assert_eq!(
         sent.form()["MessagingServiceSid"],
@@ -85,10 +90,7 @@ async fn twilio_sms_can_send_through_a_messaging_service() {
 
 #[tokio::test]
 async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
-    let vonage = VonageSms::start().await;
-    let (env, mut browser) = sent_through("vonage_sms", vonage.config()).await;
-
-    let sent = only_request(&vonage.api);
+    let (env, mut browser, vonage, sent) = sent_by("vonage_sms").await;
     assert_form_post_with_keys_in_it(&sent, "/sms/json");
     assert_eq!(
         sent.form_keys(),
@@ -103,16 +105,12 @@ async fn a_sign_in_by_vonage_sms_sends_the_number_without_its_plus() {
             ("to", "14155550100"),
         ],
     );
-    let code = code_in(&sent.form()["text"]);
-    sign_in_checking_it(&env, &mut browser, &code, &vonage.api).await;
+    sign_in_checking_it(&env, &mut browser, &sent.form()["text"], vonage.api()).await;
 }
 
 #[tokio::test]
 async fn a_sign_in_by_telnyx_sms_sends_the_documented_request() {
-    let telnyx = Telnyx::start().await;
-    let (env, mut browser) = sent_through("telnyx_sms", telnyx.sms_config()).await;
-
-    let sent = only_request(&telnyx.api);
+    let (env, mut browser, telnyx, sent) = sent_by("telnyx_sms").await;
     assert_post_to(&sent, "/v2/messages");
     assert_eq!(sent.bearer(), Some(TELNYX_API_KEY));
     assert_eq!(sent.header("content-type"), Some("application/json"));
@@ -121,15 +119,14 @@ async fn a_sign_in_by_telnyx_sms_sends_the_documented_request() {
         sent.json(),
         json!({ "to": ALICE, "from": TELNYX_FROM, "text": text })
     );
-    let code = code_in(&text);
-    sign_in_checking_it(&env, &mut browser, &code, &telnyx.api).await;
+    sign_in_checking_it(&env, &mut browser, &text, telnyx.api()).await;
 }
 
 #[tokio::test]
 async fn telnyx_sms_can_send_through_a_messaging_profile() {
     let telnyx = Telnyx::start().await;
-    let (_env, mut browser) = sent_through("telnyx_sms", telnyx.sms_config_with_profile()).await;
-    let sent = &telnyx.api.requests()[0];
+    let (_env, mut browser, sent) =
+        sent_through("telnyx_sms", telnyx.sms_config_with_profile(), &telnyx.api).await;
     let text = sent.json()["text"].as_str().unwrap_or_default().to_owned();
     assert_eq!(
         sent.json(),
