@@ -76,6 +76,15 @@ fn post(browser: &Browser, path: &str, fields: &[(&str, &str)]) -> tokio::task::
     })
 }
 
+/// [`post`]s the login form with `user` and `password`.
+fn post_login(browser: &Browser, user: &str, password: &str) -> tokio::task::JoinHandle<u16> {
+    post(
+        browser,
+        "/.doorman/login",
+        &[("username", user), ("password", password)],
+    )
+}
+
 fn account_locked(env: &Env) -> bool {
     env.audited("lock")
         .iter()
@@ -91,11 +100,7 @@ async fn a_burst_of_wrong_passwords(server: Option<&RedisServer>) {
     let burst: Vec<_> = (0..150)
         .map(|n| {
             let guess = format!("guess {n}");
-            post(
-                &attacker,
-                "/.doorman/login",
-                &[("username", "alice"), ("password", &guess)],
-            )
+            post_login(&attacker, "alice", &guess)
         })
         .collect();
     eventually("the account lock", LOCK_WAIT, async || account_locked(&env)).await;
@@ -111,13 +116,15 @@ async fn a_burst_of_wrong_passwords(server: Option<&RedisServer>) {
     assert_eq!(attacker.session_cookie(), None);
     // Passwords actually checked are audited `signin_failed`; the rest
     // were refused unseen.
-    assert_eq!(
-        env.audited("signin_failed").len(),
-        10,
-        "lock_after, no more"
+    // lock_after signin_failed, no more.
+    assert_audited(
+        &env,
+        &[
+            ("signin_failed", 10),
+            ("signin_locked", 141),
+            ("password_accepted", 0),
+        ],
     );
-    assert_eq!(env.audited("signin_locked").len(), 141);
-    assert_eq!(env.audited("password_accepted").len(), 0);
 }
 
 on_memory_and_redis!(a_burst_of_wrong_passwords: a_burst_of_wrong_passwords_checks_only_lock_after_of_them_and_the_right_one_is_refused, a_burst_of_wrong_passwords_checks_only_lock_after_of_them_on_redis);
@@ -134,11 +141,7 @@ async fn the_right_password_inside_a_simultaneous_burst_never_buys_more_guesses(
         } else {
             format!("guess {n}")
         };
-        burst.push(post(
-            &attacker,
-            "/.doorman/login",
-            &[("username", "alice"), ("password", &password)],
-        ));
+        burst.push(post_login(&attacker, "alice", &password));
     }
     let mut statuses = Vec::new();
     for answer in burst {
@@ -165,6 +168,14 @@ fn totp_users() -> String {
 
 async fn totp_env(extra: &str) -> Env {
     factor_env(TOTP_AND_SMS, &[], totp_users(), extra).await
+}
+
+/// Asserts how many events of each kind (event, count) were audited.
+#[track_caller]
+fn assert_audited(env: &Env, counts: &[(&str, usize)]) {
+    for (event, count) in counts {
+        assert_eq!(env.audited(event).len(), *count, "{event}");
+    }
 }
 
 /// A level-1 session of tina's, on the authenticator-app code page.
@@ -206,13 +217,15 @@ async fn a_burst_of_wrong_codes(server: Option<&RedisServer>) {
         let status = answer.await.expect("task");
         assert!([401, 429].contains(&status), "{status}");
     }
-    assert_eq!(
-        env.audited("challenge_failed").len(),
-        10,
-        "lock_after, no more"
+    // lock_after challenge_failed, no more.
+    assert_audited(
+        &env,
+        &[
+            ("challenge_failed", 10),
+            ("signin_succeeded", 0),
+            ("signin_locked", 140),
+        ],
     );
-    assert_eq!(env.audited("signin_succeeded").len(), 0);
-    assert_eq!(env.audited("signin_locked").len(), 140);
 }
 
 on_memory_and_redis!(a_burst_of_wrong_codes: a_burst_of_wrong_codes_over_many_sessions_meets_the_account_lock_and_the_right_one_is_refused, a_burst_of_wrong_codes_over_many_sessions_meets_the_account_lock_on_redis);
@@ -277,11 +290,7 @@ async fn made_up_names_from_one_address_never_stop_another_users_right_password(
     let burst: Vec<_> = (0..20)
         .map(|n| {
             let name = format!("nobody{n}");
-            post(
-                &attacker,
-                "/.doorman/login",
-                &[("username", &name), ("password", "guess")],
-            )
+            post_login(&attacker, &name, "guess")
         })
         .collect();
     for answer in burst {
