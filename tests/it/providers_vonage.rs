@@ -30,6 +30,15 @@ async fn with_vonage(block: &str, provider: &str) -> Env {
     Env::with_providers(&both_channels(provider), &[block.to_owned()], "").await
 }
 
+/// doorman with `vonage` on both channels, and two browsers of alice's on
+/// the code page of an SMS code each (Vonage was asked twice).
+async fn two_code_pages(vonage: &Shared) -> (Env, Browser, Browser) {
+    let env = with_vonage(&vonage.config(), vonage.name).await;
+    let (first, second) = a_second_browser(&env, "sms").await;
+    assert_eq!(vonage.api.requests().len(), 2);
+    (env, first, second)
+}
+
 /// doorman with `vonage` on both channels, alice on the code page of an
 /// SMS code: the env and her browser.
 async fn sms_code_sent(vonage: &Shared) -> (Env, Browser) {
@@ -73,6 +82,12 @@ async fn assert_told(env: &Env, case: &str, told: Told) {
 
 // ---------------------------------------------------------------------------
 // Verify v2
+
+/// Types the code the emulation sent alice (`code`): it is taken.
+async fn alices_code_taken(browser: &mut Browser, code: Option<String>) {
+    let code = code.expect("a verification");
+    assert_eq!(browser.enter_code(&code).await.status, 303);
+}
 
 #[tokio::test]
 async fn a_sign_in_by_vonage_sms_sends_and_checks_the_documented_requests() {
@@ -212,8 +227,7 @@ async fn call_me_instead_after_vonage_already_called_keeps_the_verification() {
         .get("/.doorman/2fa")
         .await
         .assert_shows("voice call");
-    let code = vonage.code_for(ALICE).expect("a verification");
-    assert_eq!(browser.enter_code(&code).await.status, 303);
+    alices_code_taken(&mut browser, vonage.code_for(ALICE)).await;
     assert_eq!(vonage.verifications().len(), 1);
 }
 
@@ -232,23 +246,19 @@ async fn sending_again_keeps_the_running_vonage_verification() {
         "doorman cancelled the verification it just reused"
     );
     browser.get("/.doorman/2fa").await;
-    let code = vonage.code_for(ALICE).expect("a verification");
-    assert_eq!(browser.enter_code(&code).await.status, 303);
+    alices_code_taken(&mut browser, vonage.code_for(ALICE)).await;
 }
 
 #[tokio::test]
 async fn a_concurrent_vonage_verification_is_reused_and_its_code_signs_in() {
     let vonage = VonageVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage").await;
-    let (_first, mut second) = a_second_browser(&env, "sms").await;
-    assert_eq!(vonage.api.requests().len(), 2);
+    let (_env, _first, mut second) = two_code_pages(&vonage).await;
     assert_eq!(
         vonage.verifications().len(),
         1,
         "Vonage refused a second one"
     );
-    let code = vonage.code_for(ALICE).expect("a verification");
-    assert_eq!(second.enter_code(&code).await.status, 303);
+    alices_code_taken(&mut second, vonage.code_for(ALICE)).await;
     let check = &vonage.api.requests()[2];
     assert_eq!(
         check.path,
@@ -482,19 +492,15 @@ async fn call_me_instead_after_vonage_legacy_already_called_keeps_the_verificati
         !received_soon(&vonage.api, is_v1_cancel).await,
         "the reused verification was cancelled"
     );
-    let code = vonage.code_for(ALICE).expect("a verification");
-    assert_eq!(browser.enter_code(&code).await.status, 303);
+    alices_code_taken(&mut browser, vonage.code_for(ALICE)).await;
 }
 
 #[tokio::test]
 async fn a_concurrent_vonage_legacy_verification_is_reused_and_its_code_signs_in() {
     let vonage = VonageLegacyVerify::start().await;
-    let env = with_vonage(&vonage.config(), "vonage_legacy").await;
-    let (_first, mut second) = a_second_browser(&env, "sms").await;
-    assert_eq!(vonage.api.requests().len(), 2);
+    let (_env, _first, mut second) = two_code_pages(&vonage).await;
     assert_eq!(vonage.verifications().len(), 1, "status 10 for the second");
-    let code = vonage.code_for(ALICE).expect("a verification");
-    assert_eq!(second.enter_code(&code).await.status, 303);
+    alices_code_taken(&mut second, vonage.code_for(ALICE)).await;
     assert_eq!(
         vonage.api.requests()[2].form()["request_id"],
         vonage.verifications()[0].request_id
