@@ -13,8 +13,8 @@ use crate::support::signin::{
     Told::*,
 };
 use crate::support::vonage::{
-    problem, Shared, Status, VonageLegacyVerify, VonageVerify, ALICE, ALICE_VONAGE, API_KEY,
-    API_SECRET, BRAND,
+    problem, Shared, Status, Verification, VonageLegacyVerify, VonageVerify, ALICE, ALICE_VONAGE,
+    API_KEY, API_SECRET, BRAND,
 };
 use crate::support::webhook::Mode;
 use crate::support::{holds_within, Browser, Env};
@@ -83,6 +83,12 @@ async fn assert_told(env: &Env, case: &str, told: Told) {
 // ---------------------------------------------------------------------------
 // Verify v2
 
+/// As [`sms_code_sent`]; also the one request Vonage got, the start.
+async fn sms_started(vonage: &Shared) -> (Env, Browser, Recorded) {
+    let (env, browser) = sms_code_sent(vonage).await;
+    (env, browser, only_request(&vonage.api))
+}
+
 /// Types the code the emulation sent alice (`code`): it is taken.
 async fn alices_code_taken(browser: &mut Browser, code: Option<String>) {
     let code = code.expect("a verification");
@@ -92,9 +98,7 @@ async fn alices_code_taken(browser: &mut Browser, code: Option<String>) {
 #[tokio::test]
 async fn a_sign_in_by_vonage_sms_sends_and_checks_the_documented_requests() {
     let vonage = VonageVerify::start().await;
-    let (env, mut browser) = sms_code_sent(&vonage).await;
-
-    let start = only_request(&vonage.api);
+    let (env, mut browser, start) = sms_started(&vonage).await;
     assert_post_to(&start, "/v2/verify");
     assert_eq!(start.basic_auth(), Some(format!("{API_KEY}:{API_SECRET}")));
     assert_eq!(start.header("content-type"), Some("application/json"));
@@ -165,41 +169,55 @@ async fn a_code_past_its_lifetime_is_not_sent_to_vonage() {
     assert_eq!(vonage.api.requests().len(), 1, "no check was asked for");
 }
 
-/// The one request doorman sent after the start (no second verification).
-fn the_request_after_the_start(api: &FakeApi) -> Recorded {
-    let requests = api.requests();
+/// Past the SMS step, the call went out by itself (no step is left at
+/// Vonage), and alice asks for a call: the env, her browser and the
+/// requests Vonage got.
+async fn called_after_vonage_did(vonage: &Shared) -> (Env, Browser, Vec<Recorded>) {
+    let (env, mut browser) = sms_code_sent(vonage).await;
+    vonage.run_next_steps();
+    resend(&env, &mut browser, "voice").await;
+    let requests = vonage.api.requests();
+    (env, browser, requests)
+}
+
+/// Both steps went out, and the code typed is taken: the call read the
+/// same code as the SMS.
+async fn the_call_read_the_same_code(browser: &mut Browser, verification: &Verification) {
+    assert_eq!(verification.sent, ["sms", "voice"]);
+    let page = browser.enter_code(&verification.code).await;
+    assert_eq!(page.status, 303, "the call read the same code: {page:?}");
+}
+
+/// As [`sms_code_sent`], then "call me instead": the env, alice's browser
+/// and the one request doorman sent Vonage after the start (no second
+/// verification).
+async fn called_instead(vonage: &Shared) -> (Env, Browser, Recorded) {
+    let (env, mut browser) = sms_code_sent(vonage).await;
+    call_me_instead(&env, &mut browser).await;
+    let requests = vonage.api.requests();
     assert_eq!(requests.len(), 2, "no second verification: {requests:?}");
-    requests[1].clone()
+    (env, browser, requests[1].clone())
 }
 
 #[tokio::test]
 async fn call_me_instead_moves_the_same_vonage_verification_to_a_call() {
     let vonage = VonageVerify::start().await;
-    let (env, mut browser) = sms_code_sent(&vonage).await;
-    call_me_instead(&env, &mut browser).await;
-
-    let next = the_request_after_the_start(&vonage.api);
+    let (_env, mut browser, next) = called_instead(&vonage).await;
     let verification = &vonage.verifications()[0];
     assert_post_to(
         &next,
         &format!("/v2/verify/{}/next_workflow", verification.request_id),
     );
     assert_eq!(next.basic_auth(), Some(format!("{API_KEY}:{API_SECRET}")));
-    assert_eq!(verification.sent, ["sms", "voice"]);
-
-    let page = browser.enter_code(&verification.code).await;
-    assert_eq!(page.status, 303, "the call read the same code: {page:?}");
+    the_call_read_the_same_code(&mut browser, verification).await;
     assert!(!vonage.api.requests().iter().any(is_v2_cancel));
 }
 
 #[tokio::test]
 async fn call_me_instead_after_vonage_already_called_keeps_the_verification() {
     let vonage = VonageVerify::start().await;
-    let (env, mut browser) = sms_code_sent(&vonage).await;
     // The SMS step's wait ran out: Vonage called by itself, no step is left.
-    vonage.run_next_steps();
-    resend(&env, &mut browser, "voice").await;
-    let requests = vonage.api.requests();
+    let (_env, mut browser, requests) = called_after_vonage_did(&vonage).await;
     let paths: Vec<(&str, &str)> = requests
         .iter()
         .map(|r| (r.method.as_str(), r.path.as_str()))
@@ -370,9 +388,7 @@ async fn vonage_throttling_says_when_to_try_again() {
 #[tokio::test]
 async fn a_sign_in_by_vonage_legacy_sms_sends_and_checks_the_documented_requests() {
     let vonage = VonageLegacyVerify::start().await;
-    let (env, mut browser) = sms_code_sent(&vonage).await;
-
-    let start = only_request(&vonage.api);
+    let (env, mut browser, start) = sms_started(&vonage).await;
     assert_form_post_with_keys_in_it(&start, "/verify/json");
     assert_eq!(
         start.form_keys(),
@@ -455,10 +471,7 @@ async fn a_vonage_legacy_call_is_workflow_7_with_the_codes_v1_can_make() {
 #[tokio::test]
 async fn call_me_instead_moves_the_same_vonage_legacy_verification_to_a_call() {
     let vonage = VonageLegacyVerify::start().await;
-    let (env, mut browser) = sms_code_sent(&vonage).await;
-    call_me_instead(&env, &mut browser).await;
-
-    let control = the_request_after_the_start(&vonage.api);
+    let (_env, mut browser, control) = called_instead(&vonage).await;
     let verification = &vonage.verifications()[0];
     assert_post_to(&control, "/verify/control/json");
     assert_eq!(
@@ -467,20 +480,14 @@ async fn call_me_instead_moves_the_same_vonage_legacy_verification_to_a_call() {
     );
     assert_eq!(control.form()["cmd"], "trigger_next_event");
     assert_eq!(control.form()["request_id"], verification.request_id);
-    assert_eq!(verification.sent, ["sms", "voice"]);
-
-    let page = browser.enter_code(&verification.code).await;
-    assert_eq!(page.status, 303, "the call read the same code: {page:?}");
+    the_call_read_the_same_code(&mut browser, verification).await;
 }
 
 #[tokio::test]
 async fn call_me_instead_after_vonage_legacy_already_called_keeps_the_verification() {
     let vonage = VonageLegacyVerify::start().await;
-    let (env, mut browser) = sms_code_sent(&vonage).await;
     // next_event_wait ran out: Vonage called by itself, no event is left.
-    vonage.run_next_steps();
-    resend(&env, &mut browser, "voice").await;
-    let requests = vonage.api.requests();
+    let (_env, mut browser, requests) = called_after_vonage_did(&vonage).await;
     let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(
         paths,
