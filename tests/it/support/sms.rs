@@ -5,6 +5,7 @@
 use super::fake_api::{FakeApi, Recorded, Reply};
 use serde_json::json;
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 /// The code in an SMS text, after checking that the first line says it
@@ -53,12 +54,47 @@ struct Sent {
     failure: Option<Reply>,
 }
 
-/// Twilio Messages: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
+/// What both emulations are: an API that keeps the messages it carried,
+/// and can be scripted to fail.
+/// `K` says which API it is ([`Twilio`] or [`Vonage`]).
 #[derive(Clone)]
-pub struct TwilioMessages {
+pub struct SmsApi<K> {
     pub api: FakeApi,
     state: Arc<Mutex<Sent>>,
+    kind: PhantomData<K>,
 }
+
+/// The kind of [`SmsApi`] that is Twilio Messages.
+#[derive(Clone)]
+pub struct Twilio;
+
+/// The kind of [`SmsApi`] that is Vonage SMS.
+#[derive(Clone)]
+pub struct Vonage;
+
+impl<K> SmsApi<K> {
+    async fn serve(handler: fn(&Mutex<Sent>, &Recorded) -> Reply) -> SmsApi<K> {
+        let (api, state) = FakeApi::with_state(handler).await;
+        SmsApi {
+            api,
+            state,
+            kind: PhantomData,
+        }
+    }
+
+    /// Makes every request answer `reply` (for Vonage, see
+    /// [`vonage_failure`]).
+    pub fn fail(&self, reply: Reply) {
+        self.state.lock().unwrap().failure = Some(reply);
+    }
+
+    pub fn messages(&self) -> Vec<Sms> {
+        self.state.lock().unwrap().messages.clone()
+    }
+}
+
+/// Twilio Messages: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
+pub type TwilioMessages = SmsApi<Twilio>;
 
 /// Twilio's error body.
 pub fn twilio_error(status: u16, code: u32, message: &str) -> Reply {
@@ -70,8 +106,7 @@ pub fn twilio_error(status: u16, code: u32, message: &str) -> Reply {
 
 impl TwilioMessages {
     pub async fn start() -> TwilioMessages {
-        let (api, state) = FakeApi::with_state(twilio).await;
-        TwilioMessages { api, state }
+        SmsApi::serve(twilio).await
     }
 
     /// The `twilio_sms` block, sending from [`TWILIO_FROM`].
@@ -88,15 +123,6 @@ impl TwilioMessages {
             "twilio_sms: {{ account_sid: \"{TWILIO_ACCOUNT_SID}\", auth_token: \"{TWILIO_AUTH_TOKEN}\", messaging_service_sid: \"{TWILIO_MESSAGING_SERVICE_SID}\", base_url: \"{}\" }}",
             self.api.base_url()
         )
-    }
-
-    /// Makes every request answer `reply`.
-    pub fn fail(&self, reply: Reply) {
-        self.state.lock().unwrap().failure = Some(reply);
-    }
-
-    pub fn messages(&self) -> Vec<Sms> {
-        self.state.lock().unwrap().messages.clone()
     }
 }
 
@@ -171,11 +197,7 @@ pub const VONAGE_API_SECRET: &str = "vonage-sms-secret";
 pub const VONAGE_FROM: &str = "Example";
 
 /// Vonage SMS: `POST /sms/json`, answered with HTTP 200 whatever happened.
-#[derive(Clone)]
-pub struct VonageSms {
-    pub api: FakeApi,
-    state: Arc<Mutex<Sent>>,
-}
+pub type VonageSms = SmsApi<Vonage>;
 
 /// Vonage SMS's answer for a message it did not send: HTTP 200.
 pub fn vonage_failure(status: &str, error_text: &str) -> Reply {
@@ -187,8 +209,7 @@ pub fn vonage_failure(status: &str, error_text: &str) -> Reply {
 
 impl VonageSms {
     pub async fn start() -> VonageSms {
-        let (api, state) = FakeApi::with_state(vonage).await;
-        VonageSms { api, state }
+        SmsApi::serve(vonage).await
     }
 
     /// The `vonage_sms` block.
@@ -197,15 +218,6 @@ impl VonageSms {
             "vonage_sms: {{ api_key: \"{VONAGE_API_KEY}\", api_secret: \"{VONAGE_API_SECRET}\", from: \"{VONAGE_FROM}\", base_url: \"{}\" }}",
             self.api.base_url()
         )
-    }
-
-    /// Makes every request answer `reply` (see [`vonage_failure`]).
-    pub fn fail(&self, reply: Reply) {
-        self.state.lock().unwrap().failure = Some(reply);
-    }
-
-    pub fn messages(&self) -> Vec<Sms> {
-        self.state.lock().unwrap().messages.clone()
     }
 }
 

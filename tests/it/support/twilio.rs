@@ -29,12 +29,8 @@ pub struct State {
 
 pub type TwilioVerify = Emulation<State>;
 
-fn error(status: u16, code: u32, message: &str) -> Reply {
-    Reply::json(
-        status,
-        json!({ "code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status }),
-    )
-}
+// Twilio's error body is the same for Verify as for Messages.
+use super::sms::twilio_error as error;
 
 impl TwilioVerify {
     pub async fn start() -> TwilioVerify {
