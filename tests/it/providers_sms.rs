@@ -256,7 +256,7 @@ async fn check_case(provider: &str, block: &str, told: Told, name: &str) {
     let blocks = [block.to_owned()];
     let (_env, _, page) = ask_for_code(&format!("provider: {provider}"), &blocks).await;
     assert_eq!(page.status, told.status(), "{name}: {}", page.body);
-    page.shows_for(&name, told.text());
+    page.shows_for(name, told.text());
     assert!(!page.body.contains("We sent"), "{name}");
 
     let channel = format!("provider: {provider}, fallback: [webhook]");

@@ -29,7 +29,7 @@ async fn a_sign_in_by_telnyx_sms_sends_and_checks_the_documented_requests() {
     assert_eq!(page.status, 303, "{page:?}");
 
     let start = &telnyx.api.requests()[0];
-    assert_post_to(&start, "/v2/verifications/sms");
+    assert_post_to(start, "/v2/verifications/sms");
     assert_eq!(start.bearer(), Some(API_KEY));
     assert_eq!(start.header("content-type"), Some("application/json"));
     assert_eq!(

@@ -23,7 +23,7 @@ async fn a_sign_in_by_twilio_sms_sends_and_checks_the_documented_requests() {
     assert_eq!(page.status, 303, "{page:?}");
 
     let start = &twilio.api.requests()[0];
-    assert_post_to(&start, &format!("/v2/Services/{SERVICE_SID}/Verifications"));
+    assert_post_to(start, &format!("/v2/Services/{SERVICE_SID}/Verifications"));
     assert_eq!(
         start.basic_auth(),
         Some(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"))

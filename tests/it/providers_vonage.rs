@@ -122,7 +122,7 @@ async fn a_sign_in_by_vonage_sms_sends_and_checks_the_documented_requests() {
     let code = vonage.code_for(ALICE).expect("a verification");
     enter_shown_code(&mut browser, &code).await;
     let check = &vonage.api.requests()[1];
-    assert_post_to(&check, &format!("/v2/verify/{}", verification.request_id));
+    assert_post_to(check, &format!("/v2/verify/{}", verification.request_id));
     assert_eq!(check.basic_auth(), Some(format!("{API_KEY}:{API_SECRET}")));
     assert_eq!(check.header("content-type"), Some("application/json"));
     assert_eq!(check.json(), json!({ "code": code }));
@@ -423,7 +423,7 @@ async fn a_sign_in_by_vonage_legacy_sms_sends_and_checks_the_documented_requests
     let page = browser.enter_code(&code).await;
     assert_eq!(page.status, 303, "{page:?}");
     let check = &vonage.api.requests()[1];
-    assert_post_to(&check, "/verify/check/json");
+    assert_post_to(check, "/verify/check/json");
     assert_eq!(check.header("content-type"), Some(FORM));
     assert_eq!(
         check.form_keys(),

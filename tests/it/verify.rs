@@ -146,7 +146,7 @@ async fn a_wrong_code_the_provider_rejects_leaves_attempts() {
     for provider in Emulator::all().await {
         let (name, _env, mut browser) = code_sent(&provider).await;
         let page = browser.enter_code("000000").await;
-        page.says_for(&name, 401, "4 attempts left");
+        page.says_for(name, 401, "4 attempts left");
         assert_eq!(provider.api().requests().len(), 2, "{name}: it was asked");
         let page = browser.enter_code(&provider.code()).await;
         assert_eq!(page.status, 303, "{name}: still running: {page:?}");
@@ -160,10 +160,10 @@ async fn wrong_codes_end_the_challenge_and_the_provider_is_not_asked_again() {
         let code = provider.code();
         for _ in 1..provider.wrong_codes_allowed() {
             let page = browser.enter_code("000000").await;
-            page.shows_for(&name, "That code is not right");
+            page.shows_for(name, "That code is not right");
         }
         let page = browser.enter_code("000000").await;
-        page.says_for(&name, 401, "Too many wrong codes");
+        page.says_for(name, 401, "Too many wrong codes");
         provider.assert_ended_at_the_provider();
         let asked = provider.api().requests().len();
         let page = browser.enter_code(&code).await;
@@ -183,7 +183,7 @@ async fn a_verification_the_provider_no_longer_knows_is_over() {
         let code = provider.code();
         provider.forget_all();
         let page = browser.enter_code(&code).await;
-        page.says_for(&name, 401, "That code has expired");
+        page.says_for(name, 401, "That code has expired");
     }
 }
 
