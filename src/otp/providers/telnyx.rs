@@ -6,7 +6,7 @@
 //! request shape are shared with Telnyx Messages (`telnyx_sms`).
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
+use super::registry::http_block;
 use super::Providers;
 use super::{ProviderError, VerifyApi, VerifyCheck, VerifyStart};
 use crate::otp::Verdict;
@@ -196,28 +196,12 @@ impl VerifyApi for Telnyx {
     }
 }
 
-raw_block!(
+http_block!(
     /// `providers.telnyx` as written.
-    RawTelnyx: api_key, verify_profile_id, base_url, timeout,
+    RawTelnyx => TelnyxSettings, add_verify(Telnyx):
+    api_key(secret), verify_profile_id(required);
+    base_url Some("https://api.telnyx.com"),
 );
-
-impl ProviderConfig for TelnyxSettings {
-    type Raw = RawTelnyx;
-
-    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
-        Some(TelnyxSettings {
-            api_key: block.secret("api_key", &raw.api_key)?,
-            verify_profile_id: block.required("verify_profile_id", &raw.verify_profile_id)?,
-            endpoint: block.endpoint(
-                &raw.base_url,
-                &raw.timeout,
-                Some("https://api.telnyx.com"),
-            )?,
-        })
-    }
-
-    one_role!(add_verify, Telnyx);
-}
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@
 //! it again is a 404 (error 20404).
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
+use super::registry::http_block;
 use super::Providers;
 use super::{ProviderError, VerifyApi, VerifyCheck, VerifyStart};
 use crate::otp::Verdict;
@@ -136,30 +136,12 @@ impl VerifyApi for Twilio {
     }
 }
 
-raw_block!(
+http_block!(
     /// `providers.twilio` as written.
-    RawTwilio: account_sid, auth_token, service_sid, locale, base_url, timeout,
+    RawTwilio => TwilioSettings, add_verify(Twilio):
+    account_sid(required), auth_token(secret), service_sid(required), locale(or "en");
+    base_url Some("https://verify.twilio.com"),
 );
-
-impl ProviderConfig for TwilioSettings {
-    type Raw = RawTwilio;
-
-    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
-        Some(TwilioSettings {
-            account_sid: block.required("account_sid", &raw.account_sid)?,
-            auth_token: block.secret("auth_token", &raw.auth_token)?,
-            service_sid: block.required("service_sid", &raw.service_sid)?,
-            locale: raw.locale.clone().unwrap_or_else(|| "en".to_owned()),
-            endpoint: block.endpoint(
-                &raw.base_url,
-                &raw.timeout,
-                Some("https://verify.twilio.com"),
-            )?,
-        })
-    }
-
-    one_role!(add_verify, Twilio);
-}
 
 #[cfg(test)]
 mod tests {
