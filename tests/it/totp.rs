@@ -2,7 +2,7 @@
 //! accepted, replays, the users file key, the enrollment page and the
 //! `totp enroll` command.
 
-use crate::support::factor::{config_problems, factor_env, on_code_page, TOTP_AND_SMS};
+use crate::support::factor::{config_dir, config_problems, factor_env, on_code_page, TOTP_AND_SMS};
 use crate::support::process::assert_succeeded;
 use crate::support::signed_in_by;
 use crate::support::{password_hash, Browser, Env, Page};
@@ -251,21 +251,11 @@ fn doorman() -> std::process::Command {
 
 /// A config and users file in a temp dir; the users file as written.
 fn enroll_dir() -> (tempfile::TempDir, std::path::PathBuf, String) {
-    let dir = tempfile::tempdir().unwrap();
     let users = format!(
         "# the team\nusers:\n  alice:\n    password: \"{hash}\"   # argon2id\n    phone: \"+14155550100\"\n\n  bob:\n    password: \"{hash}\"\n",
         hash = password_hash()
     );
-    std::fs::write(dir.path().join("users.yaml"), &users).unwrap();
-    let config = dir.path().join("doorman.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "upstream: \"http://127.0.0.1:3000\"\nusers_file: \"users.yaml\"\napp_name: \"Example\"\nsession:\n  secret: \"{}\"\nchannels:\n  totp: {{}}\n",
-            crate::support::SECRET
-        ),
-    )
-    .unwrap();
+    let (dir, config) = config_dir(&users, "app_name: \"Example\"\nchannels:\n  totp: {}\n");
     (dir, config, users)
 }
 

@@ -3,7 +3,7 @@
 //! the walk from the password to a code page, and config checks.
 
 use super::fake_api::{FakeApi, Recorded, FORM};
-use super::{password_hash, Browser, Env, Page, Setup};
+use super::{Browser, Env, Page, Setup};
 
 /// Page checks for a case of a table-driven test: a failure says `name`.
 pub trait CaseChecks {
@@ -70,28 +70,26 @@ pub async fn on_code_page(env: &Env, user: &str, channel: &str, text: &str) -> B
 /// `upstream`, `users_file` and `session`) completes, with `users` as the
 /// users file.
 pub fn config_problems(users: &str, yaml: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("users.yaml"), users).unwrap();
-    let yaml = format!(
-        "upstream: \"http://127.0.0.1:3000\"\nusers_file: \"users.yaml\"\nsession:\n  secret: \"{}\"\n{yaml}",
-        super::SECRET
-    );
+    let (dir, path) = config_dir(users, yaml);
+    let yaml = std::fs::read_to_string(path).unwrap();
     doorman::config::Config::from_yaml(&yaml, dir.path())
         .expect_err("problems")
         .to_string()
 }
 
-/// Users with these names, each with the test password and `line` (such
-/// as `totp_secret: "…"`).
-pub fn users_with(names: &[&str], line: &str) -> String {
-    let mut users = String::from("users:\n");
-    for name in names {
-        users.push_str(&format!(
-            "  {name}:\n    password: \"{}\"\n    {line}\n",
-            password_hash()
-        ));
-    }
-    users
+/// A temp dir with `users` as `users.yaml`, and a `doorman.yaml` that
+/// `yaml` completes (after `upstream`, `users_file` and `session`): the
+/// dir and the config's path.
+pub fn config_dir(users: &str, yaml: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.yaml"), users).unwrap();
+    let config = dir.path().join("doorman.yaml");
+    let yaml = format!(
+        "upstream: \"http://127.0.0.1:3000\"\nusers_file: \"users.yaml\"\nsession:\n  secret: \"{}\"\n{yaml}",
+        super::SECRET
+    );
+    std::fs::write(&config, yaml).unwrap();
+    (dir, config)
 }
 
 /// The one request `api` got.
