@@ -172,17 +172,17 @@ pub fn signed_in(
     now: u64,
     tls: bool,
 ) -> Option<(Session, Arc<User>)> {
+    // Each candidate's user, looked up once: `choose` keeps them together.
     let valid = app
         .sessions
         .candidates(headers, now, tls)
         .into_iter()
-        .filter(|session| session_holds(app, session).is_some())
-        .collect();
-    match session::choose(valid) {
-        session::Choice::One(session) => {
+        .filter_map(|session| {
             let user = session_holds(app, &session)?;
             Some((session, user))
-        }
+        });
+    match session::choose(valid) {
+        session::Choice::One(chosen) => Some(chosen),
         session::Choice::None => None,
         session::Choice::Conflict => {
             tracing::warn!(
@@ -192,6 +192,12 @@ pub fn signed_in(
             );
             None
         }
+    }
+}
+
+impl AsRef<Session> for (Session, Arc<User>) {
+    fn as_ref(&self) -> &Session {
+        &self.0
     }
 }
 
@@ -207,8 +213,7 @@ pub fn session_holds(app: &App, session: &Session) -> Option<Arc<User>> {
         return None;
     }
     let user = app.users.load().get(&session.user)?.clone();
-    let current = credential_epoch(app, &user);
-    crypto::equal(session.epoch.as_bytes(), current.as_bytes()).then_some(user)
+    credential_epoch_is(app, &user, &session.epoch).then_some(user)
 }
 
 /// Credential epochs a worker thread keeps before it starts over.
@@ -228,31 +233,32 @@ struct Epoch {
 /// entries, and an enrolled or removed authenticator changes the secret,
 /// so a change of credentials is seen on the very next request, as without
 /// the memo.
-fn credential_epoch(app: &App, user: &Arc<User>) -> String {
+fn credential_epoch_is(app: &App, user: &Arc<User>, epoch: &str) -> bool {
     thread_local! {
         static EPOCHS: RefCell<HashMap<usize, Epoch>> = RefCell::new(HashMap::new());
     }
-    let totp = app.totp_secret(user);
     let key = Arc::as_ptr(user) as usize;
-    EPOCHS.with(|epochs| {
-        let mut epochs = epochs.borrow_mut();
-        if let Some(known) = epochs.get(&key) {
-            if Arc::ptr_eq(&known.user, user) && known.totp == totp {
-                return known.epoch.clone();
+    app.with_totp_secret(user, |totp| {
+        EPOCHS.with_borrow_mut(|epochs| {
+            let known = epochs
+                .get(&key)
+                .filter(|known| Arc::ptr_eq(&known.user, user) && known.totp.as_ref() == totp);
+            if let Some(known) = known {
+                return crypto::equal(epoch.as_bytes(), known.epoch.as_bytes());
             }
-        }
-        let epoch = crate::app::credential_epoch(user, totp.as_ref());
-        if epochs.len() >= EPOCHS_KEPT {
-            epochs.clear();
-        }
-        let user = user.clone();
-        let known = Epoch {
-            user,
-            totp,
-            epoch: epoch.clone(),
-        };
-        epochs.insert(key, known);
-        epoch
+            let current = crate::app::credential_epoch(user, totp);
+            if epochs.len() >= EPOCHS_KEPT {
+                epochs.clear();
+            }
+            let holds = crypto::equal(epoch.as_bytes(), current.as_bytes());
+            let known = Epoch {
+                user: user.clone(),
+                totp: totp.cloned(),
+                epoch: current,
+            };
+            epochs.insert(key, known);
+            holds
+        })
     })
 }
 

@@ -34,8 +34,21 @@ pub(super) fn next_codec_id() -> u64 {
 struct Decoded {
     /// The codec the entries belong to; another one empties the cache.
     codec: u64,
-    /// Cookie value as sent → what it decrypts to.
-    sessions: HashMap<Box<str>, Session>,
+    /// Cookie value as sent (by its [`tail`]) → what it decrypts to.
+    sessions: HashMap<u64, (Box<str>, Session)>,
+}
+
+/// A cookie's key in the cache: its last eight bytes and its length. A
+/// cookie doorman sealed ends in its AES-GCM tag, so the key is as good as
+/// random, and cheaper to hash than a few hundred bytes. Only cookies that
+/// decrypted are kept, so a forged one can match an entry's key at most,
+/// never its cookie, which is compared whole.
+fn tail(value: &str) -> u64 {
+    let bytes = value.as_bytes();
+    let last = &bytes[bytes.len().saturating_sub(8)..];
+    let mut word = [0; 8];
+    word[..last.len()].copy_from_slice(last);
+    u64::from_le_bytes(word) ^ (bytes.len() as u64).rotate_left(56)
 }
 
 thread_local! {
@@ -52,8 +65,10 @@ pub(super) fn decrypted(
     let cached = DECODED.with(|cache| {
         let cache = cache.borrow();
         (cache.codec == codec)
-            .then(|| cache.sessions.get(value).cloned())
+            .then(|| cache.sessions.get(&tail(value)))
             .flatten()
+            .filter(|(cookie, _)| **cookie == *value)
+            .map(|(_, session)| session.clone())
     });
     if cached.is_some() {
         return cached;
@@ -65,7 +80,8 @@ pub(super) fn decrypted(
             cache.sessions.clear();
             cache.codec = codec;
         }
-        cache.sessions.insert(value.into(), session.clone());
+        let cached = (value.into(), session.clone());
+        cache.sessions.insert(tail(value), cached);
     });
     Some(session)
 }

@@ -280,11 +280,11 @@ impl SessionCodec {
 /// What a browser is taken to be signed in as, from the valid, unrevoked
 /// sessions its cookies carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Choice {
+pub enum Choice<T = Session> {
     /// No session.
     None,
     /// One person's session: the newest of theirs.
-    One(Session),
+    One(T),
     /// Sessions of different people: a cookie was planted (cookie tossing,
     /// from a sibling subdomain or a more specific path). Neither is
     /// believed, since the planted one may be the newer or the older.
@@ -296,21 +296,28 @@ pub enum Choice {
 /// most specific and then the oldest first: taking the first would let a
 /// planted or stale cookie win. So the newest session wins among one
 /// person's, and sessions of different people are refused together.
-pub fn choose(candidates: Vec<Session>) -> Choice {
+pub fn choose<T: AsRef<Session>>(candidates: impl IntoIterator<Item = T>) -> Choice<T> {
     let mut candidates = candidates.into_iter();
     let Some(mut best) = candidates.next() else {
         return Choice::None;
     };
-    for session in candidates {
-        if session.user != best.user {
+    let age = |s: &Session| (s.authenticated_at, s.second_factor_at, s.last_seen);
+    for candidate in candidates {
+        let (session, chosen) = (candidate.as_ref(), best.as_ref());
+        if session.user != chosen.user {
             return Choice::Conflict;
         }
-        let age = |s: &Session| (s.authenticated_at, s.second_factor_at, s.last_seen);
-        if age(&session) > age(&best) {
-            best = session;
+        if age(session) > age(chosen) {
+            best = candidate;
         }
     }
     Choice::One(best)
+}
+
+impl AsRef<Session> for Session {
+    fn as_ref(&self) -> &Session {
+        self
+    }
 }
 
 /// The `__Host-` prefix: a browser keeps a cookie so named only when it is
@@ -526,7 +533,7 @@ mod tests {
             Choice::Conflict
         );
         assert_eq!(choose(vec![planted, victim]), Choice::Conflict);
-        assert_eq!(choose(Vec::new()), Choice::None);
+        assert_eq!(choose(Vec::<Session>::new()), Choice::None);
     }
 
     #[test]
