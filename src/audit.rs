@@ -19,40 +19,60 @@ pub enum Output {
     Memory(Arc<Mutex<Vec<String>>>),
 }
 
-/// What an event is about; empty fields are left out.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
-pub struct Record<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client: Option<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub channel: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'a str>,
-    /// Unix seconds a lock or a cap lasts until.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub until: Option<u64>,
-    /// Recovery codes left after one was used.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub left: Option<usize>,
-    /// The challenge's own id (a push's), never a code or a secret.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub challenge: Option<&'a str>,
-    /// The name an API token was given (never its secret).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<&'a str>,
-    /// The `X-Request-Id` of the request that led to the event.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<&'a str>,
+/// A struct whose fields, each an `Option` of the type written, are left
+/// out of the line when empty (serde_with's `skip_serializing_none`, for
+/// one struct).
+macro_rules! optional_fields {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident<$lt:lifetime> {
+            $($(#[$doc:meta])* $field:ident: $ty:ty,)+
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name<$lt> {
+            $(
+                $(#[$doc])*
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $field: Option<$ty>,
+            )+
+        }
+    };
+}
+
+optional_fields! {
+    /// What an event is about; empty fields are left out.
+    #[derive(Debug, Default, Clone, Copy, Serialize)]
+    pub struct Record<'a> {
+        user: &'a str,
+        client: IpAddr,
+        user_agent: &'a str,
+        rule: &'a str,
+        path: &'a str,
+        channel: &'a str,
+        provider: &'a str,
+        reason: &'a str,
+        /// Unix seconds a lock or a cap lasts until.
+        until: u64,
+        /// Recovery codes left after one was used.
+        left: usize,
+        /// The challenge's own id (a push's), never a code or a secret.
+        challenge: &'a str,
+        /// The name an API token was given (never its secret).
+        token: &'a str,
+        /// The `X-Request-Id` of the request that led to the event.
+        request_id: &'a str,
+    }
+}
+
+impl<'a> Record<'a> {
+    /// A record about `user`, and nothing else.
+    pub fn about(user: &'a str) -> Record<'a> {
+        Record {
+            user: Some(user),
+            ..Record::default()
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -405,23 +405,17 @@ mod tests {
     #[test]
     fn a_public_prefix_matches_plain_paths_with_allowed_methods() {
         let rules = assets();
-        assert_eq!(
-            policy(&rules, &Method::GET, "/assets/app.css"),
-            Some(Policy::Bypass)
-        );
-        assert_eq!(
-            policy(&rules, &Method::POST, "/assets/app.css"),
-            Some(Policy::TwoFactor)
-        );
-        assert_eq!(
-            policy(&rules, &Method::GET, "/assetsx"),
-            Some(Policy::TwoFactor)
-        );
-        // The same file, spelled differently, is the same public file.
-        assert_eq!(
-            policy(&rules, &Method::GET, "/assets/./%61pp.css"),
-            Some(Policy::Bypass)
-        );
+        let cases = [
+            (Method::GET, "/assets/app.css", Policy::Bypass),
+            (Method::POST, "/assets/app.css", Policy::TwoFactor),
+            (Method::GET, "/assetsx", Policy::TwoFactor),
+            // The same file, spelled differently, is the same public file.
+            (Method::GET, "/assets/./%61pp.css", Policy::Bypass),
+        ];
+        for (method, path, expected) in cases {
+            let got = policy(&rules, &method, path);
+            assert_eq!(got, Some(expected), "{method} {path}");
+        }
     }
 
     #[test]

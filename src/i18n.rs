@@ -2,6 +2,7 @@
 //! `locales/`, embedded at build time, `Accept-Language` negotiation, and
 //! formatting with English standing in for a message a language lacks.
 
+use crate::embed::embedded;
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use std::sync::LazyLock;
@@ -9,13 +10,8 @@ use unic_langid::LanguageIdentifier;
 
 /// Every shipped language: its tag and its messages. English comes first:
 /// it is the fallback for a message another file lacks.
-const SHIPPED: &[(&str, &str)] = &[
-    ("en", include_str!("../locales/en/doorman.ftl")),
-    ("de", include_str!("../locales/de/doorman.ftl")),
-    ("fr", include_str!("../locales/fr/doorman.ftl")),
-    ("es", include_str!("../locales/es/doorman.ftl")),
-    ("pt-BR", include_str!("../locales/pt-BR/doorman.ftl")),
-];
+const SHIPPED: &[(&str, &str)] =
+    embedded!("../locales/", "/doorman.ftl": "en", "de", "fr", "es", "pt-BR");
 
 /// One of the shipped languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -33,7 +33,8 @@
 //! - [`config`]: the config file, read in two stages; [`report`]: how its
 //!   problems are reported; [`secret`]: values kept out of logs;
 //!   [`error`]: the one error type.
-//! - [`clock`]: injectable time; [`i18n`]: the words people read, per language.
+//! - [`clock`]: injectable time; [`i18n`]: the words people read, per language;
+//!   [`embed`]: the files built into the binary.
 //! - [`tls`]: certificates for the listener and `https://` upstreams.
 //! - [`metrics`]: Prometheus counters and their exposition.
 //! - [`control`]: the side thread serving metrics and watching certificates.
@@ -53,6 +54,7 @@ pub mod control;
 pub(crate) mod crypto;
 pub(crate) mod csrf;
 pub mod demo;
+pub(crate) mod embed;
 pub(crate) mod error;
 pub(crate) mod gate;
 pub(crate) mod gateway;

@@ -2,7 +2,8 @@
 //! that stops taking it, each fail after `limits.body_idle_timeout`.
 //!
 //! Both watch *progress*, not total time: a large upload or download that
-//! keeps moving, however slowly, is never cut off.
+//! keeps moving, however slowly, is never cut off. A body also says when it
+//! has been read whole, where the wait for the answer to an upload begins.
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
@@ -12,6 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
 /// A body or socket made no progress for as long as it may.
@@ -89,6 +91,9 @@ impl StallTimer {
 pub struct TimedBody<B> {
     inner: B,
     timer: StallTimer,
+    /// Fired at the end of the body (or its error), once someone asked
+    /// with [`TimedBody::on_end`]; `None` once fired.
+    ended: Option<oneshot::Sender<()>>,
 }
 
 impl<B> TimedBody<B> {
@@ -96,7 +101,21 @@ impl<B> TimedBody<B> {
         TimedBody {
             inner,
             timer: StallTimer::new(limit),
+            ended: None,
         }
+    }
+}
+
+impl<B: Body> TimedBody<B> {
+    /// Resolves once the body has been read whole (or failed); `None` for a
+    /// body that is already complete (most GETs).
+    pub fn on_end(&mut self) -> Option<oneshot::Receiver<()>> {
+        if self.inner.is_end_stream() {
+            return None;
+        }
+        let (ended, receiver) = oneshot::channel();
+        self.ended = Some(ended);
+        Some(receiver)
     }
 }
 
@@ -123,6 +142,11 @@ where
             }
             Poll::Ready(frame) => {
                 this.timer.progress();
+                // hyper stops polling once a sized body says it has ended.
+                let finished = !matches!(frame, Some(Ok(_))) || this.inner.is_end_stream();
+                if let Some(ended) = this.ended.take_if(|_| finished) {
+                    let _ = ended.send(());
+                }
                 Poll::Ready(frame.map(|frame| frame.map_err(Into::into)))
             }
         }

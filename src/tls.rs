@@ -204,6 +204,24 @@ pub fn client_config(trust: &UpstreamTrust) -> Result<rustls::ClientConfig, Stri
     Ok(config)
 }
 
+/// `ServerCertVerifier` methods that hand the handshake signature to the
+/// `rustls::crypto` function of the same name, with the provider's algorithms.
+macro_rules! by_crypto_provider {
+    ($($method:ident),+) => {
+        $(
+            fn $method(
+                &self,
+                message: &[u8],
+                cert: &CertificateDer<'_>,
+                dss: &DigitallySignedStruct,
+            ) -> Result<HandshakeSignatureValid, rustls::Error> {
+                let algorithms = &self.0.signature_verification_algorithms;
+                rustls::crypto::$method(message, cert, dss, algorithms)
+            }
+        )+
+    };
+}
+
 /// Accepts any upstream certificate, still checking that the handshake is
 /// signed by its key. For `upstream_insecure_skip_verify` only.
 #[derive(Debug)]
@@ -221,33 +239,8 @@ impl ServerCertVerifier for NoVerify {
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
+    // The handshake signatures, checked as rustls checks them.
+    by_crypto_provider!(verify_tls12_signature, verify_tls13_signature);
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()

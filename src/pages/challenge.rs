@@ -171,7 +171,7 @@ pub(super) fn offer(visit: &Visit<'_>, settings: &ChannelSettings, user: &User) 
 
 /// The channels the page offers `user`, but for `except` (the one already
 /// pending).
-pub(super) fn offers(visit: &Visit<'_>, user: &User, except: Option<Channel>) -> Vec<Offer> {
+fn offers(visit: &Visit<'_>, user: &User, except: Option<Channel>) -> Vec<Offer> {
     offered(visit, user)
         .into_iter()
         .filter(|settings| Some(settings.channel) != except)
@@ -225,6 +225,8 @@ pub(super) fn choose_page(
     )
 }
 
+/// The page of a challenge under way: the code form, or for a push the
+/// waiting page; both offer the other ways.
 pub(super) fn code_page(
     visit: &Visit<'_>,
     user: &User,
@@ -232,27 +234,30 @@ pub(super) fn code_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Reply, Error> {
-    if pending.channel == Channel::Push {
-        return super::push::waiting_page(visit, user, pending, status, error);
-    }
     let others = offers(visit, user, Some(pending.channel));
-    let resend_wait = pending.resend_wait;
+    let (template, page) = match pending.channel {
+        Channel::Push => ("push.html", super::push::waiting(visit, pending)),
+        _ => ("code.html", code_form(visit, pending)),
+    };
     visit.render(
         status,
-        "code.html",
-        context! {
-            channel => pending.channel.name(),
-            sent_by => pending.channel.describe(),
-            sent_to => mask_phone(&pending.to),
-            attempts_left => pending.attempts_left,
-            code_length => match pending.channel {
-                Channel::Totp => Some(crate::otp::totp::DIGITS as u32),
-                _ => (!pending.remote).then_some(visit.app.codes.length),
-            },
-            resend_wait => resend_wait,
-            remember_device => super::trusted_device::lifetime_text(visit.app),
-            others => others,
-            error => error,
-        },
+        template,
+        context! { others => others, error => error, ..page },
     )
+}
+
+/// The code form's own fields: where the code went, and what it takes.
+fn code_form(visit: &Visit<'_>, pending: &Pending) -> minijinja::Value {
+    context! {
+        channel => pending.channel.name(),
+        sent_by => pending.channel.describe(),
+        sent_to => mask_phone(&pending.to),
+        attempts_left => pending.attempts_left,
+        code_length => match pending.channel {
+            Channel::Totp => Some(crate::otp::totp::DIGITS as u32),
+            _ => (!pending.remote).then_some(visit.app.codes.length),
+        },
+        resend_wait => pending.resend_wait,
+        remember_device => super::trusted_device::lifetime_text(visit.app),
+    }
 }

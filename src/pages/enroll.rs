@@ -127,29 +127,36 @@ pub fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
         Err(refused) => return refused.answer(visit),
     };
     let secret = TotpSecret::generate();
-    page(visit, &session_id, &user, &secret, StatusCode::OK, None)
+    let enrollment = Enrollment {
+        session_id: &session_id,
+        user: &user,
+        secret: &secret,
+    };
+    page(visit, &enrollment, StatusCode::OK, None, None)
 }
 
+/// The enrollment form in the making: the session it is bound to, whose
+/// it is, and the new secret it offers.
+struct Enrollment<'a> {
+    session_id: &'a str,
+    user: &'a User,
+    secret: &'a TotpSecret,
+}
+
+/// The page for `enrollment`; `error` is about the new code,
+/// `current_error` about the current authenticator's.
 fn page(
     visit: &Visit<'_>,
-    session_id: &str,
-    user: &User,
-    secret: &TotpSecret,
-    status: StatusCode,
-    error: Option<&str>,
-) -> Result<Reply, Error> {
-    page_with(visit, session_id, user, secret, status, error, None)
-}
-
-fn page_with(
-    visit: &Visit<'_>,
-    session_id: &str,
-    user: &User,
-    secret: &TotpSecret,
+    enrollment: &Enrollment<'_>,
     status: StatusCode,
     error: Option<&str>,
     current_error: Option<&str>,
 ) -> Result<Reply, Error> {
+    let Enrollment {
+        session_id,
+        user,
+        secret,
+    } = enrollment;
     let base32 = secret.to_base32();
     let uri = secret.otpauth_uri(&visit.app.app_name, &user.name);
     let grouped: Vec<String> = base32
@@ -188,6 +195,11 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     let Ok(secret) = TotpSecret::from_base32(base32) else {
         return Err(Error::BadRequest("enrollment form"));
     };
+    let enrollment = Enrollment {
+        session_id: &session_id,
+        user: &user,
+        secret: &secret,
+    };
     let digits =
         |name: &str| -> String { field(name).chars().filter(char::is_ascii_digit).collect() };
     let app = visit.app;
@@ -205,11 +217,10 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
             let text = visit.t_with("too-many-failed", &[("wait", wait.into())]);
             return page(
                 visit,
-                &session_id,
-                &user,
-                &secret,
+                &enrollment,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(&text),
+                None,
             );
         }
         match current.matching_step(&digits("current_code"), visit.now) {
@@ -218,7 +229,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
                 held = Some(reservation);
             }
             // The reserved attempt stays: a wrong current code is a failure.
-            None => return refuse_current(visit, &session_id, &user, &secret),
+            None => return refuse_current(visit, &enrollment),
         }
     }
     let Some(step) = secret.matching_step(&digits("code"), visit.now) else {
@@ -228,11 +239,10 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         let text = visit.t("enroll-wrong");
         return page(
             visit,
-            &session_id,
-            &user,
-            &secret,
+            &enrollment,
             StatusCode::UNAUTHORIZED,
             Some(&text),
+            None,
         );
     };
     // Both codes are right: only now is the current one used up, so a
@@ -240,7 +250,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     if let Some(step) = current_step {
         if !app.store.accept_totp_step(&user.name, step).await? {
             super::verify::totp_replayed(visit, &user);
-            return refuse_current(visit, &session_id, &user, &secret);
+            return refuse_current(visit, &enrollment);
         }
     }
     if let Some(reservation) = &held {
@@ -316,27 +326,21 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
 }
 
 /// The current authenticator's code was wrong (or used before).
-fn refuse_current(
-    visit: &Visit<'_>,
-    session_id: &str,
-    user: &User,
-    secret: &TotpSecret,
-) -> Result<Reply, Error> {
+fn refuse_current(visit: &Visit<'_>, enrollment: &Enrollment<'_>) -> Result<Reply, Error> {
     visit.audit(
         "totp_enroll_failed",
         crate::audit::Record {
-            user: Some(&user.name),
+            user: Some(&enrollment.user.name),
             reason: Some("current_code"),
             ..Default::default()
         },
     );
-    page_with(
+    let text = visit.t("enroll-current-wrong");
+    page(
         visit,
-        session_id,
-        user,
-        secret,
+        enrollment,
         StatusCode::UNAUTHORIZED,
         None,
-        Some(&visit.t("enroll-current-wrong")),
+        Some(&text),
     )
 }

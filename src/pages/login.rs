@@ -54,10 +54,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     let checked = app.passwords.check(username, password, locked).await;
     let Some(user) = checked else {
         crate::metrics::password_check("failed");
-        let record = || Record {
-            user: Some(account.as_deref().unwrap_or(username)),
-            ..Record::default()
-        };
+        let record = || Record::about(account.as_deref().unwrap_or(username));
         if locked {
             visit.audit(
                 "signin_locked",
@@ -117,13 +114,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     let session = app.start_session(&user, FactorLevel::Password, visit.now, visit.now);
     visit.set_cookie(app.sessions.set_cookie(&session, visit.tls));
     tracing::info!(event = "password_accepted", user = %user.name, client = %visit.client, "password accepted");
-    visit.audit(
-        "password_accepted",
-        Record {
-            user: Some(&user.name),
-            ..Record::default()
-        },
-    );
+    visit.audit("password_accepted", Record::about(&user.name));
     // Where the rule asks for the password only, that is enough.
     let destination = visit.destination();
     if let Ok(uri) = destination.parse::<http::Uri>() {
@@ -155,13 +146,7 @@ fn trusted(visit: &mut Visit<'_>, user: &crate::users::User, proven_at: u64) -> 
     visit.set_device_mark(&user.name);
     crate::metrics::session_started(session.expires_at);
     tracing::info!(event = "trusted_device_used", user = %user.name, client = %visit.client, "password accepted on a remembered device");
-    visit.audit(
-        "trusted_device_used",
-        Record {
-            user: Some(&user.name),
-            ..Record::default()
-        },
-    );
+    visit.audit("trusted_device_used", Record::about(&user.name));
     redirect(StatusCode::SEE_OTHER, &visit.destination())
 }
 

@@ -5,7 +5,7 @@
 //! the phone, not the browser, so they carry no CSRF token: each is a
 //! signed, one-time, expiring token that stands for one answer to one push.
 
-use super::challenge::{choose_page, offers, Pending};
+use super::challenge::{choose_page, Pending};
 use super::second_factor::signed_in_with_password;
 use super::verify::signed_in;
 use super::{json, Reply, Visit};
@@ -278,34 +278,21 @@ pub async fn settle(
     }))
 }
 
-/// The waiting page: the number to pick, the time left, and other ways.
-pub fn waiting_page(
-    visit: &Visit<'_>,
-    user: &User,
-    pending: &Pending,
-    status: StatusCode,
-    error: Option<String>,
-) -> Result<Reply, Error> {
-    let others = offers(visit, user, Some(Channel::Push));
+/// The waiting page's own fields: the number to pick and the time left.
+pub fn waiting(visit: &Visit<'_>, pending: &Pending) -> minijinja::Value {
     let seconds_left = pending.expires_at.saturating_sub(visit.now);
-    visit.render(
-        status,
-        "push.html",
-        context! {
-            // Duo matches on its own; its push carries no number of ours.
-            number => pending
-                .number
-                .filter(|_| pending.provider != "duo")
-                .map(|n| format!("{n:02}")),
-            duo => pending.provider == "duo",
-            seconds_left => seconds_left,
-            time_left => format!("{}:{:02}", seconds_left / 60, seconds_left % 60),
-            status_url => format!("{}/2fa/push/status", visit.app.prefix),
-            next_url => visit.page_url("2fa"),
-            others => others,
-            error => error,
-        },
-    )
+    context! {
+        // Duo matches on its own; its push carries no number of ours.
+        number => pending
+            .number
+            .filter(|_| pending.provider != "duo")
+            .map(|n| format!("{n:02}")),
+        duo => pending.provider == "duo",
+        seconds_left => seconds_left,
+        time_left => format!("{}:{:02}", seconds_left / 60, seconds_left % 60),
+        status_url => format!("{}/2fa/push/status", visit.app.prefix),
+        next_url => visit.page_url("2fa"),
+    }
 }
 
 /// `GET 2fa/push/status[?wait=1]`: where the push stands, as JSON. With

@@ -1,6 +1,7 @@
 //! The HTML templates: embedded in the binary, each replaceable by a file of
 //! the same name in `templates_dir`.
 
+use crate::embed::embedded;
 use crate::error::Error;
 use crate::i18n::{Arg, Locale};
 use bytes::Bytes;
@@ -10,24 +11,18 @@ use http_body_util::Full;
 use minijinja::Environment;
 use std::path::Path;
 
-const EMBEDDED: &[(&str, &str)] = &[
-    ("layout.html", include_str!("../../templates/layout.html")),
-    ("login.html", include_str!("../../templates/login.html")),
-    ("choose.html", include_str!("../../templates/choose.html")),
-    ("code.html", include_str!("../../templates/code.html")),
-    ("message.html", include_str!("../../templates/message.html")),
-    ("push.html", include_str!("../../templates/push.html")),
-    ("enroll.html", include_str!("../../templates/enroll.html")),
-    ("logout.html", include_str!("../../templates/logout.html")),
-    (
-        "passkeys.html",
-        include_str!("../../templates/passkeys.html"),
-    ),
-    (
-        "recovery.html",
-        include_str!("../../templates/recovery.html"),
-    ),
-];
+const EMBEDDED: &[(&str, &str)] = embedded!("../../templates/", "":
+    "layout.html",
+    "login.html",
+    "choose.html",
+    "code.html",
+    "message.html",
+    "push.html",
+    "enroll.html",
+    "logout.html",
+    "passkeys.html",
+    "recovery.html",
+);
 
 /// The push waiting page's script.
 pub const PUSH_SCRIPT: &str = include_str!("../../templates/push.js");
@@ -38,12 +33,17 @@ pub const RESEND_SCRIPT: &str = include_str!("../../templates/resend.js");
 
 /// One of the pages' scripts (served from doorman, as the CSP wants).
 pub fn script(text: &'static str) -> Response<Full<Bytes>> {
-    let mut reply = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    asset(
+        Bytes::from_static(text.as_bytes()),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+/// A static file of the pages' own, cached by browsers for an hour.
+fn asset(body: Bytes, content_type: &'static str) -> Response<Full<Bytes>> {
+    let mut reply = Response::new(Full::new(body));
     let headers = reply.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),
@@ -110,16 +110,6 @@ impl Templates {
     }
 
     pub fn stylesheet(&self) -> Response<Full<Bytes>> {
-        let mut reply = Response::new(Full::new(self.stylesheet.clone()));
-        let headers = reply.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/css; charset=utf-8"),
-        );
-        headers.insert(
-            CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=3600"),
-        );
-        reply
+        asset(self.stylesheet.clone(), "text/css; charset=utf-8")
     }
 }

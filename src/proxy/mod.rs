@@ -17,22 +17,17 @@ use crate::connections::Slot;
 use crate::error::Error;
 use crate::limits::Limits;
 use crate::stall::{Stalled, TimedBody};
-use bytes::Bytes;
 use http::header::{HeaderName, CONNECTION, HOST, UPGRADE};
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
-use hyper::body::{Body, Frame, SizeHint};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -216,7 +211,8 @@ impl Proxy {
 
         // Only a tunnel keeps the connection's slot; the upstream never sees it.
         let slot = parts.extensions.remove::<Slot>();
-        let (body, uploaded) = Upload::watch(body, self.body_idle_timeout);
+        let mut body = Upload::new(body, self.body_idle_timeout);
+        let uploaded = body.on_end();
         // Pinned once and awaited by reference: one slot for the send in
         // this future's state, not one per way of waiting for it.
         let answer = self.send(Request::from_parts(parts, body));
@@ -366,60 +362,6 @@ async fn session_ends(guard: Option<TunnelGuard>) {
     }
 }
 
-/// The request body on its way upstream; says when it has been sent whole,
-/// and fails with [`Stalled`] when the client stops sending it.
-pub struct Upload {
-    inner: TimedBody<Incoming>,
-    /// Fired at the end of the body (or its error); `None` once fired, and
-    /// from the start for bodies that are already complete (most GETs).
-    done: Option<oneshot::Sender<()>>,
-}
-
-impl Upload {
-    fn watch(inner: Incoming, idle: Duration) -> (Upload, Option<oneshot::Receiver<()>>) {
-        let inner = TimedBody::new(inner, idle);
-        if inner.is_end_stream() {
-            return (Upload { inner, done: None }, None);
-        }
-        let (done, uploaded) = oneshot::channel();
-        (
-            Upload {
-                inner,
-                done: Some(done),
-            },
-            Some(uploaded),
-        )
-    }
-}
-
-impl Body for Upload {
-    type Data = Bytes;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        let finished = match &polled {
-            Poll::Ready(None | Some(Err(_))) => true,
-            // hyper stops polling once a sized body says it has ended.
-            Poll::Ready(Some(Ok(_))) => self.inner.is_end_stream(),
-            Poll::Pending => false,
-        };
-        if finished {
-            if let Some(done) = self.done.take() {
-                let _ = done.send(());
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
+/// The request body on its way upstream: fails with [`Stalled`] when the
+/// client stops sending it, and says when it has been sent whole.
+pub type Upload = TimedBody<Incoming>;

@@ -138,6 +138,84 @@ pub trait Verifier: Send + Sync {
     }
 }
 
+impl VerifyStart {
+    /// A provider's word for the channel asked for: `voice` for a call,
+    /// `sms` for anything else (the code goes as a text message).
+    pub fn per_channel<T>(&self, voice: T, sms: T) -> T {
+        match self.channel {
+            Channel::Voice => voice,
+            _ => sms,
+        }
+    }
+}
+
+/// What checking a code needs: the verification, the number it went to
+/// (some providers check by number), and the code typed.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyCheck<'a> {
+    pub request_id: &'a str,
+    pub to: &'a str,
+    pub code: &'a str,
+}
+
+/// A [`Verifier`] as its provider file writes it, in plain `async fn`s;
+/// the one impl below boxes them for every Verify provider.
+trait VerifyApi: Send + Sync {
+    /// The provider's key under `providers:`.
+    const NAME: &'static str;
+    fn start(
+        &self,
+        start: &VerifyStart,
+    ) -> impl Future<Output = Result<String, ProviderError>> + Send;
+    fn check(
+        &self,
+        check: VerifyCheck<'_>,
+    ) -> impl Future<Output = Result<Verdict, ProviderError>> + Send;
+    fn cancel(&self, request_id: &str) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// As [`Verifier::call_instead`].
+    fn call_instead<'a>(
+        &'a self,
+        _request_id: &'a str,
+    ) -> Option<BoxFuture<'a, Result<(), ProviderError>>> {
+        None
+    }
+}
+
+impl<T: VerifyApi> Verifier for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+
+    fn start<'a>(&'a self, start: &'a VerifyStart) -> BoxFuture<'a, Result<String, ProviderError>> {
+        Box::pin(VerifyApi::start(self, start))
+    }
+
+    fn check<'a>(
+        &'a self,
+        request_id: &'a str,
+        to: &'a str,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Verdict, ProviderError>> {
+        let check = VerifyCheck {
+            request_id,
+            to,
+            code,
+        };
+        Box::pin(VerifyApi::check(self, check))
+    }
+
+    fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(VerifyApi::cancel(self, request_id))
+    }
+
+    fn call_instead<'a>(
+        &'a self,
+        request_id: &'a str,
+    ) -> Option<BoxFuture<'a, Result<(), ProviderError>>> {
+        VerifyApi::call_instead(self, request_id)
+    }
+}
+
 /// A configured provider of either kind.
 #[derive(Clone)]
 pub enum Provider {

@@ -135,7 +135,7 @@ macro_rules! raw_block {
         $(#[$meta])*
         #[derive(Debug, Default, serde::Deserialize)]
         pub struct $name {
-            $(pub $key: Option<raw_block!(@type $($ty)?)>,)+
+            $(pub $key: Option<$crate::otp::providers::registry::raw_block!(@type $($ty)?)>,)+
         }
     };
     (@type) => { String };
@@ -158,6 +158,57 @@ macro_rules! one_role {
     };
 }
 pub(super) use one_role;
+
+/// A provider reached over HTTP whose block is its keys, each read the way
+/// named, then `base_url` (defaulting to `$url`; `None`: required) and
+/// `timeout`: writes the raw block, its reading and `build` (as
+/// [`one_role`]). A key is `required`, `secret` (a required credential),
+/// `optional`, or `or "default"`; `one_of(a, b)` wants exactly one of two
+/// optional keys. Problems are reported in the order the keys are named.
+macro_rules! http_block {
+    (
+        $(#[$meta:meta])*
+        $raw:ident => $settings:ident, $add:ident($provider:ident):
+        $($key:ident($($how:tt)+)),+;
+        $(one_of($a:ident, $b:ident);)?
+        base_url $url:expr $(,)?
+    ) => {
+        $crate::otp::providers::registry::raw_block!(
+            $(#[$meta])* $raw: $($key,)+ base_url, timeout
+        );
+
+        impl $crate::otp::providers::registry::ProviderConfig for $settings {
+            type Raw = $raw;
+
+            fn read(
+                raw: Self::Raw,
+                block: &mut $crate::otp::providers::registry::Block<'_>,
+                _context: &$crate::otp::providers::registry::Context,
+            ) -> Option<Self> {
+                $(block.one_of((stringify!($a), &raw.$a), (stringify!($b), &raw.$b))?;)?
+                Some($settings {
+                    $($key: $crate::otp::providers::registry::http_block!(@read block, raw, $key, $($how)+),)+
+                    endpoint: block.endpoint(&raw.base_url, &raw.timeout, $url)?,
+                })
+            }
+
+            $crate::otp::providers::registry::one_role!($add, $provider);
+        }
+    };
+    (@read $block:ident, $raw:ident, $key:ident, required) => {
+        $block.required(stringify!($key), &$raw.$key)?
+    };
+    (@read $block:ident, $raw:ident, $key:ident, secret) => {
+        $block.secret(stringify!($key), &$raw.$key)?
+    };
+    (@read $block:ident, $raw:ident, $key:ident, optional) => {
+        $raw.$key.clone()
+    };
+    (@read $block:ident, $raw:ident, $key:ident, or $default:literal) => {
+        $raw.$key.clone().unwrap_or_else(|| $default.to_owned())
+    };
+}
+pub(super) use http_block;
 
 /// A provider's settings, whatever the provider.
 pub trait Configured: fmt::Debug + Send + Sync {

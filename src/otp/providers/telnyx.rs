@@ -6,10 +6,9 @@
 //! request shape are shared with Telnyx Messages (`telnyx_sms`).
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
+use super::registry::http_block;
 use super::Providers;
-use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
-use crate::otp::Channel;
+use super::{ProviderError, VerifyApi, VerifyCheck, VerifyStart};
 use crate::otp::Verdict;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -150,88 +149,59 @@ fn number_segment(number: &str) -> Option<String> {
         .then(|| format!("%2B{digits}"))
 }
 
-impl Verifier for Telnyx {
-    fn name(&self) -> &'static str {
-        "telnyx"
+impl VerifyApi for Telnyx {
+    const NAME: &'static str = "telnyx";
+
+    async fn start(&self, start: &VerifyStart) -> Result<String, ProviderError> {
+        let path = start.per_channel("/v2/verifications/call", "/v2/verifications/sms");
+        let body = StartBody {
+            phone_number: &start.to,
+            verify_profile_id: &self.settings.verify_profile_id,
+            timeout_secs: start.lifetime.as_secs(),
+        };
+        let answer = send(self.post(path, &body)).await?;
+        let id = |created: Data<Created>| created.data.id;
+        answer.id(error, id, "Telnyx answered without an id")
     }
 
-    fn start<'a>(&'a self, start: &'a VerifyStart) -> BoxFuture<'a, Result<String, ProviderError>> {
-        Box::pin(async move {
-            let path = match start.channel {
-                Channel::Voice => "/v2/verifications/call",
-                _ => "/v2/verifications/sms",
-            };
-            let body = StartBody {
-                phone_number: &start.to,
-                verify_profile_id: &self.settings.verify_profile_id,
-                timeout_secs: start.lifetime.as_secs(),
-            };
-            let answer = send(self.post(path, &body)).await?;
-            let id = |created: Data<Created>| created.data.id;
-            answer.id(error, id, "Telnyx answered without an id")
-        })
-    }
-
-    fn check<'a>(
-        &'a self,
-        _request_id: &'a str,
-        to: &'a str,
-        code: &'a str,
-    ) -> BoxFuture<'a, Result<Verdict, ProviderError>> {
-        Box::pin(async move {
-            let number = number_segment(to)
-                .ok_or_else(|| ProviderError::InvalidNumber("not +E.164".into()))?;
-            let body = CheckBody {
-                code,
-                verify_profile_id: &self.settings.verify_profile_id,
-            };
-            let path = format!("/v2/verifications/by_phone_number/{number}/actions/verify");
-            let answer = send(self.post(&path, &body)).await?;
-            if answer.is_success() {
-                let check: Data<Check> = answer.body("unreadable Telnyx verify answer")?;
-                return Ok(match check.data.response_code.as_str() {
-                    "accepted" => Verdict::Accepted,
-                    "rejected" => Verdict::Wrong,
-                    // Undocumented: never a sign-in.
-                    _ => Verdict::Expired,
-                });
-            }
-            match (answer.status, failure(&answer).0) {
-                (404, _) | (_, Some(10005)) => Ok(Verdict::Expired),
-                _ => Err(error(&answer)),
-            }
-        })
+    /// By number: Telnyx checks the code sent to `to` last.
+    async fn check(&self, check: VerifyCheck<'_>) -> Result<Verdict, ProviderError> {
+        let number = number_segment(check.to)
+            .ok_or_else(|| ProviderError::InvalidNumber("not +E.164".into()))?;
+        let body = CheckBody {
+            code: check.code,
+            verify_profile_id: &self.settings.verify_profile_id,
+        };
+        let path = format!("/v2/verifications/by_phone_number/{number}/actions/verify");
+        let answer = send(self.post(&path, &body)).await?;
+        if answer.is_success() {
+            let check: Data<Check> = answer.body("unreadable Telnyx verify answer")?;
+            return Ok(match check.data.response_code.as_str() {
+                "accepted" => Verdict::Accepted,
+                "rejected" => Verdict::Wrong,
+                // Undocumented: never a sign-in.
+                _ => Verdict::Expired,
+            });
+        }
+        match (answer.status, failure(&answer).0) {
+            (404, _) | (_, Some(10005)) => Ok(Verdict::Expired),
+            _ => Err(error(&answer)),
+        }
     }
 
     /// Telnyx documents no way to end a verification early; it lapses after
     /// `timeout_secs`. Nothing to do, and nothing failed.
-    fn cancel<'a>(&'a self, _request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(async { Ok(()) })
+    async fn cancel(&self, _request_id: &str) -> Result<(), ProviderError> {
+        Ok(())
     }
 }
 
-raw_block!(
+http_block!(
     /// `providers.telnyx` as written.
-    RawTelnyx: api_key, verify_profile_id, base_url, timeout,
+    RawTelnyx => TelnyxSettings, add_verify(Telnyx):
+    api_key(secret), verify_profile_id(required);
+    base_url Some("https://api.telnyx.com"),
 );
-
-impl ProviderConfig for TelnyxSettings {
-    type Raw = RawTelnyx;
-
-    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
-        Some(TelnyxSettings {
-            api_key: block.secret("api_key", &raw.api_key)?,
-            verify_profile_id: block.required("verify_profile_id", &raw.verify_profile_id)?,
-            endpoint: block.endpoint(
-                &raw.base_url,
-                &raw.timeout,
-                Some("https://api.telnyx.com"),
-            )?,
-        })
-    }
-
-    one_role!(add_verify, Telnyx);
-}
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! Messages. Requests and error bodies are Telnyx Verify's (`telnyx`).
 
 use super::http::{send, Endpoint};
-use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
+use super::registry::http_block;
 use super::telnyx::{error, post, Created, Data};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
@@ -70,33 +70,13 @@ impl Delivery for TelnyxSms {
     }
 }
 
-raw_block!(
+http_block!(
     /// `providers.telnyx_sms` as written.
-    RawTelnyxSms: api_key, from, messaging_profile_id, base_url, timeout,
+    RawTelnyxSms => TelnyxSmsSettings, add_message(TelnyxSms):
+    api_key(secret), from(optional), messaging_profile_id(optional);
+    one_of(from, messaging_profile_id);
+    base_url Some("https://api.telnyx.com"),
 );
-
-impl ProviderConfig for TelnyxSmsSettings {
-    type Raw = RawTelnyxSms;
-
-    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
-        block.one_of(
-            ("from", &raw.from),
-            ("messaging_profile_id", &raw.messaging_profile_id),
-        )?;
-        Some(TelnyxSmsSettings {
-            api_key: block.secret("api_key", &raw.api_key)?,
-            from: raw.from.clone(),
-            messaging_profile_id: raw.messaging_profile_id.clone(),
-            endpoint: block.endpoint(
-                &raw.base_url,
-                &raw.timeout,
-                Some("https://api.telnyx.com"),
-            )?,
-        })
-    }
-
-    one_role!(add_message, TelnyxSms);
-}
 
 #[cfg(test)]
 mod tests {

@@ -6,10 +6,9 @@
 //! it again is a 404 (error 20404).
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
+use super::registry::http_block;
 use super::Providers;
-use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
-use crate::otp::Channel;
+use super::{ProviderError, VerifyApi, VerifyCheck, VerifyStart};
 use crate::otp::Verdict;
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -93,93 +92,56 @@ pub(super) fn error(answer: &Answer) -> ProviderError {
     }
 }
 
-impl Verifier for Twilio {
-    fn name(&self) -> &'static str {
-        "twilio"
+impl VerifyApi for Twilio {
+    const NAME: &'static str = "twilio";
+
+    async fn start(&self, start: &VerifyStart) -> Result<String, ProviderError> {
+        let channel = start.per_channel("call", "sms");
+        let form = [
+            ("To", start.to.as_str()),
+            ("Channel", channel),
+            ("Locale", self.settings.locale.as_str()),
+        ];
+        let answer = send(self.post("Verifications", &form)).await?;
+        answer.id(
+            error,
+            |created: Created| created.sid,
+            "Twilio answered without a sid",
+        )
     }
 
-    fn start<'a>(&'a self, start: &'a VerifyStart) -> BoxFuture<'a, Result<String, ProviderError>> {
-        Box::pin(async move {
-            let channel = match start.channel {
-                Channel::Voice => "call",
-                _ => "sms",
-            };
-            let form = [
-                ("To", start.to.as_str()),
-                ("Channel", channel),
-                ("Locale", self.settings.locale.as_str()),
-            ];
-            let answer = send(self.post("Verifications", &form)).await?;
-            answer.id(
-                error,
-                |created: Created| created.sid,
-                "Twilio answered without a sid",
-            )
-        })
+    async fn check(&self, check: VerifyCheck<'_>) -> Result<Verdict, ProviderError> {
+        let form = [("VerificationSid", check.request_id), ("Code", check.code)];
+        let answer = send(self.post("VerificationCheck", &form)).await?;
+        if answer.is_success() {
+            let check: Check = answer.body("unreadable VerificationCheck answer")?;
+            return Ok(match (check.status.as_str(), check.valid) {
+                ("approved", true) => Verdict::Accepted,
+                ("pending", _) => Verdict::Wrong,
+                _ => Verdict::Expired,
+            });
+        }
+        let failure: Option<Failure> = answer.json();
+        match (answer.status, failure.and_then(|f| f.code)) {
+            (404, _) | (_, Some(20404)) => Ok(Verdict::Expired),
+            (_, Some(60202)) => Ok(Verdict::Exhausted),
+            _ => Err(error(&answer)),
+        }
     }
 
-    fn check<'a>(
-        &'a self,
-        request_id: &'a str,
-        _to: &'a str,
-        code: &'a str,
-    ) -> BoxFuture<'a, Result<Verdict, ProviderError>> {
-        Box::pin(async move {
-            let form = [("VerificationSid", request_id), ("Code", code)];
-            let answer = send(self.post("VerificationCheck", &form)).await?;
-            if answer.is_success() {
-                let check: Check = answer.body("unreadable VerificationCheck answer")?;
-                return Ok(match (check.status.as_str(), check.valid) {
-                    ("approved", true) => Verdict::Accepted,
-                    ("pending", _) => Verdict::Wrong,
-                    _ => Verdict::Expired,
-                });
-            }
-            let failure: Option<Failure> = answer.json();
-            match (answer.status, failure.and_then(|f| f.code)) {
-                (404, _) | (_, Some(20404)) => Ok(Verdict::Expired),
-                (_, Some(60202)) => Ok(Verdict::Exhausted),
-                _ => Err(error(&answer)),
-            }
-        })
-    }
-
-    fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(async move {
-            let answer = send(self.post(
-                &format!("Verifications/{request_id}"),
-                &[("Status", "canceled")],
-            ))
-            .await?;
-            answer.cancelled(error)
-        })
+    async fn cancel(&self, request_id: &str) -> Result<(), ProviderError> {
+        let tail = format!("Verifications/{request_id}");
+        let answer = send(self.post(&tail, &[("Status", "canceled")])).await?;
+        answer.cancelled(error)
     }
 }
 
-raw_block!(
+http_block!(
     /// `providers.twilio` as written.
-    RawTwilio: account_sid, auth_token, service_sid, locale, base_url, timeout,
+    RawTwilio => TwilioSettings, add_verify(Twilio):
+    account_sid(required), auth_token(secret), service_sid(required), locale(or "en");
+    base_url Some("https://verify.twilio.com"),
 );
-
-impl ProviderConfig for TwilioSettings {
-    type Raw = RawTwilio;
-
-    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
-        Some(TwilioSettings {
-            account_sid: block.required("account_sid", &raw.account_sid)?,
-            auth_token: block.secret("auth_token", &raw.auth_token)?,
-            service_sid: block.required("service_sid", &raw.service_sid)?,
-            locale: raw.locale.clone().unwrap_or_else(|| "en".to_owned()),
-            endpoint: block.endpoint(
-                &raw.base_url,
-                &raw.timeout,
-                Some("https://verify.twilio.com"),
-            )?,
-        })
-    }
-
-    one_role!(add_verify, Twilio);
-}
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! body is Twilio Verify's (`twilio`).
 
 use super::http::{send, Endpoint};
-use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
+use super::registry::http_block;
 use super::twilio::{error, Created};
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
@@ -76,34 +76,13 @@ impl Delivery for TwilioSms {
     }
 }
 
-raw_block!(
+http_block!(
     /// `providers.twilio_sms` as written.
-    RawTwilioSms: account_sid, auth_token, from, messaging_service_sid, base_url, timeout,
+    RawTwilioSms => TwilioSmsSettings, add_message(TwilioSms):
+    account_sid(required), auth_token(secret), from(optional), messaging_service_sid(optional);
+    one_of(from, messaging_service_sid);
+    base_url Some("https://api.twilio.com"),
 );
-
-impl ProviderConfig for TwilioSmsSettings {
-    type Raw = RawTwilioSms;
-
-    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
-        block.one_of(
-            ("from", &raw.from),
-            ("messaging_service_sid", &raw.messaging_service_sid),
-        )?;
-        Some(TwilioSmsSettings {
-            account_sid: block.required("account_sid", &raw.account_sid)?,
-            auth_token: block.secret("auth_token", &raw.auth_token)?,
-            from: raw.from.clone(),
-            messaging_service_sid: raw.messaging_service_sid.clone(),
-            endpoint: block.endpoint(
-                &raw.base_url,
-                &raw.timeout,
-                Some("https://api.twilio.com"),
-            )?,
-        })
-    }
-
-    one_role!(add_message, TwilioSms);
-}
 
 #[cfg(test)]
 mod tests {

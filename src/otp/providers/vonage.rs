@@ -9,8 +9,7 @@
 use super::http::{by_status, scrub, send, Answer, Endpoint};
 use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
 use super::Providers;
-use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
-use crate::otp::Channel;
+use super::{BoxFuture, ProviderError, VerifyApi, VerifyCheck, VerifyStart};
 use crate::otp::Verdict;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -58,7 +57,7 @@ struct Start<'a> {
     workflow: Vec<Step<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, Copy)]
 struct Step<'a> {
     channel: &'static str,
     to: &'a str,
@@ -159,58 +158,43 @@ fn checked(answer: &Answer) -> Result<Verdict, ProviderError> {
     }
 }
 
-impl Verifier for Vonage {
-    fn name(&self) -> &'static str {
-        "vonage"
+impl VerifyApi for Vonage {
+    const NAME: &'static str = "vonage";
+
+    async fn start(&self, start: &VerifyStart) -> Result<String, ProviderError> {
+        // Vonage wants E.164 without the `+`.
+        let to = start.to.trim_start_matches('+');
+        let sms = Step { channel: "sms", to };
+        let voice = Step {
+            channel: "voice",
+            to,
+        };
+        // SMS carries a voice step, for "call me instead".
+        let workflow = start.per_channel(vec![voice], vec![sms, voice]);
+        let body = Start {
+            brand: &self.settings.brand,
+            code_length: start.code_length.clamp(4, 10),
+            // How long a step waits before Vonage moves on to the next:
+            // the code's lifetime, so nobody is called unasked while
+            // the SMS code is still good.
+            channel_timeout: start.lifetime.as_secs().clamp(15, 900),
+            locale: &self.settings.locale,
+            workflow,
+        };
+        let answer = send(self.request(reqwest::Method::POST, "").json(&body)).await?;
+        started(&answer)
     }
 
-    fn start<'a>(&'a self, start: &'a VerifyStart) -> BoxFuture<'a, Result<String, ProviderError>> {
-        Box::pin(async move {
-            // Vonage wants E.164 without the `+`.
-            let to = start.to.trim_start_matches('+');
-            let sms = Step { channel: "sms", to };
-            let voice = Step {
-                channel: "voice",
-                to,
-            };
-            // SMS carries a voice step, for "call me instead".
-            let workflow = match start.channel {
-                Channel::Voice => vec![voice],
-                _ => vec![sms, voice],
-            };
-            let body = Start {
-                brand: &self.settings.brand,
-                code_length: start.code_length.clamp(4, 10),
-                // How long a step waits before Vonage moves on to the next:
-                // the code's lifetime, so nobody is called unasked while
-                // the SMS code is still good.
-                channel_timeout: start.lifetime.as_secs().clamp(15, 900),
-                locale: &self.settings.locale,
-                workflow,
-            };
-            let answer = send(self.request(reqwest::Method::POST, "").json(&body)).await?;
-            started(&answer)
-        })
+    async fn check(&self, check: VerifyCheck<'_>) -> Result<Verdict, ProviderError> {
+        let body = serde_json::json!({ "code": check.code });
+        let tail = format!("/{}", check.request_id);
+        let request = self.request(reqwest::Method::POST, &tail);
+        checked(&send(request.json(&body)).await?)
     }
 
-    fn check<'a>(
-        &'a self,
-        request_id: &'a str,
-        _to: &'a str,
-        code: &'a str,
-    ) -> BoxFuture<'a, Result<Verdict, ProviderError>> {
-        Box::pin(async move {
-            let body = serde_json::json!({ "code": code });
-            let request = self.request(reqwest::Method::POST, &format!("/{request_id}"));
-            checked(&send(request.json(&body)).await?)
-        })
-    }
-
-    fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(async move {
-            let request = self.request(reqwest::Method::DELETE, &format!("/{request_id}"));
-            send(request).await?.cancelled(error)
-        })
+    async fn cancel(&self, request_id: &str) -> Result<(), ProviderError> {
+        let request = self.request(reqwest::Method::DELETE, &format!("/{request_id}"));
+        send(request).await?.cancelled(error)
     }
 
     fn call_instead<'a>(

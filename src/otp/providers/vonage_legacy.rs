@@ -11,8 +11,7 @@ use super::http::{by_status, scrub, send};
 use super::registry::{Block, Context, ProviderConfig};
 use super::vonage::VonageSettings;
 use super::Providers;
-use super::{BoxFuture, ProviderError, Verifier, VerifyStart};
-use crate::otp::Channel;
+use super::{BoxFuture, ProviderError, VerifyApi, VerifyCheck, VerifyStart};
 use crate::otp::Verdict;
 use serde::Deserialize;
 use std::time::Duration;
@@ -149,64 +148,47 @@ fn verdict(outcome: &Outcome) -> Result<Verdict, ProviderError> {
     }
 }
 
-impl Verifier for VonageLegacy {
-    fn name(&self) -> &'static str {
-        "vonage_legacy"
+impl VerifyApi for VonageLegacy {
+    const NAME: &'static str = "vonage_legacy";
+
+    async fn start(&self, start: &VerifyStart) -> Result<String, ProviderError> {
+        let workflow = start.per_channel(WORKFLOW_CALL, WORKFLOW_SMS_THEN_CALL);
+        // v1 makes codes of 4 or 6 digits only.
+        let code_length = if start.code_length == 4 { "4" } else { "6" };
+        let (pin_expiry, next_event_wait) = timings(start.lifetime);
+        let (pin_expiry, next_event_wait) = (pin_expiry.to_string(), next_event_wait.to_string());
+        let fields = [
+            // E.164 without the `+`.
+            ("number", start.to.trim_start_matches('+')),
+            ("brand", self.settings.brand.as_str()),
+            ("code_length", code_length),
+            ("workflow_id", workflow),
+            ("pin_expiry", pin_expiry.as_str()),
+            ("next_event_wait", next_event_wait.as_str()),
+        ];
+        let outcome = self.post("/verify/json", &fields).await?;
+        match outcome.status() {
+            Some(0) if !outcome.request_id.is_empty() => Ok(outcome.request_id),
+            Some(0) => Err(ProviderError::Unavailable(
+                "Vonage answered without a request_id".into(),
+            )),
+            _ => Err(error(&outcome)),
+        }
     }
 
-    fn start<'a>(&'a self, start: &'a VerifyStart) -> BoxFuture<'a, Result<String, ProviderError>> {
-        Box::pin(async move {
-            let workflow = match start.channel {
-                Channel::Voice => WORKFLOW_CALL,
-                _ => WORKFLOW_SMS_THEN_CALL,
-            };
-            // v1 makes codes of 4 or 6 digits only.
-            let code_length = if start.code_length == 4 { "4" } else { "6" };
-            let (pin_expiry, next_event_wait) = timings(start.lifetime);
-            let (pin_expiry, next_event_wait) =
-                (pin_expiry.to_string(), next_event_wait.to_string());
-            let fields = [
-                // E.164 without the `+`.
-                ("number", start.to.trim_start_matches('+')),
-                ("brand", self.settings.brand.as_str()),
-                ("code_length", code_length),
-                ("workflow_id", workflow),
-                ("pin_expiry", pin_expiry.as_str()),
-                ("next_event_wait", next_event_wait.as_str()),
-            ];
-            let outcome = self.post("/verify/json", &fields).await?;
-            match outcome.status() {
-                Some(0) if !outcome.request_id.is_empty() => Ok(outcome.request_id),
-                Some(0) => Err(ProviderError::Unavailable(
-                    "Vonage answered without a request_id".into(),
-                )),
-                _ => Err(error(&outcome)),
-            }
-        })
+    async fn check(&self, check: VerifyCheck<'_>) -> Result<Verdict, ProviderError> {
+        let fields = [("request_id", check.request_id), ("code", check.code)];
+        verdict(&self.post("/verify/check/json", &fields).await?)
     }
 
-    fn check<'a>(
-        &'a self,
-        request_id: &'a str,
-        _to: &'a str,
-        code: &'a str,
-    ) -> BoxFuture<'a, Result<Verdict, ProviderError>> {
-        Box::pin(async move {
-            let fields = [("request_id", request_id), ("code", code)];
-            verdict(&self.post("/verify/check/json", &fields).await?)
-        })
-    }
-
-    fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(async move {
-            let fields = [("request_id", request_id), ("cmd", "cancel")];
-            let outcome = self.post("/verify/control/json", &fields).await?;
-            match outcome.status() {
-                // 6: no longer active, so nothing to cancel.
-                Some(0 | 6) => Ok(()),
-                _ => Err(error(&outcome)),
-            }
-        })
+    async fn cancel(&self, request_id: &str) -> Result<(), ProviderError> {
+        let fields = [("request_id", request_id), ("cmd", "cancel")];
+        let outcome = self.post("/verify/control/json", &fields).await?;
+        match outcome.status() {
+            // 6: no longer active, so nothing to cancel.
+            Some(0 | 6) => Ok(()),
+            _ => Err(error(&outcome)),
+        }
     }
 
     fn call_instead<'a>(

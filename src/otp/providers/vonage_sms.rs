@@ -6,7 +6,7 @@
 //! `status`, and only `"0"` means sent.
 
 use super::http::{by_status, scrub, send, Answer, Endpoint};
-use super::registry::{one_role, raw_block, Block, Context, ProviderConfig};
+use super::registry::http_block;
 use super::Providers;
 use super::{BoxFuture, CodeMessage, Delivery, ProviderError};
 use crate::secret::Secret;
@@ -113,29 +113,12 @@ fn outcome(answer: &Answer) -> Result<(), ProviderError> {
     }
 }
 
-raw_block!(
+http_block!(
     /// `providers.vonage_sms` as written.
-    RawVonageSms: api_key, api_secret, from, base_url, timeout,
+    RawVonageSms => VonageSmsSettings, add_message(VonageSms):
+    api_key(required), api_secret(secret), from(required);
+    base_url Some("https://rest.nexmo.com"),
 );
-
-impl ProviderConfig for VonageSmsSettings {
-    type Raw = RawVonageSms;
-
-    fn read(raw: Self::Raw, block: &mut Block<'_>, _context: &Context) -> Option<Self> {
-        Some(VonageSmsSettings {
-            api_key: block.required("api_key", &raw.api_key)?,
-            api_secret: block.secret("api_secret", &raw.api_secret)?,
-            from: block.required("from", &raw.from)?,
-            endpoint: block.endpoint(
-                &raw.base_url,
-                &raw.timeout,
-                Some("https://rest.nexmo.com"),
-            )?,
-        })
-    }
-
-    one_role!(add_message, VonageSms);
-}
 
 #[cfg(test)]
 mod tests {
