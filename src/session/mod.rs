@@ -345,14 +345,19 @@ pub fn cookie_values<'a>(
     headers: &'a HeaderMap,
     name: &'a str,
 ) -> impl Iterator<Item = &'a str> + 'a {
+    // Bytes, not `to_str`: a long cookie line is read once, not validated
+    // first; a value is text only if it is UTF-8.
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
+        .flat_map(|line| line.as_bytes().split(|&byte| byte == b';'))
         .filter_map(move |pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key == name).then_some(value)
+            let pair = pair.trim_ascii();
+            let split = pair.iter().position(|&byte| byte == b'=')?;
+            let (key, value) = (&pair[..split], &pair[split + 1..]);
+            (key == name.as_bytes())
+                .then(|| std::str::from_utf8(value).ok())
+                .flatten()
         })
 }
 
