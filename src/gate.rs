@@ -29,7 +29,7 @@ pub enum Decision {
     /// cookie when the idle window should slide.
     Pass {
         user: Arc<User>,
-        session: Session,
+        session: Arc<Session>,
         refreshed_cookie: Option<HeaderValue>,
     },
     /// A browser without a usable session: send it to sign in.
@@ -95,7 +95,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
     if let Some(bearer) = request.token {
         return token_decision(rules, &target, bearer);
     }
-    if let Some((session, user)) = signed_in(app, request.headers, now, tls) {
+    if let Some((session, user)) = shared_session(app, request.headers, now, tls) {
         let answer = if anonymous.needs_user {
             rules.evaluate(&target, Some(&user))
         } else {
@@ -172,6 +172,18 @@ pub fn signed_in(
     now: u64,
     tls: bool,
 ) -> Option<(Session, Arc<User>)> {
+    let (session, user) = shared_session(app, headers, now, tls)?;
+    Some((Arc::unwrap_or_clone(session), user))
+}
+
+/// [`signed_in`], with the session as this thread's cookie cache holds it
+/// (not copied): what the gate needs on every request.
+fn shared_session(
+    app: &App,
+    headers: &HeaderMap,
+    now: u64,
+    tls: bool,
+) -> Option<(Arc<Session>, Arc<User>)> {
     // Each candidate's user, looked up once: `choose` keeps them together.
     let valid = app
         .sessions
@@ -195,7 +207,7 @@ pub fn signed_in(
     }
 }
 
-impl AsRef<Session> for (Session, Arc<User>) {
+impl AsRef<Session> for (Arc<Session>, Arc<User>) {
     fn as_ref(&self) -> &Session {
         &self.0
     }
@@ -336,12 +348,13 @@ pub fn fully_signed_in(
     headers: &HeaderMap,
     now: u64,
     tls: bool,
-) -> Option<(Session, Arc<User>)> {
-    signed_in(app, headers, now, tls).filter(|(session, _)| session.level == FactorLevel::TwoFactor)
+) -> Option<(Arc<Session>, Arc<User>)> {
+    shared_session(app, headers, now, tls)
+        .filter(|(session, _)| session.level == FactorLevel::TwoFactor)
 }
 
 /// Through, re-issuing the cookie when the idle window should slide.
-pub fn pass(app: &App, session: Session, user: Arc<User>, now: u64, tls: bool) -> Decision {
+pub fn pass(app: &App, session: Arc<Session>, user: Arc<User>, now: u64, tls: bool) -> Decision {
     let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
     Decision::Pass {
         user,

@@ -20,6 +20,7 @@ use cookie::{Cookie, CookieJar, Key};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Cookies kept per thread; about 400 bytes each.
 pub const CAPACITY: usize = 1024;
@@ -35,7 +36,7 @@ struct Decoded {
     /// The codec the entries belong to; another one empties the cache.
     codec: u64,
     /// Cookie value as sent (by its [`tail`]) → what it decrypts to.
-    sessions: HashMap<u64, (Box<str>, Session)>,
+    sessions: HashMap<u64, (Box<str>, Arc<Session>)>,
 }
 
 /// A cookie's key in the cache: its last eight bytes and its length. A
@@ -61,7 +62,7 @@ pub(super) fn decrypted(
     codec: u64,
     value: &str,
     decrypt: impl FnOnce() -> Option<Session>,
-) -> Option<Session> {
+) -> Option<Arc<Session>> {
     let cached = DECODED.with(|cache| {
         let cache = cache.borrow();
         (cache.codec == codec)
@@ -73,7 +74,7 @@ pub(super) fn decrypted(
     if cached.is_some() {
         return cached;
     }
-    let session = decrypt()?;
+    let session = Arc::new(decrypt()?);
     DECODED.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.codec != codec || cache.sessions.len() >= CAPACITY {
@@ -124,7 +125,7 @@ mod tests {
                 calls += 1;
                 Some(session("a"))
             });
-            assert_eq!(got, Some(session("a")));
+            assert_eq!(got.as_deref(), Some(&session("a")));
         }
         assert_eq!(calls, 1);
         // Another codec (other keys) decrypts for itself.

@@ -9,6 +9,7 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 pub use settings::{Secure, SessionSettings};
+use std::sync::Arc;
 
 /// How far a session has come through sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -186,7 +187,7 @@ impl SessionCodec {
             }
         }
         match choose(found) {
-            Choice::One(session) => Ok(Some(session)),
+            Choice::One(session) => Ok(Some(Arc::unwrap_or_clone(session))),
             Choice::Conflict => Ok(None),
             Choice::None => rejected.map_or(Ok(None), Err),
         }
@@ -196,7 +197,7 @@ impl SessionCodec {
     /// current, in the order sent. Only the name doorman sets on this
     /// request is read: over TLS with the `__Host-` prefix in use, a plain
     /// `doorman_session` can only have been planted, and is ignored.
-    pub fn candidates(&self, headers: &HeaderMap, now: u64, tls: bool) -> Vec<Session> {
+    pub fn candidates(&self, headers: &HeaderMap, now: u64, tls: bool) -> Vec<Arc<Session>> {
         // The session cookie's plain and `__Host-` names, built once.
         let prefixed = self.secure(tls) && self.settings.domain.is_none();
         let name = &self.own_cookies[usize::from(prefixed)];
@@ -206,7 +207,7 @@ impl SessionCodec {
     }
 
     /// `value`'s session, if it decrypts (see [`cache`]), is current and not idle.
-    fn decode(&self, value: &str, now: u64) -> Result<Session, Rejected> {
+    fn decode(&self, value: &str, now: u64) -> Result<Arc<Session>, Rejected> {
         let keys = &self.settings.keys;
         let decrypt = || cache::open(keys, &self.settings.cookie_name, value);
         let session =
@@ -580,8 +581,14 @@ mod tests {
         let session = codec.start("alice", FactorLevel::TwoFactor, 1000, 1000);
         let plain = request_with(&codec.set_cookie(&session, false));
         let secure = request_with(&codec.set_cookie(&session, true));
-        assert_eq!(codec.candidates(&plain, 1001, false), vec![session.clone()]);
-        assert_eq!(codec.candidates(&secure, 1001, true), vec![session]);
+        assert_eq!(
+            codec.candidates(&plain, 1001, false),
+            vec![Arc::new(session.clone())]
+        );
+        assert_eq!(
+            codec.candidates(&secure, 1001, true),
+            vec![Arc::new(session)]
+        );
         // Over TLS a plain-named cookie can only have been planted.
         assert!(codec.candidates(&plain, 1001, true).is_empty());
         assert!(codec.candidates(&secure, 1001, false).is_empty());
