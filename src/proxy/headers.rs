@@ -10,6 +10,7 @@
 //! `Remote.User` and `REMOTE_USER` are both `Remote-User`. Hop-by-hop headers
 //! go first, and a `Connection` token can never remove a header doorman owns.
 
+use crate::session::cookie_pairs;
 use http::header::{HeaderName, CONNECTION, COOKIE, HOST, UPGRADE};
 use http::{HeaderMap, HeaderValue};
 use std::net::IpAddr;
@@ -227,7 +228,7 @@ pub fn allowed_upgrade(headers: &HeaderMap, allowed: &[String]) -> Option<Header
 /// as its own field) into the one line HTTP/1.1 allows (RFC 9113 §8.2.3).
 pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
     let own = |pair: &[u8]| {
-        let name = pair.split(|&byte| byte == b'=').next().unwrap_or(pair);
+        let name = memchr::memchr(b'=', pair).map_or(pair, |at| &pair[..at]);
         names.iter().any(|own| name.trim_ascii() == own.as_bytes())
     };
     let mut lines = headers.get_all(COOKIE).iter();
@@ -236,11 +237,15 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
         (Some(line), None) => Some(line),
         _ => None,
     };
-    if one_line.is_some_and(|line| !cookie_pairs(line).any(own)) {
+    if one_line.is_some_and(|line| !cookie_pairs(line.as_bytes()).any(own)) {
         return;
     }
     let mut joined = Vec::new();
-    for pair in headers.get_all(COOKIE).iter().flat_map(cookie_pairs) {
+    for pair in headers
+        .get_all(COOKIE)
+        .iter()
+        .flat_map(|line| cookie_pairs(line.as_bytes()))
+    {
         if !own(pair) {
             if !joined.is_empty() {
                 joined.extend_from_slice(b"; ");
@@ -254,14 +259,6 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
             headers.insert(COOKIE, value);
         }
     }
-}
-
-/// The `name=value` pairs of one `Cookie` line, trimmed, empty ones skipped.
-fn cookie_pairs(line: &HeaderValue) -> impl Iterator<Item = &[u8]> {
-    let pairs = line.as_bytes().split(|&byte| byte == b';');
-    pairs
-        .map(<[u8]>::trim_ascii)
-        .filter(|pair| !pair.is_empty())
 }
 
 /// Appends the peer to `X-Forwarded-For` and sets `-Proto` and `-Host`.

@@ -346,20 +346,37 @@ pub fn cookie_values<'a>(
     headers: &'a HeaderMap,
     name: &'a str,
 ) -> impl Iterator<Item = &'a str> + 'a {
-    // Bytes, not `to_str`: a long cookie line is read once, not validated
-    // first; a value is text only if it is UTF-8.
     headers
         .get_all(COOKIE)
         .iter()
-        .flat_map(|line| line.as_bytes().split(|&byte| byte == b';'))
+        .flat_map(|line| cookie_pairs(line.as_bytes()))
         .filter_map(move |pair| {
-            let pair = pair.trim_ascii();
-            let split = pair.iter().position(|&byte| byte == b'=')?;
+            let split = memchr::memchr(b'=', pair)?;
             let (key, value) = (&pair[..split], &pair[split + 1..]);
             (key == name.as_bytes())
                 .then(|| std::str::from_utf8(value).ok())
                 .flatten()
         })
+}
+
+/// The `name=value` pairs of one `Cookie` line, trimmed, empty ones
+/// skipped: the one reading of a cookie line, for the gate and for the
+/// proxy that strips doorman's cookies. Bytes, not text: a long line is
+/// scanned once (`memchr`), not validated first.
+pub fn cookie_pairs(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(line);
+    std::iter::from_fn(move || loop {
+        let line = rest?;
+        let (pair, after) = match memchr::memchr(b';', line) {
+            Some(at) => (&line[..at], Some(&line[at + 1..])),
+            None => (line, None),
+        };
+        rest = after;
+        let pair = pair.trim_ascii();
+        if !pair.is_empty() {
+            return Some(pair);
+        }
+    })
 }
 
 #[cfg(test)]
