@@ -213,14 +213,20 @@ impl App {
     /// `user`'s authenticator secret: enrolled since start-up, or from the
     /// users file.
     pub fn totp_secret(&self, user: &User) -> Option<otp::totp::TotpSecret> {
+        self.with_totp_secret(user, |secret| secret.cloned())
+    }
+
+    /// `then` of [`App::totp_secret`], without copying the secret out.
+    pub fn with_totp_secret<T>(
+        &self,
+        user: &User,
+        then: impl FnOnce(Option<&otp::totp::TotpSecret>) -> T,
+    ) -> T {
         let enrolled = self
             .enrolled
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        enrolled
-            .get(&user.name)
-            .cloned()
-            .or_else(|| user.totp.clone())
+        then(enrolled.get(&user.name).or(user.totp.as_ref()))
     }
 
     /// Swaps in a reloaded users file, which is the truth about

@@ -6,9 +6,10 @@
 use crate::net::TrustedProxies;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Refusals are logged at most this often, with a count: a client
 /// hammering the cap must not flood the log.
@@ -157,46 +158,70 @@ impl Refusals {
 /// How many requests one connection has in flight: from the service call
 /// to the end of the response body. A connection with none is idle —
 /// whatever bytes (HTTP/2 pings, settings, half a request head) it sends.
-#[derive(Clone)]
-pub struct Activity(Arc<watch::Sender<usize>>);
+#[derive(Clone, Default)]
+pub struct Activity(Arc<Counted>);
 
-/// One request in flight; dropping it ends the request.
-pub struct Busy(Arc<watch::Sender<usize>>);
+/// What [`Activity`] counts: plain atomics, so a request costs two atomic
+/// steps and a clock read, and the idle watch wakes only at its deadlines.
+struct Counted {
+    in_flight: AtomicUsize,
+    /// When the last request ended (or the connection began), as
+    /// nanoseconds after `since`.
+    last_end: AtomicU64,
+    since: tokio::time::Instant,
+}
 
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
+impl Default for Counted {
+    fn default() -> Self {
+        Counted {
+            in_flight: AtomicUsize::new(0),
+            last_end: AtomicU64::new(0),
+            since: tokio::time::Instant::now(),
+        }
     }
 }
 
-impl Default for Activity {
-    fn default() -> Self {
-        Activity(Arc::new(watch::Sender::new(0)))
+impl Counted {
+    fn now(&self) -> u64 {
+        let elapsed = tokio::time::Instant::now().saturating_duration_since(self.since);
+        u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// One request in flight; dropping it ends the request.
+pub struct Busy(Arc<Counted>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.last_end.fetch_max(self.0.now(), Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Release);
     }
 }
 
 impl Activity {
     pub fn busy(&self) -> Busy {
-        self.0.send_modify(|n| *n += 1);
+        self.0.in_flight.fetch_add(1, Ordering::Acquire);
         Busy(self.0.clone())
     }
 
     /// Resolves once nothing has been in flight for `timeout` straight.
+    /// It looks at the counts only at its deadlines: a busy connection is
+    /// looked at again `timeout` later, an idle one at `timeout` after its
+    /// last request ended.
     pub async fn idle(&self, timeout: Duration) {
-        let mut changes = self.0.subscribe();
+        let counted = &self.0;
         loop {
-            let idle = *changes.borrow_and_update() == 0;
-            // `self` holds the sender, so `changed` never fails here.
-            if idle {
-                if tokio::time::timeout(timeout, changes.changed())
-                    .await
-                    .is_err()
-                {
+            let look_again = if counted.in_flight.load(Ordering::Acquire) > 0 {
+                tokio::time::Instant::now() + timeout
+            } else {
+                let last_end = Duration::from_nanos(counted.last_end.load(Ordering::Relaxed));
+                let deadline = counted.since + last_end + timeout;
+                if tokio::time::Instant::now() >= deadline {
                     return;
                 }
-            } else {
-                let _ = changes.changed().await;
-            }
+                deadline
+            };
+            tokio::time::sleep_until(look_again).await;
         }
     }
 }

@@ -29,7 +29,7 @@ pub enum Decision {
     /// cookie when the idle window should slide.
     Pass {
         user: Arc<User>,
-        session: Session,
+        session: Arc<Session>,
         refreshed_cookie: Option<HeaderValue>,
     },
     /// A browser without a usable session: send it to sign in.
@@ -95,7 +95,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
     if let Some(bearer) = request.token {
         return token_decision(rules, &target, bearer);
     }
-    if let Some((session, user)) = signed_in(app, request.headers, now, tls) {
+    if let Some((session, user)) = shared_session(app, request.headers, now, tls) {
         let answer = if anonymous.needs_user {
             rules.evaluate(&target, Some(&user))
         } else {
@@ -172,17 +172,29 @@ pub fn signed_in(
     now: u64,
     tls: bool,
 ) -> Option<(Session, Arc<User>)> {
+    let (session, user) = shared_session(app, headers, now, tls)?;
+    Some((Arc::unwrap_or_clone(session), user))
+}
+
+/// [`signed_in`], with the session as this thread's cookie cache holds it
+/// (not copied): what the gate needs on every request.
+fn shared_session(
+    app: &App,
+    headers: &HeaderMap,
+    now: u64,
+    tls: bool,
+) -> Option<(Arc<Session>, Arc<User>)> {
+    // Each candidate's user, looked up once: `choose` keeps them together.
     let valid = app
         .sessions
         .candidates(headers, now, tls)
         .into_iter()
-        .filter(|session| session_holds(app, session).is_some())
-        .collect();
-    match session::choose(valid) {
-        session::Choice::One(session) => {
+        .filter_map(|session| {
             let user = session_holds(app, &session)?;
             Some((session, user))
-        }
+        });
+    match session::choose(valid) {
+        session::Choice::One(chosen) => Some(chosen),
         session::Choice::None => None,
         session::Choice::Conflict => {
             tracing::warn!(
@@ -192,6 +204,12 @@ pub fn signed_in(
             );
             None
         }
+    }
+}
+
+impl AsRef<Session> for (Arc<Session>, Arc<User>) {
+    fn as_ref(&self) -> &Session {
+        &self.0
     }
 }
 
@@ -207,8 +225,7 @@ pub fn session_holds(app: &App, session: &Session) -> Option<Arc<User>> {
         return None;
     }
     let user = app.users.load().get(&session.user)?.clone();
-    let current = credential_epoch(app, &user);
-    crypto::equal(session.epoch.as_bytes(), current.as_bytes()).then_some(user)
+    credential_epoch_is(app, &user, &session.epoch).then_some(user)
 }
 
 /// Credential epochs a worker thread keeps before it starts over.
@@ -228,31 +245,32 @@ struct Epoch {
 /// entries, and an enrolled or removed authenticator changes the secret,
 /// so a change of credentials is seen on the very next request, as without
 /// the memo.
-fn credential_epoch(app: &App, user: &Arc<User>) -> String {
+fn credential_epoch_is(app: &App, user: &Arc<User>, epoch: &str) -> bool {
     thread_local! {
         static EPOCHS: RefCell<HashMap<usize, Epoch>> = RefCell::new(HashMap::new());
     }
-    let totp = app.totp_secret(user);
     let key = Arc::as_ptr(user) as usize;
-    EPOCHS.with(|epochs| {
-        let mut epochs = epochs.borrow_mut();
-        if let Some(known) = epochs.get(&key) {
-            if Arc::ptr_eq(&known.user, user) && known.totp == totp {
-                return known.epoch.clone();
+    app.with_totp_secret(user, |totp| {
+        EPOCHS.with_borrow_mut(|epochs| {
+            let known = epochs
+                .get(&key)
+                .filter(|known| Arc::ptr_eq(&known.user, user) && known.totp.as_ref() == totp);
+            if let Some(known) = known {
+                return crypto::equal(epoch.as_bytes(), known.epoch.as_bytes());
             }
-        }
-        let epoch = crate::app::credential_epoch(user, totp.as_ref());
-        if epochs.len() >= EPOCHS_KEPT {
-            epochs.clear();
-        }
-        let user = user.clone();
-        let known = Epoch {
-            user,
-            totp,
-            epoch: epoch.clone(),
-        };
-        epochs.insert(key, known);
-        epoch
+            let current = crate::app::credential_epoch(user, totp);
+            if epochs.len() >= EPOCHS_KEPT {
+                epochs.clear();
+            }
+            let holds = crypto::equal(epoch.as_bytes(), current.as_bytes());
+            let known = Epoch {
+                user: user.clone(),
+                totp: totp.cloned(),
+                epoch: current,
+            };
+            epochs.insert(key, known);
+            holds
+        })
     })
 }
 
@@ -330,12 +348,13 @@ pub fn fully_signed_in(
     headers: &HeaderMap,
     now: u64,
     tls: bool,
-) -> Option<(Session, Arc<User>)> {
-    signed_in(app, headers, now, tls).filter(|(session, _)| session.level == FactorLevel::TwoFactor)
+) -> Option<(Arc<Session>, Arc<User>)> {
+    shared_session(app, headers, now, tls)
+        .filter(|(session, _)| session.level == FactorLevel::TwoFactor)
 }
 
 /// Through, re-issuing the cookie when the idle window should slide.
-pub fn pass(app: &App, session: Session, user: Arc<User>, now: u64, tls: bool) -> Decision {
+pub fn pass(app: &App, session: Arc<Session>, user: Arc<User>, now: u64, tls: bool) -> Decision {
     let refreshed_cookie = app.sessions.refreshed_cookie(&session, now, tls);
     Decision::Pass {
         user,

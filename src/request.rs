@@ -340,7 +340,7 @@ fn replace_path(request: &mut Request<Incoming>, path: &str) -> Result<(), http:
 }
 
 /// Whether `session` still holds, asked again while its tunnel is open.
-fn tunnel_guard(app: Arc<App>, session: Session) -> TunnelGuard {
+fn tunnel_guard(app: Arc<App>, session: Arc<Session>) -> TunnelGuard {
     Box::new(move || gate::still_holds(&app, &session, app.clock.now()))
 }
 
@@ -357,7 +357,7 @@ async fn forward(
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
-    signed_in: Option<(Arc<User>, Option<Session>)>,
+    signed_in: Option<(Arc<User>, Option<Arc<Session>>)>,
     outcome: RequestOutcome,
 ) -> Response<Body> {
     let upgrade = headers::allowed_upgrade(request.headers(), &app.forwarding.upgrades);

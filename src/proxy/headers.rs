@@ -10,6 +10,7 @@
 //! `Remote.User` and `REMOTE_USER` are both `Remote-User`. Hop-by-hop headers
 //! go first, and a `Connection` token can never remove a header doorman owns.
 
+use crate::session::cookie_pairs;
 use http::header::{HeaderName, CONNECTION, COOKIE, HOST, UPGRADE};
 use http::{HeaderMap, HeaderValue};
 use std::net::IpAddr;
@@ -153,41 +154,47 @@ impl ClientHeaders {
     /// then every header doorman owns or apps route by, as the client sent
     /// it. Doorman's own values are set after this.
     pub fn clean_request(&self, headers: &mut HeaderMap) {
-        remove_hop_by_hop_except(headers, |name| self.owns(name));
-        let stripped: Vec<HeaderName> = headers
-            .keys()
-            .filter(|name| self.strips(name))
-            .cloned()
-            .collect();
-        for name in stripped {
-            headers.remove(name);
-        }
+        remove_where(headers, |name, listed| {
+            always_hop_by_hop(name)
+                || (listed.contains(name) && !self.owns(name))
+                || self.strips(name)
+        });
     }
 }
 
 /// Removes `Connection`, every header it names, and the fixed hop-by-hop set.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    remove_hop_by_hop_except(headers, |_| false);
+    remove_where(headers, is_hop_by_hop);
 }
 
-/// As [`remove_hop_by_hop`], but a name `Connection` lists is kept when
-/// `protected` says so.
-fn remove_hop_by_hop_except(headers: &mut HeaderMap, protected: impl Fn(&HeaderName) -> bool) {
-    if headers.contains_key(CONNECTION) {
-        let named: Vec<HeaderName> = headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-            .filter(|name| !protected(name))
-            .collect();
-        for name in named {
-            headers.remove(name);
-        }
-        headers.remove(CONNECTION);
-    }
-    for name in &HOP_BY_HOP {
+/// Whether `name` is hop-by-hop: `Connection` itself, one of the fixed set,
+/// or one `Connection` lists (`listed`).
+fn is_hop_by_hop(name: &HeaderName, listed: &[HeaderName]) -> bool {
+    always_hop_by_hop(name) || listed.contains(name)
+}
+
+/// `Connection` and the fixed set, whatever `Connection` lists.
+fn always_hop_by_hop(name: &HeaderName) -> bool {
+    name == CONNECTION || HOP_BY_HOP.contains(name)
+}
+
+/// Removes every header `doomed` picks, given the names `Connection` lists,
+/// in one pass over the names: nothing is removed, looked up or allocated
+/// when nothing is picked (the common case).
+fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName, &[HeaderName]) -> bool) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    let picked: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| doomed(name, &listed))
+        .cloned()
+        .collect();
+    for name in picked {
         headers.remove(name);
     }
 }
@@ -220,32 +227,35 @@ pub fn allowed_upgrade(headers: &HeaderMap, allowed: &[String]) -> Option<Header
 /// app, and joins several `Cookie` lines (HTTP/2 clients may send each cookie
 /// as its own field) into the one line HTTP/1.1 allows (RFC 9113 §8.2.3).
 pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
-    let mentions = |line: &str| {
-        line.split(';').any(|pair| {
-            let key = pair.split('=').next().unwrap_or("").trim();
-            names.contains(&key)
-        })
+    let own = |pair: &[u8]| {
+        let name = memchr::memchr(b'=', pair).map_or(pair, |at| &pair[..at]);
+        names.iter().any(|own| name.trim_ascii() == own.as_bytes())
     };
-    let present = headers
-        .get_all(COOKIE)
-        .iter()
-        .any(|value| value.to_str().is_ok_and(mentions));
-    if !present && headers.get_all(COOKIE).iter().nth(1).is_none() {
+    let mut lines = headers.get_all(COOKIE).iter();
+    let one_line = match (lines.next(), lines.next()) {
+        (None, _) => return,
+        (Some(line), None) => Some(line),
+        _ => None,
+    };
+    if one_line.is_some_and(|line| !cookie_pairs(line.as_bytes()).any(own)) {
         return;
     }
-    let kept: Vec<&str> = headers
+    let mut joined = Vec::new();
+    for pair in headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| !names.contains(&pair.split('=').next().unwrap_or("").trim()))
-        .collect();
-    let joined = kept.join("; ");
+        .flat_map(|line| cookie_pairs(line.as_bytes()))
+    {
+        if !own(pair) {
+            if !joined.is_empty() {
+                joined.extend_from_slice(b"; ");
+            }
+            joined.extend_from_slice(pair);
+        }
+    }
     headers.remove(COOKIE);
-    if !joined.is_empty() {
-        if let Ok(value) = HeaderValue::from_str(&joined) {
+    if let Ok(value) = HeaderValue::from_bytes(&joined) {
+        if !joined.is_empty() {
             headers.insert(COOKIE, value);
         }
     }
@@ -262,26 +272,31 @@ pub fn set_forwarded(
     host: Option<&HeaderValue>,
     trusted: bool,
 ) {
-    let peer = peer.to_string();
-    // Several X-Forwarded-For lines are one list (RFC 9110 §5.3).
-    let mut chain = String::new();
-    if !trusted {
-        headers.remove(&X_FORWARDED_FOR);
-    }
-    for line in headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-    {
-        if !line.trim().is_empty() {
-            chain.push_str(line.trim());
-            chain.push_str(", ");
-        }
-    }
-    chain.push_str(&peer);
-    if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
-    }
+    let chain = trusted
+        .then(|| {
+            // Several X-Forwarded-For lines are one list (RFC 9110 §5.3).
+            let mut chain = String::new();
+            for line in headers
+                .get_all(&X_FORWARDED_FOR)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+            {
+                chain.push_str(line);
+                chain.push_str(", ");
+            }
+            chain
+        })
+        .filter(|chain| !chain.is_empty());
+    let value = match chain {
+        Some(chain) => HeaderValue::from_str(&format!("{chain}{peer}")).ok(),
+        None => Some(peer_value(peer)),
+    };
+    match value {
+        Some(value) => headers.insert(X_FORWARDED_FOR.clone(), value),
+        None => headers.remove(&X_FORWARDED_FOR),
+    };
     let https = tls || (trusted && forwarded_https(headers));
     headers.insert(
         X_FORWARDED_PROTO.clone(),
@@ -295,6 +310,24 @@ pub fn set_forwarded(
             headers.remove(&X_FORWARDED_HOST);
         }
     }
+}
+
+/// `peer` as a header value, remembered per thread for the last peer (a
+/// keep-alive connection, or one front proxy, asks again and again).
+fn peer_value(peer: IpAddr) -> HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(IpAddr, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((known, value)) if *known == peer => value.clone(),
+        _ => {
+            let value = HeaderValue::from_str(&peer.to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+            *last = Some((peer, value.clone()));
+            value
+        }
+    })
 }
 
 /// Removes every `Authorization` that carries a doorman API token (see

@@ -20,6 +20,7 @@ use cookie::{Cookie, CookieJar, Key};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Cookies kept per thread; about 400 bytes each.
 pub const CAPACITY: usize = 1024;
@@ -34,8 +35,21 @@ pub(super) fn next_codec_id() -> u64 {
 struct Decoded {
     /// The codec the entries belong to; another one empties the cache.
     codec: u64,
-    /// Cookie value as sent → what it decrypts to.
-    sessions: HashMap<Box<str>, Session>,
+    /// Cookie value as sent (by its [`tail`]) → what it decrypts to.
+    sessions: HashMap<u64, (Box<str>, Arc<Session>)>,
+}
+
+/// A cookie's key in the cache: its last eight bytes and its length. A
+/// cookie doorman sealed ends in its AES-GCM tag, so the key is as good as
+/// random, and cheaper to hash than a few hundred bytes. Only cookies that
+/// decrypted are kept, so a forged one can match an entry's key at most,
+/// never its cookie, which is compared whole.
+fn tail(value: &str) -> u64 {
+    let bytes = value.as_bytes();
+    let last = &bytes[bytes.len().saturating_sub(8)..];
+    let mut word = [0; 8];
+    word[..last.len()].copy_from_slice(last);
+    u64::from_le_bytes(word) ^ (bytes.len() as u64).rotate_left(56)
 }
 
 thread_local! {
@@ -48,24 +62,27 @@ pub(super) fn decrypted(
     codec: u64,
     value: &str,
     decrypt: impl FnOnce() -> Option<Session>,
-) -> Option<Session> {
+) -> Option<Arc<Session>> {
     let cached = DECODED.with(|cache| {
         let cache = cache.borrow();
         (cache.codec == codec)
-            .then(|| cache.sessions.get(value).cloned())
+            .then(|| cache.sessions.get(&tail(value)))
             .flatten()
+            .filter(|(cookie, _)| **cookie == *value)
+            .map(|(_, session)| session.clone())
     });
     if cached.is_some() {
         return cached;
     }
-    let session = decrypt()?;
+    let session = Arc::new(decrypt()?);
     DECODED.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.codec != codec || cache.sessions.len() >= CAPACITY {
             cache.sessions.clear();
             cache.codec = codec;
         }
-        cache.sessions.insert(value.into(), session.clone());
+        let cached = (value.into(), session.clone());
+        cache.sessions.insert(tail(value), cached);
     });
     Some(session)
 }
@@ -108,7 +125,7 @@ mod tests {
                 calls += 1;
                 Some(session("a"))
             });
-            assert_eq!(got, Some(session("a")));
+            assert_eq!(got.as_deref(), Some(&session("a")));
         }
         assert_eq!(calls, 1);
         // Another codec (other keys) decrypts for itself.

@@ -9,6 +9,7 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 pub use settings::{Secure, SessionSettings};
+use std::sync::Arc;
 
 /// How far a session has come through sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -186,7 +187,7 @@ impl SessionCodec {
             }
         }
         match choose(found) {
-            Choice::One(session) => Ok(Some(session)),
+            Choice::One(session) => Ok(Some(Arc::unwrap_or_clone(session))),
             Choice::Conflict => Ok(None),
             Choice::None => rejected.map_or(Ok(None), Err),
         }
@@ -196,7 +197,7 @@ impl SessionCodec {
     /// current, in the order sent. Only the name doorman sets on this
     /// request is read: over TLS with the `__Host-` prefix in use, a plain
     /// `doorman_session` can only have been planted, and is ignored.
-    pub fn candidates(&self, headers: &HeaderMap, now: u64, tls: bool) -> Vec<Session> {
+    pub fn candidates(&self, headers: &HeaderMap, now: u64, tls: bool) -> Vec<Arc<Session>> {
         // The session cookie's plain and `__Host-` names, built once.
         let prefixed = self.secure(tls) && self.settings.domain.is_none();
         let name = &self.own_cookies[usize::from(prefixed)];
@@ -206,7 +207,7 @@ impl SessionCodec {
     }
 
     /// `value`'s session, if it decrypts (see [`cache`]), is current and not idle.
-    fn decode(&self, value: &str, now: u64) -> Result<Session, Rejected> {
+    fn decode(&self, value: &str, now: u64) -> Result<Arc<Session>, Rejected> {
         let keys = &self.settings.keys;
         let decrypt = || cache::open(keys, &self.settings.cookie_name, value);
         let session =
@@ -280,11 +281,11 @@ impl SessionCodec {
 /// What a browser is taken to be signed in as, from the valid, unrevoked
 /// sessions its cookies carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Choice {
+pub enum Choice<T = Session> {
     /// No session.
     None,
     /// One person's session: the newest of theirs.
-    One(Session),
+    One(T),
     /// Sessions of different people: a cookie was planted (cookie tossing,
     /// from a sibling subdomain or a more specific path). Neither is
     /// believed, since the planted one may be the newer or the older.
@@ -296,21 +297,28 @@ pub enum Choice {
 /// most specific and then the oldest first: taking the first would let a
 /// planted or stale cookie win. So the newest session wins among one
 /// person's, and sessions of different people are refused together.
-pub fn choose(candidates: Vec<Session>) -> Choice {
+pub fn choose<T: AsRef<Session>>(candidates: impl IntoIterator<Item = T>) -> Choice<T> {
     let mut candidates = candidates.into_iter();
     let Some(mut best) = candidates.next() else {
         return Choice::None;
     };
-    for session in candidates {
-        if session.user != best.user {
+    let age = |s: &Session| (s.authenticated_at, s.second_factor_at, s.last_seen);
+    for candidate in candidates {
+        let (session, chosen) = (candidate.as_ref(), best.as_ref());
+        if session.user != chosen.user {
             return Choice::Conflict;
         }
-        let age = |s: &Session| (s.authenticated_at, s.second_factor_at, s.last_seen);
-        if age(&session) > age(&best) {
-            best = session;
+        if age(session) > age(chosen) {
+            best = candidate;
         }
     }
     Choice::One(best)
+}
+
+impl AsRef<Session> for Session {
+    fn as_ref(&self) -> &Session {
+        self
+    }
 }
 
 /// The `__Host-` prefix: a browser keeps a cookie so named only when it is
@@ -341,12 +349,34 @@ pub fn cookie_values<'a>(
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
+        .flat_map(|line| cookie_pairs(line.as_bytes()))
         .filter_map(move |pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key == name).then_some(value)
+            let split = memchr::memchr(b'=', pair)?;
+            let (key, value) = (&pair[..split], &pair[split + 1..]);
+            (key == name.as_bytes())
+                .then(|| std::str::from_utf8(value).ok())
+                .flatten()
         })
+}
+
+/// The `name=value` pairs of one `Cookie` line, trimmed, empty ones
+/// skipped: the one reading of a cookie line, for the gate and for the
+/// proxy that strips doorman's cookies. Bytes, not text: a long line is
+/// scanned once (`memchr`), not validated first.
+pub fn cookie_pairs(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(line);
+    std::iter::from_fn(move || loop {
+        let line = rest?;
+        let (pair, after) = match memchr::memchr(b';', line) {
+            Some(at) => (&line[..at], Some(&line[at + 1..])),
+            None => (line, None),
+        };
+        rest = after;
+        let pair = pair.trim_ascii();
+        if !pair.is_empty() {
+            return Some(pair);
+        }
+    })
 }
 
 #[cfg(test)]
@@ -526,7 +556,7 @@ mod tests {
             Choice::Conflict
         );
         assert_eq!(choose(vec![planted, victim]), Choice::Conflict);
-        assert_eq!(choose(Vec::new()), Choice::None);
+        assert_eq!(choose(Vec::<Session>::new()), Choice::None);
     }
 
     #[test]
@@ -568,8 +598,14 @@ mod tests {
         let session = codec.start("alice", FactorLevel::TwoFactor, 1000, 1000);
         let plain = request_with(&codec.set_cookie(&session, false));
         let secure = request_with(&codec.set_cookie(&session, true));
-        assert_eq!(codec.candidates(&plain, 1001, false), vec![session.clone()]);
-        assert_eq!(codec.candidates(&secure, 1001, true), vec![session]);
+        assert_eq!(
+            codec.candidates(&plain, 1001, false),
+            vec![Arc::new(session.clone())]
+        );
+        assert_eq!(
+            codec.candidates(&secure, 1001, true),
+            vec![Arc::new(session)]
+        );
         // Over TLS a plain-named cookie can only have been planted.
         assert!(codec.candidates(&plain, 1001, true).is_empty());
         assert!(codec.candidates(&secure, 1001, false).is_empty());
