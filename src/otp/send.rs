@@ -61,7 +61,9 @@ pub async fn first_delivered<P: Copy, T: Sent, F: Future<Output = Result<T, Prov
         };
         let began = Instant::now();
         let outcome = send(candidate).await;
-        let latency_ms = began.elapsed().as_millis() as u64;
+        let took = began.elapsed();
+        crate::metrics_histogram::provider_attempt(channel, provider, outcome.is_ok(), took);
+        let latency_ms = took.as_millis() as u64;
         match outcome {
             Ok(sent) => {
                 let request_id = sent.request_id();

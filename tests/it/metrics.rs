@@ -160,3 +160,51 @@ async fn build_info_and_process_metrics_are_exported() {
         );
     }
 }
+
+/// Every bucket of `name` with `labels` (written `a="x",b="y"`), in order
+/// of their bounds, `+Inf` last.
+fn buckets(samples: &HashMap<String, f64>, name: &str, labels: &str) -> Vec<(f64, f64)> {
+    let prefix = format!("{name}_bucket{{{labels},le=\"");
+    let mut found: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|(series, value)| {
+            let bound = series.strip_prefix(&prefix)?.strip_suffix("\"}")?;
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().expect("a bound")
+            };
+            Some((bound, *value))
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.total_cmp(&b.0));
+    found
+}
+
+#[tokio::test]
+async fn each_provider_attempt_is_timed_in_a_histogram() {
+    let env = Env::with_extra("metrics_listen: \"127.0.0.1:0\"\n").await;
+    let labels = "channel=\"sms\",provider=\"webhook\",outcome=\"ok\"";
+    let name = "doorman_provider_duration_seconds";
+    let count = format!("{name}_count{{{labels}}}");
+    let before = scrape(&env).await;
+
+    let mut browser = env.past_password("alice").await;
+    browser.request_code(&env, "sms").await;
+    assert_eq!(env.webhook.deliveries().len(), 1);
+    let after = scrape(&env).await;
+
+    // Counters are process-wide (other tests send alongside): compare growth.
+    let was = |series: &str| before.get(series).copied().unwrap_or(0.0);
+    assert!(get(&after, &count) >= was(&count) + 1.0);
+    let buckets = buckets(&after, name, labels);
+    assert!(buckets.len() >= 5, "{buckets:?}");
+    assert_eq!(buckets.last().map(|b| b.0), Some(f64::INFINITY));
+    assert_eq!(buckets.last().map(|b| b.1), Some(get(&after, &count)));
+    assert!(
+        buckets.windows(2).all(|pair| pair[0].1 <= pair[1].1),
+        "not cumulative: {buckets:?}"
+    );
+    let sum = format!("{name}_sum{{{labels}}}");
+    assert!(get(&after, &sum) > was(&sum));
+}
