@@ -208,3 +208,22 @@ async fn each_provider_attempt_is_timed_in_a_histogram() {
     let sum = format!("{name}_sum{{{labels}}}");
     assert!(get(&after, &sum) > was(&sum));
 }
+
+#[tokio::test]
+async fn health_probes_are_not_counted_as_page_requests() {
+    let env = Env::with_extra("metrics_listen: \"127.0.0.1:0\"\n").await;
+    let before = scrape(&env).await;
+    for _ in 0..100 {
+        assert_eq!(env.api_get("/.doorman/health", None).await.status, 200);
+    }
+    let after = scrape(&env).await;
+    let grew = |series: &str| get(&after, series) - get(&before, series);
+    assert!(grew("doorman_requests_total{outcome=\"health\"}") >= 100.0);
+    // Other tests visit pages alongside, but far fewer than 100 while these
+    // probes run; 100 probes counted as pages would make it at least 100.
+    assert!(
+        grew("doorman_requests_total{outcome=\"pages\"}") < 100.0,
+        "{}",
+        grew("doorman_requests_total{outcome=\"pages\"}")
+    );
+}
