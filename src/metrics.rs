@@ -156,6 +156,70 @@ fn bump(name: &'static str, labels: &[(&'static str, &str)]) {
     }
 }
 
+/// Puts a labelled series in the exposition at 0, if it is not there yet.
+fn seed(name: &'static str, labels: &[(&'static str, &str)]) {
+    let key = (
+        name,
+        labels
+            .iter()
+            .map(|(label, value)| (*label, (*value).to_owned()))
+            .collect(),
+    );
+    if let Ok(mut counters) = LABELLED.lock() {
+        counters.entry(key).or_insert(0);
+    }
+}
+
+/// What [`delivery`] counts besides `ok` (see `otp::send::delivery_outcome`).
+const DELIVERY_FAILURES: [&str; 6] = [
+    "invalid_number",
+    "throttled",
+    "concurrent",
+    "low_balance",
+    "unavailable",
+    "refused",
+];
+
+/// Exports the series that exist whatever is configured at 0, so a
+/// dashboard or an alert sees them before the first event.
+pub fn seed_fixed() {
+    for outcome in ["ok", "failed"] {
+        seed("doorman_password_checks_total", &[("outcome", outcome)]);
+        seed(
+            "doorman_reloads_total",
+            &[("what", "config"), ("outcome", outcome)],
+        );
+    }
+}
+
+/// Exports at 0 the series of a provider configured on a channel: its
+/// deliveries by outcome, its challenges started and failed, its sign-ins
+/// and its latency histograms.
+pub fn provider_configured(channel: &'static str, provider: &'static str) {
+    let with = |outcome| {
+        [
+            ("channel", channel),
+            ("provider", provider),
+            ("outcome", outcome),
+        ]
+    };
+    for outcome in std::iter::once("ok").chain(DELIVERY_FAILURES) {
+        seed("doorman_deliveries_total", &with(outcome));
+    }
+    for outcome in ["started", "failed"] {
+        seed("doorman_challenges_total", &with(outcome));
+    }
+    let failed = if channel == "push" {
+        "denied"
+    } else {
+        "wrong_code"
+    };
+    for outcome in ["ok", failed, "expired"] {
+        seed("doorman_sign_ins_total", &with(outcome));
+    }
+    crate::metrics_histogram::provider_configured(channel, provider);
+}
+
 /// The password step: `outcome` is `ok` or `failed`.
 pub fn password_check(outcome: &str) {
     bump("doorman_password_checks_total", &[("outcome", outcome)]);

@@ -227,3 +227,76 @@ async fn health_probes_are_not_counted_as_page_requests() {
         grew("doorman_requests_total{outcome=\"pages\"}")
     );
 }
+
+#[tokio::test]
+async fn a_fresh_doorman_exports_every_outcome_and_each_providers_series_at_zero() {
+    let env = Env::with_extra("metrics_listen: \"127.0.0.1:0\"\n").await;
+    // Its own process: nothing else has counted anything in it.
+    let mut serve = crate::support::process::Process::spawn(
+        crate::support::process::doorman()
+            .args(["serve", "--config"])
+            .arg(env.config_path()),
+    );
+    let line = serve.wait_for("doorman is listening");
+    let addr = line
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("metrics="))
+        .unwrap_or_else(|| panic!("no metrics= in {line:?}"));
+    let body = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    let samples = parse(&body);
+    for outcome in [
+        "proxied",
+        "public",
+        "login",
+        "unauthorized",
+        "pages",
+        "health",
+        "upstream_error",
+        "denied",
+        "step_up",
+        "bad_request",
+    ] {
+        let series = format!("doorman_requests_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(get(&samples, &series), 0.0, "{series}");
+    }
+    for channel in ["sms", "voice"] {
+        let labels = format!("channel=\"{channel}\",provider=\"webhook\"");
+        for outcome in [
+            "ok",
+            "throttled",
+            "invalid_number",
+            "unavailable",
+            "refused",
+        ] {
+            let series = format!("doorman_deliveries_total{{{labels},outcome=\"{outcome}\"}}");
+            assert_eq!(get(&samples, &series), 0.0, "{series}");
+        }
+        for series in [
+            format!("doorman_challenges_total{{{labels},outcome=\"started\"}}"),
+            format!("doorman_challenges_total{{{labels},outcome=\"failed\"}}"),
+            format!("doorman_sign_ins_total{{{labels},outcome=\"ok\"}}"),
+            format!("doorman_sign_ins_total{{{labels},outcome=\"wrong_code\"}}"),
+            format!("doorman_provider_duration_seconds_count{{{labels},outcome=\"ok\"}}"),
+            format!("doorman_provider_duration_seconds_count{{{labels},outcome=\"error\"}}"),
+            format!(
+                "doorman_provider_duration_seconds_bucket{{{labels},outcome=\"ok\",le=\"+Inf\"}}"
+            ),
+        ] {
+            assert_eq!(get(&samples, &series), 0.0, "{series}");
+        }
+    }
+    for series in [
+        "doorman_password_checks_total{outcome=\"ok\"}",
+        "doorman_password_checks_total{outcome=\"failed\"}",
+        "doorman_reloads_total{what=\"config\",outcome=\"ok\"}",
+        "doorman_reloads_total{what=\"config\",outcome=\"failed\"}",
+        "doorman_upstream_duration_seconds_count",
+    ] {
+        assert_eq!(get(&samples, series), 0.0, "{series}");
+    }
+}
