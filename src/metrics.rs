@@ -144,20 +144,15 @@ type Labelled = BTreeMap<(&'static str, Vec<(&'static str, String)>), u64>;
 static LABELLED: Mutex<Labelled> = Mutex::new(BTreeMap::new());
 
 fn bump(name: &'static str, labels: &[(&'static str, &str)]) {
-    let key = (
-        name,
-        labels
-            .iter()
-            .map(|(label, value)| (*label, (*value).to_owned()))
-            .collect(),
-    );
-    if let Ok(mut counters) = LABELLED.lock() {
-        *counters.entry(key).or_insert(0) += 1;
-    }
+    add(name, labels, 1);
 }
 
 /// Puts a labelled series in the exposition at 0, if it is not there yet.
 fn seed(name: &'static str, labels: &[(&'static str, &str)]) {
+    add(name, labels, 0);
+}
+
+fn add(name: &'static str, labels: &[(&'static str, &str)], by: u64) {
     let key = (
         name,
         labels
@@ -166,7 +161,7 @@ fn seed(name: &'static str, labels: &[(&'static str, &str)]) {
             .collect(),
     );
     if let Ok(mut counters) = LABELLED.lock() {
-        counters.entry(key).or_insert(0);
+        *counters.entry(key).or_insert(0) += by;
     }
 }
 
