@@ -112,6 +112,24 @@ fn upstreams(config: &Config) -> String {
     described.join("; ")
 }
 
+/// Exports every fixed series and each configured provider's at 0.
+fn seed_metrics(app: &App) {
+    metrics::seed_fixed();
+    for settings in &app.channels {
+        let channel = settings.channel.name();
+        for name in &settings.providers {
+            let provider = app
+                .providers
+                .get(name)
+                .map(|provider| provider.name())
+                .or_else(|| app.providers.get_push(name).map(|provider| provider.name()));
+            if let Some(provider) = provider {
+                metrics::provider_configured(channel, provider);
+            }
+        }
+    }
+}
+
 impl Gateway {
     /// Binds `config.listen` and starts serving.
     pub async fn start(config: Config) -> Result<Gateway, Error> {
@@ -156,6 +174,7 @@ impl Gateway {
         let shutdown_delay = config.shutdown_delay;
         let restart_only = restart_only(&config);
         let app = Arc::new(App::new(config, clock)?);
+        seed_metrics(&app);
         let (shutdown, signal) = tokio::sync::watch::channel(false);
         let bind_error = |source| Error::Bind { addr, source };
         let mut workers =

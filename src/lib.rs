@@ -62,6 +62,7 @@ pub mod healthcheck;
 pub mod i18n;
 pub(crate) mod limits;
 pub mod metrics;
+pub mod metrics_histogram;
 pub mod metrics_process;
 pub(crate) mod net;
 pub(crate) mod notify;

@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::metrics_histogram::Histogram;
+
 /// What became of a request, as `doorman_requests_total{outcome}` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestOutcome {
@@ -27,8 +29,10 @@ pub enum RequestOutcome {
     Login,
     /// A script answered 401.
     Unauthorized,
-    /// One of doorman's own pages (login, 2fa, auth, health, …).
+    /// One of doorman's own pages (login, 2fa, auth, …).
     Pages,
+    /// A probe of the health endpoint: not a page anyone visits.
+    Health,
     /// The upstream could not be reached or did not answer in time.
     UpstreamError,
     /// A deny rule refused it (403).
@@ -40,12 +44,13 @@ pub enum RequestOutcome {
 }
 
 impl RequestOutcome {
-    const ALL: [RequestOutcome; 9] = [
+    const ALL: [RequestOutcome; 10] = [
         RequestOutcome::Proxied,
         RequestOutcome::Public,
         RequestOutcome::Login,
         RequestOutcome::Unauthorized,
         RequestOutcome::Pages,
+        RequestOutcome::Health,
         RequestOutcome::UpstreamError,
         RequestOutcome::Denied,
         RequestOutcome::StepUp,
@@ -59,6 +64,7 @@ impl RequestOutcome {
             RequestOutcome::Login => "login",
             RequestOutcome::Unauthorized => "unauthorized",
             RequestOutcome::Pages => "pages",
+            RequestOutcome::Health => "health",
             RequestOutcome::UpstreamError => "upstream_error",
             RequestOutcome::Denied => "denied",
             RequestOutcome::StepUp => "step_up",
@@ -67,31 +73,19 @@ impl RequestOutcome {
     }
 }
 
-static REQUESTS: [AtomicU64; 9] = [const { AtomicU64::new(0) }; 9];
+static REQUESTS: [AtomicU64; RequestOutcome::ALL.len()] =
+    [const { AtomicU64::new(0) }; RequestOutcome::ALL.len()];
 
 /// Counts one request.
 pub fn request(outcome: RequestOutcome) {
     REQUESTS[outcome as usize].fetch_add(1, Relaxed);
 }
 
-/// Upper bounds of the upstream latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-/// Observations per bucket (not cumulative; the last one is `+Inf`).
-static LATENCY: [AtomicU64; 13] = [const { AtomicU64::new(0) }; 13];
-static LATENCY_SUM_MICROS: AtomicU64 = AtomicU64::new(0);
+static UPSTREAM: Histogram = Histogram::new(crate::metrics_histogram::UPSTREAM_BUCKETS);
 
 /// Records how long the upstream took to send its response headers.
 pub fn upstream_latency(elapsed: Duration) {
-    let seconds = elapsed.as_secs_f64();
-    let bucket = BUCKETS
-        .iter()
-        .position(|bound| seconds <= *bound)
-        .unwrap_or(BUCKETS.len());
-    LATENCY[bucket].fetch_add(1, Relaxed);
-    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    LATENCY_SUM_MICROS.fetch_add(micros, Relaxed);
+    UPSTREAM.observe(elapsed);
 }
 
 /// Sessions that finished both factors, minus those logged out (see
@@ -150,6 +144,15 @@ type Labelled = BTreeMap<(&'static str, Vec<(&'static str, String)>), u64>;
 static LABELLED: Mutex<Labelled> = Mutex::new(BTreeMap::new());
 
 fn bump(name: &'static str, labels: &[(&'static str, &str)]) {
+    add(name, labels, 1);
+}
+
+/// Puts a labelled series in the exposition at 0, if it is not there yet.
+fn seed(name: &'static str, labels: &[(&'static str, &str)]) {
+    add(name, labels, 0);
+}
+
+fn add(name: &'static str, labels: &[(&'static str, &str)], by: u64) {
     let key = (
         name,
         labels
@@ -158,8 +161,58 @@ fn bump(name: &'static str, labels: &[(&'static str, &str)]) {
             .collect(),
     );
     if let Ok(mut counters) = LABELLED.lock() {
-        *counters.entry(key).or_insert(0) += 1;
+        *counters.entry(key).or_insert(0) += by;
     }
+}
+
+/// What [`delivery`] counts besides `ok` (see `otp::send::delivery_outcome`).
+const DELIVERY_FAILURES: [&str; 6] = [
+    "invalid_number",
+    "throttled",
+    "concurrent",
+    "low_balance",
+    "unavailable",
+    "refused",
+];
+
+/// Exports the series that exist whatever is configured at 0, so a
+/// dashboard or an alert sees them before the first event.
+pub fn seed_fixed() {
+    for outcome in ["ok", "failed"] {
+        seed("doorman_password_checks_total", &[("outcome", outcome)]);
+        seed(
+            "doorman_reloads_total",
+            &[("what", "config"), ("outcome", outcome)],
+        );
+    }
+}
+
+/// Exports at 0 the series of a provider configured on a channel: its
+/// deliveries by outcome, its challenges started and failed, its sign-ins
+/// and its latency histograms.
+pub fn provider_configured(channel: &'static str, provider: &'static str) {
+    let with = |outcome| {
+        [
+            ("channel", channel),
+            ("provider", provider),
+            ("outcome", outcome),
+        ]
+    };
+    for outcome in std::iter::once("ok").chain(DELIVERY_FAILURES) {
+        seed("doorman_deliveries_total", &with(outcome));
+    }
+    for outcome in ["started", "failed"] {
+        seed("doorman_challenges_total", &with(outcome));
+    }
+    let failed = if channel == "push" {
+        "denied"
+    } else {
+        "wrong_code"
+    };
+    for outcome in ["ok", failed, "expired"] {
+        seed("doorman_sign_ins_total", &with(outcome));
+    }
+    crate::metrics_histogram::provider_configured(channel, provider);
 }
 
 /// The password step: `outcome` is `ok` or `failed`.
@@ -272,22 +325,8 @@ pub fn render(now: u64) -> String {
         "# HELP doorman_upstream_duration_seconds Time until the upstream's response headers.\n",
     );
     out.push_str("# TYPE doorman_upstream_duration_seconds histogram\n");
-    let mut cumulative = 0;
-    for (index, bound) in BUCKETS.iter().enumerate() {
-        cumulative += LATENCY[index].load(Relaxed);
-        let _ = writeln!(
-            out,
-            "doorman_upstream_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-        );
-    }
-    cumulative += LATENCY[BUCKETS.len()].load(Relaxed);
-    let _ = writeln!(
-        out,
-        "doorman_upstream_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
-    );
-    let sum = LATENCY_SUM_MICROS.load(Relaxed) as f64 / 1e6;
-    let _ = writeln!(out, "doorman_upstream_duration_seconds_sum {sum}");
-    let _ = writeln!(out, "doorman_upstream_duration_seconds_count {cumulative}");
+    UPSTREAM.render(&mut out, "doorman_upstream_duration_seconds", "");
+    crate::metrics_histogram::render_providers(&mut out);
 
     out.push_str("# HELP doorman_sessions_live Two-factor sessions issued and not yet expired or logged out.\n");
     out.push_str("# TYPE doorman_sessions_live gauge\n");
@@ -314,7 +353,7 @@ pub fn render(now: u64) -> String {
 }
 
 /// A label value as the text format wants it.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -327,9 +366,9 @@ mod tests {
 
     #[test]
     fn latency_lands_in_the_first_bucket_that_holds_it() {
-        let before: u64 = LATENCY[2].load(Relaxed);
+        let before: u64 = UPSTREAM.in_bucket(2);
         upstream_latency(Duration::from_millis(7));
-        assert_eq!(LATENCY[2].load(Relaxed), before + 1);
+        assert_eq!(UPSTREAM.in_bucket(2), before + 1);
     }
 
     #[test]

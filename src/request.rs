@@ -19,6 +19,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Whether `path` is the health endpoint under `prefix`: probes count as
+/// `health`, not as page requests.
+fn is_health_probe(prefix: &str, path: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|route| route.trim_start_matches('/') == "health")
+}
+
 /// Every response doorman sends: the upstream's streamed body, or its own.
 pub type Body = Either<Incoming, Full<Bytes>>;
 
@@ -116,7 +123,11 @@ async fn answer(
     };
     match (decision, proxy) {
         (Decision::Pages, _) => {
-            metrics::request(RequestOutcome::Pages);
+            metrics::request(if is_health_probe(&app.prefix, request.uri().path()) {
+                RequestOutcome::Health
+            } else {
+                RequestOutcome::Pages
+            });
             // The pages judge `rd` by the same reading of the host as picked the app.
             // Boxed: the pages' large future stays off the proxied path's.
             Box::pin(pages::handle(app, request, host, peer, now, secure)).await
@@ -405,6 +416,14 @@ async fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_health_endpoint_is_a_health_probe() {
+        assert!(is_health_probe("/.doorman", "/.doorman/health"));
+        assert!(!is_health_probe("/.doorman", "/.doorman/login"));
+        assert!(!is_health_probe("/.doorman", "/.doorman/healthy"));
+        assert!(!is_health_probe("/.doorman", "/health"));
+    }
 
     fn hsts() -> HeaderValue {
         HeaderValue::from_static("max-age=31536000")

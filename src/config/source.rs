@@ -1,5 +1,5 @@
 //! Reading a YAML file into a raw struct: `${VAR}` expansion, `*_file`
-//! secrets, and every unknown key reported with its path.
+//! secrets, and every unknown key and type error reported with its path.
 
 use super::Problems;
 use serde::de::DeserializeOwned;
@@ -18,8 +18,10 @@ const PATH_KEYS: &[&str] = &[
 
 /// Parses `text` (already read from `origin`) into `T`, reporting unknown keys,
 /// type errors, unset variables and unreadable secret files into `problems`
-/// with `prefix` in front of every key path. Returns `None` only when the
-/// document could not be turned into a `T` at all.
+/// with `prefix` in front of every key path; a type error does not hide the
+/// problems after it. Returns `None` only when the document could not be
+/// turned into a `T` at all; a `T` returned beside problems is for the
+/// semantic checks, never to run with.
 pub fn parse<T: DeserializeOwned>(text: &str, prefix: &str, problems: &mut Problems) -> Option<T> {
     parse_with(text, prefix, problems, |_| ())
 }
@@ -46,25 +48,69 @@ pub fn parse_with<T: DeserializeOwned>(
     overlay(&mut value);
     resolve(&mut value, prefix, problems);
 
-    let mut unknown = Vec::new();
-    let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-    let ignored = serde_ignored::Deserializer::new(value, &mut record);
-    let parsed = serde_path_to_error::deserialize::<_, T>(ignored);
-    for path in unknown {
-        problems.push(&format!("{prefix}{}", indexed(&path)), "unknown key");
-    }
-    match parsed {
-        Ok(parsed) => Some(parsed),
-        Err(err) => {
-            let path = err.path().to_string();
-            let path = if path == "." {
-                String::new()
-            } else {
-                indexed(&path)
-            };
-            problems.push(&format!("{prefix}{path}"), err.into_inner().to_string());
-            None
+    // A type error stops serde at the first one; to report every problem,
+    // the value it was in is taken out and the rest parsed again (its key
+    // then reads as unset, and a problem already named under that key is
+    // not repeated), until the rest parses or no value can be taken out.
+    for _ in 0..MAX_TYPE_ERRORS {
+        let mut unknown = Vec::new();
+        let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+        let ignored = serde_ignored::Deserializer::new(value.clone(), &mut record);
+        let parsed = serde_path_to_error::deserialize::<_, T>(ignored);
+        for path in unknown {
+            problems.push(&format!("{prefix}{}", indexed(&path)), "unknown key");
         }
+        let err = match parsed {
+            // After a type error, what parsed is still checked; the
+            // problems recorded keep the config from passing.
+            Ok(parsed) => return Some(parsed),
+            Err(err) => err,
+        };
+        let path = err.path().to_string();
+        let path = if path == "." {
+            String::new()
+        } else {
+            indexed(&path)
+        };
+        let taken_out = take_out(&mut value, err.path());
+        problems.push(&format!("{prefix}{path}"), err.into_inner().to_string());
+        if !taken_out {
+            return None;
+        }
+    }
+    None
+}
+
+/// Most type errors one document reports before giving up.
+const MAX_TYPE_ERRORS: usize = 64;
+
+/// Removes the value under the deepest mapping key of `path` from
+/// `value`. Whether there was one to remove.
+fn take_out(value: &mut Value, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    // The segments down to the deepest mapping key.
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some(last_key) = segments
+        .iter()
+        .rposition(|segment| matches!(segment, Segment::Map { .. }))
+    else {
+        return false;
+    };
+    let mut at = value;
+    for segment in &segments[..last_key] {
+        let next = match (segment, at) {
+            (Segment::Map { key }, Value::Mapping(map)) => map.get_mut(key.as_str()),
+            (Segment::Seq { index }, Value::Sequence(items)) => items.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+    match (segments[last_key], at) {
+        (Segment::Map { key }, Value::Mapping(map)) => map.shift_remove(key.as_str()).is_some(),
+        _ => false,
     }
 }
 

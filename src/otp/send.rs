@@ -34,7 +34,8 @@ pub trait Sent {
 /// Tries `providers` in order with `send` until one delivers, or an error
 /// says the next would fail alike ([`ProviderError::try_next`]). Every
 /// attempt is timed, counted in metrics, logged and handed to `audit` as
-/// `challenge_sent` or `delivery_failed`. The provider that delivered and
+/// `challenge_sent` (not for a push: its caller audits `push_sent`) or
+/// `delivery_failed`. The provider that delivered and
 /// what it handed back, or every error on the way.
 pub async fn first_delivered<P: Copy, T: Sent, F: Future<Output = Result<T, ProviderError>>>(
     providers: impl IntoIterator<Item = P>,
@@ -61,13 +62,19 @@ pub async fn first_delivered<P: Copy, T: Sent, F: Future<Output = Result<T, Prov
         };
         let began = Instant::now();
         let outcome = send(candidate).await;
-        let latency_ms = began.elapsed().as_millis() as u64;
+        let took = began.elapsed();
+        crate::metrics_histogram::provider_attempt(channel, provider, outcome.is_ok(), took);
+        let latency_ms = took.as_millis() as u64;
         match outcome {
             Ok(sent) => {
                 let request_id = sent.request_id();
                 tracing::info!(event = "challenge_sent", user, channel, provider, request_id, to, latency_ms, %client, "sent");
                 crate::metrics::delivery(channel, provider, "ok");
-                audit("challenge_sent", record);
+                // A push is audited once, as `push_sent`, by its caller
+                // (with the push's id, which is not known here).
+                if channel != Channel::Push.name() {
+                    audit("challenge_sent", record);
+                }
                 return Ok((candidate, sent));
             }
             Err(err) => {

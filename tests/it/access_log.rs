@@ -217,6 +217,12 @@ async fn a_push_sent_is_audited_with_its_provider_and_id() {
     let challenge = sent[0]["challenge"].as_str().expect("the push's id");
     assert_eq!(challenge.len(), 32, "{challenge}");
     assert!(sent[0]["request_id"].is_string(), "{:?}", sent[0]);
+    // One event per push: not `challenge_sent` beside it.
+    assert!(
+        env.audited("challenge_sent").is_empty(),
+        "{:?}",
+        env.audit_events()
+    );
     // The answer links (capabilities) are never audited.
     let delivery = env.webhook.deliveries().pop().expect("a delivery");
     let all = serde_json::to_string(&env.audit_events()).unwrap();

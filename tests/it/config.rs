@@ -367,3 +367,40 @@ fn store_problems_name_their_keys() {
     );
     assert!(config.is_ok(), "{:?}", config.err().map(|p| p.to_string()));
 }
+
+#[test]
+fn a_type_error_does_not_hide_the_other_problems() {
+    let dir = dir_with_users(&default_users());
+    let yaml = format!(
+        "{}limits:\n  max_connections: \"many\"\nrules:\n  - {{ path_prefix: \"/x\", policy: sometimes }}\ncodes:\n  length: [6]\n",
+        valid_config(&format!("secret: \"{SECRET}\""))
+            .replace("listen: \"127.0.0.1:0\"", "listen: \"nowhere\"")
+    );
+    let problems = lines(&problems(&yaml, dir.path()));
+    // Both type errors, each with its key path ...
+    assert!(
+        problems
+            .iter()
+            .any(|line| line.starts_with("limits.max_connections: invalid type")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|line| line.starts_with("codes.length: invalid type")),
+        "{problems:#?}"
+    );
+    // ... and the bad values the semantic checks find in the sections that parsed.
+    assert!(
+        problems
+            .iter()
+            .any(|line| line == "listen: expected an address like 0.0.0.0:8080"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|line| line.starts_with("rules[0].policy: ")),
+        "{problems:#?}"
+    );
+}

@@ -160,3 +160,143 @@ async fn build_info_and_process_metrics_are_exported() {
         );
     }
 }
+
+/// Every bucket of `name` with `labels` (written `a="x",b="y"`), in order
+/// of their bounds, `+Inf` last.
+fn buckets(samples: &HashMap<String, f64>, name: &str, labels: &str) -> Vec<(f64, f64)> {
+    let prefix = format!("{name}_bucket{{{labels},le=\"");
+    let mut found: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|(series, value)| {
+            let bound = series.strip_prefix(&prefix)?.strip_suffix("\"}")?;
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().expect("a bound")
+            };
+            Some((bound, *value))
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.total_cmp(&b.0));
+    found
+}
+
+#[tokio::test]
+async fn each_provider_attempt_is_timed_in_a_histogram() {
+    let env = Env::with_extra("metrics_listen: \"127.0.0.1:0\"\n").await;
+    let labels = "channel=\"sms\",provider=\"webhook\",outcome=\"ok\"";
+    let name = "doorman_provider_duration_seconds";
+    let count = format!("{name}_count{{{labels}}}");
+    let before = scrape(&env).await;
+
+    let mut browser = env.past_password("alice").await;
+    browser.request_code(&env, "sms").await;
+    assert_eq!(env.webhook.deliveries().len(), 1);
+    let after = scrape(&env).await;
+
+    // Counters are process-wide (other tests send alongside): compare growth.
+    let was = |series: &str| before.get(series).copied().unwrap_or(0.0);
+    assert!(get(&after, &count) >= was(&count) + 1.0);
+    let buckets = buckets(&after, name, labels);
+    assert!(buckets.len() >= 5, "{buckets:?}");
+    assert_eq!(buckets.last().map(|b| b.0), Some(f64::INFINITY));
+    assert_eq!(buckets.last().map(|b| b.1), Some(get(&after, &count)));
+    assert!(
+        buckets.windows(2).all(|pair| pair[0].1 <= pair[1].1),
+        "not cumulative: {buckets:?}"
+    );
+    let sum = format!("{name}_sum{{{labels}}}");
+    assert!(get(&after, &sum) > was(&sum));
+}
+
+#[tokio::test]
+async fn health_probes_are_not_counted_as_page_requests() {
+    let env = Env::with_extra("metrics_listen: \"127.0.0.1:0\"\n").await;
+    let before = scrape(&env).await;
+    for _ in 0..100 {
+        assert_eq!(env.api_get("/.doorman/health", None).await.status, 200);
+    }
+    let after = scrape(&env).await;
+    let grew = |series: &str| get(&after, series) - get(&before, series);
+    assert!(grew("doorman_requests_total{outcome=\"health\"}") >= 100.0);
+    // Other tests visit pages alongside, but far fewer than 100 while these
+    // probes run; 100 probes counted as pages would make it at least 100.
+    assert!(
+        grew("doorman_requests_total{outcome=\"pages\"}") < 100.0,
+        "{}",
+        grew("doorman_requests_total{outcome=\"pages\"}")
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_doorman_exports_every_outcome_and_each_providers_series_at_zero() {
+    let env = Env::with_extra("metrics_listen: \"127.0.0.1:0\"\n").await;
+    // Its own process: nothing else has counted anything in it.
+    let mut serve = crate::support::process::Process::spawn(
+        crate::support::process::doorman()
+            .args(["serve", "--config"])
+            .arg(env.config_path()),
+    );
+    let line = serve.wait_for("doorman is listening");
+    let addr = line
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("metrics="))
+        .unwrap_or_else(|| panic!("no metrics= in {line:?}"));
+    let body = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    let samples = parse(&body);
+    for outcome in [
+        "proxied",
+        "public",
+        "login",
+        "unauthorized",
+        "pages",
+        "health",
+        "upstream_error",
+        "denied",
+        "step_up",
+        "bad_request",
+    ] {
+        let series = format!("doorman_requests_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(get(&samples, &series), 0.0, "{series}");
+    }
+    for channel in ["sms", "voice"] {
+        let labels = format!("channel=\"{channel}\",provider=\"webhook\"");
+        for outcome in [
+            "ok",
+            "throttled",
+            "invalid_number",
+            "unavailable",
+            "refused",
+        ] {
+            let series = format!("doorman_deliveries_total{{{labels},outcome=\"{outcome}\"}}");
+            assert_eq!(get(&samples, &series), 0.0, "{series}");
+        }
+        for series in [
+            format!("doorman_challenges_total{{{labels},outcome=\"started\"}}"),
+            format!("doorman_challenges_total{{{labels},outcome=\"failed\"}}"),
+            format!("doorman_sign_ins_total{{{labels},outcome=\"ok\"}}"),
+            format!("doorman_sign_ins_total{{{labels},outcome=\"wrong_code\"}}"),
+            format!("doorman_provider_duration_seconds_count{{{labels},outcome=\"ok\"}}"),
+            format!("doorman_provider_duration_seconds_count{{{labels},outcome=\"error\"}}"),
+            format!(
+                "doorman_provider_duration_seconds_bucket{{{labels},outcome=\"ok\",le=\"+Inf\"}}"
+            ),
+        ] {
+            assert_eq!(get(&samples, &series), 0.0, "{series}");
+        }
+    }
+    for series in [
+        "doorman_password_checks_total{outcome=\"ok\"}",
+        "doorman_password_checks_total{outcome=\"failed\"}",
+        "doorman_reloads_total{what=\"config\",outcome=\"ok\"}",
+        "doorman_reloads_total{what=\"config\",outcome=\"failed\"}",
+        "doorman_upstream_duration_seconds_count",
+    ] {
+        assert_eq!(get(&samples, series), 0.0, "{series}");
+    }
+}
