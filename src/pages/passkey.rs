@@ -92,13 +92,8 @@ pub async fn finish(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         Err(refusal) => {
             refused(visit, &user.name, &refusal);
             crate::metrics::sign_in("webauthn", "webauthn", "wrong_code");
-            let text = "That passkey was not accepted. Try again, or choose another method.";
-            choose_page(
-                visit,
-                &user,
-                StatusCode::UNAUTHORIZED,
-                Some(text.to_owned()),
-            )
+            let text = visit.t("passkey-rejected");
+            choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
         }
     }
 }
