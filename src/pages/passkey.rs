@@ -57,8 +57,7 @@ pub async fn finish(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     let app = visit.app;
     let reservation = visit.reserve_attempt(&user.name, Some(&user.name)).await?;
     if let Some(until) = reservation.refused {
-        let wait = visit.locale.wait(visit.now, until);
-        let text = visit.t_with("too-many-failed", &[("wait", wait.into())]);
+        let text = super::verify::too_many_failed(visit, until);
         return choose_page(visit, &user, StatusCode::TOO_MANY_REQUESTS, Some(text));
     }
     let state: Option<PasskeyAuthentication> = app

@@ -27,8 +27,7 @@ pub async fn sign_in(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error>
     // Counted like any code: reserved before the code is looked at.
     let reservation = visit.reserve_attempt(&user.name, Some(&user.name)).await?;
     if let Some(until) = reservation.refused {
-        let wait = visit.locale.wait(visit.now, until);
-        let text = visit.t_with("too-many-failed", &[("wait", wait.into())]);
+        let text = super::verify::too_many_failed(visit, until);
         return choose_page(visit, &user, StatusCode::TOO_MANY_REQUESTS, Some(text));
     }
     if !reservation.delay.is_zero() {
