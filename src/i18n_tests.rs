@@ -86,6 +86,16 @@ const ARGS: &[(&str, &[&str])] = &[
     ("sms-code", &["app", "code"]),
     ("voice-code", &["app", "digits"]),
     ("remember-device", &["period"]),
+    ("period-days", &["n"]),
+    ("period-hours", &["n"]),
+    ("period-minutes", &["n"]),
+    ("passkey-added-on", &["when"]),
+    ("passkey-last-used", &["when"]),
+    ("passkey-remove-label", &["name"]),
+    ("passkey-added", &["name"]),
+    ("passkey-removed", &["name"]),
+    ("recovery-unused", &["n", "count"]),
+    ("recovery-left", &["n"]),
 ];
 
 #[test]

@@ -2,7 +2,11 @@
 // the form's CSRF token), lets the browser's authenticator answer it, and
 // posts the answer in the form's hidden `credential` field. Where the
 // browser has no WebAuthn, the form says so and the other methods stay.
+// What it says comes from its own script tag's data- attributes, in the
+// page's language.
 (function () {
+  var script = document.currentScript || document.querySelector("script[data-no-answer]");
+  function words(name) { return (script && script.getAttribute("data-" + name)) || ""; }
   var forms = document.querySelectorAll("form[data-passkey]");
   if (!forms.length) return;
   var supported = !!(window.PublicKeyCredential && navigator.credentials);
@@ -52,14 +56,14 @@
     function say(text) { if (status) { status.textContent = text; status.hidden = false; } }
     if (!supported) {
       if (button) button.disabled = true;
-      say("This browser cannot use passkeys. Choose another method.");
+      say(words("unsupported"));
       return;
     }
     if (button) button.hidden = false;
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (button) button.disabled = true;
-      say("Follow your browser's prompt…");
+      say(words("prompt"));
       var body = new URLSearchParams();
       body.set("csrf", form.elements.csrf.value);
       fetch(form.getAttribute("data-begin"), {
@@ -80,7 +84,7 @@
         })
         .catch(function () {
           if (button) button.disabled = false;
-          say("The passkey did not answer. Try again, or choose another method.");
+          say(words("no-answer"));
         });
     });
   });

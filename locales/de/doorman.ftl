@@ -166,3 +166,63 @@ recovery-summary = Telefon oder Schlüssel verloren? Einen Wiederherstellungscod
 recovery-label = Wiederherstellungscode
 recovery-submit = Wiederherstellungscode verwenden
 passkey-sign-in = Mit Passkey anmelden
+
+sign-in-again-to-change-passkeys = Um Ihre Passkeys zu ändern, melden Sie sich bitte erneut an: Es muss sichergestellt sein, dass Sie es sind und nicht jemand, der diesen Browser offen vorgefunden hat.
+sign-in-again-to-make-recovery-codes = Um Wiederherstellungscodes zu erstellen, melden Sie sich bitte erneut an: Es muss sichergestellt sein, dass Sie es sind und nicht jemand, der diesen Browser offen vorgefunden hat.
+period-days = { $n ->
+    [one] 1 Tag
+   *[other] { $n } Tage
+}
+period-hours = { $n ->
+    [one] 1 Stunde
+   *[other] { $n } Stunden
+}
+period-minutes = { $n ->
+    [one] 1 Minute
+   *[other] { $n } Minuten
+}
+
+## Passkeys page
+
+passkeys-title = Passkeys
+passkeys-heading = Passkeys und Sicherheitsschlüssel
+passkey-added-on = Hinzugefügt am { $when }
+passkey-last-used = zuletzt verwendet am { $when }
+passkey-not-used = noch nicht verwendet
+passkey-remove = Entfernen
+passkey-remove-label = { $name } entfernen
+passkeys-none = Sie haben noch keinen Passkey. Mit einem Passkey melden Sie sich über die Bildschirmsperre Ihres Geräts oder einen Sicherheitsschlüssel an – und er lässt sich nicht abphishen.
+passkey-name-label = Name des neuen Passkeys
+passkey-name-placeholder = z. B. Laptop, YubiKey
+passkey-default-name = Passkey
+passkey-add = Passkey hinzufügen
+passkey-add-noscript = Zum Hinzufügen eines Passkeys wird JavaScript benötigt.
+passkey-unsupported = Dieser Browser unterstützt keine Passkeys. Wählen Sie eine andere Methode.
+passkey-prompt = Folgen Sie der Aufforderung Ihres Browsers …
+passkey-no-answer = Der Passkey hat nicht geantwortet. Versuchen Sie es erneut oder wählen Sie eine andere Methode.
+passkey-rejected = Dieser Passkey wurde nicht akzeptiert. Versuchen Sie es erneut oder wählen Sie eine andere Methode.
+passkey-rejected-password = Dieser Passkey wurde nicht akzeptiert. Melden Sie sich stattdessen mit Ihrem Passwort an.
+passkey-not-added = Der Passkey wurde nicht hinzugefügt. Bitte versuchen Sie es erneut.
+passkey-not-yours = Dieser Passkey gehört nicht zu Ihrem Konto.
+passkey-added = Passkey „{ $name }“ hinzugefügt.
+passkey-removed = Passkey „{ $name }“ entfernt.
+
+## Recovery codes page
+
+recovery-title = Wiederherstellungscodes
+recovery-new = Ihre neuen Wiederherstellungscodes. Bewahren Sie sie sicher auf: Jeder funktioniert genau einmal anstelle Ihres zweiten Faktors. Sie werden nur jetzt angezeigt; die alten gelten nicht mehr.
+recovery-none = Sie haben keine Wiederherstellungscodes. Mit ihnen kommen Sie hinein, wenn Sie Ihr Telefon oder Ihren Sicherheitsschlüssel verloren haben.
+recovery-unused = { $n ->
+    [one] Sie haben { $count } unbenutzten Wiederherstellungscode.
+   *[other] Sie haben { $count } unbenutzte Wiederherstellungscodes.
+}
+recovery-make = Wiederherstellungscodes erstellen
+recovery-make-new = Neue Codes erstellen (die alten werden ungültig)
+recovery-missing = Geben Sie einen Ihrer Wiederherstellungscodes ein.
+recovery-wrong = Dieser Wiederherstellungscode ist falsch oder wurde bereits verwendet.
+recovery-signed-in-title = Mit einem Wiederherstellungscode angemeldet
+recovery-last = Das war Ihr letzter Wiederherstellungscode. Erstellen Sie jetzt neue, bevor Sie sie brauchen.
+recovery-left = { $n ->
+    [one] Es ist noch 1 Wiederherstellungscode übrig. Erstellen Sie bald neue.
+   *[other] Es sind noch { $n } Wiederherstellungscodes übrig.
+}

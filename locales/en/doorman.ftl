@@ -171,3 +171,65 @@ recovery-summary = Lost your phone or key? Use a recovery code
 recovery-label = Recovery code
 recovery-submit = Use the recovery code
 passkey-sign-in = Sign in with a passkey
+
+sign-in-again-to-change-passkeys = To change your passkeys, sign in again first: it must be you, not someone who found this browser open.
+sign-in-again-to-make-recovery-codes = To make recovery codes, sign in again first: it must be you, not someone who found this browser open.
+# How long "remember this device" lasts, for remember-device's $period.
+period-days = { $n ->
+    [one] 1 day
+   *[other] { $n } days
+}
+period-hours = { $n ->
+    [one] 1 hour
+   *[other] { $n } hours
+}
+period-minutes = { $n ->
+    [one] 1 minute
+   *[other] { $n } minutes
+}
+
+## Passkeys page
+
+passkeys-title = Passkeys
+passkeys-heading = Passkeys and security keys
+passkey-added-on = Added { $when }
+passkey-last-used = last used { $when }
+passkey-not-used = not used yet
+passkey-remove = Remove
+passkey-remove-label = Remove { $name }
+passkeys-none = You have no passkey yet. A passkey signs you in with your device's screen lock or a security key, and cannot be phished.
+passkey-name-label = Name for the new passkey
+passkey-name-placeholder = e.g. Laptop, YubiKey
+passkey-default-name = Passkey
+passkey-add = Add a passkey
+passkey-add-noscript = Adding a passkey needs JavaScript.
+passkey-unsupported = This browser cannot use passkeys. Choose another method.
+passkey-prompt = Follow your browser's prompt…
+passkey-no-answer = The passkey did not answer. Try again, or choose another method.
+passkey-rejected = That passkey was not accepted. Try again, or choose another method.
+passkey-rejected-password = That passkey was not accepted. Sign in with your password instead.
+passkey-not-added = The passkey was not added. Try again.
+passkey-not-yours = That passkey is not on your account.
+passkey-added = Passkey “{ $name }” added.
+passkey-removed = Passkey “{ $name }” removed.
+
+## Recovery codes page
+
+recovery-title = Recovery codes
+recovery-new = Your new recovery codes. Keep them somewhere safe: each works once, in place of your second factor. They are shown only now; the old ones no longer work.
+recovery-none = You have no recovery codes. They get you in when you have lost your phone or security key.
+# $count is $n, emphasised by the page.
+recovery-unused = { $n ->
+    [one] You have { $count } unused recovery code.
+   *[other] You have { $count } unused recovery codes.
+}
+recovery-make = Make recovery codes
+recovery-make-new = Make new codes (the old ones stop working)
+recovery-missing = Enter one of your recovery codes.
+recovery-wrong = That recovery code is not right, or was used before.
+recovery-signed-in-title = Signed in with a recovery code
+recovery-last = That was your last recovery code. Make new ones now, before you need them.
+recovery-left = { $n ->
+    [one] 1 recovery code is left. Make new ones soon.
+   *[other] { $n } recovery codes are left.
+}

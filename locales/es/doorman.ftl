@@ -166,3 +166,63 @@ recovery-summary = ¿Perdiste el teléfono o la llave? Usa un código de recuper
 recovery-label = Código de recuperación
 recovery-submit = Usar el código de recuperación
 passkey-sign-in = Iniciar sesión con una llave de acceso
+
+sign-in-again-to-change-passkeys = Para cambiar tus llaves de acceso, vuelve a iniciar sesión primero: tenemos que asegurarnos de que eres tú y no alguien que encontró este navegador abierto.
+sign-in-again-to-make-recovery-codes = Para crear códigos de recuperación, vuelve a iniciar sesión primero: tenemos que asegurarnos de que eres tú y no alguien que encontró este navegador abierto.
+period-days = { $n ->
+    [one] 1 día
+   *[other] { $n } días
+}
+period-hours = { $n ->
+    [one] 1 hora
+   *[other] { $n } horas
+}
+period-minutes = { $n ->
+    [one] 1 minuto
+   *[other] { $n } minutos
+}
+
+## Passkeys page
+
+passkeys-title = Llaves de acceso
+passkeys-heading = Llaves de acceso y llaves de seguridad
+passkey-added-on = Añadida el { $when }
+passkey-last-used = último uso el { $when }
+passkey-not-used = aún sin usar
+passkey-remove = Quitar
+passkey-remove-label = Quitar { $name }
+passkeys-none = Todavía no tienes ninguna llave de acceso. Una llave de acceso te permite iniciar sesión con el bloqueo de pantalla de tu dispositivo o con una llave de seguridad, y no se puede robar con phishing.
+passkey-name-label = Nombre de la nueva llave de acceso
+passkey-name-placeholder = p. ej. Portátil, YubiKey
+passkey-default-name = Llave de acceso
+passkey-add = Añadir una llave de acceso
+passkey-add-noscript = Para añadir una llave de acceso se necesita JavaScript.
+passkey-unsupported = Este navegador no admite llaves de acceso. Elige otro método.
+passkey-prompt = Sigue las indicaciones de tu navegador…
+passkey-no-answer = La llave de acceso no respondió. Inténtalo de nuevo o elige otro método.
+passkey-rejected = No se aceptó esa llave de acceso. Inténtalo de nuevo o elige otro método.
+passkey-rejected-password = No se aceptó esa llave de acceso. Inicia sesión con tu contraseña.
+passkey-not-added = No se añadió la llave de acceso. Inténtalo de nuevo.
+passkey-not-yours = Esa llave de acceso no está en tu cuenta.
+passkey-added = Llave de acceso «{ $name }» añadida.
+passkey-removed = Llave de acceso «{ $name }» quitada.
+
+## Recovery codes page
+
+recovery-title = Códigos de recuperación
+recovery-new = Tus nuevos códigos de recuperación. Guárdalos en un lugar seguro: cada uno sirve una sola vez, en lugar de tu segundo factor. Solo se muestran ahora; los anteriores ya no funcionan.
+recovery-none = No tienes códigos de recuperación. Te permiten entrar si pierdes el teléfono o la llave de seguridad.
+recovery-unused = { $n ->
+    [one] Tienes { $count } código de recuperación sin usar.
+   *[other] Tienes { $count } códigos de recuperación sin usar.
+}
+recovery-make = Crear códigos de recuperación
+recovery-make-new = Crear códigos nuevos (los anteriores dejarán de funcionar)
+recovery-missing = Introduce uno de tus códigos de recuperación.
+recovery-wrong = Ese código de recuperación no es correcto o ya se usó.
+recovery-signed-in-title = Sesión iniciada con un código de recuperación
+recovery-last = Era tu último código de recuperación. Crea códigos nuevos ahora, antes de necesitarlos.
+recovery-left = { $n ->
+    [one] Te queda 1 código de recuperación. Crea códigos nuevos pronto.
+   *[other] Te quedan { $n } códigos de recuperación.
+}

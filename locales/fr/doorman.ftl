@@ -166,3 +166,63 @@ recovery-summary = Téléphone ou clé perdu ? Utilisez un code de récupératio
 recovery-label = Code de récupération
 recovery-submit = Utiliser le code de récupération
 passkey-sign-in = Se connecter avec une clé d’accès
+
+sign-in-again-to-change-passkeys = Pour modifier vos clés d’accès, reconnectez-vous d’abord : il faut s’assurer que c’est bien vous, et non quelqu’un qui a trouvé ce navigateur ouvert.
+sign-in-again-to-make-recovery-codes = Pour créer des codes de récupération, reconnectez-vous d’abord : il faut s’assurer que c’est bien vous, et non quelqu’un qui a trouvé ce navigateur ouvert.
+period-days = { $n ->
+    [one] { $n } jour
+   *[other] { $n } jours
+}
+period-hours = { $n ->
+    [one] { $n } heure
+   *[other] { $n } heures
+}
+period-minutes = { $n ->
+    [one] { $n } minute
+   *[other] { $n } minutes
+}
+
+## Passkeys page
+
+passkeys-title = Clés d’accès
+passkeys-heading = Clés d’accès et clés de sécurité
+passkey-added-on = Ajoutée le { $when }
+passkey-last-used = dernière utilisation le { $when }
+passkey-not-used = pas encore utilisée
+passkey-remove = Supprimer
+passkey-remove-label = Supprimer { $name }
+passkeys-none = Vous n’avez pas encore de clé d’accès. Une clé d’accès vous connecte avec le verrouillage d’écran de votre appareil ou une clé de sécurité, et elle résiste à l’hameçonnage.
+passkey-name-label = Nom de la nouvelle clé d’accès
+passkey-name-placeholder = p. ex. Portable, YubiKey
+passkey-default-name = Clé d’accès
+passkey-add = Ajouter une clé d’accès
+passkey-add-noscript = L’ajout d’une clé d’accès nécessite JavaScript.
+passkey-unsupported = Ce navigateur ne prend pas en charge les clés d’accès. Choisissez une autre méthode.
+passkey-prompt = Suivez les instructions de votre navigateur…
+passkey-no-answer = La clé d’accès n’a pas répondu. Réessayez ou choisissez une autre méthode.
+passkey-rejected = Cette clé d’accès n’a pas été acceptée. Réessayez ou choisissez une autre méthode.
+passkey-rejected-password = Cette clé d’accès n’a pas été acceptée. Connectez-vous plutôt avec votre mot de passe.
+passkey-not-added = La clé d’accès n’a pas été ajoutée. Réessayez.
+passkey-not-yours = Cette clé d’accès n’est pas liée à votre compte.
+passkey-added = Clé d’accès « { $name } » ajoutée.
+passkey-removed = Clé d’accès « { $name } » supprimée.
+
+## Recovery codes page
+
+recovery-title = Codes de récupération
+recovery-new = Voici vos nouveaux codes de récupération. Conservez-les en lieu sûr : chacun ne sert qu’une fois, à la place de votre second facteur. Ils ne sont affichés que maintenant ; les anciens ne fonctionnent plus.
+recovery-none = Vous n’avez aucun code de récupération. Ils vous permettent de vous connecter si vous avez perdu votre téléphone ou votre clé de sécurité.
+recovery-unused = { $n ->
+    [one] Il vous reste { $count } code de récupération inutilisé.
+   *[other] Il vous reste { $count } codes de récupération inutilisés.
+}
+recovery-make = Créer des codes de récupération
+recovery-make-new = Créer de nouveaux codes (les anciens cesseront de fonctionner)
+recovery-missing = Saisissez l’un de vos codes de récupération.
+recovery-wrong = Ce code de récupération est incorrect ou a déjà été utilisé.
+recovery-signed-in-title = Connecté avec un code de récupération
+recovery-last = C’était votre dernier code de récupération. Créez-en de nouveaux dès maintenant, avant d’en avoir besoin.
+recovery-left = { $n ->
+    [one] Il vous reste { $n } code de récupération. Créez-en de nouveaux bientôt.
+   *[other] Il vous reste { $n } codes de récupération.
+}

@@ -166,3 +166,63 @@ recovery-summary = Perdeu o celular ou a chave? Use um código de recuperação
 recovery-label = Código de recuperação
 recovery-submit = Usar o código de recuperação
 passkey-sign-in = Entrar com uma chave de acesso
+
+sign-in-again-to-change-passkeys = Para alterar suas chaves de acesso, entre de novo primeiro: precisamos ter certeza de que é você, e não alguém que encontrou este navegador aberto.
+sign-in-again-to-make-recovery-codes = Para gerar códigos de recuperação, entre de novo primeiro: precisamos ter certeza de que é você, e não alguém que encontrou este navegador aberto.
+period-days = { $n ->
+    [one] { $n } dia
+   *[other] { $n } dias
+}
+period-hours = { $n ->
+    [one] { $n } hora
+   *[other] { $n } horas
+}
+period-minutes = { $n ->
+    [one] { $n } minuto
+   *[other] { $n } minutos
+}
+
+## Passkeys page
+
+passkeys-title = Chaves de acesso
+passkeys-heading = Chaves de acesso e chaves de segurança
+passkey-added-on = Adicionada em { $when }
+passkey-last-used = último uso em { $when }
+passkey-not-used = ainda não usada
+passkey-remove = Remover
+passkey-remove-label = Remover { $name }
+passkeys-none = Você ainda não tem nenhuma chave de acesso. Uma chave de acesso faz seu login com o bloqueio de tela do dispositivo ou com uma chave de segurança, e não pode ser roubada por phishing.
+passkey-name-label = Nome da nova chave de acesso
+passkey-name-placeholder = ex.: Notebook, YubiKey
+passkey-default-name = Chave de acesso
+passkey-add = Adicionar uma chave de acesso
+passkey-add-noscript = Para adicionar uma chave de acesso é preciso JavaScript.
+passkey-unsupported = Este navegador não aceita chaves de acesso. Escolha outro método.
+passkey-prompt = Siga as instruções do seu navegador…
+passkey-no-answer = A chave de acesso não respondeu. Tente de novo ou escolha outro método.
+passkey-rejected = Essa chave de acesso não foi aceita. Tente de novo ou escolha outro método.
+passkey-rejected-password = Essa chave de acesso não foi aceita. Entre com sua senha.
+passkey-not-added = A chave de acesso não foi adicionada. Tente de novo.
+passkey-not-yours = Essa chave de acesso não está na sua conta.
+passkey-added = Chave de acesso “{ $name }” adicionada.
+passkey-removed = Chave de acesso “{ $name }” removida.
+
+## Recovery codes page
+
+recovery-title = Códigos de recuperação
+recovery-new = Seus novos códigos de recuperação. Guarde-os em um lugar seguro: cada um funciona uma única vez, no lugar do seu segundo fator. Eles só aparecem agora; os antigos não funcionam mais.
+recovery-none = Você não tem códigos de recuperação. Eles permitem entrar quando você perde o celular ou a chave de segurança.
+recovery-unused = { $n ->
+    [one] Você tem { $count } código de recuperação não usado.
+   *[other] Você tem { $count } códigos de recuperação não usados.
+}
+recovery-make = Gerar códigos de recuperação
+recovery-make-new = Gerar novos códigos (os antigos deixam de funcionar)
+recovery-missing = Digite um dos seus códigos de recuperação.
+recovery-wrong = Esse código de recuperação está errado ou já foi usado.
+recovery-signed-in-title = Login feito com um código de recuperação
+recovery-last = Esse era seu último código de recuperação. Gere novos agora, antes de precisar deles.
+recovery-left = { $n ->
+    [one] Resta 1 código de recuperação. Gere novos em breve.
+   *[other] Restam { $n } códigos de recuperação.
+}

@@ -217,7 +217,7 @@ pub(super) fn choose_page(
         context! {
             passkey => offers.iter().any(|offer| offer.name == "webauthn"),
             recovery => visit.has_recovery_codes,
-            remember_device => super::trusted_device::lifetime_text(visit.app),
+            remember_device => super::trusted_device::lifetime_text(visit),
             channels => offers.into_iter().filter(|offer| offer.name != "webauthn").collect::<Vec<_>>(),
             error => error,
             user => user.display_name.as_deref().unwrap_or(&user.name),
@@ -258,6 +258,6 @@ fn code_form(visit: &Visit<'_>, pending: &Pending) -> minijinja::Value {
             _ => (!pending.remote).then_some(visit.app.codes.length),
         },
         resend_wait => pending.resend_wait,
-        remember_device => super::trusted_device::lifetime_text(visit.app),
+        remember_device => super::trusted_device::lifetime_text(visit),
     }
 }

@@ -57,8 +57,7 @@ pub async fn finish(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     let app = visit.app;
     let reservation = visit.reserve_attempt(&user.name, Some(&user.name)).await?;
     if let Some(until) = reservation.refused {
-        let wait = visit.locale.wait(visit.now, until);
-        let text = visit.t_with("too-many-failed", &[("wait", wait.into())]);
+        let text = super::verify::too_many_failed(visit, until);
         return choose_page(visit, &user, StatusCode::TOO_MANY_REQUESTS, Some(text));
     }
     let state: Option<PasskeyAuthentication> = app
@@ -92,13 +91,8 @@ pub async fn finish(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         Err(refusal) => {
             refused(visit, &user.name, &refusal);
             crate::metrics::sign_in("webauthn", "webauthn", "wrong_code");
-            let text = "That passkey was not accepted. Try again, or choose another method.";
-            choose_page(
-                visit,
-                &user,
-                StatusCode::UNAUTHORIZED,
-                Some(text.to_owned()),
-            )
+            let text = visit.t("passkey-rejected");
+            choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text))
         }
     }
 }

@@ -26,15 +26,15 @@ pub(super) type Answer = Box<Result<Reply, Error>>;
 /// The fully and freshly signed-in session's id and user, or the answer
 /// that says what to do first.
 fn admitted(visit: &Visit<'_>) -> Result<(String, Arc<User>), Answer> {
-    admitted_to(visit, "passkeys", "To change your passkeys")
+    admitted_to(visit, "passkeys", "sign-in-again-to-change-passkeys")
 }
 
-/// [`admitted`] for the page at `page` (under the prefix), whose change
-/// `doing` names ("To change your passkeys").
+/// [`admitted`] for the page at `page` (under the prefix); message
+/// `why` says why to sign in again.
 pub(super) fn admitted_to(
     visit: &Visit<'_>,
     page: &str,
-    doing: &str,
+    why: &str,
 ) -> Result<(String, Arc<User>), Answer> {
     let back = format!("{}/{page}", visit.app.prefix);
     let back: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
@@ -42,12 +42,12 @@ pub(super) fn admitted_to(
         Some((session, user)) if session.level == FactorLevel::TwoFactor => {
             if crate::gate::needs_step_up(Some(FRESH), session, visit.now) {
                 let link = format!("{}/logout?rd={back}", visit.app.prefix);
-                let text = format!("{doing}, sign in again first: it must be you, not someone who found this browser open.");
+                let again = visit.t("sign-in-again");
                 return Err(Box::new(visit.message(
                     StatusCode::OK,
-                    "Sign in again",
-                    &text,
-                    Some((&link, "Sign in again")),
+                    &again,
+                    &visit.t(why),
+                    Some((&link, &again)),
                 )));
             }
             Ok((session.id.clone(), user.clone()))
@@ -162,7 +162,7 @@ pub async fn finish(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
                 .collect()
         })
         .filter(|name: &String| !name.is_empty())
-        .unwrap_or_else(|| "Passkey".to_owned());
+        .unwrap_or_else(|| visit.t("passkey-default-name"));
     let response = form.get("credential").map(String::as_str).unwrap_or("");
     let now = visit.now;
     let added = async {
@@ -195,13 +195,13 @@ pub async fn finish(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     .await;
     if let Err(refusal) = added {
         refused(visit, &user.name, &refusal);
-        let text = "The passkey was not added. Try again.";
-        return page(visit, &user, StatusCode::BAD_REQUEST, None, Some(text)).await;
+        let text = visit.t("passkey-not-added");
+        return page(visit, &user, StatusCode::BAD_REQUEST, None, Some(&text)).await;
     }
     let handle = rp.user_handle(&user.name).to_string();
     app.store.put_passkey_handle(&handle, &user.name).await?;
     changed(visit, &user, "passkey_added", &name).await;
-    let text = format!("Passkey “{name}” added.");
+    let text = visit.t_with("passkey-added", &[("name", name.as_str().into())]);
     page(visit, &user, StatusCode::OK, Some(&text), None).await
 }
 
@@ -222,11 +222,11 @@ pub async fn remove(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         })
         .await?;
     let Some(name) = removed else {
-        let text = "That passkey is not on your account.";
-        return page(visit, &user, StatusCode::BAD_REQUEST, None, Some(text)).await;
+        let text = visit.t("passkey-not-yours");
+        return page(visit, &user, StatusCode::BAD_REQUEST, None, Some(&text)).await;
     };
     changed(visit, &user, "passkey_removed", &name).await;
-    let text = format!("Passkey “{name}” removed.");
+    let text = visit.t_with("passkey-removed", &[("name", name.as_str().into())]);
     page(visit, &user, StatusCode::OK, Some(&text), None).await
 }
 

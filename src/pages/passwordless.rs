@@ -125,7 +125,7 @@ fn not_accepted(visit: &Visit<'_>) -> Result<Reply, Error> {
         StatusCode::UNAUTHORIZED,
         "login.html",
         context! {
-            error => "That passkey was not accepted. Sign in with your password instead.",
+            error => visit.t("passkey-rejected-password"),
             passwordless => true,
         },
     )

@@ -21,14 +21,13 @@ pub async fn sign_in(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error>
     let app = visit.app;
     let typed = form.get("code").map(String::as_str).unwrap_or("");
     if typed.trim().is_empty() {
-        let text = "Enter one of your recovery codes.".to_owned();
+        let text = visit.t("recovery-missing");
         return choose_page(visit, &user, StatusCode::BAD_REQUEST, Some(text));
     }
     // Counted like any code: reserved before the code is looked at.
     let reservation = visit.reserve_attempt(&user.name, Some(&user.name)).await?;
     if let Some(until) = reservation.refused {
-        let wait = visit.locale.wait(visit.now, until);
-        let text = visit.t_with("too-many-failed", &[("wait", wait.into())]);
+        let text = super::verify::too_many_failed(visit, until);
         return choose_page(visit, &user, StatusCode::TOO_MANY_REQUESTS, Some(text));
     }
     if !reservation.delay.is_zero() {
@@ -53,7 +52,7 @@ pub async fn sign_in(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error>
         );
         tracing::warn!(event = "challenge_failed", user = %user.name, client = %visit.client, "wrong recovery code");
         crate::metrics::sign_in("recovery_code", "recovery_code", "wrong_code");
-        let text = "That recovery code is not right, or was used before.".to_owned();
+        let text = visit.t("recovery-wrong");
         return choose_page(visit, &user, StatusCode::UNAUTHORIZED, Some(text));
     };
     app.limiter.refund(&app.store, &reservation).await?;
@@ -70,24 +69,21 @@ pub async fn sign_in(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error>
     crate::metrics::sign_in("recovery_code", "recovery_code", "ok");
     super::verify::signed_in_as(visit, &session, &user, "recovery_code").await;
     let text = match left {
-        0 => {
-            "That was your last recovery code. Make new ones now, before you need them.".to_owned()
-        }
-        1 => "1 recovery code is left. Make new ones soon.".to_owned(),
-        n => format!("{n} recovery codes are left."),
+        0 => visit.t("recovery-last"),
+        n => visit.t_with("recovery-left", &[("n", (n as u64).into())]),
     };
     let destination = visit.destination();
     visit.message(
         StatusCode::OK,
-        "Signed in with a recovery code",
+        &visit.t("recovery-signed-in-title"),
         &text,
-        Some((&destination, "Continue")),
+        Some((&destination, &visit.t("login-continue"))),
     )
 }
 
 /// `GET recovery`: how many codes are left, and a button for a new set.
 pub async fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
-    let (_, user) = match admitted_to(visit, "recovery", "To make recovery codes") {
+    let (_, user) = match admitted_to(visit, "recovery", "sign-in-again-to-make-recovery-codes") {
         Ok(found) => found,
         Err(answer) => return *answer,
     };
@@ -101,7 +97,7 @@ pub async fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
 
 /// `POST recovery`: a new set, replacing the old, shown this once.
 pub async fn generate(visit: &mut Visit<'_>) -> Result<Reply, Error> {
-    let (_, user) = match admitted_to(visit, "recovery", "To make recovery codes") {
+    let (_, user) = match admitted_to(visit, "recovery", "sign-in-again-to-make-recovery-codes") {
         Ok(found) => found,
         Err(answer) => return *answer,
     };

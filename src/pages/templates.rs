@@ -22,6 +22,7 @@ const EMBEDDED: &[(&str, &str)] = embedded!("../../templates/", "":
     "logout.html",
     "passkeys.html",
     "recovery.html",
+    "webauthn_script.html",
 );
 
 /// The push waiting page's script.

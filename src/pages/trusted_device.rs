@@ -82,16 +82,14 @@ pub(super) fn recognised(visit: &Visit<'_>, user: &User) -> Option<u64> {
     })
 }
 
-/// "30 days", "12 hours": how the code page names the lifetime.
-pub(super) fn lifetime_text(app: &crate::App) -> Option<String> {
-    let seconds = app.sessions.settings().remember_device?.as_secs();
-    let (count, unit) = match seconds {
-        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
-        s if s >= 3600 => (s.div_ceil(3600), "hour"),
-        s => (s.div_ceil(60).max(1), "minute"),
+/// "30 days", "12 hours": how the code page names the lifetime, in the
+/// page's language.
+pub(super) fn lifetime_text(visit: &Visit<'_>) -> Option<String> {
+    let seconds = visit.app.sessions.settings().remember_device?.as_secs();
+    let (count, id) = match seconds {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "period-days"),
+        s if s >= 3600 => (s.div_ceil(3600), "period-hours"),
+        s => (s.div_ceil(60).max(1), "period-minutes"),
     };
-    Some(format!(
-        "{count} {unit}{}",
-        if count == 1 { "" } else { "s" }
-    ))
+    Some(visit.t_with(id, &[("n", count.into())]))
 }

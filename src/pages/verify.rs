@@ -66,8 +66,7 @@ pub async fn verify(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
                 ..Record::default()
             },
         );
-        let wait = visit.locale.wait(visit.now, until);
-        let text = visit.t_with("too-many-failed", &[("wait", wait.into())]);
+        let text = too_many_failed(visit, until);
         return match pending(visit, &session).await? {
             Some(pending) => code_page(
                 visit,
@@ -421,4 +420,11 @@ async fn remote_check(
             Ok(None)
         }
     }
+}
+
+/// "Too many failed attempts. Try again in …", until `until`: what every
+/// second-factor page says when the account's attempts are used up.
+pub(super) fn too_many_failed(visit: &Visit<'_>, until: u64) -> String {
+    let wait = visit.locale.wait(visit.now, until);
+    visit.t_with("too-many-failed", &[("wait", wait.into())])
 }

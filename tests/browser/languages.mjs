@@ -2,9 +2,11 @@
 // (headless Chromium through playwright-core): for each language a fresh
 // browser sends that Accept-Language and walks login (and its error),
 // the choice, the SMS code page, the push waiting page, the app, the
-// authenticator enrollment page, sign-out and its message, and an error
-// page, and sees the code page's "Send again" countdown end; each heading
-// must be that language's text from locales/<tag>/doorman.ftl, and
+// authenticator enrollment page, the passkeys page, the recovery codes
+// page (before and after making a set), sign-out and its message, and an
+// error page, and sees the code page's "Send again" countdown end; each
+// heading (and on the newer pages each text checked) must be that
+// language's text from locales/<tag>/doorman.ftl, not English's, and
 // <html lang> its tag.
 //
 // Run by tests/it/browser.rs (`every_page_speaks_each_shipped_language`),
@@ -22,7 +24,12 @@ const shots = need("SCREENSHOT_DIR");
 const locales = need("LOCALES_DIR");
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 // Languages whose pages are kept as pictures: tag → [page, file name].
-const pictures = { de: ["login", "i18n-de-login"], "pt-BR": ["code", "i18n-pt-BR-code"] };
+const pictures = {
+  de: [["login", "i18n-de-login"]],
+  "pt-BR": [["code", "i18n-pt-BR-code"]],
+  fr: [["recovery codes", "i18n-fr-recovery"]],
+  es: [["passkeys", "i18n-es-passkeys"]],
+};
 
 function need(name) {
   const value = process.env[name];
@@ -59,6 +66,7 @@ const browser = await chromium.launch({
 });
 
 const tags = fs.readdirSync(locales).sort();
+const english = messages("en");
 check(tags.length >= 5, `expected the five shipped languages, found ${tags}`);
 for (const tag of tags) {
   const t = messages(tag);
@@ -75,10 +83,16 @@ for (const tag of tags) {
     check(h1 === t[id], `${tag} ${where}: heading ${JSON.stringify(h1)}, expected ${JSON.stringify(t[id])}`);
     const lang = await page.getAttribute("html", "lang");
     check(lang === tag, `${tag} ${where}: <html lang=${lang}>`);
-    if (pictures[tag] && pictures[tag][0] === where) {
-      await page.screenshot({ path: path.join(shots, `${pictures[tag][1]}.png`), fullPage: true });
+    for (const [at, name] of pictures[tag] || []) {
+      if (at === where) await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
     }
     console.log(`${tag} ${where}: ${h1}`);
+  }
+  /// The element at `selector` reads `id`'s text, in language `tag`.
+  async function same(where, selector, id) {
+    const text = (await page.textContent(selector)).trim();
+    check(text === t[id], `${tag} ${where}: ${JSON.stringify(text)}, expected ${JSON.stringify(t[id])}`);
+    if (tag !== "en") check(text !== english[id], `${tag} ${where}: still English: ${text}`);
   }
   async function click(selector) {
     await Promise.all([page.waitForLoadState("load"), page.click(selector)]);
@@ -132,6 +146,27 @@ for (const tag of tags) {
   await page.goto(`${base}/.doorman/totp/enroll`);
   await page.waitForSelector(".qr svg");
   await heading("enroll", "enroll-title");
+  // The passkeys page: its heading, its empty list and its form, in
+  // this language (English's texts only where this language is English).
+  await page.goto(`${base}/.doorman/passkeys`);
+  await heading("passkeys", "passkeys-heading");
+  await same("passkeys list", "main > p:not(.brand):not(.links)", "passkeys-none");
+  await same("passkey name label", "label[for=passkey-name]", "passkey-name-label");
+  check(
+    (await page.getAttribute("#passkey-name", "placeholder")) === t["passkey-name-placeholder"],
+    `${tag}: the passkey name placeholder is not translated`,
+  );
+  // Recovery codes: none yet, then a new set, shown once.
+  await page.goto(`${base}/.doorman/recovery`);
+  await heading("recovery codes none", "recovery-title");
+  await same("no recovery codes", "main > p:not(.brand):not(.links)", "recovery-none");
+  await same("make recovery codes", "button[type=submit]", "recovery-make");
+  await click("button[type=submit]");
+  await page.waitForSelector(".recovery-codes li");
+  await same("new recovery codes", ".notice", "recovery-new");
+  await heading("recovery codes", "recovery-title");
+  await page.goto(`${base}/.doorman/recovery`);
+  await same("make new recovery codes", "button[type=submit]", "recovery-make-new");
   await page.goto(`${base}/.doorman/no-such-page`);
   await heading("error", "error-title");
   await context.close();

@@ -111,6 +111,25 @@ impl Phones {
     /// config names (push links need `public_url`).
     /// `cooldown`: `codes.resend_cooldown`.
     async fn doorman(&self, dir: &Path, users: &str, cooldown: &str) -> Gateway {
+        self.doorman_with(dir, users, cooldown, false).await
+    }
+
+    /// [`Phones::doorman`], with passkeys (`rp_id: localhost`) if asked.
+    async fn doorman_with(
+        &self,
+        dir: &Path,
+        users: &str,
+        cooldown: &str,
+        passkeys: bool,
+    ) -> Gateway {
+        let (channel, extra) = if passkeys {
+            (
+                "  webauthn: {}\n",
+                "webauthn:\n  rp_id: \"localhost\"\n  origins: [\"http://localhost\"]\n",
+            )
+        } else {
+            ("", "")
+        };
         let app = doorman::demo::start_app().await.expect("the demo app");
         std::fs::write(dir.join("users.yaml"), users).expect("users file");
         let port = free_port();
@@ -129,10 +148,10 @@ channels:
   sms: {{ provider: webhook }}
   totp: {{}}
   push: {{ provider: ntfy }}
-providers:
+{channel}providers:
   webhook: {{ url: "http://{hook}/send", timeout: "2s" }}
   {ntfy}
-"#,
+{extra}"#,
             hook = self.webhook.addr,
             ntfy = self.ntfy.config(),
         );
@@ -246,7 +265,9 @@ async fn every_page_speaks_each_shipped_language() {
             hash = password_hash()
         ));
     }
-    let doorman = phones.doorman(dir.path(), &users, "1s").await;
+    // The passkeys page needs a relying party; nobody here has a passkey,
+    // so no other page changes.
+    let doorman = phones.doorman_with(dir.path(), &users, "1s", true).await;
     let shots = screenshot_dir();
     let url = format!("http://{}", doorman.addr());
     let control = phones.control.base_url();
@@ -264,7 +285,12 @@ async fn every_page_speaks_each_shipped_language() {
         "browser languages: all pages in de, en, es, fr, pt-BR",
     )
     .await;
-    for shot in ["i18n-de-login", "i18n-pt-BR-code"] {
+    for shot in [
+        "i18n-de-login",
+        "i18n-pt-BR-code",
+        "i18n-fr-recovery",
+        "i18n-es-passkeys",
+    ] {
         let shot = shots.join(format!("{shot}.png"));
         assert!(
             std::fs::metadata(&shot).is_ok_and(|meta| meta.len() > 1000),
