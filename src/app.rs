@@ -230,10 +230,11 @@ impl App {
     }
 
     /// Swaps in a reloaded users file, which is the truth about
-    /// authenticators from now on: a page-enrolled secret the file does not
-    /// have is dropped (an administrator removed it), unless the file is
-    /// still exactly as the page's write left it (then `users` was read
-    /// before that write, and dropping would bring back the old secret).
+    /// authenticators from now on: a page-enrolled secret is dropped (the
+    /// file's, or its absence — an administrator removed it — counts),
+    /// unless the file is still exactly as the page's write left it (then
+    /// `users` may have been read before that write, and dropping would
+    /// bring back the old secret).
     /// Every authenticator added, replaced or removed is audited and sent
     /// to the webhook as an account notice.
     pub(crate) fn replace_users(&self, users: Users, same_file: bool) {
@@ -256,10 +257,11 @@ impl App {
                 (user.name.clone(), secret)
             })
             .collect();
-        enrolled.retain(|name, secret| {
-            let in_file = users.get(name).and_then(|user| user.totp.as_ref());
-            pending_write && users.get(name).is_some() && in_file != Some(secret)
-        });
+        // While the file is as the page's write left it, the page's secret
+        // stands whether or not this read saw it: a watcher's read after
+        // the write and a SIGHUP's read from before it may be applied in
+        // either order.
+        enrolled.retain(|name, _| pending_write && users.get(name).is_some());
         let mut notices = Vec::new();
         for user in users.iter() {
             let Some(old) = before.get(&user.name) else {
