@@ -12,7 +12,7 @@ pub const IKEY: &str = "DIWJ8X6AEYOR5OMC6TQ1";
 pub const SKEY: &str = "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep";
 
 /// What the person does on their phone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Outcome {
     Waiting,
     Allow,

@@ -11,7 +11,7 @@ pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const AUTH_TOKEN: &str = "twilio-auth-token";
 pub const SERVICE_SID: &str = "VA0123456789abcdef0123456789abcdef";
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Verification {
     pub to: String,
     pub channel: String,
@@ -65,10 +65,6 @@ impl TwilioVerify {
     /// Forgets every verification, as Twilio does when they expire.
     pub fn clear_verifications(&self) {
         self.state().verifications.clear();
-    }
-
-    pub fn verifications(&self) -> HashMap<String, Verification> {
-        self.state().verifications.clone()
     }
 }
 
