@@ -187,7 +187,15 @@ fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName, &[HeaderNa
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .map(str::trim)
+        // `keep-alive` (nearly every HTTP/1.1 response says it) is gone
+        // anyway: no name to build for it.
+        .filter(|token| {
+            !HOP_BY_HOP
+                .iter()
+                .any(|name| token.eq_ignore_ascii_case(name.as_str()))
+        })
+        .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
         .collect();
     let picked: Vec<HeaderName> = headers
         .keys()
