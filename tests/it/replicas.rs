@@ -20,6 +20,15 @@ async fn replicas(server: &RedisServer, extra: &str) -> (Env, doorman::Gateway) 
     (env, b)
 }
 
+/// The replica for the `n`th attempt: the first, then the other, in turn.
+fn alternate(n: usize, a: &Env, b: &doorman::Gateway) -> std::net::SocketAddr {
+    if n % 2 == 0 {
+        a.addr
+    } else {
+        b.addr()
+    }
+}
+
 #[tokio::test]
 async fn a_sign_in_started_on_one_replica_finishes_on_the_other() {
     let server = redis_or_skip!();
@@ -64,7 +73,7 @@ async fn five_wrong_codes_spread_over_both_replicas_end_the_challenge() {
     let code = browser.request_code(&env, "sms").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for n in 0..5 {
-        browser.switch_to(if n % 2 == 0 { env.addr } else { b.addr() });
+        browser.switch_to(alternate(n, &env, &b));
         let page = browser.enter_code(wrong).await;
         assert_eq!(page.status, 401, "wrong code {n}: {page:?}");
     }
@@ -91,7 +100,7 @@ async fn failed_passwords_on_both_replicas_count_toward_one_lock() {
     .await;
     let mut attacker = env.browser();
     for n in 0..10 {
-        attacker.switch_to(if n % 2 == 0 { env.addr } else { b.addr() });
+        attacker.switch_to(alternate(n, &env, &b));
         attacker.get("/.doorman/login").await;
         let page = attacker.post_password("alice", "guess").await;
         assert_eq!(page.status, 401);

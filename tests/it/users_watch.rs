@@ -30,6 +30,14 @@ async fn wait_for_log(dir: &Path, what: &str, count: usize) {
     eventually(what, WITHIN, async || logged(dir, what) >= count).await;
 }
 
+/// users.yaml rewritten in place with carol added: the reload is logged
+/// and carol's password is taken.
+async fn carol_arrives(env: &Env, dir: &Path) {
+    std::fs::write(dir.join("users.yaml"), with_carol()).expect("users file");
+    wait_for_log(dir, "users file changed: reloaded", 1).await;
+    assert_eq!(password_step(env, "carol").await, 303);
+}
+
 #[tokio::test]
 async fn an_edited_users_file_lets_the_new_user_in_without_a_signal() {
     logs::capture();
@@ -37,9 +45,7 @@ async fn an_edited_users_file_lets_the_new_user_in_without_a_signal() {
     let dir = env.dir.path().to_owned();
     assert_eq!(password_step(&env, "carol").await, 401);
 
-    std::fs::write(dir.join("users.yaml"), with_carol()).expect("users file");
-    wait_for_log(&dir, "users file changed: reloaded", 1).await;
-    assert_eq!(password_step(&env, "carol").await, 303);
+    carol_arrives(&env, &dir).await;
 }
 
 #[tokio::test]
@@ -53,9 +59,7 @@ async fn a_broken_users_file_keeps_the_users_there_were() {
     assert_eq!(password_step(&env, "alice").await, 303, "alice was dropped");
 
     // Fixed, it loads.
-    std::fs::write(dir.join("users.yaml"), with_carol()).expect("users file");
-    wait_for_log(&dir, "users file changed: reloaded", 1).await;
-    assert_eq!(password_step(&env, "carol").await, 303);
+    carol_arrives(&env, &dir).await;
 }
 
 #[tokio::test]
