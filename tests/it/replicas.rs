@@ -30,7 +30,7 @@ async fn undelayed(server: &RedisServer, client: &str) -> (Env, doorman::Gateway
 
 /// The replica for the `n`th attempt: the first, then the other, in turn.
 fn alternate(n: usize, a: &Env, b: &doorman::Gateway) -> std::net::SocketAddr {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         a.addr
     } else {
         b.addr()
