@@ -2,7 +2,7 @@
 //! to its own upstream under its own rules, one sign-in covers every app
 //! under `session.domain`, and a host no app answers to is refused.
 
-use crate::support::{raw_request, Browser, Env, Setup, Upstream};
+use crate::support::{raw_request, Browser, Env, Page, Setup, Upstream};
 
 /// wiki.example.com → the env's upstream; git and ci.example.com → `git`.
 /// The wiki's /status needs the password only; ci's /admin/ is denied by
@@ -122,18 +122,7 @@ async fn a_one_factor_path_takes_a_password_only_session_and_nothing_else_does()
     let page = stranger.get("/status").await;
     assert_eq!(page.status, 302);
     let login = page.location().expect("to sign in").to_owned();
-    let page = stranger.get(&login).await;
-    let rd = page.field("rd").unwrap_or_default();
-    let page = stranger
-        .post(
-            "/.doorman/login",
-            &[
-                ("username", "bob"),
-                ("password", crate::support::PASSWORD),
-                ("rd", &rd),
-            ],
-        )
-        .await;
+    let page = password_from(&mut stranger, &login).await;
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.location(), Some("/status"));
     // Elsewhere the password goes on to the second factor, as ever.
@@ -144,17 +133,7 @@ async fn a_one_factor_path_takes_a_password_only_session_and_nothing_else_does()
         .location()
         .expect("to sign in")
         .to_owned();
-    let rd = other.get(&login).await.field("rd").unwrap_or_default();
-    let page = other
-        .post(
-            "/.doorman/login",
-            &[
-                ("username", "bob"),
-                ("password", crate::support::PASSWORD),
-                ("rd", &rd),
-            ],
-        )
-        .await;
+    let page = password_from(&mut other, &login).await;
     assert!(
         page.location().unwrap_or("").starts_with("/.doorman/2fa"),
         "{page:?}"
@@ -224,4 +203,20 @@ async fn forward_auth_picks_the_app_by_the_forwarded_host_and_refuses_unknown_on
         .await
         .expect("ask");
     assert_eq!(bare.status(), 403);
+}
+
+/// Opens the sign-in page at `login` and posts bob's password with the
+/// `rd` it carries; returns the answer to that post.
+async fn password_from(browser: &mut Browser, login: &str) -> Page {
+    let rd = browser.get(login).await.field("rd").unwrap_or_default();
+    browser
+        .post(
+            "/.doorman/login",
+            &[
+                ("username", "bob"),
+                ("password", crate::support::PASSWORD),
+                ("rd", &rd),
+            ],
+        )
+        .await
 }

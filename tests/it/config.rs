@@ -125,6 +125,11 @@ fn an_unset_environment_variable_is_named_with_its_key() {
     );
 }
 
+/// A valid config whose session secret is read from `path`.
+fn with_secret_file(path: &std::path::Path) -> String {
+    valid_config(&format!("secret_file: \"{}\"", path.display()))
+}
+
 #[test]
 fn a_secret_file_is_read_without_its_trailing_newline() {
     let dir = dir_with_users(&default_users());
@@ -134,14 +139,8 @@ fn a_secret_file_is_read_without_its_trailing_newline() {
     let short = dir.path().join("short_secret");
     std::fs::write(&short, format!("{}\n", &SECRET[..31])).expect("secret file");
 
-    let loaded = Config::from_yaml(
-        &valid_config(&format!("secret_file: \"{}\"", good.display())),
-        dir.path(),
-    );
-    let refused = problems(
-        &valid_config(&format!("secret_file: \"{}\"", short.display())),
-        dir.path(),
-    );
+    let loaded = Config::from_yaml(&with_secret_file(&good), dir.path());
+    let refused = problems(&with_secret_file(&short), dir.path());
 
     assert!(loaded.is_ok(), "{}", loaded.unwrap_err());
     assert_eq!(
@@ -154,7 +153,7 @@ fn a_secret_file_is_read_without_its_trailing_newline() {
 fn a_missing_secret_file_is_named_with_its_key() {
     let dir = dir_with_users(&default_users());
     let missing = dir.path().join("no_such_secret");
-    let yaml = valid_config(&format!("secret_file: \"{}\"", missing.display()));
+    let yaml = with_secret_file(&missing);
 
     let problems = problems(&yaml, dir.path());
 

@@ -20,6 +20,23 @@ async fn replicas(server: &RedisServer, extra: &str) -> (Env, doorman::Gateway) 
     (env, b)
 }
 
+/// Replicas with no delay after failures; `client` adds to `client_failures`.
+async fn undelayed(server: &RedisServer, client: &str) -> (Env, doorman::Gateway) {
+    let limits = format!(
+        "limits: {{ failures: {{ delay: \"0s\" }}, client_failures: {{ delay: \"0s\"{client} }} }}"
+    );
+    replicas(server, &limits).await
+}
+
+/// The replica for the `n`th attempt: the first, then the other, in turn.
+fn alternate(n: usize, a: &Env, b: &doorman::Gateway) -> std::net::SocketAddr {
+    if n.is_multiple_of(2) {
+        a.addr
+    } else {
+        b.addr()
+    }
+}
+
 #[tokio::test]
 async fn a_sign_in_started_on_one_replica_finishes_on_the_other() {
     let server = redis_or_skip!();
@@ -55,16 +72,12 @@ async fn a_logout_on_one_replica_is_refused_by_the_other() {
 #[tokio::test]
 async fn five_wrong_codes_spread_over_both_replicas_end_the_challenge() {
     let server = redis_or_skip!();
-    let (env, b) = replicas(
-        &server,
-        "limits: { failures: { delay: \"0s\" }, client_failures: { delay: \"0s\" } }",
-    )
-    .await;
+    let (env, b) = undelayed(&server, "").await;
     let mut browser = env.past_password("alice").await;
     let code = browser.request_code(&env, "sms").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for n in 0..5 {
-        browser.switch_to(if n % 2 == 0 { env.addr } else { b.addr() });
+        browser.switch_to(alternate(n, &env, &b));
         let page = browser.enter_code(wrong).await;
         assert_eq!(page.status, 401, "wrong code {n}: {page:?}");
     }
@@ -84,14 +97,10 @@ async fn five_wrong_codes_spread_over_both_replicas_end_the_challenge() {
 #[tokio::test]
 async fn failed_passwords_on_both_replicas_count_toward_one_lock() {
     let server = redis_or_skip!();
-    let (env, b) = replicas(
-        &server,
-        "limits: { failures: { delay: \"0s\" }, client_failures: { delay: \"0s\", lock_after: 100 } }",
-    )
-    .await;
+    let (env, b) = undelayed(&server, ", lock_after: 100").await;
     let mut attacker = env.browser();
     for n in 0..10 {
-        attacker.switch_to(if n % 2 == 0 { env.addr } else { b.addr() });
+        attacker.switch_to(alternate(n, &env, &b));
         attacker.get("/.doorman/login").await;
         let page = attacker.post_password("alice", "guess").await;
         assert_eq!(page.status, 401);

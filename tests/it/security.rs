@@ -1,6 +1,7 @@
 //! Security properties: spoofed identity, CSRF, open redirects, what pages
 //! give away, and the small endpoints proxies rely on.
 
+use crate::support::gate::assert_no_session_cookie;
 use crate::support::{
     api_client, into_page, raw_request, Browser, Env, Page, RawResponse, PASSWORD, SESSION_COOKIE,
 };
@@ -179,12 +180,7 @@ async fn every_post_route_refuses_a_missing_wrong_or_foreign_csrf_token() {
             }
             let page = browser.post_exact(route, &form).await;
             assert_eq!(page.status, 403, "{route} with token {token:?}: {page:?}");
-            assert!(
-                page.set_cookies()
-                    .iter()
-                    .all(|c| !c.starts_with("doorman_session=")),
-                "{page:?}"
-            );
+            assert_no_session_cookie(&page, &format!("{route} with token {token:?}"));
         }
     }
 
@@ -214,12 +210,7 @@ async fn a_login_without_a_csrf_cookie_is_refused_even_with_a_token() {
         .expect("POST");
     let page = into_page(response).await;
     assert_eq!(page.status, 403, "{page:?}");
-    assert!(
-        page.set_cookies()
-            .iter()
-            .all(|c| !c.starts_with("doorman_session=")),
-        "{page:?}"
-    );
+    assert_no_session_cookie(&page, "login without a csrf cookie");
 }
 
 /// `rd` values (as doorman receives them, after URL decoding) that must
@@ -578,10 +569,7 @@ async fn a_form_body_over_the_limit_gets_413() {
     let huge = "x".repeat(16 * 1024 + 1);
     let page = browser.post_password("alice", &huge).await;
     assert_eq!(page.status, 413, "{page:?}");
-    assert!(page
-        .set_cookies()
-        .iter()
-        .all(|c| !c.starts_with("doorman_session=")));
+    assert_no_session_cookie(&page, "a form over the limit");
 
     // Just under the limit is read (and is merely a wrong password).
     let token = browser.csrf.clone().expect("a token");

@@ -6,7 +6,7 @@ use crate::reload::with_carol;
 use crate::support::logs;
 use crate::support::poll::eventually;
 use crate::support::{default_users, Env};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Long enough for the debounce and a loaded machine; the wait ends as
@@ -30,40 +30,46 @@ async fn wait_for_log(dir: &Path, what: &str, count: usize) {
     eventually(what, WITHIN, async || logged(dir, what) >= count).await;
 }
 
-#[tokio::test]
-async fn an_edited_users_file_lets_the_new_user_in_without_a_signal() {
+/// A doorman with its log captured, and the folder of its users file.
+async fn start() -> (Env, PathBuf) {
     logs::capture();
     let env = Env::start().await;
     let dir = env.dir.path().to_owned();
+    (env, dir)
+}
+
+/// users.yaml rewritten in place with carol added: the reload is logged
+/// and carol's password is taken.
+async fn carol_arrives(env: &Env, dir: &Path) {
+    std::fs::write(dir.join("users.yaml"), with_carol()).expect("users file");
+    wait_for_log(dir, "users file changed: reloaded", 1).await;
+    assert_eq!(password_step(env, "carol").await, 303);
+}
+
+#[tokio::test]
+async fn an_edited_users_file_lets_the_new_user_in_without_a_signal() {
+    let (env, dir) = start().await;
     assert_eq!(password_step(&env, "carol").await, 401);
 
-    std::fs::write(dir.join("users.yaml"), with_carol()).expect("users file");
-    wait_for_log(&dir, "users file changed: reloaded", 1).await;
-    assert_eq!(password_step(&env, "carol").await, 303);
+    carol_arrives(&env, &dir).await;
 }
 
 #[tokio::test]
 async fn a_broken_users_file_keeps_the_users_there_were() {
-    logs::capture();
-    let env = Env::start().await;
-    let dir = env.dir.path().to_owned();
+    let (env, dir) = start().await;
     std::fs::write(dir.join("users.yaml"), "users:\n  alice: [not, a, user]\n")
         .expect("users file");
     wait_for_log(&dir, "does not load; keeping the users there were", 1).await;
     assert_eq!(password_step(&env, "alice").await, 303, "alice was dropped");
 
     // Fixed, it loads.
-    std::fs::write(dir.join("users.yaml"), with_carol()).expect("users file");
-    wait_for_log(&dir, "users file changed: reloaded", 1).await;
-    assert_eq!(password_step(&env, "carol").await, 303);
+    carol_arrives(&env, &dir).await;
 }
 
 #[tokio::test]
 async fn a_kubernetes_secret_update_swapping_data_reloads() {
     use std::os::unix::fs::symlink;
-    logs::capture();
-    let env = Env::start().await;
-    let dir = env.dir.path().to_owned();
+    let (env, dir) = start().await;
     // The layout the kubelet makes: users.yaml -> ..data/users.yaml,
     // ..data -> a timestamped directory.
     let version = |name: &str, users: &str| {

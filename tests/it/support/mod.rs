@@ -7,6 +7,7 @@ pub mod certs;
 pub mod duo;
 pub mod factor;
 pub mod fake_api;
+pub mod gate;
 pub mod logs;
 pub mod ntfy;
 pub mod poll;
