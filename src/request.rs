@@ -22,8 +22,8 @@ use std::time::Instant;
 /// Whether `path` is the health endpoint under `prefix`: probes count as
 /// `health`, not as page requests.
 fn is_health_probe(prefix: &str, path: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|route| route.trim_start_matches('/') == "health")
+    // The path is canonical already: one reading, no slashes to skip.
+    path.strip_prefix(prefix) == Some("/health")
 }
 
 /// Every response doorman sends: the upstream's streamed body, or its own.
