@@ -9,9 +9,7 @@ use crate::otp::{ChannelSettings, CodeSettings};
 use crate::session::{self, Session, SessionCodec};
 use crate::users::IdentityHeaders;
 use crate::users::{PasswordChecker, User, Users};
-use crate::{
-    audit, crypto, csrf, limits, net, notify, otp, pages, proxy, sites, store, users_file, Error,
-};
+use crate::{audit, crypto, csrf, limits, net, notify, otp, pages, proxy, sites, store, Error};
 use arc_swap::ArcSwap;
 use http::{HeaderMap, HeaderValue};
 use std::sync::atomic::AtomicBool;
@@ -243,7 +241,7 @@ impl App {
             && self
                 .users_file
                 .as_deref()
-                .is_some_and(users_file::unchanged_since_our_write);
+                .is_some_and(crate::config::users_file::unchanged_since_our_write);
         let mut enrolled = self
             .enrolled
             .write()

@@ -21,22 +21,24 @@
 //! - [`proxy`]: forwarding to the upstream, streaming, upgrades, header rewrites.
 //! - [`session`] and [`csrf`]: the encrypted session cookie and form tokens;
 //!   [`crypto`]: the primitives under them.
-//! - [`users`]: the users file and password checks; [`users_file`] writes
-//!   enrolled authenticator secrets back into it; [`users_watch`] reloads
-//!   it when it changes on disk.
+//! - [`users`]: the users and password checks; [`users_watch`] reloads
+//!   the users file when it changes on disk.
 //! - [`otp`]: codes, challenges and the providers that deliver them;
 //!   [`webauthn`]: passkeys and security keys; [`recovery`]: single-use
 //!   recovery codes.
 //! - [`limits`]: brute-force and send limits; [`tokens`]: API tokens for
 //!   scripts (`Authorization: Bearer`, or Basic with an app password).
 //! - [`store`]: server-side state (challenges, revocations, cooldowns).
-//! - [`config`]: the config file, read in two stages; [`report`]: how its
+//! - [`config`]: the config and users files, read in two stages (and
+//!   enrolled authenticator secrets written back); [`report`]: how its
 //!   problems are reported; [`secret`]: values kept out of logs;
 //!   [`error`]: the one error type.
 //! - [`clock`]: injectable time; [`i18n`]: the words people read, per language;
 //!   [`embed`]: the files built into the binary.
 //! - [`tls`]: certificates for the listener and `https://` upstreams.
-//! - [`metrics`]: Prometheus counters and their exposition.
+//! - [`metrics`]: Prometheus counters and their exposition;
+//!   [`metrics_histogram`]: latency histograms (provider calls);
+//!   [`metrics_process`]: the `process_*` metrics.
 //! - [`control`]: the side thread serving metrics and watching certificates.
 //! - [`audit`]: security decisions as JSON lines; [`access_log`]: one
 //!   line per request (optional); [`request_id`]: `X-Request-Id`; [`notify`]: account
@@ -88,7 +90,6 @@ pub(crate) mod threads;
 pub mod tls;
 pub mod tokens;
 pub mod users;
-pub mod users_file;
 pub(crate) mod users_watch;
 pub mod webauthn;
 

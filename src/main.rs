@@ -439,7 +439,7 @@ fn totp_enroll(user: &str, path: &std::path::Path, write: bool) -> Result<ExitCo
             .users_path
             .as_deref()
             .context("the config names no users_file")?;
-        doorman::users_file::set_totp_secret(users_path, user, &secret)
+        doorman::config::users_file::set_totp_secret(users_path, user, &secret)
             .with_context(|| format!("cannot store the secret in {}", users_path.display()))?;
         println!(
             "Stored in {} for {user}. Send doorman SIGHUP (or restart it) to use it.",

@@ -4,6 +4,8 @@
 //! Each section is validated in its own file and becomes the settings type
 //! of the module that uses it (`SessionSettings` in `session`, `Limits` in
 //! `limits`, …): imports flow from here to the domain, never back.
+//! [`users_file`] is the way back to disk: it writes an enrolled
+//! authenticator secret into the users file and checks it reads back.
 
 mod apps;
 mod channels;
@@ -20,6 +22,7 @@ mod source;
 mod store;
 mod upstream;
 pub mod users;
+pub mod users_file;
 mod webauthn;
 
 pub use crate::report::duration;

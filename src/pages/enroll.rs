@@ -109,7 +109,7 @@ fn writable(visit: &Visit<'_>) -> bool {
         .app
         .users_file
         .as_deref()
-        .is_some_and(crate::users_file::is_writable)
+        .is_some_and(crate::config::users_file::is_writable)
 }
 
 fn ask_an_administrator(visit: &Visit<'_>) -> Result<Reply, Error> {
@@ -261,7 +261,7 @@ pub async fn submit(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
     };
     let (name, saved) = (user.name.clone(), secret.clone());
     let written = tokio::task::spawn_blocking(move || {
-        crate::users_file::set_totp_secret(&path, &name, &saved)
+        crate::config::users_file::set_totp_secret(&path, &name, &saved)
             .map_err(|err| crate::error::chain(&err))
     })
     .await

@@ -13,8 +13,8 @@
 //! No error here carries the secret or the edited text: these errors are
 //! logged, and the secret is the one thing a log must never hold.
 
-use crate::config::raw::RawUsersFile;
-use crate::config::Problems;
+use super::raw::RawUsersFile;
+use super::Problems;
 use crate::otp::totp::TotpSecret;
 use std::collections::HashMap;
 use std::io::Write;
@@ -286,8 +286,8 @@ pub fn with_totp_secret(text: &str, user: &str, base32: &str) -> Result<String, 
 fn check(before: &str, after: &str, user: &str, secret: &TotpSecret) -> Result<(), EditError> {
     let parse = |text: &str| -> Option<crate::users::Users> {
         let mut problems = Problems::default();
-        let raw: RawUsersFile = crate::config::parse_yaml(text, "", &mut problems)?;
-        let users = crate::config::users::users(raw, "", &mut problems);
+        let raw: RawUsersFile = super::parse_yaml(text, "", &mut problems)?;
+        let users = super::users::users(raw, "", &mut problems);
         problems.is_empty().then_some(users)
     };
     let old = parse(before);
