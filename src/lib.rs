@@ -46,7 +46,9 @@
 //! - [`healthcheck`]: the `healthcheck` command's probe; [`demo`]: the
 //!   `demo` command's sample app.
 
-pub mod access_log;
+// `pub` only what the binary (`main.rs`), the integration tests, the
+// fuzzer and the benchmarks use; everything else is the crate's own.
+pub(crate) mod access_log;
 pub(crate) mod app;
 pub mod audit;
 pub mod clock;
@@ -61,11 +63,11 @@ pub(crate) mod error;
 pub(crate) mod gate;
 pub(crate) mod gateway;
 pub mod healthcheck;
-pub mod i18n;
+pub(crate) mod i18n;
 pub(crate) mod limits;
 pub mod metrics;
-pub mod metrics_histogram;
-pub mod metrics_process;
+pub(crate) mod metrics_histogram;
+pub(crate) mod metrics_process;
 pub(crate) mod net;
 pub(crate) mod notify;
 pub mod otp;
@@ -76,14 +78,14 @@ pub mod policy_check;
 pub(crate) mod proxy;
 pub mod recovery;
 pub mod redirect;
-pub mod report;
+pub(crate) mod report;
 pub(crate) mod request;
-pub mod request_id;
+pub(crate) mod request_id;
 pub mod rules;
-pub mod secret;
+pub(crate) mod secret;
 pub(crate) mod server;
 pub mod session;
-pub mod sites;
+pub(crate) mod sites;
 pub(crate) mod stall;
 pub mod store;
 pub(crate) mod threads;
@@ -91,7 +93,7 @@ pub mod tls;
 pub mod tokens;
 pub mod users;
 pub(crate) mod users_watch;
-pub mod webauthn;
+pub(crate) mod webauthn;
 
 pub use app::App;
 pub use error::Error;

@@ -60,6 +60,7 @@ impl Histogram {
     }
 
     /// Observations in bucket `index` alone (for tests).
+    #[cfg(test)]
     pub fn in_bucket(&self, index: usize) -> u64 {
         self.counts[index].load(Relaxed)
     }
