@@ -303,6 +303,10 @@ impl App {
         authenticated_at: u64,
         now: u64,
     ) -> Session {
+        // Begun now, after any revocation of the user's sessions known here.
+        let authenticated_at = self
+            .store
+            .made_after_revocations(&user.name, authenticated_at);
         let mut session = self
             .sessions
             .start(&user.name, level, authenticated_at, now);

@@ -52,9 +52,16 @@ pub fn recovery_codes(config: &Config, user: &str) -> Result<ExitCode> {
     let now = doorman::clock::SystemClock.now();
     let (codes, set) = doorman::recovery::RecoveryCodes::generate(now);
     runtime()?
-        .block_on(store.put_recovery_codes(&name, &set))
+        .block_on(async {
+            store.put_recovery_codes(&name, &set).await?;
+            // A session an old code made ends with the old set.
+            store.end_user_sessions(&name, now).await
+        })
         .map_err(|err| anyhow::anyhow!("cannot reach the store: {err}"))?;
-    println!("Recovery codes for {name} (each works once; the old ones no longer work):\n");
+    println!(
+        "Recovery codes for {name} (each works once; the old ones no longer work, and every \
+         session of {name} until now has ended):\n"
+    );
     for code in codes {
         println!("  {code}");
     }
@@ -90,16 +97,29 @@ pub fn webauthn_list(config: &Config, user: &str) -> Result<ExitCode> {
 pub fn webauthn_remove(config: &Config, user: &str, id: Option<&str>) -> Result<ExitCode> {
     let name = user_name(config, user)?;
     let store = open_store(config)?;
+    let now = doorman::clock::SystemClock.now();
     let removed = runtime()?
-        .block_on(store.update_passkeys(&name, |list| {
-            let before = list.len();
-            list.retain(|credential| id.is_some_and(|id| credential.id() != id));
-            before - list.len()
-        }))
+        .block_on(async {
+            let removed = store
+                .update_passkeys(&name, |list| {
+                    let before = list.len();
+                    list.retain(|credential| id.is_some_and(|id| credential.id() != id));
+                    before - list.len()
+                })
+                .await?;
+            // A session a removed passkey made ends with it.
+            if removed > 0 {
+                store.end_user_sessions(&name, now).await?;
+            }
+            Ok::<usize, doorman::store::Unavailable>(removed)
+        })
         .map_err(|err| anyhow::anyhow!("cannot reach the store: {err}"))?;
     match (removed, id) {
         (0, Some(id)) => bail!("{name} has no passkey `{id}` (see `doorman webauthn list {name}`)"),
-        (count, _) => println!("Removed {count} passkey(s) of {name}."),
+        (0, None) => println!("{name} had no passkey."),
+        (count, _) => println!(
+            "Removed {count} passkey(s) of {name}; every session of {name} until now has ended."
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use crate::crypto;
 use crate::otp::totp::TotpSecret;
 use crate::rules::{Answer, Policy, Rules, Target};
 use crate::session::{self, FactorLevel, Session};
-use crate::tokens::check::Bearer;
+use crate::tokens::check::{Bearer, Grant};
 use crate::users::User;
 use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, Method};
@@ -24,7 +24,11 @@ pub enum Decision {
     Public,
     /// A valid API token that the deciding rule lets through (`tokens:
     /// true`): forward with identity, no session.
-    PassToken { user: Arc<User>, name: String },
+    PassToken {
+        user: Arc<User>,
+        name: String,
+        grant: Grant,
+    },
     /// A fully signed-in session: forward with identity, and re-issue the
     /// cookie when the idle window should slide.
     Pass {
@@ -139,7 +143,7 @@ pub fn decide(app: &App, request: &Request<'_>, now: u64, tls: bool) -> Decision
 /// only where the deciding rule says `tokens: true`, and never counts as a
 /// session of any level.
 fn token_decision(rules: &Rules, target: &Target<'_>, bearer: &Bearer) -> Decision {
-    let Bearer::Valid { user, name } = bearer else {
+    let Bearer::Valid { user, name, grant } = bearer else {
         return Decision::Unauthorized;
     };
     let answer = rules.evaluate(target, Some(user));
@@ -149,6 +153,7 @@ fn token_decision(rules: &Rules, target: &Target<'_>, bearer: &Bearer) -> Decisi
         Policy::OneFactor | Policy::TwoFactor if answer.tokens => Decision::PassToken {
             user: user.clone(),
             name: name.clone(),
+            grant: grant.clone(),
         },
         Policy::Deny => Decision::Denied {
             rule,
@@ -217,15 +222,21 @@ impl AsRef<Session> for (Arc<Session>, Arc<User>) {
 /// all of its user's) and the user's credentials have not changed since.
 /// Memory only: it runs on every authenticated request.
 pub fn session_holds(app: &App, session: &Session) -> Option<Arc<User>> {
-    if app.store.is_revoked(&session.id)
-        || app
-            .store
-            .is_user_revoked(&session.user, session.authenticated_at)
-    {
+    if app.store.is_revoked(&session.id) {
         return None;
     }
-    let user = app.users.load().get(&session.user)?.clone();
-    credential_epoch_is(app, &user, &session.epoch).then_some(user)
+    user_holds(app, &session.user, session.authenticated_at, &session.epoch)
+}
+
+/// `name`'s users-file entry, if the user let in at `since` with
+/// credential epoch `epoch` still is: not ended by `doorman sessions
+/// revoke` (or a removed factor) since, and with the same credentials.
+fn user_holds(app: &App, name: &str, since: u64, epoch: &str) -> Option<Arc<User>> {
+    if app.store.is_user_revoked(name, since) {
+        return None;
+    }
+    let user = app.users.load().get(name)?.clone();
+    credential_epoch_is(app, &user, epoch).then_some(user)
 }
 
 /// Credential epochs a worker thread keeps before it starts over.
@@ -274,10 +285,39 @@ fn credential_epoch_is(app: &App, user: &Arc<User>, epoch: &str) -> bool {
     })
 }
 
-/// Whether a session that let a long-lived exchange (a tunnel) through
-/// still holds at `now`: not past its lifetime, and as [`session_holds`].
-pub fn still_holds(app: &App, session: &Session, now: u64) -> bool {
-    app.sessions.current(session, now) && session_holds(app, session).is_some()
+/// What let a long-lived exchange (a tunnel) through: a session, or an
+/// API token with its user as they were when it opened.
+pub enum Admission {
+    Session(Arc<Session>),
+    Token {
+        grant: Grant,
+        /// When the token was accepted, and its user's credential epoch then.
+        at: u64,
+        epoch: String,
+    },
+}
+
+impl Admission {
+    /// A token's admission at `at`, of `user` as the token was checked with.
+    pub fn token(app: &App, grant: Grant, user: &User, at: u64) -> Admission {
+        let epoch = app.credential_epoch(user);
+        Admission::Token { grant, at, epoch }
+    }
+}
+
+/// The one rule for an open tunnel: whatever let it open still holds at
+/// `now`. A session: within its lifetime and as [`session_holds`]. A
+/// token: still in the tokens file, unexpired, and its user still there
+/// with the same credentials and not revoked since it opened.
+pub fn still_holds(app: &App, admission: &Admission, now: u64) -> bool {
+    match admission {
+        Admission::Session(session) => {
+            app.sessions.current(session, now) && session_holds(app, session).is_some()
+        }
+        Admission::Token { grant, at, epoch } => {
+            grant.still_current(app, now) && user_holds(app, grant.user(), *at, epoch).is_some()
+        }
+    }
 }
 
 /// Whether a rule's `max_age` asks for a second factor more recent than

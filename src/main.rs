@@ -470,11 +470,7 @@ fn sessions_revoke(user: &str, path: Option<&Path>) -> Result<ExitCode> {
     };
     let now = doorman::clock::SystemClock.now();
     // Kept past any session it can end: those expire by their lifetime.
-    let keep = config
-        .session
-        .lifetime
-        .max(std::time::Duration::from_secs(31 * 24 * 3600))
-        + std::time::Duration::from_secs(60);
+    let keep = doorman::session::stored::user_revocation_kept(config.session.lifetime);
     match &config.store {
         StoreSettings::Memory => bail!(
             "store.kind is `memory`: revocations live only inside the running doorman, so this              command cannot reach them. Use `store: {{ kind: file }}` (the default) or `kind: redis`;              changing session.secret ends every session of everyone"

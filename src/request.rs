@@ -143,15 +143,15 @@ async fn answer(
             },
             Some(proxy),
         ) => {
-            let signed_in = Some((user, Some(session)));
+            let signed_in = Some((user, Admitted::Session(session)));
             let outcome = RequestOutcome::Proxied;
             let mut response = forward(app, proxy, request, peer, tls, signed_in, outcome).await;
             add_refreshed_cookie(response.headers_mut(), refreshed_cookie);
             response
         }
-        (Decision::PassToken { user, name }, Some(proxy)) => {
+        (Decision::PassToken { user, name, grant }, Some(proxy)) => {
             tracing::debug!(event = "token_used", user = %user.name, token = %name, %client, "API token accepted");
-            let signed_in = Some((user, None));
+            let signed_in = Some((user, Admitted::Token(grant, now)));
             forward(
                 app,
                 proxy,
@@ -350,14 +350,25 @@ fn replace_path(request: &mut Request<Incoming>, path: &str) -> Result<(), http:
     Ok(())
 }
 
-/// Whether `session` still holds, asked again while its tunnel is open.
-fn tunnel_guard(app: Arc<App>, session: Arc<Session>) -> TunnelGuard {
-    Box::new(move || gate::still_holds(&app, &session, app.clock.now()))
+/// How a request was let through as somebody: a session, or an API token
+/// accepted at a time.
+enum Admitted {
+    Session(Arc<Session>),
+    Token(crate::tokens::check::Grant, u64),
+}
+
+/// Whether what let a tunnel open (a session or a token, see
+/// [`gate::still_holds`]) still holds, asked again while it is open.
+fn tunnel_guard(app: Arc<App>, user: &User, admitted: Admitted) -> TunnelGuard {
+    let admission = match admitted {
+        Admitted::Session(session) => gate::Admission::Session(session),
+        Admitted::Token(grant, at) => gate::Admission::token(&app, grant, user, at),
+    };
+    Box::new(move || gate::still_holds(&app, &admission, app.clock.now()))
 }
 
 /// Forwards a request the gate let through; `signed_in` is who it was
-/// let through as (`None` for a public route), with the session (`None`
-/// for an API token). The one place that readies
+/// let through as (`None` for a public route), and how. The one place that readies
 /// headers for the app, in this order: hop-by-hop headers and every client
 /// copy of a header doorman owns or apps route by are removed, then
 /// doorman's own values are set — so nothing a client sends, `Connection`
@@ -368,7 +379,7 @@ async fn forward(
     mut request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
-    signed_in: Option<(Arc<User>, Option<Arc<Session>>)>,
+    signed_in: Option<(Arc<User>, Admitted)>,
     outcome: RequestOutcome,
 ) -> Response<Body> {
     let upgrade = headers::allowed_upgrade(request.headers(), &app.forwarding.upgrades);
@@ -379,14 +390,13 @@ async fn forward(
     headers::strip_cookies(request_headers, &app.sessions.own_cookie_names());
     let user = signed_in.as_ref().map(|(user, _)| user.name.as_str());
     let who = crate::access_log::Who::of(app.access_log.as_ref(), user, proxy.upstream());
-    // A WebSocket (or other upgrade) lives only as long as its session.
+    // A WebSocket (or other upgrade) lives only as long as what let it in.
     let tunnel_guard = match signed_in {
-        Some((user, session)) => {
+        Some((user, admitted)) => {
             user.headers.insert_into(&app.identity, request_headers);
-            // A token's tunnel lives until it closes (no session to re-ask).
-            session
-                .filter(|_| upgrade.is_some())
-                .map(|session| tunnel_guard(app.clone(), session))
+            upgrade
+                .is_some()
+                .then(|| tunnel_guard(app.clone(), &user, admitted))
         }
         None => None,
     };

@@ -225,9 +225,27 @@ pub async fn remove(visit: &mut Visit<'_>, form: &Form) -> Result<Reply, Error> 
         let text = visit.t("passkey-not-yours");
         return page(visit, &user, StatusCode::BAD_REQUEST, None, Some(&text)).await;
     };
+    factor_removed(visit, &user).await?;
     changed(visit, &user, "passkey_removed", &name).await;
     let text = visit.t_with("passkey-removed", &[("name", name.as_str().into())]);
     page(visit, &user, StatusCode::OK, Some(&text), None).await
+}
+
+/// A factor kept in the store (a passkey, a set of recovery codes) was
+/// removed or replaced: every session of `user` made until now ends on
+/// every replica, with the browsers marked trusted until now, so none that
+/// the factor made outlives it; this session carries on, re-issued as made
+/// after that (its lifetime unchanged).
+pub(super) async fn factor_removed(visit: &mut Visit<'_>, user: &User) -> Result<(), Error> {
+    let now = visit.now;
+    visit.app.store.end_user_sessions(&user.name, now).await?;
+    if let Some((session, _)) = &visit.session {
+        let mut renewed = session.clone();
+        renewed.authenticated_at = now.saturating_add(1).max(renewed.authenticated_at);
+        let cookie = visit.app.sessions.set_cookie(&renewed, visit.tls);
+        visit.set_cookie(cookie);
+    }
+    Ok(())
 }
 
 /// Audits a change and sends the account notice.

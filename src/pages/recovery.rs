@@ -102,7 +102,12 @@ pub async fn generate(visit: &mut Visit<'_>) -> Result<Reply, Error> {
         Err(answer) => return *answer,
     };
     let (codes, set) = RecoveryCodes::generate(visit.now);
+    let replaced = visit.app.store.recovery_codes(&user.name).await?.is_some();
     visit.app.store.put_recovery_codes(&user.name, &set).await?;
+    // The old set is gone: a session one of its codes made goes with it.
+    if replaced {
+        super::passkey_enroll::factor_removed(visit, &user).await?;
+    }
     visit.audit(
         "recovery_codes_created",
         Record {

@@ -259,7 +259,7 @@ impl Proxy {
                     tokio::select! {
                         () = splice => {}
                         () = session_ends(tunnel_guard) => {
-                            tracing::info!("tunnel closed: its session ended");
+                            tracing::info!("tunnel closed: the session or token it opened with no longer holds");
                         }
                         () = closing.cancelled() => {
                             tracing::info!("tunnel closed: doorman is shutting down");
@@ -342,13 +342,14 @@ where
     }
 }
 
-/// Says whether the session a tunnel was opened with still holds.
+/// Says whether the session or token a tunnel was opened with still holds.
 pub type TunnelGuard = Box<dyn Fn() -> bool + Send + Sync>;
 
-/// How often an open tunnel checks its session.
+/// How often an open tunnel checks its session or token.
 const TUNNEL_CHECK: Duration = Duration::from_secs(1);
 
-/// Resolves once `guard` says the session is over (never without a guard).
+/// Resolves once `guard` says what let the tunnel open is over (never
+/// without a guard).
 async fn session_ends(guard: Option<TunnelGuard>) {
     let Some(guard) = guard else {
         return std::future::pending().await;

@@ -2,7 +2,7 @@
 
 mod cache;
 mod settings;
-mod stored;
+pub mod stored;
 
 use cookie::{Cookie, CookieJar, SameSite};
 use http::header::COOKIE;

@@ -12,10 +12,41 @@ use std::sync::Arc;
 /// What the gate is told about a request's token.
 pub enum Bearer {
     /// A current token of an existing user.
-    Valid { user: Arc<User>, name: String },
+    Valid {
+        user: Arc<User>,
+        name: String,
+        grant: Grant,
+    },
     /// A doorman token that is not (unknown, wrong, expired, revoked,
     /// locked out, or its user is gone): 401, and no cookie is looked at.
     Refused,
+}
+
+/// Which token let a request through: what an open tunnel asks again
+/// ([`Grant::still_current`]).
+#[derive(Debug, Clone)]
+pub struct Grant {
+    id: String,
+    user: String,
+    hash: String,
+}
+
+impl Grant {
+    /// Whether the token is still in the tokens file as it was (not
+    /// revoked, not replaced, same user) and not expired at `now`. The
+    /// user's side (still there, same credentials) is the gate's.
+    pub fn still_current(&self, app: &App, now: u64) -> bool {
+        app.tokens.find(&self.id).is_some_and(|entry| {
+            entry.user == self.user
+                && crate::crypto::equal(entry.hash.as_bytes(), self.hash.as_bytes())
+                && !entry.expired(now)
+        })
+    }
+
+    /// The token's user, as the tokens file names them.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
 }
 
 /// The request's doorman token, checked; `None` when it brought none.
@@ -87,8 +118,14 @@ pub async fn authenticate(
         ..Default::default()
     };
     app.audit.event(now, "token_used", record);
+    let grant = Grant {
+        id: entry.id,
+        user: entry.user,
+        hash: entry.hash,
+    };
     Some(Bearer::Valid {
         user,
         name: entry.name,
+        grant,
     })
 }

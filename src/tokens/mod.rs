@@ -33,6 +33,13 @@ pub struct Entry {
     pub expires: Option<u64>,
 }
 
+impl Entry {
+    /// Whether the token is past its expiry at `now`.
+    pub fn expired(&self, now: u64) -> bool {
+        self.expires.is_some_and(|expires| now >= expires)
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct File {
     #[serde(default)]
@@ -128,7 +135,7 @@ pub fn verify(entry: &Entry, presented: &Presented, now: u64) -> Result<(), Refu
     if !right {
         return Err(Refused::Wrong);
     }
-    if entry.expires.is_some_and(|expires| now >= expires) {
+    if entry.expired(now) {
         return Err(Refused::Expired);
     }
     match &presented.basic_user {

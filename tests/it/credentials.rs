@@ -312,3 +312,221 @@ fn serve_defaults_to_the_file_store_and_store_keys_are_checked() {
         matches!(&config.store, StoreSettings::File(file) if file.path == std::path::Path::new("/tmp/elsewhere.redb"))
     );
 }
+
+/// A factor kept in the store (a passkey, a set of recovery codes) removed
+/// or replaced: every session of its user made until then ends — on every
+/// replica — and the person who removed it stays signed in.
+mod removed_factors {
+    use super::*;
+    use crate::support::{eventually, Browser, Setup};
+
+    /// A stored credential (from webauthn-rs's own tests), as the store
+    /// keeps one: what a thief's stolen security key would be.
+    const STOLEN_KEY: &str = r#"{"name":"stolen key","added_at":0,"last_used":null,"passkey":{"cred":{"cred_id":"uZcVDBVS68E_MtAgeQpElJxldF_6cY9sSvbWqx_qRh8wiu42lyRBRmh5yFeD_r9k130dMbFHBHI9RTFgdJQIzQ","cred":{"type_":"ES256","key":{"EC_EC2":{"curve":"SECP256R1","x":[194,126,127,109,252,23,131,21,252,6,223,99,44,254,140,27,230,17,94,5,133,28,104,41,144,69,171,149,161,26,200,243],"y":[143,123,183,156,24,178,21,248,117,159,162,69,171,52,188,252,26,59,6,47,103,92,19,58,117,103,249,0,219,8,95,196]}}},"counter":2,"user_verified":false,"backup_eligible":false,"backup_state":false,"registration_policy":"preferred","extensions":{"cred_protect":"NotRequested","hmac_create_secret":"NotRequested"},"attestation":{"data":{"Basic":["MIICvTCCAaWgAwIBAgIEK_F8eDANBgkqhkiG9w0BAQsFADAuMSwwKgYDVQQDEyNZdWJpY28gVTJGIFJvb3QgQ0EgU2VyaWFsIDQ1NzIwMDYzMTAgFw0xNDA4MDEwMDAwMDBaGA8yMDUwMDkwNDAwMDAwMFowbjELMAkGA1UEBhMCU0UxEjAQBgNVBAoMCVl1YmljbyBBQjEiMCAGA1UECwwZQXV0aGVudGljYXRvciBBdHRlc3RhdGlvbjEnMCUGA1UEAwweWXViaWNvIFUyRiBFRSBTZXJpYWwgNzM3MjQ2MzI4MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEdMLHhCPIcS6bSPJZWGb8cECuTN8H13fVha8Ek5nt-pI8vrSflxb59Vp4bDQlH8jzXj3oW1ZwUDjHC6EnGWB5i6NsMGowIgYJKwYBBAGCxAoCBBUxLjMuNi4xLjQuMS40MTQ4Mi4xLjcwEwYLKwYBBAGC5RwCAQEEBAMCAiQwIQYLKwYBBAGC5RwBAQQEEgQQxe9V_62aS5-1gK3rr-Am0DAMBgNVHRMBAf8EAjAAMA0GCSqGSIb3DQEBCwUAA4IBAQCLbpN2nXhNbunZANJxAn_Cd-S4JuZsObnUiLnLLS0FPWa01TY8F7oJ8bE-aFa4kTe6NQQfi8-yiZrQ8N-JL4f7gNdQPSrH-r3iFd4SvroDe1jaJO4J9LeiFjmRdcVa-5cqNF4G1fPCofvw9W4lKnObuPakr0x_icdVq1MXhYdUtQk6Zr5mBnc4FhN9qi7DXqLHD5G7ZFUmGwfIcD2-0m1f1mwQS8yRD5-_aDCf3vutwddoi3crtivzyromwbKklR4qHunJ75LGZLZA8pJ_mXnUQ6TTsgRqPvPXgQPbSyGMf2z_DIPbQqCD_Bmc4dj9o6LozheBdDtcZCAjSPTAd_ui"]},"metadata":"None"},"attestation_format":"Packed"}}}"#;
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    /// doorman with passkeys offered beside SMS, on `store`.
+    async fn start(store: &str) -> Env {
+        Env::with_delivery(|webhook| Setup {
+            delivery: Some(format!(
+                "channels:\n  sms: {{ provider: webhook }}\n  webauthn: {{}}\nproviders:\n  webhook: {{ url: \"{webhook}\", timeout: \"2s\" }}\n"
+            )),
+            extra: format!(
+                "{store}\nwebauthn:\n  rp_id: \"localhost\"\n  origins: [\"http://localhost:8080\"]\n"
+            ),
+            ..Setup::default()
+        })
+        .await
+    }
+
+    /// The store `env`'s config names, opened beside the running doorman.
+    fn store_of(env: &Env) -> doorman::store::Store {
+        let config = Config::load_from(Some(&env.config_path()), &|_| None).expect("valid");
+        let lifetimes = doorman::store::Lifetimes {
+            session: config.session.lifetime,
+            code: config.codes.lifetime,
+            cooldown: config.codes.resend_cooldown,
+        };
+        doorman::store::Store::new(&config.store, lifetimes, 1_000).expect("the store")
+    }
+
+    /// Plants the stolen key among `user`'s passkeys; its id.
+    async fn plant(store: &doorman::store::Store, user: &str) -> String {
+        let key: doorman::webauthn::Credential = serde_json::from_str(STOLEN_KEY).expect("a key");
+        let id = key.id();
+        eventually("the key is in the store", WAIT, async || {
+            let planted = store
+                .update_passkeys(user, |list| {
+                    list.retain(|held| held.id() != key.id());
+                    list.push(key.clone());
+                })
+                .await;
+            planted.is_ok()
+        })
+        .await;
+        id
+    }
+
+    /// alice, fully signed in on a browser of her own (each a code apart).
+    async fn alice(env: &Env) -> Browser {
+        env.advance(Duration::from_secs(31));
+        env.signed_in("alice").await
+    }
+
+    #[tokio::test]
+    async fn removing_a_passkey_on_the_page_ends_her_other_sessions_on_every_replica() {
+        let server = redis_or_skip!();
+        let env = start(&format!(
+            "store: {{ kind: redis, url: \"{}\", key_prefix: \"removed:\" }}",
+            server.url()
+        ))
+        .await;
+        let b = env.replica().await;
+        let store = store_of(&env);
+        let id = plant(&store, "alice").await;
+        // The thief's session (here the key's sign-in is stood in for by
+        // any of hers: what ends is every session made until the removal).
+        let thief = alice(&env).await.session_cookie().expect("cookie");
+        let bob = env.session_of("bob").await;
+        let mut owner = alice(&env).await;
+        let before = owner.session_cookie().expect("cookie");
+        for addr in [env.addr, b.addr()] {
+            assert!(accepted(addr, &thief).await, "{addr}: signed in at first");
+        }
+
+        let page = owner.get("/.doorman/passkeys").await;
+        page.assert_shows("stolen key");
+        let page = owner
+            .post("/.doorman/passkeys/remove", &[("id", &id)])
+            .await;
+        page.assert_says(200, "Passkey “stolen key” removed.");
+        assert!(
+            store.passkeys("alice").await.expect("store").is_empty(),
+            "the key is gone"
+        );
+
+        assert!(
+            !accepted(env.addr, &thief).await,
+            "the thief's session, here"
+        );
+        for addr in [env.addr, b.addr()] {
+            let refused = holds_within(WAIT, async || !accepted(addr, &thief).await).await;
+            assert!(refused, "{addr} still lets the thief's session in");
+            assert!(
+                !accepted(addr, &before).await,
+                "{addr}: her old cookie ended"
+            );
+            assert!(accepted(addr, &bob).await, "{addr}: bob is not alice");
+        }
+        // She carries on, on both replicas, with the cookie re-issued.
+        let renewed = owner.session_cookie().expect("cookie");
+        assert_ne!(renewed, before, "her cookie is re-issued");
+        env.advance(Duration::from_secs(60));
+        for addr in [env.addr, b.addr()] {
+            assert!(
+                accepted(addr, &renewed).await,
+                "{addr}: she stays signed in"
+            );
+        }
+        assert_eq!(owner.get("/app").await.status, 200);
+        assert_eq!(env.audited("passkey_removed").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn removing_a_passkey_from_the_command_line_ends_her_sessions_on_every_replica() {
+        let server = redis_or_skip!();
+        let env = start(&format!(
+            "store: {{ kind: redis, url: \"{}\", key_prefix: \"removed-cli:\" }}",
+            server.url()
+        ))
+        .await;
+        let b = env.replica().await;
+        let store = store_of(&env);
+        plant(&store, "alice").await;
+        // Signed in on the test's clock, not past the command's own.
+        let alice = env.session_of("alice").await;
+        let bob = env.session_of("bob").await;
+        let output = doorman()
+            .args(["webauthn", "remove", "alice", "--all", "--config"])
+            .arg(env.config_path())
+            .output()
+            .expect("run webauthn remove");
+        assert_succeeded(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("every session of alice until now has ended"),
+            "{stdout}"
+        );
+        assert!(store.passkeys("alice").await.expect("store").is_empty());
+        for addr in [env.addr, b.addr()] {
+            let refused = holds_within(WAIT, async || !accepted(addr, &alice).await).await;
+            assert!(refused, "{addr}: the command did not end her session");
+            assert!(accepted(addr, &bob).await, "{addr}: bob is not alice");
+        }
+    }
+
+    /// The codes a `recovery` page shows.
+    fn codes(page: &crate::support::Page) -> Vec<String> {
+        page.body
+            .split("<code>")
+            .skip(1)
+            .filter_map(|rest| rest.split("</code>").next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// A thief who has alice's password and one of her recovery codes signs
+    /// in with it; then she makes a new set: the thief's session ends.
+    async fn new_codes_end_the_old_codes_sessions(env: &Env, others: &[std::net::SocketAddr]) {
+        let mut owner = env.signed_in("alice").await;
+        owner.get("/.doorman/recovery").await;
+        let old = codes(&owner.post("/.doorman/recovery", &[]).await);
+        assert_eq!(old.len(), 10);
+        let mut thief = env.browser();
+        thief.sign_in_password("alice").await;
+        thief.get("/.doorman/2fa").await;
+        let page = thief
+            .post("/.doorman/2fa/recovery", &[("code", &old[0])])
+            .await;
+        page.assert_says(200, "9 recovery codes are left.");
+        let thief = thief.session_cookie().expect("cookie");
+        let bob = env.session_of("bob").await;
+        assert!(accepted(env.addr, &thief).await);
+
+        owner.get("/.doorman/recovery").await;
+        let page = owner.post("/.doorman/recovery", &[]).await;
+        assert_eq!(codes(&page).len(), 10, "{page:?}");
+        assert!(!accepted(env.addr, &thief).await, "the old code's session");
+        for &addr in others {
+            let refused = holds_within(WAIT, async || !accepted(addr, &thief).await).await;
+            assert!(refused, "{addr} still lets the old code's session in");
+        }
+        let renewed = owner.session_cookie().expect("cookie");
+        for &addr in [env.addr].iter().chain(others) {
+            assert!(
+                accepted(addr, &renewed).await,
+                "{addr}: she stays signed in"
+            );
+            assert!(accepted(addr, &bob).await, "{addr}: bob is not alice");
+        }
+    }
+
+    #[tokio::test]
+    async fn new_recovery_codes_end_a_session_an_old_code_made_on_the_memory_store() {
+        let env = Env::start().await;
+        new_codes_end_the_old_codes_sessions(&env, &[]).await;
+    }
+
+    #[tokio::test]
+    async fn new_recovery_codes_end_a_session_an_old_code_made_on_every_redis_replica() {
+        let server = redis_or_skip!();
+        let env = Env::with_extra(&format!(
+            "store: {{ kind: redis, url: \"{}\", key_prefix: \"codes:\" }}\n",
+            server.url()
+        ))
+        .await;
+        let b = env.replica().await;
+        new_codes_end_the_old_codes_sessions(&env, &[b.addr()]).await;
+    }
+}

@@ -193,3 +193,119 @@ async fn a_legacy_client_sends_the_token_as_its_basic_password() {
     );
     let _ = api_client();
 }
+
+/// A doorman whose `/ws` takes tokens, with the token tunnel's patience.
+mod tunnels {
+    use crate::support::websocket::{self, Socket};
+    use crate::support::{default_users, Env, Setup};
+    use doorman::config::Config;
+    use std::time::Duration;
+
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    async fn start() -> Env {
+        Env::with(Setup {
+            extra: "tokens_file: tokens.yaml\nrules:\n  - { path_prefix: \"/ws\", tokens: true }\n"
+                .into(),
+            ..Setup::default()
+        })
+        .await
+    }
+
+    fn token(env: &Env, user: &str, name: &str, lifetime: Option<u64>) -> String {
+        super::create(env, user, name, lifetime)
+    }
+
+    async fn tunnel(env: &Env, authorization: &str) -> Socket {
+        let mut socket =
+            websocket::open_with(env.addr, &[("authorization", authorization)], PATIENCE).await;
+        websocket::assert_echoes(&mut socket, "open", PATIENCE).await;
+        socket
+    }
+
+    fn basic(user: &str, token: &str) -> String {
+        use base64::Engine;
+        let pair = format!("{user}:{token}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+
+    fn users_file(env: &Env, users: &str) {
+        std::fs::write(env.dir.path().join("users.yaml"), users).expect("users file");
+        let config = Config::load_from(Some(&env.config_path()), &|_| None).expect("valid");
+        env.doorman.as_ref().expect("running").reload(config);
+    }
+
+    /// What ends alice's token, done to a running doorman.
+    fn end(env: &Env, how: &str) {
+        match how {
+            "revoked" => {
+                let path = env.dir.path().join("tokens.yaml");
+                assert_eq!(doorman::tokens::revoke(&path, "alice", "ci"), Ok(true));
+            }
+            "expired" => env.advance(Duration::from_secs(3600)),
+            "user removed" => {
+                let without_alice = default_users()
+                    .split_once("  bob:")
+                    .map(|(_, bob)| format!("users:\n  bob:{bob}"))
+                    .expect("bob follows alice");
+                users_file(env, &without_alice);
+            }
+            "password changed" => {
+                let other = doorman::users::hash_password("a new password").expect("hash");
+                let users = default_users().replacen(crate::support::password_hash(), &other, 1);
+                users_file(env, &users);
+            }
+            other => panic!("no way to end a token: {other}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_tunnel_closes_when_its_token_or_user_no_longer_holds() {
+        for how in ["revoked", "expired", "user removed", "password changed"] {
+            for scheme in ["bearer", "basic"] {
+                let env = start().await;
+                let alices = token(&env, "alice", "ci", Some(3600));
+                let bobs = token(&env, "bob", "ci", None);
+                let authorization = match scheme {
+                    "bearer" => format!("Bearer {alices}"),
+                    _ => basic("alice", &alices),
+                };
+                let mut socket = tunnel(&env, &authorization).await;
+                let mut other = tunnel(&env, &format!("Bearer {bobs}")).await;
+
+                end(&env, how);
+                assert!(
+                    websocket::closes_within(&mut socket, PATIENCE).await,
+                    "{how} ({scheme}): alice's token tunnel stays open"
+                );
+                // Bob's token, and his tunnel, were not what changed.
+                websocket::assert_echoes(&mut other, "still open", PATIENCE).await;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_tunnel_stays_open_while_its_token_holds() {
+        let env = start().await;
+        let alices = token(&env, "alice", "ci", Some(3600));
+        let mut socket = tunnel(&env, &format!("Bearer {alices}")).await;
+        // Another token of hers revoked, her other user's changes, time
+        // short of the expiry: none of it is what let this tunnel open.
+        let path = env.dir.path().join("tokens.yaml");
+        token(&env, "alice", "cron", None);
+        assert_eq!(doorman::tokens::revoke(&path, "alice", "cron"), Ok(true));
+        let bob_moved = default_users().replace("+14155550199", "+14155550198");
+        users_file(&env, &bob_moved);
+        env.advance(Duration::from_secs(3599));
+        // Two checks later it still echoes (each check is a second apart).
+        for text in ["one", "two", "three"] {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            websocket::assert_echoes(&mut socket, text, PATIENCE).await;
+        }
+        env.advance(Duration::from_secs(1));
+        assert!(websocket::closes_within(&mut socket, PATIENCE).await);
+    }
+}

@@ -15,15 +15,23 @@ pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTls
 /// Opens `/ws` through doorman at `addr` with `cookie` as the session,
 /// within `patience`; the handshake must be a 101.
 pub async fn open(addr: SocketAddr, cookie: &str, patience: Duration) -> Socket {
+    let cookie = format!("{SESSION_COOKIE}={cookie}");
+    open_with(addr, &[("cookie", &cookie)], patience).await
+}
+
+/// Opens `/ws` through doorman at `addr` with `headers` (a token's
+/// `Authorization`, say), within `patience`; the handshake must be a 101.
+pub async fn open_with(addr: SocketAddr, headers: &[(&str, &str)], patience: Duration) -> Socket {
     let mut request = format!("ws://{addr}/ws")
         .into_client_request()
         .expect("request");
-    request.headers_mut().insert(
-        "cookie",
-        format!("{SESSION_COOKIE}={cookie}")
-            .parse()
-            .expect("header"),
-    );
+    for (name, value) in headers {
+        let name: tokio_tungstenite::tungstenite::http::HeaderName =
+            name.parse().expect("header name");
+        request
+            .headers_mut()
+            .append(name, value.parse().expect("header"));
+    }
     let (socket, response) =
         tokio::time::timeout(patience, tokio_tungstenite::connect_async(request))
             .await
