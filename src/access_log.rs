@@ -42,7 +42,15 @@ impl Output {
 enum Sink {
     Stdout,
     Stderr,
-    File(Mutex<std::fs::File>),
+    /// The file, and its path to open again after a rotation.
+    File(Mutex<std::fs::File>, PathBuf),
+}
+
+fn append_to(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
 
 /// The open access log.
@@ -63,21 +71,27 @@ impl AccessLog {
             Output::Off => return Ok(None),
             Output::Stdout => Sink::Stdout,
             Output::Stderr => Sink::Stderr,
-            Output::File(path) => Sink::File(Mutex::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            )),
+            Output::File(path) => Sink::File(Mutex::new(append_to(path)?), path.clone()),
         };
         Ok(Some(Arc::new(AccessLog { sink })))
+    }
+
+    /// Opens the file at the log's path again (on a reload), so lines go
+    /// to a new file once logrotate has moved the old one away. When it
+    /// cannot be opened, lines keep going to the old one.
+    pub fn reopen(&self) -> std::io::Result<()> {
+        if let Sink::File(file, path) = &self.sink {
+            let fresh = append_to(path)?;
+            *file.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        }
+        Ok(())
     }
 
     fn write(&self, line: &[u8]) {
         let _ = match &self.sink {
             Sink::Stdout => std::io::stdout().lock().write_all(line),
             Sink::Stderr => std::io::stderr().lock().write_all(line),
-            Sink::File(file) => file
+            Sink::File(file, _) => file
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .write_all(line),

@@ -78,7 +78,10 @@ fn restart_only(config: &Config) -> Vec<(&'static str, String)> {
         ("limits", format!("{:?}", config.limits)),
         (
             "log",
-            format!("{} {:?}", config.log.level, config.log.format),
+            format!(
+                "{} {:?} {:?}",
+                config.log.level, config.log.format, config.log.access
+            ),
         ),
         (
             "tls",
@@ -113,8 +116,11 @@ fn upstreams(config: &Config) -> String {
 }
 
 /// Exports every fixed series and each configured provider's at 0.
-fn seed_metrics(app: &App) {
-    metrics::seed_fixed();
+fn seed_metrics(app: &App, tls: bool) {
+    metrics::seed_fixed(tls);
+    if let Some(rp) = &app.passkeys {
+        metrics::passkeys_configured(rp.settings.passwordless);
+    }
     for settings in &app.channels {
         let channel = settings.channel.name();
         for name in &settings.providers {
@@ -174,7 +180,7 @@ impl Gateway {
         let shutdown_delay = config.shutdown_delay;
         let restart_only = restart_only(&config);
         let app = Arc::new(App::new(config, clock)?);
-        seed_metrics(&app);
+        seed_metrics(&app, certs.is_some());
         let (shutdown, signal) = tokio::sync::watch::channel(false);
         let bind_error = |source| Error::Bind { addr, source };
         let mut workers =
@@ -220,7 +226,8 @@ impl Gateway {
     }
 
     /// Applies what can change while running from a new, already validated
-    /// config: the users file, the access rules and the TLS certificate.
+    /// config: the users file, the access rules and the TLS certificate;
+    /// the access log's file is opened again (after a rotation).
     /// Settings that need a restart keep their running values and are
     /// listed in [`Reloaded::needs_restart`] when they differ.
     pub fn reload(&self, config: Config) -> Reloaded {
@@ -252,8 +259,20 @@ impl Gateway {
             certs.replace(tls.cert_file, tls.key_file, tls.certified);
             reloaded.certificate = true;
         }
+        self.reopen_logs();
         metrics::reload("config", "ok");
         reloaded
+    }
+
+    /// Opens the access log's file again, so that after logrotate moved it
+    /// away new lines go to a new file. [`Gateway::reload`] does it; a
+    /// SIGHUP whose config has problems still should.
+    pub fn reopen_logs(&self) {
+        if let Some(log) = &self.app.access_log {
+            if let Err(err) = log.reopen() {
+                tracing::warn!(error = %err, "cannot open the access log again; its lines still go to the file open before");
+            }
+        }
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded), returns.

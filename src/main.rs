@@ -320,6 +320,7 @@ fn reload(gateway: &Gateway, path: Option<&Path>) {
             }
         }
         Err(problems) => {
+            gateway.reopen_logs();
             doorman::metrics::reload("config", "failed");
             tracing::error!(
                 source = %describe(path),

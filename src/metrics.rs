@@ -175,14 +175,67 @@ const DELIVERY_FAILURES: [&str; 6] = [
     "refused",
 ];
 
+/// Every `limit` [`limit_hit`] counts (the README's metrics table lists
+/// them): all exported from the start.
+pub const LIMITS: [&str; 13] = [
+    "connections_per_client",
+    "resend_cooldown",
+    "allowed_countries",
+    "delayed",
+    "locked",
+    "lock_client",
+    "lock_account",
+    "per_number",
+    "per_account",
+    "channel_per_day",
+    "push_prompts",
+    "totp_cooldown",
+    "totp_starts",
+];
+
 /// Exports the series that exist whatever is configured at 0, so a
-/// dashboard or an alert sees them before the first event.
-pub fn seed_fixed() {
+/// dashboard or an alert sees them before the first event; `tls`: whether
+/// a certificate is served (and so reloaded).
+pub fn seed_fixed(tls: bool) {
+    let reloaded: &[&str] = if tls {
+        &["config", "users_file", "certificate"]
+    } else {
+        &["config", "users_file"]
+    };
     for outcome in ["ok", "failed"] {
         seed("doorman_password_checks_total", &[("outcome", outcome)]);
+        for what in reloaded {
+            seed(
+                "doorman_reloads_total",
+                &[("what", what), ("outcome", outcome)],
+            );
+        }
+    }
+    for limit in LIMITS {
+        seed("doorman_limit_hits_total", &[("limit", limit)]);
+    }
+    // Recovery codes are always on.
+    sign_ins_seeded("recovery_code", "recovery_code", &["ok", "wrong_code"]);
+}
+
+/// Exports at 0 the sign-ins of passkeys (`webauthn:` configured), and of
+/// passwordless sign-in when it is on.
+pub fn passkeys_configured(passwordless: bool) {
+    sign_ins_seeded("webauthn", "webauthn", &["ok", "wrong_code"]);
+    if passwordless {
+        sign_ins_seeded("webauthn", "passwordless", &["ok"]);
+    }
+}
+
+fn sign_ins_seeded(channel: &str, provider: &str, outcomes: &[&str]) {
+    for outcome in outcomes {
         seed(
-            "doorman_reloads_total",
-            &[("what", "config"), ("outcome", outcome)],
+            "doorman_sign_ins_total",
+            &[
+                ("channel", channel),
+                ("provider", provider),
+                ("outcome", outcome),
+            ],
         );
     }
 }
@@ -204,12 +257,12 @@ pub fn provider_configured(channel: &'static str, provider: &'static str) {
     for outcome in ["started", "failed"] {
         seed("doorman_challenges_total", &with(outcome));
     }
-    let failed = if channel == "push" {
-        "denied"
+    let outcomes: &[&str] = if channel == "push" {
+        &["ok", "denied", "expired"]
     } else {
-        "wrong_code"
+        &["ok", "wrong_code", "too_many_attempts", "expired"]
     };
-    for outcome in ["ok", failed, "expired"] {
+    for outcome in outcomes {
         seed("doorman_sign_ins_total", &with(outcome));
     }
     crate::metrics_histogram::provider_configured(channel, provider);
@@ -259,8 +312,10 @@ pub fn delivery(channel: &str, provider: &str, outcome: &str) {
     );
 }
 
-/// A rate limit or lockout refused something; `limit` names which.
-pub fn limit_hit(limit: &str) {
+/// A rate limit or lockout refused something; `limit` names which, one
+/// of [`LIMITS`].
+pub fn limit_hit(limit: &'static str) {
+    debug_assert!(LIMITS.contains(&limit), "{limit} is not in metrics::LIMITS");
     bump("doorman_limit_hits_total", &[("limit", limit)]);
 }
 

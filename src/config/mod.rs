@@ -169,7 +169,7 @@ impl Config {
     ) -> Result<Config, Problems> {
         let mut problems = Problems::default();
         let mut applied = env::Applied::default();
-        let raw: Option<RawConfig> = source::parse_with(text, "", &mut problems, |value| {
+        let raw: Option<RawConfig> = source::parse_with(text, "", base, &mut problems, |value| {
             applied = env::overlay(value, lookup);
         });
         let result = match raw {
@@ -182,7 +182,7 @@ impl Config {
     /// Validates config text; `base` resolves relative file paths.
     pub fn from_yaml(text: &str, base: &Path) -> Result<Config, Problems> {
         let mut problems = Problems::default();
-        let raw: Option<RawConfig> = source::parse(text, "", &mut problems);
+        let raw: Option<RawConfig> = source::parse(text, "", base, &mut problems);
         let Some(raw) = raw else {
             return Err(problems);
         };
@@ -210,7 +210,7 @@ impl Config {
     /// Validates a config whose users are given directly (the demo).
     pub fn from_yaml_with_users(text: &str, users: Users) -> Result<Config, Problems> {
         let mut problems = Problems::default();
-        let raw: Option<RawConfig> = source::parse(text, "", &mut problems);
+        let raw: Option<RawConfig> = source::parse(text, "", Path::new("."), &mut problems);
         let Some(raw) = raw else {
             return Err(problems);
         };

@@ -21,9 +21,15 @@ const PATH_KEYS: &[&str] = &[
 /// with `prefix` in front of every key path; a type error does not hide the
 /// problems after it. Returns `None` only when the document could not be
 /// turned into a `T` at all; a `T` returned beside problems is for the
-/// semantic checks, never to run with.
-pub fn parse<T: DeserializeOwned>(text: &str, prefix: &str, problems: &mut Problems) -> Option<T> {
-    parse_with(text, prefix, problems, |_| ())
+/// semantic checks, never to run with. A relative secret `*_file` path is
+/// taken from `base`, the directory of the file the text came from.
+pub fn parse<T: DeserializeOwned>(
+    text: &str,
+    prefix: &str,
+    base: &Path,
+    problems: &mut Problems,
+) -> Option<T> {
+    parse_with(text, prefix, base, problems, |_| ())
 }
 
 /// As [`parse`], letting `overlay` change the document (environment
@@ -31,6 +37,7 @@ pub fn parse<T: DeserializeOwned>(text: &str, prefix: &str, problems: &mut Probl
 pub fn parse_with<T: DeserializeOwned>(
     text: &str,
     prefix: &str,
+    base: &Path,
     problems: &mut Problems,
     overlay: impl FnOnce(&mut Value),
 ) -> Option<T> {
@@ -46,7 +53,7 @@ pub fn parse_with<T: DeserializeOwned>(
         }
     };
     overlay(&mut value);
-    resolve(&mut value, prefix, problems);
+    resolve(&mut value, prefix, base, problems);
 
     // A type error stops serde at the first one; to report every problem,
     // the value it was in is taken out and the rest parsed again (its key
@@ -115,8 +122,9 @@ fn take_out(value: &mut Value, path: &serde_path_to_error::Path) -> bool {
 }
 
 /// Walks the YAML tree: expands `${VAR}` in every string and replaces each
-/// `name_file: PATH` with `name: <contents of PATH>`.
-fn resolve(value: &mut Value, path: &str, problems: &mut Problems) {
+/// `name_file: PATH` with `name: <contents of PATH>` (a relative PATH
+/// taken from `dir`).
+fn resolve(value: &mut Value, path: &str, dir: &Path, problems: &mut Problems) {
     match value {
         Value::String(text) => {
             if let Some(expanded) = expand_env(text, path, problems) {
@@ -125,7 +133,7 @@ fn resolve(value: &mut Value, path: &str, problems: &mut Problems) {
         }
         Value::Sequence(items) => {
             for (index, item) in items.iter_mut().enumerate() {
-                resolve(item, &format!("{path}[{index}]"), problems);
+                resolve(item, &format!("{path}[{index}]"), dir, problems);
             }
         }
         Value::Mapping(map) => {
@@ -140,14 +148,14 @@ fn resolve(value: &mut Value, path: &str, problems: &mut Problems) {
                 let Some(mut item) = map.shift_remove(&key) else {
                     continue;
                 };
-                resolve(&mut item, &child, problems);
+                resolve(&mut item, &child, dir, problems);
                 match name.strip_suffix("_file") {
                     Some(base) if !PATH_KEYS.contains(&name.as_str()) => {
                         if map.contains_key(base) {
                             problems
                                 .push(&child, format!("set both `{base}` and `{name}`; keep one"));
                         }
-                        let contents = read_secret_file(&item, &child, problems);
+                        let contents = read_secret_file(&item, &child, dir, problems);
                         map.insert(Value::String(base.to_owned()), contents);
                     }
                     _ => {
@@ -168,15 +176,17 @@ fn join(path: &str, name: &str) -> String {
     }
 }
 
-fn read_secret_file(item: &Value, path: &str, problems: &mut Problems) -> Value {
+fn read_secret_file(item: &Value, path: &str, base: &Path, problems: &mut Problems) -> Value {
     let Some(file) = item.as_str() else {
         problems.push(path, "expected a file path");
         return Value::Null;
     };
-    match std::fs::read_to_string(Path::new(file)) {
+    // Named as read, so a relative path shows where it was looked for.
+    let file = base.join(file);
+    match std::fs::read_to_string(&file) {
         Ok(contents) => Value::String(contents.trim_end_matches(['\r', '\n']).to_owned()),
         Err(err) => {
-            problems.push(path, format!("cannot read {file}: {err}"));
+            problems.push(path, format!("cannot read {}: {err}", file.display()));
             Value::Null
         }
     }

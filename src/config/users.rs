@@ -21,7 +21,9 @@ pub(super) fn load_users(path: &Path, problems: &mut Problems) -> Option<Users> 
             return None;
         }
     };
-    let raw: RawUsersFile = source::parse(&text, &prefix, problems)?;
+    // Secret files it names are taken from its own directory.
+    let base = path.parent().unwrap_or(Path::new("."));
+    let raw: RawUsersFile = source::parse(&text, &prefix, base, problems)?;
     Some(users(raw, &prefix, problems))
 }
 

@@ -126,7 +126,7 @@ pub fn set_totp_secret(path: &Path, user: &str, secret: &TotpSecret) -> Result<(
     let _lock = FileLock::acquire(path).map_err(|err| EditError::Lock(shown.clone(), err))?;
     let text = std::fs::read_to_string(path).map_err(|err| EditError::Read(shown.clone(), err))?;
     let edited = with_totp_secret(&text, user, &secret.to_base32())?;
-    check(&text, &edited, user, secret)?;
+    check(&text, &edited, directory_of(path), user, secret)?;
     replace(path, edited.as_bytes()).map_err(|err| EditError::Write(shown, err))?;
     if let Some(stamp) = stamp(path) {
         writes
@@ -282,11 +282,18 @@ pub fn with_totp_secret(text: &str, user: &str, base32: &str) -> Result<String, 
 
 /// The edited text must read as the same users, with the new secret. The
 /// parser's own messages are not kept: they may quote the edited text,
-/// and with it the secret.
-fn check(before: &str, after: &str, user: &str, secret: &TotpSecret) -> Result<(), EditError> {
+/// and with it the secret. `base` is the file's directory, where the
+/// secret files it names are.
+fn check(
+    before: &str,
+    after: &str,
+    base: &Path,
+    user: &str,
+    secret: &TotpSecret,
+) -> Result<(), EditError> {
     let parse = |text: &str| -> Option<crate::users::Users> {
         let mut problems = Problems::default();
-        let raw: RawUsersFile = super::parse_yaml(text, "", &mut problems)?;
+        let raw: RawUsersFile = super::parse_yaml(text, "", base, &mut problems)?;
         let users = super::users::users(raw, "", &mut problems);
         problems.is_empty().then_some(users)
     };
@@ -369,7 +376,7 @@ mod tests {
     fn a_check_failure_does_not_quote_the_edited_text() {
         let secret = TotpSecret::from_base32(SECRET).unwrap();
         let broken = format!("users:\n  alice:\n    password: [\n    totp_secret: \"{SECRET}\"\n");
-        let err = check("", &broken, "alice", &secret).unwrap_err();
+        let err = check("", &broken, Path::new("."), "alice", &secret).unwrap_err();
         assert!(!format!("{err} {err:?}").contains(SECRET));
     }
 

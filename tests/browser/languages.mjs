@@ -1,12 +1,15 @@
 // Every page of doorman in every shipped language, in a real browser
 // (headless Chromium through playwright-core): for each language a fresh
-// browser sends that Accept-Language and walks login (and its error),
-// the choice, the SMS code page, the push waiting page, the app, the
-// authenticator enrollment page, the passkeys page, the recovery codes
-// page (before and after making a set), sign-out and its message, and an
-// error page, and sees the code page's "Send again" countdown end; each
-// heading (and on the newer pages each text checked) must be that
-// language's text from locales/<tag>/doorman.ftl, not English's, and
+// browser sends that Accept-Language and walks login (its error, and a
+// locked name's message), the choice, the push waiting page, the SMS code
+// page (a wrong code, then too many: back to the choice, saying so), the
+// app, the authenticator enrollment page, the passkeys page, the recovery
+// codes page (before and after making a set), the "sign in again" pages
+// of enrollment, passkeys and recovery codes once the sign-in is no longer
+// fresh, sign-out and its message, and an error page, and sees the code
+// page's "Send again" countdown end; each heading and each text checked
+// must be that language's text from locales/<tag>/doorman.ftl, not
+// English's (a text with a value in it: its words before the value), and
 // <html lang> its tag.
 //
 // Run by tests/it/browser.rs (`every_page_speaks_each_shipped_language`),
@@ -43,11 +46,29 @@ function check(condition, message) {
 
 /// The one-line messages of a Fluent file (enough for headings).
 function messages(tag) {
+  const found = {};
+  for (const [id, text] of Object.entries(firstLines(tag))) {
+    if (!text.includes("{")) found[id] = text;
+  }
+  return found;
+}
+
+/// The words each message with a value in it starts with (before the value).
+function openings(tag) {
+  const found = {};
+  for (const [id, text] of Object.entries(firstLines(tag))) {
+    const before = text.split("{")[0].trim();
+    if (text.includes("{") && before) found[id] = before;
+  }
+  return found;
+}
+
+function firstLines(tag) {
   const text = fs.readFileSync(path.join(locales, tag, "doorman.ftl"), "utf8");
   const found = {};
   for (const line of text.split("\n")) {
     const match = /^([a-z][a-z0-9_-]*) = (.+)$/.exec(line);
-    if (match && !match[2].includes("{")) found[match[1]] = match[2];
+    if (match) found[match[1]] = match[2];
   }
   return found;
 }
@@ -67,9 +88,11 @@ const browser = await chromium.launch({
 
 const tags = fs.readdirSync(locales).sort();
 const english = messages("en");
+const englishOpenings = openings("en");
 check(tags.length >= 5, `expected the five shipped languages, found ${tags}`);
 for (const tag of tags) {
   const t = messages(tag);
+  const o = openings(tag);
   const context = await browser.newContext({
     extraHTTPHeaders: { "Accept-Language": `${tag},en;q=0.1` },
     viewport: { width: 520, height: 760 },
@@ -94,9 +117,29 @@ for (const tag of tags) {
     check(text === t[id], `${tag} ${where}: ${JSON.stringify(text)}, expected ${JSON.stringify(t[id])}`);
     if (tag !== "en") check(text !== english[id], `${tag} ${where}: still English: ${text}`);
   }
+  /// `text` starts with the words of `id` (a message with a value).
+  function opens(where, text, id) {
+    check(o[id], `${tag}: ${id} has no words before its value`);
+    check(text.startsWith(o[id]), `${tag} ${where}: ${JSON.stringify(text)}, expected ${JSON.stringify(o[id])}…`);
+    if (tag !== "en") check(!text.startsWith(englishOpenings[id]), `${tag} ${where}: still English: ${text}`);
+    console.log(`${tag} ${where}: ${text}`);
+  }
   async function click(selector) {
     await Promise.all([page.waitForLoadState("load"), page.click(selector)]);
   }
+
+  // Wrong passwords lock a name (one no account has, answered alike); the
+  // page says it is locked and until when.
+  await page.goto(`${base}/.doorman/login`);
+  let locked = "";
+  for (let attempt = 0; attempt < 5 && !locked; attempt++) {
+    await page.fill("#username", `locked-${tag}`);
+    await page.fill("#password", "not the password");
+    await click("button[type=submit]");
+    const said = (await page.textContent("#login-error")).trim();
+    if (said !== t["login-wrong"]) locked = said;
+  }
+  opens("locked name", locked, "login-locked");
 
   // A push, and the pages around it, for p-<tag>.
   await page.goto(`${base}/reports/weekly`);
@@ -123,6 +166,8 @@ for (const tag of tags) {
   await heading("logout", "logout-title");
   await click("button[type=submit]");
   await heading("signed out", "signed-out-title");
+  await same("signed out", "main > p:not(.brand):not(.links)", "signed-out-text");
+  await same("signed out: sign in again", ".links a", "sign-in-again");
 
   // A text message's code, the app and the enrollment page, for u-<tag>.
   await page.goto(`${base}/reports/weekly`);
@@ -140,7 +185,25 @@ for (const tag of tags) {
   check(resend === t["send-again"], `${tag}: the resend button reads ${resend}`);
   const { code } = await getJson(`${control}/sms`);
   check(/^\d{6}$/.test(code), `${tag}: no SMS code: ${code}`);
-  await page.fill("#code", code);
+  // A wrong code says so; the second (codes.max_attempts: 2) ends the
+  // challenge and says why, on the choice.
+  const wrong = String((Number(code) + 1) % 1000000).padStart(6, "0");
+  await page.fill("#code", wrong);
+  await click("button[type=submit]");
+  await page.waitForSelector("#code-error");
+  opens("wrong code", (await page.textContent("#code-error")).trim(), "code-wrong");
+  await page.fill("#code", wrong);
+  await click("button[type=submit]");
+  await heading("too many wrong codes", "choose-title");
+  await same("too many wrong codes", ".error", "code-exhausted");
+  await getJson(`${control}/advance?seconds=2`); // past the resend wait
+  await Promise.all([page.waitForURL(/\/\.doorman\/2fa/), page.click("button[name=channel][value=sms]")]);
+  await page.waitForSelector("#code, .error");
+  const refusedAgain = await page.$(".error");
+  check(!refusedAgain, `${tag}: the second SMS was refused: ${refusedAgain && (await refusedAgain.textContent())}`);
+  const again = (await getJson(`${control}/sms`)).code;
+  check(/^\d{6}$/.test(again) && again !== code, `${tag}: no new SMS code: ${again}`);
+  await page.fill("#code", again);
   await page.click("button[type=submit]");
   await page.waitForURL((url) => url.pathname === "/reports/weekly");
   await page.goto(`${base}/.doorman/totp/enroll`);
@@ -167,6 +230,21 @@ for (const tag of tags) {
   await heading("recovery codes", "recovery-title");
   await page.goto(`${base}/.doorman/recovery`);
   await same("make new recovery codes", "button[type=submit]", "recovery-make-new");
+  // 16 minutes on, the sign-in is no longer fresh: changing a second
+  // factor asks for a new one first.
+  await getJson(`${control}/advance?seconds=960`);
+  await page.goto(`${base}/.doorman/totp/enroll`);
+  await heading("enroll: sign in again", "enroll-reauth-title");
+  await same("enroll: sign in again", "main > p:not(.brand):not(.links)", "enroll-reauth-text");
+  await same("enroll: sign in again link", ".links a", "sign-in-again");
+  for (const [at, why] of [
+    ["passkeys", "sign-in-again-to-change-passkeys"],
+    ["recovery", "sign-in-again-to-make-recovery-codes"],
+  ]) {
+    await page.goto(`${base}/.doorman/${at}`);
+    await heading(`${at}: sign in again`, "sign-in-again");
+    await same(`${at}: sign in again`, "main > p:not(.brand):not(.links)", why);
+  }
   await page.goto(`${base}/.doorman/no-such-page`);
   await heading("error", "error-title");
   await context.close();

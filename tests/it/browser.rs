@@ -9,11 +9,13 @@
 use crate::support::fake_api::{FakeApi, Reply};
 use crate::support::ntfy::Ntfy;
 use crate::support::{password_hash, Webhook, PASSWORD, SECRET};
+use doorman::clock::{Clock, ManualClock};
 use doorman::config::Config;
 use doorman::Gateway;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TOTP_SECRET: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
@@ -73,21 +75,38 @@ pub(crate) fn chromium_and_playwright(what: &str) -> Option<String> {
 
 /// The emulations a browser test signs in with: the webhook SMS receiver,
 /// ntfy, and a control server the script asks for the last SMS code and
-/// the push's answer links.
+/// the push's answer links, and that moves the clock of a doorman started
+/// on it ([`Phones::doorman_on_clock`]).
 struct Phones {
     webhook: Webhook,
     ntfy: Ntfy,
     control: FakeApi,
+    clock: Arc<ManualClock>,
 }
 
 impl Phones {
     async fn start() -> Phones {
         let webhook = Webhook::start().await;
         let ntfy = Ntfy::start().await;
+        let clock = ManualClock::new();
         let control = {
-            let (webhook, ntfy) = (webhook.clone(), ntfy.clone());
+            let (webhook, ntfy, clock) = (webhook.clone(), ntfy.clone(), clock.clone());
             FakeApi::start(move |request| match request.path.as_str() {
                 "/sms" => Reply::json(200, json!({ "code": webhook.last_code() })),
+                // `?seconds=N`: N seconds pass for doorman.
+                "/advance" => {
+                    let seconds: Option<u64> = request
+                        .query
+                        .strip_prefix("seconds=")
+                        .and_then(|n| n.parse().ok());
+                    match seconds {
+                        Some(seconds) => {
+                            clock.advance(Duration::from_secs(seconds));
+                            Reply::json(200, json!({ "now": clock.now() }))
+                        }
+                        None => Reply::empty(400),
+                    }
+                }
                 "/ntfy" => {
                     let actions: Vec<_> = ntfy
                         .actions()
@@ -104,6 +123,7 @@ impl Phones {
             webhook,
             ntfy,
             control,
+            clock,
         }
     }
 
@@ -111,25 +131,52 @@ impl Phones {
     /// config names (push links need `public_url`).
     /// `cooldown`: `codes.resend_cooldown`.
     async fn doorman(&self, dir: &Path, users: &str, cooldown: &str) -> Gateway {
-        self.doorman_with(dir, users, cooldown, false).await
+        let config = self.config(dir, users, cooldown, false, "").await;
+        Gateway::start(config).await.expect("doorman")
     }
 
-    /// [`Phones::doorman`], with passkeys (`rp_id: localhost`) if asked.
-    async fn doorman_with(
+    /// [`Phones::doorman`] with passkeys (`rp_id: localhost`) and `extra`
+    /// config, on the clock the control server's `/advance` moves.
+    async fn doorman_on_clock(
+        &self,
+        dir: &Path,
+        users: &str,
+        cooldown: &str,
+        extra: &str,
+    ) -> Gateway {
+        let config = self.config(dir, users, cooldown, true, extra).await;
+        Gateway::start_with_clock(config, self.clock.clone())
+            .await
+            .expect("doorman")
+    }
+
+    /// The config of [`Phones::doorman`]; `extra` is added at its end, and
+    /// when it starts with `codes:` its lines under it join that block.
+    async fn config(
         &self,
         dir: &Path,
         users: &str,
         cooldown: &str,
         passkeys: bool,
-    ) -> Gateway {
-        let (channel, extra) = if passkeys {
-            (
-                "  webauthn: {}\n",
-                "webauthn:\n  rp_id: \"localhost\"\n  origins: [\"http://localhost\"]\n",
-            )
-        } else {
-            ("", "")
+        extra: &str,
+    ) -> Config {
+        let (codes, extra) = match extra.strip_prefix("codes:\n") {
+            Some(rest) => {
+                let end: usize = rest
+                    .lines()
+                    .take_while(|line| line.starts_with("  "))
+                    .map(|line| line.len() + 1)
+                    .sum();
+                rest.split_at(end.min(rest.len()))
+            }
+            None => ("", extra),
         };
+        let extra = if passkeys {
+            format!("webauthn:\n  rp_id: \"localhost\"\n  origins: [\"http://localhost\"]\n{extra}")
+        } else {
+            extra.to_owned()
+        };
+        let channel = if passkeys { "  webauthn: {}\n" } else { "" };
         let app = doorman::demo::start_app().await.expect("the demo app");
         std::fs::write(dir.join("users.yaml"), users).expect("users file");
         let port = free_port();
@@ -143,7 +190,7 @@ session:
   secret: "{SECRET}"
 codes:
   resend_cooldown: "{cooldown}"
-store: {{ kind: memory }}
+{codes}store: {{ kind: memory }}
 channels:
   sms: {{ provider: webhook }}
   totp: {{}}
@@ -159,9 +206,7 @@ channels:
         std::fs::write(&path, yaml).expect("config");
         // Without the DOORMAN_* overlay: other tests set variables in this
         // shared process environment.
-        let config = Config::load_from(Some(&path), &|_| None)
-            .unwrap_or_else(|problems| panic!("{problems}"));
-        Gateway::start(config).await.expect("doorman")
+        Config::load_from(Some(&path), &|_| None).unwrap_or_else(|problems| panic!("{problems}"))
     }
 }
 
@@ -266,8 +311,14 @@ async fn every_page_speaks_each_shipped_language() {
         ));
     }
     // The passkeys page needs a relying party; nobody here has a passkey,
-    // so no other page changes.
-    let doorman = phones.doorman_with(dir.path(), &users, "1s", true).await;
+    // so no other page changes. Three wrong passwords lock a name (and no
+    // answer is slowed: a locked name's would wait 30 s), two wrong codes
+    // end a challenge; the client address (every language's browser is
+    // 127.0.0.1) is not locked.
+    let limits = "codes:\n  max_attempts: 2\nlimits:\n  failures: { delay: 0s, lock_after: 3 }\n  client_failures: { delay: 0s, lock_after: 1000, per_hour: 100000 }\n";
+    let doorman = phones
+        .doorman_on_clock(dir.path(), &users, "1s", limits)
+        .await;
     let shots = screenshot_dir();
     let url = format!("http://{}", doorman.addr());
     let control = phones.control.base_url();

@@ -138,6 +138,64 @@ fn check_config_accepts_the_example_config() {
     assert!(stdout.starts_with("config.example.yaml: OK"), "{stdout}");
 }
 
+/// The code block the README marks `<!-- checked by the tests (…): {name} -->`,
+/// without the indentation of the list item it is in.
+fn readme_block(name: &str) -> String {
+    let readme = include_str!("../../README.md");
+    let marker = format!("): {name} -->");
+    let mut lines = readme
+        .lines()
+        .skip_while(|line| {
+            !(line.trim_start().starts_with("<!-- checked by the tests") && line.ends_with(&marker))
+        })
+        .skip(1);
+    let fence = lines
+        .next()
+        .unwrap_or_else(|| panic!("no block marked {name} in README.md"));
+    assert!(fence.trim().starts_with("```"), "{name}: {fence}");
+    let indent = fence.len() - fence.trim_start().len();
+    lines
+        .take_while(|line| line.trim() != "```")
+        .map(|line| format!("{}\n", line.get(indent..).unwrap_or("")))
+        .collect()
+}
+
+/// What the README's "Protect an app" has a new user write passes
+/// `doorman check-config`, given a hash for the placeholder and the secret
+/// file it names.
+#[test]
+fn the_readmes_five_minute_config_passes_check_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users = readme_block("users.yaml");
+    let placeholder = "$argon2id$v=19$m=19456,t=2,p=1$...";
+    assert!(users.contains(placeholder), "{users}");
+    let users = users.replace(placeholder, crate::support::password_hash());
+    std::fs::write(dir.path().join("users.yaml"), users).expect("users");
+    let config = readme_block("doorman.yaml");
+    let secret = "/run/secrets/doorman_session";
+    assert!(config.contains(secret), "{config}");
+    let config = config.replace(secret, "doorman_session");
+    std::fs::write(dir.path().join("doorman_session"), crate::support::SECRET).expect("secret");
+    std::fs::write(dir.path().join("doorman.yaml"), config).expect("config");
+
+    let output = doorman()
+        .args(["check-config", "--config", "doorman.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stdout.starts_with("doorman.yaml: OK (1 users; channels: totp)"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn check_config_prints_every_problem_with_its_key_path_and_exits_1() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -338,3 +338,122 @@ fn skipping_upstream_verification_is_warned_about_at_every_start() {
     start();
     start();
 }
+
+/// A config naming every kind of path relatively, in `dir`, with the files
+/// it names beside it.
+fn relative_config(dir: &Path) -> std::path::PathBuf {
+    secrets(dir);
+    // A `*_file` key in the users file, too.
+    let users = format!("{}  dave:\n    password_file: dave.hash\n", default_users());
+    std::fs::write(dir.join("users.yaml"), users).expect("users");
+    std::fs::write(
+        dir.join("dave.hash"),
+        format!("{}\n", crate::support::password_hash()),
+    )
+    .expect("hash");
+    let ca = crate::support::certs::Ca::new("relative paths CA");
+    ca.write(dir);
+    ca.leaf(dir, "server", "relative");
+    std::fs::create_dir(dir.join("look")).expect("templates dir");
+    std::fs::write(dir.join("look/doorman.css"), "/* relative look */\n").expect("css");
+    let path = dir.join("doorman.yaml");
+    std::fs::write(
+        &path,
+        r#"listen: "127.0.0.1:0"
+upstream: "https://127.0.0.1:1"
+upstream_ca_file: "ca.pem"
+users_file: "users.yaml"
+tokens_file: "tokens.yaml"
+templates_dir: "look"
+session:
+  secret_file: "session_secret"
+channels:
+  sms: { provider: webhook }
+providers:
+  webhook: { url: "http://127.0.0.1:9/send", secret_file: "hook_secret" }
+tls: { cert_file: "server.crt", key_file: "server.key" }
+store: { kind: file, path: "state/doorman.redb" }
+log:
+  access: "./access.log"
+"#,
+    )
+    .expect("config");
+    path
+}
+
+/// Run from another directory, doorman finds every file a relative path
+/// names beside its config file, and writes nothing where it was started.
+#[tokio::test]
+async fn relative_paths_are_taken_from_the_config_files_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let config = relative_config(dir.path());
+
+    let output = doorman()
+        .arg("check-config")
+        .arg("--config")
+        .arg(&config)
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("run check-config");
+    assert_succeeded(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("OK (4 users"), "{stdout}");
+
+    let output = doorman()
+        .args([
+            "token", "create", "--user", "alice", "--name", "ci", "--config",
+        ])
+        .arg(&config)
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("run token create");
+    assert_succeeded(&output);
+    assert!(dir.path().join("tokens.yaml").exists(), "tokens_file");
+
+    let mut serve = Process::spawn(
+        doorman()
+            .args(["serve", "--config"])
+            .arg(&config)
+            .current_dir(elsewhere.path()),
+    );
+    let addr = serve.listening_addr();
+    let ca_pem = std::fs::read(dir.path().join("ca.pem")).expect("CA");
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem).expect("cert"))
+        .build()
+        .expect("client");
+    let css = client
+        .get(format!(
+            "https://localhost:{}/.doorman/static/doorman.css",
+            addr.port()
+        ))
+        .send()
+        .await
+        .expect("over TLS")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(css, "/* relative look */\n", "templates_dir");
+    let access = dir.path().join("access.log");
+    let logged = async || {
+        std::fs::read_to_string(&access)
+            .is_ok_and(|text| text.contains("/.doorman/static/doorman.css"))
+    };
+    crate::support::eventually("the access line", std::time::Duration::from_secs(5), logged).await;
+    assert!(dir.path().join("state/doorman.redb").exists(), "store.path");
+    serve.signal(libc::SIGTERM);
+    assert_eq!(serve.wait().code(), Some(0));
+
+    let left: Vec<_> = std::fs::read_dir(elsewhere.path())
+        .expect("read dir")
+        .flatten()
+        .map(|entry| entry.file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "written in the working directory: {left:?}"
+    );
+}

@@ -281,6 +281,8 @@ async fn a_fresh_doorman_exports_every_outcome_and_each_providers_series_at_zero
             format!("doorman_challenges_total{{{labels},outcome=\"failed\"}}"),
             format!("doorman_sign_ins_total{{{labels},outcome=\"ok\"}}"),
             format!("doorman_sign_ins_total{{{labels},outcome=\"wrong_code\"}}"),
+            format!("doorman_sign_ins_total{{{labels},outcome=\"too_many_attempts\"}}"),
+            format!("doorman_sign_ins_total{{{labels},outcome=\"expired\"}}"),
             format!("doorman_provider_duration_seconds_count{{{labels},outcome=\"ok\"}}"),
             format!("doorman_provider_duration_seconds_count{{{labels},outcome=\"error\"}}"),
             format!(
@@ -295,8 +297,33 @@ async fn a_fresh_doorman_exports_every_outcome_and_each_providers_series_at_zero
         "doorman_password_checks_total{outcome=\"failed\"}",
         "doorman_reloads_total{what=\"config\",outcome=\"ok\"}",
         "doorman_reloads_total{what=\"config\",outcome=\"failed\"}",
+        "doorman_reloads_total{what=\"users_file\",outcome=\"ok\"}",
+        "doorman_reloads_total{what=\"users_file\",outcome=\"failed\"}",
+        "doorman_sign_ins_total{channel=\"recovery_code\",provider=\"recovery_code\",outcome=\"ok\"}",
+        "doorman_sign_ins_total{channel=\"recovery_code\",provider=\"recovery_code\",outcome=\"wrong_code\"}",
         "doorman_upstream_duration_seconds_count",
     ] {
         assert_eq!(get(&samples, series), 0.0, "{series}");
     }
+    // Every limit, by the name the README's metrics table gives it.
+    let readme = include_str!("../../README.md");
+    let row = readme
+        .lines()
+        .find(|line| line.starts_with("| `doorman_limit_hits_total` |"))
+        .expect("the README's doorman_limit_hits_total row");
+    let limits: Vec<&str> = row
+        .split("`limit`:")
+        .nth(1)
+        .and_then(|rest| rest.split('|').next())
+        .expect("its limits")
+        .split(',')
+        .map(|limit| limit.trim().trim_matches('`'))
+        .collect();
+    assert_eq!(limits, doorman::metrics::LIMITS, "{row}");
+    for limit in limits {
+        let series = format!("doorman_limit_hits_total{{limit=\"{limit}\"}}");
+        assert_eq!(get(&samples, &series), 0.0, "{series}");
+    }
+    // No certificate is served, so no certificate reload is exported.
+    assert!(!body.contains("what=\"certificate\""), "{body}");
 }

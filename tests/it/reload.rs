@@ -163,3 +163,70 @@ async fn a_reload_applies_new_access_rules_and_names_what_needs_a_restart() {
     };
     assert_eq!(code.len(), 6);
 }
+
+/// The paths the access log at `file` names so far.
+fn logged_paths(file: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).expect("JSON");
+            line["path"].as_str().expect("path").to_owned()
+        })
+        .collect()
+}
+
+/// GETs `path` from `addr` and waits for its access line in `file`.
+async fn logged_get(addr: std::net::SocketAddr, path: &str, file: &std::path::Path) {
+    let response = crate::support::api_client()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .expect("GET");
+    let _ = response.bytes().await;
+    let written = async || logged_paths(file).iter().any(|logged| logged == path);
+    crate::support::eventually(
+        &format!("the access line of {path} in {}", file.display()),
+        Duration::from_secs(5),
+        written,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sighup_opens_the_access_log_again_so_logrotate_can_move_it() {
+    let env = Env::start().await;
+    let config = std::fs::read_to_string(env.config_path()).expect("config");
+    std::fs::write(
+        env.config_path(),
+        format!("{config}\nlog:\n  access: \"./access.log\"\n"),
+    )
+    .expect("config");
+    let log = env.dir.path().join("access.log");
+    let mut serve = Process::spawn(doorman().args(["serve", "--config"]).arg(env.config_path()));
+    let addr = serve.listening_addr();
+    logged_get(addr, "/before-rotation", &log).await;
+
+    // logrotate moves the file away, then sends SIGHUP.
+    let rotated = env.dir.path().join("access.log.1");
+    std::fs::rename(&log, &rotated).expect("rotate");
+    serve.signal(libc::SIGHUP);
+    serve.wait_for("SIGHUP: configuration reloaded");
+    logged_get(addr, "/after-rotation", &log).await;
+    assert_eq!(logged_paths(&log), ["/after-rotation"]);
+    assert_eq!(logged_paths(&rotated), ["/before-rotation"]);
+
+    // A config with a problem is not applied, but the log still moves on.
+    let config = std::fs::read_to_string(env.config_path()).expect("config");
+    std::fs::write(env.config_path(), format!("{config}colour: blue\n")).expect("config");
+    let rotated_again = env.dir.path().join("access.log.2");
+    std::fs::rename(&log, &rotated_again).expect("rotate");
+    serve.signal(libc::SIGHUP);
+    serve.wait_for("keeping the running one");
+    logged_get(addr, "/broken-config", &log).await;
+    assert_eq!(logged_paths(&log), ["/broken-config"]);
+    assert_eq!(logged_paths(&rotated_again), ["/after-rotation"]);
+
+    serve.signal(libc::SIGTERM);
+    assert_eq!(serve.wait().code(), Some(0));
+}
