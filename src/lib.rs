@@ -93,7 +93,7 @@ pub mod tls;
 pub mod tokens;
 pub mod users;
 pub(crate) mod users_watch;
-pub(crate) mod webauthn;
+pub mod webauthn;
 
 pub use app::App;
 pub use error::Error;
