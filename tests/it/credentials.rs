@@ -318,6 +318,7 @@ fn serve_defaults_to_the_file_store_and_store_keys_are_checked() {
 /// replica — and the person who removed it stays signed in.
 mod removed_factors {
     use super::*;
+    use crate::recovery::codes;
     use crate::support::{eventually, Browser, Setup};
 
     /// A stored credential (from webauthn-rs's own tests), as the store
@@ -351,6 +352,22 @@ mod removed_factors {
         doorman::store::Store::new(&config.store, lifetimes, 1_000).expect("the store")
     }
 
+    /// doorman with passkeys on `server` under `prefix`, a second replica
+    /// and the store they share.
+    async fn on_redis(
+        server: &crate::support::redis::RedisServer,
+        prefix: &str,
+    ) -> (Env, doorman::Gateway, doorman::store::Store) {
+        let env = start(&format!(
+            "store: {{ kind: redis, url: \"{}\", key_prefix: \"{prefix}\" }}",
+            server.url()
+        ))
+        .await;
+        let b = env.replica().await;
+        let store = store_of(&env);
+        (env, b, store)
+    }
+
     /// Plants the stolen key among `user`'s passkeys; its id.
     async fn plant(store: &doorman::store::Store, user: &str) -> String {
         let key: doorman::webauthn::Credential = serde_json::from_str(STOLEN_KEY).expect("a key");
@@ -377,13 +394,7 @@ mod removed_factors {
     #[tokio::test]
     async fn removing_a_passkey_on_the_page_ends_her_other_sessions_on_every_replica() {
         let server = redis_or_skip!();
-        let env = start(&format!(
-            "store: {{ kind: redis, url: \"{}\", key_prefix: \"removed:\" }}",
-            server.url()
-        ))
-        .await;
-        let b = env.replica().await;
-        let store = store_of(&env);
+        let (env, b, store) = on_redis(&server, "removed:").await;
         let id = plant(&store, "alice").await;
         // The thief's session (here the key's sign-in is stood in for by
         // any of hers: what ends is every session made until the removal).
@@ -436,13 +447,7 @@ mod removed_factors {
     #[tokio::test]
     async fn removing_a_passkey_from_the_command_line_ends_her_sessions_on_every_replica() {
         let server = redis_or_skip!();
-        let env = start(&format!(
-            "store: {{ kind: redis, url: \"{}\", key_prefix: \"removed-cli:\" }}",
-            server.url()
-        ))
-        .await;
-        let b = env.replica().await;
-        let store = store_of(&env);
+        let (env, b, store) = on_redis(&server, "removed-cli:").await;
         plant(&store, "alice").await;
         // Signed in on the test's clock, not past the command's own.
         let alice = env.session_of("alice").await;
@@ -464,16 +469,6 @@ mod removed_factors {
             assert!(refused, "{addr}: the command did not end her session");
             assert!(accepted(addr, &bob).await, "{addr}: bob is not alice");
         }
-    }
-
-    /// The codes a `recovery` page shows.
-    fn codes(page: &crate::support::Page) -> Vec<String> {
-        page.body
-            .split("<code>")
-            .skip(1)
-            .filter_map(|rest| rest.split("</code>").next())
-            .map(str::to_owned)
-            .collect()
     }
 
     /// A thief who has alice's password and one of her recovery codes signs

@@ -6,7 +6,7 @@ use crate::support::{Browser, Env, Page};
 use std::time::Duration;
 
 /// The codes a `recovery` page shows.
-fn codes(page: &Page) -> Vec<String> {
+pub(crate) fn codes(page: &Page) -> Vec<String> {
     page.body
         .split("<code>")
         .skip(1)
