@@ -78,6 +78,23 @@ impl Locale {
         self.format(id, &[("n", n.into())])
     }
 
+    /// The date and time of `unix` (seconds, UTC) as this language writes
+    /// them: "December 2, 2026, 23:01 UTC", "2. Dezember 2026, 23:01 UTC".
+    pub fn date_time(self, unix: u64) -> String {
+        let (year, month, day) = crate::clock::civil_from_days((unix / 86_400) as i64);
+        let rest = unix % 86_400;
+        let time = format!("{:02}:{:02}", rest / 3600, rest % 3600 / 60);
+        let month = self.text(&format!("month-{month}"));
+        // Text, not numbers: a year is not grouped like a count.
+        let args = [
+            ("day", Arg::Text(day.to_string())),
+            ("month", Arg::Text(month)),
+            ("year", Arg::Text(year.to_string())),
+            ("time", Arg::Text(time)),
+        ];
+        self.format("date-time", &args)
+    }
+
     /// The message `id` with no arguments.
     pub fn text(self, id: &str) -> String {
         self.format(id, &[])

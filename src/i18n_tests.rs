@@ -58,6 +58,7 @@ fn every_language_parses_and_has_every_message_and_no_other() {
 
 /// The arguments the code passes to each message that takes any.
 const ARGS: &[(&str, &[&str])] = &[
+    ("date-time", &["day", "month", "year", "time"]),
     ("send-again-wait", &["seconds"]),
     ("wait-seconds", &["n"]),
     ("wait-minutes", &["n"]),
@@ -160,4 +161,33 @@ fn a_wait_reads_in_the_right_unit() {
     assert_eq!(en.wait(0, 90), "90 seconds");
     assert_eq!(en.wait(0, 600), "10 minutes");
     assert_eq!(en.wait(0, 20 * 3600), "20 hours");
+}
+
+#[test]
+fn dates_read_as_each_language_writes_them() {
+    // 2026-12-02 23:01:03 UTC, and a leap day.
+    let (december, leap) = (1_796_252_463, 1_709_164_800);
+    let cases = [
+        ("en", "December 2, 2026, 23:01 UTC"),
+        ("de", "2. Dezember 2026, 23:01 UTC"),
+        ("fr", "2 décembre 2026 à 23:01 UTC"),
+        ("es", "2 de diciembre de 2026, 23:01 UTC"),
+        ("pt-BR", "2 de dezembro de 2026, 23:01 UTC"),
+    ];
+    for (tag, expected) in cases {
+        let locale = Locale::from_tag(tag).unwrap();
+        assert_eq!(locale.date_time(december), expected, "{tag}");
+    }
+    assert_eq!(
+        Locale::ENGLISH.date_time(leap),
+        "February 29, 2024, 00:00 UTC"
+    );
+    for (index, _) in SHIPPED.iter().enumerate() {
+        let locale = Locale(index);
+        let months: Vec<String> = (1..=12)
+            .map(|m| locale.text(&format!("month-{m}")))
+            .collect();
+        let distinct: std::collections::HashSet<_> = months.iter().collect();
+        assert_eq!(distinct.len(), 12, "{}: {months:?}", locale.tag());
+    }
 }

@@ -192,6 +192,21 @@ period-minutes = { $n ->
 
 passkeys-title = Passkeys
 passkeys-heading = Passkeys and security keys
+# A moment, as the passkeys page shows when a key was added and last used.
+# $month is one of the month names below.
+date-time = { $month } { $day }, { $year }, { $time } UTC
+month-1 = January
+month-2 = February
+month-3 = March
+month-4 = April
+month-5 = May
+month-6 = June
+month-7 = July
+month-8 = August
+month-9 = September
+month-10 = October
+month-11 = November
+month-12 = December
 passkey-added-on = Added { $when }
 passkey-last-used = last used { $when }
 passkey-not-used = not used yet

@@ -68,13 +68,6 @@ struct Listed {
     last_used: Option<String>,
 }
 
-fn date(at: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at))
-        .to_string()
-        .replace('T', " ")
-        .replace('Z', " UTC")
-}
-
 /// `GET passkeys`.
 pub async fn show(visit: &mut Visit<'_>) -> Result<Reply, Error> {
     relying_party(visit)?;
@@ -98,8 +91,8 @@ async fn page(
         .map(|credential| Listed {
             id: credential.id(),
             name: credential.name.clone(),
-            added: date(credential.added_at),
-            last_used: credential.last_used.map(date),
+            added: visit.locale.date_time(credential.added_at),
+            last_used: credential.last_used.map(|at| visit.locale.date_time(at)),
         })
         .collect();
     visit.render(

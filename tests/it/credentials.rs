@@ -408,6 +408,12 @@ mod removed_factors {
 
         let page = owner.get("/.doorman/passkeys").await;
         page.assert_shows("stolen key");
+        page.assert_shows("Added January 1, 1970, 00:00 UTC");
+        // Dates as the reader's language writes them.
+        let german = owner
+            .get_with("/.doorman/passkeys", &[("accept-language", "de")])
+            .await;
+        german.assert_shows("Hinzugefügt am 1. Januar 1970, 00:00 UTC");
         let page = owner
             .post("/.doorman/passkeys/remove", &[("id", &id)])
             .await;
