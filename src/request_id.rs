@@ -55,12 +55,15 @@ impl RequestIds {
     }
 
     /// The request's id, put into `headers` (replacing what the client
-    /// sent): the sender's own when `trusted` and it is [`acceptable`],
-    /// else a fresh one. Returns it for the response.
+    /// sent): the sender's own when `trusted`, sent once and
+    /// [`acceptable`], else a fresh one. Returns it for the response.
     pub fn assign(&self, headers: &mut HeaderMap, trusted: bool) -> HeaderValue {
-        let sent = headers
-            .get(&X_REQUEST_ID)
-            .filter(|value| trusted && acceptable(value));
+        // Two ids are no id: which one the proxy meant is anybody's guess.
+        let mut sent = headers.get_all(&X_REQUEST_ID).iter();
+        let sent = match (sent.next(), sent.next()) {
+            (Some(value), None) => Some(value).filter(|value| trusted && acceptable(value)),
+            _ => None,
+        };
         let id = match sent {
             Some(value) => value.clone(),
             None => self.next(),
@@ -126,5 +129,15 @@ mod tests {
             HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
         );
         assert_ne!(ids.assign(&mut garbled, true).as_bytes(), b"caf\xc3\xa9");
+        // Sent twice, even by a trusted proxy and each tidy: neither is kept.
+        let mut twice = HeaderMap::new();
+        twice.append(X_REQUEST_ID, HeaderValue::from_static("first"));
+        twice.append(X_REQUEST_ID, HeaderValue::from_static("second"));
+        let id = ids.assign(&mut twice, true);
+        assert!(id != "first" && id != "second", "{id:?}");
+        assert_eq!(
+            twice.get_all(&X_REQUEST_ID).iter().collect::<Vec<_>>(),
+            [&id]
+        );
     }
 }
