@@ -8,6 +8,7 @@ mod adversarial;
 mod adversarial_connections;
 mod adversarial_front_proxies;
 mod adversarial_gate;
+mod adversarial_h2;
 mod apps;
 mod apps_nginx;
 mod attempts;
