@@ -1,5 +1,5 @@
 //! Every request's id (`X-Request-Id`): the one a trusted front proxy
-//! sent, when it is short and printable, or a fresh one — a per-process
+//! sent, when it is short and tidy, or a fresh one — a per-process
 //! random prefix and a counter, so making one costs a format, not a
 //! random draw. It goes to the app, back on the response, and into the
 //! access log and the audit events of that request.
@@ -73,10 +73,16 @@ impl RequestIds {
     }
 }
 
-/// 1 to [`MAX_LEN`] visible ASCII characters (no spaces, no controls).
+/// 1 to [`MAX_LEN`] ASCII letters, digits and `-._~:+/=@` — what UUIDs,
+/// hex, base64 and the usual trace ids are made of; nothing that quotes,
+/// escapes, separates a list or ends a field in a log of any format.
 pub fn acceptable(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();
-    !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+    !bytes.is_empty()
+        && bytes.len() <= MAX_LEN
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~:+/=@".contains(b))
 }
 
 /// The request id in `headers` (doorman put it there), as text.
@@ -103,7 +109,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_trusted_short_printable_id_is_kept() {
+    fn only_a_trusted_short_tidy_id_is_kept() {
         let ids = RequestIds::new();
         let long = "a".repeat(MAX_LEN + 1);
         let max = "b".repeat(MAX_LEN);
@@ -114,8 +120,23 @@ mod tests {
             (long.as_str(), true, false),
             ("has space", true, false),
             ("tab\there", true, false),
+            ("0f1e2d3c-aaaa-4bbb-8ccc-0123456789ab", true, true),
+            ("b64+/=_~.:@id", true, true),
         ];
-        for (sent, trusted, kept) in cases {
+        // Visible, but what quotes, escapes or separates in some log.
+        let refused = [
+            "quote\"d",
+            "back\\slash",
+            "{brace}",
+            "list,of",
+            "semi;colon",
+            "<tag>",
+            "per%cent",
+            "ba`ck",
+            "it's",
+        ];
+        let refused = refused.iter().map(|sent| (*sent, true, false));
+        for (sent, trusted, kept) in cases.into_iter().chain(refused) {
             let mut headers = HeaderMap::new();
             headers.insert(X_REQUEST_ID, HeaderValue::from_str(sent).unwrap());
             let id = ids.assign(&mut headers, trusted);

@@ -25,6 +25,7 @@ mod duo;
 mod enroll;
 mod flow;
 mod forward_auth;
+mod hostile_text;
 mod i18n;
 mod limits;
 mod metrics;
