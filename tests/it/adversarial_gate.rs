@@ -82,6 +82,23 @@ async fn forward_auth_never_takes_an_app_request_for_one_of_doormans_pages() {
             assert_eq!(page.header("remote-user"), None, "{uri}");
         }
     }
+    // Every spelling of the health route, as a path and as nginx's full
+    // URL: an app request like any other, judged as the direct one is.
+    let spellings = crate::adversarial_h2::HEALTH
+        .iter()
+        .chain(crate::adversarial_h2::NOT_HEALTH);
+    for path in spellings {
+        let url = format!("http://app.example.com{path}");
+        for headers in [traefik("GET", path), nginx("GET", path), nginx("GET", &url)] {
+            let page = ask(&env, &headers, None).await;
+            assert!(
+                matches!(page.status, 400 | 401 | 403),
+                "{path} {headers:?}: {page:?}"
+            );
+            assert_eq!(page.header("remote-user"), None, "{path}");
+            assert!(!page.body.contains("\"status\""), "{path}: {page:?}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -54,7 +54,7 @@ async fn h2(env: &Env, path: &str, headers: &[(&str, String)]) -> (u16, String) 
 }
 
 /// The paths that are the health route: canonical readings of it.
-const HEALTH: &[&str] = &[
+pub(crate) const HEALTH: &[&str] = &[
     "/.doorman/health",
     "/.doorman/%68ealth",
     "/.doorman/./health",
@@ -64,7 +64,7 @@ const HEALTH: &[&str] = &[
 
 /// Look-alikes of the health route that are not it: none may be served as
 /// health, nor reach the app without a session.
-const NOT_HEALTH: &[&str] = &[
+pub(crate) const NOT_HEALTH: &[&str] = &[
     "//.doorman/health",
     "/.doorman//health",
     "/.doorman/health/",
