@@ -363,21 +363,6 @@ fn nginx_in_front(doorman: SocketAddr) -> impl FnOnce(SocketAddr) -> String {
     }
 }
 
-/// Every header of an app's echo whose name or value a client wrote.
-fn forged_in(body: &str) -> Vec<String> {
-    let echo: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{body}"));
-    let mut found = Vec::new();
-    for (name, values) in echo["headers"].as_object().expect("headers") {
-        for value in values.as_array().into_iter().flatten() {
-            let value = value.as_str().unwrap_or("");
-            if value.contains("mallory") || value.contains("forged") || value == "admins" {
-                found.push(format!("{name}: {value}"));
-            }
-        }
-    }
-    found
-}
-
 #[tokio::test]
 async fn behind_nginx_with_underscores_in_headers_no_client_identity_reaches_the_app() {
     let Some(binary) = nginx_binary() else {
@@ -391,45 +376,29 @@ async fn behind_nginx_with_underscores_in_headers_no_client_identity_reaches_the
          Remote_Email: mallory@evil.test\nRemote_Name: mallory\nRemote~User: mallory\n\
          Remote-User : mallory\n\
          X_Forwarded_User: mallory\nX_Request_Id: forged\nX.Request.Id: forged";
-    for (route, path, cookie) in [
-        (
-            "signed in",
-            "/reports",
-            format!("Cookie: {SESSION_COOKIE}={bob}\n"),
-        ),
-        ("public", "/assets/x", String::new()),
-    ] {
-        let answer = raw_request(
-            nginx.addr,
-            &format!("GET {path} HTTP/1.1\nHost: app.test\n{cookie}{spoofed}"),
-        )
-        .await;
-        if answer.status == 400 {
-            // nginx refused the name with a space: nothing got through.
-            continue;
-        }
-        assert_eq!(answer.status, 200, "{route}: {answer:?}");
-        assert_eq!(forged_in(&answer.body), Vec::<String>::new(), "{route}");
-    }
-    // Without the name that has a trailing space, both must get through.
-    let spoofed = spoofed.replace("Remote-User : mallory\n", "");
-    for (route, path, cookie) in [
-        (
-            "signed in",
-            "/reports",
-            format!("Cookie: {SESSION_COOKIE}={bob}\n"),
-        ),
-        ("public", "/assets/x", String::new()),
-    ] {
-        let answer = raw_request(
-            nginx.addr,
-            &format!("GET {path} HTTP/1.1\nHost: app.test\n{cookie}{spoofed}"),
-        )
-        .await;
-        assert_eq!(answer.status, 200, "{route}: {answer:?}");
-        assert_eq!(forged_in(&answer.body), Vec::<String>::new(), "{route}");
-        if route == "signed in" {
-            assert!(answer.body.contains("\"bob\""), "{}", answer.body);
+    // nginx may refuse a name with a trailing space (then nothing got
+    // through); without it, both requests must.
+    let without_space = spoofed.replace("Remote-User : mallory\n", "");
+    for (spoofed, may_refuse) in [(spoofed, true), (without_space.as_str(), false)] {
+        let signed_in = format!("Cookie: {SESSION_COOKIE}={bob}\n");
+        for (path, cookie) in [("/reports", signed_in.as_str()), ("/assets/x", "")] {
+            let answer = raw_request(
+                nginx.addr,
+                &format!("GET {path} HTTP/1.1\nHost: app.test\n{cookie}{spoofed}"),
+            )
+            .await;
+            if may_refuse && answer.status == 400 {
+                continue;
+            }
+            assert_eq!(answer.status, 200, "{path}: {answer:?}");
+            assert_eq!(
+                crate::adversarial_h2::forged(&answer.body),
+                Vec::<String>::new(),
+                "{path}"
+            );
+            if !cookie.is_empty() {
+                assert!(answer.body.contains("\"bob\""), "{}", answer.body);
+            }
         }
     }
 }

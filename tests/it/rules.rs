@@ -118,14 +118,7 @@ async fn networks_use_the_peer_address_unless_a_trusted_proxy_reports_another() 
 
 #[tokio::test]
 async fn a_trusted_proxy_reports_the_client_for_network_rules() {
-    let env = Env::with_extra(
-        r#"
-trusted_proxies: ["127.0.0.1"]
-rules:
-  - { path_prefix: "/office/", networks: ["10.1.0.0/16"], policy: bypass }
-"#,
-    )
-    .await;
+    let env = office_behind_a_proxy().await;
     let inside = raw_request(
         env.addr,
         "GET /office/printer HTTP/1.1\nHost: x\nX-Forwarded-For: 10.1.2.3",
@@ -284,14 +277,7 @@ async fn malformed_request_targets_are_a_400() {
 
 #[tokio::test]
 async fn nothing_a_client_writes_behind_a_trusted_proxy_puts_it_in_a_network() {
-    let env = Env::with_extra(
-        r#"
-trusted_proxies: ["127.0.0.1"]
-rules:
-  - { path_prefix: "/office/", networks: ["10.1.0.0/16"], policy: bypass }
-"#,
-    )
-    .await;
+    let env = office_behind_a_proxy().await;
     // The proxy (127.0.0.1) appends the client it saw, 198.51.100.1, after
     // whatever the client wrote, as nginx's $proxy_add_x_forwarded_for and
     // Caddy do: the rightmost untrusted hop is the client.
@@ -313,12 +299,7 @@ rules:
         "X-Forwarded-For: 10.1.2.3, [10.1.2.3]",
         "X-Forwarded-For: 10.1.2.3, ",
     ] {
-        let answer = raw_request(
-            env.addr,
-            &format!("GET /office/printer HTTP/1.1\nHost: x\n{written}"),
-        )
-        .await;
-        assert_eq!(answer.status, 401, "{written}: {answer:?}");
+        assert_eq!(office(&env, written).await, 401, "{written}");
     }
     // The proxy's word alone still counts, in any of its spellings.
     for written in [
@@ -328,11 +309,24 @@ rules:
         "X-Forwarded-For: 10.1.2.3:4711",
         "X-Forwarded-For: 198.51.100.1, 10.1.2.3",
     ] {
-        let answer = raw_request(
-            env.addr,
-            &format!("GET /office/printer HTTP/1.1\nHost: x\n{written}"),
-        )
-        .await;
-        assert_eq!(answer.status, 200, "{written}: {answer:?}");
+        assert_eq!(office(&env, written).await, 200, "{written}");
     }
+}
+
+/// The status of `GET /office/printer` with the header lines `written`.
+async fn office(env: &Env, written: &str) -> u16 {
+    let head = format!("GET /office/printer HTTP/1.1\nHost: x\n{written}");
+    raw_request(env.addr, &head).await.status
+}
+
+/// doorman trusting 127.0.0.1 as its proxy, with `/office/` public to 10.1.0.0/16.
+async fn office_behind_a_proxy() -> Env {
+    Env::with_extra(
+        r#"
+trusted_proxies: ["127.0.0.1"]
+rules:
+  - { path_prefix: "/office/", networks: ["10.1.0.0/16"], policy: bypass }
+"#,
+    )
+    .await
 }
