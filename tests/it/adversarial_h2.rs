@@ -174,9 +174,15 @@ async fn over_http2_no_client_copy_of_a_header_doorman_owns_reaches_the_app() {
     let token = doorman::tokens::create(&path, "alice", "ci", None, env.now()).expect("token");
     let cookie = ("cookie", format!("{SESSION_COOKIE}={session}"));
     let bearer = ("authorization", format!("Bearer {token}"));
+    let basic = {
+        use base64::Engine;
+        let pair = base64::engine::general_purpose::STANDARD.encode(format!("alice:{token}"));
+        ("authorization", format!("Basic {pair}"))
+    };
     for (route, path, admit) in [
         ("session", "/private", Some(cookie)),
         ("token", "/api/x", Some(bearer)),
+        ("app password", "/api/x", Some(basic)),
         ("bypass", "/open/x", None),
     ] {
         let mut headers = spoofed();
