@@ -415,6 +415,18 @@ pub fn is_under(path: &str, prefix: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// Which of doorman's pages `path` names: what follows `prefix` and one
+/// `/` (`""` for the prefix itself). The one reading the pages and the
+/// metrics share, so `/.doorman//health` is the route `/health`, which no
+/// page is.
+pub fn route<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = path.strip_prefix(prefix)?;
+    if rest.is_empty() {
+        return Some("");
+    }
+    rest.strip_prefix('/')
+}
+
 /// A GET or HEAD that accepts HTML: a person at a browser.
 pub fn is_browser_navigation(method: &Method, headers: &http::HeaderMap) -> bool {
     (method == Method::GET || method == Method::HEAD) && accepts_html(headers)
@@ -524,6 +536,19 @@ mod tests {
     fn a_clock_behind_the_second_factor_never_asks_for_a_step_up() {
         let session = session_with_second_factor_at(5_000);
         assert!(!needs_step_up(Some(Duration::ZERO), &session, 4_000));
+    }
+
+    #[test]
+    fn a_route_is_what_follows_the_prefix_and_one_slash() {
+        let prefix = "/.doorman";
+        assert_eq!(route("/.doorman/health", prefix), Some("health"));
+        assert_eq!(route("/.doorman/2fa/send", prefix), Some("2fa/send"));
+        assert_eq!(route("/.doorman", prefix), Some(""));
+        assert_eq!(route("/.doorman/", prefix), Some(""));
+        assert_eq!(route("/.doorman//health", prefix), Some("/health"));
+        assert_eq!(route("/.doorman///auth", prefix), Some("//auth"));
+        assert_eq!(route("/.doormanx/health", prefix), None);
+        assert_eq!(route("/health", prefix), None);
     }
 
     #[test]

@@ -22,8 +22,8 @@ use std::time::Instant;
 /// Whether `path` is the health endpoint under `prefix`: probes count as
 /// `health`, not as page requests.
 fn is_health_probe(prefix: &str, path: &str) -> bool {
-    // The path is canonical already: one reading, no slashes to skip.
-    path.strip_prefix(prefix) == Some("/health")
+    // The path is canonical already, and read as the pages read it.
+    gate::route(path, prefix) == Some("health")
 }
 
 /// Every response doorman sends: the upstream's streamed body, or its own.
@@ -433,6 +433,8 @@ mod tests {
         assert!(!is_health_probe("/.doorman", "/.doorman/login"));
         assert!(!is_health_probe("/.doorman", "/.doorman/healthy"));
         assert!(!is_health_probe("/.doorman", "/health"));
+        assert!(!is_health_probe("/.doorman", "/.doorman//health"));
+        assert!(!is_health_probe("/.doorman", "/.doorman/health/"));
     }
 
     fn hsts() -> HeaderValue {

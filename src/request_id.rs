@@ -1,5 +1,5 @@
 //! Every request's id (`X-Request-Id`): the one a trusted front proxy
-//! sent, when it is short and printable, or a fresh one — a per-process
+//! sent, when it is short and tidy, or a fresh one — a per-process
 //! random prefix and a counter, so making one costs a format, not a
 //! random draw. It goes to the app, back on the response, and into the
 //! access log and the audit events of that request.
@@ -55,12 +55,15 @@ impl RequestIds {
     }
 
     /// The request's id, put into `headers` (replacing what the client
-    /// sent): the sender's own when `trusted` and it is [`acceptable`],
-    /// else a fresh one. Returns it for the response.
+    /// sent): the sender's own when `trusted`, sent once and
+    /// [`acceptable`], else a fresh one. Returns it for the response.
     pub fn assign(&self, headers: &mut HeaderMap, trusted: bool) -> HeaderValue {
-        let sent = headers
-            .get(&X_REQUEST_ID)
-            .filter(|value| trusted && acceptable(value));
+        // Two ids are no id: which one the proxy meant is anybody's guess.
+        let mut sent = headers.get_all(&X_REQUEST_ID).iter();
+        let sent = match (sent.next(), sent.next()) {
+            (Some(value), None) => Some(value).filter(|value| trusted && acceptable(value)),
+            _ => None,
+        };
         let id = match sent {
             Some(value) => value.clone(),
             None => self.next(),
@@ -70,10 +73,16 @@ impl RequestIds {
     }
 }
 
-/// 1 to [`MAX_LEN`] visible ASCII characters (no spaces, no controls).
+/// 1 to [`MAX_LEN`] ASCII letters, digits and `-._~:+/=@` — what UUIDs,
+/// hex, base64 and the usual trace ids are made of; nothing that quotes,
+/// escapes, separates a list or ends a field in a log of any format.
 pub fn acceptable(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();
-    !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+    !bytes.is_empty()
+        && bytes.len() <= MAX_LEN
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~:+/=@".contains(b))
 }
 
 /// The request id in `headers` (doorman put it there), as text.
@@ -100,7 +109,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_trusted_short_printable_id_is_kept() {
+    fn only_a_trusted_short_tidy_id_is_kept() {
         let ids = RequestIds::new();
         let long = "a".repeat(MAX_LEN + 1);
         let max = "b".repeat(MAX_LEN);
@@ -111,8 +120,23 @@ mod tests {
             (long.as_str(), true, false),
             ("has space", true, false),
             ("tab\there", true, false),
+            ("0f1e2d3c-aaaa-4bbb-8ccc-0123456789ab", true, true),
+            ("b64+/=_~.:@id", true, true),
         ];
-        for (sent, trusted, kept) in cases {
+        // Visible, but what quotes, escapes or separates in some log.
+        let refused = [
+            "quote\"d",
+            "back\\slash",
+            "{brace}",
+            "list,of",
+            "semi;colon",
+            "<tag>",
+            "per%cent",
+            "ba`ck",
+            "it's",
+        ];
+        let refused = refused.iter().map(|sent| (*sent, true, false));
+        for (sent, trusted, kept) in cases.into_iter().chain(refused) {
             let mut headers = HeaderMap::new();
             headers.insert(X_REQUEST_ID, HeaderValue::from_str(sent).unwrap());
             let id = ids.assign(&mut headers, trusted);
@@ -126,5 +150,15 @@ mod tests {
             HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
         );
         assert_ne!(ids.assign(&mut garbled, true).as_bytes(), b"caf\xc3\xa9");
+        // Sent twice, even by a trusted proxy and each tidy: neither is kept.
+        let mut twice = HeaderMap::new();
+        twice.append(X_REQUEST_ID, HeaderValue::from_static("first"));
+        twice.append(X_REQUEST_ID, HeaderValue::from_static("second"));
+        let id = ids.assign(&mut twice, true);
+        assert!(id != "first" && id != "second", "{id:?}");
+        assert_eq!(
+            twice.get_all(&X_REQUEST_ID).iter().collect::<Vec<_>>(),
+            [&id]
+        );
     }
 }

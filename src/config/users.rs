@@ -3,6 +3,7 @@
 use super::raw::{RawIdentityHeaders, RawUsersFile};
 use super::{source, Problems};
 use crate::otp::totp::TotpSecret;
+use crate::proxy::headers::{fold_name, ROUTING_HEADERS};
 use crate::users::{phone_country, valid_topic, IdentityHeaders, IdentityValues, User, Users};
 use argon2::password_hash::PasswordHash;
 use http::header::HeaderName;
@@ -41,11 +42,68 @@ pub(super) fn identity_headers(
             HeaderName::from_static(default)
         }),
     };
-    IdentityHeaders {
+    let headers = IdentityHeaders {
         user: header(&raw.user, "user", "remote-user"),
         email: header(&raw.email, "email", "remote-email"),
         groups: header(&raw.groups, "groups", "remote-groups"),
         name: header(&raw.name, "name", "remote-name"),
+    };
+    let keys = ["user", "email", "groups", "name"];
+    let folded = headers
+        .all()
+        .map(|name| fold_name(name.as_str().as_bytes()));
+    for (index, (key, name)) in keys.iter().zip(headers.all()).enumerate() {
+        let key = format!("identity_headers.{key}");
+        if let Some(owner) = owned_elsewhere(&folded[index]) {
+            problems.push(
+                &key,
+                format!("`{name}` is {owner}, never an identity header"),
+            );
+        } else if folded[..index].contains(&folded[index]) {
+            problems.push(
+                &key,
+                format!("`{name}` names another identity header as an app server reads it"),
+            );
+        }
+    }
+    headers
+}
+
+/// What else a header name (folded as app servers fold it) is, when it is
+/// one that HTTP, doorman or an app's routing owns: doorman removes every
+/// client copy of an identity header, then sets its own.
+fn owned_elsewhere(folded: &[u8]) -> Option<&'static str> {
+    const HTTP: &[&str] = &[
+        "host",
+        "cookie",
+        "set_cookie",
+        "authorization",
+        "proxy_authorization",
+        "content_length",
+        "content_type",
+        "content_encoding",
+        "transfer_encoding",
+        "connection",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep_alive",
+        "proxy_connection",
+        "expect",
+    ];
+    let is = |names: &[&str]| {
+        names
+            .iter()
+            .any(|name| fold_name(name.as_bytes()) == folded)
+    };
+    if is(HTTP) {
+        Some("a header HTTP itself reads")
+    } else if is(&["x-request-id", "forwarded"]) || folded.starts_with(b"x_forwarded_") {
+        Some("one of doorman's own headers")
+    } else if is(ROUTING_HEADERS) {
+        Some("a header apps route by")
+    } else {
+        None
     }
 }
 

@@ -80,8 +80,9 @@ pub async fn handle(
     now: u64,
     tls: bool,
 ) -> Response<Body> {
-    let route = request.uri().path()[app.prefix.len()..]
-        .trim_start_matches('/')
+    // One `/` after the prefix: `/.doorman//auth` is no page.
+    let route = crate::gate::route(request.uri().path(), &app.prefix)
+        .unwrap_or("/")
         .to_owned();
     let method = request.method().clone();
     // Forward-auth runs once per proxied request: it reads the session

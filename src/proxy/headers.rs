@@ -136,6 +136,12 @@ impl ClientHeaders {
         if self.identity.iter().any(|folded| folds_to(bytes, folded)) {
             return true;
         }
+        // doorman put the one `X-Request-Id` there (`request_id::assign`);
+        // any look-alike (`X_Request_Id`, `x.request.id`) is a client's copy
+        // that an app server would read as the same header.
+        if folds_to(bytes, b"x_request_id") {
+            return text != "x-request-id";
+        }
         // Kept as sent only under their exact names: `set_forwarded`
         // decides whether the sender is believed.
         if text == "x-forwarded-for" || text == "x-forwarded-proto" {

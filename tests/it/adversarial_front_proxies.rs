@@ -277,3 +277,128 @@ impl Caddy {
         caddy
     }
 }
+
+/// doorman as in [`env`], with its access log beside the config.
+async fn logged_env() -> Env {
+    Env::with(crate::support::Setup {
+        extra: format!("{RULES}log:\n  access: \"./access.log\"\n"),
+        ..crate::support::Setup::default()
+    })
+    .await
+}
+
+/// A client's request id, in every spelling an app server reads as
+/// `X-Request-Id`, sent twice over.
+const CLIENT_IDS: &str = "X-Request-Id: forged-1\nx-request-id: forged-2\nX_Request_Id: forged-3\n\
+     x_request_id: forged-4\nX.Request.Id: forged-5\nX-Request_Id: forged-6";
+
+/// Through the front proxy at `front`, to the app (forward-auth asked
+/// first), to a public path and to doorman's pages: neither the app, nor
+/// the answer, nor doorman's access log sees an id a client wrote.
+async fn client_ids_stay_out(env: &Env, front: SocketAddr, bob: &str, label: &str) {
+    for path in ["/reports", "/assets/x", "/.doorman/health"] {
+        let answer = raw_request(
+            front,
+            &format!(
+                "GET {path} HTTP/1.1\nHost: app.test\nCookie: {SESSION_COOKIE}={bob}\n{CLIENT_IDS}"
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{label}: {path}: {answer:?}");
+        assert!(
+            !answer.body.contains("forged"),
+            "{label}: {path}: {}",
+            answer.body
+        );
+        assert!(
+            answer
+                .headers
+                .iter()
+                .all(|(_, value)| !value.contains("forged")),
+            "{label}: {path}: {answer:?}"
+        );
+    }
+    let log = env.dir.path().join("access.log");
+    crate::support::eventually(
+        "doorman's access lines",
+        std::time::Duration::from_secs(5),
+        async || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .count()
+                >= 3
+        },
+    )
+    .await;
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!text.contains("forged"), "{label}: {text}");
+}
+
+#[tokio::test]
+async fn a_clients_request_id_never_gets_past_nginx_or_caddy_to_the_app_or_the_log() {
+    let env = logged_env().await;
+    let bob = env.session_of("bob").await;
+    if let Some(binary) = nginx_binary() {
+        let nginx = Nginx::start(&binary, env.upstream.addr, env.addr);
+        client_ids_stay_out(&env, nginx.addr, &bob, "nginx").await;
+    }
+    if let Some(binary) = caddy_binary() {
+        let caddy = Caddy::start(&binary, env.upstream.addr, env.addr);
+        client_ids_stay_out(&env, caddy.addr, &bob, "caddy").await;
+    }
+}
+
+/// nginx as a plain reverse proxy in front of doorman in proxy mode,
+/// passing every header a client sends — `_` and `.` in names included.
+fn nginx_in_front(doorman: SocketAddr) -> impl FnOnce(SocketAddr) -> String {
+    move |listen| {
+        format!(
+            "server {{\n  listen {listen};\n  underscores_in_headers on;\n  ignore_invalid_headers off;\n\
+             location / {{\n    proxy_pass http://{doorman};\n    proxy_http_version 1.1;\n\
+             proxy_set_header Connection \"\";\n    proxy_set_header Host $http_host;\n\
+             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+             proxy_set_header X-Request-Id $request_id;\n  }}\n}}\n"
+        )
+    }
+}
+
+#[tokio::test]
+async fn behind_nginx_with_underscores_in_headers_no_client_identity_reaches_the_app() {
+    let Some(binary) = nginx_binary() else {
+        return;
+    };
+    let env = logged_env().await;
+    let bob = env.session_of("bob").await;
+    let nginx = Nginx::start_site(&binary, nginx_in_front(env.addr));
+    let spoofed = "Remote-User: mallory\nRemote_User: mallory\nremote_user: mallory\n\
+         REMOTE_USER: mallory\nRemote.User: mallory\nRemote_Groups: admins\nremote.groups: admins\n\
+         Remote_Email: mallory@evil.test\nRemote_Name: mallory\nRemote~User: mallory\n\
+         Remote-User : mallory\n\
+         X_Forwarded_User: mallory\nX_Request_Id: forged\nX.Request.Id: forged";
+    // nginx may refuse a name with a trailing space (then nothing got
+    // through); without it, both requests must.
+    let without_space = spoofed.replace("Remote-User : mallory\n", "");
+    for (spoofed, may_refuse) in [(spoofed, true), (without_space.as_str(), false)] {
+        let signed_in = format!("Cookie: {SESSION_COOKIE}={bob}\n");
+        for (path, cookie) in [("/reports", signed_in.as_str()), ("/assets/x", "")] {
+            let answer = raw_request(
+                nginx.addr,
+                &format!("GET {path} HTTP/1.1\nHost: app.test\n{cookie}{spoofed}"),
+            )
+            .await;
+            if may_refuse && answer.status == 400 {
+                continue;
+            }
+            assert_eq!(answer.status, 200, "{path}: {answer:?}");
+            assert_eq!(
+                crate::adversarial_h2::forged(&answer.body),
+                Vec::<String>::new(),
+                "{path}"
+            );
+            if !cookie.is_empty() {
+                assert!(answer.body.contains("\"bob\""), "{}", answer.body);
+            }
+        }
+    }
+}

@@ -82,6 +82,23 @@ async fn forward_auth_never_takes_an_app_request_for_one_of_doormans_pages() {
             assert_eq!(page.header("remote-user"), None, "{uri}");
         }
     }
+    // Every spelling of the health route, as a path and as nginx's full
+    // URL: an app request like any other, judged as the direct one is.
+    let spellings = crate::adversarial_h2::HEALTH
+        .iter()
+        .chain(crate::adversarial_h2::NOT_HEALTH);
+    for path in spellings {
+        let url = format!("http://app.example.com{path}");
+        for headers in [traefik("GET", path), nginx("GET", path), nginx("GET", &url)] {
+            let page = ask(&env, &headers, None).await;
+            assert!(
+                matches!(page.status, 400 | 401 | 403),
+                "{path} {headers:?}: {page:?}"
+            );
+            assert_eq!(page.header("remote-user"), None, "{path}");
+            assert!(!page.body.contains("\"status\""), "{path}: {page:?}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -526,28 +543,44 @@ async fn a_trusted_proxys_https_reaches_the_app_and_makes_cookies_secure() {
     let cookies = page.set_cookies();
     assert!(!cookies.is_empty(), "{page:?}");
     assert!(cookies.iter().all(|c| c.contains("Secure")), "{cookies:?}");
-    // From anyone else, the claim changes nothing.
-    for spoofed in ["https", "HTTPS"] {
-        let page = into_page(
-            api_client()
-                .get(env.url("/assets/x"))
-                .header("x-forwarded-proto", spoofed)
-                .send()
-                .await
-                .expect("request"),
-        )
-        .await;
-        assert_eq!(received(&page.body, "x-forwarded-proto"), ["http"]);
-        let page = into_page(
-            api_client()
-                .get(env.url("/.doorman/login"))
-                .header("x-forwarded-proto", spoofed)
-                .send()
-                .await
-                .expect("login"),
-        )
-        .await;
-        assert!(page.set_cookies().iter().all(|c| !c.contains("Secure")));
+    // From anyone else, the claim changes nothing; nor, from the trusted
+    // proxy, does any header but X-Forwarded-Proto itself.
+    let claims = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-proto", "HTTPS"),
+        ("x-forwarded-proto", " https, http"),
+    ];
+    let others = [
+        ("x_forwarded_proto", "https"),
+        ("x.forwarded.proto", "https"),
+        ("forwarded", "proto=https"),
+        ("x-forwarded-ssl", "on"),
+        ("x-forwarded-scheme", "https"),
+        ("front-end-https", "on"),
+        ("x-url-scheme", "https"),
+        ("x-forwarded-protocol", "https"),
+    ];
+    let anyone = (api_client(), claims.iter().chain(&others));
+    let trusted = (client, others.iter().chain(&[]));
+    for (client, spoofs) in [anyone, trusted] {
+        for (name, value) in spoofs {
+            let ask = |path: &str| client.get(env.url(path)).header(*name, *value).send();
+            let page = into_page(ask("/assets/x").await.expect("request")).await;
+            assert_eq!(
+                received(&page.body, "x-forwarded-proto"),
+                ["http"],
+                "{name}"
+            );
+            let copied = *name != "x-forwarded-proto" && !received(&page.body, name).is_empty();
+            assert!(!copied, "{name} reached the app");
+            let page = into_page(ask("/.doorman/login").await.expect("login")).await;
+            let cookies = page.set_cookies();
+            assert!(!cookies.is_empty(), "{page:?}");
+            assert!(
+                cookies.iter().all(|c| !c.contains("Secure")),
+                "{name}: {cookies:?}"
+            );
+        }
     }
 }
 

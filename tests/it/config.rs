@@ -403,3 +403,44 @@ fn a_type_error_does_not_hide_the_other_problems() {
         "{problems:#?}"
     );
 }
+
+#[test]
+fn an_identity_header_is_never_a_header_http_doorman_or_routing_owns_nor_another() {
+    let dir = dir_with_users(&default_users());
+    let base = valid_config(&format!("secret: \"{SECRET}\""));
+    for owned in [
+        "Host",
+        "Cookie",
+        "Authorization",
+        "Content-Length",
+        "transfer_encoding",
+        "Connection",
+        "X-Request-Id",
+        "x_request_id",
+        "X-Forwarded-User",
+        "X_Forwarded_For",
+        "Forwarded",
+        "X-Original-URL",
+        "X-Real-IP",
+    ] {
+        let yaml = format!("{base}identity_headers: {{ user: \"{owned}\" }}\n");
+        let problems = problems(&yaml, dir.path());
+        assert_eq!(lines(&problems).len(), 1, "{owned}: {problems}");
+        assert!(
+            problems.to_string().starts_with("identity_headers.user:"),
+            "{owned}: {problems}"
+        );
+    }
+    // Two names an app server reads as one.
+    let yaml = format!("{base}identity_headers: {{ user: \"X-User\", name: \"x_user\" }}\n");
+    let problems = problems(&yaml, dir.path());
+    assert!(
+        problems.to_string().starts_with("identity_headers.name:"),
+        "{problems}"
+    );
+    // Names of the app's own choosing load.
+    let yaml = format!(
+        "{base}identity_headers: {{ user: \"X-Auth-User\", email: \"X-Auth-Email\", groups: \"X-Auth-Groups\", name: \"X-Auth-Name\" }}\n"
+    );
+    Config::from_yaml(&yaml, dir.path()).expect("own names load");
+}

@@ -49,7 +49,7 @@ pub(crate) struct Nginx {
 
 impl Nginx {
     /// Runs the example config with its addresses pointed at `app` and `doorman`.
-    fn start(binary: &Path, app: SocketAddr, doorman: SocketAddr) -> Nginx {
+    pub(crate) fn start(binary: &Path, app: SocketAddr, doorman: SocketAddr) -> Nginx {
         Nginx::start_with(binary, app, doorman, |site| site)
     }
 
@@ -75,6 +75,18 @@ impl Nginx {
             "listen 80;",
             &format!("listen {addr};"),
         ));
+        Nginx::run(binary, dir, addr, &site)
+    }
+
+    /// nginx serving `site` (an `http {}` snippet) made for the address
+    /// it is to listen on.
+    pub(crate) fn start_site(binary: &Path, site: impl FnOnce(SocketAddr) -> String) -> Nginx {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let addr = free_local_addr();
+        Nginx::run(binary, dir, addr, &site(addr))
+    }
+
+    fn run(binary: &Path, dir: tempfile::TempDir, addr: SocketAddr, site: &str) -> Nginx {
         std::fs::write(dir.path().join("app.conf"), site).expect("site config");
         let root = dir.path().display();
         let main = format!(

@@ -118,14 +118,7 @@ async fn networks_use_the_peer_address_unless_a_trusted_proxy_reports_another() 
 
 #[tokio::test]
 async fn a_trusted_proxy_reports_the_client_for_network_rules() {
-    let env = Env::with_extra(
-        r#"
-trusted_proxies: ["127.0.0.1"]
-rules:
-  - { path_prefix: "/office/", networks: ["10.1.0.0/16"], policy: bypass }
-"#,
-    )
-    .await;
+    let env = office_behind_a_proxy().await;
     let inside = raw_request(
         env.addr,
         "GET /office/printer HTTP/1.1\nHost: x\nX-Forwarded-For: 10.1.2.3",
@@ -280,4 +273,60 @@ async fn malformed_request_targets_are_a_400() {
         assert_eq!(page.status, 400, "{target}");
     }
     assert_eq!(env.upstream.hits(), hits);
+}
+
+#[tokio::test]
+async fn nothing_a_client_writes_behind_a_trusted_proxy_puts_it_in_a_network() {
+    let env = office_behind_a_proxy().await;
+    // The proxy (127.0.0.1) appends the client it saw, 198.51.100.1, after
+    // whatever the client wrote, as nginx's $proxy_add_x_forwarded_for and
+    // Caddy do: the rightmost untrusted hop is the client.
+    for written in [
+        "X-Forwarded-For: 10.1.2.3\nX-Forwarded-For: 198.51.100.1",
+        "X-Forwarded-For: 10.1.2.3, 198.51.100.1",
+        "X-Forwarded-For: 10.1.2.3,198.51.100.1",
+        "X-Forwarded-For: 10.1.2.3, garbage, 198.51.100.1",
+        "X-Forwarded-For: ::ffff:10.1.2.3, 198.51.100.1",
+        "X-Forwarded-For: 10.1.2.3:80, 198.51.100.1",
+        "X-Forwarded-For: 198.51.100.1\nX_Forwarded_For: 10.1.2.3",
+        "X-Forwarded-For: 198.51.100.1\nX-Real-IP: 10.1.2.3\nForwarded: for=10.1.2.3",
+        "X-Forwarded-For: 198.51.100.1\nTrue-Client-IP: 10.1.2.3\nX-Client-IP: 10.1.2.3",
+        // A garbled rightmost hop: the chain is not believed past it, and the
+        // client is the proxy itself (outside the network), never what is left of it.
+        "X-Forwarded-For: 10.1.2.3, 198.51.100.1 x",
+        "X-Forwarded-For: 10.1.2.3, 010.001.002.003",
+        "X-Forwarded-For: 10.1.2.3, unknown",
+        "X-Forwarded-For: 10.1.2.3, [10.1.2.3]",
+        "X-Forwarded-For: 10.1.2.3, ",
+    ] {
+        assert_eq!(office(&env, written).await, 401, "{written}");
+    }
+    // The proxy's word alone still counts, in any of its spellings.
+    for written in [
+        "X-Forwarded-For: 10.1.2.3",
+        "x-forwarded-for: 10.1.2.3",
+        "X-Forwarded-For: ::ffff:10.1.2.3",
+        "X-Forwarded-For: 10.1.2.3:4711",
+        "X-Forwarded-For: 198.51.100.1, 10.1.2.3",
+    ] {
+        assert_eq!(office(&env, written).await, 200, "{written}");
+    }
+}
+
+/// The status of `GET /office/printer` with the header lines `written`.
+async fn office(env: &Env, written: &str) -> u16 {
+    let head = format!("GET /office/printer HTTP/1.1\nHost: x\n{written}");
+    raw_request(env.addr, &head).await.status
+}
+
+/// doorman trusting 127.0.0.1 as its proxy, with `/office/` public to 10.1.0.0/16.
+async fn office_behind_a_proxy() -> Env {
+    Env::with_extra(
+        r#"
+trusted_proxies: ["127.0.0.1"]
+rules:
+  - { path_prefix: "/office/", networks: ["10.1.0.0/16"], policy: bypass }
+"#,
+    )
+    .await
 }

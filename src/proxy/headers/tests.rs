@@ -205,6 +205,25 @@ fn every_name_an_app_server_folds_into_an_identity_header_is_removed() {
 }
 
 #[test]
+fn only_doormans_own_request_id_is_kept_and_every_look_alike_is_removed() {
+    for name in [
+        "X_Request_Id",
+        "x_request_id",
+        "X.Request.Id",
+        "x-request_id",
+        "X~REQUEST~ID",
+    ] {
+        let headers = cleaned(&[("x-request-id", "doormans"), (name, "forged")], &[]);
+        let left: Vec<_> = headers.iter().collect();
+        assert_eq!(left.len(), 1, "{name}: {left:?}");
+        assert_eq!(headers["x-request-id"], "doormans", "{name}");
+    }
+    // Other headers that merely mention it stay.
+    let headers = cleaned(&[("x-request-id-echo", "1"), ("request-id", "1")], &[]);
+    assert_eq!(headers.len(), 2);
+}
+
+#[test]
 fn connection_never_removes_a_header_doorman_owns() {
     let headers = cleaned(
         &[
