@@ -150,8 +150,9 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
 }
 
 /// Checks passwords without letting a flood of them starve proxied traffic:
-/// argon2 runs on a few dedicated threads at low scheduling priority, so
-/// when logins and proxied requests compete for a core, requests win.
+/// argon2 runs on a few dedicated threads at the lowest scheduling priority
+/// ([`lower_priority`]), so when logins and proxied requests compete for a
+/// core, requests win.
 pub struct PasswordChecker {
     /// The current users; a reload swaps them.
     users: Arc<arc_swap::ArcSwap<Users>>,
@@ -226,14 +227,22 @@ impl PasswordChecker {
     }
 }
 
-/// Makes the calling thread yield to doorman's request threads (Linux nice
-/// values are per thread). Elsewhere a no-op.
+/// Makes the calling thread yield to every other thread on the machine
+/// (Linux scheduling policies and nice values are per thread; elsewhere a
+/// no-op). `SCHED_IDLE`: the thread runs when a core has nothing else to
+/// run, and a request thread that wakes up takes the core from it at once,
+/// where a nice thread would finish its time slice first. It is never
+/// starved: the scheduler still gives it a sliver of a busy core, and a
+/// whole idle one. Where the policy is refused, the lowest nice value (19).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only reads its integer arguments; `0` names the
-    // calling thread, whose nice value is all that changes.
+    // SAFETY: both calls only read their arguments (`param` lives across
+    // the call); pid `0` names the calling thread, the only one changed.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+        }
     }
 }
 
@@ -265,5 +274,23 @@ mod tests {
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(verify(&hash, "correct horse"));
         assert!(!verify(&hash, "battery staple"));
+    }
+
+    /// The hashing threads' policy: `SCHED_IDLE`, on that thread only.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_hashing_thread_runs_only_when_nothing_else_would() {
+        // SAFETY: sched_getscheduler only reads its argument (0: this thread).
+        let policy = || unsafe { libc::sched_getscheduler(0) };
+        let before = policy();
+        let lowered = std::thread::spawn(move || {
+            lower_priority();
+            policy()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, libc::SCHED_IDLE);
+        assert_eq!(policy(), before, "only the hashing thread is lowered");
+        assert_ne!(before, libc::SCHED_IDLE);
     }
 }
