@@ -76,6 +76,14 @@ impl RequestOutcome {
 static REQUESTS: [AtomicU64; RequestOutcome::ALL.len()] =
     [const { AtomicU64::new(0) }; RequestOutcome::ALL.len()];
 
+static LANE: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one request the HTTP/1 lane carried (it is counted by
+/// [`request`] as well).
+pub fn lane_request() {
+    LANE.fetch_add(1, Relaxed);
+}
+
 /// Counts one request.
 pub fn request(outcome: RequestOutcome) {
     REQUESTS[outcome as usize].fetch_add(1, Relaxed);
@@ -375,6 +383,16 @@ pub fn render(now: u64) -> String {
             REQUESTS[outcome as usize].load(Relaxed)
         );
     }
+
+    out.push_str(
+        "# HELP doorman_fast_lane_requests_total Requests forwarded by the HTTP/1 lane (limits.fast_lane), of doorman_requests_total.\n",
+    );
+    out.push_str("# TYPE doorman_fast_lane_requests_total counter\n");
+    let _ = writeln!(
+        out,
+        "doorman_fast_lane_requests_total {}",
+        LANE.load(Relaxed)
+    );
 
     out.push_str(
         "# HELP doorman_upstream_duration_seconds Time until the upstream's response headers.\n",

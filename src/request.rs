@@ -56,7 +56,7 @@ pub async fn handle(
 
 /// Puts the canonical reading of the request's path into it, or says why
 /// there is none (for the 400 page).
-fn canonical_path(request: &mut Request<Incoming>) -> Result<(), &'static str> {
+fn canonical_path<B>(request: &mut Request<B>) -> Result<(), &'static str> {
     match crate::path::normalize(request.uri().path()) {
         Err(malformed) => Err(malformed.reason()),
         Ok(Cow::Owned(canonical)) => replace_path(request, &canonical).map_err(|err| {
@@ -338,7 +338,7 @@ fn add_refreshed_cookie(headers: &mut HeaderMap, cookie: Option<HeaderValue>) {
 }
 
 /// Puts the canonical `path` (with the original query) into the request.
-fn replace_path(request: &mut Request<Incoming>, path: &str) -> Result<(), http::Error> {
+fn replace_path<B>(request: &mut Request<B>, path: &str) -> Result<(), http::Error> {
     let uri = request.uri();
     let path_and_query = match uri.query() {
         Some(query) => format!("{path}?{query}"),
@@ -383,22 +383,19 @@ async fn forward(
     outcome: RequestOutcome,
 ) -> Response<Body> {
     let upgrade = headers::allowed_upgrade(request.headers(), &app.forwarding.upgrades);
-    let request_headers = request.headers_mut();
-    app.client_headers.clean_request(request_headers);
-    // Right beside the rest: a doorman token is doorman's, never the app's.
-    headers::strip_token_authorization(request_headers);
-    headers::strip_cookies(request_headers, &app.sessions.own_cookie_names());
-    let user = signed_in.as_ref().map(|(user, _)| user.name.as_str());
-    let who = crate::access_log::Who::of(app.access_log.as_ref(), user, proxy.upstream());
+    let user = signed_in.as_ref().map(|(user, _)| &**user);
+    ready_for_app(app, request.headers_mut(), user);
+    let who = crate::access_log::Who::of(
+        app.access_log.as_ref(),
+        user.map(|user| user.name.as_str()),
+        proxy.upstream(),
+    );
     // A WebSocket (or other upgrade) lives only as long as what let it in.
     let tunnel_guard = match signed_in {
-        Some((user, admitted)) => {
-            user.headers.insert_into(&app.identity, request_headers);
-            upgrade
-                .is_some()
-                .then(|| tunnel_guard(app.clone(), &user, admitted))
+        Some((user, admitted)) if upgrade.is_some() => {
+            Some(tunnel_guard(app.clone(), &user, admitted))
         }
-        None => None,
+        _ => None,
     };
     let browser = gate::is_browser_navigation(request.method(), request.headers())
         .then(|| pages::page_locale(app, request.headers()));
@@ -421,6 +418,84 @@ async fn forward(
     };
     crate::access_log::note(&mut response, who);
     response
+}
+
+/// The one place that readies a client's headers for the app, whichever
+/// way the request goes (hyper or the lane), in this order: hop-by-hop
+/// headers and every client copy of a header doorman owns or apps route by
+/// are removed, then doorman's own values are set — so nothing a client
+/// sends, `Connection` tokens included, can remove or replace them.
+fn ready_for_app(app: &App, headers: &mut HeaderMap, user: Option<&User>) {
+    app.client_headers.clean_request(headers);
+    // Right beside the rest: a doorman token is doorman's, never the app's.
+    headers::strip_token_authorization(headers);
+    headers::strip_cookies(headers, &app.sessions.own_cookie_names());
+    if let Some(user) = user {
+        user.headers.insert_into(&app.identity, headers);
+    }
+}
+
+/// A request the HTTP/1 lane ([`crate::lane`]) carries out itself.
+pub struct LanePass<'p> {
+    pub proxy: &'p Proxy,
+    /// Its `X-Request-Id`, already in the request, for the response.
+    pub request_id: HeaderValue,
+    pub outcome: RequestOutcome,
+}
+
+/// Judges a request the lane read, as [`handle`] would, and readies it
+/// for the app when it is one the lane carries out: a request the gate lets
+/// straight through to an app, with nothing to add to the response but its
+/// id. `None`: not one of those — hyper then reads the request anew from
+/// its bytes and [`handle`] answers it. Nothing is counted, logged or
+/// audited before the lane is sure, so no request is counted twice.
+pub fn judge_for_lane<'p>(
+    app: &App,
+    proxies: &'p Proxies,
+    request: &mut Request<()>,
+    peer: SocketAddr,
+) -> Option<LanePass<'p>> {
+    let now = app.clock.now();
+    canonical_path(request).ok()?;
+    let (host, site) = pick_app(app, request).ok()?;
+    let proxy = proxies.get(site?)?;
+    let path = request.uri().path();
+    // Pages, tokens (counted when checked) and the access log (its line
+    // is written as the body goes out) are hyper's.
+    if gate::is_under(path, &app.prefix)
+        || crate::tokens::presented(request.headers()).is_some()
+        || app.access_log.is_some()
+    {
+        return None;
+    }
+    let trusted = app.trusts_proxy(peer.ip());
+    let secure = trusted && headers::forwarded_https(request.headers());
+    let judged = gate::Request {
+        method: request.method(),
+        path,
+        headers: request.headers(),
+        client: app.client_ip(peer.ip(), request.headers()),
+        own_pages: true,
+        site,
+        host: host.as_deref(),
+        token: None,
+    };
+    let (user, outcome) = match gate::decide(app, &judged, now, secure) {
+        Decision::Public => (None, RequestOutcome::Public),
+        Decision::Pass {
+            user,
+            refreshed_cookie: None,
+            ..
+        } => (Some(user), RequestOutcome::Proxied),
+        _ => return None,
+    };
+    let request_id = app.request_ids.assign(request.headers_mut(), trusted);
+    ready_for_app(app, request.headers_mut(), user.as_deref());
+    Some(LanePass {
+        proxy,
+        request_id,
+        outcome,
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! header-read, idle and stall timeouts, and graceful shutdown.
 
 use crate::connections::{Activity, Busy, Slot, Slots};
+use crate::lane::{Lane, Rewind};
 use crate::limits::Limits;
 use crate::proxy::Proxies;
 use crate::request::handle;
@@ -189,6 +190,22 @@ impl Worker {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        // Plain connections go through the lane first; hyper takes over
+        // (with every byte read so far) at the first request not the lane's.
+        let stream = if tls || !self.limits.fast_lane {
+            Rewind::new(bytes::Bytes::new(), stream)
+        } else {
+            let lane = Lane {
+                app: &self.app,
+                proxies: &self.proxy,
+                limits: &self.limits,
+                draining: &self.draining,
+            };
+            match lane.serve(stream, peer).await {
+                Some(stream) => stream,
+                None => return,
+            }
+        };
         let activity = Activity::default();
         let service = {
             let (worker, activity, slot) = (self.clone(), activity.clone(), slot.clone());

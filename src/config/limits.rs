@@ -39,6 +39,7 @@ pub(super) fn limits(raw: &RawLimits, problems: &mut Problems) -> Limits {
     let max_connections = positive(raw.max_connections, "max_connections", 10_000, problems);
     Limits {
         worker_threads: positive(raw.worker_threads, "worker_threads", cores, problems),
+        fast_lane: raw.fast_lane.unwrap_or(true),
         max_connections,
         // One address may never take more than half of every slot.
         max_connections_per_client: positive(

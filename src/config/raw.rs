@@ -177,6 +177,7 @@ pub struct RawIdentityHeaders {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawLimits {
     pub worker_threads: Option<usize>,
+    pub fast_lane: Option<bool>,
     pub max_connections: Option<usize>,
     pub max_connections_per_client: Option<usize>,
     pub idle_timeout: Option<String>,

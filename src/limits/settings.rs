@@ -8,6 +8,9 @@ use super::*;
 pub struct Limits {
     /// Threads serving requests, each with its own event loop.
     pub worker_threads: usize,
+    /// Plain GET and HEAD requests the gate lets through go by the HTTP/1
+    /// lane (see [`crate::lane`]) rather than through hyper.
+    pub fast_lane: bool,
     pub max_connections: usize,
     /// Open connections one client address (IPv6: one /64) may hold;
     /// trusted proxies are not capped.

@@ -188,10 +188,32 @@ fn always_hop_by_hop(name: &HeaderName) -> bool {
 /// in one pass over the names: nothing is removed, looked up or allocated
 /// when nothing is picked (the common case).
 fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName, &[HeaderName]) -> bool) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
+    let listed = connection_listed(
+        headers
+            .get_all(CONNECTION)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    );
+    let picked: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| doomed(name, &listed))
+        .cloned()
+        .collect();
+    for name in picked {
+        headers.remove(name);
+    }
+}
+
+/// The header names `Connection` values list, beyond the fixed set.
+pub fn connection_listed<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<HeaderName> {
+    values
+        // As `HeaderValue::to_str` reads them: visible ASCII (and tabs) only.
+        .filter(|value| {
+            value
+                .iter()
+                .all(|&byte| byte == b'\t' || (32..127).contains(&byte))
+        })
+        .filter_map(|value| std::str::from_utf8(value).ok())
         .flat_map(|value| value.split(','))
         .map(str::trim)
         // `keep-alive` (nearly every HTTP/1.1 response says it) is gone
@@ -202,14 +224,16 @@ fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName, &[HeaderNa
                 .any(|name| token.eq_ignore_ascii_case(name.as_str()))
         })
         .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
-        .collect();
-    let picked: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| doomed(name, &listed))
-        .cloned()
-        .collect();
-    for name in picked {
-        headers.remove(name);
+        .collect()
+}
+
+/// [`remove_hop_by_hop`]'s rule for one field of a head read as bytes
+/// (the HTTP/1 lane's): `listed` from [`connection_listed`].
+pub fn is_hop_by_hop_field(name: &[u8], listed: &[HeaderName]) -> bool {
+    match HeaderName::from_bytes(name) {
+        Ok(name) => is_hop_by_hop(&name, listed),
+        // Not a name hyper would pass on either.
+        Err(_) => true,
     }
 }
 
@@ -378,11 +402,9 @@ pub fn forwarded_https(headers: &HeaderMap) -> bool {
 }
 
 /// The host the client asked for: `Host`, or the authority of an HTTP/2 URI.
-pub fn request_host<B>(request: &http::Request<B>) -> Option<HeaderValue> {
-    request.headers().get(HOST).cloned().or_else(|| {
-        request
-            .uri()
-            .authority()
+pub fn host_of(uri: &http::Uri, headers: &HeaderMap) -> Option<HeaderValue> {
+    headers.get(HOST).cloned().or_else(|| {
+        uri.authority()
             .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
     })
 }

@@ -9,6 +9,7 @@
 
 pub mod headers;
 mod pool;
+pub mod raw;
 mod set;
 
 pub use set::Proxies;
@@ -75,6 +76,8 @@ pub struct Proxy {
     body_idle_timeout: Duration,
     /// The upgraded connections this worker is splicing.
     tunnels: Tunnels,
+    /// For a plain-HTTP upstream: idle connections the HTTP/1 lane speaks on.
+    raw: Option<raw::RawPool>,
 }
 
 /// How the upstream is reached.
@@ -104,12 +107,20 @@ impl Tunnels {
 
 impl Proxy {
     pub fn new(upstream: Upstream, limits: &Limits) -> Proxy {
-        let client = if upstream.scheme == Scheme::HTTPS {
-            Connections::Tls(Box::new(tls_client(&upstream, limits)))
+        let (client, raw) = if upstream.scheme == Scheme::HTTPS {
+            (
+                Connections::Tls(Box::new(tls_client(&upstream, limits))),
+                None,
+            )
         } else {
             let port = upstream.authority.port_u16().unwrap_or(80);
             let address = format!("{}:{port}", upstream.authority.host());
-            Connections::Plain(pool::Pool::new(address, limits.upstream_connect_timeout))
+            let connect = limits.upstream_connect_timeout;
+            let raw = raw::RawPool::new(address.clone(), connect);
+            (
+                Connections::Plain(pool::Pool::new(address, connect)),
+                Some(raw),
+            )
         };
         let authority_host = HeaderValue::from_str(upstream.authority.as_str())
             .unwrap_or(HeaderValue::from_static("localhost"));
@@ -120,7 +131,20 @@ impl Proxy {
             timeout: limits.upstream_timeout,
             body_idle_timeout: limits.body_idle_timeout,
             tunnels: Tunnels::default(),
+            raw,
         }
+    }
+
+    /// The idle connections the HTTP/1 lane speaks on (`None`: an
+    /// `https://` upstream, which the lane leaves to hyper).
+    pub fn raw(&self) -> Option<&raw::RawPool> {
+        self.raw.as_ref()
+    }
+
+    /// How long the upstream may take to answer with headers, and a body
+    /// on its way may deliver nothing.
+    pub fn timeouts(&self) -> (Duration, Duration) {
+        (self.timeout, self.body_idle_timeout)
     }
 
     pub fn tunnels(&self) -> &Tunnels {
@@ -189,25 +213,18 @@ impl Proxy {
         upgrade: Option<HeaderValue>,
         tunnel_guard: Option<TunnelGuard>,
     ) -> Result<Response<Incoming>, Error> {
-        let host = headers::request_host(&request);
         let upgrade = upgrade.filter(|_| request.version() == Version::HTTP_11);
         // Must be taken before the request moves into the client.
         let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
 
         let (mut parts, body) = request.into_parts();
-        headers::set_forwarded(&mut parts.headers, peer, tls, host.as_ref(), trusted_peer);
-        // Without one from the client (HTTP/1.0), the upstream's own.
-        let host = self.upstream.host_header.clone().or(host);
-        let host = host.unwrap_or_else(|| self.authority_host.clone());
-        parts.headers.insert(HOST, host);
+        self.prepare(&mut parts, peer, trusted_peer, tls)?;
         if let Some(protocol) = &upgrade {
             parts
                 .headers
                 .insert(CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(UPGRADE, protocol.clone());
         }
-        parts.uri = self.upstream_uri(&parts.uri)?;
-        parts.version = Version::HTTP_11;
 
         // Only a tunnel keeps the connection's slot; the upstream never sees it.
         let slot = parts.extensions.remove::<Slot>();
@@ -271,6 +288,27 @@ impl Proxy {
         }
         headers::remove_hop_by_hop(response.headers_mut());
         Ok(response)
+    }
+
+    /// Addresses a request (its headers already clean) to the upstream,
+    /// whichever way it goes there: `X-Forwarded-*`, `Host`, the target
+    /// and HTTP/1.1.
+    pub fn prepare(
+        &self,
+        parts: &mut http::request::Parts,
+        peer: IpAddr,
+        trusted_peer: bool,
+        tls: bool,
+    ) -> Result<(), Error> {
+        let host = headers::host_of(&parts.uri, &parts.headers);
+        headers::set_forwarded(&mut parts.headers, peer, tls, host.as_ref(), trusted_peer);
+        // Without one from the client (HTTP/1.0), the upstream's own.
+        let host = self.upstream.host_header.clone().or(host);
+        let host = host.unwrap_or_else(|| self.authority_host.clone());
+        parts.headers.insert(HOST, host);
+        parts.uri = self.upstream_uri(&parts.uri)?;
+        parts.version = Version::HTTP_11;
+        Ok(())
     }
 
     /// One exchange with the upstream, on the worker's connections.

@@ -1,0 +1,474 @@
+//! One request of the lane's, to the upstream and back: the head written
+//! on an idle connection of the worker's (once more on a new one when a
+//! reused connection turns out closed before it answered), the answer's
+//! head read with httparse, its hop-by-hop headers dropped by the same
+//! rule as hyper's path ([`headers::is_hop_by_hop_field`]), and its body
+//! relayed exactly as long as its framing says — `Content-Length`,
+//! chunked, or until the upstream closes. A connection goes back to the
+//! worker only after an answer read whole with not a byte more.
+
+use super::chunked::Chunked;
+use crate::error::Error;
+use crate::metrics::{self, RequestOutcome};
+use crate::proxy::headers;
+use crate::proxy::raw::{ConnectFailed, RawPool};
+use crate::request::LanePass;
+use crate::{gate, pages, App};
+use bytes::{Buf, BytesMut};
+use http::{Method, Request, StatusCode};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The largest response head read from the upstream.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// The most headers in an upstream's response head.
+const MAX_RESPONSE_HEADERS: usize = 100;
+
+/// The most bytes of chunk trailers relayed.
+const MAX_TRAILERS: usize = 16 * 1024;
+
+/// Buffers a connection reuses from request to request.
+#[derive(Default)]
+pub struct Scratch {
+    /// What goes out next (a request head, or a response head and the
+    /// first of its body).
+    out: Vec<u8>,
+    /// What the upstream sent.
+    upstream: BytesMut,
+}
+
+/// Whether the client's connection may carry another request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    KeepAlive,
+    Close,
+}
+
+/// How the upstream's answer says where its body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// No body: an answer to `HEAD`, a 204 or a 304.
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Until the upstream closes.
+    Close,
+}
+
+/// Carries out a request the gate let through; `request` is readied for
+/// the app already, but for its addressing.
+pub async fn forward<S>(
+    app: &App,
+    pass: LanePass<'_>,
+    request: Request<()>,
+    peer: SocketAddr,
+    client: &mut S,
+    scratch: &mut Scratch,
+) -> After
+where
+    S: AsyncWrite + Unpin,
+{
+    let (mut parts, ()) = request.into_parts();
+    let proxy = pass.proxy;
+    let Some(raw) = proxy.raw() else {
+        return After::Close;
+    };
+    let trusted = app.trusts_proxy(peer.ip());
+    let head_only = parts.method == Method::HEAD;
+    let browser = gate::is_browser_navigation(&parts.method, &parts.headers)
+        .then(|| pages::page_locale(app, &parts.headers));
+    if let Err(err) = proxy.prepare(&mut parts, peer.ip(), trusted, false) {
+        return failed(app, &err, browser, &pass, peer, head_only, client).await;
+    }
+    write_request_head(&mut scratch.out, &parts);
+    let (upstream_timeout, body_idle) = proxy.timeouts();
+    let started = Instant::now();
+    let answered = exchange(raw, scratch, upstream_timeout, head_only).await;
+    metrics::upstream_latency(started.elapsed());
+    let (upstream, head_length, framing) = match answered {
+        Ok(answered) => answered,
+        Err(err) => return failed(app, &err, browser, &pass, peer, head_only, client).await,
+    };
+    metrics::request(pass.outcome);
+    metrics::lane_request();
+    let relayed = relay(
+        raw,
+        upstream,
+        head_length,
+        framing,
+        &pass,
+        scratch,
+        body_idle,
+        client,
+    );
+    match relayed.await {
+        Ok(after) => after,
+        Err(err) => {
+            // As hyper's connections say it.
+            tracing::debug!(error = %err, %peer, "connection ended with an error");
+            After::Close
+        }
+    }
+}
+
+/// `METHOD target HTTP/1.1`, the headers, the empty line.
+fn write_request_head(out: &mut Vec<u8>, parts: &http::request::Parts) {
+    out.clear();
+    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.push(b' ');
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |target| target.as_str());
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &parts.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Sends the request head in `scratch.out` and reads the answer's head
+/// into `scratch.upstream`: the connection, the head's length and how the
+/// body is framed.
+async fn exchange(
+    raw: &RawPool,
+    scratch: &mut Scratch,
+    timeout: Duration,
+    head_only: bool,
+) -> Result<(TcpStream, usize, Framing), Error> {
+    let mut reused = raw.take();
+    loop {
+        let fresh = reused.is_none();
+        let mut upstream = match reused.take() {
+            Some(upstream) => upstream,
+            None => raw.connect().await.map_err(|err| match err {
+                ConnectFailed::Io(err) => {
+                    Error::Upstream(format!("cannot connect to the upstream: {err}"))
+                }
+                ConnectFailed::TimedOut => {
+                    Error::Upstream("connecting to the upstream timed out".into())
+                }
+            })?,
+        };
+        scratch.upstream.clear();
+        let sent = upstream.write_all(&scratch.out).await;
+        let read = match sent {
+            Ok(()) => {
+                let reading = read_response_head(&mut upstream, &mut scratch.upstream, head_only);
+                tokio::time::timeout(timeout, reading)
+                    .await
+                    .map_err(|_| Error::UpstreamTimeout)?
+            }
+            Err(err) => Err(Error::Upstream(format!("cannot send the request: {err}"))),
+        };
+        match read {
+            Ok((length, framing)) => return Ok((upstream, length, framing)),
+            // A kept-alive connection the upstream had closed: not a byte
+            // of an answer came, and GET and HEAD may be sent again.
+            Err(_) if !fresh && scratch.upstream.is_empty() => continue,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Reads the answer's head (skipping informational ones), and says how
+/// long it is and how its body is framed.
+async fn read_response_head(
+    upstream: &mut TcpStream,
+    read: &mut BytesMut,
+    head_only: bool,
+) -> Result<(usize, Framing), Error> {
+    loop {
+        if !read.is_empty() {
+            let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
+            let mut parsed = httparse::Response::new(&mut storage);
+            match parsed.parse(read) {
+                Ok(httparse::Status::Complete(length)) => {
+                    let status = parsed.code.and_then(|code| StatusCode::from_u16(code).ok());
+                    let status = status.ok_or_else(|| bad("an invalid status"))?;
+                    if status == StatusCode::SWITCHING_PROTOCOLS {
+                        return Err(bad("an upgrade nobody asked for"));
+                    }
+                    if status.is_informational() {
+                        // 100, 102, 103: not passed on (as hyper's client does).
+                        read.advance(length);
+                        continue;
+                    }
+                    return Ok((length, framing(status, parsed.headers, head_only)?));
+                }
+                Ok(httparse::Status::Partial) if read.len() < MAX_RESPONSE_HEAD => {}
+                Ok(httparse::Status::Partial) => return Err(bad("a response head too large")),
+                Err(err) => return Err(bad(&format!("a malformed response head ({err})"))),
+            }
+        }
+        read.reserve(8192);
+        match upstream.read_buf(read).await {
+            Ok(0) => return Err(Error::Upstream("the upstream closed the connection".into())),
+            Ok(_) => {}
+            Err(err) => return Err(Error::Upstream(format!("reading the answer: {err}"))),
+        }
+    }
+}
+
+fn bad(what: &str) -> Error {
+    Error::Upstream(format!("the upstream sent {what}"))
+}
+
+/// How the body of an answer with these headers ends (RFC 9112 §6.3).
+/// An answer that frames itself two ways, or with a length or coding
+/// doorman cannot be sure of, is refused: reading it one way when the app
+/// meant another would mix the next answer into this one.
+fn framing(
+    status: StatusCode,
+    fields: &[httparse::Header<'_>],
+    head_only: bool,
+) -> Result<Framing, Error> {
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for field in fields {
+        if field.name.eq_ignore_ascii_case("content-length") {
+            for part in field.value.split(|&byte| byte == b',') {
+                let part = part.trim_ascii();
+                let valid =
+                    !part.is_empty() && part.len() <= 18 && part.iter().all(u8::is_ascii_digit);
+                let value = std::str::from_utf8(part).ok().filter(|_| valid);
+                let value = value.and_then(|value| value.parse::<u64>().ok());
+                match (value, length) {
+                    (None, _) => return Err(bad("an invalid Content-Length")),
+                    (Some(value), Some(known)) if value != known => {
+                        return Err(bad("two Content-Lengths"))
+                    }
+                    (Some(value), _) => length = Some(value),
+                }
+            }
+        } else if field.name.eq_ignore_ascii_case("transfer-encoding") {
+            if chunked || !field.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return Err(bad("a transfer coding other than chunked"));
+            }
+            chunked = true;
+        }
+    }
+    if head_only || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        return Ok(Framing::Empty);
+    }
+    match (length, chunked) {
+        (Some(_), true) => Err(bad("both Content-Length and Transfer-Encoding")),
+        (Some(length), false) => Ok(Framing::Length(length)),
+        (None, true) => Ok(Framing::Chunked),
+        (None, false) => Ok(Framing::Close),
+    }
+}
+
+/// Writes the answer's head, as hyper's path would send it, into `out`:
+/// the upstream's status line and headers without the hop-by-hop ones or
+/// its `X-Request-Id`, then the request's id, and the framing the relay
+/// keeps.
+fn write_response_head(out: &mut Vec<u8>, head: &[u8], framing: Framing, request_id: &[u8]) {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
+    let mut parsed = httparse::Response::new(&mut storage);
+    // Parsed whole once already (`read_response_head`).
+    let _ = parsed.parse(head);
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    let code = parsed.code.unwrap_or(502);
+    out.extend_from_slice(code.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(parsed.reason.unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let listed = headers::connection_listed(
+        parsed
+            .headers
+            .iter()
+            .filter(|field| field.name.eq_ignore_ascii_case("connection"))
+            .map(|field| field.value),
+    );
+    for field in parsed.headers.iter() {
+        let name = field.name.as_bytes();
+        if headers::is_hop_by_hop_field(name, &listed) || name.eq_ignore_ascii_case(b"x-request-id")
+        {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(field.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"x-request-id: ");
+    out.extend_from_slice(request_id);
+    out.extend_from_slice(b"\r\n");
+    match framing {
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Close => out.extend_from_slice(b"connection: close\r\n"),
+        Framing::Empty | Framing::Length(_) => {}
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Sends the answer to the client and its body after it; the upstream
+/// connection goes back to `raw` when the body ended exactly where its
+/// framing said. An error is the client's: its connection is over.
+#[allow(clippy::too_many_arguments)]
+async fn relay<S>(
+    raw: &RawPool,
+    mut upstream: TcpStream,
+    head_length: usize,
+    framing: Framing,
+    pass: &LanePass<'_>,
+    scratch: &mut Scratch,
+    body_idle: Duration,
+    client: &mut S,
+) -> std::io::Result<After>
+where
+    S: AsyncWrite + Unpin,
+{
+    let Scratch {
+        out,
+        upstream: read,
+    } = scratch;
+    write_response_head(
+        out,
+        &read[..head_length],
+        framing,
+        pass.request_id.as_bytes(),
+    );
+    read.advance(head_length);
+    let mut body = Body::new(framing);
+    let (first, mut done) = body.take(read);
+    // Bytes past the end of the answer: the connection is not to be
+    // trusted with another request.
+    let mut extra = done && read.len() > first;
+    out.extend_from_slice(&read[..first]);
+    client.write_all(out).await?;
+    while !done {
+        read.clear();
+        read.reserve(16 * 1024);
+        match tokio::time::timeout(body_idle, upstream.read_buf(read)).await {
+            Ok(Ok(0)) if framing == Framing::Close => return Ok(After::Close),
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => {
+                tracing::warn!(
+                    "the upstream's answer was cut off; closing the client's connection"
+                );
+                return Ok(After::Close);
+            }
+            Ok(Ok(_)) => {}
+        }
+        let (take, ended) = body.take(read);
+        done = ended;
+        extra = done && read.len() > take;
+        client.write_all(&read[..take]).await?;
+    }
+    if !body.whole() {
+        return Ok(After::Close);
+    }
+    if !extra {
+        raw.put(upstream);
+    }
+    Ok(After::KeepAlive)
+}
+
+/// How much of the body is still to come.
+enum Body {
+    Empty,
+    Left(u64),
+    Chunked(Chunked),
+    Close,
+    /// Chunked and malformed: cut off.
+    Broken,
+}
+
+impl Body {
+    fn new(framing: Framing) -> Body {
+        match framing {
+            Framing::Empty => Body::Empty,
+            Framing::Length(length) => Body::Left(length),
+            Framing::Chunked => Body::Chunked(Chunked::new(MAX_TRAILERS)),
+            Framing::Close => Body::Close,
+        }
+    }
+
+    /// Of `bytes` just read: how many belong to the body, and whether it
+    /// has ended with them.
+    fn take(&mut self, bytes: &[u8]) -> (usize, bool) {
+        match self {
+            Body::Empty => (0, true),
+            Body::Left(left) => {
+                let take = (*left).min(bytes.len() as u64);
+                *left -= take;
+                (take as usize, *left == 0)
+            }
+            Body::Chunked(chunked) => match chunked.scan(bytes) {
+                Ok(Some(end)) => (end, true),
+                Ok(None) => (bytes.len(), false),
+                Err(err) => {
+                    tracing::warn!(error = err.0, "upstream sent broken chunked coding");
+                    *self = Body::Broken;
+                    (0, true)
+                }
+            },
+            Body::Close => (bytes.len(), false),
+            Body::Broken => (0, true),
+        }
+    }
+
+    /// Whether the body ended where its framing said (not cut off for
+    /// broken coding).
+    fn whole(&self) -> bool {
+        !matches!(self, Body::Broken)
+    }
+}
+
+/// An error page for a request the lane could not carry out.
+async fn failed<S>(
+    app: &App,
+    err: &Error,
+    browser: Option<crate::i18n::Locale>,
+    pass: &LanePass<'_>,
+    peer: SocketAddr,
+    head_only: bool,
+    client: &mut S,
+) -> After
+where
+    S: AsyncWrite + Unpin,
+{
+    use http_body_util::BodyExt;
+    metrics::request(RequestOutcome::UpstreamError);
+    tracing::warn!(error = %err, %peer, "upstream request failed");
+    let response = pages::error_response(app, err, browser);
+    let (parts, body) = response.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => bytes::Bytes::new(),
+    };
+    let mut out = Vec::with_capacity(512 + body.len());
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(parts.status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        if name == http::header::CONTENT_LENGTH || name == crate::request_id::X_REQUEST_ID {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"x-request-id: ");
+    out.extend_from_slice(pass.request_id.as_bytes());
+    out.extend_from_slice(format!("\r\ncontent-length: {}\r\n\r\n", body.len()).as_bytes());
+    if !head_only {
+        out.extend_from_slice(&body);
+    }
+    match client.write_all(&out).await {
+        Ok(()) => After::KeepAlive,
+        Err(_) => After::Close,
+    }
+}
