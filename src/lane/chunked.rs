@@ -201,7 +201,7 @@ mod tests {
     #[test]
     fn trailers_are_bounded() {
         let mut body = b"0\r\n".to_vec();
-        body.extend(std::iter::repeat(b'a').take(2000));
+        body.extend(std::iter::repeat_n(b'a', 2000));
         assert_eq!(
             Chunked::new(1024).scan(&body),
             Err(Malformed("trailers too large"))

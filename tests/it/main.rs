@@ -27,6 +27,7 @@ mod flow;
 mod forward_auth;
 mod hostile_text;
 mod i18n;
+mod lane;
 mod limits;
 mod metrics;
 mod nginx;

@@ -1,0 +1,485 @@
+//! The HTTP/1 lane (`limits.fast_lane`): a request it carries reaches the
+//! app, and its answer the client, exactly as through hyper — checked by
+//! running one doorman with the lane and one without against the same
+//! scripted app (raw bytes, so every framing can be tried) and comparing
+//! what each side saw. Answers that frame themselves ambiguously or carry
+//! more than one answer never leak into another request.
+
+use crate::support::{Env, Setup, SESSION_COOKIE};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// What the scripted app answers to `/s/<name>`, as raw bytes; `true`:
+/// it closes the connection after.
+fn script(name: &str) -> (&'static str, bool) {
+    match name {
+        "length" => (
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n\
+             Keep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nX-Request-Id: from-the-app\r\n\
+             Set-Cookie: app=1\r\nX-App: 1\r\n\r\nhello",
+            false,
+        ),
+        "chunked" => (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n\
+             5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
+            false,
+        ),
+        "no-content" => ("HTTP/1.1 204 No Content\r\nX-App: 2\r\n\r\n", false),
+        "not-modified" => ("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n", false),
+        "early-hints" => (
+            "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            false,
+        ),
+        "odd-reason" => ("HTTP/1.1 404 Nowhere To Be Found\r\nContent-Length: 1\r\n\r\nx", false),
+        "until-close" => ("HTTP/1.1 200 OK\r\nX-App: 3\r\n\r\nuntil the app closes", true),
+        // Two answers in one: the second must reach nobody.
+        "smuggle" => (
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSTOLEN",
+            false,
+        ),
+        "both" => (
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            false,
+        ),
+        "two-lengths" => ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", false),
+        "bad-chunk" => ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nSTOLEN", false),
+        "gzip-coding" => (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            false,
+        ),
+        _ => ("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody", false),
+    }
+}
+
+/// A raw HTTP/1 app: answers each request head with its script and
+/// records the heads it was sent.
+#[derive(Clone, Default)]
+struct ScriptedApp {
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl ScriptedApp {
+    async fn start() -> (ScriptedApp, SocketAddr) {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = ScriptedApp::default();
+        let heads = app.heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let heads = heads.clone();
+                tokio::spawn(async move {
+                    let mut read = Vec::new();
+                    loop {
+                        let Some(end) = find(&read, b"\r\n\r\n") else {
+                            let mut buf = [0u8; 4096];
+                            match stream.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => read.extend_from_slice(&buf[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&read[..end + 4]).into_owned();
+                        read.drain(..end + 4);
+                        let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                        heads.lock().unwrap().push(head);
+                        let path = path.split('?').next().unwrap_or("");
+                        let name = path.strip_prefix("/s/").unwrap_or("");
+                        let (answer, close) = script(name);
+                        if stream.write_all(answer.as_bytes()).await.is_err() || close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (app, addr)
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.heads.lock().unwrap())
+    }
+}
+
+fn find(bytes: &[u8], needle: &[u8]) -> Option<usize> {
+    bytes
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// One doorman in front of the scripted app, with the lane on or off.
+async fn doorman(app: SocketAddr, lane: bool) -> (Env, String) {
+    let env = Env::with(Setup {
+        upstream_url: Some(format!("http://{app}")),
+        extra: format!("limits:\n  fast_lane: {lane}\nmetrics_listen: \"127.0.0.1:0\"\n"),
+        ..Setup::default()
+    })
+    .await;
+    let cookie = env
+        .signed_in("alice")
+        .await
+        .cookie(SESSION_COOKIE)
+        .expect("session cookie");
+    (env, cookie)
+}
+
+/// An answer as the client saw it: status line, headers (sorted, without
+/// the ones either path may set its own way: `date`, framing, the id),
+/// and the body decoded from whatever framing it came in.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    status_line: String,
+    headers: Vec<String>,
+    body: Vec<u8>,
+}
+
+/// Reads one answer off `stream` (to a `HEAD` if `head`): `None` if the
+/// connection closed before a whole one. `read` holds what was read and
+/// not yet used, from one call to the next.
+async fn read_answer(stream: &mut TcpStream, read: &mut Vec<u8>, head: bool) -> Option<Seen> {
+    let end = loop {
+        if let Some(end) = find(read, b"\r\n\r\n") {
+            break end;
+        }
+        fill(stream, read).await?;
+    };
+    let text = String::from_utf8_lossy(&read[..end]).into_owned();
+    read.drain(..end + 4);
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next()?.to_owned();
+    let mut fields = BTreeMap::<String, Vec<String>>::new();
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        fields
+            .entry(name.trim().to_ascii_lowercase())
+            .or_default()
+            .push(value.trim().to_owned());
+    }
+    let code: u16 = status_line.split(' ').nth(1)?.parse().ok()?;
+    let length = fields
+        .get("content-length")
+        .and_then(|v| v[0].parse::<usize>().ok());
+    let chunked = fields
+        .get("transfer-encoding")
+        .is_some_and(|v| v[0] == "chunked");
+    let mut body = Vec::new();
+    if head || code == 204 || code == 304 {
+    } else if chunked {
+        loop {
+            let line_end = loop {
+                if let Some(at) = find(read, b"\r\n") {
+                    break at;
+                }
+                fill(stream, read).await?;
+            };
+            let size_text = String::from_utf8_lossy(&read[..line_end]).into_owned();
+            let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+            read.drain(..line_end + 2);
+            while read.len() < size + 2 {
+                fill(stream, read).await?;
+            }
+            body.extend_from_slice(&read[..size]);
+            read.drain(..size + 2);
+            if size == 0 {
+                break;
+            }
+        }
+    } else if let Some(length) = length {
+        while read.len() < length {
+            fill(stream, read).await?;
+        }
+        body.extend_from_slice(&read[..length]);
+        read.drain(..length);
+    } else {
+        while fill(stream, read).await.is_some() {}
+        body = std::mem::take(read);
+    }
+    for own in [
+        "date",
+        "transfer-encoding",
+        "connection",
+        "content-length",
+        "x-request-id",
+    ] {
+        fields.remove(own);
+    }
+    let headers = fields
+        .into_iter()
+        .flat_map(|(name, values)| {
+            values
+                .into_iter()
+                .map(move |value| format!("{name}: {value}"))
+        })
+        .collect();
+    Some(Seen {
+        status_line,
+        headers,
+        body,
+    })
+}
+
+async fn fill(stream: &mut TcpStream, read: &mut Vec<u8>) -> Option<()> {
+    let mut buf = [0u8; 16 * 1024];
+    match tokio::time::timeout(PATIENCE, stream.read(&mut buf)).await {
+        Ok(Ok(n)) if n > 0 => {
+            read.extend_from_slice(&buf[..n]);
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+/// A request head a client might send: signed in, with every kind of
+/// header a client must not get past doorman.
+fn request(method: &str, path: &str, cookie: &str) -> String {
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: app.example\r\n\
+         Cookie: theirs=1; {SESSION_COOKIE}={cookie}; other=2\r\n\
+         Remote-User: mallory\r\nremote_user: mallory\r\nRemote.Groups: admins\r\n\
+         X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil\r\nX_Forwarded_Proto: https\r\n\
+         Forwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Original-URL: /admin\r\n\
+         X-Request-Id: client-chosen\r\nX_Request_Id: client-chosen\r\n\
+         Connection: keep-alive, Remote-User, X-Forwarded-For, X-Keep\r\nX-Keep: dropped\r\n\
+         Keep-Alive: timeout=1\r\nTE: trailers\r\nProxy-Authorization: Basic eA==\r\n\
+         Accept: */*\r\nX-App-Header: kept\r\n\r\n"
+    )
+}
+
+/// The head the app was sent, with doorman's fresh id made comparable
+/// and the lines sorted (both paths keep the header map's order; the
+/// sort only keeps this independent of it).
+fn normalized(head: &str) -> Vec<String> {
+    let mut lines: Vec<String> = head
+        .split("\r\n")
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("x-request-id:") {
+                "x-request-id: <fresh>".to_owned()
+            } else {
+                lower
+            }
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// What each doorman made of `name`, twice on one keep-alive connection
+/// (the second time the lane has a kept connection to the app to reuse):
+/// the answers the client saw and the heads the app was sent.
+async fn through(
+    env: &Env,
+    app: &ScriptedApp,
+    cookie: &str,
+    method: &str,
+    name: &str,
+) -> (Vec<Option<Seen>>, Vec<Vec<String>>) {
+    app.take();
+    let mut stream = TcpStream::connect(env.addr).await.expect("connect");
+    let mut seen = Vec::new();
+    let mut read = Vec::new();
+    for _ in 0..2 {
+        let sent = request(method, &format!("/s/{name}?q=1"), cookie);
+        if stream.write_all(sent.as_bytes()).await.is_err() {
+            seen.push(None);
+            break;
+        }
+        let answer = read_answer(&mut stream, &mut read, method == "HEAD").await;
+        let over = answer.is_none();
+        seen.push(answer);
+        if over {
+            break;
+        }
+    }
+    let heads = app.take().iter().map(|head| normalized(head)).collect();
+    (seen, heads)
+}
+
+fn lane_requests(text: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix("doorman_fast_lane_requests_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("the lane's counter")
+}
+
+async fn scrape(env: &Env) -> String {
+    let addr = env
+        .doorman
+        .as_ref()
+        .and_then(|doorman| doorman.metrics_addr())
+        .expect("metrics");
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body")
+}
+
+#[tokio::test]
+async fn the_lane_forwards_exactly_what_hyper_forwards_and_answers_alike() {
+    let (app, addr) = ScriptedApp::start().await;
+    let (lane, lane_cookie) = doorman(addr, true).await;
+    let (hyper, hyper_cookie) = doorman(addr, false).await;
+    let before = lane_requests(&scrape(&lane).await);
+    let mut carried = 0.0;
+    for (method, name) in [
+        ("GET", "length"),
+        ("GET", "chunked"),
+        ("GET", "no-content"),
+        ("GET", "not-modified"),
+        ("GET", "early-hints"),
+        ("GET", "odd-reason"),
+        ("HEAD", "length"),
+        ("HEAD", "chunked"),
+        ("GET", "plain"),
+    ] {
+        let (through_lane, lane_heads) = through(&lane, &app, &lane_cookie, method, name).await;
+        let (through_hyper, hyper_heads) = through(&hyper, &app, &hyper_cookie, method, name).await;
+        assert_eq!(
+            through_lane, through_hyper,
+            "{method} {name}: the answers differ"
+        );
+        assert_eq!(
+            lane_heads, hyper_heads,
+            "{method} {name}: the app was sent different heads"
+        );
+        assert_eq!(lane_heads.len(), 2, "{method} {name}");
+        assert!(through_lane.iter().all(Option::is_some), "{method} {name}");
+        carried += 2.0;
+        // What must hold whichever way it went.
+        let head = lane_heads[0].join("\n");
+        assert!(head.contains("remote-user: alice"), "{head}");
+        assert!(
+            !head.contains("mallory") && !head.contains("6.6.6.6"),
+            "{head}"
+        );
+        assert!(!head.contains("evil") && !head.contains("/admin"), "{head}");
+        assert!(
+            !head.contains("client-chosen") && !head.contains("x-keep"),
+            "{head}"
+        );
+        assert!(!head.contains(SESSION_COOKIE), "{head}");
+        assert!(head.contains("cookie: theirs=1; other=2"), "{head}");
+        assert!(head.contains("x-forwarded-for: 127.0.0.1"), "{head}");
+        assert!(head.contains("x-app-header: kept"), "{head}");
+    }
+    // The lane carried them all (other tests share the counter: at least).
+    let after = lane_requests(&scrape(&lane).await);
+    assert!(
+        after - before >= carried,
+        "{before} → {after}, expected {carried} more"
+    );
+    let seen = through(&lane, &app, &lane_cookie, "GET", "length").await.0;
+    let first = seen[0].as_ref().expect("an answer");
+    let headers = first.headers.join("\n");
+    assert!(
+        headers.contains("x-app: 1") && headers.contains("set-cookie: app=1"),
+        "{headers}"
+    );
+    assert!(
+        !headers.contains("x-secret") && !headers.contains("keep-alive"),
+        "{headers}"
+    );
+    assert!(!headers.contains("proxy-authenticate"), "{headers}");
+}
+
+#[tokio::test]
+async fn an_answer_that_closes_ends_the_clients_connection_after_it() {
+    let (app, addr) = ScriptedApp::start().await;
+    let (lane, cookie) = doorman(addr, true).await;
+    let (hyper, hyper_cookie) = doorman(addr, false).await;
+    let (seen, _) = through(&lane, &app, &cookie, "GET", "until-close").await;
+    let (by_hyper, _) = through(&hyper, &app, &hyper_cookie, "GET", "until-close").await;
+    let first = seen[0].as_ref().expect("the answer");
+    assert_eq!(first.body, b"until the app closes");
+    assert_eq!(Some(first), by_hyper[0].as_ref());
+}
+
+#[tokio::test]
+async fn answers_framed_two_ways_or_carrying_more_reach_no_other_request() {
+    let (app, addr) = ScriptedApp::start().await;
+    let (lane, cookie) = doorman(addr, true).await;
+    for name in ["smuggle", "both", "two-lengths", "bad-chunk", "gzip-coding"] {
+        let (seen, _) = through(&lane, &app, &cookie, "GET", name).await;
+        for answer in seen.iter().flatten() {
+            assert!(
+                !String::from_utf8_lossy(&answer.body).contains("STOLEN"),
+                "{name}: {answer:?}"
+            );
+            assert!(
+                matches!(
+                    answer.status_line.as_str(),
+                    "HTTP/1.1 200 OK" | "HTTP/1.1 502 Bad Gateway"
+                ),
+                "{name}: {answer:?}"
+            );
+        }
+        // Whatever that connection to the app held is gone: the next
+        // requests, from other clients too, get their own answers.
+        for _ in 0..3 {
+            let (next, _) = through(&lane, &app, &cookie, "GET", "plain").await;
+            let answer = next[0].as_ref().expect("an answer");
+            assert_eq!(answer.body, b"body", "after {name}: {answer:?}");
+        }
+    }
+    let (seen, _) = through(&lane, &app, &cookie, "GET", "both").await;
+    assert_eq!(
+        seen[0].as_ref().map(|a| a.status_line.as_str()),
+        Some("HTTP/1.1 502 Bad Gateway")
+    );
+}
+
+#[tokio::test]
+async fn what_is_not_the_lanes_is_served_by_hyper_on_the_same_connection() {
+    let (app, addr) = ScriptedApp::start().await;
+    let (lane, cookie) = doorman(addr, true).await;
+    let mut stream = TcpStream::connect(lane.addr).await.expect("connect");
+    // The lane's, then a page, then a POST, then the lane's again: all
+    // answered in order on one connection.
+    let get = request("GET", "/s/length", &cookie);
+    let page = "GET /.doorman/health HTTP/1.1\r\nHost: app.example\r\n\r\n".to_owned();
+    let post = format!(
+        "POST /s/plain HTTP/1.1\r\nHost: app.example\r\nCookie: {SESSION_COOKIE}={cookie}\r\nContent-Length: 3\r\n\r\nabc"
+    );
+    // Pipelined: all in one write.
+    stream
+        .write_all(format!("{get}{page}{post}{get}").as_bytes())
+        .await
+        .expect("write");
+    let mut bodies = Vec::new();
+    let mut read = Vec::new();
+    for _ in 0..4 {
+        let answer = read_answer(&mut stream, &mut read, false)
+            .await
+            .expect("an answer");
+        bodies.push(String::from_utf8_lossy(&answer.body).into_owned());
+    }
+    assert_eq!(bodies[0], "hello");
+    assert!(bodies[1].contains("ok"), "{bodies:?}");
+    assert_eq!(bodies[2], "body");
+    assert_eq!(bodies[3], "hello");
+    // Unauthenticated: the lane leaves it to hyper, which asks to sign in.
+    let mut stream = TcpStream::connect(lane.addr).await.expect("connect");
+    stream
+        .write_all(b"GET /s/length HTTP/1.1\r\nHost: app.example\r\nAccept: text/html\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = read_answer(&mut stream, &mut Vec::new(), false)
+        .await
+        .expect("an answer");
+    assert!(
+        answer.status_line.contains(" 302 ") || answer.status_line.contains(" 303 "),
+        "{answer:?}"
+    );
+    assert!(app
+        .take()
+        .iter()
+        .all(|head| !head.contains("POST /s/length")));
+}
