@@ -33,9 +33,10 @@ const MAX_TRAILERS: usize = 16 * 1024;
 /// Buffers a connection reuses from request to request.
 #[derive(Default)]
 pub struct Scratch {
-    /// What goes out next (a request head, or a response head and the
-    /// first of its body).
+    /// The request head for the upstream.
     out: Vec<u8>,
+    /// The answer's head for the client, and the first of its body.
+    answer: Vec<u8>,
     /// What the upstream sent.
     upstream: BytesMut,
 }
@@ -86,7 +87,8 @@ where
     write_request_head(&mut scratch.out, &parts);
     let (upstream_timeout, body_idle) = proxy.timeouts();
     let started = Instant::now();
-    let answered = exchange(raw, scratch, upstream_timeout, head_only).await;
+    let id = pass.request_id.as_bytes();
+    let answered = exchange(raw, scratch, upstream_timeout, head_only, id).await;
     metrics::upstream_latency(started.elapsed());
     let (upstream, head_length, framing) = match answered {
         Ok(answered) => answered,
@@ -99,7 +101,6 @@ where
         upstream,
         head_length,
         framing,
-        &pass,
         scratch,
         body_idle,
         client,
@@ -142,6 +143,7 @@ async fn exchange(
     scratch: &mut Scratch,
     timeout: Duration,
     head_only: bool,
+    request_id: &[u8],
 ) -> Result<(TcpStream, usize, Framing), Error> {
     let mut reused = raw.take();
     loop {
@@ -161,7 +163,10 @@ async fn exchange(
         let sent = upstream.write_all(&scratch.out).await;
         let read = match sent {
             Ok(()) => {
-                let reading = read_response_head(&mut upstream, &mut scratch.upstream, head_only);
+                let read = &mut scratch.upstream;
+                let answer = &mut scratch.answer;
+                let reading =
+                    read_response_head(&mut upstream, read, head_only, request_id, answer);
                 tokio::time::timeout(timeout, reading)
                     .await
                     .map_err(|_| Error::UpstreamTimeout)?
@@ -178,12 +183,15 @@ async fn exchange(
     }
 }
 
-/// Reads the answer's head (skipping informational ones), and says how
-/// long it is and how its body is framed.
+/// Reads the answer's head (skipping informational ones), writes the head
+/// the client gets into `answer`, and says how long the upstream's head is
+/// and how its body is framed.
 async fn read_response_head(
     upstream: &mut TcpStream,
     read: &mut BytesMut,
     head_only: bool,
+    request_id: &[u8],
+    answer: &mut Vec<u8>,
 ) -> Result<(usize, Framing), Error> {
     loop {
         if !read.is_empty() {
@@ -201,7 +209,9 @@ async fn read_response_head(
                         read.advance(length);
                         continue;
                     }
-                    return Ok((length, framing(status, parsed.headers, head_only)?));
+                    let framing = framing(status, parsed.headers, head_only)?;
+                    write_response_head(answer, &parsed, status, framing, request_id);
+                    return Ok((length, framing));
                 }
                 Ok(httparse::Status::Partial) if read.len() < MAX_RESPONSE_HEAD => {}
                 Ok(httparse::Status::Partial) => return Err(bad("a response head too large")),
@@ -270,15 +280,16 @@ fn framing(
 /// the upstream's status line and headers without the hop-by-hop ones or
 /// its `X-Request-Id`, then the request's id, and the framing the relay
 /// keeps.
-fn write_response_head(out: &mut Vec<u8>, head: &[u8], framing: Framing, request_id: &[u8]) {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
-    let mut parsed = httparse::Response::new(&mut storage);
-    // Parsed whole once already (`read_response_head`).
-    let _ = parsed.parse(head);
+fn write_response_head(
+    out: &mut Vec<u8>,
+    parsed: &httparse::Response<'_, '_>,
+    status: StatusCode,
+    framing: Framing,
+    request_id: &[u8],
+) {
     out.clear();
     out.extend_from_slice(b"HTTP/1.1 ");
-    let code = parsed.code.unwrap_or(502);
-    out.extend_from_slice(code.to_string().as_bytes());
+    out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(parsed.reason.unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -320,7 +331,6 @@ async fn relay<S>(
     mut upstream: TcpStream,
     head_length: usize,
     framing: Framing,
-    pass: &LanePass<'_>,
     scratch: &mut Scratch,
     body_idle: Duration,
     client: &mut S,
@@ -329,15 +339,10 @@ where
     S: AsyncWrite + Unpin,
 {
     let Scratch {
-        out,
+        answer: out,
         upstream: read,
+        ..
     } = scratch;
-    write_response_head(
-        out,
-        &read[..head_length],
-        framing,
-        pass.request_id.as_bytes(),
-    );
     read.advance(head_length);
     let mut body = Body::new(framing);
     let (first, mut done) = body.take(read);
