@@ -441,6 +441,8 @@ pub struct LanePass<'p> {
     /// Its `X-Request-Id`, already in the request, for the response.
     pub request_id: HeaderValue,
     pub outcome: RequestOutcome,
+    /// Whether the peer is a trusted proxy (its forwarding headers kept).
+    pub trusted: bool,
 }
 
 /// Judges a request the lane read, as [`handle`] would, and readies it
@@ -495,6 +497,7 @@ pub fn judge_for_lane<'p>(
         proxy,
         request_id,
         outcome,
+        trusted,
     })
 }
 

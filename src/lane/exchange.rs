@@ -77,11 +77,10 @@ where
     let Some(raw) = proxy.raw() else {
         return After::Close;
     };
-    let trusted = app.trusts_proxy(peer.ip());
     let head_only = parts.method == Method::HEAD;
     let browser = gate::is_browser_navigation(&parts.method, &parts.headers)
         .then(|| pages::page_locale(app, &parts.headers));
-    if let Err(err) = proxy.prepare(&mut parts, peer.ip(), trusted, false) {
+    if let Err(err) = proxy.prepare(&mut parts, peer.ip(), pass.trusted, false) {
         return failed(app, &err, browser, &pass, peer, head_only, client).await;
     }
     write_request_head(&mut scratch.out, &parts);
