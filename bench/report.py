@@ -54,9 +54,26 @@ def ratio(a, b):
 
 
 TARGETS = ("direct", "nginx", "doorman", "doorman-redis")
-# Shown beside them when measured: Caddy `reverse_proxy` and the floor.
-OTHERS = ("caddy", "floor")
+# Shown beside them when measured: nginx asking doorman (forward-auth),
+# Caddy `reverse_proxy` and the floor.
+AUTH_REQUEST = "nginx+auth_request"
+OTHERS = (AUTH_REQUEST, "caddy", "floor")
 REDIS_TARGET = 0.05  # issue 7: doorman-redis req/s within 5% of doorman's
+AUTH_REQUEST_TARGET = 0.8  # issue 14: nginx+auth_request ≥ 0.8× nginx req/s
+
+
+def auth_request_vs_nginx(w, rows_a, rows_n, what):
+    """The nginx+auth_request vs nginx line, with issue 14's goal."""
+    if not rows_a or not rows_n or not med(rows_n, "rps"):
+        return
+    rps = med(rows_a, "rps") / med(rows_n, "rps")
+    w(f"**nginx+auth_request vs nginx, {what}:** req/s {rps:.2f}×, "
+      f"p50 {ratio(med(rows_a, 'p50'), med(rows_n, 'p50'))}, "
+      f"p99 {ratio(med(rows_a, 'p99'), med(rows_n, 'p99'))}, "
+      f"CPU per request {ratio(med(rows_a, 'cpu'), med(rows_n, 'cpu'))} (nginx and its doorman "
+      f"together, against nginx alone). Goal (issue 14): forward-auth keeps at least "
+      f"{AUTH_REQUEST_TARGET:.1f}× of nginx's req/s: **{'met' if rps >= AUTH_REQUEST_TARGET else 'not met'}**.")
+    w("")
 
 
 def redis_vs_memory(w, rows_r, rows_m, what, duration, paced=False):
@@ -154,6 +171,15 @@ def main():
       "`client_failures`: `delay: 0s`, high `lock_after`/`per_hour`), since the bench signs the "
       "same user in dozens of times and the login storm must cost one argon2 check per attempt; "
       "none of this is on the authenticated path.")
+    if meta.get("auth_request") == "1":
+        w("- **nginx+auth_request**: forward-auth as users deploy it: the shipped "
+          "`examples/nginx/app.conf` (its `auth_request` to doorman's `GET {prefix}/auth`, "
+          "every `proxy_set_header` of the example) with only its addresses changed and its "
+          "two `upstream {}` pools sized as the nginx target's (`keepalive 64`, "
+          "`keepalive_requests 1000000`). It asks a third doorman, configured as the first but "
+          "for `trusted_proxies: [\"127.0.0.1/32\"]`, then proxies to the upstream itself. "
+          "The session is signed in through nginx, afresh before each run. Its *proxy CPU* is "
+          "nginx's and that doorman's together.")
     w("- **doorman-redis**: a second doorman, configured identically but for "
       "`store: { kind: redis, url: \"redis://127.0.0.1:PORT/0\", key_prefix: \"doorman-bench:\" }`, "
       "on its own `redis-server` (`--save \"\" --appendonly no`, loopback). It signs in "
@@ -163,7 +189,9 @@ def main():
     w(f"- **load**: `wrk -t{meta['threads']} -c{meta['connections']} -d{meta['duration']}s --latency` "
       "with keep-alive and the same `Cookie:` header for every target. Both nginx servers have "
       "`keepalive_requests` raised so no target reconnects mid-run.")
-    w(f"- **rounds**: {meta['rounds']}, each running direct, nginx, then doorman and doorman-redis "
+    w(f"- **rounds**: {meta['rounds']}, each running direct, nginx, "
+      f"{'nginx+auth_request, ' if meta.get('auth_request') == '1' else ''}caddy, floor, "
+      "then doorman and doorman-redis "
       "(which of the two goes first alternates by round); the "
       "numbers below are medians over rounds (p50/p99 are wrk's per-run percentiles, "
       "then the median across runs).")
@@ -191,7 +219,9 @@ def main():
         w("| ratio | req/s | p50 | p99 | proxy CPU per request |")
         w("|---|---:|---:|---:|---:|")
         pairs = [("doorman / nginx", g, n), ("doorman / direct", g, d), ("nginx / direct", n, d)]
-        c, f = shown["caddy"], shown["floor"]
+        c, f, a = shown["caddy"], shown["floor"], shown[AUTH_REQUEST]
+        if a:
+            pairs = [(f"**{AUTH_REQUEST} / nginx**", a, n), (f"{AUTH_REQUEST} / doorman", a, g)] + pairs
         if f:
             pairs += [("doorman / floor", g, f), ("floor / nginx", f, n)]
         if c:
@@ -210,6 +240,7 @@ def main():
           "throughput drops, as fewer requests share each wake-up).")
         w("")
         redis_vs_memory(w, r, g, f"full speed, median of {len(r)} rounds", float(meta["duration"]))
+        auth_request_vs_nginx(w, shown[AUTH_REQUEST], n, f"full speed, median of {len(shown[AUTH_REQUEST])} rounds")
     all_main = [r for rows in main_rows.values() for r in rows]
     if all_main:
         noisy = sum(1 for r in all_main if r["other"] > 5)
@@ -218,8 +249,8 @@ def main():
         w("")
 
     # ------------------------------------------------------------ paced
-    paced = {t: runs.get(("paced", t), []) for t in TARGETS + ("floor",)}
-    for optional in ("doorman-redis", "floor"):
+    paced = {t: runs.get(("paced", t), []) for t in TARGETS + ("floor", AUTH_REQUEST)}
+    for optional in ("doorman-redis", "floor", AUTH_REQUEST):
         if not paced[optional]:
             del paced[optional]
     if all(paced.values()):
@@ -249,6 +280,13 @@ def main():
             w(f"| {label} | {ratio(med(a, 'p50'), med(b, 'p50'))} | {ratio(med(a, 'p99'), med(b, 'p99'))} "
               f"| {med(a, 'p50') - med(b, 'p50'):+.2f} | {med(a, 'p99') - med(b, 'p99'):+.2f} |")
         w("")
+        if paced.get(AUTH_REQUEST):
+            a = paced[AUTH_REQUEST]
+            w(f"nginx+auth_request vs nginx, paced: p50 {ratio(med(a, 'p50'), med(n, 'p50'))} "
+              f"({med(a, 'p50') - med(n, 'p50'):+.2f} ms), p99 {ratio(med(a, 'p99'), med(n, 'p99'))} "
+              f"({med(a, 'p99') - med(n, 'p99'):+.2f} ms): the latency the `auth_request` "
+              f"round trip to doorman adds.")
+            w("")
         if r:
             redis_vs_memory(w, r, g, f"paced, median of {len(r)} round(s)", float(meta["duration"]), paced=True)
 
@@ -326,8 +364,8 @@ def main():
     w("## Every run")
     w("")
     w("*other CPU* is the share of the whole machine's CPU time during the run that went to "
-      "processes other than wrk, the two nginx, the two doormans, redis-server and the storm "
-      "client (someone "
+      "processes other than wrk, the nginx servers, the doormans, Caddy, the floor, "
+      "redis-server and the storm client (someone "
       "compiling on the same machine, say). Runs with more than a few percent are suspect. "
       f"A run above {meta['max_other_cpu']}% was repeated (up to {meta['retries']} time(s)) and "
       f"only the last attempt is listed; {meta['repeated']} run(s) were repeated this time. "

@@ -2,8 +2,10 @@
 # bench/run.sh: authenticated GET throughput and latency through doorman,
 # compared in one run with the same upstream reached directly, through nginx
 # `proxy_pass`, Caddy `reverse_proxy` and the floor (bench/floor: a bare
-# hyper proxy on doorman's own stack, no auth), and with a second doorman on the Redis store (whose
-# authenticated hot path must not touch Redis); plus a login storm (argon2
+# hyper proxy on doorman's own stack, no auth), with a second doorman on the Redis store (whose
+# authenticated hot path must not touch Redis), and with nginx asking a third
+# doorman through `auth_request` (forward-auth, the shipped
+# examples/nginx/app.conf) before it proxies; plus a login storm (argon2
 # flood) next to proxied traffic, and the cost of a stale cookie that doorman
 # re-issues on every response (these two on the memory-store doorman only).
 # Writes docs/PERFORMANCE.md.
@@ -11,13 +13,14 @@
 # This is a benchmark, not a test: it never fails on slow numbers, only on a
 # setup that does not work (then it says what broke).
 #
-# usage:  bench/run.sh            full run (about 10 minutes on 2 cores)
+# usage:  bench/run.sh            full run (about 12 minutes on 2 cores)
 #         QUICK=1 bench/run.sh    quick run (about 2-3 minutes, noisier)
 #
 # Settings (environment variables; defaults in brackets, quick mode second):
 #   DURATION=10 [10|3]          seconds per wrk run
-#   ROUNDS=5 [5|3]              rounds of direct, nginx, doorman, doorman-redis
-#                               (alternated; the two doormans swap order every round)
+#   ROUNDS=5 [5|3]              rounds of direct, nginx, nginx+auth_request, caddy,
+#                               floor, doorman, doorman-redis (alternated; the two
+#                               doormans swap order every round)
 #   PACED_ROUNDS=3 [3|1]        the same at a fixed moderate rate (see PACED_DELAY_MS)
 #   STORM_ROUNDS=3 [3|2]        rounds of baseline/storm pairs per load shape
 #   STALE_ROUNDS=3 [3|0]        rounds of fresh/stale cookie pairs (waits until
@@ -30,6 +33,8 @@
 #   RETRIES=1                   compiling) used more than this % of the machine
 #   RETRY_WAIT=5                is repeated up to RETRIES times, RETRY_WAIT s later
 #   DOORMAN_BIN=path            skip `cargo build --release`, use this binary
+#   AUTH_REQUEST=1              0 leaves out the nginx+auth_request target
+#   FLOOR=1                     0 leaves out the floor (and its release build)
 #   OUT=docs/PERFORMANCE.md     where the report goes
 #   KEEP_TMP=1                  keep the temp dir (configs, logs, raw wrk output)
 #
@@ -47,7 +52,8 @@ cd "$ROOT"
 # The settings given in the environment, for the report's "exact command".
 GIVEN=""
 for name in QUICK DURATION ROUNDS STORM_ROUNDS STALE_ROUNDS WARMUP THREADS CONNECTIONS \
-    STORM_CONCURRENCY PACED_ROUNDS PACED_DELAY_MS MAX_OTHER_CPU RETRIES RETRY_WAIT DOORMAN_BIN; do
+    STORM_CONCURRENCY PACED_ROUNDS PACED_DELAY_MS MAX_OTHER_CPU RETRIES RETRY_WAIT DOORMAN_BIN \
+    AUTH_REQUEST FLOOR; do
     [[ -n "${!name:-}" ]] && GIVEN+="$name=${!name} "
 done
 
@@ -67,6 +73,8 @@ MAX_OTHER_CPU="${MAX_OTHER_CPU:-10}"
 RETRIES="${RETRIES:-1}"
 RETRY_WAIT="${RETRY_WAIT:-5}"
 OUT="${OUT:-$ROOT/docs/PERFORMANCE.md}"
+AUTH_REQUEST="${AUTH_REQUEST:-1}"
+FLOOR="${FLOOR:-1}"
 KEEP_TMP="${KEEP_TMP:-0}"
 
 # Sign-in details for the generated users file.
@@ -86,6 +94,7 @@ for name in DURATION ROUNDS STORM_ROUNDS STALE_ROUNDS WARMUP THREADS CONNECTIONS
     [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a whole number (seconds/count), got '${!name}'"
 done
 ((DURATION >= 1 && ROUNDS >= 1)) || die "DURATION and ROUNDS must be at least 1"
+[[ "$AUTH_REQUEST" == [01] && "$FLOOR" == [01] ]] || die "AUTH_REQUEST and FLOOR are 0 or 1"
 # doorman re-issues the cookie once it is 60 s old; longer runs would measure that too.
 ((DURATION < 55)) || say "warning: DURATION >= 55 s: the 'fresh cookie' runs will include cookie re-issues"
 
@@ -285,13 +294,18 @@ PIDS+=("$CD_PID")
 
 # The bare proxy on doorman's crates: the distance doorman-floor is
 # doorman's own work, floor-nginx belongs to the stack.
-say "building the floor (bench/floor, cargo build --release)"
-(cd "$BENCH/floor" && cargo build --release --quiet) || die "cargo build --release in bench/floor failed"
-FL_PORT="$(free_port)"
-"$BENCH/floor/target/release/doorman-bench-floor" "127.0.0.1:$FL_PORT" "127.0.0.1:$UP_PORT" \
-    2>"$TMP/floor.log" &
-FL_PID=$!
-PIDS+=("$FL_PID")
+FL_PID="" FL_PORT=""
+if [[ "$FLOOR" == 1 ]]; then
+    say "building the floor (bench/floor, cargo build --release)"
+    # Its own target directory, wherever CARGO_TARGET_DIR points.
+    (cd "$BENCH/floor" && CARGO_TARGET_DIR="$BENCH/floor/target" cargo build --release --quiet) ||
+        die "cargo build --release in bench/floor failed"
+    FL_PORT="$(free_port)"
+    "$BENCH/floor/target/release/doorman-bench-floor" "127.0.0.1:$FL_PORT" "127.0.0.1:$UP_PORT" \
+        2>"$TMP/floor.log" &
+    FL_PID=$!
+    PIDS+=("$FL_PID")
+fi
 
 # ---------------------------------------------------------------- doorman
 
@@ -409,19 +423,61 @@ doorman_config "$DMR" "$DMR_PORT" "{ kind: redis, url: \"redis://127.0.0.1:$REDI
 start_doorman "$DMR"
 DMR_PID="$STARTED_PID"
 
+# ---------------------------------------------------------------- nginx + auth_request
+
+# Forward-auth as users deploy it: the shipped examples/nginx/app.conf, with
+# only its addresses changed and its keep-alive pools sized as the plain
+# nginx proxy's. nginx asks a third doorman (`GET $PREFIX/auth`, memory
+# store, configured as the first but for `trusted_proxies`, without which
+# doorman would not believe nginx's X-Original-URL) before each request,
+# then proxies to the upstream itself; doorman never sees the body.
+DMA_PID="" NA_PIDS=() NA_PORT=""
+if [[ "$AUTH_REQUEST" == 1 ]]; then
+    DMA_PORT="$(free_port)"
+    DMA="$TMP/doorman-auth"
+    doorman_config "$DMA" "$DMA_PORT" "{ kind: memory }"
+    echo 'trusted_proxies: ["127.0.0.1/32"]' >>"$DMA/doorman.yaml"
+    start_doorman "$DMA"
+    DMA_PID="$STARTED_PID"
+
+    NA_PORT="$(free_port)"
+    NA="$TMP/nginx-auth"
+    mkdir -p "$NA/tmp"
+    example="$ROOT/examples/nginx/app.conf"
+    for line in "server 127.0.0.1:3000;" "server 127.0.0.1:8080;" "listen 80;"; do
+        [[ "$(grep -cF "$line" "$example")" == 1 ]] || die "$example no longer has exactly one '$line'"
+    done
+    [[ "$(grep -cF "keepalive 32;" "$example")" == 2 ]] || die "$example no longer has two 'keepalive 32;'"
+    {
+        nginx_head "$NA"
+        sed -e "s|server 127.0.0.1:3000;|server 127.0.0.1:$UP_PORT;|" \
+            -e "s|server 127.0.0.1:8080;|server 127.0.0.1:$DMA_PORT;|" \
+            -e "s|listen 80;|listen 127.0.0.1:$NA_PORT;|" \
+            -e "s|keepalive 32;|keepalive 64; keepalive_requests 1000000;|" "$example"
+        echo "}"
+    } >"$NA/nginx.conf"
+    start_nginx "$NA/nginx.conf" "$NA"
+    NA_MASTER="${PIDS[-1]}"
+fi
+
 DIRECT="http://127.0.0.1:$UP_PORT"
 NGINX_URL="http://127.0.0.1:$NX_PORT"
 CADDY_URL="http://127.0.0.1:$CD_PORT"
 FLOOR_URL="http://127.0.0.1:$FL_PORT"
+NGINX_AUTH_URL="http://127.0.0.1:$NA_PORT"
 DOORMAN_URL="http://127.0.0.1:$DM_PORT"
 DOORMAN_REDIS_URL="http://127.0.0.1:$DMR_PORT"
 wait_http "$DIRECT$FILE" "$UP/error.log"
 wait_http "$NGINX_URL$FILE" "$NX/error.log"
 wait_http "$CADDY_URL$FILE" "$CD/caddy.log"
-wait_http "$FLOOR_URL$FILE" "$TMP/floor.log"
+[[ "$FLOOR" == 1 ]] && wait_http "$FLOOR_URL$FILE" "$TMP/floor.log"
 wait_http "http://127.0.0.1:$HOOK_PORT/" "$TMP/hook.log"
 wait_http "$DOORMAN_URL$PREFIX/health" "$DM/doorman.log"
 wait_http "$DOORMAN_REDIS_URL$PREFIX/health" "$DMR/doorman.log"
+if [[ "$AUTH_REQUEST" == 1 ]]; then
+    wait_http "http://127.0.0.1:$DMA_PORT$PREFIX/health" "$DMA/doorman.log"
+    wait_http "$NGINX_AUTH_URL$PREFIX/health" "$NA/error.log"
+fi
 # The Redis doorman must really be on Redis, and connected.
 health="$(curl -sS "$DOORMAN_REDIS_URL$PREFIX/health")"
 [[ "$health" == *'"ok"'* ]] || die "doorman-redis health says $health (see $DMR/doorman.log, $RD/redis.log)"
@@ -433,6 +489,11 @@ mapfile -t -O 1 UP_PIDS < <(pgrep -P "$UP_MASTER")
 NX_PIDS=("$NX_MASTER")
 mapfile -t -O 1 NX_PIDS < <(pgrep -P "$NX_MASTER")
 ((${#UP_PIDS[@]} > 1 && ${#NX_PIDS[@]} > 1)) || die "cannot find the nginx worker processes"
+if [[ "$AUTH_REQUEST" == 1 ]]; then
+    NA_PIDS=("$NA_MASTER")
+    mapfile -t -O 1 NA_PIDS < <(pgrep -P "$NA_MASTER")
+    ((${#NA_PIDS[@]} > 1)) || die "cannot find the nginx+auth_request worker processes"
+fi
 
 # ---------------------------------------------------------------- sign-in
 
@@ -506,7 +567,7 @@ REDIS_COOKIE="$COOKIE"
 check_target direct "$DIRECT" "$STALE_COOKIE"
 check_target nginx "$NGINX_URL" "$STALE_COOKIE"
 check_target caddy "$CADDY_URL" "$STALE_COOKIE"
-check_target floor "$FLOOR_URL" "$STALE_COOKIE"
+[[ "$FLOOR" == 1 ]] && check_target floor "$FLOOR_URL" "$STALE_COOKIE"
 check_target doorman "$DOORMAN_URL" "$STALE_COOKIE"
 check_target doorman-redis "$DOORMAN_REDIS_URL" "$REDIS_COOKIE"
 # ...and that both doormans really gate: no cookie, no file.
@@ -514,7 +575,22 @@ for url in "$DOORMAN_URL" "$DOORMAN_REDIS_URL"; do
     status="$(curl -sS -o /dev/null -w '%{http_code}' "$url$FILE")"
     [[ "$status" == 401 ]] || die "doorman at $url answered $status without a cookie, expected 401: is it gating?"
 done
-say "setup OK: all six targets return the 1 KiB file; the doormans only with a session"
+# nginx+auth_request: signed in through nginx (doorman's pages behind it),
+# the file with that session, and without one the redirect to sign in
+# that the example turns doorman's 401 into.
+AUTH_COOKIE=""
+if [[ "$AUTH_REQUEST" == 1 ]]; then
+    signin "$NGINX_AUTH_URL"
+    AUTH_COOKIE="$COOKIE"
+    check_target nginx+auth_request "$NGINX_AUTH_URL" "$AUTH_COOKIE"
+    status="$(curl -sS -o /dev/null -w '%{http_code}' "$NGINX_AUTH_URL$FILE")"
+    [[ "$status" == 302 ]] ||
+        die "nginx+auth_request answered $status without a cookie, expected 302 to the sign-in: is doorman gating it?"
+    status="$(curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: $STALE_COOKIE" "$NGINX_AUTH_URL$FILE")"
+    [[ "$status" == 302 ]] ||
+        die "nginx+auth_request answered $status to another doorman's cookie, expected 302: is it asking its own doorman?"
+fi
+say "setup OK: every target returns the 1 KiB file; the doormans (and nginx+auth_request) only with a session"
 
 # ---------------------------------------------------------------- measuring
 
@@ -535,7 +611,10 @@ function delay()
 end
 EOF
 
-# The login storm's pid while one runs: its CPU is ours, not someone else's.
+# Every process this script started that serves (its CPU is not "other"),
+# and the login storm's pid while one runs.
+OURS=("${UP_PIDS[@]}" "${NX_PIDS[@]}" "$CD_PID" ${FL_PID:+"$FL_PID"} "$DM_PID" "$DMR_PID" "$REDIS_PID"
+    ${NA_PIDS[@]+"${NA_PIDS[@]}"} ${DMA_PID:+"$DMA_PID"})
 STORM_PID=""
 REPEATED=0 # runs repeated because the machine was busy
 
@@ -567,6 +646,8 @@ measure() {
         "$NGINX_URL") proxy=("${NX_PIDS[@]}") ;;
         "$CADDY_URL") proxy=("$CD_PID") ;;
         "$FLOOR_URL") proxy=("$FL_PID") ;;
+        # nginx and the doorman it asks: the cost of the whole front.
+        "$NGINX_AUTH_URL") proxy=("${NA_PIDS[@]}" "$DMA_PID") ;;
         "$DOORMAN_URL") proxy=("$DM_PID") ;;
         "$DOORMAN_REDIS_URL") proxy=("$DMR_PID") ;;
     esac
@@ -579,12 +660,12 @@ measure() {
     # whole machine's. Whatever is left is someone else's: other engineers
     # compiling, say.
     wall0="$EPOCHREALTIME" all0="$(machine_ticks)"
-    ours0="$(cpu_ticks "${UP_PIDS[@]}" "${NX_PIDS[@]}" "$CD_PID" "$FL_PID" "$DM_PID" "$DMR_PID" "$REDIS_PID" ${STORM_PID:+"$STORM_PID"})"
+    ours0="$(cpu_ticks "${OURS[@]}" ${STORM_PID:+"$STORM_PID"})"
     proxy0="$(cpu_ticks "${proxy[@]}")" up0="$(cpu_ticks "${UP_PIDS[@]}")" rd0="$(cpu_ticks "$REDIS_PID")"
     { time wrk "${args[@]}" "$url$FILE" >"$raw" 2>&1; } 2>"$raw.time" ||
         { cat "$raw" >&2; die "wrk failed against $url"; }
     proxy1="$(cpu_ticks "${proxy[@]}")" up1="$(cpu_ticks "${UP_PIDS[@]}")" rd1="$(cpu_ticks "$REDIS_PID")"
-    ours1="$(cpu_ticks "${UP_PIDS[@]}" "${NX_PIDS[@]}" "$CD_PID" "$FL_PID" "$DM_PID" "$DMR_PID" "$REDIS_PID" ${STORM_PID:+"$STORM_PID"})"
+    ours1="$(cpu_ticks "${OURS[@]}" ${STORM_PID:+"$STORM_PID"})"
     wall1="$EPOCHREALTIME" all1="$(machine_ticks)"
     cmds1="$(redis_commands)" || die "redis-server stopped answering (see $RD/redis.log)"
     wrk_cpu="$(cat "$raw.time")" # "user system" in seconds, see TIMEFORMAT
@@ -647,12 +728,24 @@ run_doormans() {
     done
 }
 
+# run_auth_request SECTION ROUND [LUA]: one nginx+auth_request run after a
+# fresh sign-in through it, so its doorman does not re-issue the cookie.
+run_auth_request() {
+    [[ "$AUTH_REQUEST" == 1 ]] || return 0
+    signin "$NGINX_AUTH_URL"
+    run_wrk "$1" nginx+auth_request "$2" "$NGINX_AUTH_URL" "$COOKIE" "${3:-}"
+}
+
 started_at="$SECONDS"
 say "warm-up: ${WARMUP}s per target"
 if ((WARMUP > 0)); then
-    for url in "$DIRECT" "$NGINX_URL" "$CADDY_URL" "$FLOOR_URL" "$DOORMAN_URL" "$DOORMAN_REDIS_URL"; do
+    warm=("$DIRECT" "$NGINX_URL" "$CADDY_URL" "$DOORMAN_URL" "$DOORMAN_REDIS_URL")
+    [[ "$FLOOR" == 1 ]] && warm+=("$FLOOR_URL")
+    [[ "$AUTH_REQUEST" == 1 ]] && warm+=("$NGINX_AUTH_URL")
+    for url in "${warm[@]}"; do
         cookie="$STALE_COOKIE"
         [[ "$url" == "$DOORMAN_REDIS_URL" ]] && cookie="$REDIS_COOKIE"
+        [[ "$url" == "$NGINX_AUTH_URL" ]] && cookie="$AUTH_COOKIE"
         wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -H "Cookie: $cookie" "$url$FILE" >/dev/null 2>&1 ||
             die "wrk warm-up against $url failed"
     done
@@ -662,8 +755,9 @@ fi
 for round in $(seq 1 "$ROUNDS"); do
     run_wrk main direct "$round" "$DIRECT" "$STALE_COOKIE"
     run_wrk main nginx "$round" "$NGINX_URL" "$STALE_COOKIE"
+    run_auth_request main "$round"
     run_wrk main caddy "$round" "$CADDY_URL" "$STALE_COOKIE"
-    run_wrk main floor "$round" "$FLOOR_URL" "$STALE_COOKIE"
+    [[ "$FLOOR" == 1 ]] && run_wrk main floor "$round" "$FLOOR_URL" "$STALE_COOKIE"
     run_doormans main "$round"
 done
 
@@ -673,7 +767,8 @@ done
 for round in $(seq 1 "$PACED_ROUNDS"); do
     run_wrk paced direct "$round" "$DIRECT" "$STALE_COOKIE" "$TMP/paced.lua"
     run_wrk paced nginx "$round" "$NGINX_URL" "$STALE_COOKIE" "$TMP/paced.lua"
-    run_wrk paced floor "$round" "$FLOOR_URL" "$STALE_COOKIE" "$TMP/paced.lua"
+    run_auth_request paced "$round" "$TMP/paced.lua"
+    [[ "$FLOOR" == 1 ]] && run_wrk paced floor "$round" "$FLOOR_URL" "$STALE_COOKIE" "$TMP/paced.lua"
     run_doormans paced "$round" "$TMP/paced.lua"
 done
 
@@ -759,6 +854,7 @@ command_line="${GIVEN}bench/run.sh"
     printf 'max_other_cpu\t%s\n' "$MAX_OTHER_CPU"
     printf 'retries\t%s\n' "$RETRIES"
     printf 'loadavg\t%s\n' "$(cut -d ' ' -f 1-3 /proc/loadavg)"
+    printf 'auth_request\t%s\n' "$AUTH_REQUEST"
 } >"$TMP/meta.tsv"
 
 mkdir -p "$(dirname "$OUT")"
