@@ -45,8 +45,8 @@ impl Slots {
         })
     }
 
-    /// Waits for a free slot: until then the accept loop leaves new
-    /// connections in the kernel's backlog.
+    /// Waits for a free slot. The accept loop waits here with the one
+    /// connection it just accepted; later ones stay in the kernel's backlog.
     pub async fn vacancy(&self) -> OwnedSemaphorePermit {
         loop {
             // The semaphore is never closed; the loop only satisfies the type.

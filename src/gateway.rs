@@ -152,7 +152,16 @@ impl Gateway {
             let addr = listener.local_addr().map_err(bind_error)?;
             Ok::<_, Error>((listener, addr))
         };
-        let (listener, addr) = bind(addr)?;
+        let listeners = crate::listeners::bind(addr, config.limits.worker_threads)
+            .map_err(|source| Error::Bind { addr, source })?;
+        let addr = match listeners.first() {
+            Some(listener) => listener
+                .local_addr()
+                .map_err(|source| Error::Bind { addr, source })?,
+            None => addr,
+        };
+        let reuseport = listeners.iter().all(crate::listeners::reuses_port);
+        tracing::debug!(%addr, sockets = listeners.len(), reuseport, "bound the serving sockets");
         let metrics = config.metrics_listen.map(bind).transpose()?;
         let certs = config.tls.as_ref().map(|tls| {
             Arc::new(tls::CertStore::new(
@@ -184,7 +193,7 @@ impl Gateway {
         let (shutdown, signal) = tokio::sync::watch::channel(false);
         let bind_error = |source| Error::Bind { addr, source };
         let mut workers =
-            server::spawn_workers(listener, app.clone(), limits, acceptor, signal.clone())
+            server::spawn_workers(listeners, app.clone(), limits, acceptor, signal.clone())
                 .map_err(bind_error)?;
         let metrics_addr = metrics.as_ref().map(|(_, addr)| *addr);
         if metrics.is_some() || certs.is_some() {

@@ -6,8 +6,10 @@
 //!   config; [`threads`]: named threads with their own runtime.
 //! - [`server`]: listeners, HTTP/1.1 + HTTP/2, idle connections, graceful shutdown;
 //!   [`connections`] holds the connection slots and [`stall`] the stall timeouts;
-//!   [`net`]: client addresses and trusted proxies; [`lane`]: the HTTP/1
-//!   lane, which carries plain requests the gate lets through without hyper.
+//!   [`listeners`]: the serving sockets (one `SO_REUSEPORT` socket per
+//!   worker on Linux); [`net`]: client addresses and trusted proxies;
+//!   [`lane`]: the HTTP/1 lane, which carries plain requests the gate lets
+//!   through without hyper.
 //! - [`request`]: one request top to bottom: canonical path, gate, pages or
 //!   the upstream, response filters, and the audit of rule stops.
 //! - [`gate`]: the per-request decision (pages, public, signed in, or stopped)
@@ -67,6 +69,7 @@ pub mod healthcheck;
 pub(crate) mod i18n;
 pub(crate) mod lane;
 pub(crate) mod limits;
+pub(crate) mod listeners;
 pub mod metrics;
 pub(crate) mod metrics_histogram;
 pub(crate) mod metrics_process;

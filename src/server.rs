@@ -36,12 +36,13 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// finish (an HTTP/2 GOAWAY to flush) before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// Starts `limits.worker_threads` threads, each serving the shared listening
-/// socket on its own single-threaded runtime until `shutdown` turns true (or
-/// its sender is dropped). Each returned receiver resolves when that worker
-/// has drained.
+/// Starts one worker thread per listening socket (`limits.worker_threads`
+/// of them, see [`crate::listeners::bind`]), each serving its socket on its
+/// own single-threaded runtime until `shutdown` turns true (or its sender
+/// is dropped). Each returned receiver resolves when that worker has
+/// drained.
 pub fn spawn_workers(
-    listener: std::net::TcpListener,
+    listeners: Vec<std::net::TcpListener>,
     app: Arc<App>,
     limits: Limits,
     tls: Option<TlsAcceptor>,
@@ -52,9 +53,8 @@ pub fn spawn_workers(
         limits.max_connections_per_client,
         app.trusted_proxies.clone(),
     );
-    let mut workers = Vec::with_capacity(limits.worker_threads);
-    for index in 0..limits.worker_threads {
-        let listener = listener.try_clone()?;
+    let mut workers = Vec::with_capacity(listeners.len());
+    for (index, listener) in listeners.into_iter().enumerate() {
         let (app, limits, connections) = (app.clone(), limits.clone(), connections.clone());
         let tls = tls.clone();
         let mut shutdown = shutdown.clone();
@@ -112,10 +112,12 @@ async fn run(
     tokio::pin!(shutdown);
 
     loop {
-        let permit = tokio::select! {
-            permit = slots.vacancy() => permit,
-            () = &mut shutdown => break,
-        };
+        // Accept first, then wait for a slot with the newcomer in hand: with
+        // a listening socket per worker, a worker that took the last free
+        // slot before accepting could wait on its own empty queue while the
+        // kernel queued the newcomer on another worker's, which waits for a
+        // slot — nobody would be let in. Each worker holds at most one
+        // connection waiting for a slot; the rest wait in the backlog.
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -126,6 +128,10 @@ async fn run(
                     continue;
                 }
             },
+            () = &mut shutdown => break,
+        };
+        let permit = tokio::select! {
+            permit = slots.vacancy() => permit,
             () = &mut shutdown => break,
         };
         let slot = match slots.admit(permit, peer.ip()) {

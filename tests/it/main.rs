@@ -29,6 +29,7 @@ mod hostile_text;
 mod i18n;
 mod lane;
 mod limits;
+mod listen;
 mod metrics;
 mod nginx;
 mod path_readings;
