@@ -586,9 +586,8 @@ if [[ "$AUTH_REQUEST" == 1 ]]; then
     status="$(curl -sS -o /dev/null -w '%{http_code}' "$NGINX_AUTH_URL$FILE")"
     [[ "$status" == 302 ]] ||
         die "nginx+auth_request answered $status without a cookie, expected 302 to the sign-in: is doorman gating it?"
-    status="$(curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: $STALE_COOKIE" "$NGINX_AUTH_URL$FILE")"
-    [[ "$status" == 302 ]] ||
-        die "nginx+auth_request answered $status to another doorman's cookie, expected 302: is it asking its own doorman?"
+    # (Every bench doorman shares SESSION_SECRET, so the other doormans'
+    # cookies are valid here too: no check can tell them apart by cookie.)
 fi
 say "setup OK: every target returns the 1 KiB file; the doormans (and nginx+auth_request) only with a session"
 
