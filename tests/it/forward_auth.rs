@@ -104,6 +104,10 @@ async fn caddy_forward_auth_headers_are_read_the_same_way() {
     let page = ask(&env, &headers, Some(&session)).await;
     assert_eq!(page.status, 200, "{page:?}");
     assert_eq!(page.header("remote-user"), Some("bob"));
+    // No body: nginx reads only the head of an auth subrequest, and keeps
+    // its connection to doorman only when no body is left unread.
+    assert_eq!(page.body, "", "{page:?}");
+    assert_eq!(page.header("content-length"), Some("0"), "{page:?}");
 }
 
 #[tokio::test]
