@@ -13,7 +13,7 @@
 //! anyone else the answer rests on the session alone (no public rules, no
 //! `rd`), and only while no rule could refuse a signed-in user.
 
-use super::{redirect, respond, security_headers, Reply, JSON};
+use super::{empty, redirect, respond, security_headers, Reply, JSON};
 use crate::gate::{self, Decision};
 use crate::request::{audit_stop, Stop, Stopped};
 use crate::tokens::check::Bearer;
@@ -84,13 +84,15 @@ pub fn check(
     let mut reply = match decision {
         // `Pages` cannot come back (`own_pages: false`); it shares the arm
         // only so the match stays exhaustive.
+        // A 200 has no body: `auth_request` reads only the head, and nginx
+        // keeps its connection to doorman only when no body is left unread.
         Decision::Pages | Decision::Public => {
-            let mut reply = granted();
+            let mut reply = empty(StatusCode::OK);
             every_identity_header(app, reply.headers_mut());
             reply
         }
         Decision::PassToken { user, .. } => {
-            let mut reply = granted();
+            let mut reply = empty(StatusCode::OK);
             every_identity_header(app, reply.headers_mut());
             user.headers.insert_into(&app.identity, reply.headers_mut());
             reply
@@ -100,7 +102,7 @@ pub fn check(
             refreshed_cookie,
             ..
         } => {
-            let mut reply = granted();
+            let mut reply = empty(StatusCode::OK);
             every_identity_header(app, reply.headers_mut());
             user.headers.insert_into(&app.identity, reply.headers_mut());
             // The front proxy passes this on (see the README), so the idle
@@ -450,16 +452,6 @@ fn path_of(target: &str) -> String {
     } else {
         String::new()
     }
-}
-
-/// A 200 with no body: a front proxy's `auth_request` reads only the head,
-/// and nginx keeps its connection to doorman for the next subrequest only
-/// when the answer has no body left unread (a body closed the connection
-/// after every request).
-fn granted() -> Reply {
-    let mut reply = http::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-    *reply.status_mut() = StatusCode::OK;
-    reply
 }
 
 #[cfg(test)]

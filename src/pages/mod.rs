@@ -22,8 +22,8 @@ mod verify;
 pub use refusals::{
     bad_request, error_response, forbidden, login_redirect, misdirected, step_up, unauthorized,
 };
+use reply::{empty, json_error, respond, security_headers, HTML, JSON};
 pub use reply::{json, redirect};
-use reply::{json_error, respond, security_headers, HTML, JSON};
 pub use templates::Templates;
 
 use crate::error::Error;

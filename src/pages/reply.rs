@@ -10,11 +10,17 @@ use http_body_util::Full;
 
 /// A redirect; 303 after a form so the browser follows with GET.
 pub fn redirect(status: StatusCode, location: &str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::new()));
-    *reply.status_mut() = status;
+    let mut reply = empty(status);
     if let Ok(value) = HeaderValue::from_str(location) {
         reply.headers_mut().insert(LOCATION, value);
     }
+    reply
+}
+
+/// An answer with no body.
+pub(super) fn empty(status: StatusCode) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = status;
     reply
 }
 
