@@ -436,6 +436,14 @@ fn ready_for_app(app: &App, headers: &mut HeaderMap, user: Option<&User>) {
 }
 
 /// A request the HTTP/1 lane ([`crate::lane`]) carries out itself.
+pub enum LaneWork<'p> {
+    /// Straight through to an app, readied for it.
+    Forward(LanePass<'p>),
+    /// A forward-auth question, answered: the lane sends this.
+    Answer(pages::Reply),
+}
+
+/// A request the lane forwards to an app.
 pub struct LanePass<'p> {
     pub proxy: &'p Proxy,
     /// Its `X-Request-Id`, already in the request, for the response.
@@ -445,44 +453,60 @@ pub struct LanePass<'p> {
     pub trusted: bool,
 }
 
-/// Judges a request the lane read, as [`handle`] would, and readies it
-/// for the app when it is one the lane carries out: a request the gate lets
-/// straight through to an app, with nothing to add to the response but its
-/// id. `None`: not one of those — hyper then reads the request anew from
-/// its bytes and [`handle`] answers it. Nothing is counted, logged or
-/// audited before the lane is sure, so no request is counted twice.
+/// Judges a request the lane read, as [`handle`] would, and carries out
+/// what the lane may: a request the gate lets straight through to an app,
+/// with nothing to add to the response but its id, is readied for the app;
+/// a forward-auth question (`GET {prefix}/auth`, without a doorman token)
+/// is answered, by the same [`pages::forward_auth`] as hyper's path. `None`:
+/// neither — hyper then reads the request anew from its bytes and
+/// [`handle`] answers it. Nothing is counted, logged or audited before the
+/// lane is sure, so no request is counted twice.
 pub fn judge_for_lane<'p>(
     app: &App,
     proxies: &'p Proxies,
     request: &mut Request<()>,
     peer: SocketAddr,
-) -> Option<LanePass<'p>> {
+) -> Option<LaneWork<'p>> {
     let now = app.clock.now();
+    // The access log's line is written as the body goes out: hyper's.
+    if app.access_log.is_some() {
+        return None;
+    }
     canonical_path(request).ok()?;
     let (host, site) = pick_app(app, request).ok()?;
-    let proxy = proxies.get(site?)?;
+    let proxy = site.and_then(|site| proxies.get(site));
+    let site = site.filter(|_| proxy.is_some());
     let path = request.uri().path();
-    // Pages, tokens (counted when checked) and the access log (its line
-    // is written as the body goes out) are hyper's.
-    if gate::is_under(path, &app.prefix)
-        || crate::tokens::presented(request.headers()).is_some()
-        || app.access_log.is_some()
+    let forward_auth = gate::route(path, &app.prefix) == Some("auth");
+    // Tokens are counted when checked: hyper's. So are the other pages.
+    if crate::tokens::presented(request.headers()).is_some()
+        || (gate::is_under(path, &app.prefix) && !forward_auth)
     {
         return None;
     }
     let trusted = app.trusts_proxy(peer.ip());
     let secure = trusted && headers::forwarded_https(request.headers());
+    let client = app.client_ip(peer.ip(), request.headers());
     let judged = gate::Request {
         method: request.method(),
         path,
         headers: request.headers(),
-        client: app.client_ip(peer.ip(), request.headers()),
+        client,
         own_pages: true,
         site,
         host: host.as_deref(),
         token: None,
     };
     let (user, outcome) = match gate::decide(app, &judged, now, secure) {
+        Decision::Pages if forward_auth => {
+            let request_id = app.request_ids.assign(request.headers_mut(), trusted);
+            metrics::request(RequestOutcome::Pages);
+            let mut reply = pages::forward_auth(app, None, request.headers(), peer, now, secure);
+            let headers = reply.headers_mut();
+            headers.insert(crate::request_id::X_REQUEST_ID, request_id);
+            return Some(LaneWork::Answer(reply));
+        }
+        _ if forward_auth => return None,
         Decision::Public => (None, RequestOutcome::Public),
         Decision::Pass {
             user,
@@ -491,14 +515,15 @@ pub fn judge_for_lane<'p>(
         } => (Some(user), RequestOutcome::Proxied),
         _ => return None,
     };
+    let proxy = proxy?;
     let request_id = app.request_ids.assign(request.headers_mut(), trusted);
     ready_for_app(app, request.headers_mut(), user.as_deref());
-    Some(LanePass {
+    Some(LaneWork::Forward(LanePass {
         proxy,
         request_id,
         outcome,
         trusted,
-    })
+    }))
 }
 
 #[cfg(test)]

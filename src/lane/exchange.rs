@@ -41,6 +41,13 @@ pub struct Scratch {
     upstream: BytesMut,
 }
 
+impl Scratch {
+    /// The buffer for an answer to the client.
+    pub fn answer(&mut self) -> &mut Vec<u8> {
+        &mut self.answer
+    }
+}
+
 /// Whether the client's connection may carry another request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum After {
@@ -81,7 +88,7 @@ where
     let browser = gate::is_browser_navigation(&parts.method, &parts.headers)
         .then(|| pages::page_locale(app, &parts.headers));
     if let Err(err) = proxy.prepare(&mut parts, peer.ip(), pass.trusted, false) {
-        return failed(app, &err, browser, &pass, peer, head_only, client).await;
+        return failed(app, &err, browser, &pass, peer, head_only, scratch, client).await;
     }
     write_request_head(&mut scratch.out, &parts);
     let (upstream_timeout, body_idle) = proxy.timeouts();
@@ -91,7 +98,9 @@ where
     metrics::upstream_latency(started.elapsed());
     let (upstream, head_length, framing) = match answered {
         Ok(answered) => answered,
-        Err(err) => return failed(app, &err, browser, &pass, peer, head_only, client).await,
+        Err(err) => {
+            return failed(app, &err, browser, &pass, peer, head_only, scratch, client).await
+        }
     };
     metrics::request(pass.outcome);
     metrics::lane_request();
@@ -299,16 +308,23 @@ fn write_response_head(
             .filter(|field| field.name.eq_ignore_ascii_case("connection"))
             .map(|field| field.value),
     );
+    let mut dated = false;
     for field in parsed.headers.iter() {
         let name = field.name.as_bytes();
         if headers::is_hop_by_hop_field(name, &listed) || name.eq_ignore_ascii_case(b"x-request-id")
         {
             continue;
         }
+        dated |= name.eq_ignore_ascii_case(b"date");
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(field.value);
         out.extend_from_slice(b"\r\n");
+    }
+    // A proxy adds the `Date` an answer came without (RFC 9110 §6.6.1),
+    // as hyper's path does.
+    if !dated {
+        super::answer::date(out);
     }
     out.extend_from_slice(b"x-request-id: ");
     out.extend_from_slice(request_id);
@@ -429,6 +445,7 @@ impl Body {
 }
 
 /// An error page for a request the lane could not carry out.
+#[allow(clippy::too_many_arguments)]
 async fn failed<S>(
     app: &App,
     err: &Error,
@@ -436,43 +453,18 @@ async fn failed<S>(
     pass: &LanePass<'_>,
     peer: SocketAddr,
     head_only: bool,
+    scratch: &mut Scratch,
     client: &mut S,
 ) -> After
 where
     S: AsyncWrite + Unpin,
 {
-    use http_body_util::BodyExt;
     metrics::request(RequestOutcome::UpstreamError);
     tracing::warn!(error = %err, %peer, "upstream request failed");
-    let response = pages::error_response(app, err, browser);
-    let (parts, body) = response.into_parts();
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => bytes::Bytes::new(),
-    };
-    let mut out = Vec::with_capacity(512 + body.len());
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(parts.status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for (name, value) in &parts.headers {
-        if name == http::header::CONTENT_LENGTH || name == crate::request_id::X_REQUEST_ID {
-            continue;
-        }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"x-request-id: ");
-    out.extend_from_slice(pass.request_id.as_bytes());
-    out.extend_from_slice(format!("\r\ncontent-length: {}\r\n\r\n", body.len()).as_bytes());
-    if !head_only {
-        out.extend_from_slice(&body);
-    }
-    match client.write_all(&out).await {
-        Ok(()) => After::KeepAlive,
-        Err(_) => After::Close,
-    }
+    let mut response = pages::error_response(app, err, browser);
+    let id = pass.request_id.clone();
+    response
+        .headers_mut()
+        .insert(crate::request_id::X_REQUEST_ID, id);
+    super::answer::send(response, head_only, &mut scratch.answer, client).await
 }

@@ -17,6 +17,7 @@
 //! one judgement of each request, and a request only the lane could
 //! mis-read never reaches the app.
 
+mod answer;
 mod chunked;
 mod exchange;
 mod rewind;
@@ -24,8 +25,9 @@ mod rewind;
 pub use rewind::Rewind;
 
 use crate::limits::Limits;
+use crate::metrics;
 use crate::proxy::Proxies;
-use crate::request::judge_for_lane;
+use crate::request::{judge_for_lane, LaneWork};
 use crate::App;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
@@ -67,18 +69,30 @@ impl Lane<'_> {
             let head = read.split_to(length).freeze();
             let parsed = parse(&head, self.limits.max_headers.min(MAX_HEADERS));
             let judged = parsed.and_then(|mut request| {
-                let pass = judge_for_lane(self.app, self.proxies, &mut request, peer)?;
-                pass.proxy.raw().is_some().then_some((pass, request))
+                let work = match judge_for_lane(self.app, self.proxies, &mut request, peer)? {
+                    LaneWork::Forward(pass) if pass.proxy.raw().is_none() => return None,
+                    work => work,
+                };
+                Some((work, request))
             });
-            let Some((pass, request)) = judged else {
-                // Not the lane's: hyper reads this request again from its bytes.
-                let mut whole = BytesMut::with_capacity(head.len() + read.len());
-                whole.extend_from_slice(&head);
-                whole.extend_from_slice(&read);
-                return Some(Rewind::new(whole.freeze(), stream));
+            let after = match judged {
+                Some((LaneWork::Forward(pass), request)) => {
+                    let app = self.app;
+                    exchange::forward(app, pass, request, peer, &mut stream, &mut scratch).await
+                }
+                Some((LaneWork::Answer(reply), request)) => {
+                    metrics::lane_request();
+                    let head_only = request.method() == Method::HEAD;
+                    answer::send(reply, head_only, scratch.answer(), &mut stream).await
+                }
+                None => {
+                    // Not the lane's: hyper reads this request again from its bytes.
+                    let mut whole = BytesMut::with_capacity(head.len() + read.len());
+                    whole.extend_from_slice(&head);
+                    whole.extend_from_slice(&read);
+                    return Some(Rewind::new(whole.freeze(), stream));
+                }
             };
-            let after =
-                exchange::forward(self.app, pass, request, peer, &mut stream, &mut scratch).await;
             if after == exchange::After::Close || self.draining.is_cancelled() {
                 return None;
             }

@@ -19,6 +19,7 @@ mod templates;
 mod trusted_device;
 mod verify;
 
+pub use forward_auth::check as forward_auth;
 pub use refusals::{
     bad_request, error_response, forbidden, login_redirect, misdirected, step_up, unauthorized,
 };

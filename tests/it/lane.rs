@@ -483,3 +483,263 @@ async fn what_is_not_the_lanes_is_served_by_hyper_on_the_same_connection() {
         .iter()
         .all(|head| !head.contains("POST /s/length")));
 }
+
+/// A doorman for forward-auth questions, with the lane on or off, that
+/// believes 127.0.0.1 (or not) and has rules to refuse by; and Alice's
+/// and Bob's cookies.
+async fn asked(lane: bool, trusting: bool) -> (Env, String, String) {
+    let trust = if trusting {
+        "trusted_proxies: [\"127.0.0.1\"]\n"
+    } else {
+        ""
+    };
+    let env = Env::with(Setup {
+        extra: format!(
+            "{trust}limits:\n  fast_lane: {lane}\nmetrics_listen: \"127.0.0.1:0\"\nrules:\n  \
+             - {{ path_prefix: \"/admin/\", groups: [\"admins\"], policy: two_factor, max_age: \"10m\" }}\n  \
+             - {{ path_prefix: \"/admin/\", policy: deny }}\n  \
+             - {{ path_regex: \"^/internal/\", policy: deny }}\n  \
+             - {{ path_prefix: \"/assets/\", policy: bypass }}\n"
+        ),
+        ..Setup::default()
+    })
+    .await;
+    let alice = env.session_of("alice").await;
+    let bob = env.session_of("bob").await;
+    (env, alice, bob)
+}
+
+/// Who asks: nobody signed in, Alice, Bob, or a cookie that is no session.
+#[derive(Clone, Copy, Debug)]
+enum Asker {
+    Nobody,
+    Alice,
+    Bob,
+    Forged,
+}
+
+/// Forward-auth questions as nginx, Traefik and Caddy ask them, and as a
+/// client who reaches doorman directly, or a front proxy that appends
+/// instead of overwriting, might: (target, extra header lines).
+fn questions() -> Vec<(&'static str, String)> {
+    let nginx = |method: &str, url: &str| {
+        format!("X-Original-Method: {method}\r\nX-Original-URL: {url}\r\n")
+    };
+    let traefik = |method: &str, uri: &str| {
+        format!(
+            "X-Forwarded-Method: {method}\r\nX-Forwarded-Proto: https\r\n\
+             X-Forwarded-Host: app.example.com\r\nX-Forwarded-Uri: {uri}\r\n"
+        )
+    };
+    let browser = "Accept: text/html,application/xhtml+xml\r\n";
+    let mut asked = vec![
+        ("/.doorman/auth", String::new()),
+        ("/.doorman/auth", browser.to_owned()),
+        ("/.doorman/auth?x=1", String::new()),
+        ("/.doorman/%61uth", String::new()),
+        ("/.doorman/./auth", String::new()),
+        ("/x/../.doorman/auth", String::new()),
+        ("/.doorman//auth", String::new()),
+        ("/.doorman/auth/", String::new()),
+        ("/.DOORMAN/auth", String::new()),
+    ];
+    for (method, path) in [
+        ("GET", "/app/page?q=1"),
+        ("POST", "/app/form"),
+        ("DELETE", "/admin/users"),
+        ("GET", "/internal/metrics"),
+        ("GET", "/assets/a.css"),
+        ("GET", "/app/../internal/x"),
+        ("GET", "/app/%2e%2e/internal/x"),
+        ("GET", "/x/..%2F.doorman/login"),
+        ("GET", "/.doorman/login"),
+        ("GET", "/assets/%00"),
+        ("GET", "*"),
+        ("get", "/admin/x"),
+        ("NOT A METHOD", "/app"),
+    ] {
+        asked.push(("/.doorman/auth", traefik(method, path)));
+        asked.push((
+            "/.doorman/auth",
+            format!("{}{browser}", traefik(method, path)),
+        ));
+        let url = format!("http://app.example.com{path}");
+        asked.push(("/.doorman/auth", nginx(method, &url)));
+        asked.push(("/.doorman/auth", nginx(method, path)));
+    }
+    let overridden = [
+        "X-HTTP-Method-Override: DELETE\r\n",
+        "X-HTTP-Method: not a method\r\n",
+        "X-Rewrite-URL: /internal/x\r\n",
+        "X-Rewrite-URL: /assets/x\r\n",
+    ];
+    for extra in overridden {
+        let question = format!("{}{extra}", traefik("GET", "/assets/x"));
+        asked.push(("/.doorman/auth", question));
+    }
+    // Both sets, half a set, a set sent twice: a client wrote some of it.
+    asked.extend([
+        (
+            "/.doorman/auth",
+            format!(
+                "{}{}",
+                nginx("GET", "/assets/x"),
+                traefik("GET", "/admin/x")
+            ),
+        ),
+        (
+            "/.doorman/auth",
+            "X-Forwarded-Uri: /assets/x\r\n".to_owned(),
+        ),
+        ("/.doorman/auth", "X-Original-Method: GET\r\n".to_owned()),
+        (
+            "/.doorman/auth",
+            format!(
+                "{}X-Forwarded-Uri: /admin/x\r\n",
+                traefik("GET", "/assets/x")
+            ),
+        ),
+        (
+            "/.doorman/auth",
+            format!(
+                "{}Remote-User: mallory\r\nX-Request-Id: client-chosen\r\n",
+                traefik("GET", "/app")
+            ),
+        ),
+    ]);
+    asked
+}
+
+/// The answers, with the fresh request id the fake upstream echoes (for
+/// a path that is not `{prefix}/auth`, proxied to it) made comparable.
+fn without_ids(seen: Vec<Option<Seen>>) -> Vec<Option<Seen>> {
+    const ID: &[u8] = b"\"x-request-id\":[\"";
+    let masked = |mut body: Vec<u8>| {
+        if let Some(start) = find(&body, ID).map(|at| at + ID.len()) {
+            if let Some(length) = find(&body[start..], b"\"") {
+                body.splice(start..start + length, b"<fresh>".iter().copied());
+            }
+        }
+        body
+    };
+    seen.into_iter()
+        .map(|answer| {
+            answer.map(|answer| Seen {
+                body: masked(answer.body),
+                ..answer
+            })
+        })
+        .collect()
+}
+
+/// One forward-auth question, asked twice on one connection: what came back.
+async fn ask_twice(
+    env: &Env,
+    target: &str,
+    extra: &str,
+    cookie: Option<&str>,
+) -> Vec<Option<Seen>> {
+    let cookie = cookie.map_or(String::new(), |value| {
+        format!("Cookie: {SESSION_COOKIE}={value}\r\n")
+    });
+    let mut seen = Vec::new();
+    for method in ["GET", "HEAD"] {
+        let mut stream = TcpStream::connect(env.addr).await.expect("connect");
+        let mut read = Vec::new();
+        for _ in 0..2 {
+            let sent =
+                format!("{method} {target} HTTP/1.1\r\nHost: auth.example\r\n{cookie}{extra}\r\n");
+            if stream.write_all(sent.as_bytes()).await.is_err() {
+                seen.push(None);
+                break;
+            }
+            let answer = read_answer(&mut stream, &mut read, method == "HEAD").await;
+            let over = answer.is_none();
+            seen.push(answer);
+            if over {
+                break;
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn forward_auth_questions_get_the_same_answer_from_the_lane_as_from_hyper() {
+    for trusting in [true, false] {
+        let (lane, lane_alice, lane_bob) = asked(true, trusting).await;
+        let (hyper, hyper_alice, hyper_bob) = asked(false, trusting).await;
+        let before = lane_requests(&scrape(&lane).await);
+        let mut answered = 0.0;
+        for (target, extra) in questions() {
+            for asker in [Asker::Nobody, Asker::Alice, Asker::Bob, Asker::Forged] {
+                let (on_lane, by_hyper) = match asker {
+                    Asker::Nobody => (None, None),
+                    Asker::Alice => (Some(lane_alice.as_str()), Some(hyper_alice.as_str())),
+                    Asker::Bob => (Some(lane_bob.as_str()), Some(hyper_bob.as_str())),
+                    Asker::Forged => (Some("forged"), Some("forged")),
+                };
+                let lane_saw = ask_twice(&lane, target, &extra, on_lane).await;
+                let hyper_saw = ask_twice(&hyper, target, &extra, by_hyper).await;
+                let (lane_saw, hyper_saw) = (without_ids(lane_saw), without_ids(hyper_saw));
+                let what = format!("trusting {trusting}, {asker:?}: {target} with {extra:?}");
+                assert_eq!(lane_saw, hyper_saw, "{what}: the answers differ");
+                assert_eq!(lane_saw.len(), 4, "{what}");
+                assert!(lane_saw.iter().all(Option::is_some), "{what}");
+                for answer in lane_saw.iter().flatten() {
+                    let headers = answer.headers.join("\n");
+                    assert!(!headers.contains("mallory"), "{what}: {headers}");
+                    if !answer.status_line.starts_with("HTTP/1.1 200") {
+                        assert!(!headers.contains("remote-user: a"), "{what}: {headers}");
+                    }
+                }
+                // Without the original request, rules that could refuse a
+                // signed-in user cannot be applied: refused, whoever asks.
+                if target == "/.doorman/auth" && extra.is_empty() {
+                    let status = &lane_saw[0].as_ref().map(|a| a.status_line.clone());
+                    assert_eq!(status.as_deref(), Some("HTTP/1.1 403 Forbidden"), "{what}");
+                }
+                answered += 4.0;
+            }
+        }
+        // Most of them went by the lane (the rest are not `{prefix}/auth`).
+        let carried = lane_requests(&scrape(&lane).await) - before;
+        assert!(
+            carried >= answered * 0.8,
+            "the lane answered {carried} of {answered}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_forward_auth_answer_on_the_lane_is_dated_counted_and_identified() {
+    let (lane, alice, _) = asked(true, true).await;
+    let mut stream = TcpStream::connect(lane.addr).await.expect("connect");
+    let sent = format!(
+        "GET /.doorman/auth HTTP/1.1\r\nHost: auth.example\r\nCookie: {SESSION_COOKIE}={alice}\r\n\
+         X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /app\r\nX-Request-Id: from-the-proxy\r\n\r\n"
+    );
+    stream.write_all(sent.as_bytes()).await.expect("write");
+    let mut read = Vec::new();
+    let end = loop {
+        if let Some(end) = find(&read, b"\r\n\r\n") {
+            break end;
+        }
+        fill(&mut stream, &mut read).await.expect("an answer");
+    };
+    let head = String::from_utf8_lossy(&read[..end]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+    assert!(head.contains("\r\ncontent-length: 0"), "{head}");
+    assert!(head.contains("\r\nremote-user: alice"), "{head}");
+    assert!(head.contains("\r\ncache-control: no-store"), "{head}");
+    // A trusted proxy's id is kept.
+    assert!(head.contains("\r\nx-request-id: from-the-proxy"), "{head}");
+    let date = head
+        .split("\r\n")
+        .find_map(|line| line.strip_prefix("date: "))
+        .expect("a date");
+    assert!(date.ends_with(" gmt") && date.len() == 29, "{date}");
+    assert_eq!(end + 4, read.len(), "no body after a 200: {head}");
+    let text = scrape(&lane).await;
+    assert!(lane_requests(&text) >= 1.0, "{text}");
+}
