@@ -6,7 +6,8 @@ usage: report.py META_TSV RESULTS_TSV STORMS_JSONL
 META_TSV:     key<TAB>value lines (machine, versions, settings).
 RESULTS_TSV:  section target round rps p50_ms p99_ms non2xx socket_errors other_cpu_pct
               proxy_cpu_us_per_request upstream_cpu_us_per_request
-              redis_commands redis_cpu_us_per_request
+              redis_commands aside_cpu_us_per_request (Redis's; for
+              nginx+auth_request, its doorman's)
 STORMS_JSONL: one {"section", "round", "stats"} object per login storm.
 Python standard library only.
 """
@@ -57,13 +58,16 @@ TARGETS = ("direct", "nginx", "doorman", "doorman-redis")
 # Shown beside them when measured: nginx asking doorman (forward-auth),
 # Caddy `reverse_proxy` and the floor.
 AUTH_REQUEST = "nginx+auth_request"
-OTHERS = (AUTH_REQUEST, "caddy", "floor")
+# The same nginx config asking nginx's own `return 200`: the ceiling.
+AUTH_REQUEST_200 = "nginx+auth_request(200)"
+OTHERS = (AUTH_REQUEST, AUTH_REQUEST_200, "caddy", "floor")
 REDIS_TARGET = 0.05  # issue 7: doorman-redis req/s within 5% of doorman's
 AUTH_REQUEST_TARGET = 0.8  # issue 14: nginx+auth_request ≥ 0.8× nginx req/s
 
 
-def auth_request_vs_nginx(w, rows_a, rows_n, what):
-    """The nginx+auth_request vs nginx line, with issue 14's goal."""
+def auth_request_vs_nginx(w, rows_a, rows_n, what, rows_z=()):
+    """The nginx+auth_request vs nginx line, with issue 14's goal, and the
+    ceiling the same config reaches asking nginx's `return 200`."""
     if not rows_a or not rows_n or not med(rows_n, "rps"):
         return
     rps = med(rows_a, "rps") / med(rows_n, "rps")
@@ -71,9 +75,18 @@ def auth_request_vs_nginx(w, rows_a, rows_n, what):
       f"p50 {ratio(med(rows_a, 'p50'), med(rows_n, 'p50'))}, "
       f"p99 {ratio(med(rows_a, 'p99'), med(rows_n, 'p99'))}, "
       f"CPU per request {ratio(med(rows_a, 'cpu'), med(rows_n, 'cpu'))} (nginx and its doorman "
-      f"together, against nginx alone). Goal (issue 14): forward-auth keeps at least "
+      f"together, against nginx alone; {med(rows_a, 'cpu'):.1f} µs, of which doorman's "
+      f"{med(rows_a, 'rcpu'):.1f} µs and nginx's {med(rows_a, 'cpu') - med(rows_a, 'rcpu'):.1f} µs, "
+      f"against nginx alone's {med(rows_n, 'cpu'):.1f} µs). Goal (issue 14): forward-auth keeps at least "
       f"{AUTH_REQUEST_TARGET:.1f}× of nginx's req/s: **{'met' if rps >= AUTH_REQUEST_TARGET else 'not met'}**.")
     w("")
+    if rows_z:
+        ceiling = med(rows_z, "rps") / med(rows_n, "rps")
+        w(f"**The ceiling:** the same nginx config asking an auth server that costs next to "
+          f"nothing (nginx's own `return 200`) reaches {ceiling:.2f}× of nginx alone, at "
+          f"{med(rows_z, 'cpu'):.1f} µs of CPU per request: that is the subrequest's own price "
+          f"on this machine. doorman keeps {rps / ceiling:.2f}× of that ceiling.")
+        w("")
 
 
 def redis_vs_memory(w, rows_r, rows_m, what, duration, paced=False):
@@ -180,6 +193,10 @@ def main():
           "for `trusted_proxies: [\"127.0.0.1/32\"]`, then proxies to the upstream itself. "
           "The session is signed in through nginx, afresh before each run. Its *proxy CPU* is "
           "nginx's and that doorman's together.")
+        w("- **nginx+auth_request(200)**: the same config, asking a `server { location / "
+          "{ return 200; } }` of its own nginx instead of doorman: what the subrequest costs "
+          "nginx by itself, the ceiling of any auth server behind this config. Its *proxy CPU* "
+          "is that nginx's (answering both).")
     w("- **doorman-redis**: a second doorman, configured identically but for "
       "`store: { kind: redis, url: \"redis://127.0.0.1:PORT/0\", key_prefix: \"doorman-bench:\" }`, "
       "on its own `redis-server` (`--save \"\" --appendonly no`, loopback). It signs in "
@@ -222,6 +239,8 @@ def main():
         c, f, a = shown["caddy"], shown["floor"], shown[AUTH_REQUEST]
         if a:
             pairs = [(f"**{AUTH_REQUEST} / nginx**", a, n), (f"{AUTH_REQUEST} / doorman", a, g)] + pairs
+            if shown[AUTH_REQUEST_200]:
+                pairs = [(f"{AUTH_REQUEST} / {AUTH_REQUEST_200}", a, shown[AUTH_REQUEST_200])] + pairs
         if f:
             pairs += [("doorman / floor", g, f), ("floor / nginx", f, n)]
         if c:
@@ -240,7 +259,8 @@ def main():
           "throughput drops, as fewer requests share each wake-up).")
         w("")
         redis_vs_memory(w, r, g, f"full speed, median of {len(r)} rounds", float(meta["duration"]))
-        auth_request_vs_nginx(w, shown[AUTH_REQUEST], n, f"full speed, median of {len(shown[AUTH_REQUEST])} rounds")
+        auth_request_vs_nginx(w, shown[AUTH_REQUEST], n, f"full speed, median of {len(shown[AUTH_REQUEST])} rounds",
+                              shown[AUTH_REQUEST_200])
     all_main = [r for rows in main_rows.values() for r in rows]
     if all_main:
         noisy = sum(1 for r in all_main if r["other"] > 5)

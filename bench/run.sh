@@ -5,7 +5,8 @@
 # hyper proxy on doorman's own stack, no auth), with a second doorman on the Redis store (whose
 # authenticated hot path must not touch Redis), and with nginx asking a third
 # doorman through `auth_request` (forward-auth, the shipped
-# examples/nginx/app.conf) before it proxies; plus a login storm (argon2
+# examples/nginx/app.conf) before it proxies, and the same nginx config asking
+# an nginx `return 200` instead (the subrequest's own price: the ceiling); plus a login storm (argon2
 # flood) next to proxied traffic, and the cost of a stale cookie that doorman
 # re-issues on every response (these two on the memory-store doorman only).
 # Writes docs/PERFORMANCE.md.
@@ -431,7 +432,7 @@ DMR_PID="$STARTED_PID"
 # store, configured as the first but for `trusted_proxies`, without which
 # doorman would not believe nginx's X-Original-URL) before each request,
 # then proxies to the upstream itself; doorman never sees the body.
-DMA_PID="" NA_PIDS=() NA_PORT=""
+DMA_PID="" NA_PIDS=() NA_PORT="" NZ_PIDS=() NZ_PORT=""
 if [[ "$AUTH_REQUEST" == 1 ]]; then
     DMA_PORT="$(free_port)"
     DMA="$TMP/doorman-auth"
@@ -458,6 +459,25 @@ if [[ "$AUTH_REQUEST" == 1 ]]; then
     } >"$NA/nginx.conf"
     start_nginx "$NA/nginx.conf" "$NA"
     NA_MASTER="${PIDS[-1]}"
+
+    # The same config asking an auth server that costs next to nothing (the
+    # same nginx, `return 200` on a port of its own) instead of doorman:
+    # the price of the subrequest itself on this machine, and so the
+    # ceiling of any forward-auth server behind this nginx config.
+    NZ_PORT="$(free_port)" NZ_AUTH_PORT="$(free_port)"
+    NZ="$TMP/nginx-auth-200"
+    mkdir -p "$NZ/tmp"
+    {
+        nginx_head "$NZ"
+        sed -e "s|server 127.0.0.1:3000;|server 127.0.0.1:$UP_PORT;|" \
+            -e "s|server 127.0.0.1:8080;|server 127.0.0.1:$NZ_AUTH_PORT;|" \
+            -e "s|listen 80;|listen 127.0.0.1:$NZ_PORT;|" \
+            -e "s|keepalive 32;|keepalive 64; keepalive_requests 1000000;|" "$example"
+        echo "    server { listen 127.0.0.1:$NZ_AUTH_PORT; location / { return 200; } }"
+        echo "}"
+    } >"$NZ/nginx.conf"
+    start_nginx "$NZ/nginx.conf" "$NZ"
+    NZ_MASTER="${PIDS[-1]}"
 fi
 
 DIRECT="http://127.0.0.1:$UP_PORT"
@@ -465,6 +485,7 @@ NGINX_URL="http://127.0.0.1:$NX_PORT"
 CADDY_URL="http://127.0.0.1:$CD_PORT"
 FLOOR_URL="http://127.0.0.1:$FL_PORT"
 NGINX_AUTH_URL="http://127.0.0.1:$NA_PORT"
+NGINX_AUTH_200_URL="http://127.0.0.1:$NZ_PORT"
 DOORMAN_URL="http://127.0.0.1:$DM_PORT"
 DOORMAN_REDIS_URL="http://127.0.0.1:$DMR_PORT"
 wait_http "$DIRECT$FILE" "$UP/error.log"
@@ -477,6 +498,7 @@ wait_http "$DOORMAN_REDIS_URL$PREFIX/health" "$DMR/doorman.log"
 if [[ "$AUTH_REQUEST" == 1 ]]; then
     wait_http "http://127.0.0.1:$DMA_PORT$PREFIX/health" "$DMA/doorman.log"
     wait_http "$NGINX_AUTH_URL$PREFIX/health" "$NA/error.log"
+    wait_http "$NGINX_AUTH_200_URL$FILE" "$NZ/error.log"
 fi
 # The Redis doorman must really be on Redis, and connected.
 health="$(curl -sS "$DOORMAN_REDIS_URL$PREFIX/health")"
@@ -493,6 +515,9 @@ if [[ "$AUTH_REQUEST" == 1 ]]; then
     NA_PIDS=("$NA_MASTER")
     mapfile -t -O 1 NA_PIDS < <(pgrep -P "$NA_MASTER")
     ((${#NA_PIDS[@]} > 1)) || die "cannot find the nginx+auth_request worker processes"
+    NZ_PIDS=("$NZ_MASTER")
+    mapfile -t -O 1 NZ_PIDS < <(pgrep -P "$NZ_MASTER")
+    ((${#NZ_PIDS[@]} > 1)) || die "cannot find the nginx+auth_request(200) worker processes"
 fi
 
 # ---------------------------------------------------------------- sign-in
@@ -586,6 +611,7 @@ if [[ "$AUTH_REQUEST" == 1 ]]; then
     status="$(curl -sS -o /dev/null -w '%{http_code}' "$NGINX_AUTH_URL$FILE")"
     [[ "$status" == 302 ]] ||
         die "nginx+auth_request answered $status without a cookie, expected 302 to the sign-in: is doorman gating it?"
+    check_target "nginx+auth_request(200)" "$NGINX_AUTH_200_URL" "$AUTH_COOKIE"
     # (Every bench doorman shares SESSION_SECRET, so the other doormans'
     # cookies are valid here too: no check can tell them apart by cookie.)
 fi
@@ -613,7 +639,7 @@ EOF
 # Every process this script started that serves (its CPU is not "other"),
 # and the login storm's pid while one runs.
 OURS=("${UP_PIDS[@]}" "${NX_PIDS[@]}" "$CD_PID" ${FL_PID:+"$FL_PID"} "$DM_PID" "$DMR_PID" "$REDIS_PID"
-    ${NA_PIDS[@]+"${NA_PIDS[@]}"} ${DMA_PID:+"$DMA_PID"})
+    ${NA_PIDS[@]+"${NA_PIDS[@]}"} ${DMA_PID:+"$DMA_PID"} ${NZ_PIDS[@]+"${NZ_PIDS[@]}"})
 STORM_PID=""
 REPEATED=0 # runs repeated because the machine was busy
 
@@ -637,7 +663,7 @@ run_wrk() {
 ROW="" OTHER=0
 measure() {
     local section="$1" target="$2" round="$3" url="$4" cookie="$5" lua="${6:-}"
-    local raw="$TMP/wrk/$section-$target-$round.txt" row proxy=() proxy0 up0 proxy1 up1
+    local raw="$TMP/wrk/$section-$target-$round.txt" row proxy=() aside=("$REDIS_PID") proxy0 up0 proxy1 up1
     local all0 all1 ours0 ours1 wall0 wall1 wrk_cpu cmds0 cmds1 rd0 rd1
     local args=(-t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Cookie: $cookie")
     [[ -n "$lua" ]] && args+=(-s "$lua")
@@ -646,12 +672,15 @@ measure() {
         "$CADDY_URL") proxy=("$CD_PID") ;;
         "$FLOOR_URL") proxy=("$FL_PID") ;;
         # nginx and the doorman it asks: the cost of the whole front.
-        "$NGINX_AUTH_URL") proxy=("${NA_PIDS[@]}" "$DMA_PID") ;;
+        # Set aside: the share of it that is doorman's.
+        "$NGINX_AUTH_URL") proxy=("${NA_PIDS[@]}" "$DMA_PID") aside=("$DMA_PID") ;;
+        "$NGINX_AUTH_200_URL") proxy=("${NZ_PIDS[@]}") ;;
         "$DOORMAN_URL") proxy=("$DM_PID") ;;
         "$DOORMAN_REDIS_URL") proxy=("$DMR_PID") ;;
     esac
     # Commands Redis processed during the run (read outside the CPU window;
-    # each reading is one command itself), and its CPU time: the Redis
+    # each reading is one command itself), and its CPU time (the aside's:
+    # Redis's, or for nginx+auth_request its doorman's): the Redis
     # doorman's hot path should cause neither.
     cmds0="$(redis_commands)" || die "redis-server stopped answering (see $RD/redis.log)"
     # CPU accounting around the run: the proxy's, the upstream's, ours in
@@ -660,10 +689,10 @@ measure() {
     # compiling, say.
     wall0="$EPOCHREALTIME" all0="$(machine_ticks)"
     ours0="$(cpu_ticks "${OURS[@]}" ${STORM_PID:+"$STORM_PID"})"
-    proxy0="$(cpu_ticks "${proxy[@]}")" up0="$(cpu_ticks "${UP_PIDS[@]}")" rd0="$(cpu_ticks "$REDIS_PID")"
+    proxy0="$(cpu_ticks "${proxy[@]}")" up0="$(cpu_ticks "${UP_PIDS[@]}")" rd0="$(cpu_ticks "${aside[@]}")"
     { time wrk "${args[@]}" "$url$FILE" >"$raw" 2>&1; } 2>"$raw.time" ||
         { cat "$raw" >&2; die "wrk failed against $url"; }
-    proxy1="$(cpu_ticks "${proxy[@]}")" up1="$(cpu_ticks "${UP_PIDS[@]}")" rd1="$(cpu_ticks "$REDIS_PID")"
+    proxy1="$(cpu_ticks "${proxy[@]}")" up1="$(cpu_ticks "${UP_PIDS[@]}")" rd1="$(cpu_ticks "${aside[@]}")"
     ours1="$(cpu_ticks "${OURS[@]}" ${STORM_PID:+"$STORM_PID"})"
     wall1="$EPOCHREALTIME" all1="$(machine_ticks)"
     cmds1="$(redis_commands)" || die "redis-server stopped answering (see $RD/redis.log)"
@@ -703,7 +732,7 @@ measure() {
     set -- $row
     printf 'bench: %-15s %-13s round %-2s %8s req/s  p50 %6s ms  p99 %6s ms  proxy CPU %5s us/req  other CPU %3s%%%s%s\n' \
         "$section" "$target" "$round" "$1" "$2" "$3" "$7" "$6" \
-        "$([[ "$url" == "$DOORMAN_REDIS_URL" ]] && echo "  Redis: $9 commands")" \
+        "$([[ "$url" == "$DOORMAN_REDIS_URL" ]] && echo "  Redis: $9 commands")$([[ "$url" == "$NGINX_AUTH_URL" ]] && echo "  of which doorman ${10} us/req")" \
         "$([[ "$4" != 0 || "$5" != 0 ]] && echo "  ($4 non-2xx, $5 socket errors)")" >&2
 }
 
@@ -733,6 +762,7 @@ run_auth_request() {
     [[ "$AUTH_REQUEST" == 1 ]] || return 0
     signin "$NGINX_AUTH_URL"
     run_wrk "$1" nginx+auth_request "$2" "$NGINX_AUTH_URL" "$COOKIE" "${3:-}"
+    run_wrk "$1" "nginx+auth_request(200)" "$2" "$NGINX_AUTH_200_URL" "$COOKIE" "${3:-}"
 }
 
 started_at="$SECONDS"
@@ -740,7 +770,7 @@ say "warm-up: ${WARMUP}s per target"
 if ((WARMUP > 0)); then
     warm=("$DIRECT" "$NGINX_URL" "$CADDY_URL" "$DOORMAN_URL" "$DOORMAN_REDIS_URL")
     [[ "$FLOOR" == 1 ]] && warm+=("$FLOOR_URL")
-    [[ "$AUTH_REQUEST" == 1 ]] && warm+=("$NGINX_AUTH_URL")
+    [[ "$AUTH_REQUEST" == 1 ]] && warm+=("$NGINX_AUTH_URL" "$NGINX_AUTH_200_URL")
     for url in "${warm[@]}"; do
         cookie="$STALE_COOKIE"
         [[ "$url" == "$DOORMAN_REDIS_URL" ]] && cookie="$REDIS_COOKIE"
