@@ -140,6 +140,7 @@ pub struct Entry {
     status: u16,
     who: Option<Who>,
     bytes: u64,
+    discarded: bool,
 }
 
 #[derive(Serialize)]
@@ -182,6 +183,7 @@ impl Entry {
             status: 0,
             who: None,
             bytes: 0,
+            discarded: false,
         })
     }
 
@@ -195,18 +197,40 @@ impl Entry {
         self
     }
 
+    /// The status, request id and [`Who`] of an answer the HTTP/1 lane
+    /// relays from the app, taken down.
+    pub fn relayed(&mut self, status: u16, request_id: &str, who: Option<Who>) {
+        self.status = status;
+        request_id.clone_into(&mut self.request_id);
+        self.who = who;
+    }
+
     /// Counts a frame of the response body that went out.
     pub fn sent<D: bytes::Buf, E>(&mut self, frame: &Option<Result<hyper::body::Frame<D>, E>>) {
         if let Some(Ok(frame)) = frame {
             if let Some(data) = frame.data_ref() {
-                self.bytes += data.remaining() as u64;
+                self.count(data.remaining());
             }
         }
+    }
+
+    /// Counts `bytes` of the response body that went out.
+    pub fn count(&mut self, bytes: usize) {
+        self.bytes += bytes as u64;
+    }
+
+    /// Drops the line unwritten: the request was not served here after all
+    /// (the HTTP/1 lane handed it to hyper, which writes its own).
+    pub fn discard(&mut self) {
+        self.discarded = true;
     }
 }
 
 impl Drop for Entry {
     fn drop(&mut self) {
+        if self.discarded {
+            return;
+        }
         let ts = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(self.ts));
         let who = self.who.as_ref();
         let line = Line {

@@ -451,6 +451,8 @@ pub struct LanePass<'p> {
     pub outcome: RequestOutcome,
     /// Whether the peer is a trusted proxy (its forwarding headers kept).
     pub trusted: bool,
+    /// Who it goes through as, for the access log (`None`: the log is off).
+    pub who: Option<crate::access_log::Who>,
 }
 
 /// Judges a request the lane read, as [`handle`] would, and carries out
@@ -468,10 +470,6 @@ pub fn judge_for_lane<'p>(
     peer: SocketAddr,
 ) -> Option<LaneWork<'p>> {
     let now = app.clock.now();
-    // The access log's line is written as the body goes out: hyper's.
-    if app.access_log.is_some() {
-        return None;
-    }
     canonical_path(request).ok()?;
     let (host, site) = pick_app(app, request).ok()?;
     let proxy = site.and_then(|site| proxies.get(site));
@@ -518,11 +516,14 @@ pub fn judge_for_lane<'p>(
     let proxy = proxy?;
     let request_id = app.request_ids.assign(request.headers_mut(), trusted);
     ready_for_app(app, request.headers_mut(), user.as_deref());
+    let name = user.as_ref().map(|user| user.name.as_str());
+    let who = crate::access_log::Who::of(app.access_log.as_ref(), name, proxy.upstream());
     Some(LaneWork::Forward(LanePass {
         proxy,
         request_id,
         outcome,
         trusted,
+        who,
     }))
 }
 

@@ -4,6 +4,7 @@
 //! request was a `HEAD`.
 
 use super::exchange::After;
+use crate::access_log::Entry;
 use bytes::Bytes;
 use http::Response;
 use http_body_util::BodyExt;
@@ -18,6 +19,7 @@ pub async fn send<S, B>(
     head_only: bool,
     out: &mut Vec<u8>,
     client: &mut S,
+    access: Option<&mut Entry>,
 ) -> After
 where
     S: AsyncWrite + Unpin,
@@ -51,7 +53,12 @@ where
         out.extend_from_slice(&body);
     }
     match client.write_all(out).await {
-        Ok(()) => After::KeepAlive,
+        Ok(()) => {
+            if let (Some(entry), false) = (access, head_only) {
+                entry.count(body.len());
+            }
+            After::KeepAlive
+        }
         Err(_) => After::Close,
     }
 }

@@ -8,6 +8,7 @@
 //! worker only after an answer read whole with not a byte more.
 
 use super::chunked::Chunked;
+use crate::access_log::Entry;
 use crate::error::Error;
 use crate::metrics::{self, RequestOutcome};
 use crate::proxy::headers;
@@ -75,6 +76,7 @@ pub async fn forward<S>(
     peer: SocketAddr,
     client: &mut S,
     scratch: &mut Scratch,
+    mut access: Option<&mut Entry>,
 ) -> After
 where
     S: AsyncWrite + Unpin,
@@ -88,7 +90,10 @@ where
     let browser = gate::is_browser_navigation(&parts.method, &parts.headers)
         .then(|| pages::page_locale(app, &parts.headers));
     if let Err(err) = proxy.prepare(&mut parts, peer.ip(), pass.trusted, false) {
-        return failed(app, &err, browser, &pass, peer, head_only, scratch, client).await;
+        return failed(
+            app, &err, browser, pass, peer, head_only, scratch, client, access,
+        )
+        .await;
     }
     write_request_head(&mut scratch.out, &parts);
     let (upstream_timeout, body_idle) = proxy.timeouts();
@@ -96,14 +101,21 @@ where
     let id = pass.request_id.as_bytes();
     let answered = exchange(raw, scratch, upstream_timeout, head_only, id).await;
     metrics::upstream_latency(started.elapsed());
-    let (upstream, head_length, framing) = match answered {
+    let (upstream, status, head_length, framing) = match answered {
         Ok(answered) => answered,
         Err(err) => {
-            return failed(app, &err, browser, &pass, peer, head_only, scratch, client).await
+            return failed(
+                app, &err, browser, pass, peer, head_only, scratch, client, access,
+            )
+            .await
         }
     };
     metrics::request(pass.outcome);
     metrics::lane_request();
+    if let Some(entry) = access.as_deref_mut() {
+        let id = pass.request_id.to_str().unwrap_or("");
+        entry.relayed(status.as_u16(), id, pass.who);
+    }
     let relayed = relay(
         raw,
         upstream,
@@ -112,6 +124,7 @@ where
         scratch,
         body_idle,
         client,
+        access,
     );
     match relayed.await {
         Ok(after) => after,
@@ -152,7 +165,7 @@ async fn exchange(
     timeout: Duration,
     head_only: bool,
     request_id: &[u8],
-) -> Result<(TcpStream, usize, Framing), Error> {
+) -> Result<(TcpStream, StatusCode, usize, Framing), Error> {
     let mut reused = raw.take();
     loop {
         let fresh = reused.is_none();
@@ -182,7 +195,7 @@ async fn exchange(
             Err(err) => Err(Error::Upstream(format!("cannot send the request: {err}"))),
         };
         match read {
-            Ok((length, framing)) => return Ok((upstream, length, framing)),
+            Ok((status, length, framing)) => return Ok((upstream, status, length, framing)),
             // A kept-alive connection the upstream had closed: not a byte
             // of an answer came, and GET and HEAD may be sent again.
             Err(_) if !fresh && scratch.upstream.is_empty() => continue,
@@ -200,7 +213,7 @@ async fn read_response_head(
     head_only: bool,
     request_id: &[u8],
     answer: &mut Vec<u8>,
-) -> Result<(usize, Framing), Error> {
+) -> Result<(StatusCode, usize, Framing), Error> {
     loop {
         if !read.is_empty() {
             let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
@@ -219,7 +232,7 @@ async fn read_response_head(
                     }
                     let framing = framing(status, parsed.headers, head_only)?;
                     write_response_head(answer, &parsed, status, framing, request_id);
-                    return Ok((length, framing));
+                    return Ok((status, length, framing));
                 }
                 Ok(httparse::Status::Partial) if read.len() < MAX_RESPONSE_HEAD => {}
                 Ok(httparse::Status::Partial) => return Err(bad("a response head too large")),
@@ -349,6 +362,7 @@ async fn relay<S>(
     scratch: &mut Scratch,
     body_idle: Duration,
     client: &mut S,
+    mut access: Option<&mut Entry>,
 ) -> std::io::Result<After>
 where
     S: AsyncWrite + Unpin,
@@ -366,6 +380,12 @@ where
     let mut extra = done && read.len() > first;
     out.extend_from_slice(&read[..first]);
     client.write_all(out).await?;
+    let mut sent = |bytes| {
+        if let Some(entry) = access.as_deref_mut() {
+            entry.count(bytes);
+        }
+    };
+    sent(first);
     while !done {
         read.clear();
         read.reserve(16 * 1024);
@@ -383,6 +403,7 @@ where
         done = ended;
         extra = done && read.len() > take;
         client.write_all(&read[..take]).await?;
+        sent(take);
     }
     if !body.whole() {
         return Ok(After::Close);
@@ -450,11 +471,12 @@ async fn failed<S>(
     app: &App,
     err: &Error,
     browser: Option<crate::i18n::Locale>,
-    pass: &LanePass<'_>,
+    pass: LanePass<'_>,
     peer: SocketAddr,
     head_only: bool,
     scratch: &mut Scratch,
     client: &mut S,
+    mut access: Option<&mut Entry>,
 ) -> After
 where
     S: AsyncWrite + Unpin,
@@ -462,9 +484,11 @@ where
     metrics::request(RequestOutcome::UpstreamError);
     tracing::warn!(error = %err, %peer, "upstream request failed");
     let mut response = pages::error_response(app, err, browser);
-    let id = pass.request_id.clone();
-    response
-        .headers_mut()
-        .insert(crate::request_id::X_REQUEST_ID, id);
-    super::answer::send(response, head_only, &mut scratch.answer, client).await
+    if let Some(entry) = access.as_deref_mut() {
+        let id = pass.request_id.to_str().unwrap_or("");
+        entry.relayed(response.status().as_u16(), id, pass.who);
+    }
+    let headers = response.headers_mut();
+    headers.insert(crate::request_id::X_REQUEST_ID, pass.request_id);
+    super::answer::send(response, head_only, &mut scratch.answer, client, access).await
 }

@@ -7,9 +7,12 @@
 //! the gate lets it straight through to a plain-HTTP app, the lane sends it
 //! on one of the worker's own upstream connections and relays the answer,
 //! in this connection's task: no body channels, no second task, one write
-//! for the head and the first bytes of the body.
+//! for the head and the first bytes of the body. A front proxy's
+//! forward-auth question (`GET {prefix}/auth`) is answered here too, by
+//! the same [`crate::pages::forward_auth`] as on hyper's path. With the
+//! access log on, the lane writes each line as hyper's path would.
 //!
-//! Anything else — doorman's pages, a sign-in to ask for, a body, an
+//! Anything else — doorman's other pages, a sign-in to ask for, a body, an
 //! upgrade, HTTP/1.0 or HTTP/2, a head the lane does not read exactly as
 //! hyper would — leaves the lane before anything was done or counted:
 //! hyper gets the connection with every byte read so far and serves it, as
@@ -69,21 +72,31 @@ impl Lane<'_> {
             let head = read.split_to(length).freeze();
             let parsed = parse(&head, self.limits.max_headers.min(MAX_HEADERS));
             let judged = parsed.and_then(|mut request| {
-                let work = match judge_for_lane(self.app, self.proxies, &mut request, peer)? {
-                    LaneWork::Forward(pass) if pass.proxy.raw().is_none() => return None,
-                    work => work,
-                };
-                Some((work, request))
+                // Begun on the request as it came, as hyper's path begins it.
+                let access = self.app.access_log.as_ref().map(|log| {
+                    crate::access_log::Entry::start(log, &request, self.app.clock.now())
+                });
+                match judge_for_lane(self.app, self.proxies, &mut request, peer) {
+                    Some(LaneWork::Forward(pass)) if pass.proxy.raw().is_none() => {}
+                    Some(work) => return Some((work, request, access)),
+                    None => {}
+                }
+                if let Some(mut entry) = access {
+                    entry.discard();
+                }
+                None
             });
             let after = match judged {
-                Some((LaneWork::Forward(pass), request)) => {
-                    let app = self.app;
-                    exchange::forward(app, pass, request, peer, &mut stream, &mut scratch).await
+                Some((LaneWork::Forward(pass), request, mut access)) => {
+                    let (app, scratch, access) = (self.app, &mut scratch, access.as_deref_mut());
+                    exchange::forward(app, pass, request, peer, &mut stream, scratch, access).await
                 }
-                Some((LaneWork::Answer(reply), request)) => {
+                Some((LaneWork::Answer(mut reply), request, mut access)) => {
                     metrics::lane_request();
                     let head_only = request.method() == Method::HEAD;
-                    answer::send(reply, head_only, scratch.answer(), &mut stream).await
+                    access = access.map(|entry| entry.answered(&mut reply));
+                    let (out, access) = (scratch.answer(), access.as_deref_mut());
+                    answer::send(reply, head_only, out, &mut stream, access).await
                 }
                 None => {
                     // Not the lane's: hyper reads this request again from its bytes.

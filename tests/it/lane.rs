@@ -743,3 +743,139 @@ async fn a_forward_auth_answer_on_the_lane_is_dated_counted_and_identified() {
     let text = scrape(&lane).await;
     assert!(lane_requests(&text) >= 1.0, "{text}");
 }
+
+/// A doorman with its access log in `access.log`, the lane on or off, and
+/// Alice's cookie.
+async fn logging(lane: bool, upstream_url: Option<String>) -> (Env, String) {
+    let env = Env::with(Setup {
+        extra: format!(
+            "log:\n  access: \"./access.log\"\nlimits:\n  fast_lane: {lane}\n\
+             metrics_listen: \"127.0.0.1:0\"\ntrusted_proxies: [\"127.0.0.1\"]\n"
+        ),
+        upstream_url,
+        ..Setup::default()
+    })
+    .await;
+    let alice = env.session_of("alice").await;
+    (env, alice)
+}
+
+/// The access lines of the requests answered with `ids` (not the
+/// sign-in's), each without what differs from run to run (`ts`,
+/// `duration_ms`, `request_id`) and with this doorman's own address and
+/// upstream's named alike.
+fn access_lines(env: &Env, ids: &[String]) -> Vec<String> {
+    let text = std::fs::read_to_string(env.dir.path().join("access.log")).unwrap_or_default();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter_map(|line| {
+            let mut line: serde_json::Value = serde_json::from_str(line).expect("JSON");
+            let fields = line.as_object_mut().expect("an object");
+            let id = fields.remove("request_id").expect("an id");
+            if !ids.iter().any(|known| *known == id) {
+                return None;
+            }
+            for varying in ["ts", "duration_ms"] {
+                assert!(fields.remove(varying).is_some(), "{varying}");
+            }
+            let text = line.to_string();
+            let text = text.replace(&env.addr.to_string(), "<doorman>");
+            Some(text.replace(&env.upstream.addr.to_string(), "<upstream>"))
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn with_the_access_log_on_the_lane_writes_the_lines_hyper_writes() {
+    let asked = "X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /app\r\n";
+    // An app that is not there: the 502 is logged alike too.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let gone = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    let mut written = Vec::new();
+    for (lane, upstream) in [
+        (true, None),
+        (false, None),
+        (true, Some(&gone)),
+        (false, Some(&gone)),
+    ] {
+        let (env, alice) = logging(lane, upstream.cloned()).await;
+        let before = lane_requests(&scrape(&env).await);
+        let cookie = format!("Cookie: {SESSION_COOKIE}={alice}\r\n");
+        let asks = [
+            ("GET", "/wiki/page?token=s3cr3t", cookie.clone()),
+            ("HEAD", "/wiki/head", cookie.clone()),
+            ("GET", "/.doorman/auth", format!("{cookie}{asked}")),
+            ("HEAD", "/.doorman/auth?x=1", format!("{cookie}{asked}")),
+            ("GET", "/.doorman/auth", asked.to_owned()),
+            ("GET", "/wiki/again", cookie.clone()),
+        ];
+        let mut stream = TcpStream::connect(env.addr).await.expect("connect");
+        let mut read = Vec::new();
+        let mut ids = Vec::new();
+        for (method, target, extra) in &asks {
+            let sent = format!("{method} {target} HTTP/1.1\r\nHost: app.example\r\n{extra}\r\n");
+            stream.write_all(sent.as_bytes()).await.expect("write");
+            let end = loop {
+                if let Some(end) = find(&read, b"\r\n\r\n") {
+                    break end;
+                }
+                let got = fill(&mut stream, &mut read).await;
+                got.unwrap_or_else(|| {
+                    panic!("lane {lane}, {upstream:?}, {method} {target}: no answer")
+                });
+            };
+            let head = String::from_utf8_lossy(&read[..end]).to_ascii_lowercase();
+            let field = |name: &str| {
+                head.split("\r\n")
+                    .find_map(|line| line.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            ids.push(field("x-request-id: ").expect("an id"));
+            // (hyper sends no length with an empty answer to a HEAD.)
+            let length: usize = match *method {
+                "HEAD" => 0,
+                _ => field("content-length: ")
+                    .and_then(|length| length.parse().ok())
+                    .unwrap_or_else(|| panic!("lane {lane}, {target}: no length: {head}")),
+            };
+            read.drain(..end + 4);
+            while read.len() < length {
+                fill(&mut stream, &mut read).await.expect("the body");
+            }
+            read.drain(..length);
+        }
+        let all_written = async || access_lines(&env, &ids).len() == asks.len();
+        crate::support::eventually("every access line", PATIENCE, all_written).await;
+        // (A request whose app is gone is not counted as the lane's; the
+        // counter is the process's, shared with other tests: at least.)
+        if lane && upstream.is_none() {
+            let carried = lane_requests(&scrape(&env).await) - before;
+            assert!(carried >= asks.len() as f64, "the lane took {carried}");
+        }
+        let text = std::fs::read_to_string(env.dir.path().join("access.log")).expect("log");
+        assert!(!text.contains("s3cr3t"), "the query was logged: {text}");
+        written.push(access_lines(&env, &ids));
+    }
+    assert_eq!(written[0], written[1], "the lane's lines, then hyper's");
+    let lines = written[0].join("\n");
+    assert!(lines.contains(r#""user":"alice""#), "{lines}");
+    assert!(lines.contains(r#""upstream":"<upstream>""#), "{lines}");
+    let failed: Vec<Vec<String>> = written[2..]
+        .iter()
+        .map(|lines| {
+            lines
+                .iter()
+                .map(|line| line.replace(&gone, "<gone>"))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        failed[0], failed[1],
+        "with the app gone: the lane's, then hyper's"
+    );
+    let lines = failed[0].join("\n");
+    assert!(lines.contains(r#""status":502"#), "{lines}");
+}
