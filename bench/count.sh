@@ -33,44 +33,12 @@ KEEP_TMP="${KEEP_TMP:-0}"
 PREFIX="/.doorman"
 FILE="/kib.txt"
 
-die() {
-    echo "count: $*" >&2
-    exit 1
-}
-say() { echo "count: $*" >&2; }
+BENCH_NAME=count
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 for tool in valgrind nginx curl python3; do
     command -v "$tool" >/dev/null || die "$tool is needed (apt-get install $tool)"
 done
-
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/doorman-count.XXXXXX")"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    done
-    [[ "$KEEP_TMP" == 1 ]] && say "kept $TMP" || rm -rf "$TMP"
-}
-trap cleanup EXIT
-forget_pid() {
-    local kept=() pid
-    for pid in "${PIDS[@]}"; do [[ "$pid" == "$1" ]] || kept+=("$pid"); done
-    PIDS=("${kept[@]}")
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-# Waits (valgrind starts slowly) until URL answers at all.
-wait_http() {
-    local _
-    for _ in $(seq 1 600); do
-        curl -s -o /dev/null --max-time 2 "$1" && return 0
-        sleep 0.2
-    done
-    tail -n 20 "$2" >&2 || true
-    die "nothing answers at $1 (log above: $2)"
-}
 
 # ---------------------------------------------------------------- builds
 
@@ -89,29 +57,7 @@ FLOOR="${FLOOR_BIN:-$BENCH/floor/target/count/doorman-bench-floor}"
 
 UP_PORT="$(free_port)"
 UP="$TMP/upstream"
-mkdir -p "$UP/tmp" "$UP/www"
-head -c 1024 /dev/zero | tr '\0' 'x' >"$UP/www$FILE"
-cat >"$UP/nginx.conf" <<EOF
-$([[ "$EUID" == 0 ]] && echo "user root;")
-worker_processes 1;
-daemon off;
-pid $UP/nginx.pid;
-error_log $UP/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
-    server { listen 127.0.0.1:$UP_PORT; root $UP/www; location / { } }
-}
-EOF
-nginx -c "$UP/nginx.conf" -p "$UP" -e "$UP/error.log" 2>"$UP/stderr.log" &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$UP_PORT$FILE" "$UP/error.log"
+start_upstream "$UP" "$UP_PORT"
 
 # ---------------------------------------------------------------- doorman config and cookie
 
@@ -123,7 +69,7 @@ HOOK_PORT="$(free_port)"
 CODE_FILE="$TMP/code"
 python3 "$BENCH/hook.py" "$HOOK_PORT" "$CODE_FILE" 2>"$TMP/hook.log" &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$HOOK_PORT/" "$TMP/hook.log"
+wait_http "http://127.0.0.1:$HOOK_PORT/" "$TMP/hook.log" 120
 cat >"$DM/users.yaml" <<EOF
 users:
   count:
@@ -163,7 +109,7 @@ doorman_config "$PORT"
 env -u RUST_LOG "$DOORMAN" serve --config "$DM/doorman.yaml" >"$DM/audit.log" 2>"$DM/signin.log" &
 SIGNIN_PID=$!
 PIDS+=("$SIGNIN_PID")
-wait_http "$BASE$PREFIX/health" "$DM/signin.log"
+wait_http "$BASE$PREFIX/health" "$DM/signin.log" 120
 rss() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 IDLE_RSS="$(rss "$SIGNIN_PID" VmRSS)"
 csrf="$(curl -sS -b "$TMP/jar" -c "$TMP/jar" "$BASE$PREFIX/login" |
@@ -215,7 +161,7 @@ count() {
     esac
     pid=$!
     PIDS+=("$pid")
-    wait_http "http://127.0.0.1:$port$ready" "$TMP/$tool-$target-$requests.log"
+    wait_http "http://127.0.0.1:$port$ready" "$TMP/$tool-$target-$requests.log" 120
     python3 "$BENCH/count_client.py" "127.0.0.1:$port" "$FILE" "$WARMUP" "$CONNECTIONS" "$cookie" ||
         die "$target: warm-up failed"
     python3 "$BENCH/count_client.py" "127.0.0.1:$port" "$FILE" "$requests" "$CONNECTIONS" "$cookie" ||

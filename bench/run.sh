@@ -84,11 +84,9 @@ BENCH_PASSWORD="bench-password-$RANDOM$RANDOM"
 PREFIX="/.doorman"
 FILE="/kib.txt" # the 1 KiB static file every target serves
 
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
-say() { echo "bench: $*" >&2; }
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
 for name in DURATION ROUNDS STORM_ROUNDS STALE_ROUNDS WARMUP THREADS CONNECTIONS STORM_CONCURRENCY \
     PACED_ROUNDS PACED_DELAY_MS MAX_OTHER_CPU RETRIES RETRY_WAIT; do
@@ -120,60 +118,7 @@ NGINX="$(command -v nginx)"
 REDIS_SERVER="$(command -v redis-server)"
 CADDY="$(command -v caddy)"
 
-# ---------------------------------------------------------------- cleanup
-
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/doorman-bench.XXXXXX")"
-PIDS=()
-
-cleanup() {
-    local i pid waited
-    # Stop everything we started, newest first, by pid only.
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        pid="${PIDS[i]}"
-        kill -TERM "$pid" 2>/dev/null || continue
-        for waited in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-            [[ "$waited" == 10 ]] && kill -KILL "$pid" 2>/dev/null
-        done
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ "$KEEP_TMP" == 1 ]]; then
-        say "kept $TMP"
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
-
-# Drops a pid we have already waited for, so cleanup never signals a reused one.
-forget_pid() {
-    local kept=() pid
-    for pid in "${PIDS[@]}"; do
-        [[ "$pid" == "$1" ]] || kept+=("$pid")
-    done
-    PIDS=("${kept[@]}")
-}
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 # ---------------------------------------------------------------- helpers
-
-# A free TCP port on 127.0.0.1 (the kernel's choice).
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits until URL answers at all (any HTTP status), or dies showing LOG.
-wait_http() {
-    local url="$1" log="$2" _
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null --max-time 1 "$url" && return 0
-        sleep 0.1
-    done
-    tail -n 20 "$log" >&2 || true
-    die "nothing answers at $url (log above: $log)"
-}
 
 # CPU time (clock ticks, user + system) used so far by the given processes.
 # /proc/PID/stat: drop "pid (comm) " first, then utime and stime are fields 12, 13.

@@ -35,11 +35,9 @@ KEEP_TMP="${KEEP_TMP:-0}"
 PREFIX="/.doorman"
 FILE="/kib.txt"
 
-die() {
-    echo "sessions: $*" >&2
-    exit 1
-}
-say() { echo "sessions: $*" >&2; }
+BENCH_NAME=sessions
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 for name in SESSIONS USERS CONNECTIONS; do
     [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive whole number, got '${!name}'"
 done
@@ -47,32 +45,6 @@ for tool in nginx curl python3; do
     command -v "$tool" >/dev/null || die "$tool is needed (apt-get install $tool)"
 done
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/doorman-sessions.XXXXXX")"
-PIDS=()
-cleanup() {
-    local i pid
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        pid="${PIDS[i]}"
-        kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    done
-    if [[ "$KEEP_TMP" == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_http() {
-    local _
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null --max-time 1 "$1" && return 0
-        sleep 0.1
-    done
-    tail -n 20 "$2" >&2 || true
-    die "nothing answers at $1 (log above: $2)"
-}
 # rss PID KEY: the KiB value of KEY (VmRSS, VmHWM) in /proc/PID/status.
 rss() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 mib() { awk -v kib="$1" 'BEGIN { printf "%.1f", kib / 1024 }'; }
@@ -92,35 +64,7 @@ MINT="${MINT_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/mint-sessio
 
 UP_PORT="$(free_port)"
 UP="$TMP/upstream"
-mkdir -p "$UP/tmp" "$UP/www"
-head -c 1024 /dev/zero | tr '\0' 'x' >"$UP/www$FILE"
-{
-    [[ "$EUID" == 0 ]] && echo "user root;"
-    cat <<EOF
-worker_processes 1;
-daemon off;
-pid $UP/nginx.pid;
-error_log $UP/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $UP/tmp/body;
-    proxy_temp_path $UP/tmp/proxy;
-    fastcgi_temp_path $UP/tmp/fastcgi;
-    uwsgi_temp_path $UP/tmp/uwsgi;
-    scgi_temp_path $UP/tmp/scgi;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$UP_PORT;
-        root $UP/www;
-        location / { }
-    }
-}
-EOF
-} >"$UP/nginx.conf"
-nginx -c "$UP/nginx.conf" -p "$UP" -e "$UP/error.log" 2>"$UP/stderr.log" &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$UP_PORT$FILE" "$UP/error.log"
+start_upstream "$UP" "$UP_PORT"
 
 # ---------------------------------------------------------------- doorman
 

@@ -29,65 +29,17 @@ DOORMAN="${DOORMAN_BIN:-$TARGET_DIR/release/doorman}"
 MINT="${MINT_BIN:-$TARGET_DIR/release/examples/mint-sessions}"
 FILE="/kib.txt"
 
-die() {
-    echo "split: $*" >&2
-    exit 1
-}
+BENCH_NAME=split
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 [[ -x "$DOORMAN" && -x "$MINT" ]] ||
     die "no binaries at $DOORMAN and $MINT (cargo build --release --bin doorman --example mint-sessions)"
 for tool in nginx wrk curl python3; do
     command -v "$tool" >/dev/null || die "$tool is needed"
 done
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/doorman-split.XXXXXX")"
-PIDS=()
-cleanup() {
-    local i
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        kill -TERM "${PIDS[i]}" 2>/dev/null && wait "${PIDS[i]}" 2>/dev/null
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_http() {
-    local _
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null --max-time 1 "$1" && return 0
-        sleep 0.1
-    done
-    die "nothing answers at $1"
-}
-
 UP_PORT="$(free_port)"
-mkdir -p "$TMP/up/tmp" "$TMP/up/www"
-head -c 1024 /dev/zero | tr '\0' 'x' >"$TMP/up/www$FILE"
-{
-    [[ "$EUID" == 0 ]] && echo "user root;"
-    cat <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/up/nginx.pid;
-error_log $TMP/up/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/up/tmp/body;
-    proxy_temp_path $TMP/up/tmp/proxy;
-    fastcgi_temp_path $TMP/up/tmp/fastcgi;
-    uwsgi_temp_path $TMP/up/tmp/uwsgi;
-    scgi_temp_path $TMP/up/tmp/scgi;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$UP_PORT; root $TMP/up/www; location / { } }
-}
-EOF
-} >"$TMP/up/nginx.conf"
-nginx -c "$TMP/up/nginx.conf" -p "$TMP/up" -e "$TMP/up/error.log" 2>/dev/null &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$UP_PORT$FILE"
+start_upstream "$TMP/up" "$UP_PORT"
 
 DM_PORT="$(free_port)"
 HASH="$(printf 'split-bench-password\n' | "$DOORMAN" hash-password --stdin)"
@@ -107,7 +59,7 @@ EOF
 env -u RUST_LOG "$DOORMAN" serve --config "$TMP/doorman.yaml" >/dev/null 2>"$TMP/doorman.log" &
 DM_PID=$!
 PIDS+=("$DM_PID")
-wait_http "http://127.0.0.1:$DM_PORT/.doorman/health"
+wait_http "http://127.0.0.1:$DM_PORT/.doorman/health" "$TMP/doorman.log"
 COOKIE="doorman_session=$("$MINT" "$TMP/doorman.yaml" 1)"
 status="$(curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$DM_PORT$FILE")"
 [[ "$status" == 200 ]] || die "the minted session got $status, expected 200"

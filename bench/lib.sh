@@ -1,0 +1,95 @@
+# bench/lib.sh: what the bench scripts share. Sourced (not run) after
+# setting BENCH_NAME, the word each message starts with. Gives die and say,
+# a temp dir TMP with the pid list PIDS that `cleanup` stops on exit
+# (newest first; TMP removed unless KEEP_TMP=1), free_port, wait_http and
+# start_upstream, the nginx serving the 1 KiB file $FILE that every target
+# proxies to.
+
+die() {
+    echo "$BENCH_NAME: $*" >&2
+    exit 1
+}
+say() { echo "$BENCH_NAME: $*" >&2; }
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/doorman-$BENCH_NAME.XXXXXX")"
+PIDS=()
+
+cleanup() {
+    local i pid waited
+    # Stop everything we started, newest first, by pid only.
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid="${PIDS[i]}"
+        kill -TERM "$pid" 2>/dev/null || continue
+        for waited in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.2
+            [[ "$waited" == 10 ]] && kill -KILL "$pid" 2>/dev/null
+        done
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ "${KEEP_TMP:-0}" == 1 ]]; then
+        say "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Drops a pid we have already waited for, so cleanup never signals a reused one.
+forget_pid() {
+    local kept=() pid
+    for pid in "${PIDS[@]}"; do
+        [[ "$pid" == "$1" ]] || kept+=("$pid")
+    done
+    PIDS=("${kept[@]}")
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL LOG [SECONDS]: waits until URL answers at all (any HTTP
+# status), for up to SECONDS (10), or dies showing the end of LOG.
+wait_http() {
+    local url="$1" log="$2" tries=$((${3:-10} * 10)) _
+    for _ in $(seq 1 "$tries"); do
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.1
+    done
+    tail -n 20 "$log" >&2 || true
+    die "nothing answers at $url (log above: $log)"
+}
+
+# start_upstream DIR PORT: one nginx worker serving the 1 KiB file $FILE
+# from DIR on 127.0.0.1:PORT, started, in PIDS, and answering.
+start_upstream() {
+    local dir="$1" port="$2"
+    mkdir -p "$dir/tmp" "$dir/www"
+    head -c 1024 /dev/zero | tr '\0' 'x' >"$dir/www$FILE"
+    {
+        # Workers run as root when we are root: the temp dir is 0700.
+        [[ "$EUID" == 0 ]] && echo "user root;"
+        cat <<EOF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    server { listen 127.0.0.1:$port; root $dir/www; location / { } }
+}
+EOF
+    } >"$dir/nginx.conf"
+    nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/error.log" 2>"$dir/stderr.log" &
+    PIDS+=($!)
+    wait_http "http://127.0.0.1:$port$FILE" "$dir/error.log"
+}
