@@ -113,14 +113,6 @@ async fn answer(
         now,
         secure,
     );
-    let path = Some(request.uri().path());
-    let stopped = |why, rule: &str, user: Option<&str>| {
-        audit_stop(
-            app,
-            now,
-            &Stop::new(why, rule, user, client, path, request.headers()),
-        );
-    };
     match (decision, proxy) {
         (Decision::Pages, _) => {
             metrics::request(if is_health_probe(&app.prefix, request.uri().path()) {
@@ -171,22 +163,48 @@ async fn answer(
             | Decision::PassToken { .. },
             _,
         ) => unknown_host(host.as_deref(), client),
-        (Decision::Denied { rule, user }, _) => {
+        (refused, _) => refusal(app, refused, &request, client, now),
+    }
+}
+
+/// The answer to a request the gate refused (denied, step-up, sign in
+/// first), counted and audited; whichever way the request came (hyper or
+/// the lane), this is where its answer is made.
+fn refusal<B>(
+    app: &App,
+    decision: Decision,
+    request: &Request<B>,
+    client: IpAddr,
+    now: u64,
+) -> Response<Body> {
+    let path = Some(request.uri().path());
+    let stopped = |why, rule: &str, user: Option<&str>| {
+        let stop = Stop::new(why, rule, user, client, path, request.headers());
+        audit_stop(app, now, &stop);
+    };
+    match decision {
+        Decision::Denied { rule, user } => {
             metrics::request(RequestOutcome::Denied);
             let user = user.as_ref().map(|user| user.name.as_str());
             stopped(Stopped::Denied, &rule, user);
-            pages::forbidden(app, &request)
+            pages::forbidden(app, request)
         }
-        (Decision::StepUp { rule, user }, _) => {
+        Decision::StepUp { rule, user } => {
             metrics::request(RequestOutcome::StepUp);
             stopped(Stopped::StepUp, &rule, Some(&user.name));
-            pages::step_up(app, &request)
+            pages::step_up(app, request)
         }
-        (Decision::Login, _) => {
+        Decision::Login => {
             metrics::request(RequestOutcome::Login);
-            pages::login_redirect(app, &request)
+            pages::login_redirect(app, request)
         }
-        (Decision::Unauthorized, _) => {
+        // Only refusals come here; should anything else, it is refused too.
+        Decision::Unauthorized
+        | Decision::Pages
+        | Decision::Public
+        | Decision::Pass { .. }
+        | Decision::PassToken { .. }
+        | Decision::UnknownHost => {
             metrics::request(RequestOutcome::Unauthorized);
             pages::unauthorized(app)
         }
@@ -439,8 +457,9 @@ fn ready_for_app(app: &App, headers: &mut HeaderMap, user: Option<&User>) {
 pub enum LaneWork<'p> {
     /// Straight through to an app, readied for it.
     Forward(LanePass<'p>),
-    /// A forward-auth question, answered: the lane sends this.
-    Answer(pages::Reply),
+    /// Answered by doorman itself — a forward-auth question, or a request
+    /// the gate refused: the lane sends this.
+    Answer(Response<Body>),
 }
 
 /// A request the lane forwards to an app.
@@ -459,7 +478,8 @@ pub struct LanePass<'p> {
 /// what the lane may: a request the gate lets straight through to an app,
 /// with nothing to add to the response but its id, is readied for the app;
 /// a forward-auth question (`GET {prefix}/auth`, without a doorman token)
-/// is answered, by the same [`pages::forward_auth`] as hyper's path. `None`:
+/// is answered, by the same [`pages::forward_auth`] as hyper's path, and so
+/// is a request the gate refuses (by the same [`refusal`]). `None`:
 /// neither — hyper then reads the request anew from its bytes and
 /// [`handle`] answers it. Nothing is counted, logged or audited before the
 /// lane is sure, so no request is counted twice.
@@ -499,12 +519,23 @@ pub fn judge_for_lane<'p>(
         Decision::Pages if forward_auth => {
             let request_id = app.request_ids.assign(request.headers_mut(), trusted);
             metrics::request(RequestOutcome::Pages);
-            let mut reply = pages::forward_auth(app, None, request.headers(), peer, now, secure);
+            let reply = pages::forward_auth(app, None, request.headers(), peer, now, secure);
+            let mut reply = reply.map(http_body_util::Either::Right);
             let headers = reply.headers_mut();
             headers.insert(crate::request_id::X_REQUEST_ID, request_id);
             return Some(LaneWork::Answer(reply));
         }
         _ if forward_auth => return None,
+        refused @ (Decision::Denied { .. }
+        | Decision::StepUp { .. }
+        | Decision::Login
+        | Decision::Unauthorized) => {
+            let request_id = app.request_ids.assign(request.headers_mut(), trusted);
+            let mut reply = refusal(app, refused, request, client, now);
+            let headers = reply.headers_mut();
+            headers.insert(crate::request_id::X_REQUEST_ID, request_id);
+            return Some(LaneWork::Answer(reply));
+        }
         Decision::Public => (None, RequestOutcome::Public),
         Decision::Pass {
             user,

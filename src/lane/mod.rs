@@ -9,10 +9,12 @@
 //! in this connection's task: no body channels, no second task, one write
 //! for the head and the first bytes of the body. A front proxy's
 //! forward-auth question (`GET {prefix}/auth`) is answered here too, by
-//! the same [`crate::pages::forward_auth`] as on hyper's path. With the
-//! access log on, the lane writes each line as hyper's path would.
+//! the same [`crate::pages::forward_auth`] as on hyper's path, and so is a
+//! request the gate refuses (sign in first, step up, denied), by the same
+//! refusal code. With the access log on, the lane writes each line as
+//! hyper's path would.
 //!
-//! Anything else — doorman's other pages, a sign-in to ask for, a body, an
+//! Anything else — doorman's other pages, a re-issued cookie, a token, a body, an
 //! upgrade, HTTP/1.0 or HTTP/2, a head the lane does not read exactly as
 //! hyper would — leaves the lane before anything was done or counted:
 //! hyper gets the connection with every byte read so far and serves it, as
