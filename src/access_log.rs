@@ -198,7 +198,8 @@ impl Entry {
     }
 
     /// The status, request id and [`Who`] of an answer the HTTP/1 lane
-    /// relays from the app, taken down.
+    /// sends for a request it forwarded (the app's, or the error page when
+    /// the app failed), taken down.
     pub fn relayed(&mut self, status: u16, request_id: &str, who: Option<Who>) {
         self.status = status;
         request_id.clone_into(&mut self.request_id);

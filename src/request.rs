@@ -517,24 +517,21 @@ pub fn judge_for_lane<'p>(
     };
     let (user, outcome) = match gate::decide(app, &judged, now, secure) {
         Decision::Pages if forward_auth => {
-            let request_id = app.request_ids.assign(request.headers_mut(), trusted);
-            metrics::request(RequestOutcome::Pages);
-            let reply = pages::forward_auth(app, None, request.headers(), peer, now, secure);
-            let mut reply = reply.map(http_body_util::Either::Right);
-            let headers = reply.headers_mut();
-            headers.insert(crate::request_id::X_REQUEST_ID, request_id);
-            return Some(LaneWork::Answer(reply));
+            return lane_answer(app, request, trusted, |request| {
+                metrics::request(RequestOutcome::Pages);
+                let headers = request.headers();
+                let reply = pages::forward_auth(app, None, headers, peer, now, secure);
+                reply.map(http_body_util::Either::Right)
+            });
         }
         _ if forward_auth => return None,
         refused @ (Decision::Denied { .. }
         | Decision::StepUp { .. }
         | Decision::Login
         | Decision::Unauthorized) => {
-            let request_id = app.request_ids.assign(request.headers_mut(), trusted);
-            let mut reply = refusal(app, refused, request, client, now);
-            let headers = reply.headers_mut();
-            headers.insert(crate::request_id::X_REQUEST_ID, request_id);
-            return Some(LaneWork::Answer(reply));
+            return lane_answer(app, request, trusted, |request| {
+                refusal(app, refused, request, client, now)
+            });
         }
         Decision::Public => (None, RequestOutcome::Public),
         Decision::Pass {
@@ -556,6 +553,21 @@ pub fn judge_for_lane<'p>(
         trusted,
         who,
     }))
+}
+
+/// doorman's own answer on the lane, made by `make` once the request has
+/// its id (the audit trail names it), and sent with that id.
+fn lane_answer<'p>(
+    app: &App,
+    request: &mut Request<()>,
+    trusted: bool,
+    make: impl FnOnce(&Request<()>) -> Response<Body>,
+) -> Option<LaneWork<'p>> {
+    let request_id = app.request_ids.assign(request.headers_mut(), trusted);
+    let mut reply = make(request);
+    let headers = reply.headers_mut();
+    headers.insert(crate::request_id::X_REQUEST_ID, request_id);
+    Some(LaneWork::Answer(reply))
 }
 
 #[cfg(test)]

@@ -270,6 +270,26 @@ fn normalized(head: &str) -> Vec<String> {
     lines
 }
 
+/// Sends `sent` twice on one new connection to doorman and adds what came
+/// back to `seen` (answers to a `HEAD` if `head`); `None` where the
+/// connection was over before a whole answer.
+async fn twice(env: &Env, sent: &str, head: bool, seen: &mut Vec<Option<Seen>>) {
+    let mut stream = TcpStream::connect(env.addr).await.expect("connect");
+    let mut read = Vec::new();
+    for _ in 0..2 {
+        if stream.write_all(sent.as_bytes()).await.is_err() {
+            seen.push(None);
+            return;
+        }
+        let answer = read_answer(&mut stream, &mut read, head).await;
+        let over = answer.is_none();
+        seen.push(answer);
+        if over {
+            return;
+        }
+    }
+}
+
 /// What each doorman made of `name`, twice on one keep-alive connection
 /// (the second time the lane has a kept connection to the app to reuse):
 /// the answers the client saw and the heads the app was sent.
@@ -281,22 +301,9 @@ async fn through(
     name: &str,
 ) -> (Vec<Option<Seen>>, Vec<Vec<String>>) {
     app.take();
-    let mut stream = TcpStream::connect(env.addr).await.expect("connect");
+    let sent = request(method, &format!("/s/{name}?q=1"), cookie);
     let mut seen = Vec::new();
-    let mut read = Vec::new();
-    for _ in 0..2 {
-        let sent = request(method, &format!("/s/{name}?q=1"), cookie);
-        if stream.write_all(sent.as_bytes()).await.is_err() {
-            seen.push(None);
-            break;
-        }
-        let answer = read_answer(&mut stream, &mut read, method == "HEAD").await;
-        let over = answer.is_none();
-        seen.push(answer);
-        if over {
-            break;
-        }
-    }
+    twice(env, &sent, method == "HEAD", &mut seen).await;
     let heads = app.take().iter().map(|head| normalized(head)).collect();
     (seen, heads)
 }
@@ -654,22 +661,9 @@ async fn ask_twice(
     });
     let mut seen = Vec::new();
     for method in ["GET", "HEAD"] {
-        let mut stream = TcpStream::connect(env.addr).await.expect("connect");
-        let mut read = Vec::new();
-        for _ in 0..2 {
-            let sent =
-                format!("{method} {target} HTTP/1.1\r\nHost: auth.example\r\n{cookie}{extra}\r\n");
-            if stream.write_all(sent.as_bytes()).await.is_err() {
-                seen.push(None);
-                break;
-            }
-            let answer = read_answer(&mut stream, &mut read, method == "HEAD").await;
-            let over = answer.is_none();
-            seen.push(answer);
-            if over {
-                break;
-            }
-        }
+        let sent =
+            format!("{method} {target} HTTP/1.1\r\nHost: auth.example\r\n{cookie}{extra}\r\n");
+        twice(env, &sent, method == "HEAD", &mut seen).await;
     }
     seen
 }
