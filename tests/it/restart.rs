@@ -254,3 +254,63 @@ async fn a_gateway_shut_down_in_process_lets_the_next_one_open_the_same_file() {
         .expect("the store file was let go");
     assert!(!accepted(again.addr(), &cookie).await);
 }
+
+/// Many forward-auth questions at once on kept-alive connections (the
+/// HTTP/1 lane answers them), with the answer each must get: 200 as
+/// Alice, 401 for a signed-out session and a forged cookie.
+async fn ask_all_at_once(addr: SocketAddr, alice: &str, signed_out: &str, label: &str) {
+    let client = crate::support::api_client();
+    let mut asked = tokio::task::JoinSet::new();
+    // Under `limits.max_connections_per_client` (256): this client is one
+    // address, and a connection over the cap is refused.
+    for i in 0..240 {
+        let (client, label) = (client.clone(), label.to_owned());
+        let (cookie, expected) = match i % 3 {
+            0 => (alice.to_owned(), 200),
+            1 => (signed_out.to_owned(), 401),
+            _ => ("forged".to_owned(), 401),
+        };
+        asked.spawn(async move {
+            let answer = client
+                .get(format!("http://{addr}/.doorman/auth"))
+                .header("cookie", format!("{SESSION_COOKIE}={cookie}"))
+                .send()
+                .await
+                .expect("an answer");
+            let status = answer.status().as_u16();
+            let user = answer
+                .headers()
+                .get("remote-user")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            assert_eq!(status, expected, "{label}: question {i}");
+            let expected_user = if expected == 200 { "alice" } else { "" };
+            assert_eq!(user, expected_user, "{label}: question {i}");
+        });
+    }
+    while let Some(done) = asked.join_next().await {
+        done.expect("a question");
+    }
+}
+
+#[tokio::test]
+async fn forward_auth_answers_many_at_once_each_its_own_across_a_restart() {
+    let env = Env::start().await;
+    let config = file_config(&env);
+    let (serve, addr) = start(&config);
+    let mut alice = Browser::new(addr);
+    alice.sign_in(&env, "alice").await;
+    let mut bob = Browser::new(addr);
+    bob.sign_in(&env, "bob").await;
+    let alice = alice.session_cookie().expect("alice's cookie");
+    let signed_out = bob.session_cookie().expect("bob's cookie");
+    assert_eq!(bob.sign_out().await.status, 200);
+    ask_all_at_once(addr, &alice, &signed_out, "before").await;
+    stop(serve);
+    let (serve, addr) = start(&config);
+    ask_all_at_once(addr, &alice, &signed_out, "after a restart").await;
+    crash(serve);
+    let (_serve, addr) = start(&config);
+    ask_all_at_once(addr, &alice, &signed_out, "after a crash").await;
+}
