@@ -613,6 +613,15 @@ fn questions() -> Vec<(&'static str, String)> {
                 traefik("GET", "/app")
             ),
         ),
+        // Connection tokens aimed at what doorman reads or answers.
+        (
+            "/.doorman/auth",
+            format!(
+                "{}Connection: keep-alive, Remote-User, X-Forwarded-Uri, Cookie\r\n\
+                 Remote-User: mallory\r\n",
+                traefik("GET", "/admin/x")
+            ),
+        ),
     ]);
     asked
 }
