@@ -1,9 +1,9 @@
 # bench/lib.sh: what the bench scripts share. Sourced (not run) after
 # setting BENCH_NAME, the word each message starts with. Gives die and say,
 # a temp dir TMP with the pid list PIDS that `cleanup` stops on exit
-# (newest first; TMP removed unless KEEP_TMP=1), free_port, wait_http and
-# start_upstream, the nginx serving the 1 KiB file $FILE that every target
-# proxies to.
+# (newest first; TMP removed unless KEEP_TMP=1), free_port, wait_http,
+# nginx_head (the top of every nginx config) and start_upstream, the nginx
+# serving the 1 KiB file $FILE that every target proxies to.
 
 die() {
     echo "$BENCH_NAME: $*" >&2
@@ -62,6 +62,33 @@ wait_http() {
     die "nothing answers at $url (log above: $log)"
 }
 
+# nginx_head DIR [WORKERS]: the top of an nginx config whose files all
+# live under DIR, up to the open `http {` block (WORKERS: `auto` unless
+# given). Workers run as root when we are root: the temp dir is 0700, the
+# default `nobody` could not read the file.
+nginx_head() {
+    local dir="$1" workers="${2:-auto}"
+    [[ "$EUID" == 0 ]] && echo "user root;"
+    cat <<EOF
+worker_processes $workers;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    default_type text/plain;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    # nginx closes a keep-alive connection after 1000 requests by default;
+    # hyper does not. Lift the limit so no target pays for reconnects.
+    keepalive_requests 1000000;
+EOF
+}
+
 # start_upstream DIR PORT: one nginx worker serving the 1 KiB file $FILE
 # from DIR on 127.0.0.1:PORT, started, in PIDS, and answering.
 start_upstream() {
@@ -69,25 +96,9 @@ start_upstream() {
     mkdir -p "$dir/tmp" "$dir/www"
     head -c 1024 /dev/zero | tr '\0' 'x' >"$dir/www$FILE"
     {
-        # Workers run as root when we are root: the temp dir is 0700.
-        [[ "$EUID" == 0 ]] && echo "user root;"
-        cat <<EOF
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-    server { listen 127.0.0.1:$port; root $dir/www; location / { } }
-}
-EOF
+        nginx_head "$dir" 1
+        echo "    server { listen 127.0.0.1:$port; root $dir/www; location / { } }"
+        echo "}"
     } >"$dir/nginx.conf"
     nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/error.log" 2>"$dir/stderr.log" &
     PIDS+=($!)

@@ -145,31 +145,6 @@ start_nginx() {
     PIDS+=($!)
 }
 
-# Common top of both nginx configs. Workers run as root when we are root:
-# the temp dir is 0700, the default `nobody` could not read the file.
-nginx_head() {
-    local dir="$1"
-    [[ "$EUID" == 0 ]] && echo "user root;"
-    cat <<EOF
-worker_processes auto;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    default_type text/plain;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-    # nginx closes a keep-alive connection after 1000 requests by default;
-    # hyper does not. Lift the limit so no target pays for reconnects.
-    keepalive_requests 1000000;
-EOF
-}
-
 # ---------------------------------------------------------------- upstream
 
 UP_PORT="$(free_port)"

@@ -90,6 +90,16 @@ impl Running {
         }
     }
 
+    /// The `addr=` of the "doorman is listening" line.
+    fn listening_addr(&mut self) -> std::net::SocketAddr {
+        let listening = self.stderr.line_with("doorman is listening");
+        listening
+            .split_whitespace()
+            .find_map(|field| field.strip_prefix("addr="))
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no plain addr= field in {listening:?}"))
+    }
+
     /// The exit status, or a failed test if the child is still running at the deadline.
     fn exit_status(&mut self) -> ExitStatus {
         // Both pipes close when the child exits; then `wait` returns at once.
@@ -285,11 +295,7 @@ fn serve_with_a_broken_config_exits_1_naming_the_problem() {
 async fn serve_answers_sigterm_by_draining_and_exiting_0() {
     let env = Env::start().await;
     let mut serve = Running::spawn(doorman().args(["serve", "--config"]).arg(env.config_path()));
-    let listening = serve.stderr.line_with("doorman is listening");
-    let addr = listening
-        .split_whitespace()
-        .find_map(|field| field.strip_prefix("addr="))
-        .unwrap_or_else(|| panic!("no plain addr= field in {listening:?}"));
+    let addr = serve.listening_addr();
     let health = reqwest::get(format!("http://{addr}/.doorman/health"))
         .await
         .expect("health");
@@ -378,12 +384,7 @@ async fn password_checks_give_their_memory_back() {
     )
     .await;
     let mut serve = Running::spawn(doorman().args(["serve", "--config"]).arg(env.config_path()));
-    let listening = serve.stderr.line_with("doorman is listening");
-    let addr: std::net::SocketAddr = listening
-        .split_whitespace()
-        .find_map(|field| field.strip_prefix("addr="))
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("no plain addr= field in {listening:?}"));
+    let addr = serve.listening_addr();
     let pid = serve.child.id();
     let mut browser = Browser::new(addr);
     assert_eq!(browser.try_password("nobody-0", "guess").await.status, 401);

@@ -525,6 +525,18 @@ enum Asker {
     Forged,
 }
 
+impl Asker {
+    /// The session cookie the asker sends, given Alice's and Bob's.
+    fn cookie<'a>(self, alice: &'a str, bob: &'a str) -> Option<&'a str> {
+        match self {
+            Asker::Nobody => None,
+            Asker::Alice => Some(alice),
+            Asker::Bob => Some(bob),
+            Asker::Forged => Some("forged"),
+        }
+    }
+}
+
 /// Forward-auth questions as nginx, Traefik and Caddy ask them, and as a
 /// client who reaches doorman directly, or a front proxy that appends
 /// instead of overwriting, might: (target, extra header lines).
@@ -686,12 +698,8 @@ async fn forward_auth_questions_get_the_same_answer_from_the_lane_as_from_hyper(
         let mut answered = 0.0;
         for (target, extra) in questions() {
             for asker in [Asker::Nobody, Asker::Alice, Asker::Bob, Asker::Forged] {
-                let (on_lane, by_hyper) = match asker {
-                    Asker::Nobody => (None, None),
-                    Asker::Alice => (Some(lane_alice.as_str()), Some(hyper_alice.as_str())),
-                    Asker::Bob => (Some(lane_bob.as_str()), Some(hyper_bob.as_str())),
-                    Asker::Forged => (Some("forged"), Some("forged")),
-                };
+                let on_lane = asker.cookie(&lane_alice, &lane_bob);
+                let by_hyper = asker.cookie(&hyper_alice, &hyper_bob);
                 let lane_saw = ask_twice(&lane, target, &extra, on_lane).await;
                 let hyper_saw = ask_twice(&hyper, target, &extra, by_hyper).await;
                 let (lane_saw, hyper_saw) = (without_ids(lane_saw), without_ids(hyper_saw));
@@ -940,12 +948,8 @@ async fn refusals_get_the_same_answer_count_and_audit_from_the_lane_as_from_hype
         ] {
             for extra in ["", browser] {
                 for asker in [Asker::Nobody, Asker::Alice, Asker::Bob, Asker::Forged] {
-                    let (on_lane, by_hyper) = match asker {
-                        Asker::Nobody => (None, None),
-                        Asker::Alice => (Some(lane_alice.as_str()), Some(hyper_alice.as_str())),
-                        Asker::Bob => (Some(lane_bob.as_str()), Some(hyper_bob.as_str())),
-                        Asker::Forged => (Some("forged"), Some("forged")),
-                    };
+                    let on_lane = asker.cookie(&lane_alice, &lane_bob);
+                    let by_hyper = asker.cookie(&hyper_alice, &hyper_bob);
                     let lane_saw = without_ids(ask_twice(&lane, target, extra, on_lane).await);
                     let hyper_saw = without_ids(ask_twice(&hyper, target, extra, by_hyper).await);
                     let what = format!("stale {stale}, {asker:?}: {target} with {extra:?}");

@@ -58,6 +58,15 @@ pub async fn accepted(addr: SocketAddr, cookie: &str) -> bool {
     }
 }
 
+/// Alice and Bob, each signed in with both factors in a browser of their own.
+async fn alice_and_bob(env: &Env, addr: SocketAddr) -> (Browser, Browser) {
+    let mut alice = Browser::new(addr);
+    alice.sign_in(env, "alice").await;
+    let mut bob = Browser::new(addr);
+    bob.sign_in(env, "bob").await;
+    (alice, bob)
+}
+
 async fn password_step(addr: SocketAddr, user: &str, password: &str) -> u16 {
     let mut browser = Browser::new(addr);
     browser.get("/.doorman/login").await;
@@ -69,10 +78,7 @@ async fn a_sign_out_survives_a_restart_and_a_crash() {
     let env = Env::start().await;
     let config = file_config(&env);
     let (serve, addr) = start(&config);
-    let mut alice = Browser::new(addr);
-    alice.sign_in(&env, "alice").await;
-    let mut bob = Browser::new(addr);
-    bob.sign_in(&env, "bob").await;
+    let (mut alice, bob) = alice_and_bob(&env, addr).await;
     let signed_out = alice.session_cookie().expect("alice's cookie");
     let kept = bob.session_cookie().expect("bob's cookie");
     assert!(accepted(addr, &signed_out).await);
@@ -299,10 +305,7 @@ async fn forward_auth_answers_many_at_once_each_its_own_across_a_restart() {
     let env = Env::start().await;
     let config = file_config(&env);
     let (serve, addr) = start(&config);
-    let mut alice = Browser::new(addr);
-    alice.sign_in(&env, "alice").await;
-    let mut bob = Browser::new(addr);
-    bob.sign_in(&env, "bob").await;
+    let (alice, mut bob) = alice_and_bob(&env, addr).await;
     let alice = alice.session_cookie().expect("alice's cookie");
     let signed_out = bob.session_cookie().expect("bob's cookie");
     assert_eq!(bob.sign_out().await.status, 200);
