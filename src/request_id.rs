@@ -6,7 +6,6 @@
 
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue};
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `X-Request-Id`.
@@ -45,12 +44,14 @@ impl RequestIds {
         let mut buffer = [0u8; 12 + 1 + 16];
         buffer[..12].copy_from_slice(&self.prefix);
         buffer[12] = b'-';
-        let mut rest = &mut buffer[13..];
-        let _ = write!(rest, "{count:x}");
-        let unused = rest.len();
-        let used = buffer.len() - unused;
+        // The counter in lower-case hex, without leading zeros.
+        let digits = (u64::BITS - count.leading_zeros()).div_ceil(4).max(1) as usize;
+        for (at, slot) in buffer[13..13 + digits].iter_mut().enumerate() {
+            let nibble = (count >> (4 * (digits - 1 - at))) & 0xf;
+            *slot = b"0123456789abcdef"[nibble as usize];
+        }
         // Hex digits and a dash: always a valid header value.
-        HeaderValue::from_bytes(&buffer[..used])
+        HeaderValue::from_bytes(&buffer[..13 + digits])
             .unwrap_or_else(|_| HeaderValue::from_static("doorman"))
     }
 
@@ -106,6 +107,31 @@ mod tests {
         assert_eq!(a[..13], b[..13]);
         assert!(a.ends_with("-0") && b.ends_with("-1"));
         assert_ne!(RequestIds::new().next().to_str().unwrap(), a);
+    }
+
+    #[test]
+    fn the_counter_is_written_in_hex_without_leading_zeros() {
+        let ids = RequestIds::new();
+        for count in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            255,
+            256,
+            0xabcdef,
+            1 << 32,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            ids.counter.store(count, Ordering::Relaxed);
+            let id = ids.next();
+            let (prefix, hex) = id.to_str().unwrap().split_at(13);
+            assert_eq!(prefix.as_bytes(), [&ids.prefix[..], b"-"].concat());
+            assert_eq!(hex, format!("{count:x}"));
+        }
     }
 
     #[test]

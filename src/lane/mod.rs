@@ -45,6 +45,11 @@ use tokio_util::sync::CancellationToken;
 /// (or a smaller `limits.max_headers`) is hyper's to judge.
 const MAX_HEADERS: usize = 64;
 
+/// The most headers doorman adds to a request it forwards (`X-Request-Id`,
+/// the three `X-Forwarded-*`, the four identity headers): room for them
+/// from the start, so the map is never grown and rehashed on the way.
+const ADDED_HEADERS: usize = 8;
+
 /// What the lane needs of its worker.
 pub struct Lane<'w> {
     pub app: &'w App,
@@ -207,7 +212,7 @@ fn parse(head: &Bytes, max_headers: usize) -> Option<Request<()>> {
         return None;
     }
     let uri = Uri::from_maybe_shared(head.slice_ref(target.as_bytes())).ok()?;
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    let mut headers = HeaderMap::with_capacity(parsed.headers.len() + ADDED_HEADERS);
     let mut hosts = 0;
     for header in parsed.headers.iter() {
         let name = HeaderName::from_bytes(header.name.as_bytes()).ok()?;

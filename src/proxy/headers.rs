@@ -15,17 +15,34 @@ use http::header::{HeaderName, CONNECTION, COOKIE, HOST, UPGRADE};
 use http::{HeaderMap, HeaderValue};
 use std::net::IpAddr;
 
-/// Always hop-by-hop (RFC 9110 §7.6.1), besides whatever `Connection` lists.
-static HOP_BY_HOP: [HeaderName; 8] = [
-    HeaderName::from_static("te"),
-    HeaderName::from_static("trailer"),
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    HeaderName::from_static("proxy-authenticate"),
-    HeaderName::from_static("proxy-authorization"),
-    HeaderName::from_static("transfer-encoding"),
-    HeaderName::from_static("upgrade"),
+/// Always hop-by-hop (RFC 9110 §7.6.1), besides whatever `Connection` lists:
+/// `Connection` itself, then the fixed set.
+const ALWAYS_HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "transfer-encoding",
+    "upgrade",
 ];
+
+/// The fixed set of [`ALWAYS_HOP_BY_HOP`] as names.
+static HOP_BY_HOP: [HeaderName; 8] = {
+    let names = ALWAYS_HOP_BY_HOP;
+    [
+        HeaderName::from_static(names[1]),
+        HeaderName::from_static(names[2]),
+        HeaderName::from_static(names[3]),
+        HeaderName::from_static(names[4]),
+        HeaderName::from_static(names[5]),
+        HeaderName::from_static(names[6]),
+        HeaderName::from_static(names[7]),
+        HeaderName::from_static(names[8]),
+    ]
+};
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -98,7 +115,16 @@ pub struct ClientHeaders {
     routing: Vec<Vec<u8>>,
     /// Exact (lower-case) names the config lets through.
     passed: Vec<HeaderName>,
+    /// Bit `n` is set when a name removed by folding (identity, routing,
+    /// `Forwarded`) is `n` bytes long, for `n` below [`SHORTEST_OTHER`]:
+    /// any shorter name of another length is none of them, and is kept
+    /// with one look.
+    short_lengths: u16,
 }
+
+/// The shortest name [`ClientHeaders::strips`] matches besides the ones in
+/// `short_lengths`: `x_request_id` and every `x_forwarded_…` are 12 or more.
+const SHORTEST_OTHER: usize = 12;
 
 impl ClientHeaders {
     /// `identity`: the configured identity header names; `passed`: the
@@ -106,17 +132,26 @@ impl ClientHeaders {
     /// `Forwarded`) the app needs from its clients.
     pub fn new(identity: &[&HeaderName], passed: Vec<HeaderName>) -> ClientHeaders {
         // All of them: a look-alike of a passed header is still removed.
-        let routing = ROUTING_HEADERS
+        let routing: Vec<Vec<u8>> = ROUTING_HEADERS
             .iter()
             .map(|name| fold_name(name.as_bytes()))
             .collect();
+        let identity: Vec<Vec<u8>> = identity
+            .iter()
+            .map(|name| fold_name(name.as_str().as_bytes()))
+            .collect();
+        let short_lengths = identity
+            .iter()
+            .chain(&routing)
+            .map(Vec::len)
+            .chain([b"forwarded".len()])
+            .filter(|&length| length < SHORTEST_OTHER)
+            .fold(0, |bits, length| bits | 1 << length);
         ClientHeaders {
-            identity: identity
-                .iter()
-                .map(|name| fold_name(name.as_str().as_bytes()))
-                .collect(),
+            identity,
             routing,
             passed,
+            short_lengths,
         }
     }
 
@@ -133,6 +168,9 @@ impl ClientHeaders {
     fn strips(&self, name: &HeaderName) -> bool {
         let text = name.as_str();
         let bytes = text.as_bytes();
+        if bytes.len() < SHORTEST_OTHER && self.short_lengths & 1 << bytes.len() == 0 {
+            return false;
+        }
         if self.identity.iter().any(|folded| folds_to(bytes, folded)) {
             return true;
         }
@@ -228,13 +266,13 @@ pub fn connection_listed<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<Head
 }
 
 /// [`remove_hop_by_hop`]'s rule for one field of a head read as bytes
-/// (the HTTP/1 lane's): `listed` from [`connection_listed`].
+/// (the HTTP/1 lane's): `listed` from [`connection_listed`]. httparse has
+/// read `name` as a token, the same bytes a [`HeaderName`] takes, so the
+/// rule is compared byte for byte (letter case ignored) without building
+/// one: a name hyper would not pass on is never passed on here either.
 pub fn is_hop_by_hop_field(name: &[u8], listed: &[HeaderName]) -> bool {
-    match HeaderName::from_bytes(name) {
-        Ok(name) => is_hop_by_hop(&name, listed),
-        // Not a name hyper would pass on either.
-        Err(_) => true,
-    }
+    let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
+    ALWAYS_HOP_BY_HOP.into_iter().any(is) || listed.iter().map(HeaderName::as_str).any(is)
 }
 
 /// The protocol a request asks to switch to, if it is an HTTP/1.1 upgrade.
@@ -269,21 +307,18 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
         let name = memchr::memchr(b'=', pair).map_or(pair, |at| &pair[..at]);
         names.iter().any(|own| name.trim_ascii() == own.as_bytes())
     };
-    let mut lines = headers.get_all(COOKIE).iter();
-    let one_line = match (lines.next(), lines.next()) {
-        (None, _) => return,
-        (Some(line), None) => Some(line),
-        _ => None,
-    };
-    if one_line.is_some_and(|line| !cookie_pairs(line.as_bytes()).any(own)) {
+    // One lookup of the name for reading, rewriting and removing.
+    let http::header::Entry::Occupied(mut lines) = headers.entry(COOKIE) else {
         return;
+    };
+    let mut each = lines.iter();
+    if let (Some(line), None) = (each.next(), each.next()) {
+        if !cookie_pairs(line.as_bytes()).any(own) {
+            return;
+        }
     }
     let mut joined = Vec::new();
-    for pair in headers
-        .get_all(COOKIE)
-        .iter()
-        .flat_map(|line| cookie_pairs(line.as_bytes()))
-    {
+    for pair in lines.iter().flat_map(|line| cookie_pairs(line.as_bytes())) {
         if !own(pair) {
             if !joined.is_empty() {
                 joined.extend_from_slice(b"; ");
@@ -291,10 +326,13 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
             joined.extend_from_slice(pair);
         }
     }
-    headers.remove(COOKIE);
-    if let Ok(value) = HeaderValue::from_bytes(&joined) {
-        if !joined.is_empty() {
-            headers.insert(COOKIE, value);
+    match HeaderValue::from_bytes(&joined) {
+        // In place of every line the client sent.
+        Ok(value) if !joined.is_empty() => {
+            lines.insert(value);
+        }
+        _ => {
+            lines.remove_entry_mult();
         }
     }
 }

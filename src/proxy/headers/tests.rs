@@ -29,6 +29,58 @@ fn hop_by_hop_headers_and_those_named_in_connection_are_removed() {
 }
 
 #[test]
+fn a_field_read_as_bytes_is_hop_by_hop_exactly_when_its_header_name_is() {
+    let listed = connection_listed(
+        ["Keep-Alive, X-Secret-Hop", "x-other"]
+            .map(str::as_bytes)
+            .into_iter(),
+    );
+    let names = [
+        "Connection",
+        "CONNECTION",
+        "connection",
+        "TE",
+        "te",
+        "Trailer",
+        "Keep-Alive",
+        "Proxy-Connection",
+        "proxy-authenticate",
+        "Proxy-Authorization",
+        "Transfer-Encoding",
+        "UPGRADE",
+        "X-Secret-Hop",
+        "x-secret-hop",
+        "X-OTHER",
+        "x-secret-hop2",
+        "x-secret-ho",
+        "Date",
+        "Content-Length",
+        "content-type",
+        "Set-Cookie",
+        "connections",
+        "tee",
+        "upgrade-",
+        "x-request-id",
+        "ETag",
+        "Keep_Alive",
+        "Transfer_Encoding",
+        "Proxy-Connection.",
+    ];
+    for name in names {
+        let header = HeaderName::from_bytes(name.as_bytes()).unwrap();
+        assert_eq!(
+            is_hop_by_hop_field(name.as_bytes(), &listed),
+            is_hop_by_hop(&header, &listed),
+            "{name}"
+        );
+    }
+    assert!(is_hop_by_hop_field(b"Keep-Alive", &listed));
+    assert!(is_hop_by_hop_field(b"x-SECRET-hop", &listed));
+    assert!(!is_hop_by_hop_field(b"Keep_Alive", &listed));
+    assert!(!is_hop_by_hop_field(b"Date", &listed));
+}
+
+#[test]
 fn identity_headers_are_stripped_in_any_case_and_with_underscores() {
     let mut headers = map(&[
         ("Remote-User", "mallory"),
@@ -202,6 +254,43 @@ fn every_name_an_app_server_folds_into_an_identity_header_is_removed() {
         &[],
     );
     assert_eq!(headers.len(), 3);
+}
+
+#[test]
+fn identity_headers_of_any_length_are_removed_with_every_look_alike() {
+    let identity =
+        ["u", "x-user", "who", "x-authenticated-user-principal-name"].map(HeaderName::from_static);
+    let names = identity.iter().collect::<Vec<_>>();
+    let strip = ClientHeaders::new(&names, Vec::new());
+    for name in [
+        "U",
+        "x_user",
+        "X.User",
+        "WHO",
+        "X-Authenticated-User-Principal-Name",
+        "x_authenticated_user_principal_name",
+        // Routing headers: one the length of `cookie` and `accept`, one
+        // of a length no identity header here has.
+        "x-host",
+        "X_Host",
+        "X-Client-IP",
+        "x_client_ip",
+        "forwarded",
+        "FORWARDED",
+    ] {
+        let mut headers = map(&[
+            (name, "mallory"),
+            ("cookie", "app=1"),
+            ("accept", "*/*"),
+            ("host", "app"),
+            ("ux", "1"),
+            ("whom", "1"),
+            ("x-users", "1"),
+        ]);
+        strip.clean_request(&mut headers);
+        assert!(!headers.contains_key(name), "{name}");
+        assert_eq!(headers.len(), 6, "{name}: {headers:?}");
+    }
 }
 
 #[test]
