@@ -3,7 +3,8 @@
 # counted, not timed, so a change can be judged on a busy machine.
 #
 # For each target (doorman on the memory store, with a fully signed-in
-# session cookie; the floor, bench/floor, the bare hyper proxy) it runs the
+# session cookie; the floor, bench/floor, the bare hyper proxy; nginx
+# `proxy_pass`, the same config as bench/run.sh's, in one process) it runs the
 # target under valgrind twice with the same warm-up, once serving N requests
 # and once 2N (bench/count_client.py sends exactly that many, over
 # CONNECTIONS keep-alive connections, every answer checked to be 200), and
@@ -11,9 +12,9 @@
 # cancel out. `callgrind` gives instructions (Ir), `dhat` heap blocks and bytes.
 # Idle housekeeping during the longer run is counted too (small: timers).
 #
-# usage:  bench/count.sh                 both targets, both tools
+# usage:  bench/count.sh                 every target, both tools (nginx: callgrind only)
 #         N=2000 bench/count.sh          fewer requests (noisier)
-# Settings: N=5000 CONNECTIONS=4 WARMUP=200 TARGETS="doorman floor" (a list)
+# Settings: N=5000 CONNECTIONS=4 WARMUP=200 TARGETS="doorman floor nginx" (a list)
 #           TOOLS="callgrind dhat" KEEP_TMP=1 (keep configs, logs, valgrind output)
 #           DOORMAN_BIN=path FLOOR_BIN=path (use these binaries, build nothing)
 #           MEMORY_REQUESTS=20000 (native requests before doorman's RSS is read)
@@ -27,7 +28,7 @@ BENCH="$ROOT/bench"
 N="${N:-5000}"
 CONNECTIONS="${CONNECTIONS:-4}"
 WARMUP="${WARMUP:-200}"
-TARGETS="${TARGETS:-doorman floor}"
+TARGETS="${TARGETS:-doorman floor nginx}"
 TOOLS="${TOOLS:-callgrind dhat}"
 KEEP_TMP="${KEEP_TMP:-0}"
 PREFIX="/.doorman"
@@ -158,6 +159,15 @@ count() {
         "${vg[@]}" "$FLOOR" "127.0.0.1:$port" "127.0.0.1:$UP_PORT" 2>"$TMP/$tool-$target-$requests.log" &
         ready="$FILE"
         ;;
+    nginx)
+        # One process doing all of the work (no master), so valgrind counts it.
+        local dir="$TMP/nginx-$requests"
+        mkdir -p "$dir/tmp"
+        nginx_proxy_conf "$dir" "$port" "$UP_PORT" 1 >"$dir/nginx.conf"
+        "${vg[@]}" "$(command -v nginx)" -g "master_process off;" -c "$dir/nginx.conf" -p "$dir" \
+            -e "$dir/error.log" 2>"$TMP/$tool-$target-$requests.log" &
+        ready="$FILE"
+        ;;
     esac
     pid=$!
     PIDS+=("$pid")
@@ -184,6 +194,8 @@ echo "|---|---:|---:|---:|"
 for target in $TARGETS; do
     ir="–" blocks="–" bytes="–"
     for tool in $TOOLS; do
+        # nginx allocates from its own pools: dhat would not count its work.
+        [[ "$target" == nginx && "$tool" == dhat ]] && continue
         say "$target under $tool: $N and $((2 * N)) requests"
         one="$(count "$tool" "$target" "$N")"
         two="$(count "$tool" "$target" $((2 * N)))"

@@ -89,6 +89,30 @@ http {
 EOF
 }
 
+# nginx_proxy_conf DIR PORT UP_PORT [WORKERS]: the nginx `proxy_pass` every
+# bench compares with, on 127.0.0.1:PORT to the upstream on UP_PORT, with
+# kept-alive upstream connections.
+nginx_proxy_conf() {
+    local dir="$1" port="$2" upstream="$3" workers="${4:-auto}"
+    nginx_head "$dir" "$workers"
+    cat <<EOF
+    upstream app {
+        server 127.0.0.1:$upstream;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+}
+
 # start_upstream DIR PORT: one nginx worker serving the 1 KiB file $FILE
 # from DIR on 127.0.0.1:PORT, started, in PIDS, and answering.
 start_upstream() {

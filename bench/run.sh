@@ -170,25 +170,7 @@ UP_MASTER="${PIDS[-1]}"
 NX_PORT="$(free_port)"
 NX="$TMP/nginx-proxy"
 mkdir -p "$NX/tmp"
-{
-    nginx_head "$NX"
-    cat <<EOF
-    upstream app {
-        server 127.0.0.1:$UP_PORT;
-        keepalive 64;
-        keepalive_requests 1000000;
-    }
-    server {
-        listen 127.0.0.1:$NX_PORT;
-        location / {
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-EOF
-} >"$NX/nginx.conf"
+nginx_proxy_conf "$NX" "$NX_PORT" "$UP_PORT" >"$NX/nginx.conf"
 start_nginx "$NX/nginx.conf" "$NX"
 NX_MASTER="${PIDS[-1]}"
 
