@@ -88,6 +88,16 @@ pub fn fold_name(name: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// A name's first byte as a bit, as app servers fold it: one per letter
+/// (either case), one for digits, one for everything else (`_`).
+fn first_class(byte: u8) -> u32 {
+    match byte.to_ascii_lowercase() {
+        letter @ b'a'..=b'z' => 1 << (letter - b'a'),
+        b'0'..=b'9' => 1 << 26,
+        _ => 1 << 27,
+    }
+}
+
 /// Whether `name` folds to `folded` (already folded), without allocating.
 fn folds_to(name: &[u8], folded: &[u8]) -> bool {
     name.len() == folded.len()
@@ -115,15 +125,15 @@ pub struct ClientHeaders {
     routing: Vec<Vec<u8>>,
     /// Exact (lower-case) names the config lets through.
     passed: Vec<HeaderName>,
-    /// Bit `n` is set when a name removed by folding (identity, routing,
-    /// `Forwarded`) is `n` bytes long, for `n` below [`SHORTEST_OTHER`]:
-    /// any shorter name of another length is none of them, and is kept
-    /// with one look.
-    short_lengths: u16,
+    /// For each length `n` below [`SHORTEST_OTHER`], the first bytes (as
+    /// [`first_class`] sorts them) of every name of `n` bytes that
+    /// [`ClientHeaders::clean_request`] may remove: a name whose length and
+    /// first byte match none is kept with one look.
+    short_names: [u32; SHORTEST_OTHER],
 }
 
-/// The shortest name [`ClientHeaders::strips`] matches besides the ones in
-/// `short_lengths`: `x_request_id` and every `x_forwarded_…` are 12 or more.
+/// The shortest names [`ClientHeaders::clean_request`] removes besides the
+/// ones in `short_names`: `x_request_id` and every `x_forwarded_…`.
 const SHORTEST_OTHER: usize = 12;
 
 impl ClientHeaders {
@@ -140,18 +150,19 @@ impl ClientHeaders {
             .iter()
             .map(|name| fold_name(name.as_str().as_bytes()))
             .collect();
-        let short_lengths = identity
-            .iter()
-            .chain(&routing)
-            .map(Vec::len)
-            .chain([b"forwarded".len()])
-            .filter(|&length| length < SHORTEST_OTHER)
-            .fold(0, |bits, length| bits | 1 << length);
+        let mut short_names = [0; SHORTEST_OTHER];
+        let removed = identity.iter().chain(&routing).map(Vec::as_slice);
+        let removed = removed.chain([&b"forwarded"[..]]);
+        for name in removed.chain(ALWAYS_HOP_BY_HOP.map(str::as_bytes)) {
+            if let (Some(names), Some(&first)) = (short_names.get_mut(name.len()), name.first()) {
+                *names |= first_class(first);
+            }
+        }
         ClientHeaders {
             identity,
             routing,
             passed,
-            short_lengths,
+            short_names,
         }
     }
 
@@ -168,9 +179,6 @@ impl ClientHeaders {
     fn strips(&self, name: &HeaderName) -> bool {
         let text = name.as_str();
         let bytes = text.as_bytes();
-        if bytes.len() < SHORTEST_OTHER && self.short_lengths & 1 << bytes.len() == 0 {
-            return false;
-        }
         if self.identity.iter().any(|folded| folds_to(bytes, folded)) {
             return true;
         }
@@ -193,12 +201,25 @@ impl ClientHeaders {
             || self.routing.iter().any(|folded| folds_to(bytes, folded))
     }
 
+    /// Whether `name` (as sent, `Connection` listing nothing) is surely
+    /// kept: shorter than every name looked at in full, and of a length and
+    /// first byte no removed name (folded) has.
+    fn plainly_kept(&self, name: &[u8]) -> bool {
+        match (self.short_names.get(name.len()), name.first()) {
+            (Some(names), Some(&first)) => names & first_class(first) == 0,
+            _ => false,
+        }
+    }
+
     /// Readies a client's request headers for the app: hop-by-hop headers
     /// removed (but never one doorman owns, whatever `Connection` lists),
     /// then every header doorman owns or apps route by, as the client sent
     /// it. Doorman's own values are set after this.
     pub fn clean_request(&self, headers: &mut HeaderMap) {
         remove_where(headers, |name, listed| {
+            if listed.is_empty() && self.plainly_kept(name.as_str().as_bytes()) {
+                return false;
+            }
             always_hop_by_hop(name)
                 || (listed.contains(name) && !self.owns(name))
                 || self.strips(name)
