@@ -193,7 +193,6 @@ fn shared_session(
     let valid = app
         .sessions
         .candidates(headers, now, tls)
-        .into_iter()
         .filter_map(|session| {
             let user = session_holds(app, &session)?;
             Some((session, user))

@@ -4,8 +4,10 @@
 //! random draw. It goes to the app, back on the response, and into the
 //! access log and the audit events of that request.
 
+use bytes::{Bytes, BytesMut};
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `X-Request-Id`.
@@ -51,7 +53,7 @@ impl RequestIds {
             *slot = b"0123456789abcdef"[nibble as usize];
         }
         // Hex digits and a dash: always a valid header value.
-        HeaderValue::from_bytes(&buffer[..13 + digits])
+        HeaderValue::from_maybe_shared(carve(&buffer[..13 + digits]))
             .unwrap_or_else(|_| HeaderValue::from_static("doorman"))
     }
 
@@ -72,6 +74,24 @@ impl RequestIds {
         headers.insert(X_REQUEST_ID, id.clone());
         id
     }
+}
+
+/// `id` copied into this thread's slab of ids: one allocation for a few
+/// hundred of them, and an id (sent to the app, on the response, in the
+/// log) is shared by counting, not copied. A slab is freed when the last
+/// id in it is.
+fn carve(id: &[u8]) -> Bytes {
+    const SLAB: usize = 4096;
+    thread_local! {
+        static IDS: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    }
+    IDS.with_borrow_mut(|slab| {
+        if slab.capacity() < id.len() {
+            *slab = BytesMut::with_capacity(SLAB);
+        }
+        slab.extend_from_slice(id);
+        slab.split().freeze()
+    })
 }
 
 /// 1 to [`MAX_LEN`] ASCII letters, digits and `-._~:+/=@` — what UUIDs,

@@ -16,7 +16,7 @@ use crate::proxy::raw::{ConnectFailed, RawPool};
 use crate::request::LanePass;
 use crate::{gate, pages, App};
 use bytes::{Buf, BytesMut};
-use http::{Method, Request, StatusCode};
+use http::{HeaderMap, Method, Request, StatusCode};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -40,9 +40,17 @@ pub struct Scratch {
     answer: Vec<u8>,
     /// What the upstream sent.
     upstream: BytesMut,
+    /// The last forwarded request's header map, cleared, for the next.
+    headers: HeaderMap,
 }
 
 impl Scratch {
+    /// An empty header map for the next request (one used before, when
+    /// the last request was forwarded).
+    pub fn headers(&mut self) -> HeaderMap {
+        std::mem::take(&mut self.headers)
+    }
+
     /// The buffer for an answer to the client.
     pub fn answer(&mut self) -> &mut Vec<u8> {
         &mut self.answer
@@ -96,6 +104,8 @@ where
         .await;
     }
     write_request_head(&mut scratch.out, &parts);
+    parts.headers.clear();
+    scratch.headers = parts.headers;
     let (upstream_timeout, body_idle) = proxy.timeouts();
     let started = Instant::now();
     let id = pass.request_id.as_bytes();

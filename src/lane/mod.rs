@@ -77,7 +77,8 @@ impl Lane<'_> {
                 Head::Closed => return None,
             };
             let head = read.split_to(length).freeze();
-            let parsed = parse(&head, self.limits.max_headers.min(MAX_HEADERS));
+            let max_headers = self.limits.max_headers.min(MAX_HEADERS);
+            let parsed = parse(&head, max_headers, scratch.headers());
             let judged = parsed.and_then(|mut request| {
                 // Begun on the request as it came, as hyper's path begins it.
                 let access = self.app.access_log.as_ref().map(|log| {
@@ -191,8 +192,9 @@ fn plausible(bytes: &[u8]) -> bool {
 /// `Host`, no body (neither `Content-Length` nor `Transfer-Encoding`), no
 /// `Expect`, no `Upgrade`, and a `Connection` that neither closes nor
 /// upgrades. Every name and value as hyper would read them; the values
-/// share `head`'s bytes.
-fn parse(head: &Bytes, max_headers: usize) -> Option<Request<()>> {
+/// share `head`'s bytes. The headers go into `headers` (empty; an earlier
+/// request's map, so its memory is used again).
+fn parse(head: &Bytes, max_headers: usize, mut headers: HeaderMap) -> Option<Request<()>> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut storage[..max_headers]);
     match parsed.parse(head) {
@@ -212,7 +214,7 @@ fn parse(head: &Bytes, max_headers: usize) -> Option<Request<()>> {
         return None;
     }
     let uri = Uri::from_maybe_shared(head.slice_ref(target.as_bytes())).ok()?;
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len() + ADDED_HEADERS);
+    headers.reserve(parsed.headers.len() + ADDED_HEADERS);
     let mut hosts = 0;
     for header in parsed.headers.iter() {
         let name = HeaderName::from_bytes(header.name.as_bytes()).ok()?;

@@ -4,7 +4,11 @@
 use super::*;
 
 fn parsed(head: &str) -> Option<Request<()>> {
-    parse(&Bytes::copy_from_slice(head.as_bytes()), MAX_HEADERS)
+    parse(
+        &Bytes::copy_from_slice(head.as_bytes()),
+        MAX_HEADERS,
+        HeaderMap::new(),
+    )
 }
 
 #[test]
@@ -55,7 +59,7 @@ fn more_headers_than_the_lane_reads_are_hypers() {
     head.push_str("\r\n");
     assert!(parsed(&head).is_none());
     let few = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
-    assert!(parse(&Bytes::from_static(few.as_bytes()), 2).is_none());
+    assert!(parse(&Bytes::from_static(few.as_bytes()), 2, HeaderMap::new()).is_none());
 }
 
 #[test]

@@ -197,13 +197,16 @@ impl SessionCodec {
     /// current, in the order sent. Only the name doorman sets on this
     /// request is read: over TLS with the `__Host-` prefix in use, a plain
     /// `doorman_session` can only have been planted, and is ignored.
-    pub fn candidates(&self, headers: &HeaderMap, now: u64, tls: bool) -> Vec<Arc<Session>> {
+    pub fn candidates<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+        now: u64,
+        tls: bool,
+    ) -> impl Iterator<Item = Arc<Session>> + 'a {
         // The session cookie's plain and `__Host-` names, built once.
         let prefixed = self.secure(tls) && self.settings.domain.is_none();
         let name = &self.own_cookies[usize::from(prefixed)];
-        cookie_values(headers, name)
-            .filter_map(|value| self.decode(value, now).ok())
-            .collect()
+        cookie_values(headers, name).filter_map(move |value| self.decode(value, now).ok())
     }
 
     /// `value`'s session, if it decrypts (see [`cache`]), is current and not idle.

@@ -398,6 +398,54 @@ async fn the_lane_forwards_exactly_what_hyper_forwards_and_answers_alike() {
 }
 
 #[tokio::test]
+async fn a_request_on_a_kept_connection_carries_none_of_the_one_before() {
+    let (app, addr) = ScriptedApp::start().await;
+    let (lane, cookie) = doorman(addr, true).await;
+    app.take();
+    let plain = format!(
+        "GET /s/length HTTP/1.1\r\nHost: app.example\r\nCookie: {SESSION_COOKIE}={cookie}\r\n\r\n"
+    );
+    let mut stream = TcpStream::connect(lane.addr).await.expect("connect");
+    let mut read = Vec::new();
+    // The full one (with every header doorman adds or drops), then plain
+    // ones: each is the lane's, reusing what the one before left.
+    for sent in [request("GET", "/s/length", &cookie), plain.clone(), plain] {
+        stream.write_all(sent.as_bytes()).await.expect("send");
+        read_answer(&mut stream, &mut read, false)
+            .await
+            .expect("an answer");
+    }
+    let heads = app.take();
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    assert!(heads[0].contains("X-App-Header: kept") || heads[0].contains("x-app-header: kept"));
+    for head in &heads[1..] {
+        let lines = normalized(head);
+        let names: Vec<&str> = lines
+            .iter()
+            .skip(1)
+            .filter_map(|line| line.split_once(':').map(|(name, _)| name))
+            .collect();
+        assert!(
+            !head.to_ascii_lowercase().contains("x-app-header"),
+            "{head}"
+        );
+        assert!(
+            !head.contains("theirs=1") && !head.contains("accept"),
+            "{head}"
+        );
+        assert!(head.contains("remote-user: alice"), "{head}");
+        assert_eq!(
+            names
+                .iter()
+                .filter(|name| name.eq_ignore_ascii_case("x-request-id"))
+                .count(),
+            1,
+            "{head}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_answer_that_closes_ends_the_clients_connection_after_it() {
     let (app, addr) = ScriptedApp::start().await;
     let (lane, cookie) = doorman(addr, true).await;
