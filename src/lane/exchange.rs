@@ -95,17 +95,14 @@ where
         return After::Close;
     };
     let head_only = parts.method == Method::HEAD;
-    let browser = gate::is_browser_navigation(&parts.method, &parts.headers)
-        .then(|| pages::page_locale(app, &parts.headers));
     if let Err(err) = proxy.prepare(&mut parts, peer.ip(), pass.trusted, false) {
+        let browser = browser(app, &parts);
         return failed(
             app, &err, browser, pass, peer, head_only, scratch, client, access,
         )
         .await;
     }
     write_request_head(&mut scratch.out, &parts);
-    parts.headers.clear();
-    scratch.headers = parts.headers;
     let (upstream_timeout, body_idle) = proxy.timeouts();
     let started = Instant::now();
     let id = pass.request_id.as_bytes();
@@ -114,12 +111,15 @@ where
     let (upstream, status, head_length, framing) = match answered {
         Ok(answered) => answered,
         Err(err) => {
+            let browser = browser(app, &parts);
             return failed(
                 app, &err, browser, pass, peer, head_only, scratch, client, access,
             )
-            .await
+            .await;
         }
     };
+    parts.headers.clear();
+    scratch.headers = parts.headers;
     metrics::request(pass.outcome);
     metrics::lane_request();
     if let Some(entry) = access.as_deref_mut() {
@@ -144,6 +144,15 @@ where
             After::Close
         }
     }
+}
+
+/// The language of the error page for a request a browser navigates
+/// with (`None`: not a browser's, a plain answer). Only asked when the
+/// request failed. (`prepare` leaves `Accept` and the language headers as
+/// the client sent them.)
+fn browser(app: &App, parts: &http::request::Parts) -> Option<crate::i18n::Locale> {
+    gate::is_browser_navigation(&parts.method, &parts.headers)
+        .then(|| pages::page_locale(app, &parts.headers))
 }
 
 /// `METHOD target HTTP/1.1`, the headers, the empty line.
@@ -241,7 +250,7 @@ async fn read_response_head(
                         continue;
                     }
                     let framing = framing(status, parsed.headers, head_only)?;
-                    write_response_head(answer, &parsed, status, framing, request_id);
+                    write_response_head(answer, read, &parsed, status, framing, request_id);
                     return Ok((status, length, framing));
                 }
                 Ok(httparse::Status::Partial) if read.len() < MAX_RESPONSE_HEAD => {}
@@ -313,6 +322,7 @@ fn framing(
 /// keeps.
 fn write_response_head(
     out: &mut Vec<u8>,
+    head: &[u8],
     parsed: &httparse::Response<'_, '_>,
     status: StatusCode,
     framing: Framing,
@@ -332,6 +342,8 @@ fn write_response_head(
             .map(|field| field.value),
     );
     let mut dated = false;
+    // Lines the upstream wrote exactly as they go out are copied a run at a time.
+    let mut run = 0..0;
     for field in parsed.headers.iter() {
         let name = field.name.as_bytes();
         if headers::is_hop_by_hop_field(name, &listed) || name.eq_ignore_ascii_case(b"x-request-id")
@@ -339,11 +351,21 @@ fn write_response_head(
             continue;
         }
         dated |= name.eq_ignore_ascii_case(b"date");
-        out.extend_from_slice(name);
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(field.value);
-        out.extend_from_slice(b"\r\n");
+        match written_as_sent(head, field) {
+            Some(line) if line.start == run.end && !run.is_empty() => run.end = line.end,
+            Some(line) => {
+                out.extend_from_slice(&head[std::mem::replace(&mut run, line)]);
+            }
+            None => {
+                out.extend_from_slice(&head[std::mem::replace(&mut run, 0..0)]);
+                out.extend_from_slice(name);
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(field.value);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
     }
+    out.extend_from_slice(&head[run]);
     // A proxy adds the `Date` an answer came without (RFC 9110 §6.6.1),
     // as hyper's path does.
     if !dated {
@@ -358,6 +380,23 @@ fn write_response_head(
         Framing::Empty | Framing::Length(_) => {}
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Where in `head` this field's line is, when the upstream wrote it just
+/// as it goes out: `name: value` and CRLF, nothing else between.
+fn written_as_sent(head: &[u8], field: &httparse::Header<'_>) -> Option<std::ops::Range<usize>> {
+    let start = offset_in(head, field.name.as_bytes())?;
+    let colon = start + field.name.len();
+    let value = offset_in(head, field.value)?;
+    let end = value + field.value.len();
+    let separated = value == colon + 2 && head.get(colon..value) == Some(b": ");
+    (separated && head.get(end..end + 2) == Some(b"\r\n")).then_some(start..end + 2)
+}
+
+/// Where `part` starts in `head`, if it is a part of it.
+fn offset_in(head: &[u8], part: &[u8]) -> Option<usize> {
+    let at = (part.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
+    (at.checked_add(part.len())? <= head.len()).then_some(at)
 }
 
 /// Sends the answer to the client and its body after it; the upstream
@@ -501,4 +540,54 @@ where
     let headers = response.headers_mut();
     headers.insert(crate::request_id::X_REQUEST_ID, pass.request_id);
     super::answer::send(response, head_only, &mut scratch.answer, client, access).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The head `write_response_head` makes of `upstream`, and the head
+    /// made field by field (`name: value`, CRLF) of the same fields.
+    fn both(upstream: &str) -> (String, String) {
+        let head = upstream.as_bytes();
+        let mut storage = [httparse::EMPTY_HEADER; 16];
+        let mut parsed = httparse::Response::new(&mut storage);
+        assert!(parsed.parse(head).expect("a head").is_complete());
+        let mut out = Vec::new();
+        write_response_head(
+            &mut out,
+            head,
+            &parsed,
+            StatusCode::OK,
+            Framing::Length(0),
+            b"id-1",
+        );
+        let mut expected = String::from("HTTP/1.1 200 OK\r\n");
+        for field in parsed.headers.iter() {
+            let name = field.name.to_ascii_lowercase();
+            if ["connection", "keep-alive", "x-hop", "x-request-id", "te"].contains(&name.as_str())
+            {
+                continue;
+            }
+            let value = String::from_utf8_lossy(field.value);
+            expected.push_str(&format!("{}: {value}\r\n", field.name));
+        }
+        expected.push_str("x-request-id: id-1\r\n\r\n");
+        (String::from_utf8(out).expect("text"), expected)
+    }
+
+    #[test]
+    fn the_answers_head_is_the_same_however_the_upstream_spaced_its_lines() {
+        for upstream in [
+            "HTTP/1.1 200 OK\r\nDate: x\r\nContent-Length: 0\r\nETag: \"a\"\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nDate: x\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nA: b\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nDate:x\r\nA:  b\r\nB: c \r\nC:\td\r\nD: e\r\n\r\n",
+            "HTTP/1.1 200 OK\nDate: x\nA: b\nB: c\n\n",
+            "HTTP/1.1 200 OK\r\nDate: x\r\nE:\r\nF: \r\nG: g\r\nX-Request-Id: theirs\r\nH: h\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nDate: x\r\nKeep-Alive: 5\r\nTE: x\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n",
+        ] {
+            let (made, expected) = both(upstream);
+            assert_eq!(made, expected, "{upstream:?}");
+        }
+    }
 }
