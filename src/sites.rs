@@ -87,8 +87,9 @@ pub fn normalize(authority: &str) -> Option<String> {
         }
     };
     let host = host.strip_suffix('.').unwrap_or(host);
-    let plausible =
-        !host.is_empty() && !host.contains(['@', '/', '\\', '?', '#', ' ', '%']) && host.is_ascii();
+    let plausible = !host.is_empty()
+        && host.is_ascii()
+        && !host.bytes().any(|byte| b"@/\\?# %".contains(&byte));
     plausible.then(|| host.to_ascii_lowercase())
 }
 
