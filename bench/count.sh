@@ -4,7 +4,9 @@
 #
 # For each target (doorman on the memory store, with a fully signed-in
 # session cookie; the floor, bench/floor, the bare hyper proxy; nginx
-# `proxy_pass`, the same config as bench/run.sh's, in one process) it runs the
+# `proxy_pass`, the same config as bench/run.sh's, in one process; and
+# forward-auth, the same doorman answering nginx-style `GET /.doorman/auth`
+# questions about the 1 KiB file, as nginx's `auth_request` asks them) it runs the
 # target under valgrind twice with the same warm-up, once serving N requests
 # and once 2N (bench/count_client.py sends exactly that many, over
 # CONNECTIONS keep-alive connections, every answer checked to be 200), and
@@ -14,7 +16,8 @@
 #
 # usage:  bench/count.sh                 every target, both tools (nginx: callgrind only)
 #         N=2000 bench/count.sh          fewer requests (noisier)
-# Settings: N=5000 CONNECTIONS=4 WARMUP=200 TARGETS="doorman floor nginx" (a list)
+# Settings: N=5000 CONNECTIONS=4 WARMUP=200 TARGETS="doorman floor nginx" (a list;
+#           forward-auth is counted when named: TARGETS="doorman forward-auth")
 #           TOOLS="callgrind dhat" KEEP_TMP=1 (keep configs, logs, valgrind output)
 #           DOORMAN_BIN=path FLOOR_BIN=path (use these binaries, build nothing)
 #           MEMORY_REQUESTS=20000 (native requests before doorman's RSS is read)
@@ -139,7 +142,7 @@ forget_pid "$SIGNIN_PID"
 # then REQUESTS requests, stops it; prints the tool's total (Ir, or
 # "blocks bytes" for dhat).
 count() {
-    local tool="$1" target="$2" requests="$3" port out pid cookie="" ready
+    local tool="$1" target="$2" requests="$3" port out pid cookie="" ready path="$FILE" asked=()
     port="$(free_port)"
     out="$TMP/$tool-$target-$requests.out"
     local vg=(valgrind --tool="$tool" -q)
@@ -148,12 +151,20 @@ count() {
     dhat) vg+=(--dhat-out-file="$out") ;;
     esac
     case "$target" in
-    doorman)
+    doorman | forward-auth)
         doorman_config "$port"
+        # As bench/run.sh's forward-auth doorman: nginx is a trusted proxy,
+        # so the question's X-Original-* headers are believed.
+        [[ "$target" == forward-auth ]] && echo 'trusted_proxies: ["127.0.0.1/32"]' >>"$DM/doorman.yaml"
         env -u RUST_LOG "${vg[@]}" "$DOORMAN" serve --config "$DM/doorman.yaml" \
             >"$TMP/$tool-$target-$requests.audit" 2>"$TMP/$tool-$target-$requests.log" &
         cookie="$COOKIE"
         ready="$PREFIX/health"
+        if [[ "$target" == forward-auth ]]; then
+            # The two headers examples/nginx/app.conf sets on the question.
+            path="$PREFIX/auth"
+            asked=("X-Original-URL: http://127.0.0.1:$port$FILE" "X-Original-Method: GET")
+        fi
         ;;
     floor)
         "${vg[@]}" "$FLOOR" "127.0.0.1:$port" "127.0.0.1:$UP_PORT" 2>"$TMP/$tool-$target-$requests.log" &
@@ -172,9 +183,9 @@ count() {
     pid=$!
     PIDS+=("$pid")
     wait_http "http://127.0.0.1:$port$ready" "$TMP/$tool-$target-$requests.log" 120
-    python3 "$BENCH/count_client.py" "127.0.0.1:$port" "$FILE" "$WARMUP" "$CONNECTIONS" "$cookie" ||
+    python3 "$BENCH/count_client.py" "127.0.0.1:$port" "$path" "$WARMUP" "$CONNECTIONS" "$cookie" "${asked[@]}" ||
         die "$target: warm-up failed"
-    python3 "$BENCH/count_client.py" "127.0.0.1:$port" "$FILE" "$requests" "$CONNECTIONS" "$cookie" ||
+    python3 "$BENCH/count_client.py" "127.0.0.1:$port" "$path" "$requests" "$CONNECTIONS" "$cookie" "${asked[@]}" ||
         die "$target: counted run failed"
     kill -TERM "$pid"
     # The floor has no graceful shutdown; valgrind still writes its totals.

@@ -5,7 +5,8 @@ connections, each sending its share of TOTAL GETs one after the other, every
 response read whole (Content-Length or chunked) and checked to be 200.
 Python standard library only; exits 1 on the first wrong answer.
 
-usage: count_client.py HOST:PORT PATH TOTAL CONNECTIONS [COOKIE]
+usage: count_client.py HOST:PORT PATH TOTAL CONNECTIONS [COOKIE [HEADER...]]
+(each HEADER a whole "Name: value" line, sent after the cookie)
 """
 
 import socket
@@ -61,6 +62,8 @@ def main() -> None:
     request = f"GET {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: count-client\r\nAccept: */*\r\n"
     if cookie:
         request += f"Cookie: {cookie}\r\n"
+    for header in sys.argv[6:]:
+        request += f"{header}\r\n"
     request = (request + "\r\n").encode()
     shares = [total // connections + (1 if i < total % connections else 0) for i in range(connections)]
     failures = []

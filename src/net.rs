@@ -34,7 +34,7 @@ impl TrustedProxies {
         }
         let mut client = peer;
         let hops = headers
-            .get_all("x-forwarded-for")
+            .get_all(&crate::proxy::headers::X_FORWARDED_FOR)
             .iter()
             .rev()
             .flat_map(|value| value.to_str().unwrap_or("").rsplit(','));

@@ -191,6 +191,10 @@ fn clean_segments(text: &str, params: Params) -> String {
 /// `..` segment: [`normalize`] resolves them, but an app that gets the
 /// path as sent (behind a front proxy in forward-auth mode) may not.
 pub fn has_dot_segments(path: &str) -> bool {
+    if !path.contains('%') {
+        // Nothing to decode.
+        return has_dot_segment(path);
+    }
     match decode_unreserved(path) {
         Ok(decoded) => has_dot_segment(&decoded),
         Err(_) => has_dot_segment(path),
@@ -198,8 +202,7 @@ pub fn has_dot_segments(path: &str) -> bool {
 }
 
 fn has_dot_segment(path: &str) -> bool {
-    path.split('/')
-        .any(|segment| segment == "." || segment == "..")
+    (path.as_bytes().split(|&byte| byte == b'/')).any(|segment| segment == b"." || segment == b"..")
 }
 
 fn hex(byte: u8) -> Option<u8> {
@@ -421,6 +424,33 @@ mod tests {
         assert!(has_dot_segments("/admin/%2e%2E/b"));
         assert!(!has_dot_segments("/admin/..%2Fb"));
         assert!(!has_dot_segments("/a..b/.c"));
+        // With and without escapes to decode, at either end and alone.
+        for dotted in [
+            "/.",
+            "/..",
+            "/./a",
+            "/a/..",
+            ".",
+            "..",
+            "/%2e",
+            "/a/%2E%2e",
+            "/%2e/x?",
+        ] {
+            assert!(has_dot_segments(dotted), "{dotted}");
+        }
+        for plain in [
+            "/",
+            "",
+            "/...",
+            "/a.",
+            "/.a/b.",
+            "/%2e%2e%2e",
+            "/%2ex",
+            "/%zz/a",
+        ] {
+            assert!(!has_dot_segments(plain), "{plain}");
+        }
+        assert!(has_dot_segments("/%zz/../a"));
         assert_eq!(lenient("/plain/path"), None);
         assert_eq!(lenient("/a/"), None);
     }

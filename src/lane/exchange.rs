@@ -51,6 +51,17 @@ impl Scratch {
         std::mem::take(&mut self.headers)
     }
 
+    /// Keeps `request`'s header map, cleared, for the next request.
+    pub fn keep_headers(&mut self, request: Request<()>) {
+        let (parts, ()) = request.into_parts();
+        self.keep(parts.headers);
+    }
+
+    fn keep(&mut self, mut headers: HeaderMap) {
+        headers.clear();
+        self.headers = headers;
+    }
+
     /// The buffer for an answer to the client.
     pub fn answer(&mut self) -> &mut Vec<u8> {
         &mut self.answer
@@ -118,8 +129,7 @@ where
             .await;
         }
     };
-    parts.headers.clear();
-    scratch.headers = parts.headers;
+    scratch.keep(parts.headers);
     metrics::request(pass.outcome);
     metrics::lane_request();
     if let Some(entry) = access.as_deref_mut() {

@@ -103,6 +103,7 @@ impl Lane<'_> {
                     metrics::lane_request();
                     let head_only = request.method() == Method::HEAD;
                     access = access.map(|entry| entry.answered(&mut reply));
+                    scratch.keep_headers(request);
                     let (out, access) = (scratch.answer(), access.as_deref_mut());
                     answer::send(reply, head_only, out, &mut stream, access).await
                 }

@@ -13,14 +13,23 @@
 //! anyone else the answer rests on the session alone (no public rules, no
 //! `rd`), and only while no rule could refuse a signed-in user.
 
-use super::{empty, redirect, respond, security_headers, Reply, JSON};
+use super::{empty, redirect, respond, security_headers, Reply, JSON, SECURITY_HEADERS};
 use crate::gate::{self, Decision};
+use crate::proxy::headers::{X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use crate::request::{audit_stop, Stop, Stopped};
 use crate::tokens::check::Bearer;
 use crate::App;
 use http::header::{LOCATION, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use std::net::{IpAddr, SocketAddr};
+
+// The headers a front proxy describes the original request with, as
+// names, so that looking one up parses nothing.
+static ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
+static ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+static FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+static FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+static REWRITE_URL: HeaderName = HeaderName::from_static("x-rewrite-url");
 
 /// The request the front proxy is deciding about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +53,11 @@ pub fn check(
 ) -> Reply {
     // nginx's auth_request cannot pass a redirect on; it turns a 401 into
     // the login redirect itself (`error_page 401 =302 $doorman_login`).
-    let nginx = headers.contains_key("x-original-url");
+    let nginx = headers.contains_key(&ORIGINAL_URL);
     let original = if app.trusts_proxy(peer.ip()) {
         original(headers)
     } else {
-        if headers.contains_key("x-forwarded-uri") || headers.contains_key("x-original-url") {
+        if headers.contains_key(&FORWARDED_URI) || headers.contains_key(&ORIGINAL_URL) {
             warn_untrusted(peer);
         }
         Ok(None)
@@ -86,14 +95,9 @@ pub fn check(
         // only so the match stays exhaustive.
         // A 200 has no body: `auth_request` reads only the head, and nginx
         // keeps its connection to doorman only when no body is left unread.
-        Decision::Pages | Decision::Public => {
-            let mut reply = empty(StatusCode::OK);
-            every_identity_header(app, reply.headers_mut());
-            reply
-        }
+        Decision::Pages | Decision::Public => granted(app),
         Decision::PassToken { user, .. } => {
-            let mut reply = empty(StatusCode::OK);
-            every_identity_header(app, reply.headers_mut());
+            let mut reply = granted(app);
             user.headers.insert_into(&app.identity, reply.headers_mut());
             reply
         }
@@ -102,8 +106,7 @@ pub fn check(
             refreshed_cookie,
             ..
         } => {
-            let mut reply = empty(StatusCode::OK);
-            every_identity_header(app, reply.headers_mut());
+            let mut reply = granted(app);
             user.headers.insert_into(&app.identity, reply.headers_mut());
             // The front proxy passes this on (see the README), so the idle
             // window slides in forward-auth mode as it does when proxying.
@@ -149,14 +152,21 @@ pub fn check(
     reply
 }
 
-/// Every identity header, empty, for the user's values to replace: a front
-/// proxy that copies them onto the app's request (Caddy's `copy_headers`,
-/// Traefik's `authResponseHeaders`) then always has one to copy, and never
-/// leaves the client's copy or a placeholder of its own in their place.
-fn every_identity_header(app: &App, headers: &mut HeaderMap) {
-    for name in app.identity.all() {
+/// 200 with every identity header, empty, for the user's values to
+/// replace: a front proxy that copies them onto the app's request (Caddy's
+/// `copy_headers`, Traefik's `authResponseHeaders`) then always has one to
+/// copy, and never leaves the client's copy or a placeholder of its own in
+/// their place. With room for the security headers and a re-issued cookie,
+/// so the map is not grown on the way.
+fn granted(app: &App) -> Reply {
+    let mut reply = empty(StatusCode::OK);
+    let names = app.identity.all();
+    let headers = reply.headers_mut();
+    headers.reserve(names.len() + SECURITY_HEADERS + 1);
+    for name in names {
         headers.insert(name, HeaderValue::from_static(""));
     }
+    reply
 }
 
 /// A refusal for a request doorman cannot judge.
@@ -232,11 +242,12 @@ fn decide(
     now: u64,
     tls: bool,
 ) -> Decision {
-    let mut methods = vec![original.method.clone()];
-    for name in METHOD_OVERRIDES {
-        for value in headers.get_all(*name) {
+    // The overrides and rewrites, rare: no allocation without them.
+    let mut overrides = Vec::new();
+    for name in &METHOD_OVERRIDES {
+        for value in headers.get_all(name) {
             match Method::from_bytes(value.as_bytes()) {
-                Ok(method) => methods.push(method),
+                Ok(method) => overrides.push(method),
                 Err(_) => return unjudged("a method override that is not a method"),
             }
         }
@@ -244,13 +255,13 @@ fn decide(
     let host = crate::sites::host_of_url(&original.url);
     let site = app.sites.load().pick(host.as_deref());
     let app_of = (site, host.as_deref(), token);
-    let mut paths = vec![original.path.clone()];
-    for value in headers.get_all("x-rewrite-url") {
-        paths.push(path_of(value.to_str().unwrap_or("")));
-    }
+    let rewrites: Vec<String> = (headers.get_all(&REWRITE_URL).iter())
+        .map(|value| path_of(value.to_str().unwrap_or("")))
+        .collect();
+    let paths = std::iter::once(original.path.as_str()).chain(rewrites.iter().map(String::as_str));
     let mut first = None;
-    for path in &paths {
-        for method in &methods {
+    for path in paths {
+        for method in std::iter::once(&original.method).chain(&overrides) {
             match decide_one(app, app_of, method, path, headers, client, now, tls) {
                 passed @ (Decision::Pass { .. } | Decision::Public) => {
                     first.get_or_insert(passed);
@@ -263,10 +274,10 @@ fn decide(
 }
 
 /// Headers an app may take the method from instead of the request line.
-const METHOD_OVERRIDES: &[&str] = &[
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
+static METHOD_OVERRIDES: [HeaderName; 3] = [
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
 ];
 
 /// The app a request was picked for and the host it was picked by.
@@ -354,7 +365,7 @@ fn origin_of(url: &str) -> Option<&str> {
     valid.then(|| &url[..url.len() - rest.len() + end])
 }
 
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+fn header<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
     headers
         .get(name)
         .and_then(|value| value.to_str().ok())
@@ -369,25 +380,25 @@ fn original(headers: &HeaderMap) -> Result<Option<Original>, &'static str> {
     // A front proxy that appends instead of overwriting leaves the client's
     // copy beside its own: with two values, no reading can be trusted.
     let repeated = [
-        "x-original-url",
-        "x-original-method",
-        "x-forwarded-uri",
-        "x-forwarded-method",
-        "x-forwarded-host",
-        "x-forwarded-proto",
+        &ORIGINAL_URL,
+        &ORIGINAL_METHOD,
+        &FORWARDED_URI,
+        &FORWARDED_METHOD,
+        &X_FORWARDED_HOST,
+        &X_FORWARDED_PROTO,
     ]
-    .iter()
-    .any(|name| headers.get_all(*name).iter().nth(1).is_some());
+    .into_iter()
+    .any(|name| headers.get_all(name).iter().nth(1).is_some());
     if repeated {
         return Err(
             "a header describing the original request was sent twice; the front \
                     proxy must overwrite the client's copy",
         );
     }
-    let nginx_url = header(headers, "x-original-url");
-    let nginx_method = header(headers, "x-original-method");
-    let forwarded_uri = header(headers, "x-forwarded-uri");
-    let forwarded_method = header(headers, "x-forwarded-method");
+    let nginx_url = header(headers, &ORIGINAL_URL);
+    let nginx_method = header(headers, &ORIGINAL_METHOD);
+    let forwarded_uri = header(headers, &FORWARDED_URI);
+    let forwarded_method = header(headers, &FORWARDED_METHOD);
     let nginx = nginx_url.is_some() || nginx_method.is_some();
     let forwarded = forwarded_uri.is_some() || forwarded_method.is_some();
     let (method, target, url) = match (nginx, forwarded) {
@@ -423,8 +434,8 @@ fn original(headers: &HeaderMap) -> Result<Option<Original>, &'static str> {
                 );
             };
             let url = match (
-                header(headers, "x-forwarded-proto"),
-                header(headers, "x-forwarded-host"),
+                header(headers, &X_FORWARDED_PROTO),
+                header(headers, &X_FORWARDED_HOST),
             ) {
                 (Some(proto), Some(host)) if matches!(proto, "http" | "https") => {
                     format!("{proto}://{host}{uri}")

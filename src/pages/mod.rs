@@ -23,7 +23,7 @@ pub use forward_auth::check as forward_auth;
 pub use refusals::{
     bad_request, error_response, forbidden, login_redirect, misdirected, step_up, unauthorized,
 };
-use reply::{empty, json_error, respond, security_headers, HTML, JSON};
+use reply::{empty, json_error, respond, security_headers, HTML, JSON, SECURITY_HEADERS};
 pub use reply::{json, redirect};
 pub use templates::Templates;
 

@@ -52,6 +52,9 @@ pub(super) fn json_error(err: &Error) -> Reply {
 
 static CSP: HeaderName = HeaderName::from_static("content-security-policy");
 
+/// How many headers [`security_headers`] sets.
+pub(super) const SECURITY_HEADERS: usize = 5;
+
 pub(super) fn security_headers(headers: &mut http::HeaderMap) {
     headers.insert(
         &CSP,
@@ -72,4 +75,16 @@ pub(super) fn security_headers(headers: &mut http::HeaderMap) {
         http::header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_headers_sets_as_many_headers_as_room_is_made_for() {
+        let mut headers = http::HeaderMap::new();
+        security_headers(&mut headers);
+        assert_eq!(headers.len(), SECURITY_HEADERS);
+    }
 }

@@ -405,18 +405,38 @@ async fn a_request_on_a_kept_connection_carries_none_of_the_one_before() {
     let plain = format!(
         "GET /s/length HTTP/1.1\r\nHost: app.example\r\nCookie: {SESSION_COOKIE}={cookie}\r\n\r\n"
     );
+    // doorman's own answers on the lane, between them: a forward-auth
+    // question and a refusal (no session), each with the full set of
+    // client headers; the app sees neither.
+    let question = request("GET", "/.doorman/auth", &cookie);
+    let refused = request("GET", "/s/length", "").replace(&format!("{SESSION_COOKIE}=;"), "");
     let mut stream = TcpStream::connect(lane.addr).await.expect("connect");
     let mut read = Vec::new();
     // The full one (with every header doorman adds or drops), then plain
     // ones: each is the lane's, reusing what the one before left.
-    for sent in [request("GET", "/s/length", &cookie), plain.clone(), plain] {
+    let sequence = [
+        request("GET", "/s/length", &cookie),
+        plain.clone(),
+        question,
+        plain.clone(),
+        refused,
+        plain,
+    ];
+    let before = lane_requests(&scrape(&lane).await);
+    let mut statuses = Vec::new();
+    for sent in sequence {
         stream.write_all(sent.as_bytes()).await.expect("send");
-        read_answer(&mut stream, &mut read, false)
+        let seen = read_answer(&mut stream, &mut read, false)
             .await
             .expect("an answer");
+        statuses.push(seen.status_line);
     }
+    assert!(statuses[2].contains(" 200"), "{statuses:?}");
+    assert!(statuses[4].contains(" 401"), "{statuses:?}");
+    let after = lane_requests(&scrape(&lane).await);
+    assert!(after - before >= 6.0, "the lane carried {before} → {after}");
     let heads = app.take();
-    assert_eq!(heads.len(), 3, "{heads:?}");
+    assert_eq!(heads.len(), 4, "{heads:?}");
     assert!(heads[0].contains("X-App-Header: kept") || heads[0].contains("x-app-header: kept"));
     for head in &heads[1..] {
         let lines = normalized(head);
