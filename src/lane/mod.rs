@@ -218,7 +218,7 @@ fn parse(head: &Bytes, max_headers: usize, mut headers: HeaderMap) -> Option<Req
     headers.reserve(parsed.headers.len() + ADDED_HEADERS);
     let mut hosts = 0;
     for header in parsed.headers.iter() {
-        let name = HeaderName::from_bytes(header.name.as_bytes()).ok()?;
+        let name = header_name(header.name.as_bytes())?;
         let value = HeaderValue::from_maybe_shared(head.slice_ref(header.value)).ok()?;
         match name.as_str() {
             "content-length" | "transfer-encoding" | "expect" | "upgrade" => return None,
@@ -237,6 +237,34 @@ fn parse(head: &Bytes, max_headers: usize, mut headers: HeaderMap) -> Option<Req
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;
     Some(request)
+}
+
+/// Names front proxies send that are not among `http`'s standard ones,
+/// each made once: `HeaderName::from_bytes` copies such a name into an
+/// allocation of its own every time it reads one.
+static SHARED_NAMES: [HeaderName; 9] = [
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("x-real-ip"),
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-original-method"),
+    HeaderName::from_static("x-forwarded-uri"),
+    HeaderName::from_static("x-forwarded-method"),
+];
+
+/// The header name `bytes` spell, as `HeaderName::from_bytes` reads it
+/// (in any case); one of [`SHARED_NAMES`] is shared, not copied.
+fn header_name(bytes: &[u8]) -> Option<HeaderName> {
+    let shared = SHARED_NAMES.iter().find(|name| {
+        let name = name.as_str().as_bytes();
+        name.len() == bytes.len() && name.eq_ignore_ascii_case(bytes)
+    });
+    match shared {
+        Some(name) => Some(name.clone()),
+        None => HeaderName::from_bytes(bytes).ok(),
+    }
 }
 
 /// Whether a `Connection` value lets the connection go on as it is:

@@ -23,6 +23,51 @@ fn a_plain_get_is_the_lanes() {
 }
 
 #[test]
+fn a_shared_header_name_is_the_name_from_bytes_reads() {
+    let mut spellings: Vec<String> = Vec::new();
+    for name in &SHARED_NAMES {
+        let lower = name.as_str();
+        spellings.push(lower.to_owned());
+        spellings.push(lower.to_ascii_uppercase());
+        // Title-Case, as proxies write them.
+        let title = lower.split('-').map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+        });
+        spellings.push(title.collect::<Option<Vec<_>>>().expect("words").join("-"));
+        // Near misses: one byte more, one less, `_` for `-`, a look-alike.
+        spellings.push(format!("{lower}s"));
+        spellings.push(lower[1..].to_owned());
+        spellings.push(lower.replace('-', "_"));
+        spellings.push(lower.replace('o', "0"));
+    }
+    spellings.extend(
+        [
+            "host",
+            "Cookie",
+            "x-app",
+            "",
+            "x forwarded",
+            "x-forwarded-for\0",
+        ]
+        .map(String::from),
+    );
+    for spelling in &spellings {
+        let bytes = spelling.as_bytes();
+        assert_eq!(
+            header_name(bytes),
+            HeaderName::from_bytes(bytes).ok(),
+            "{spelling:?}"
+        );
+    }
+    // And it is shared: the same bytes as the static name.
+    let read = header_name(b"X-Original-URL").expect("a name");
+    assert_eq!(read.as_str().as_ptr(), SHARED_NAMES[5].as_str().as_ptr());
+}
+
+#[test]
 fn anything_with_a_body_an_upgrade_or_an_odd_shape_is_hypers() {
     for head in [
         "POST / HTTP/1.1\r\nHost: a\r\n\r\n",
