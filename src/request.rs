@@ -122,6 +122,7 @@ async fn answer(
             });
             // The pages judge `rd` by the same reading of the host as picked the app.
             // Boxed: the pages' large future stays off the proxied path's.
+            let host = host.map(Cow::into_owned);
             Box::pin(pages::handle(app, request, host, peer, now, secure)).await
         }
         (Decision::Public, Some(proxy)) => {
@@ -215,10 +216,10 @@ fn refusal<B>(
 /// answers to it). A host that is not one, or that the request target
 /// contradicts, is refused when apps are told apart by host; with one app
 /// it is only left unknown (as doorman always treated it).
-fn pick_app<B>(
+fn pick_app<'r, B>(
     app: &App,
-    request: &Request<B>,
-) -> Result<(Option<String>, Option<usize>), &'static str> {
+    request: &'r Request<B>,
+) -> Result<(Option<Cow<'r, str>>, Option<usize>), &'static str> {
     let sites = app.sites.load();
     let host = match crate::sites::request_host(request.uri(), request.headers()) {
         Ok(host) => host,

@@ -2,6 +2,8 @@
 //! app with its own access rules. Without `apps:` there is one app that
 //! every host reaches, exactly as before several apps existed.
 
+use std::borrow::Cow;
+
 use crate::rules::Rules;
 
 /// A host name a rule or an app answers to: lower case, without a port or
@@ -69,8 +71,9 @@ pub fn is_host_name(name: &str) -> bool {
 
 /// `Host` (or an authority) as apps compare it: lower case, without the
 /// port and without a trailing dot; `None` when it is not a plausible host.
-/// `Example.COM.:8443` is `example.com`; `[::1]:80` is `[::1]`.
-pub fn normalize(authority: &str) -> Option<String> {
+/// `Example.COM.:8443` is `example.com`; `[::1]:80` is `[::1]`. Borrowed
+/// when `authority` has no upper case (nearly always): no allocation.
+pub fn normalize(authority: &str) -> Option<Cow<'_, str>> {
     let authority = authority.trim();
     let host = if authority.starts_with('[') {
         let end = authority.find(']')?;
@@ -90,7 +93,14 @@ pub fn normalize(authority: &str) -> Option<String> {
     let plausible = !host.is_empty()
         && host.is_ascii()
         && !host.bytes().any(|byte| b"@/\\?# %".contains(&byte));
-    plausible.then(|| host.to_ascii_lowercase())
+    if !plausible {
+        return None;
+    }
+    Some(if host.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    })
 }
 
 /// The normalised host a request is for: its `Host`, or the authority of
@@ -98,10 +108,10 @@ pub fn normalize(authority: &str) -> Option<String> {
 /// both are there and name different hosts, or there are two `Host`s, or
 /// one is not a host, the request is refused: a front server and the app
 /// could each believe a different one.
-pub fn request_host(
-    uri: &http::Uri,
-    headers: &http::HeaderMap,
-) -> Result<Option<String>, &'static str> {
+pub fn request_host<'r>(
+    uri: &'r http::Uri,
+    headers: &'r http::HeaderMap,
+) -> Result<Option<Cow<'r, str>>, &'static str> {
     let mut values = headers.get_all(http::header::HOST).iter();
     let header = match (values.next(), values.next()) {
         (Some(_), Some(_)) => return Err("the request has two Host headers"),
@@ -133,7 +143,7 @@ pub fn request_host(
 pub fn host_of_url(url: &str) -> Option<String> {
     let uri: http::Uri = url.parse().ok()?;
     uri.scheme()?;
-    normalize(uri.authority()?.as_str())
+    normalize(uri.authority()?.as_str()).map(Cow::into_owned)
 }
 
 fn valid_port(port: &str) -> bool {
@@ -264,6 +274,30 @@ mod tests {
         assert_eq!(normalize("a.example.com:x"), None);
         assert_eq!(normalize("evil.com@a.example.com"), None);
         assert_eq!(normalize(""), None);
+    }
+
+    #[test]
+    fn a_host_already_in_lower_case_is_not_copied() {
+        for (authority, host) in [
+            ("wiki.example.com", "wiki.example.com"),
+            ("wiki.example.com.:8443", "wiki.example.com"),
+            ("[::1]:80", "[::1]"),
+            (" app ", "app"),
+        ] {
+            assert!(
+                matches!(normalize(authority), Some(Cow::Borrowed(found)) if found == host),
+                "{authority}"
+            );
+        }
+        for (authority, host) in [
+            ("Wiki.example.com", "wiki.example.com"),
+            ("[::FFFF:1]", "[::ffff:1]"),
+        ] {
+            assert!(
+                matches!(normalize(authority), Some(Cow::Owned(found)) if found == host),
+                "{authority}"
+            );
+        }
     }
 
     #[test]

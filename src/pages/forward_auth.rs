@@ -21,6 +21,7 @@ use crate::tokens::check::Bearer;
 use crate::App;
 use http::header::{LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
 // The headers a front proxy describes the original request with, as
@@ -32,14 +33,15 @@ static FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-metho
 static REWRITE_URL: HeaderName = HeaderName::from_static("x-rewrite-url");
 
 /// The request the front proxy is deciding about.
+/// Read from the question's headers, in place where it can be.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Original {
+struct Original<'h> {
     method: Method,
     /// Path only, as the gate matches it.
-    path: String,
+    path: &'h str,
     /// Where to come back to after sign-in: absolute when the proxy said
     /// which host and scheme, else the path and query.
-    url: String,
+    url: Cow<'h, str>,
 }
 
 /// `token`: the doorman token the request brought, checked.
@@ -82,10 +84,8 @@ pub fn check(
             (None, unjudged(problem))
         }
     };
-    let rd = original
-        .as_ref()
-        .map_or("", |original| original.url.as_str());
-    let path = original.as_ref().map(|original| original.path.as_str());
+    let rd = original.as_ref().map_or("", |original| &original.url);
+    let path = original.as_ref().map(|original| original.path);
     let stopped = |why, rule: &str, user: Option<&str>| {
         let stop = Stop::new(why, rule, user, client, path, headers);
         audit_stop(app, now, &stop.asked_by_front_proxy());
@@ -236,7 +236,7 @@ fn refusal(app: &App, nginx: bool, rd: &str, page: String, error: &str) -> Reply
 fn decide(
     app: &App,
     token: Option<&Bearer>,
-    original: &Original,
+    original: &Original<'_>,
     headers: &HeaderMap,
     client: IpAddr,
     now: u64,
@@ -255,10 +255,9 @@ fn decide(
     let host = crate::sites::host_of_url(&original.url);
     let site = app.sites.load().pick(host.as_deref());
     let app_of = (site, host.as_deref(), token);
-    let rewrites: Vec<String> = (headers.get_all(&REWRITE_URL).iter())
-        .map(|value| path_of(value.to_str().unwrap_or("")))
-        .collect();
-    let paths = std::iter::once(original.path.as_str()).chain(rewrites.iter().map(String::as_str));
+    let rewrites =
+        (headers.get_all(&REWRITE_URL).iter()).map(|value| path_of(value.to_str().unwrap_or("")));
+    let paths = std::iter::once(original.path).chain(rewrites);
     let mut first = None;
     for path in paths {
         for method in std::iter::once(&original.method).chain(&overrides) {
@@ -376,7 +375,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
 /// The original request from the proxy's headers: `None` when it sent
 /// neither set, an error when it sent both or only part of one (then a
 /// client wrote some of them, and no reading can be trusted).
-fn original(headers: &HeaderMap) -> Result<Option<Original>, &'static str> {
+fn original(headers: &HeaderMap) -> Result<Option<Original<'_>>, &'static str> {
     // A front proxy that appends instead of overwriting leaves the client's
     // copy beside its own: with two values, no reading can be trusted.
     let repeated = [
@@ -424,7 +423,7 @@ fn original(headers: &HeaderMap) -> Result<Option<Original>, &'static str> {
                 }
                 None => url,
             };
-            (method, target, url.to_owned())
+            (method, target, Cow::Borrowed(url))
         }
         (false, true) => {
             let (Some(uri), Some(method)) = (forwarded_uri, forwarded_method) else {
@@ -438,9 +437,9 @@ fn original(headers: &HeaderMap) -> Result<Option<Original>, &'static str> {
                 header(headers, &X_FORWARDED_HOST),
             ) {
                 (Some(proto), Some(host)) if matches!(proto, "http" | "https") => {
-                    format!("{proto}://{host}{uri}")
+                    Cow::Owned(format!("{proto}://{host}{uri}"))
                 }
-                _ => uri.to_owned(),
+                _ => Cow::Borrowed(uri),
             };
             (method, uri, url)
         }
@@ -456,12 +455,12 @@ fn original(headers: &HeaderMap) -> Result<Option<Original>, &'static str> {
 
 /// The path of an origin-form request target, without query or fragment;
 /// empty for anything else (`*`, absolute-form), which the gate never sees.
-fn path_of(target: &str) -> String {
+fn path_of(target: &str) -> &str {
     let path = target.split(['?', '#']).next().unwrap_or("");
     if path.starts_with('/') {
-        path.to_owned()
+        path
     } else {
-        String::new()
+        ""
     }
 }
 
@@ -479,17 +478,18 @@ mod tests {
 
     #[test]
     fn traefik_and_caddy_headers_give_method_path_and_an_absolute_url() {
-        let found = original(&headers(&[
+        let asked = headers(&[
             ("x-forwarded-method", "POST"),
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "app.example.com"),
             ("x-forwarded-uri", "/admin/x?y=1"),
-        ]));
+        ]);
+        let found = original(&asked);
         assert_eq!(
             found,
             Ok(Some(Original {
                 method: Method::POST,
-                path: "/admin/x".into(),
+                path: "/admin/x",
                 url: "https://app.example.com/admin/x?y=1".into(),
             }))
         );
@@ -497,15 +497,16 @@ mod tests {
 
     #[test]
     fn nginx_original_url_gives_the_path_and_is_the_url() {
-        let found = original(&headers(&[
+        let asked = headers(&[
             ("x-original-url", "http://app.local:8080/assets/a.css?v=2"),
             ("x-original-method", "HEAD"),
-        ]));
+        ]);
+        let found = original(&asked);
         assert_eq!(
             found,
             Ok(Some(Original {
                 method: Method::HEAD,
-                path: "/assets/a.css".into(),
+                path: "/assets/a.css",
                 url: "http://app.local:8080/assets/a.css?v=2".into(),
             }))
         );
@@ -576,10 +577,8 @@ mod tests {
 
     #[test]
     fn the_method_is_judged_as_sent() {
-        let found = original(&headers(&[
-            ("x-forwarded-method", "delete"),
-            ("x-forwarded-uri", "/x"),
-        ]));
+        let asked = headers(&[("x-forwarded-method", "delete"), ("x-forwarded-uri", "/x")]);
+        let found = original(&asked);
         assert_eq!(
             found.map(|o| o.map(|o| o.method.to_string())),
             Ok(Some("delete".into()))

@@ -461,7 +461,7 @@ fn needs_step_up(visit: &Visit<'_>, session: &Session, user: &User) -> bool {
     let destination = visit.destination();
     let (host, path) = match destination.parse::<http::Uri>() {
         Ok(uri) => (
-            uri.host().and_then(crate::sites::normalize),
+            (uri.host().and_then(crate::sites::normalize)).map(std::borrow::Cow::into_owned),
             uri.path().to_owned(),
         ),
         Err(_) => return false,
