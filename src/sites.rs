@@ -140,10 +140,9 @@ pub fn request_host<'r>(
 /// The normalised host of an absolute URL (the front proxy's
 /// `X-Original-URL`, or `X-Forwarded-Proto` + `-Host` + `-Uri`); `None`
 /// for a relative one.
-pub fn host_of_url(url: &str) -> Option<String> {
-    let uri: http::Uri = url.parse().ok()?;
+pub fn host_of_uri(uri: &http::Uri) -> Option<Cow<'_, str>> {
     uri.scheme()?;
-    normalize(uri.authority()?.as_str()).map(Cow::into_owned)
+    normalize(uri.authority()?.as_str())
 }
 
 fn valid_port(port: &str) -> bool {

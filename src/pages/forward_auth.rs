@@ -42,6 +42,15 @@ struct Original<'h> {
     /// Where to come back to after sign-in: absolute when the proxy said
     /// which host and scheme, else the path and query.
     url: Cow<'h, str>,
+    /// `url` read as a URI, once (`None`: it is not one).
+    uri: Option<http::Uri>,
+}
+
+impl Original<'_> {
+    /// The normalised host the front proxy named, when it named one.
+    fn host(&self) -> Option<Cow<'_, str>> {
+        crate::sites::host_of_uri(self.uri.as_ref()?)
+    }
 }
 
 /// `token`: the doorman token the request brought, checked.
@@ -136,7 +145,10 @@ pub fn check(
                 refusal(app, nginx, rd, page, "step_up_required")
             }
         }
-        Decision::UnknownHost => super::refusals::unknown_host_for_front_proxy(rd, client),
+        Decision::UnknownHost => {
+            let host = original.as_ref().and_then(Original::host);
+            super::refusals::unknown_host_for_front_proxy(host.as_deref(), client)
+        }
         Decision::Login if !nginx => redirect(StatusCode::FOUND, &sign_in_url(app, "login", rd)),
         Decision::Login | Decision::Unauthorized => refusal(
             app,
@@ -252,7 +264,7 @@ fn decide(
             }
         }
     }
-    let host = crate::sites::host_of_url(&original.url);
+    let host = original.host();
     let site = app.sites.load().pick(host.as_deref());
     let app_of = (site, host.as_deref(), token);
     let rewrites =
@@ -446,10 +458,12 @@ fn original(headers: &HeaderMap) -> Result<Option<Original<'_>>, &'static str> {
     };
     // As sent: the rules compare methods loosely where that is stricter.
     let method = Method::from_bytes(method.as_bytes()).map_err(|_| "not a valid method")?;
+    let uri = url.parse().ok();
     Ok(Some(Original {
         method,
         path: path_of(target),
         url,
+        uri,
     }))
 }
 
@@ -491,6 +505,9 @@ mod tests {
                 method: Method::POST,
                 path: "/admin/x",
                 url: "https://app.example.com/admin/x?y=1".into(),
+                uri: Some(http::Uri::from_static(
+                    "https://app.example.com/admin/x?y=1"
+                )),
             }))
         );
     }
@@ -508,8 +525,58 @@ mod tests {
                 method: Method::HEAD,
                 path: "/assets/a.css",
                 url: "http://app.local:8080/assets/a.css?v=2".into(),
+                uri: Some(http::Uri::from_static(
+                    "http://app.local:8080/assets/a.css?v=2"
+                )),
             }))
         );
+    }
+
+    #[test]
+    fn the_host_is_the_one_the_front_proxy_named_normalised() {
+        for (pairs, host) in [
+            (
+                &[
+                    ("x-original-url", "http://App.Local:8080/x"),
+                    ("x-original-method", "GET"),
+                ][..],
+                Some("app.local"),
+            ),
+            (
+                &[("x-original-url", "/x"), ("x-original-method", "GET")],
+                None,
+            ),
+            (
+                &[
+                    ("x-forwarded-method", "GET"),
+                    ("x-forwarded-proto", "https"),
+                    ("x-forwarded-host", "wiki.example.com."),
+                    ("x-forwarded-uri", "/x"),
+                ],
+                Some("wiki.example.com"),
+            ),
+            (
+                &[
+                    ("x-forwarded-method", "GET"),
+                    ("x-forwarded-host", "wiki.example.com"),
+                    ("x-forwarded-uri", "/x"),
+                ],
+                None,
+            ),
+            (
+                &[
+                    ("x-original-url", "http://evil.com@app.local/x"),
+                    ("x-original-method", "GET"),
+                ],
+                None,
+            ),
+        ] {
+            let asked = headers(pairs);
+            let found = original(&asked)
+                .expect("readable")
+                .expect("an original request");
+            assert_eq!(found.host().as_deref(), host, "{pairs:?}");
+        }
     }
 
     #[test]

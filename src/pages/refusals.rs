@@ -62,14 +62,16 @@ pub fn misdirected() -> Response<Body> {
     stopped(StatusCode::MISDIRECTED_REQUEST, &body)
 }
 
-/// forward-auth's 403 for a host no app answers to (`url`: the original
+/// forward-auth's 403 for a host no app answers to (`host`: the original
 /// request's), with the log line
 /// that tells the operator what the front proxy must send.
-pub(super) fn unknown_host_for_front_proxy(url: &str, client: std::net::IpAddr) -> super::Reply {
-    let host = crate::sites::host_of_url(url);
+pub(super) fn unknown_host_for_front_proxy(
+    host: Option<&str>,
+    client: std::net::IpAddr,
+) -> super::Reply {
     tracing::warn!(
         event = "unknown_host",
-        host = host.as_deref().unwrap_or(""),
+        host = host.unwrap_or(""),
         %client,
         asked_by = "forward-auth",
         "no app answers to the forwarded host (see `apps:`; the front proxy must \
