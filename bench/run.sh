@@ -7,7 +7,7 @@
 # doorman through `auth_request` (forward-auth, the shipped
 # examples/nginx/app.conf) before it proxies, and the same nginx config asking
 # an nginx `return 200` instead (the subrequest's own price: the ceiling); plus a login storm (argon2
-# flood) next to proxied traffic, and the cost of a stale cookie that doorman
+# flood) next to proxied traffic, with nginx beside it as the control, and the cost of a stale cookie that doorman
 # re-issues on every response (these two on the memory-store doorman only).
 # Writes docs/PERFORMANCE.md.
 #
@@ -705,23 +705,28 @@ done
 
 # 2. Login storm: the same wrk run on doorman with and without
 #    STORM_CONCURRENCY wrong-password logins hammering argon2 alongside,
-#    once at full load (closed loop) and once paced below capacity.
+#    once at full load (closed loop) and once paced below capacity. The
+#    control: the same wrk run on nginx `proxy_pass`, which serves none of
+#    the logins, without and with the storm on doorman: what the storm costs
+#    every process on the machine, not doorman's request path alone.
 for round in $(seq 1 "$STORM_ROUNDS"); do
     for shape in saturated paced; do
         lua=""
         [[ "$shape" == paced ]] && lua="$TMP/paced.lua"
         signin
         run_wrk "storm-$shape" baseline "$round" "$DOORMAN_URL" "$COOKIE" "$lua"
+        run_wrk "storm-$shape" nginx-baseline "$round" "$NGINX_URL" "$COOKIE" "$lua"
         signin
-        # The storm starts a second early and runs until wrk is done (with
-        # any repeats); its time limit is only a backstop.
+        # The storm starts a second early and runs until both wrk runs are
+        # done (with any repeats); its time limit is only a backstop.
         python3 "$BENCH/storm.py" "$DOORMAN_URL" "$PREFIX" "$BENCH_USER" "wrong-$BENCH_PASSWORD" \
-            "$STORM_CONCURRENCY" "$(((DURATION + RETRY_WAIT + 5) * (RETRIES + 1)))" \
+            "$STORM_CONCURRENCY" "$((2 * (DURATION + RETRY_WAIT + 5) * (RETRIES + 1)))" \
             >"$TMP/storm.json" 2>"$TMP/storm.log" &
         STORM_PID=$!
         PIDS+=("$STORM_PID")
         sleep 1
         run_wrk "storm-$shape" storm "$round" "$DOORMAN_URL" "$COOKIE" "$lua"
+        run_wrk "storm-$shape" nginx-storm "$round" "$NGINX_URL" "$COOKIE" "$lua"
         kill -TERM "$STORM_PID"
         wait "$STORM_PID" || { cat "$TMP/storm.log" >&2; die "the login storm failed"; }
         forget_pid "$STORM_PID"
