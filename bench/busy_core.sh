@@ -7,7 +7,7 @@
 # Starts an nginx serving a 1 KiB file and an nginx `proxy_pass` in front of
 # it (the configs of bench/run.sh), then for each of ROUNDS rounds runs the
 # paced wrk load of bench/run.sh (`-t2 -c64`, each connection waiting
-# DELAY_MS between requests) against the proxy three times: with nothing
+# DELAY_MS between requests) against the proxy four times: with nothing
 # else running, beside a busy loop under SCHED_IDLE (`chrt -i 0`), beside
 # one at nice 19, and beside one under SCHED_BATCH at nice 19. Prints p50
 # and p99 of each run and the median p99 ratios.
@@ -36,8 +36,7 @@ start_upstream "$TMP/up" "$UP_PORT"
 NX_PORT="$(free_port)"
 mkdir -p "$TMP/nx/tmp"
 nginx_proxy_conf "$TMP/nx" "$NX_PORT" "$UP_PORT" >"$TMP/nx/nginx.conf"
-nginx -c "$TMP/nx/nginx.conf" -p "$TMP/nx" -e "$TMP/nx/error.log" 2>"$TMP/nx/stderr.log" &
-PIDS+=($!)
+start_nginx "$TMP/nx/nginx.conf" "$TMP/nx"
 URL="http://127.0.0.1:$NX_PORT$FILE"
 wait_http "$URL" "$TMP/nx/error.log"
 printf 'function delay()\n    return %s\nend\n' "$DELAY_MS" >"$TMP/paced.lua"
@@ -45,13 +44,7 @@ printf 'function delay()\n    return %s\nend\n' "$DELAY_MS" >"$TMP/paced.lua"
 # paced LABEL: one wrk run; prints "LABEL p50 p99" (milliseconds).
 paced() {
     wrk -t2 -c64 -d"${DURATION}s" --latency -s "$TMP/paced.lua" "$URL" |
-        awk -v label="$1" '
-            function ms(v) {
-                if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-                if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-                if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
-                return v + 0
-            }
+        awk -v label="$1" "$WRK_MS_AWK"'
             /^ *50% / { p50 = ms($2) }
             /^ *99% / { p99 = ms($2) }
             END { printf "%s %.3f %.3f\n", label, p50, p99 }'

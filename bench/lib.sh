@@ -2,7 +2,8 @@
 # setting BENCH_NAME, the word each message starts with. Gives die and say,
 # a temp dir TMP with the pid list PIDS that `cleanup` stops on exit
 # (newest first; TMP removed unless KEEP_TMP=1), free_port, wait_http,
-# nginx_head (the top of every nginx config) and start_upstream, the nginx
+# nginx_head (the top of every nginx config), start_nginx, WRK_MS_AWK (wrk's
+# latencies in ms) and start_upstream, the nginx
 # serving the 1 KiB file $FILE that every target proxies to.
 
 die() {
@@ -113,6 +114,29 @@ nginx_proxy_conf() {
 EOF
 }
 
+# start_nginx CONF DIR: checks the nginx config CONF (its files under DIR),
+# dies showing why if nginx rejects it, then starts nginx on it in the
+# background, in PIDS. NGINX: the nginx binary (default: the one on PATH).
+start_nginx() {
+    local conf="$1" dir="$2"
+    "${NGINX:-nginx}" -t -q -c "$conf" -p "$dir" -e "$dir/error.log" 2>"$dir/check.log" ||
+        { cat "$dir/check.log" >&2; die "nginx rejects $conf"; }
+    "${NGINX:-nginx}" -c "$conf" -p "$dir" -e "$dir/error.log" 2>"$dir/stderr.log" &
+    PIDS+=($!)
+}
+
+# WRK_MS_AWK: an awk function, ms(v), that reads one of wrk's latencies
+# (850.00us, 1.20ms, 2.00s, 1.00m) as milliseconds; put it before the awk
+# program that reads wrk's --latency output.
+WRK_MS_AWK='
+    function ms(v) {
+        if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
+        if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
+        if (v ~ /m$/)  { sub(/m$/, "", v);  return v * 60000 }
+        if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
+        return v + 0
+    }'
+
 # start_upstream DIR PORT: one nginx worker serving the 1 KiB file $FILE
 # from DIR on 127.0.0.1:PORT, started, in PIDS, and answering.
 start_upstream() {
@@ -124,7 +148,6 @@ start_upstream() {
         echo "    server { listen 127.0.0.1:$port; root $dir/www; location / { } }"
         echo "}"
     } >"$dir/nginx.conf"
-    nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/error.log" 2>"$dir/stderr.log" &
-    PIDS+=($!)
+    start_nginx "$dir/nginx.conf" "$dir"
     wait_http "http://127.0.0.1:$port$FILE" "$dir/error.log"
 }

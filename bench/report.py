@@ -345,7 +345,6 @@ def main():
                 values = [s[key] for s in records]
                 return format(statistics.median(values), fmt) if values else "n/a"
             r = med(storm, "p99") / med(base, "p99") if med(base, "p99") else float("nan")
-            verdicts.append((shape, r))
             w(f"| {shape} | baseline | {med(base, 'rps'):,.0f} | {ms(med(base, 'p50'))} | {ms(med(base, 'p99'))} | | | | |")
             w(f"| {shape} | storm | {med(storm, 'rps'):,.0f} | {ms(med(storm, 'p50'))} | {ms(med(storm, 'p99'))} "
               f"| **{r:.2f}×** | {login('per_second', '.1f')} | {login('p50_ms', ',.0f')} | {login('p99_ms', ',.0f')} |")
@@ -358,7 +357,7 @@ def main():
                   f"| {ms(med(nbase, 'p99'))} | | | | |")
                 w(f"| {shape} | nginx, storm on doorman | {med(nstorm, 'rps'):,.0f} | {ms(med(nstorm, 'p50'))} "
                   f"| {ms(med(nstorm, 'p99'))} | {nr:.2f}× | | | |")
-            verdicts[-1] = (shape, r, nr)
+            verdicts.append((shape, r, nr))
         w("")
         for shape, r, nr in verdicts:
             control = ""

@@ -6,9 +6,10 @@
 # authenticated hot path must not touch Redis), and with nginx asking a third
 # doorman through `auth_request` (forward-auth, the shipped
 # examples/nginx/app.conf) before it proxies, and the same nginx config asking
-# an nginx `return 200` instead (the subrequest's own price: the ceiling); plus a login storm (argon2
-# flood) next to proxied traffic, with nginx beside it as the control, and the cost of a stale cookie that doorman
-# re-issues on every response (these two on the memory-store doorman only).
+# an nginx `return 200` instead (the subrequest's own price: the ceiling); plus
+# a login storm (argon2 flood) next to proxied traffic, with nginx beside it as
+# the control, and the cost of a stale cookie that doorman re-issues on every
+# response (these two on the memory-store doorman only).
 # Writes docs/PERFORMANCE.md.
 #
 # This is a benchmark, not a test: it never fails on slow numbers, only on a
@@ -135,15 +136,6 @@ CLK_TCK="$(getconf CLK_TCK)"
 # CPU time (clock ticks) the whole machine spent busy so far: user, nice,
 # system, irq, softirq, steal from the first line of /proc/stat.
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-
-# Starts nginx in the foreground of a background job with config $1, prefix $2.
-start_nginx() {
-    local conf="$1" dir="$2"
-    "$NGINX" -t -q -c "$conf" -p "$dir" -e "$dir/error.log" 2>"$dir/check.log" ||
-        { cat "$dir/check.log" >&2; die "nginx rejects $conf"; }
-    "$NGINX" -c "$conf" -p "$dir" -e "$dir/error.log" 2>"$dir/stderr.log" &
-    PIDS+=($!)
-}
 
 # ---------------------------------------------------------------- upstream
 
@@ -602,14 +594,7 @@ measure() {
     row="$(awk -v proxy=$((proxy1 - proxy0)) -v up=$((up1 - up0)) -v hz="$CLK_TCK" \
         -v cmds=$((cmds1 - cmds0 - 1)) -v rd=$((rd1 - rd0)) \
         -v all=$((all1 - all0)) -v ours=$((ours1 - ours0)) -v wrk_cpu="$wrk_cpu" \
-        -v wall="$wall0 $wall1" -v cores="$(nproc)" '
-        function ms(v) {
-            if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-            if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-            if (v ~ /m$/)  { sub(/m$/, "", v);  return v * 60000 }
-            if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
-            return v + 0
-        }
+        -v wall="$wall0 $wall1" -v cores="$(nproc)" "$WRK_MS_AWK"'
         /^ *50% / { p50 = ms($2) }
         /^ *99% / { p99 = ms($2) }
         /^Requests\/sec:/ { rps = $2 }
