@@ -439,19 +439,27 @@ async fn forward(
     response
 }
 
-/// The one place that readies a client's headers for the app, whichever
-/// way the request goes (hyper or the lane), in this order: hop-by-hop
-/// headers and every client copy of a header doorman owns or apps route by
-/// are removed, then doorman's own values are set — so nothing a client
-/// sends, `Connection` tokens included, can remove or replace them.
+/// The one place that readies a client's headers for the app, in this
+/// order: hop-by-hop headers and every client copy of a header doorman
+/// owns or apps route by are removed, then doorman's own values are set —
+/// so nothing a client sends, `Connection` tokens included, can remove or
+/// replace them. The lane cleans the same way ([`clean_for_app`]) and
+/// writes the same values after the client's headers.
 fn ready_for_app(app: &App, headers: &mut HeaderMap, user: Option<&User>) {
+    clean_for_app(app, headers);
+    if let Some(user) = user {
+        user.headers.insert_into(&app.identity, headers);
+    }
+}
+
+/// The first half of [`ready_for_app`], all the lane does to the map: it
+/// writes doorman's own values out after the client's headers instead
+/// (see `lane::exchange`), never beside a client's copy of one.
+fn clean_for_app(app: &App, headers: &mut HeaderMap) {
     app.client_headers.clean_request(headers);
     // Right beside the rest: a doorman token is doorman's, never the app's.
     headers::strip_token_authorization(headers);
     headers::strip_cookies(headers, &app.sessions.own_cookie_names());
-    if let Some(user) = user {
-        user.headers.insert_into(&app.identity, headers);
-    }
 }
 
 /// A request the HTTP/1 lane ([`crate::lane`]) carries out itself.
@@ -466,8 +474,11 @@ pub enum LaneWork<'p> {
 /// A request the lane forwards to an app.
 pub struct LanePass<'p> {
     pub proxy: &'p Proxy,
-    /// Its `X-Request-Id`, already in the request, for the response.
+    /// Its `X-Request-Id`, for the app and the response; the request has
+    /// no other (nor a client's copy of any header doorman sets).
     pub request_id: HeaderValue,
+    /// Whose identity headers the app gets (`None`: a public path).
+    pub user: Option<Arc<User>>,
     pub outcome: RequestOutcome,
     /// Whether the peer is a trusted proxy (its forwarding headers kept).
     pub trusted: bool,
@@ -477,7 +488,7 @@ pub struct LanePass<'p> {
 
 /// Judges a request the lane read, as [`handle`] would, and carries out
 /// what the lane may: a request the gate lets straight through to an app,
-/// with nothing to add to the response but its id, is readied for the app;
+/// with nothing to add to the response but its id, is cleaned for the app;
 /// a forward-auth question (`GET {prefix}/auth`, without a doorman token)
 /// is answered, by the same [`pages::forward_auth`] as hyper's path, and so
 /// is a request the gate refuses (by the same [`refusal`]). `None`:
@@ -543,13 +554,14 @@ pub fn judge_for_lane<'p>(
         _ => return None,
     };
     let proxy = proxy?;
-    let request_id = app.request_ids.assign(request.headers_mut(), trusted);
-    ready_for_app(app, request.headers_mut(), user.as_deref());
+    let request_id = app.request_ids.choose(request.headers(), trusted);
+    clean_for_app(app, request.headers_mut());
     let name = user.as_ref().map(|user| user.name.as_str());
     let who = crate::access_log::Who::of(app.access_log.as_ref(), name, proxy.upstream());
     Some(LaneWork::Forward(LanePass {
         proxy,
         request_id,
+        user,
         outcome,
         trusted,
         who,

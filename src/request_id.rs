@@ -61,18 +61,24 @@ impl RequestIds {
     /// sent): the sender's own when `trusted`, sent once and
     /// [`acceptable`], else a fresh one. Returns it for the response.
     pub fn assign(&self, headers: &mut HeaderMap, trusted: bool) -> HeaderValue {
+        let id = self.choose(headers, trusted);
+        headers.insert(X_REQUEST_ID, id.clone());
+        id
+    }
+
+    /// The id [`RequestIds::assign`] gives a request with these headers,
+    /// without putting it there (the HTTP/1 lane writes it out itself).
+    pub fn choose(&self, headers: &HeaderMap, trusted: bool) -> HeaderValue {
         // Two ids are no id: which one the proxy meant is anybody's guess.
         let mut sent = headers.get_all(&X_REQUEST_ID).iter();
         let sent = match (sent.next(), sent.next()) {
             (Some(value), None) => Some(value).filter(|value| trusted && acceptable(value)),
             _ => None,
         };
-        let id = match sent {
+        match sent {
             Some(value) => value.clone(),
             None => self.next(),
-        };
-        headers.insert(X_REQUEST_ID, id.clone());
-        id
+        }
     }
 }
 

@@ -60,16 +60,25 @@ pub struct IdentityValues {
 impl IdentityValues {
     /// Sets this user's identity headers, under the configured names.
     pub fn insert_into(&self, names: &IdentityHeaders, headers: &mut HeaderMap) {
-        headers.insert(&names.user, self.user.clone());
-        for (name, value) in [
+        for (name, value) in self.pairs(names) {
+            headers.insert(name, value.clone());
+        }
+    }
+
+    /// Each identity header this user has, under its configured name.
+    pub fn pairs<'a>(
+        &'a self,
+        names: &'a IdentityHeaders,
+    ) -> impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)> + 'a {
+        let optional = [
             (&names.email, &self.email),
             (&names.groups, &self.groups),
             (&names.name, &self.name),
-        ] {
-            if let Some(value) = value {
-                headers.insert(name, value.clone());
-            }
-        }
+        ];
+        let optional = optional
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value.as_ref()?)));
+        std::iter::once((&names.user, &self.user)).chain(optional)
     }
 }
 

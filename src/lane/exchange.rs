@@ -14,8 +14,10 @@ use crate::metrics::{self, RequestOutcome};
 use crate::proxy::headers;
 use crate::proxy::raw::{ConnectFailed, RawPool};
 use crate::request::LanePass;
+use crate::request_id::X_REQUEST_ID;
 use crate::{gate, pages, App};
 use bytes::{Buf, BytesMut};
+use http::header::{HeaderValue, HOST};
 use http::{HeaderMap, Method, Request, StatusCode};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -100,20 +102,14 @@ pub async fn forward<S>(
 where
     S: AsyncWrite + Unpin,
 {
-    let (mut parts, ()) = request.into_parts();
+    let (parts, ()) = request.into_parts();
     let proxy = pass.proxy;
     let Some(raw) = proxy.raw() else {
         return After::Close;
     };
     let head_only = parts.method == Method::HEAD;
-    if let Err(err) = proxy.prepare(&mut parts, peer.ip(), pass.trusted, false) {
-        let browser = browser(app, &parts);
-        return failed(
-            app, &err, browser, pass, peer, head_only, scratch, client, access,
-        )
-        .await;
-    }
-    write_request_head(&mut scratch.out, &parts);
+    let addressing = proxy.addressing(&parts, peer.ip(), pass.trusted, false);
+    write_request_head(&mut scratch.out, &parts, app, &pass, addressing);
     let (upstream_timeout, body_idle) = proxy.timeouts();
     let started = Instant::now();
     let id = pass.request_id.as_bytes();
@@ -165,8 +161,18 @@ fn browser(app: &App, parts: &http::request::Parts) -> Option<crate::i18n::Local
         .then(|| pages::page_locale(app, &parts.headers))
 }
 
-/// `METHOD target HTTP/1.1`, the headers, the empty line.
-fn write_request_head(out: &mut Vec<u8>, parts: &http::request::Parts) {
+/// `METHOD target HTTP/1.1` (the target as [`crate::proxy::Proxy::prepare`]
+/// sends it on a plain connection), the client's headers but any doorman
+/// sets, then doorman's own — `Host` and `X-Forwarded-*` (`addressing`),
+/// the request's id, the user's identity — and the empty line: the head
+/// hyper's path sends, with no header map built for doorman's values.
+fn write_request_head(
+    out: &mut Vec<u8>,
+    parts: &http::request::Parts,
+    app: &App,
+    pass: &LanePass<'_>,
+    (host, forwarded): (HeaderValue, headers::Forwarded),
+) {
     out.clear();
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
@@ -176,7 +182,16 @@ fn write_request_head(out: &mut Vec<u8>, parts: &http::request::Parts) {
         .map_or("/", |target| target.as_str());
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &parts.headers {
+    let (owned, id_name) = (app.identity.all(), X_REQUEST_ID);
+    let client = parts.headers.iter();
+    let client = client.filter(|(name, _)| !headers::set_by_doorman(name, &owned));
+    let identity = pass
+        .user
+        .as_ref()
+        .map(|user| user.headers.pairs(&app.identity));
+    let set = [(&HOST, &host), (&id_name, &pass.request_id)];
+    let set = set.into_iter().chain(forwarded.pairs());
+    for (name, value) in client.chain(set).chain(identity.into_iter().flatten()) {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());

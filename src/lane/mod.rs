@@ -257,7 +257,12 @@ static SHARED_NAMES: [HeaderName; 9] = [
 /// The header name `bytes` spell, as `HeaderName::from_bytes` reads it
 /// (in any case); one of [`SHARED_NAMES`] is shared, not copied.
 fn header_name(bytes: &[u8]) -> Option<HeaderName> {
-    let shared = SHARED_NAMES.iter().find(|name| {
+    // Every shared name begins with `x-`; the standard ones seldom do.
+    let maybe_shared = bytes
+        .first()
+        .is_some_and(|first| first.eq_ignore_ascii_case(&b'x'));
+    let mut shared = SHARED_NAMES.iter().filter(|_| maybe_shared);
+    let shared = shared.find(|name| {
         let name = name.as_str().as_bytes();
         name.len() == bytes.len() && name.eq_ignore_ascii_case(bytes)
     });

@@ -358,17 +358,26 @@ pub fn strip_cookies(headers: &mut HeaderMap, names: &[&str]) {
     }
 }
 
-/// Appends the peer to `X-Forwarded-For` and sets `-Proto` and `-Host`.
+/// The `X-Forwarded-*` values doorman sends, each in place of whatever the
+/// client sent under that name; `None`: the header goes without one.
+pub struct Forwarded {
+    pub r#for: Option<HeaderValue>,
+    pub proto: HeaderValue,
+    pub host: Option<HeaderValue>,
+}
+
+/// The peer appended to `X-Forwarded-For`, and `-Proto` and `-Host`, from
+/// the request's `headers` (cleaned, not yet readied).
 /// What the client sent is kept only from a trusted proxy (`trusted`):
 /// its chain, and the scheme it says the client used; anyone else's claims
 /// are dropped, so the upstream never believes a spoofed address or scheme.
-pub fn set_forwarded(
-    headers: &mut HeaderMap,
+pub fn forwarded(
+    headers: &HeaderMap,
     peer: IpAddr,
     tls: bool,
     host: Option<&HeaderValue>,
     trusted: bool,
-) {
+) -> Forwarded {
     let chain = trusted
         .then(|| {
             // Several X-Forwarded-For lines are one list (RFC 9110 §5.3).
@@ -386,27 +395,54 @@ pub fn set_forwarded(
             chain
         })
         .filter(|chain| !chain.is_empty());
-    let value = match chain {
+    let r#for = match chain {
         Some(chain) => HeaderValue::from_str(&format!("{chain}{peer}")).ok(),
         None => Some(peer_value(peer)),
     };
-    match value {
-        Some(value) => headers.insert(X_FORWARDED_FOR.clone(), value),
-        None => headers.remove(&X_FORWARDED_FOR),
-    };
     let https = tls || (trusted && forwarded_https(headers));
-    headers.insert(
-        X_FORWARDED_PROTO.clone(),
-        HeaderValue::from_static(if https { "https" } else { "http" }),
-    );
-    match host {
-        Some(host) => {
-            headers.insert(X_FORWARDED_HOST.clone(), host.clone());
-        }
-        None => {
-            headers.remove(&X_FORWARDED_HOST);
+    Forwarded {
+        r#for,
+        proto: HeaderValue::from_static(if https { "https" } else { "http" }),
+        host: host.cloned(),
+    }
+}
+
+impl Forwarded {
+    pub fn apply(self, headers: &mut HeaderMap) {
+        for (name, value) in [
+            (&X_FORWARDED_FOR, self.r#for),
+            (&X_FORWARDED_PROTO, Some(self.proto)),
+            (&X_FORWARDED_HOST, self.host),
+        ] {
+            match value {
+                Some(value) => headers.insert(name.clone(), value),
+                None => headers.remove(name),
+            };
         }
     }
+
+    /// Each header with a value, as [`Forwarded::apply`] sets it.
+    pub fn pairs(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        [
+            (&X_FORWARDED_FOR, self.r#for.as_ref()),
+            (&X_FORWARDED_PROTO, Some(&self.proto)),
+            (&X_FORWARDED_HOST, self.host.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+    }
+}
+
+/// Whether doorman sets the header `name` on every request it forwards
+/// (`Host`, `X-Request-Id`, the `X-Forwarded-*` it writes, the identity
+/// headers `identity`), so a client's copy never goes out beside it.
+pub fn set_by_doorman(name: &HeaderName, identity: &[&HeaderName; 4]) -> bool {
+    name == HOST
+        || name == crate::request_id::X_REQUEST_ID
+        || name == X_FORWARDED_FOR
+        || name == X_FORWARDED_PROTO
+        || name == X_FORWARDED_HOST
+        || identity.contains(&name)
 }
 
 /// `peer` as a header value, remembered per thread for the last peer (a

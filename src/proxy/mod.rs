@@ -300,15 +300,30 @@ impl Proxy {
         trusted_peer: bool,
         tls: bool,
     ) -> Result<(), Error> {
-        let host = headers::host_of(&parts.uri, &parts.headers);
-        headers::set_forwarded(&mut parts.headers, peer, tls, host.as_ref(), trusted_peer);
-        // Without one from the client (HTTP/1.0), the upstream's own.
-        let host = self.upstream.host_header.clone().or(host);
-        let host = host.unwrap_or_else(|| self.authority_host.clone());
+        let (host, forwarded) = self.addressing(parts, peer, trusted_peer, tls);
+        forwarded.apply(&mut parts.headers);
         parts.headers.insert(HOST, host);
         parts.uri = self.upstream_uri(&parts.uri)?;
         parts.version = Version::HTTP_11;
         Ok(())
+    }
+
+    /// The `Host` and `X-Forwarded-*` values [`Proxy::prepare`] sets, for
+    /// the HTTP/1 lane, which writes them out without putting them into
+    /// the request.
+    pub fn addressing(
+        &self,
+        parts: &http::request::Parts,
+        peer: IpAddr,
+        trusted_peer: bool,
+        tls: bool,
+    ) -> (HeaderValue, headers::Forwarded) {
+        let host = headers::host_of(&parts.uri, &parts.headers);
+        let forwarded = headers::forwarded(&parts.headers, peer, tls, host.as_ref(), trusted_peer);
+        // Without one from the client (HTTP/1.0), the upstream's own.
+        let host = self.upstream.host_header.clone().or(host);
+        let host = host.unwrap_or_else(|| self.authority_host.clone());
+        (host, forwarded)
     }
 
     /// One exchange with the upstream, on the worker's connections.

@@ -242,6 +242,7 @@ fn request(method: &str, path: &str, cookie: &str) -> String {
          Cookie: theirs=1; {SESSION_COOKIE}={cookie}; other=2\r\n\
          Remote-User: mallory\r\nremote_user: mallory\r\nRemote.Groups: admins\r\n\
          X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil\r\nX_Forwarded_Proto: https\r\n\
+         X-Forwarded-Proto: https\r\nRemote-Email: m@evil\r\nREMOTE-NAME: Mallory\r\n\
          Forwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Original-URL: /admin\r\n\
          X-Request-Id: client-chosen\r\nX_Request_Id: client-chosen\r\n\
          Connection: keep-alive, Remote-User, X-Forwarded-For, X-Keep\r\nX-Keep: dropped\r\n\
@@ -376,6 +377,22 @@ async fn the_lane_forwards_exactly_what_hyper_forwards_and_answers_alike() {
         assert!(head.contains("cookie: theirs=1; other=2"), "{head}");
         assert!(head.contains("x-forwarded-for: 127.0.0.1"), "{head}");
         assert!(head.contains("x-app-header: kept"), "{head}");
+        // doorman's own headers, each once: no client copy beside them.
+        for name in [
+            "host",
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "x-request-id",
+            "remote-user",
+        ] {
+            let lines = lane_heads[0]
+                .iter()
+                .filter(|line| line.split_once(':').is_some_and(|(sent, _)| sent == name));
+            assert_eq!(lines.count(), 1, "{name}: {head}");
+        }
+        let proto = "x-forwarded-proto: http".to_owned();
+        assert!(lane_heads[0].contains(&proto), "{head}");
     }
     // The lane carried them all (other tests share the counter: at least).
     let after = lane_requests(&scrape(&lane).await);

@@ -416,3 +416,14 @@ fn an_upgrade_needs_connection_upgrade_and_an_upgrade_header() {
     assert!(upgrade_protocol(&map(&[("upgrade", "websocket")])).is_none());
     assert!(upgrade_protocol(&map(&[("connection", "upgrade")])).is_none());
 }
+
+/// The forwarding headers put into `headers`, as `Proxy::prepare` does.
+fn set_forwarded(
+    headers: &mut HeaderMap,
+    peer: IpAddr,
+    tls: bool,
+    host: Option<&HeaderValue>,
+    trusted: bool,
+) {
+    forwarded(headers, peer, tls, host, trusted).apply(headers);
+}
